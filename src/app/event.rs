@@ -1,0 +1,154 @@
+//! The events of DESIGN.md's JSON contract (`kiln build --json`), as the model
+//! emits them. `update` pushes them out as `Command::Emit`; the headless
+//! printers turn them into JSON lines or plain text. No I/O here: the printer
+//! stamps the wall-clock `time` when it writes a line.
+
+use serde::Serialize;
+
+/// Which phase of an image's life an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Build,
+    Push,
+}
+
+/// Which builder the daemon ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuilderKind {
+    Legacy,
+    Buildkit,
+}
+
+impl BuilderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuilderKind::Legacy => "legacy",
+            BuilderKind::Buildkit => "buildkit",
+        }
+    }
+}
+
+/// Why an image was not built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    Unchanged,
+    DependencyFailed,
+    Prebuilt,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Unchanged => "unchanged",
+            SkipReason::DependencyFailed => "dependency_failed",
+            SkipReason::Prebuilt => "prebuilt",
+        }
+    }
+}
+
+/// One event of the contract. `image` is absent for `plan` and `summary`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl Event {
+    pub fn for_image(image: &str, kind: EventKind) -> Self {
+        Event {
+            image: Some(image.to_string()),
+            kind,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    Plan {
+        images: Vec<String>,
+        waves: Vec<Vec<String>>,
+    },
+    Queued,
+    Started {
+        builder: BuilderKind,
+    },
+    Skipped {
+        reason: SkipReason,
+    },
+    Step {
+        index: Option<u32>,
+        total: Option<u32>,
+        name: String,
+        cached: bool,
+    },
+    StepDone {
+        name: String,
+        cached: bool,
+        duration_ms: u64,
+    },
+    Log {
+        line: String,
+        step: Option<String>,
+    },
+    Stalled {
+        silent_ms: u64,
+        phase: Phase,
+        step: Option<String>,
+    },
+    Resumed {
+        silent_ms: u64,
+    },
+    SlowStep {
+        name: String,
+        elapsed_ms: u64,
+        usual_ms: u64,
+    },
+    Built {
+        image_id: String,
+        duration_ms: u64,
+        steps: u32,
+        cached_steps: u32,
+    },
+    PushProgress {
+        tag: String,
+        layer: String,
+        current: u64,
+        total: u64,
+        status: String,
+    },
+    Pushed {
+        tag: String,
+        digest: String,
+    },
+    Failed {
+        phase: Phase,
+        error: String,
+        /// The last lines of the image's log, oldest first (an addition to
+        /// the contract's fields; `error` stays the daemon's message).
+        log_tail: Vec<String>,
+    },
+    TimedOut {
+        after_ms: u64,
+    },
+    Cancelled {
+        after_ms: u64,
+    },
+    Summary {
+        succeeded: Vec<String>,
+        failed: Vec<String>,
+        skipped: Vec<String>,
+        duration_ms: u64,
+    },
+    /// Something the user should know that is not about one build step:
+    /// the daemon stopped answering, history is off, a fallback was taken.
+    /// (An addition to the contract; `image` may be absent.)
+    Notice {
+        message: String,
+    },
+}

@@ -1,0 +1,200 @@
+//! One image's state in the model: where it is in its life, its steps, its
+//! log ring and its timers. Transitions happen only in `app::update`.
+//!
+//! Idle → Queued → Building ⇄ Stalled → Pushing ⇄ Stalled
+//!      → Done | Failed | TimedOut | Cancelled | Skipped
+
+use std::time::{Duration, Instant};
+
+use super::event::{BuilderKind, Phase, SkipReason};
+use super::log::LogRing;
+use super::RunId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Not part of any run yet.
+    Idle,
+    /// Waiting for its dependencies or a free job slot.
+    Queued,
+    /// The engine is building it.
+    Building,
+    /// Building or pushing, but silent for longer than `stall_after`.
+    Stalled(Phase),
+    Pushing,
+    Done,
+    Failed(Phase),
+    TimedOut,
+    Cancelled,
+    Skipped(SkipReason),
+}
+
+impl Status {
+    /// Holds a job slot or a running task on the engine side.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            Status::Building | Status::Stalled(_) | Status::Pushing
+        )
+    }
+
+    /// Part of the current run and not finished.
+    pub fn is_pending(self) -> bool {
+        self == Status::Queued || self.is_active()
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Status::Done
+                | Status::Failed(_)
+                | Status::TimedOut
+                | Status::Cancelled
+                | Status::Skipped(_)
+        )
+    }
+
+    /// A dependent may build on top of an image in this state.
+    pub fn satisfies_dependents(self) -> bool {
+        matches!(
+            self,
+            Status::Idle
+                | Status::Done
+                | Status::Skipped(SkipReason::Unchanged)
+                | Status::Skipped(SkipReason::Prebuilt)
+        )
+    }
+
+    /// Ended badly: dependents must not build.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Status::Failed(_)
+                | Status::TimedOut
+                | Status::Cancelled
+                | Status::Skipped(SkipReason::DependencyFailed)
+        )
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Idle => "idle",
+            Status::Queued => "queued",
+            Status::Building => "building",
+            Status::Stalled(_) => "stalled",
+            Status::Pushing => "pushing",
+            Status::Done => "done",
+            Status::Failed(_) => "failed",
+            Status::TimedOut => "timed out",
+            Status::Cancelled => "cancelled",
+            Status::Skipped(SkipReason::Unchanged) => "unchanged",
+            Status::Skipped(SkipReason::Prebuilt) => "prebuilt",
+            Status::Skipped(SkipReason::DependencyFailed) => "skipped",
+        }
+    }
+}
+
+/// One step of a build as the model knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The engine's id: legacy step index, or BuildKit vertex digest.
+    pub id: String,
+    pub index: Option<u32>,
+    pub total: Option<u32>,
+    pub name: String,
+    pub cached: bool,
+    pub started: Instant,
+    pub duration: Option<Duration>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImageState {
+    pub name: String,
+    pub status: Status,
+    /// The run this image's current work belongs to; engine messages of
+    /// other runs are stale and dropped.
+    pub run: RunId,
+    pub builder: Option<BuilderKind>,
+    pub steps: Vec<Step>,
+    /// Index into `steps` of the step running now.
+    pub current_step: Option<usize>,
+    pub log: LogRing,
+    pub started_at: Option<Instant>,
+    pub finished_at: Option<Instant>,
+    /// Last sign of life from the engine (any output).
+    pub last_output: Option<Instant>,
+    pub image_id: Option<String>,
+    pub error: Option<String>,
+    /// Effective per-image limits for this run.
+    pub stall_after: Duration,
+    pub timeout: Duration,
+    pub push: bool,
+}
+
+impl ImageState {
+    pub fn new(name: String, stall_after: Duration, timeout: Duration, push: bool) -> Self {
+        ImageState {
+            name,
+            status: Status::Idle,
+            run: 0,
+            builder: None,
+            steps: Vec::new(),
+            current_step: None,
+            log: LogRing::default(),
+            started_at: None,
+            finished_at: None,
+            last_output: None,
+            image_id: None,
+            error: None,
+            stall_after,
+            timeout,
+            push,
+        }
+    }
+
+    /// Forget the previous run's progress (the log ring is cleared too: the
+    /// previous run's full log stays on disk).
+    pub fn reset_for_run(&mut self, run: RunId) {
+        self.run = run;
+        self.builder = None;
+        self.steps.clear();
+        self.current_step = None;
+        self.log.clear();
+        self.started_at = None;
+        self.finished_at = None;
+        self.last_output = None;
+        self.image_id = None;
+        self.error = None;
+    }
+
+    pub fn step_by_id(&self, id: &str) -> Option<usize> {
+        // Recent steps are the likely match: search from the end.
+        self.steps.iter().rposition(|s| s.id == id)
+    }
+
+    pub fn cached_steps(&self) -> u32 {
+        self.steps.iter().filter(|s| s.cached).count() as u32
+    }
+
+    pub fn current_step_name(&self) -> Option<String> {
+        self.current_step
+            .and_then(|i| self.steps.get(i))
+            .map(|s| s.name.clone())
+    }
+
+    /// How long it has run (until it finished, or until `now`).
+    pub fn elapsed(&self, now: Instant) -> Option<Duration> {
+        let start = self.started_at?;
+        let end = self.finished_at.unwrap_or(now);
+        Some(end.saturating_duration_since(start))
+    }
+
+    /// How long since the last output, while active.
+    pub fn silent_for(&self, now: Instant) -> Option<Duration> {
+        if !self.status.is_active() {
+            return None;
+        }
+        let last = self.last_output.or(self.started_at)?;
+        Some(now.saturating_duration_since(last))
+    }
+}

@@ -1,0 +1,165 @@
+//! A bounded ring of log lines for one image, plus how many older lines were
+//! dropped from memory (the full log is on disk) and the pane's scroll state.
+//! Memory stays bounded however much a build prints.
+
+use std::collections::VecDeque;
+
+/// Lines kept in memory per image unless configured otherwise.
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// A step header ("Step 2/5 : RUN make", "[2/3] RUN make").
+    Step,
+    /// Ordinary build output.
+    Output,
+    /// An error from the daemon or from kiln.
+    Error,
+    /// Something kiln says about the build (stalls, skips, timeouts).
+    Note,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub kind: LineKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogRing {
+    lines: VecDeque<LogLine>,
+    capacity: usize,
+    dropped: u64,
+    /// Lines from the bottom the view is scrolled up by; 0 with `follow`.
+    pub scroll_back: usize,
+    /// Follow the tail as lines arrive.
+    pub follow: bool,
+}
+
+impl Default for LogRing {
+    fn default() -> Self {
+        LogRing::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl LogRing {
+    pub fn with_capacity(capacity: usize) -> Self {
+        LogRing {
+            lines: VecDeque::new(),
+            capacity: capacity.max(1),
+            dropped: 0,
+            scroll_back: 0,
+            follow: true,
+        }
+    }
+
+    pub fn push(&mut self, kind: LineKind, text: String) {
+        if self.lines.len() == self.capacity {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.lines.push_back(LogLine { kind, text });
+        // A reader scrolled up keeps looking at the same lines as new ones
+        // arrive below; only a follower stays pinned to the tail.
+        if !self.follow {
+            self.scroll_back = (self.scroll_back + 1).min(self.lines.len().saturating_sub(1));
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Lines dropped from memory because the ring was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    pub fn get(&self, i: usize) -> Option<&LogLine> {
+        self.lines.get(i)
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &LogLine> + ExactSizeIterator {
+        self.lines.iter()
+    }
+
+    /// The last `n` lines' text, oldest first.
+    pub fn tail(&self, n: usize) -> Vec<String> {
+        let skip = self.lines.len().saturating_sub(n);
+        self.lines.iter().skip(skip).map(|l| l.text.clone()).collect()
+    }
+
+    pub fn clear(&mut self) {
+        self.lines.clear();
+        self.dropped = 0;
+        self.scroll_back = 0;
+        self.follow = true;
+    }
+
+    /// Scroll up (positive) or down (negative) by `delta` lines. Reaching the
+    /// bottom turns follow back on, like `less +F`.
+    pub fn scroll_by(&mut self, delta: isize) {
+        let max = self.lines.len().saturating_sub(1);
+        let next = (self.scroll_back as isize + delta).clamp(0, max as isize) as usize;
+        self.scroll_back = next;
+        self.follow = next == 0;
+    }
+
+    pub fn scroll_to_top(&mut self) {
+        self.scroll_back = self.lines.len().saturating_sub(1);
+        self.follow = self.scroll_back == 0;
+    }
+
+    pub fn scroll_to_bottom(&mut self) {
+        self.scroll_back = 0;
+        self.follow = true;
+    }
+
+    /// Index of the line shown at the bottom of the pane.
+    pub fn bottom_index(&self) -> usize {
+        self.lines.len().saturating_sub(1 + self.scroll_back)
+    }
+
+    /// Scroll so that line `index` is at the bottom of the pane.
+    pub fn reveal(&mut self, index: usize) {
+        let last = self.lines.len().saturating_sub(1);
+        self.scroll_back = last.saturating_sub(index.min(last));
+        self.follow = self.scroll_back == 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_drops_oldest_and_counts() {
+        let mut r = LogRing::with_capacity(3);
+        for i in 0..5 {
+            r.push(LineKind::Output, format!("l{i}"));
+        }
+        assert_eq!(r.len(), 3);
+        assert_eq!(r.dropped(), 2);
+        assert_eq!(r.tail(2), vec!["l3", "l4"]);
+    }
+
+    #[test]
+    fn scrolled_view_keeps_its_place_while_lines_arrive() {
+        let mut r = LogRing::with_capacity(100);
+        for i in 0..10 {
+            r.push(LineKind::Output, format!("l{i}"));
+        }
+        r.scroll_by(3);
+        assert!(!r.follow);
+        let shown = r.get(r.bottom_index()).unwrap().text.clone();
+        r.push(LineKind::Output, "new".into());
+        assert_eq!(r.get(r.bottom_index()).unwrap().text, shown);
+        r.scroll_by(-100);
+        assert!(r.follow);
+        assert_eq!(r.get(r.bottom_index()).unwrap().text, "new");
+    }
+}

@@ -1,0 +1,74 @@
+//! Timers driven by `Msg::Tick`: a build or push that has been silent longer
+//! than its `stall_after` becomes Stalled; one that has run longer than its
+//! `timeout` is cancelled and marked TimedOut. Pure: `now` comes from the
+//! message, so tests drive exact sequences with made-up instants.
+
+use std::time::Instant;
+
+use super::event::{EventKind, Phase};
+use super::image::Status;
+use super::log::LineKind;
+use super::{ms, App, Command};
+use crate::config::format_duration;
+
+pub(super) fn check_timers(app: &mut App, now: Instant, out: &mut Vec<Command>) {
+    for i in 0..app.images.len() {
+        let img = &app.images[i];
+        if !img.status.is_active() {
+            continue;
+        }
+        if let Some(elapsed) = img.elapsed(now) {
+            if elapsed >= img.timeout {
+                time_out(app, i, now, out);
+                continue;
+            }
+        }
+        let img = &mut app.images[i];
+        let phase = match img.status {
+            Status::Building => Phase::Build,
+            Status::Pushing => Phase::Push,
+            _ => continue, // already stalled: the view shows the live counter
+        };
+        let Some(silent) = img.silent_for(now) else {
+            continue;
+        };
+        if silent >= img.stall_after {
+            img.status = Status::Stalled(phase);
+            let step = img.current_step_name();
+            img.log.push(
+                LineKind::Note,
+                format!("no output for {}", format_duration(silent)),
+            );
+            app.emit(
+                out,
+                i,
+                EventKind::Stalled {
+                    silent_ms: ms(silent),
+                    phase,
+                    step,
+                },
+            );
+        }
+    }
+}
+
+fn time_out(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
+    let img = &mut app.images[i];
+    let after = img.elapsed(now).unwrap_or_default();
+    img.status = Status::TimedOut;
+    img.finished_at = Some(now);
+    img.current_step = None;
+    img.log.push(
+        LineKind::Error,
+        format!(
+            "timed out after {} (timeout {})",
+            format_duration(after),
+            format_duration(img.timeout)
+        ),
+    );
+    out.push(Command::Cancel {
+        run: img.run,
+        image: i,
+    });
+    app.emit(out, i, EventKind::TimedOut { after_ms: ms(after) });
+}

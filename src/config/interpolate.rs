@@ -1,0 +1,263 @@
+//! `${VAR}` interpolation of string scalars, Compose-style.
+//!
+//! This file owns the substitution grammar:
+//! `$$` (literal `$`), `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`,
+//! `${VAR:+alt}`, `${VAR+alt}`, `${VAR:?message}` and `${VAR?message}`.
+//! Defaults and alternatives may themselves contain substitutions.
+//!
+//! Unset `${VAR}` becomes an empty string plus a warning (Docker Compose's
+//! behaviour), so a missing optional variable does not block a build but is
+//! still visible. The environment is injected as a closure so tests never
+//! touch the process environment.
+
+/// Looks up an environment variable; `None` means unset.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Substitutions nested deeper than this are refused instead of recursing,
+/// so hostile input cannot exhaust the stack.
+const MAX_NESTING: usize = 16;
+
+/// The result of interpolating one string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpolated {
+    /// The string with every substitution applied.
+    pub value: String,
+    /// Non-fatal notes, e.g. `variable X is not set; using an empty string`.
+    pub warnings: Vec<String>,
+}
+
+/// Interpolates `input` against `env`. Errors are complete messages such as
+/// `X: need X` or `unterminated '${' in '${X'`.
+pub fn interpolate(input: &str, env: Env<'_>) -> Result<Interpolated, String> {
+    let mut warnings = Vec::new();
+    let value = expand(input, input, env, &mut warnings, 0)?;
+    Ok(Interpolated { value, warnings })
+}
+
+fn is_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+fn is_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn expand(
+    s: &str,
+    whole: &str,
+    env: Env<'_>,
+    warnings: &mut Vec<String>,
+    depth: usize,
+) -> Result<String, String> {
+    if depth > MAX_NESTING {
+        return Err(format!("substitutions nested too deeply in '{whole}'"));
+    }
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        // Copy the run up to the next '$' in one go; '$' is ASCII so every
+        // index used for slicing is a char boundary.
+        let next = s[i..].find('$').map_or(b.len(), |p| i + p);
+        out.push_str(&s[i..next]);
+        i = next;
+        if i >= b.len() {
+            break;
+        }
+        match b.get(i + 1) {
+            Some(b'$') => {
+                out.push('$');
+                i += 2;
+            }
+            Some(b'{') => {
+                let close = matching_brace(b, i + 2)
+                    .ok_or_else(|| format!("unterminated '${{' in '{whole}' (missing '}}')"))?;
+                let inner = &s[i + 2..close];
+                out.push_str(&braced(inner, whole, env, warnings, depth)?);
+                i = close + 1;
+            }
+            Some(&c) if is_name_start(c) => {
+                let mut j = i + 1;
+                while j < b.len() && is_name_char(b[j]) {
+                    j += 1;
+                }
+                let name = &s[i + 1..j];
+                out.push_str(&plain(name, env, warnings));
+                i = j;
+            }
+            // A '$' not starting a substitution (e.g. "$1", trailing "$") is
+            // kept literally rather than rejected: shell snippets in args
+            // should not need escaping for that.
+            _ => {
+                out.push('$');
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Index of the `}` closing a `${` whose body starts at `from`.
+fn matching_brace(b: &[u8], from: usize) -> Option<usize> {
+    let mut level = 1usize;
+    let mut j = from;
+    while j < b.len() {
+        if b[j] == b'$' && b.get(j + 1) == Some(&b'{') {
+            level += 1;
+            j += 2;
+            continue;
+        }
+        if b[j] == b'}' {
+            level -= 1;
+            if level == 0 {
+                return Some(j);
+            }
+        }
+        j += 1;
+    }
+    None
+}
+
+fn plain(name: &str, env: Env<'_>, warnings: &mut Vec<String>) -> String {
+    match env(name) {
+        Some(v) => v,
+        None => {
+            warnings.push(format!(
+                "variable {name} is not set; using an empty string"
+            ));
+            String::new()
+        }
+    }
+}
+
+fn braced(
+    inner: &str,
+    whole: &str,
+    env: Env<'_>,
+    warnings: &mut Vec<String>,
+    depth: usize,
+) -> Result<String, String> {
+    let ib = inner.as_bytes();
+    if ib.is_empty() || !is_name_start(ib[0]) {
+        return Err(format!("invalid variable name in '${{{inner}}}'"));
+    }
+    let mut n = 1;
+    while n < ib.len() && is_name_char(ib[n]) {
+        n += 1;
+    }
+    let name = &inner[..n];
+    let rest = &inner[n..];
+    let value = env(name);
+    let set_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
+    let (op, arg) = if rest.is_empty() {
+        ("", "")
+    } else if let Some(a) = rest.strip_prefix(":-") {
+        (":-", a)
+    } else if let Some(a) = rest.strip_prefix(":?") {
+        (":?", a)
+    } else if let Some(a) = rest.strip_prefix(":+") {
+        (":+", a)
+    } else if let Some(a) = rest.strip_prefix('-') {
+        ("-", a)
+    } else if let Some(a) = rest.strip_prefix('?') {
+        ("?", a)
+    } else if let Some(a) = rest.strip_prefix('+') {
+        ("+", a)
+    } else {
+        return Err(format!(
+            "invalid substitution '${{{inner}}}' (use ${{VAR}}, ${{VAR:-default}} or ${{VAR:?message}})"
+        ));
+    };
+    let sub = |w: &mut Vec<String>| expand(arg, whole, env, w, depth + 1);
+    Ok(match op {
+        "" => plain(name, env, warnings),
+        ":-" if set_nonempty => value.unwrap_or_default(),
+        ":-" => sub(warnings)?,
+        "-" => match value {
+            Some(v) => v,
+            None => sub(warnings)?,
+        },
+        ":+" if set_nonempty => sub(warnings)?,
+        "+" if value.is_some() => sub(warnings)?,
+        ":+" | "+" => String::new(),
+        _ => {
+            // ":?" and "?"
+            let missing = if op == ":?" {
+                !set_nonempty
+            } else {
+                value.is_none()
+            };
+            if missing {
+                let msg = arg.trim();
+                return Err(if msg.is_empty() {
+                    format!("{name}: required variable is not set")
+                } else {
+                    format!("{name}: {msg}")
+                });
+            }
+            value.unwrap_or_default()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn run(s: &str) -> Result<Interpolated, String> {
+        let vars: HashMap<&str, &str> = [("A", "alpha"), ("EMPTY", ""), ("V", "1.2")].into();
+        let env = move |k: &str| vars.get(k).map(|v| v.to_string());
+        interpolate(s, &env)
+    }
+
+    fn val(s: &str) -> String {
+        run(s).map(|i| i.value).unwrap_or_else(|e| format!("ERR {e}"))
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(val("plain"), "plain");
+        assert_eq!(val("${A}"), "alpha");
+        assert_eq!(val("x-$A-y"), "x-alpha-y");
+        assert_eq!(val("$A_B"), ""); // name is A_B, unset
+        assert_eq!(val("${V:-dev}"), "1.2");
+        assert_eq!(val("${NOPE:-dev}"), "dev");
+        assert_eq!(val("${EMPTY:-dev}"), "dev");
+        assert_eq!(val("${EMPTY-dev}"), "");
+        assert_eq!(val("${NOPE-dev}"), "dev");
+        assert_eq!(val("${A:+set}"), "set");
+        assert_eq!(val("${EMPTY:+set}"), "");
+        assert_eq!(val("${EMPTY+set}"), "set");
+        assert_eq!(val("${NOPE+set}"), "");
+        assert_eq!(val("$$HOME"), "$HOME");
+        assert_eq!(val("cost: 5$"), "cost: 5$");
+        assert_eq!(val("$1"), "$1");
+        assert_eq!(val("${NOPE:-${A}-x}"), "alpha-x");
+        assert_eq!(val("é${A}ü"), "éalphaü");
+        assert_eq!(val("${A:?need A}"), "alpha");
+    }
+
+    #[test]
+    fn unset_warns() {
+        let r = run("a${NOPE}b").unwrap();
+        assert_eq!(r.value, "ab");
+        assert_eq!(r.warnings, vec!["variable NOPE is not set; using an empty string"]);
+        assert!(run("${NOPE:-x}").unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(val("${X:?need X}"), "ERR X: need X");
+        assert_eq!(val("${EMPTY:?need it}"), "ERR EMPTY: need it");
+        assert_eq!(val("${EMPTY?need it}"), "");
+        assert_eq!(val("${X?}"), "ERR X: required variable is not set");
+        assert!(val("${A").starts_with("ERR unterminated '${'"));
+        assert!(val("x ${A:-${B}").starts_with("ERR unterminated"));
+        assert!(val("${}").starts_with("ERR invalid variable name"));
+        assert!(val("${1A}").starts_with("ERR invalid variable name"));
+        assert!(val("${A%x}").starts_with("ERR invalid substitution"));
+        let deep = "${NOPE:-".repeat(100) + &"}".repeat(100);
+        assert!(val(&deep).contains("nested too deeply"));
+    }
+}

@@ -1,0 +1,296 @@
+//! kiln's configuration: finding, reading and validating `kiln.yaml`, and
+//! planning the build order it implies.
+//!
+//! What each file owns:
+//! - `mod.rs` (this file): the public types ([`Config`], [`ImageConfig`],
+//!   [`ConfigError`], ...) and [`load`], which runs the pipeline
+//!   *read → YAML syntax (serde_yaml) → positions (yaml_rust2) → schema →
+//!   file checks → dependencies*.
+//! - `discover.rs`: [`discover`], where the file is (`--file`, `$KILN_FILE`,
+//!   or `kiln.yaml`/`kiln.yml` in the current or a parent directory).
+//! - `positions.rs`: the `path → line:col` side table built from
+//!   `yaml_rust2` events (why: see that file).
+//! - `schema.rs`: walks the `serde_yaml::Value` and turns it into
+//!   [`ImageConfig`]s, collecting every problem rather than stopping at the
+//!   first.
+//! - `interpolate.rs`: `${VAR}` substitution in string scalars.
+//! - `units.rs`: durations and sizes.
+//! - `dockerfile.rs`: image references in Dockerfiles, for inferred
+//!   dependencies.
+//! - `plan.rs`: dependency graph, cycles, build order and waves, `select`.
+//! - `overrides.rs`: `--set IMAGE.FIELD=VALUE`.
+//! - `suggest.rs`: "did you mean" suggestions.
+//!
+//! Design: serde_yaml is the parser of record (it decides what is valid YAML
+//! and what type each scalar has). It reports only the first syntax error,
+//! and a `serde_yaml::Value` carries no positions, so positions come from a
+//! second, event-level read with `yaml_rust2` keyed by node path. Keeping the
+//! values from serde_yaml (instead of building a positioned tree from
+//! yaml_rust2 events) avoids re-implementing YAML's scalar typing rules
+//! (`yes`, `0x10`, `1e3`, ...) and lets merge keys and aliases be resolved by
+//! serde_yaml; the price is that nodes reached only through an alias report
+//! the position of the alias, which is still the right line to look at.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+mod discover;
+mod dockerfile;
+mod interpolate;
+mod overrides;
+mod plan;
+mod positions;
+mod schema;
+mod suggest;
+mod units;
+
+pub use discover::{discover, DiscoverError};
+pub use dockerfile::{dockerfile_refs, ref_matches_tag};
+pub use interpolate::{interpolate, Interpolated};
+pub use plan::{Dep, Plan};
+pub use units::{format_duration, parse_duration, parse_size};
+
+/// Default number of concurrent builds when neither `defaults.jobs` nor the
+/// CLI says otherwise.
+pub const DEFAULT_JOBS: usize = 4;
+/// Default `stall_after`: how long a build may print nothing.
+pub const DEFAULT_STALL_AFTER: Duration = Duration::from_secs(60);
+/// Default per-image build `timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// A validated `kiln.yaml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file as given or discovered (displayed as-is in messages).
+    pub path: PathBuf,
+    /// The directory of the file; relative contexts are joined to it.
+    pub dir: PathBuf,
+    /// `defaults.jobs`, or [`DEFAULT_JOBS`]. The CLI's `--jobs` wins over it.
+    pub jobs: usize,
+    /// Images in file order.
+    pub images: Vec<ImageConfig>,
+}
+
+/// Which Docker builder to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BuilderChoice {
+    /// BuildKit when the daemon supports it, else legacy.
+    #[default]
+    Auto,
+    BuildKit,
+    Legacy,
+}
+
+impl BuilderChoice {
+    /// Parses `auto`, `buildkit` or `legacy` (case-insensitive).
+    pub fn parse(s: &str) -> Option<BuilderChoice> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(BuilderChoice::Auto),
+            "buildkit" => Some(BuilderChoice::BuildKit),
+            "legacy" => Some(BuilderChoice::Legacy),
+            _ => None,
+        }
+    }
+
+    /// The spelling used in `kiln.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuilderChoice::Auto => "auto",
+            BuilderChoice::BuildKit => "buildkit",
+            BuilderChoice::Legacy => "legacy",
+        }
+    }
+}
+
+impl fmt::Display for BuilderChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Built by kiln.
+    Build {
+        context: ContextSource,
+        /// Relative to the context (Docker's `-f` semantics).
+        dockerfile: String,
+    },
+    /// `image: REF`: used as-is, never built.
+    Prebuilt { image: String },
+}
+
+/// A build context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextSource {
+    /// A directory: absolute, or already joined with [`Config::dir`].
+    Dir(PathBuf),
+    /// A remote git context (`https://host/repo.git#ref:subdir`), passed to
+    /// Docker untouched.
+    Git(String),
+}
+
+/// One entry of `images:`, with defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageConfig {
+    pub name: String,
+    pub source: Source,
+    /// Default: `["<name>:latest"]` for built images, `[<image>]` for
+    /// prebuilt ones.
+    pub tags: Vec<String>,
+    /// `defaults.args` with the image's own args on top.
+    pub args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    /// `defaults.labels` with the image's own labels on top.
+    pub labels: BTreeMap<String, String>,
+    pub cache_from: Vec<String>,
+    /// Declared `depends_on` only (see [`ImageConfig::inferred_depends_on`]).
+    pub depends_on: Vec<String>,
+    /// Images this one uses through its Dockerfile (`FROM`, `COPY --from`,
+    /// `RUN --mount=from=`) and does not already declare. Filled by
+    /// [`load`] and [`Config::apply_override`].
+    pub inferred_depends_on: Vec<String>,
+    pub no_cache: bool,
+    pub pull: bool,
+    pub network: Option<String>,
+    pub extra_hosts: Vec<String>,
+    /// Bytes.
+    pub shm_size: Option<u64>,
+    pub platform: Option<String>,
+    pub stall_after: Duration,
+    pub timeout: Duration,
+    pub push: bool,
+    pub builder: BuilderChoice,
+    /// 1-based line of the entry in the file, for later messages.
+    pub line: usize,
+}
+
+impl ImageConfig {
+    /// Whether this is an `image:` entry that is never built.
+    pub fn is_prebuilt(&self) -> bool {
+        matches!(self.source, Source::Prebuilt { .. })
+    }
+}
+
+/// One problem, located in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based.
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.message
+        )
+    }
+}
+
+/// Every problem found in one run, in file order; displayed one per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors {
+    pub errors: Vec<ConfigError>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A successfully loaded config plus non-fatal warnings (same format as
+/// errors), e.g. unset `${VAR}`s.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<ConfigError>,
+}
+
+/// Reads and validates `path`. `env` resolves `${VAR}`s (pass
+/// `&|k| std::env::var(k).ok()` in the CLI). Returns every problem at once.
+pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ConfigErrors> {
+    let at = |line: usize, col: usize, message: String| ConfigErrors {
+        errors: vec![ConfigError {
+            file: path.to_path_buf(),
+            line,
+            col,
+            message,
+        }],
+    };
+    let bytes = std::fs::read(path).map_err(|e| at(1, 1, format!("cannot read file: {e}")))?;
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let (line, col) = line_col_of(&bytes, e.valid_up_to());
+            return Err(at(line, col, "file is not valid UTF-8".to_string()));
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    load_str(path, text, env)
+}
+
+/// [`load`] for text already in memory; `path` is used for messages and to
+/// resolve relative contexts.
+pub fn load_str(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, ConfigErrors> {
+    schema::load_text(path, text, env)
+}
+
+/// 1-based line and column (in chars) of byte offset `at`.
+fn line_col_of(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = &bytes[..at.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, col)
+}
+
+impl Config {
+    /// Index of the image called `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.images.iter().position(|i| i.name == name)
+    }
+
+    /// The dependency graph, build order and waves.
+    pub fn plan(&self) -> Plan {
+        plan::plan(self)
+    }
+
+    /// The named images plus everything they depend on (declared or
+    /// inferred), transitively, in plan order. An empty `names` selects all
+    /// images. Unknown names are an error (all of them, with suggestions).
+    pub fn select(&self, names: &[String]) -> Result<Vec<usize>, String> {
+        plan::select(self, names)
+    }
+
+    /// Applies a CLI override `IMAGE.FIELD=VALUE` (`IMAGE` may be `*` for
+    /// every image). Fields: `tags` (comma-separated), `args.KEY`,
+    /// `labels.KEY`, `target`, `platform`, `network` (empty value clears
+    /// these three), `no_cache`, `pull`, `push`, `stall_after`, `timeout`,
+    /// `dockerfile`. On error the config is unchanged.
+    pub fn apply_override(&mut self, spec: &str) -> Result<(), String> {
+        overrides::apply(self, spec)
+    }
+}

@@ -1,0 +1,1013 @@
+//! The schema of `kiln.yaml`: walks the `serde_yaml::Value` with a node
+//! path, checks every field, applies defaults and interpolation, and turns
+//! entries into [`ImageConfig`]s. Then the checks that need the whole file:
+//! duplicate names, context directories and Dockerfiles on disk,
+//! `depends_on` targets, inferred dependencies and cycles.
+//!
+//! Every check records its problem and carries on with a neutral value, so
+//! one run reports everything; positions come from [`Positions`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_yaml::{Mapping, Value};
+
+use super::interpolate::{interpolate, Env};
+use super::plan::{edges, find_cycles, infer_deps};
+use super::positions::{NodePath, Pos, Positions, Seg};
+use super::suggest::{closest, did_you_mean};
+use super::units::{parse_duration, parse_size};
+use super::{
+    BuilderChoice, Config, ConfigError, ConfigErrors, ContextSource, ImageConfig, Loaded, Source,
+    DEFAULT_JOBS, DEFAULT_STALL_AFTER, DEFAULT_TIMEOUT,
+};
+
+const TOP_FIELDS: &[&str] = &["images", "defaults", "builder"];
+const OLD_BUILDER_FIELDS: &[&str] = &["images"];
+const DEFAULT_FIELDS: &[&str] = &[
+    "builder",
+    "jobs",
+    "stall_after",
+    "timeout",
+    "push",
+    "no_cache",
+    "pull",
+    "network",
+    "platform",
+    "args",
+    "labels",
+];
+const IMAGE_FIELDS: &[&str] = &[
+    "name",
+    "context",
+    "dockerfile",
+    "image",
+    "tags",
+    "args",
+    "target",
+    "labels",
+    "cache_from",
+    "depends_on",
+    "no_cache",
+    "pull",
+    "network",
+    "extra_hosts",
+    "shm_size",
+    "platform",
+    "stall_after",
+    "timeout",
+    "push",
+    "builder",
+];
+/// The older layout (`builder: {images: [{name, from}]}`) also knows `from`.
+const OLD_IMAGE_FIELDS: &[&str] = &[
+    "name",
+    "from",
+    "context",
+    "dockerfile",
+    "image",
+    "tags",
+    "args",
+    "target",
+    "labels",
+    "cache_from",
+    "depends_on",
+    "no_cache",
+    "pull",
+    "network",
+    "extra_hosts",
+    "shm_size",
+    "platform",
+    "stall_after",
+    "timeout",
+    "push",
+    "builder",
+];
+/// Fields that only make sense for an image kiln builds; an `image:` entry
+/// is pulled or used as-is, so these are contradictions there.
+const BUILD_ONLY: &[&str] = &[
+    "context",
+    "from",
+    "dockerfile",
+    "args",
+    "target",
+    "labels",
+    "cache_from",
+    "no_cache",
+    "network",
+    "extra_hosts",
+    "shm_size",
+    "platform",
+    "builder",
+];
+
+pub(crate) fn load_text(path: &Path, text: &str, env: Env<'_>) -> Result<Loaded, ConfigErrors> {
+    let mut root: Value = match serde_yaml::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return Err(syntax_error(path, &e)),
+    };
+    if let Err(e) = root.apply_merge() {
+        return Err(syntax_error(path, &e));
+    }
+    let mut cx = Ctx {
+        file: path.to_path_buf(),
+        pos: Positions::build(text),
+        env,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let config = cx.document(&root, path, &dir);
+    let by_pos = |a: &ConfigError, b: &ConfigError| (a.line, a.col).cmp(&(b.line, b.col));
+    cx.errors.sort_by(by_pos);
+    cx.warnings.sort_by(by_pos);
+    match config {
+        Some(config) if cx.errors.is_empty() => Ok(Loaded {
+            config,
+            warnings: cx.warnings,
+        }),
+        _ => {
+            if cx.errors.is_empty() {
+                // Defensive: a failed walk always records why; never return
+                // an empty error list.
+                cx.error(Pos::START, "invalid configuration");
+            }
+            Err(ConfigErrors { errors: cx.errors })
+        }
+    }
+}
+
+/// A serde_yaml error as one located error, without serde_yaml's own
+/// "at line X column Y" (the location is already in front).
+fn syntax_error(path: &Path, e: &serde_yaml::Error) -> ConfigErrors {
+    let (line, col) = e
+        .location()
+        .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
+    let mut message = e.to_string();
+    let mark = format!(" at line {line} column {col}");
+    if let Some(i) = message.find(&mark) {
+        message.replace_range(i..i + mark.len(), "");
+    }
+    ConfigErrors {
+        errors: vec![ConfigError {
+            file: path.to_path_buf(),
+            line,
+            col,
+            message: format!("YAML syntax error: {message}"),
+        }],
+    }
+}
+
+/// Values of `defaults:`, applied under every image.
+struct Defaults {
+    builder: BuilderChoice,
+    jobs: usize,
+    stall_after: Duration,
+    timeout: Duration,
+    push: bool,
+    no_cache: bool,
+    pull: bool,
+    network: Option<String>,
+    platform: Option<String>,
+    args: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            builder: BuilderChoice::Auto,
+            jobs: DEFAULT_JOBS,
+            stall_after: DEFAULT_STALL_AFTER,
+            timeout: DEFAULT_TIMEOUT,
+            push: false,
+            no_cache: false,
+            pull: false,
+            network: None,
+            platform: None,
+            args: BTreeMap::new(),
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where things were, for the whole-file checks after the walk.
+struct Meta {
+    name_pos: Pos,
+    /// Position of each `depends_on` entry, parallel to `depends_on`.
+    depends_pos: Vec<Pos>,
+    /// The context as written (for messages) and its position; `None`
+    /// when the context field had an error already.
+    context: Option<(String, Pos)>,
+    dockerfile_pos: Option<Pos>,
+    /// False when `context`/`dockerfile` already had an error, so the disk
+    /// checks would only repeat it.
+    ok_for_files: bool,
+}
+
+/// Fields of one mapping that passed the unknown-key check.
+struct Fields<'v> {
+    map: HashMap<&'static str, (&'v Value, NodePath)>,
+}
+
+impl<'v> Fields<'v> {
+    /// Present and not null.
+    fn get(&self, k: &str) -> Option<(&'v Value, &NodePath)> {
+        self.map
+            .get(k)
+            .filter(|(v, _)| !matches!(untag(v), Value::Null))
+            .map(|(v, p)| (*v, p))
+    }
+
+    fn has(&self, k: &str) -> bool {
+        self.get(k).is_some()
+    }
+}
+
+fn untag(v: &Value) -> &Value {
+    match v {
+        // Tags (`!foo x`) carry no meaning for kiln; look through them.
+        Value::Tagged(t) => &t.value,
+        other => other,
+    }
+}
+
+fn child(path: &[Seg], key: &str) -> NodePath {
+    let mut p = path.to_vec();
+    p.push(Seg::Key(key.to_string()));
+    p
+}
+
+fn item(path: &[Seg], i: usize) -> NodePath {
+    let mut p = path.to_vec();
+    p.push(Seg::Index(i));
+    p
+}
+
+fn key_text(k: &Value) -> Option<String> {
+    match untag(k) {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => Some("null".to_string()),
+        _ => None,
+    }
+}
+
+fn valid_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// Docker's remote-context rules: `git://`, `git@` and `github.com/` are
+/// always git; `http(s)://` only with `.git` at the end or before `#`.
+pub(crate) fn is_git_context(s: &str) -> bool {
+    if s.starts_with("git://") || s.starts_with("git@") || s.starts_with("github.com/") {
+        return true;
+    }
+    (s.starts_with("http://") || s.starts_with("https://"))
+        && (s.ends_with(".git") || s.contains(".git#"))
+}
+
+struct Ctx<'a> {
+    file: PathBuf,
+    pos: Positions,
+    env: Env<'a>,
+    errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
+}
+
+impl Ctx<'_> {
+    fn error(&mut self, at: Pos, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line: at.line,
+            col: at.col,
+            message: message.into(),
+        });
+    }
+
+    fn warn(&mut self, at: Pos, message: impl Into<String>) {
+        self.warnings.push(ConfigError {
+            file: self.file.clone(),
+            line: at.line,
+            col: at.col,
+            message: message.into(),
+        });
+    }
+
+    /// Splits a mapping into known fields, reporting unknown keys (with a
+    /// suggestion, or the list of valid fields). Keys starting with `x-`
+    /// are allowed at the top level for YAML anchors, as in Compose.
+    fn fields<'v>(
+        &mut self,
+        map: &'v Mapping,
+        path: &[Seg],
+        valid: &[&'static str],
+        allow_x: bool,
+    ) -> Fields<'v> {
+        let mut out = HashMap::new();
+        for (k, v) in map {
+            let Some(name) = key_text(k) else {
+                let at = self.pos.value(path);
+                self.error(at, "mapping keys must be plain field names");
+                continue;
+            };
+            let p = child(path, &name);
+            if let Some(&known) = valid.iter().find(|f| **f == name) {
+                out.insert(known, (v, p));
+                continue;
+            }
+            if allow_x && name.starts_with("x-") {
+                continue;
+            }
+            let hint = match closest(&name, valid.iter().copied()) {
+                Some(c) => format!(" — did you mean '{c}'?"),
+                None => format!(" (valid fields: {})", valid.join(", ")),
+            };
+            let at = self.pos.key(&p);
+            self.error(at, format!("unknown field '{name}'{hint}"));
+        }
+        Fields { map: out }
+    }
+
+    fn interp(&mut self, s: &str, path: &[Seg]) -> Option<String> {
+        match interpolate(s, self.env) {
+            Ok(r) => {
+                let at = self.pos.value(path);
+                for w in r.warnings {
+                    self.warn(at, w);
+                }
+                Some(r.value)
+            }
+            Err(e) => {
+                let at = self.pos.value(path);
+                self.error(at, e);
+                None
+            }
+        }
+    }
+
+    /// A string field (interpolated). Errors are recorded; `None` then.
+    fn string(&mut self, v: &Value, path: &[Seg], field: &str) -> Option<String> {
+        match untag(v) {
+            Value::String(s) => self.interp(s, path),
+            _ => {
+                let at = self.pos.value(path);
+                self.error(at, format!("'{field}' must be a string"));
+                None
+            }
+        }
+    }
+
+    /// A string, number or bool, stringified (for args and labels).
+    fn scalar_text(&mut self, v: &Value, path: &[Seg], what: &str) -> Option<String> {
+        match untag(v) {
+            Value::String(s) => self.interp(s, path),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => {
+                let at = self.pos.value(path);
+                self.error(at, format!("'{what}' must be a string, number or bool"));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, v: &Value, path: &[Seg], field: &str) -> Option<bool> {
+        let text = match untag(v) {
+            Value::Bool(b) => return Some(*b),
+            // After interpolation `push: ${PUSH:-false}` is a string.
+            Value::String(s) => self.interp(s, path)?,
+            _ => String::new(),
+        };
+        match text.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                let at = self.pos.value(path);
+                self.error(at, format!("'{field}' must be true or false"));
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, v: &Value, path: &[Seg], field: &str) -> Option<Vec<String>> {
+        let Value::Sequence(seq) = untag(v) else {
+            let at = self.pos.value(path);
+            self.error(at, format!("'{field}' must be a list of strings"));
+            return None;
+        };
+        let mut out = Vec::with_capacity(seq.len());
+        let mut ok = true;
+        for (i, x) in seq.iter().enumerate() {
+            let p = item(path, i);
+            match untag(x) {
+                Value::String(s) => match self.interp(s, &p) {
+                    Some(s) => out.push(s),
+                    None => ok = false,
+                },
+                _ => {
+                    let at = self.pos.value(&p);
+                    self.error(at, format!("'{field}' must be a list of strings"));
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn string_map(
+        &mut self,
+        v: &Value,
+        path: &[Seg],
+        field: &str,
+    ) -> Option<BTreeMap<String, String>> {
+        let Value::Mapping(m) = untag(v) else {
+            let at = self.pos.value(path);
+            self.error(at, format!("'{field}' must be a mapping of NAME: value"));
+            return None;
+        };
+        let mut out = BTreeMap::new();
+        let mut ok = true;
+        for (k, x) in m {
+            let Some(name) = key_text(k) else {
+                let at = self.pos.value(path);
+                self.error(at, format!("'{field}' keys must be plain names"));
+                ok = false;
+                continue;
+            };
+            let p = child(path, &name);
+            match self.scalar_text(x, &p, &format!("{field}.{name}")) {
+                Some(s) => {
+                    out.insert(name, s);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn duration(&mut self, v: &Value, path: &[Seg], field: &str) -> Option<Duration> {
+        let text = match untag(v) {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => self.interp(s, path)?,
+            _ => String::new(),
+        };
+        parse_duration(&text)
+            .map_err(|e| {
+                let at = self.pos.value(path);
+                self.error(at, format!("{field}: {e}"));
+            })
+            .ok()
+    }
+
+    fn size(&mut self, v: &Value, path: &[Seg], field: &str) -> Option<u64> {
+        let text = match untag(v) {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => self.interp(s, path)?,
+            _ => String::new(),
+        };
+        parse_size(&text)
+            .map_err(|e| {
+                let at = self.pos.value(path);
+                self.error(at, format!("{field}: {e}"));
+            })
+            .ok()
+    }
+
+    fn jobs(&mut self, v: &Value, path: &[Seg]) -> Option<usize> {
+        let parsed = match untag(v) {
+            Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+            Value::String(s) => self.interp(s, path)?.trim().parse::<usize>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(n) if n >= 1 => Some(n),
+            _ => {
+                let at = self.pos.value(path);
+                self.error(at, "'jobs' must be an integer >= 1");
+                None
+            }
+        }
+    }
+
+    fn builder(&mut self, v: &Value, path: &[Seg]) -> Option<BuilderChoice> {
+        let s = self.string(v, path, "builder")?;
+        let got = BuilderChoice::parse(&s);
+        if got.is_none() {
+            let hint = did_you_mean(&s, ["auto", "buildkit", "legacy"]);
+            let at = self.pos.value(path);
+            self.error(
+                at,
+                format!("'builder' must be one of auto, buildkit, legacy (got '{s}'){hint}"),
+            );
+        }
+        got
+    }
+
+    fn document(&mut self, root: &Value, path: &Path, dir: &Path) -> Option<Config> {
+        let top = match untag(root) {
+            Value::Mapping(m) => m,
+            Value::Null => {
+                self.error(Pos::START, "file is empty; add an 'images:' list");
+                return None;
+            }
+            _ => {
+                let at = self.pos.value(&[]);
+                self.error(at, "expected a mapping with an 'images:' list at the top level");
+                return None;
+            }
+        };
+        let f = self.fields(top, &[], TOP_FIELDS, true);
+        let defaults = match f.get("defaults") {
+            Some((v, p)) => self.defaults(v, &p.clone()),
+            None => Defaults::default(),
+        };
+
+        let mut list: Option<(&Value, NodePath, bool)> = None;
+        if let Some((v, p)) = f.get("images") {
+            list = Some((v, p.clone(), false));
+        }
+        if let Some((b, bp)) = f.get("builder") {
+            let bp = bp.clone();
+            match untag(b) {
+                Value::Mapping(bm) => {
+                    if list.is_some() {
+                        let at = self.pos.key(&bp);
+                        self.error(
+                            at,
+                            "use either 'images' or the older 'builder: {images: ...}', not both",
+                        );
+                    } else {
+                        let bf = self.fields(bm, &bp, OLD_BUILDER_FIELDS, false);
+                        match bf.get("images") {
+                            Some((v, p)) => list = Some((v, p.clone(), true)),
+                            None => {
+                                let at = self.pos.key(&bp);
+                                self.error(at, "'builder' is missing its 'images' list");
+                                return None;
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let at = self.pos.value(&bp);
+                    self.error(
+                        at,
+                        "top-level 'builder' must be a mapping with 'images' (the older layout); \
+                         to choose a builder, set 'defaults.builder'",
+                    );
+                }
+            }
+        }
+        let Some((list, list_path, old)) = list else {
+            if !f.map.contains_key("builder") {
+                let missing_at = match f.map.get("images") {
+                    Some((_, p)) => self.pos.value(p),
+                    None => Pos::START,
+                };
+                if f.map.contains_key("images") {
+                    self.error(missing_at, "'images' is empty; define at least one image");
+                } else {
+                    self.error(missing_at, "no images defined: add an 'images:' list");
+                }
+            }
+            return None;
+        };
+        let Value::Sequence(entries) = untag(list) else {
+            let at = self.pos.value(&list_path);
+            self.error(at, "'images' must be a list of image entries");
+            return None;
+        };
+        if entries.is_empty() {
+            let at = self.pos.value(&list_path);
+            self.error(at, "'images' is empty; define at least one image");
+            return None;
+        }
+
+        let mut images = Vec::new();
+        let mut metas = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            if let Some((img, meta)) = self.image(e, &item(&list_path, i), &defaults, dir, old) {
+                images.push(img);
+                metas.push(meta);
+            }
+        }
+        self.whole_file_checks(&mut images, &metas);
+        Some(Config {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+            jobs: defaults.jobs,
+            images,
+        })
+    }
+
+    fn defaults(&mut self, v: &Value, path: &[Seg]) -> Defaults {
+        let mut d = Defaults::default();
+        let Value::Mapping(m) = untag(v) else {
+            let at = self.pos.value(path);
+            self.error(at, "'defaults' must be a mapping");
+            return d;
+        };
+        let f = self.fields(m, path, DEFAULT_FIELDS, false);
+        if let Some((v, p)) = f.get("builder") {
+            d.builder = self.builder(v, p).unwrap_or(d.builder);
+        }
+        if let Some((v, p)) = f.get("jobs") {
+            d.jobs = self.jobs(v, p).unwrap_or(d.jobs);
+        }
+        if let Some((v, p)) = f.get("stall_after") {
+            d.stall_after = self.duration(v, p, "stall_after").unwrap_or(d.stall_after);
+        }
+        if let Some((v, p)) = f.get("timeout") {
+            d.timeout = self.duration(v, p, "timeout").unwrap_or(d.timeout);
+        }
+        for (field, slot) in [
+            ("push", &mut d.push),
+            ("no_cache", &mut d.no_cache),
+            ("pull", &mut d.pull),
+        ] {
+            if let Some((v, p)) = f.get(field) {
+                *slot = self.boolean(v, p, field).unwrap_or(*slot);
+            }
+        }
+        if let Some((v, p)) = f.get("network") {
+            d.network = self.string(v, p, "network");
+        }
+        if let Some((v, p)) = f.get("platform") {
+            d.platform = self.string(v, p, "platform");
+        }
+        if let Some((v, p)) = f.get("args") {
+            d.args = self.string_map(v, p, "args").unwrap_or_default();
+        }
+        if let Some((v, p)) = f.get("labels") {
+            d.labels = self.string_map(v, p, "labels").unwrap_or_default();
+        }
+        d
+    }
+
+    fn image(
+        &mut self,
+        entry: &Value,
+        path: &[Seg],
+        d: &Defaults,
+        dir: &Path,
+        old: bool,
+    ) -> Option<(ImageConfig, Meta)> {
+        let entry_pos = self.pos.value(path);
+        let Value::Mapping(m) = untag(entry) else {
+            self.error(
+                entry_pos,
+                "each entry in 'images' must be a mapping with at least 'name'",
+            );
+            return None;
+        };
+        let f = self.fields(m, path, if old { OLD_IMAGE_FIELDS } else { IMAGE_FIELDS }, false);
+
+        let mut name_pos = entry_pos;
+        let name = match f.get("name") {
+            Some((v, p)) => {
+                name_pos = self.pos.value(p);
+                let n = self.string(v, p, "name");
+                if let Some(n) = &n {
+                    if !valid_name(n) {
+                        self.error(
+                            name_pos,
+                            format!(
+                                "invalid image name '{n}' — use lowercase letters, digits, '_', '.', '-', \
+                                 starting with a letter or digit"
+                            ),
+                        );
+                    }
+                }
+                n
+            }
+            None => {
+                self.error(entry_pos, "image entry is missing 'name'");
+                None
+            }
+        };
+
+        let image = match f.get("image") {
+            Some((v, p)) => {
+                let s = self.string(v, p, "image");
+                if s.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                    let at = self.pos.value(p);
+                    self.error(at, "'image' must not be empty");
+                }
+                for k in BUILD_ONLY {
+                    if let Some((_, kp)) = f.get(k) {
+                        let at = self.pos.key(kp);
+                        self.error(
+                            at,
+                            format!(
+                                "'{k}' cannot be used with 'image' (a prebuilt image is never built)"
+                            ),
+                        );
+                    }
+                }
+                s
+            }
+            None => None,
+        };
+
+        let mut context: Option<(String, Pos)> = None;
+        let mut context_ok = true;
+        if f.has("from") && f.has("context") {
+            if let Some((_, p)) = f.get("context") {
+                let at = self.pos.key(p);
+                self.error(at, "use either 'from' or 'context', not both");
+            }
+        }
+        for field in ["context", "from"] {
+            if let Some((v, p)) = f.get(field) {
+                let at = self.pos.value(p);
+                match self.string(v, p, field) {
+                    Some(s) if s.trim().is_empty() => {
+                        self.error(at, format!("'{field}' must not be empty"));
+                        context_ok = false;
+                    }
+                    Some(s) => context = Some((s, at)),
+                    None => context_ok = false,
+                }
+            }
+        }
+        let mut dockerfile = "Dockerfile".to_string();
+        let mut dockerfile_pos = None;
+        if let Some((v, p)) = f.get("dockerfile") {
+            dockerfile_pos = Some(self.pos.value(p));
+            match self.string(v, p, "dockerfile") {
+                Some(s) if s.trim().is_empty() => {
+                    self.error(self.pos.value(p), "'dockerfile' must not be empty");
+                    context_ok = false;
+                }
+                Some(s) => dockerfile = s,
+                None => context_ok = false,
+            }
+        }
+
+        let mut tags = None;
+        if let Some((v, p)) = f.get("tags") {
+            if let Some(list) = self.string_list(v, p, "tags") {
+                for (i, t) in list.iter().enumerate() {
+                    if t.is_empty() || t.chars().any(char::is_whitespace) {
+                        let at = self.pos.value(&item(p, i));
+                        self.error(at, format!("invalid tag '{t}' (tags cannot be empty or contain spaces)"));
+                    }
+                }
+                if list.is_empty() {
+                    let at = self.pos.value(p);
+                    self.error(at, "'tags' is empty; remove it to use the default '<name>:latest'");
+                }
+                tags = Some(list);
+            }
+        }
+        let mut args = d.args.clone();
+        if let Some((v, p)) = f.get("args") {
+            args.extend(self.string_map(v, p, "args").unwrap_or_default());
+        }
+        let mut labels = d.labels.clone();
+        if let Some((v, p)) = f.get("labels") {
+            labels.extend(self.string_map(v, p, "labels").unwrap_or_default());
+        }
+        let opt_string = |cx: &mut Self, field: &str, default: Option<String>| match f.get(field) {
+            Some((v, p)) => cx.string(v, p, field),
+            None => default,
+        };
+        let target = opt_string(self, "target", None);
+        let network = opt_string(self, "network", d.network.clone());
+        let platform = opt_string(self, "platform", d.platform.clone());
+
+        let list_field = |cx: &mut Self, field: &str| match f.get(field) {
+            Some((v, p)) => cx.string_list(v, p, field).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let cache_from = list_field(self, "cache_from");
+        let extra_hosts = list_field(self, "extra_hosts");
+        let depends_on = list_field(self, "depends_on");
+        let depends_pos = match f.get("depends_on") {
+            Some((_, p)) => (0..depends_on.len()).map(|i| self.pos.value(&item(p, i))).collect(),
+            None => Vec::new(),
+        };
+        if let Some((_, p)) = f.get("extra_hosts") {
+            for (i, h) in extra_hosts.iter().enumerate() {
+                if !h.contains(':') {
+                    let at = self.pos.value(&item(p, i));
+                    self.error(at, format!("invalid extra host '{h}' (use HOST:IP)"));
+                }
+            }
+        }
+
+        let flag = |cx: &mut Self, field: &str, default: bool| match f.get(field) {
+            Some((v, p)) => cx.boolean(v, p, field).unwrap_or(default),
+            None => default,
+        };
+        let no_cache = flag(self, "no_cache", d.no_cache);
+        let pull = flag(self, "pull", d.pull);
+        let push = flag(self, "push", d.push);
+
+        let shm_size = match f.get("shm_size") {
+            Some((v, p)) => self.size(v, p, "shm_size"),
+            None => None,
+        };
+        let dur = |cx: &mut Self, field: &str, default: Duration| match f.get(field) {
+            Some((v, p)) => cx.duration(v, p, field).unwrap_or(default),
+            None => default,
+        };
+        let stall_after = dur(self, "stall_after", d.stall_after);
+        let timeout = dur(self, "timeout", d.timeout);
+        let builder = match f.get("builder") {
+            Some((v, p)) => self.builder(v, p).unwrap_or(d.builder),
+            None => d.builder,
+        };
+
+        let name = name?;
+        let (source, meta_context) = match image {
+            Some(image) => (Source::Prebuilt { image }, None),
+            None => {
+                let (ctx_text, ctx_pos) = context
+                    .clone()
+                    .unwrap_or_else(|| (format!("./{name}"), name_pos));
+                let src = if is_git_context(&ctx_text) {
+                    ContextSource::Git(ctx_text.clone())
+                } else {
+                    ContextSource::Dir(dir.join(&ctx_text))
+                };
+                let meta_ctx = match &src {
+                    ContextSource::Dir(_) if context_ok => Some((ctx_text, ctx_pos)),
+                    _ => None,
+                };
+                (
+                    Source::Build {
+                        context: src,
+                        dockerfile,
+                    },
+                    meta_ctx,
+                )
+            }
+        };
+        let tags = match (tags, &source) {
+            (Some(t), _) => t,
+            (None, Source::Prebuilt { image }) => vec![image.clone()],
+            (None, Source::Build { .. }) => vec![format!("{name}:latest")],
+        };
+        let line = entry_pos.line;
+        let img = ImageConfig {
+            name,
+            source,
+            tags,
+            args,
+            target,
+            labels,
+            cache_from,
+            depends_on,
+            inferred_depends_on: Vec::new(),
+            no_cache,
+            pull,
+            network,
+            extra_hosts,
+            shm_size,
+            platform,
+            stall_after,
+            timeout,
+            push,
+            builder,
+            line,
+        };
+        let meta = Meta {
+            name_pos,
+            depends_pos,
+            context: meta_context,
+            dockerfile_pos,
+            ok_for_files: context_ok,
+        };
+        Some((img, meta))
+    }
+
+    fn whole_file_checks(&mut self, images: &mut [ImageConfig], metas: &[Meta]) {
+        // Duplicate names: point at the later one, mention the first.
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        for (i, img) in images.iter().enumerate() {
+            if let Some(&j) = first.get(img.name.as_str()) {
+                let msg = format!(
+                    "duplicate image name '{}' (first defined on line {})",
+                    img.name, metas[j].name_pos.line
+                );
+                self.error(metas[i].name_pos, msg);
+            } else {
+                first.insert(&img.name, i);
+            }
+        }
+
+        // Contexts and Dockerfiles on disk (directory contexts only).
+        for (img, meta) in images.iter().zip(metas) {
+            let (Some((ctx_text, ctx_pos)), true) = (&meta.context, meta.ok_for_files) else {
+                continue;
+            };
+            let Source::Build {
+                context: ContextSource::Dir(dir),
+                dockerfile,
+            } = &img.source
+            else {
+                continue;
+            };
+            if !dir.exists() {
+                self.error(*ctx_pos, format!("context directory {ctx_text} does not exist"));
+                continue;
+            }
+            if !dir.is_dir() {
+                self.error(*ctx_pos, format!("context {ctx_text} is not a directory"));
+                continue;
+            }
+            if !dir.join(dockerfile).is_file() {
+                let shown = if Path::new(dockerfile).is_absolute() {
+                    dockerfile.clone()
+                } else {
+                    format!("{}/{}", ctx_text.trim_end_matches('/'), dockerfile)
+                };
+                let at = meta.dockerfile_pos.unwrap_or(*ctx_pos);
+                self.error(at, format!("Dockerfile not found: {shown}"));
+            }
+        }
+
+        // Declared dependencies must name other images.
+        let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
+        for (img, meta) in images.iter().zip(metas) {
+            for (dep, at) in img.depends_on.iter().zip(&meta.depends_pos) {
+                if *dep == img.name {
+                    self.error(*at, format!("image '{dep}' depends on itself"));
+                } else if !names.contains(dep) {
+                    let hint = did_you_mean(dep, names.iter().map(String::as_str));
+                    self.error(*at, format!("depends_on: unknown image '{dep}'{hint}"));
+                }
+            }
+        }
+
+        infer_deps(images);
+        for cycle in find_cycles(&edges(images)) {
+            let (Some(&first), Some(&last)) = (cycle.first(), cycle.last()) else {
+                continue;
+            };
+            let mut text: Vec<&str> = cycle.iter().map(|&i| images[i].name.as_str()).collect();
+            text.push(&images[first].name);
+            // The edge last -> first closes the cycle: point at its
+            // depends_on entry, or at the image name for an inferred edge.
+            let closing = images[last]
+                .depends_on
+                .iter()
+                .position(|d| *d == images[first].name)
+                .and_then(|k| metas[last].depends_pos.get(k).copied());
+            let (at, how) = match closing {
+                Some(p) => (p, String::new()),
+                None => (
+                    metas[last].name_pos,
+                    format!(
+                        " ('{}' uses '{}' in its Dockerfile)",
+                        images[last].name, images[first].name
+                    ),
+                ),
+            };
+            self.error(at, format!("dependency cycle: {}{how}", text.join(" -> ")));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_contexts() {
+        for g in [
+            "git://host/repo",
+            "git@github.com:me/repo.git",
+            "github.com/me/repo",
+            "https://example.com/repo.git",
+            "https://example.com/repo.git#main:sub",
+            "http://example.com/r.git",
+        ] {
+            assert!(is_git_context(g), "{g}");
+        }
+        for d in ["./base", "https://example.com/tarball.tgz", "base.git", "/abs/dir"] {
+            assert!(!is_git_context(d), "{d}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["base", "0x", "a_b.c-d", "web2"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "Web", "-a", ".a", "a b", "a/b", "é"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+}

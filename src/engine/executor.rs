@@ -1,0 +1,90 @@
+//! Carries out the model's engine commands: starts a task per build and
+//! cancels them. Which image may start when (dependencies, the jobs limit,
+//! failure propagation) is decided by the pure scheduler in `app`; this only
+//! does the I/O.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{Command, Msg, RunId};
+use crate::config::Config;
+use crate::engine::build::{self, BuildFlags, Sink};
+
+/// How long shutdown waits for tasks to let go of their daemon streams.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub struct Executor {
+    docker: Docker,
+    config: Arc<Config>,
+    flags: BuildFlags,
+    tx: mpsc::Sender<Msg>,
+    running: HashMap<usize, (RunId, CancellationToken)>,
+    tasks: JoinSet<()>,
+}
+
+impl Executor {
+    pub fn new(docker: Docker, config: Arc<Config>, flags: BuildFlags, tx: mpsc::Sender<Msg>) -> Self {
+        Executor {
+            docker,
+            config,
+            flags,
+            tx,
+            running: HashMap::new(),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Carry out an engine command; `Emit` is the front-end's and ignored.
+    pub fn execute(&mut self, cmd: &Command) {
+        match cmd {
+            Command::StartBuild { run, image } => self.start(*run, *image),
+            Command::Cancel { run, image } => {
+                if let Some((r, token)) = self.running.get(image) {
+                    if r == run {
+                        token.cancel();
+                    }
+                }
+            }
+            Command::Emit(_) => {}
+        }
+    }
+
+    fn start(&mut self, run: RunId, image: usize) {
+        let Some(spec) = self.config.images.get(image).cloned() else {
+            return;
+        };
+        let token = CancellationToken::new();
+        if let Some((_, old)) = self.running.insert(image, (run, token.clone())) {
+            old.cancel();
+        }
+        let sink = Sink {
+            tx: self.tx.clone(),
+            run,
+            image,
+        };
+        let docker = self.docker.clone();
+        let flags = self.flags.clone();
+        self.tasks
+            .spawn(async move { build::run(docker, spec, flags, sink, token).await });
+        // Reap finished tasks so the set stays small in a long session.
+        while self.tasks.try_join_next().is_some() {}
+    }
+
+    /// Cancel everything still running and wait (bounded) for the tasks to
+    /// drop their daemon streams, so the daemon sees the cancellation.
+    pub async fn shutdown(mut self) {
+        for (_, token) in self.running.values() {
+            token.cancel();
+        }
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+    }
+}

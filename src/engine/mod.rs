@@ -1,0 +1,10 @@
+//! Everything that talks to the Docker daemon. Each build runs in its own
+//! task and reports back to the model as `Msg`s; nothing here decides what
+//! to build next (that is `app`'s scheduler).
+
+pub mod build;
+pub mod connect;
+pub mod context;
+pub mod dockerignore;
+pub mod executor;
+pub mod parse;

@@ -1,0 +1,248 @@
+//! The headless front-ends (`kiln build --plain` / `--json`): the same model
+//! and engine as the dashboard, with the model's events printed as lines.
+//! Plain: `name | text`, aligned. JSON: one object per line (DESIGN.md's
+//! contract), each stamped with the wall-clock `time` as it is written.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use tokio::sync::mpsc;
+
+use crate::app::event::{Event, EventKind, Phase};
+use crate::app::{self, App, Command, Msg, RunOptions};
+use crate::config::{format_duration, Config};
+use crate::engine::build::BuildFlags;
+use crate::engine::executor::Executor;
+
+/// How often timers are checked (stall and timeout precision).
+const TICK: Duration = Duration::from_millis(250);
+/// Engine messages in flight before a build task waits for the app.
+pub const CHANNEL_CAPACITY: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Plain,
+    Json,
+}
+
+/// Turns events into lines on a writer.
+pub struct Printer<W: Write> {
+    out: W,
+    format: Format,
+    name_width: usize,
+}
+
+impl<W: Write> Printer<W> {
+    pub fn new(out: W, format: Format, names: &[String]) -> Self {
+        let name_width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
+        Printer {
+            out,
+            format,
+            name_width,
+        }
+    }
+
+    pub fn print(&mut self, event: &Event) {
+        // A closed stdout (e.g. `| head`) must not stop the builds.
+        let _ = match self.format {
+            Format::Json => self.print_json(event),
+            Format::Plain => match plain_text(event) {
+                Some(text) => {
+                    let who = event.image.as_deref().unwrap_or("kiln");
+                    let width = self.name_width;
+                    text.lines()
+                        .try_for_each(|line| writeln!(self.out, "{who:<width$} | {line}"))
+                }
+                None => Ok(()),
+            },
+        };
+    }
+
+    fn print_json(&mut self, event: &Event) -> std::io::Result<()> {
+        let mut value = serde_json::to_value(event).map_err(std::io::Error::other)?;
+        if let Some(obj) = value.as_object_mut() {
+            let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            obj.insert("time".into(), serde_json::Value::String(time));
+        }
+        serde_json::to_writer(&mut self.out, &value).map_err(std::io::Error::other)?;
+        self.out.write_all(b"\n")
+    }
+
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// The plain-text rendering of an event, or None for events plain output
+/// leaves out (queue bookkeeping, per-step completions).
+pub fn plain_text(event: &Event) -> Option<String> {
+    let d = |ms: u64| format_duration(Duration::from_millis(ms));
+    Some(match &event.kind {
+        EventKind::Plan { images, waves } => {
+            let waves: Vec<String> = waves.iter().map(|w| w.join(", ")).collect();
+            format!(
+                "building {} image{}: {}",
+                images.len(),
+                if images.len() == 1 { "" } else { "s" },
+                waves.join(" → ")
+            )
+        }
+        EventKind::Queued | EventKind::StepDone { .. } => return None,
+        EventKind::Started { builder } => format!("building ({} builder)", builder.as_str()),
+        EventKind::Skipped { reason } => format!("skipped: {}", reason.as_str().replace('_', " ")),
+        EventKind::Step {
+            index,
+            total,
+            name,
+            cached,
+        } => {
+            let mark = if *cached { "  (cached)" } else { "" };
+            match (index, total) {
+                (Some(i), Some(t)) if !name.starts_with("Step ") => {
+                    format!("Step {i}/{t} : {name}{mark}")
+                }
+                _ => format!("{name}{mark}"),
+            }
+        }
+        EventKind::Log { line, .. } => line.clone(),
+        EventKind::Stalled {
+            silent_ms,
+            phase,
+            step,
+        } => {
+            let what = match phase {
+                Phase::Build => "build",
+                Phase::Push => "push",
+            };
+            match step {
+                Some(s) => format!("STALLED: {what} silent for {} (in {s})", d(*silent_ms)),
+                None => format!("STALLED: {what} silent for {}", d(*silent_ms)),
+            }
+        }
+        EventKind::Resumed { silent_ms } => {
+            format!("output resumed after {} of silence", d(*silent_ms))
+        }
+        EventKind::SlowStep {
+            name,
+            elapsed_ms,
+            usual_ms,
+        } => format!(
+            "slower than usual: {name} has run {} (usually {})",
+            d(*elapsed_ms),
+            d(*usual_ms)
+        ),
+        EventKind::Built {
+            image_id,
+            duration_ms,
+            steps,
+            cached_steps,
+        } => format!(
+            "built {} in {} ({steps} steps, {cached_steps} cached)",
+            short_id(image_id),
+            d(*duration_ms)
+        ),
+        EventKind::PushProgress { .. } => return None,
+        EventKind::Pushed { tag, digest } => format!("pushed {tag} {digest}"),
+        EventKind::Failed { phase, error, .. } => {
+            let what = match phase {
+                Phase::Build => "build",
+                Phase::Push => "push",
+            };
+            format!("FAILED ({what}): {error}")
+        }
+        EventKind::TimedOut { after_ms } => format!("TIMED OUT after {}", d(*after_ms)),
+        EventKind::Cancelled { after_ms } => format!("cancelled after {}", d(*after_ms)),
+        EventKind::Summary {
+            succeeded,
+            failed,
+            skipped,
+            duration_ms,
+        } => {
+            let list = |v: &Vec<String>| {
+                if v.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", v.join(", "))
+                }
+            };
+            format!(
+                "{} succeeded, {} failed{}, {} skipped{} in {}",
+                succeeded.len(),
+                failed.len(),
+                list(failed),
+                skipped.len(),
+                list(skipped),
+                d(*duration_ms)
+            )
+        }
+        EventKind::Notice { message } => message.clone(),
+    })
+}
+
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+/// Build `selection` headless, printing events; returns the exit code.
+pub async fn run(
+    docker: Docker,
+    config: Arc<Config>,
+    selection: Vec<usize>,
+    opts: RunOptions,
+    flags: BuildFlags,
+    format: Format,
+) -> i32 {
+    let names: Vec<String> = selection
+        .iter()
+        .map(|i| config.images[*i].name.clone())
+        .collect();
+    let stdout = std::io::stdout().lock();
+    let mut printer = Printer::new(std::io::BufWriter::new(stdout), format, &names);
+    let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let mut app = App::new(&config, &opts);
+    let mut executor = Executor::new(docker, config.clone(), flags, tx);
+
+    printer.print(&app.plan_event(&selection));
+    let mut commands = app::update(
+        &mut app,
+        Msg::BuildRequested {
+            images: selection,
+            at: Instant::now(),
+        },
+    );
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut interrupted = false;
+    loop {
+        for cmd in commands.drain(..) {
+            match &cmd {
+                Command::Emit(event) => printer.print(event),
+                _ => executor.execute(&cmd),
+            }
+        }
+        printer.flush();
+        if app.is_idle() {
+            break;
+        }
+        let msg = tokio::select! {
+            Some(msg) = rx.recv() => msg,
+            _ = ticker.tick() => Msg::Tick(Instant::now()),
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                Msg::Interrupt(Instant::now())
+            }
+        };
+        commands = app::update(&mut app, msg);
+    }
+    printer.print(&app.summary(Instant::now()));
+    printer.flush();
+    executor.shutdown().await;
+    app.exit_code()
+}
