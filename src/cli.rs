@@ -202,7 +202,12 @@ pub fn render_plan(config: &Config) -> String {
         if plan.waves.len() == 1 { "" } else { "s" },
         config.jobs
     );
-    let width = config.images.iter().map(|i| i.name.len()).max().unwrap_or(0);
+    let width = config
+        .images
+        .iter()
+        .map(|i| i.name.len())
+        .max()
+        .unwrap_or(0);
     for (w, wave) in plan.waves.iter().enumerate() {
         let _ = writeln!(s, "wave {}:", w + 1);
         for &i in wave {
@@ -281,7 +286,11 @@ async fn build(mut config: Config, args: BuildArgs) -> i32 {
     };
     apply_builder(&mut config, args.run.builder);
     // Plain is the default on a terminal too: the live dashboard is `kiln`.
-    let format = if args.json { Format::Json } else { Format::Plain };
+    let format = if args.json {
+        Format::Json
+    } else {
+        Format::Plain
+    };
     let docker = match connect_or_exit().await {
         Ok(d) => d,
         Err(code) => return code,

@@ -35,7 +35,12 @@ fn a_stack_builds_in_dependency_order_and_streams_events() {
     let s = Stack::new();
     two_image_stack(&s);
     let out = s.kiln(&["build", "--json", "--builder", "legacy"]);
-    assert!(out.status.success(), "kiln failed: {}\n{}", stderr(&out), stdout(&out));
+    assert!(
+        out.status.success(),
+        "kiln failed: {}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
     let ev = events(&out);
 
     // The plan comes first and names the inferred order.
@@ -43,19 +48,33 @@ fn a_stack_builds_in_dependency_order_and_streams_events() {
     assert_eq!(ev[0]["images"], serde_json::json!(["base", "app"]));
     assert_eq!(ev[0]["waves"], serde_json::json!([["base"], ["app"]]));
     for e in &ev {
-        assert!(e["time"].as_str().is_some_and(|t| t.contains('T')), "no RFC 3339 time: {e}");
+        assert!(
+            e["time"].as_str().is_some_and(|t| t.contains('T')),
+            "no RFC 3339 time: {e}"
+        );
     }
 
     // app starts only after base is built; steps stream between started and built.
     let base_built = position(&ev, "built", "base");
     let app_started = position(&ev, "started", "app");
-    assert!(base_built < app_started, "app started before base was built");
+    assert!(
+        base_built < app_started,
+        "app started before base was built"
+    );
     assert_eq!(ev[app_started]["builder"], "legacy");
     let app_steps = of_type(&ev, "step", Some("app"));
-    assert_eq!(app_steps.len(), 4, "FROM, ARG, RUN, RUN: {app_steps:?}");
+    // The legacy builder adds the label as a last step.
+    assert_eq!(
+        app_steps.len(),
+        5,
+        "FROM, ARG, RUN, RUN, LABEL: {app_steps:?}"
+    );
     assert_eq!(app_steps[0]["index"], 1);
-    assert_eq!(app_steps[0]["total"], 4);
-    assert!(app_steps[2]["name"].as_str().unwrap().starts_with("RUN echo"));
+    assert_eq!(app_steps[0]["total"], 5);
+    assert!(app_steps[2]["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("RUN echo"));
 
     // Build args reach the build, and log lines name their step.
     let logs = of_type(&ev, "log", Some("app"));
@@ -63,14 +82,21 @@ fn a_stack_builds_in_dependency_order_and_streams_events() {
         .iter()
         .find(|e| e["line"] == "greeting=hello-from-kiln")
         .expect("build arg echoed in the log");
-    assert!(greeting["step"].as_str().unwrap().starts_with("RUN echo \"greeting"));
+    assert!(greeting["step"]
+        .as_str()
+        .unwrap()
+        .starts_with("RUN echo \"greeting"));
 
     // The image id carries every tag and the label.
     let built = of_type(&ev, "built", Some("app"))[0];
     let id = built["image_id"].as_str().unwrap();
     assert!(id.starts_with("sha256:"));
-    assert_eq!(built["steps"], 4);
-    for tag in [s.tag("app"), format!("{}/app:v1", s.prefix), s.tag("app-alias")] {
+    assert_eq!(built["steps"], 5);
+    for tag in [
+        s.tag("app"),
+        format!("{}/app:v1", s.prefix),
+        s.tag("app-alias"),
+    ] {
         let info = inspect(&tag).unwrap_or_else(|| panic!("tag {tag} missing"));
         assert_eq!(info["Id"], id, "{tag} points elsewhere");
         assert_eq!(info["Config"]["Labels"]["org.kiln.test"], "yes");
@@ -86,7 +112,7 @@ fn a_stack_builds_in_dependency_order_and_streams_events() {
     let ev = events(&again);
     let steps = of_type(&ev, "step", Some("app"));
     assert!(steps[1..].iter().all(|s| s["cached"] == true), "{steps:?}");
-    assert_eq!(of_type(&ev, "built", Some("app"))[0]["cached_steps"], 3);
+    assert_eq!(of_type(&ev, "built", Some("app"))[0]["cached_steps"], 4);
 }
 
 #[test]
@@ -135,15 +161,26 @@ images:
     let plain = s.kiln(&["build", "--plain", "broken"]);
     assert_eq!(plain.status.code(), Some(1));
     let text = stdout(&plain);
-    assert!(text.lines().any(|l| l.starts_with("broken | FAILED (build):")), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("kiln   | ") && l.contains("1 failed (broken)")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("broken | FAILED (build):")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("kiln   | ") && l.contains("1 failed (broken)")),
+        "{text}"
+    );
 }
 
 #[test]
 fn dockerignore_rules_decide_what_reaches_the_daemon() {
     require_docker!();
     let s = Stack::new();
-    s.busybox_context("ctx", "COPY . /ctx\nRUN cd /ctx && find . -type f | sort | sed 's/^/file:/'\n");
+    s.busybox_context(
+        "ctx",
+        "COPY . /ctx\nRUN cd /ctx && find . -type f | sort | sed 's/^/file:/'\n",
+    );
     for f in [
         "keep.txt",
         "notes.md",
@@ -168,7 +205,12 @@ fn dockerignore_rules_decide_what_reaches_the_daemon() {
     let ev = events(&out);
     let mut files: Vec<String> = of_type(&ev, "log", Some("ctx"))
         .iter()
-        .filter_map(|e| e["line"].as_str()?.strip_prefix("file:./").map(String::from))
+        .filter_map(|e| {
+            e["line"]
+                .as_str()?
+                .strip_prefix("file:./")
+                .map(String::from)
+        })
         .collect();
     files.sort();
     assert_eq!(
@@ -218,7 +260,10 @@ fn ctrl_c_cancels_the_build_on_the_daemon() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    assert!(rest.iter().any(|l| l.contains("\"type\":\"cancelled\"")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("\"type\":\"cancelled\"")),
+        "{rest:?}"
+    );
     assert!(
         eventually(Duration::from_secs(20), || !running()),
         "the build container is still running after cancel"
@@ -235,11 +280,22 @@ fn an_unreachable_daemon_exits_3_quickly_naming_the_endpoint() {
         ("tcp://127.0.0.1:1", "connection refused"),
     ] {
         let start = Instant::now();
-        let out = s.kiln_cmd(&["build"]).env("DOCKER_HOST", host).output().unwrap();
-        assert!(start.elapsed() < Duration::from_secs(15), "took {:?}", start.elapsed());
+        let out = s
+            .kiln_cmd(&["build"])
+            .env("DOCKER_HOST", host)
+            .output()
+            .unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "took {:?}",
+            start.elapsed()
+        );
         assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
         let err = stderr(&out);
         assert_eq!(err.lines().count(), 1, "one line: {err}");
-        assert!(err.contains(host) && err.contains("from DOCKER_HOST") && err.contains(expect), "{err}");
+        assert!(
+            err.contains(host) && err.contains("from DOCKER_HOST") && err.contains(expect),
+            "{err}"
+        );
     }
 }

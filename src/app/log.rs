@@ -90,7 +90,11 @@ impl LogRing {
     /// The last `n` lines' text, oldest first.
     pub fn tail(&self, n: usize) -> Vec<String> {
         let skip = self.lines.len().saturating_sub(n);
-        self.lines.iter().skip(skip).map(|l| l.text.clone()).collect()
+        self.lines
+            .iter()
+            .skip(skip)
+            .map(|l| l.text.clone())
+            .collect()
     }
 
     pub fn clear(&mut self) {

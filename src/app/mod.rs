@@ -49,12 +49,19 @@ pub enum Msg {
 #[derive(Debug, Clone)]
 pub enum EngineEvent {
     /// The daemon accepted the build; which builder runs it.
-    Started { builder: BuilderKind },
+    Started {
+        builder: BuilderKind,
+    },
     Build(BuildEvent),
-    Built { image_id: String },
+    Built {
+        image_id: String,
+    },
     /// The engine decided not to build (unchanged, prebuilt image present).
     Skipped(SkipReason),
-    Failed { phase: Phase, error: String },
+    Failed {
+        phase: Phase,
+        error: String,
+    },
     /// Something to tell the user about this image (fallbacks, warnings).
     Notice(String),
 }
@@ -204,7 +211,10 @@ impl App {
     }
 
     fn emit(&self, out: &mut Vec<Command>, image: usize, kind: EventKind) {
-        out.push(Command::Emit(Event::for_image(&self.images[image].name, kind)));
+        out.push(Command::Emit(Event::for_image(
+            &self.images[image].name,
+            kind,
+        )));
     }
 }
 
@@ -359,7 +369,13 @@ fn saw_output(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
     }
 }
 
-fn on_engine_event(app: &mut App, i: usize, at: Instant, event: EngineEvent, out: &mut Vec<Command>) {
+fn on_engine_event(
+    app: &mut App,
+    i: usize,
+    at: Instant,
+    event: EngineEvent,
+    out: &mut Vec<Command>,
+) {
     match event {
         EngineEvent::Started { builder } => {
             app.images[i].builder = Some(builder);

@@ -70,5 +70,11 @@ fn time_out(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
         run: img.run,
         image: i,
     });
-    app.emit(out, i, EventKind::TimedOut { after_ms: ms(after) });
+    app.emit(
+        out,
+        i,
+        EventKind::TimedOut {
+            after_ms: ms(after),
+        },
+    );
 }

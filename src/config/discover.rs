@@ -68,9 +68,15 @@ mod tests {
         let deep = tmp.path().join("a/b/c");
         fs::create_dir_all(&deep).unwrap();
         fs::write(tmp.path().join("a/kiln.yml"), "images: []").unwrap();
-        assert_eq!(discover(None, None, &deep).unwrap(), tmp.path().join("a/kiln.yml"));
+        assert_eq!(
+            discover(None, None, &deep).unwrap(),
+            tmp.path().join("a/kiln.yml")
+        );
         fs::write(tmp.path().join("a/kiln.yaml"), "images: []").unwrap();
-        assert_eq!(discover(None, None, &deep).unwrap(), tmp.path().join("a/kiln.yaml"));
+        assert_eq!(
+            discover(None, None, &deep).unwrap(),
+            tmp.path().join("a/kiln.yaml")
+        );
         fs::write(deep.join("kiln.yml"), "images: []").unwrap();
         assert_eq!(discover(None, None, &deep).unwrap(), deep.join("kiln.yml"));
     }
@@ -89,6 +95,8 @@ mod tests {
         let err = discover(Some(Path::new("nope.yaml")), None, tmp.path()).unwrap_err();
         assert_eq!(err.to_string(), "--file nope.yaml: no such file");
         let err = discover(None, Some("nope.yaml"), tmp.path()).unwrap_err();
-        assert!(err.to_string().starts_with("KILN_FILE=nope.yaml: no such file"));
+        assert!(err
+            .to_string()
+            .starts_with("KILN_FILE=nope.yaml: no such file"));
     }
 }

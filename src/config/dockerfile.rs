@@ -101,7 +101,11 @@ pub fn ref_matches_tag(r: &str, tag: &str) -> bool {
 
 fn normalize(r: &str) -> String {
     let mut s = r.trim();
-    for prefix in ["docker.io/library/", "index.docker.io/library/", "docker.io/"] {
+    for prefix in [
+        "docker.io/library/",
+        "index.docker.io/library/",
+        "docker.io/",
+    ] {
         if let Some(rest) = s.strip_prefix(prefix) {
             s = rest;
             break;
@@ -142,12 +146,12 @@ fn unquote(s: &str) -> String {
 /// Expands `$X`, `${X}`, `${X:-d}` and `${X:+a}` from global ARGs, with
 /// build args winning. Unknown names stay unresolved (the caller drops the
 /// reference) instead of guessing.
-fn substitute(s: &str, globals: &BTreeMap<String, String>, args: &BTreeMap<String, String>) -> String {
-    let lookup = |n: &str| {
-        args.get(n)
-            .or_else(|| globals.get(n))
-            .cloned()
-    };
+fn substitute(
+    s: &str,
+    globals: &BTreeMap<String, String>,
+    args: &BTreeMap<String, String>,
+) -> String {
+    let lookup = |n: &str| args.get(n).or_else(|| globals.get(n)).cloned();
     let b = s.as_bytes();
     let mut out = String::new();
     let mut i = 0;
@@ -203,7 +207,9 @@ fn logical_lines(text: &str) -> Vec<String> {
     let mut escape = '\\';
     for line in text.lines() {
         let t = line.trim();
-        let Some(directive) = t.strip_prefix('#') else { break };
+        let Some(directive) = t.strip_prefix('#') else {
+            break;
+        };
         let d = directive.trim();
         if let Some((k, v)) = d.split_once('=') {
             if k.trim().eq_ignore_ascii_case("escape") {
@@ -264,13 +270,23 @@ mod tests {
                   COPY --from=0 /x /x\n\
                   COPY --from=localhost:5001/tools /t /t\n\
                   FROM scratch\n";
-        assert_eq!(refs(df), vec!["localhost:5001/base:latest", "alpine:3.20", "localhost:5001/tools"]);
+        assert_eq!(
+            refs(df),
+            vec![
+                "localhost:5001/base:latest",
+                "alpine:3.20",
+                "localhost:5001/tools"
+            ]
+        );
     }
 
     #[test]
     fn args_defaults_and_overrides() {
         let df = "ARG REG=localhost:5001\nARG TAG=\"dev\" OTHER\nFROM ${REG}/base:${TAG}\nFROM $REG/x:${NOPE:-y}\nFROM ${UNSET}/z\n";
-        assert_eq!(refs(df), vec!["localhost:5001/base:dev", "localhost:5001/x:y"]);
+        assert_eq!(
+            refs(df),
+            vec!["localhost:5001/base:dev", "localhost:5001/x:y"]
+        );
         let mut args = BTreeMap::new();
         args.insert("TAG".to_string(), "1.0".to_string());
         assert_eq!(dockerfile_refs(df, &args)[0], "localhost:5001/base:1.0");
@@ -294,16 +310,35 @@ mod tests {
     fn tag_matching() {
         assert!(ref_matches_tag("base", "base:latest"));
         assert!(ref_matches_tag("base:latest", "base"));
-        assert!(ref_matches_tag("localhost:5001/base", "localhost:5001/base:latest"));
-        assert!(!ref_matches_tag("localhost:5001/base", "localhost:5001/base:dev"));
-        assert!(ref_matches_tag("docker.io/library/alpine:3.20", "alpine:3.20"));
+        assert!(ref_matches_tag(
+            "localhost:5001/base",
+            "localhost:5001/base:latest"
+        ));
+        assert!(!ref_matches_tag(
+            "localhost:5001/base",
+            "localhost:5001/base:dev"
+        ));
+        assert!(ref_matches_tag(
+            "docker.io/library/alpine:3.20",
+            "alpine:3.20"
+        ));
         assert!(!ref_matches_tag("base@sha256:abc", "base:latest"));
         assert!(!ref_matches_tag("other/base", "base"));
     }
 
     #[test]
     fn garbage_does_not_panic() {
-        for t in ["FROM", "ARG", "ARG =", "COPY --from=", "RUN --mount=", "FROM ${", "FROM $", "é\\", "\\\n\\"] {
+        for t in [
+            "FROM",
+            "ARG",
+            "ARG =",
+            "COPY --from=",
+            "RUN --mount=",
+            "FROM ${",
+            "FROM $",
+            "é\\",
+            "\\\n\\",
+        ] {
             let _ = refs(t);
         }
     }

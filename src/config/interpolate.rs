@@ -122,9 +122,7 @@ fn plain(name: &str, env: Env<'_>, warnings: &mut Vec<String>) -> String {
     match env(name) {
         Some(v) => v,
         None => {
-            warnings.push(format!(
-                "variable {name} is not set; using an empty string"
-            ));
+            warnings.push(format!("variable {name} is not set; using an empty string"));
             String::new()
         }
     }
@@ -212,7 +210,9 @@ mod tests {
     }
 
     fn val(s: &str) -> String {
-        run(s).map(|i| i.value).unwrap_or_else(|e| format!("ERR {e}"))
+        run(s)
+            .map(|i| i.value)
+            .unwrap_or_else(|e| format!("ERR {e}"))
     }
 
     #[test]
@@ -242,7 +242,10 @@ mod tests {
     fn unset_warns() {
         let r = run("a${NOPE}b").unwrap();
         assert_eq!(r.value, "ab");
-        assert_eq!(r.warnings, vec!["variable NOPE is not set; using an empty string"]);
+        assert_eq!(
+            r.warnings,
+            vec!["variable NOPE is not set; using an empty string"]
+        );
         assert!(run("${NOPE:-x}").unwrap().warnings.is_empty());
     }
 

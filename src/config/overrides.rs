@@ -38,7 +38,8 @@ const BUILD_ONLY: &[&str] = &[
 ];
 
 pub(crate) fn apply(config: &mut Config, spec: &str) -> Result<(), String> {
-    let usage = || format!("invalid override '{spec}' (expected IMAGE.FIELD=VALUE, e.g. web.target=dev)");
+    let usage =
+        || format!("invalid override '{spec}' (expected IMAGE.FIELD=VALUE, e.g. web.target=dev)");
     let (lhs, value) = spec.split_once('=').ok_or_else(usage)?;
     let (image, field) = lhs.trim().split_once('.').ok_or_else(usage)?;
     if image.is_empty() || field.is_empty() {
@@ -97,7 +98,10 @@ pub(crate) fn apply(config: &mut Config, spec: &str) -> Result<(), String> {
     if matches!(base, "tags" | "args" | "dockerfile") {
         infer_deps(&mut next.images);
         if let Some(cycle) = find_cycles(&edges(&next.images)).first() {
-            let mut names: Vec<&str> = cycle.iter().map(|&i| next.images[i].name.as_str()).collect();
+            let mut names: Vec<&str> = cycle
+                .iter()
+                .map(|&i| next.images[i].name.as_str())
+                .collect();
             if let Some(&f) = cycle.first() {
                 names.push(&next.images[f].name);
             }
@@ -124,7 +128,12 @@ fn non_empty(v: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-fn set_field(img: &mut ImageConfig, base: &str, key: Option<&str>, value: &str) -> Result<(), String> {
+fn set_field(
+    img: &mut ImageConfig,
+    base: &str,
+    key: Option<&str>,
+    value: &str,
+) -> Result<(), String> {
     match base {
         "tags" => {
             let tags: Vec<String> = value
@@ -143,7 +152,11 @@ fn set_field(img: &mut ImageConfig, base: &str, key: Option<&str>, value: &str) 
         }
         "args" | "labels" => {
             let key = key.unwrap_or_default().to_string();
-            let map = if base == "args" { &mut img.args } else { &mut img.labels };
+            let map = if base == "args" {
+                &mut img.args
+            } else {
+                &mut img.labels
+            };
             map.insert(key, value.to_string());
         }
         "target" => img.target = non_empty(value),

@@ -140,11 +140,17 @@ pub(crate) fn select(config: &Config, names: &[String]) -> Result<Vec<usize>, St
 pub(crate) fn find_cycles(deps: &[Vec<Dep>]) -> Vec<Vec<usize>> {
     let n = deps.len();
     let comp = components(deps);
+    let mut size = vec![0usize; n];
+    for &c in &comp {
+        if let Some(s) = size.get_mut(c) {
+            *s += 1;
+        }
+    }
     let mut reported = vec![false; n];
     let mut cycles = Vec::new();
     for start in 0..n {
         let c = comp[start];
-        if reported[c] || (0..n).filter(|&i| comp[i] == c).count() < 2 {
+        if reported.get(c).is_none_or(|&r| r) || size.get(c).is_none_or(|&s| s < 2) {
             continue;
         }
         reported[c] = true;
@@ -287,14 +293,24 @@ mod tests {
     use super::*;
 
     fn d(on: usize) -> Dep {
-        Dep { on, inferred: false }
+        Dep {
+            on,
+            inferred: false,
+        }
     }
 
     #[test]
     fn cycles_are_found_once_per_component() {
         // 0 -> 1 -> 2 -> 0, 3 -> 3 is ignored (self edges are not built),
         // 4 -> 5 -> 4
-        let deps = vec![vec![d(1)], vec![d(2)], vec![d(0)], vec![], vec![d(5)], vec![d(4)]];
+        let deps = vec![
+            vec![d(1)],
+            vec![d(2)],
+            vec![d(0)],
+            vec![],
+            vec![d(5)],
+            vec![d(4)],
+        ];
         assert_eq!(find_cycles(&deps), vec![vec![0, 1, 2], vec![4, 5]]);
         assert!(find_cycles(&[vec![], vec![d(0)]]).is_empty());
     }
@@ -302,7 +318,9 @@ mod tests {
     #[test]
     fn long_chain_does_not_overflow() {
         let n = 50_000;
-        let deps: Vec<Vec<Dep>> = (0..n).map(|i| if i + 1 < n { vec![d(i + 1)] } else { vec![] }).collect();
+        let deps: Vec<Vec<Dep>> = (0..n)
+            .map(|i| if i + 1 < n { vec![d(i + 1)] } else { vec![] })
+            .collect();
         assert!(find_cycles(&deps).is_empty());
     }
 }

@@ -209,6 +209,13 @@ impl Recorder {
                 self.finish_node();
             }
             Err(mut p) => {
+                // yaml_rust2 marks a block mapping's start at the first
+                // key's ':'; the first key itself is where a reader looks.
+                if let Some(e) = self.map.get_mut(&p) {
+                    if e.value.is_none_or(|v| pos < v) {
+                        e.value = Some(pos);
+                    }
+                }
                 p.push(Seg::Key(text.clone()));
                 self.map.entry(p).or_default().key = Some(pos);
                 if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
@@ -256,14 +263,25 @@ mod tests {
         assert_eq!(p.value(&[k("bb")]), Pos { line: 3, col: 3 });
         assert_eq!(p.value(&[k("bb"), Seg::Index(0)]), Pos { line: 3, col: 5 });
         assert_eq!(p.value(&[k("bb"), Seg::Index(1)]), Pos { line: 4, col: 5 });
-        assert_eq!(p.key(&[k("bb"), Seg::Index(1), k("c")]), Pos { line: 4, col: 6 });
-        assert_eq!(p.value(&[k("bb"), Seg::Index(1), k("c")]), Pos { line: 4, col: 9 });
+        assert_eq!(
+            p.key(&[k("bb"), Seg::Index(1), k("c")]),
+            Pos { line: 4, col: 6 }
+        );
+        assert_eq!(
+            p.value(&[k("bb"), Seg::Index(1), k("c")]),
+            Pos { line: 4, col: 9 }
+        );
     }
 
     #[test]
     fn unknown_paths_fall_back_to_ancestors() {
         let p = Positions::build("top:\n  inner: 1\n");
-        assert_eq!(p.value(&[k("top"), k("nope"), Seg::Index(3)]), Pos { line: 2, col: 3 });
+        assert_eq!(p.value(&[k("top")]), Pos { line: 2, col: 3 });
+        assert_eq!(p.value(&[]), Pos { line: 1, col: 1 });
+        assert_eq!(
+            p.value(&[k("top"), k("nope"), Seg::Index(3)]),
+            Pos { line: 2, col: 3 }
+        );
         assert_eq!(p.key(&[k("missing")]), Pos::START);
     }
 

@@ -152,6 +152,9 @@ fn syntax_error(path: &Path, e: &serde_yaml::Error) -> ConfigErrors {
     if let Some(i) = message.find(&mark) {
         message.replace_range(i..i + mark.len(), "");
     }
+    // A second mark (libyaml's "while parsing X at line L column C") is
+    // kept, in the same LINE:COL notation as the prefix.
+    message = shorten_marks(&message);
     ConfigErrors {
         errors: vec![ConfigError {
             file: path.to_path_buf(),
@@ -160,6 +163,33 @@ fn syntax_error(path: &Path, e: &serde_yaml::Error) -> ConfigErrors {
             message: format!("YAML syntax error: {message}"),
         }],
     }
+}
+
+/// Rewrites `at line L column C` as `at L:C`.
+fn shorten_marks(msg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = msg;
+    while let Some(i) = rest.find("at line ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "at line ".len()..];
+        let line_end = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let (line, tail) = after.split_at(line_end);
+        let col_part = tail.strip_prefix(" column ").unwrap_or("");
+        let col_end = col_part
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(col_part.len());
+        if line.is_empty() || col_end == 0 {
+            out.push_str("at line ");
+            rest = after;
+            continue;
+        }
+        out.push_str(&format!("at {line}:{}", &col_part[..col_end]));
+        rest = &col_part[col_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Values of `defaults:`, applied under every image.
@@ -262,8 +292,9 @@ fn valid_name(n: &str) -> bool {
     let b = n.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b'-'))
+        && b.iter().all(|&c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b'-')
+        })
 }
 
 /// Docker's remote-context rules: `git://`, `git@` and `github.com/` are
@@ -522,7 +553,10 @@ impl Ctx<'_> {
             }
             _ => {
                 let at = self.pos.value(&[]);
-                self.error(at, "expected a mapping with an 'images:' list at the top level");
+                self.error(
+                    at,
+                    "expected a mapping with an 'images:' list at the top level",
+                );
                 return None;
             }
         };
@@ -570,8 +604,10 @@ impl Ctx<'_> {
         }
         let Some((list, list_path, old)) = list else {
             if !f.map.contains_key("builder") {
+                // `images:` with nothing after it: point at the key, not at
+                // the empty value (which yaml_rust2 places on the next line).
                 let missing_at = match f.map.get("images") {
-                    Some((_, p)) => self.pos.value(p),
+                    Some((_, p)) => self.pos.key(p),
                     None => Pos::START,
                 };
                 if f.map.contains_key("images") {
@@ -670,7 +706,12 @@ impl Ctx<'_> {
             );
             return None;
         };
-        let f = self.fields(m, path, if old { OLD_IMAGE_FIELDS } else { IMAGE_FIELDS }, false);
+        let f = self.fields(
+            m,
+            path,
+            if old { OLD_IMAGE_FIELDS } else { IMAGE_FIELDS },
+            false,
+        );
 
         let mut name_pos = entry_pos;
         let name = match f.get("name") {
@@ -760,12 +801,18 @@ impl Ctx<'_> {
                 for (i, t) in list.iter().enumerate() {
                     if t.is_empty() || t.chars().any(char::is_whitespace) {
                         let at = self.pos.value(&item(p, i));
-                        self.error(at, format!("invalid tag '{t}' (tags cannot be empty or contain spaces)"));
+                        self.error(
+                            at,
+                            format!("invalid tag '{t}' (tags cannot be empty or contain spaces)"),
+                        );
                     }
                 }
                 if list.is_empty() {
                     let at = self.pos.value(p);
-                    self.error(at, "'tags' is empty; remove it to use the default '<name>:latest'");
+                    self.error(
+                        at,
+                        "'tags' is empty; remove it to use the default '<name>:latest'",
+                    );
                 }
                 tags = Some(list);
             }
@@ -794,7 +841,9 @@ impl Ctx<'_> {
         let extra_hosts = list_field(self, "extra_hosts");
         let depends_on = list_field(self, "depends_on");
         let depends_pos = match f.get("depends_on") {
-            Some((_, p)) => (0..depends_on.len()).map(|i| self.pos.value(&item(p, i))).collect(),
+            Some((_, p)) => (0..depends_on.len())
+                .map(|i| self.pos.value(&item(p, i)))
+                .collect(),
             None => Vec::new(),
         };
         if let Some((_, p)) = f.get("extra_hosts") {
@@ -920,7 +969,10 @@ impl Ctx<'_> {
                 continue;
             };
             if !dir.exists() {
-                self.error(*ctx_pos, format!("context directory {ctx_text} does not exist"));
+                self.error(
+                    *ctx_pos,
+                    format!("context directory {ctx_text} does not exist"),
+                );
                 continue;
             }
             if !dir.is_dir() {
@@ -996,7 +1048,12 @@ mod tests {
         ] {
             assert!(is_git_context(g), "{g}");
         }
-        for d in ["./base", "https://example.com/tarball.tgz", "base.git", "/abs/dir"] {
+        for d in [
+            "./base",
+            "https://example.com/tarball.tgz",
+            "base.git",
+            "/abs/dir",
+        ] {
             assert!(!is_git_context(d), "{d}");
         }
     }

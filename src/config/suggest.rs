@@ -1,25 +1,36 @@
 //! "Did you mean ...?" suggestions for misspelt field and image names.
 
-/// Levenshtein edit distance over chars.
+/// Edit distance over chars where an adjacent transposition counts as one
+/// edit (optimal string alignment), so `form`/`from` are 1 apart.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for (i, row) in d.chunks_mut(w).enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d.iter_mut().take(w).enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
 }
 
 /// The closest candidate if it is close enough to be a plausible typo:
-/// at most 2 edits, and fewer edits than half the longer word (so `a` is
-/// not "corrected" to `b`). Ties go to the earlier candidate.
+/// at most 2 edits, and at most half the longer word (so `a` is not
+/// "corrected" to `b`, but `bb` is to `b`). Ties go to the earlier candidate.
 pub fn closest<'a, I>(input: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
@@ -33,7 +44,7 @@ where
     for c in candidates {
         let d = edit_distance(&lower, &c.to_lowercase());
         let longest = lower.chars().count().max(c.chars().count());
-        if d <= 2 && d * 2 < longest && best.is_none_or(|(bd, _)| d < bd) {
+        if d <= 2 && d * 2 <= longest && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
     }
@@ -60,6 +71,8 @@ mod tests {
         assert_eq!(edit_distance("contxt", "context"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("form", "from"), 1);
+        assert_eq!(edit_distance("wbe", "web"), 1);
     }
 
     #[test]
@@ -70,6 +83,11 @@ mod tests {
         assert_eq!(closest("Name", fields), Some("name"));
         assert_eq!(closest("zzzzzz", fields), None);
         assert_eq!(closest("a", ["b"]), None);
-        assert_eq!(did_you_mean("bse", ["base", "web"]), " — did you mean 'base'?");
+        assert_eq!(closest("ab", ["cd"]), None);
+        assert_eq!(closest("bb", ["b"]), Some("b"));
+        assert_eq!(
+            did_you_mean("bse", ["base", "web"]),
+            " — did you mean 'base'?"
+        );
     }
 }

@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
         assert_eq!(parse_duration(" 2M "), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1m30s500ms"), Ok(Duration::from_millis(90_500)));
+        assert_eq!(
+            parse_duration("1m30s500ms"),
+            Ok(Duration::from_millis(90_500))
+        );
     }
 
     #[test]
@@ -137,7 +140,16 @@ mod tests {
             parse_duration("5x").unwrap_err(),
             "invalid duration '5x' (use e.g. 90s, 2m, 1h30m)"
         );
-        for bad in ["", "s", "m5", "1.5h", "-1s", "1 h", "99999999999999999999", "h1"] {
+        for bad in [
+            "",
+            "s",
+            "m5",
+            "1.5h",
+            "-1s",
+            "1 h",
+            "99999999999999999999",
+            "h1",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should fail");
         }
         assert!(parse_duration("0").unwrap_err().contains("greater than 0"));
@@ -160,11 +172,23 @@ mod tests {
 
     #[test]
     fn size_errors() {
-        for bad in ["", "m", "1t", "1.2.3m", ".5m", "5.m", "-1m", "1 0m", "99999999999g"] {
+        for bad in [
+            "",
+            "m",
+            "1t",
+            "1.2.3m",
+            ".5m",
+            "5.m",
+            "-1m",
+            "1 0m",
+            "99999999999g",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad:?} should fail");
         }
         assert!(parse_size("0").unwrap_err().contains("greater than 0"));
-        assert!(parse_size("12q").unwrap_err().starts_with("invalid size '12q'"));
+        assert!(parse_size("12q")
+            .unwrap_err()
+            .starts_with("invalid size '12q'"));
     }
 
     #[test]
@@ -174,7 +198,10 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(12)), "12s");
         assert_eq!(format_duration(Duration::from_secs(72)), "1m12s");
         assert_eq!(format_duration(Duration::from_secs(65)), "1m05s");
-        assert_eq!(format_duration(Duration::from_secs(2 * 3600 + 180)), "2h03m");
+        assert_eq!(
+            format_duration(Duration::from_secs(2 * 3600 + 180)),
+            "2h03m"
+        );
         assert_eq!(format_duration(Duration::from_secs(30 * 3600)), "30h00m");
     }
 }

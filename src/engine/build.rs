@@ -57,7 +57,13 @@ impl Sink {
 
 /// Build (or, for a prebuilt image, check) one image. Returns when the build
 /// ends, fails, or `cancel` fires.
-pub async fn run(docker: Docker, spec: ImageConfig, flags: BuildFlags, sink: Sink, cancel: CancellationToken) {
+pub async fn run(
+    docker: Docker,
+    spec: ImageConfig,
+    flags: BuildFlags,
+    sink: Sink,
+    cancel: CancellationToken,
+) {
     let work = async {
         match &spec.source {
             Source::Prebuilt { image } => check_prebuilt(&docker, image, &sink).await,
@@ -148,8 +154,16 @@ async fn legacy_build(
             let walked = tokio::task::spawn_blocking(move || context::walk(&cspec)).await;
             let entries = match walked {
                 Ok(Ok(entries)) => entries,
-                Ok(Err(e)) => return sink.fail(format!("cannot read the build context: {e}")).await,
-                Err(e) => return sink.fail(format!("cannot read the build context: {e}")).await,
+                Ok(Err(e)) => {
+                    return sink
+                        .fail(format!("cannot read the build context: {e}"))
+                        .await
+                }
+                Err(e) => {
+                    return sink
+                        .fail(format!("cannot read the build context: {e}"))
+                        .await
+                }
             };
             bollard::body_try_stream(context::tar_stream(entries))
         }

@@ -89,7 +89,9 @@ pub enum ConnectError {
         origin: Origin,
         reason: String,
     },
-    #[error("unsupported Docker host '{host}' ({origin}): use unix://, tcp://, http:// or https://")]
+    #[error(
+        "unsupported Docker host '{host}' ({origin}): use unix://, tcp://, http:// or https://"
+    )]
     Unsupported { host: String, origin: Origin },
 }
 
@@ -160,7 +162,11 @@ fn current_context(config_dir: &Path) -> Option<String> {
         .map(String::from)
 }
 
-fn context_endpoint(config_dir: &Path, name: &str, origin: Origin) -> Result<Endpoint, ConnectError> {
+fn context_endpoint(
+    config_dir: &Path,
+    name: &str,
+    origin: Origin,
+) -> Result<Endpoint, ConnectError> {
     let bad = |reason: String| ConnectError::BadContext {
         name: name.to_string(),
         origin: origin.clone(),
@@ -175,7 +181,12 @@ fn context_endpoint(config_dir: &Path, name: &str, origin: Origin) -> Result<End
     let docker = &meta["Endpoints"]["docker"];
     let host = docker["Host"]
         .as_str()
-        .ok_or_else(|| bad(format!("{} has no Endpoints.docker.Host", meta_path.display())))?
+        .ok_or_else(|| {
+            bad(format!(
+                "{} has no Endpoints.docker.Host",
+                meta_path.display()
+            ))
+        })?
         .to_string();
     let tls_dir = config_dir.join("contexts/tls").join(&id).join("docker");
     let tls = tls_dir.join("ca.pem").exists().then(|| Tls {
@@ -188,16 +199,19 @@ fn context_endpoint(config_dir: &Path, name: &str, origin: Origin) -> Result<End
 
 /// A client for the endpoint (no network traffic yet).
 pub fn client(ep: &Endpoint) -> Result<Docker, ConnectError> {
-    let unreachable = |reason: String| ConnectError::Unreachable {
-        host: ep.host.clone(),
-        origin: ep.origin.clone(),
-        reason,
-        hint: "check the address and that dockerd is running",
+    let unreachable = |e: bollard::errors::Error| {
+        let (reason, hint) = explain(&e);
+        ConnectError::Unreachable {
+            host: ep.host.clone(),
+            origin: ep.origin.clone(),
+            reason,
+            hint,
+        }
     };
     let host = ep.host.as_str();
     if let Some(path) = host.strip_prefix("unix://") {
         return Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
-            .map_err(|e| unreachable(e.to_string()));
+            .map_err(unreachable);
     }
     if host.starts_with("tcp://") || host.starts_with("http://") || host.starts_with("https://") {
         if let Some(tls) = &ep.tls {
@@ -209,11 +223,16 @@ pub fn client(ep: &Endpoint) -> Result<Docker, ConnectError> {
                 REQUEST_TIMEOUT_SECS,
                 API_DEFAULT_VERSION,
             )
-            .map_err(|e| unreachable(format!("TLS setup failed: {e}")));
+            .map_err(|e| ConnectError::Unreachable {
+                host: ep.host.clone(),
+                origin: ep.origin.clone(),
+                reason: format!("TLS setup failed: {e}"),
+                hint: "check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)",
+            });
         }
         let addr = host.replacen("tcp://", "http://", 1);
         return Docker::connect_with_http(&addr, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
-            .map_err(|e| unreachable(e.to_string()));
+            .map_err(unreachable);
     }
     Err(ConnectError::Unsupported {
         host: ep.host.clone(),
@@ -256,6 +275,12 @@ pub async fn connect(env: &dyn Env) -> Result<(Docker, Endpoint), ConnectError> 
 
 /// The innermost cause of a connection error, in words, and a hint.
 fn explain(e: &bollard::errors::Error) -> (String, &'static str) {
+    if let bollard::errors::Error::SocketNotFoundError(_) = e {
+        return (
+            "no such socket".into(),
+            "is dockerd running? (start it, or point DOCKER_HOST at the right socket)",
+        );
+    }
     let mut source: Option<&dyn std::error::Error> = Some(e);
     let mut io_kind = None;
     let mut deepest = e.to_string();
@@ -354,7 +379,12 @@ mod tests {
             ("DOCKER_CONTEXT", "nope".to_string()),
         ]));
         let err = resolve(&env).unwrap_err().to_string();
-        assert!(err.starts_with("docker context 'nope' (from DOCKER_CONTEXT=nope) is not usable: cannot read"), "{err}");
+        assert!(
+            err.starts_with(
+                "docker context 'nope' (from DOCKER_CONTEXT=nope) is not usable: cannot read"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

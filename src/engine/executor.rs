@@ -29,7 +29,12 @@ pub struct Executor {
 }
 
 impl Executor {
-    pub fn new(docker: Docker, config: Arc<Config>, flags: BuildFlags, tx: mpsc::Sender<Msg>) -> Self {
+    pub fn new(
+        docker: Docker,
+        config: Arc<Config>,
+        flags: BuildFlags,
+        tx: mpsc::Sender<Msg>,
+    ) -> Self {
         Executor {
             docker,
             config,

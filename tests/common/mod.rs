@@ -82,7 +82,8 @@ impl Stack {
     /// A base image context in `dir`: scratch + busybox, plus `extra` lines.
     pub fn busybox_context(&self, dir: &str, extra: &str) {
         std::fs::create_dir_all(self.path(dir)).unwrap();
-        std::fs::copy(BUSYBOX, self.path(&format!("{dir}/busybox"))).expect("copy busybox (run scripts/setup)");
+        std::fs::copy(BUSYBOX, self.path(&format!("{dir}/busybox")))
+            .expect("copy busybox (run scripts/setup)");
         self.write(
             &format!("{dir}/Dockerfile"),
             &format!(
@@ -130,7 +131,11 @@ impl Drop for Stack {
     fn drop(&mut self) {
         let images = self.images();
         if !images.is_empty() {
-            let _ = Command::new("docker").arg("rmi").arg("-f").args(&images).output();
+            let _ = Command::new("docker")
+                .arg("rmi")
+                .arg("-f")
+                .args(&images)
+                .output();
         }
     }
 }
@@ -154,7 +159,11 @@ pub fn events(out: &Output) -> Vec<serde_json::Value> {
 }
 
 /// Events of one type (and image, when given).
-pub fn of_type<'a>(events: &'a [serde_json::Value], ty: &str, image: Option<&str>) -> Vec<&'a serde_json::Value> {
+pub fn of_type<'a>(
+    events: &'a [serde_json::Value],
+    ty: &str,
+    image: Option<&str>,
+) -> Vec<&'a serde_json::Value> {
     events
         .iter()
         .filter(|e| e["type"] == ty && image.is_none_or(|i| e["image"] == i))
@@ -170,7 +179,10 @@ pub fn position(events: &[serde_json::Value], ty: &str, image: &str) -> usize {
 }
 
 pub fn docker(args: &[&str]) -> Output {
-    Command::new("docker").args(args).output().expect("run docker")
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker")
 }
 
 /// `docker image inspect` as JSON.
