@@ -249,6 +249,7 @@ fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
         BuildFlags {
             no_cache: args.no_cache,
             pull: args.pull,
+            buildkit_available: false,
         },
     )
 }
@@ -295,7 +296,8 @@ async fn build(mut config: Config, args: BuildArgs) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let (opts, flags) = run_options(&args.run);
+    let (opts, mut flags) = run_options(&args.run);
+    flags.buildkit_available = connect::buildkit_available(&docker).await;
     headless::run(docker, Arc::new(config), selection, opts, flags, format).await
 }
 

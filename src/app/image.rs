@@ -172,8 +172,17 @@ impl ImageState {
         self.steps.iter().rposition(|s| s.id == id)
     }
 
+    /// Dockerfile steps, without BuildKit's internal vertexes (loading the
+    /// context, exporting the image), which are not the user's steps.
+    pub fn dockerfile_steps(&self) -> impl Iterator<Item = &Step> {
+        let buildkit = self.builder == Some(BuilderKind::Buildkit);
+        self.steps
+            .iter()
+            .filter(move |s| !(buildkit && crate::engine::parse::is_internal(&s.name)))
+    }
+
     pub fn cached_steps(&self) -> u32 {
-        self.steps.iter().filter(|s| s.cached).count() as u32
+        self.dockerfile_steps().filter(|s| s.cached).count() as u32
     }
 
     pub fn current_step_name(&self) -> Option<String> {

@@ -393,7 +393,7 @@ fn on_engine_event(
             img.finished_at = Some(at);
             img.status = Status::Done;
             let duration_ms = img.elapsed(at).map(ms).unwrap_or(0);
-            let steps = img.steps.len() as u32;
+            let steps = img.dockerfile_steps().count() as u32;
             let cached_steps = img.cached_steps();
             app.emit(
                 out,

@@ -13,15 +13,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::event::{BuilderKind, Phase, SkipReason};
 use crate::app::{EngineEvent, Msg, RunId};
-use crate::config::{ContextSource, ImageConfig, Source};
+use crate::config::{BuilderChoice, ContextSource, ImageConfig, Source};
 use crate::engine::context::{self, ContextSpec};
-use crate::engine::parse::{BuildEvent, LegacyParser};
+use crate::engine::parse::{BuildEvent, BuildKitParser, LegacyParser};
 
 /// Run-wide build switches from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct BuildFlags {
     pub no_cache: bool,
     pub pull: bool,
+    /// The daemon can run BuildKit builds (decides `builder: auto`).
+    pub buildkit_available: bool,
 }
 
 /// Sends one image's events to the app, stamped with the time they happened.
@@ -70,7 +72,40 @@ pub async fn run(
             Source::Build {
                 context,
                 dockerfile,
-            } => legacy_build(&docker, &spec, context, dockerfile, &flags, &sink).await,
+            } => {
+                let builder = match spec.builder {
+                    BuilderChoice::Legacy => BuilderKind::Legacy,
+                    BuilderChoice::BuildKit => BuilderKind::Buildkit,
+                    BuilderChoice::Auto if flags.buildkit_available => BuilderKind::Buildkit,
+                    BuilderChoice::Auto => BuilderKind::Legacy,
+                };
+                let outcome =
+                    build(&docker, &spec, context, dockerfile, &flags, builder, &sink).await;
+                if let Outcome::SessionFailed(why) = outcome {
+                    if spec.builder == BuilderChoice::Auto {
+                        let note = format!(
+                            "BuildKit could not start ({why}); falling back to the legacy builder"
+                        );
+                        if sink.send(EngineEvent::Notice(note)).await {
+                            build(
+                                &docker,
+                                &spec,
+                                context,
+                                dockerfile,
+                                &flags,
+                                BuilderKind::Legacy,
+                                &sink,
+                            )
+                            .await;
+                        }
+                    } else {
+                        sink.fail(format!(
+                            "BuildKit could not start: {why} (try --builder legacy)"
+                        ))
+                        .await;
+                    }
+                }
+            }
         }
     };
     tokio::select! {
@@ -97,20 +132,40 @@ async fn check_prebuilt(docker: &Docker, image: &str, sink: &Sink) {
     }
 }
 
-async fn legacy_build(
+/// How a build attempt ended, when the caller has something left to do.
+enum Outcome {
+    /// Reported to the app (built, failed, or the app has gone away).
+    Reported,
+    /// BuildKit failed before the daemon reported anything: the session
+    /// could not be set up. Nothing was reported yet.
+    SessionFailed(String),
+}
+
+async fn build(
     docker: &Docker,
     spec: &ImageConfig,
     context: &ContextSource,
     dockerfile: &str,
     flags: &BuildFlags,
+    builder: BuilderKind,
     sink: &Sink,
-) {
+) -> Outcome {
+    let version = match builder {
+        BuilderKind::Legacy => BuilderVersion::BuilderV1,
+        BuilderKind::Buildkit => BuilderVersion::BuilderBuildKit,
+    };
     let mut options = BuildImageOptionsBuilder::new()
         .dockerfile(dockerfile)
         .rm(true)
         .forcerm(true)
         .nocache(spec.no_cache || flags.no_cache)
-        .version(BuilderVersion::BuilderV1);
+        .version(version);
+    let session_id;
+    if builder == BuilderKind::Buildkit {
+        // Each BuildKit build needs its own session on the daemon.
+        session_id = format!("kiln-{}-{}-{}", std::process::id(), sink.run, sink.image);
+        options = options.session(&session_id);
+    }
     if let Some(first) = spec.tags.first() {
         options = options.t(first);
     }
@@ -155,14 +210,14 @@ async fn legacy_build(
             let entries = match walked {
                 Ok(Ok(entries)) => entries,
                 Ok(Err(e)) => {
-                    return sink
-                        .fail(format!("cannot read the build context: {e}"))
-                        .await
+                    sink.fail(format!("cannot read the build context: {e}"))
+                        .await;
+                    return Outcome::Reported;
                 }
                 Err(e) => {
-                    return sink
-                        .fail(format!("cannot read the build context: {e}"))
-                        .await
+                    sink.fail(format!("cannot read the build context: {e}"))
+                        .await;
+                    return Outcome::Reported;
                 }
             };
             bollard::body_try_stream(context::tar_stream(entries))
@@ -186,19 +241,12 @@ async fn legacy_build(
             .with_request_modifier(move |req| add_query(req, "/build", &extra))
     };
 
-    if !sink
-        .send(EngineEvent::Started {
-            builder: BuilderKind::Legacy,
-        })
-        .await
-    {
-        return;
-    }
     let mut stream = docker.build_image(options.build(), None, Some(body));
-    let mut parser = LegacyParser::new();
+    let mut parser = Parser::new(builder);
     let mut events = Vec::new();
     let mut image_id = None;
     let mut error = None;
+    let mut started = false;
     while let Some(item) = stream.next().await {
         match item {
             Ok(info) => parser.feed(&info, &mut events),
@@ -206,17 +254,34 @@ async fn legacy_build(
                 events.push(BuildEvent::Error(e))
             }
             Err(e) => {
+                if builder == BuilderKind::Buildkit && !started {
+                    return Outcome::SessionFailed(describe_stream_error(&e));
+                }
                 error = Some(describe_stream_error(&e));
                 break;
             }
         }
+        if !started {
+            started = true;
+            if !sink.send(EngineEvent::Started { builder }).await {
+                return Outcome::Reported;
+            }
+        }
         if !forward(&mut events, sink, &mut image_id, &mut error).await {
-            return;
+            return Outcome::Reported;
+        }
+    }
+    if !started {
+        if builder == BuilderKind::Buildkit && error.is_none() {
+            return Outcome::SessionFailed("the daemon closed the build stream".into());
+        }
+        if !sink.send(EngineEvent::Started { builder }).await {
+            return Outcome::Reported;
         }
     }
     parser.finish(&mut events);
     if !forward(&mut events, sink, &mut image_id, &mut error).await {
-        return;
+        return Outcome::Reported;
     }
     match (error, image_id) {
         (Some(e), _) => sink.fail(e).await,
@@ -226,6 +291,36 @@ async fn legacy_build(
         (None, None) => {
             sink.fail("the daemon ended the build without an image id".into())
                 .await
+        }
+    }
+    Outcome::Reported
+}
+
+/// The stream parser of the builder in use.
+enum Parser {
+    Legacy(LegacyParser),
+    BuildKit(BuildKitParser),
+}
+
+impl Parser {
+    fn new(builder: BuilderKind) -> Self {
+        match builder {
+            BuilderKind::Legacy => Parser::Legacy(LegacyParser::new()),
+            BuilderKind::Buildkit => Parser::BuildKit(BuildKitParser::new()),
+        }
+    }
+
+    fn feed(&mut self, info: &bollard::models::BuildInfo, out: &mut Vec<BuildEvent>) {
+        match self {
+            Parser::Legacy(p) => p.feed(info, out),
+            Parser::BuildKit(p) => p.feed_info(info, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<BuildEvent>) {
+        match self {
+            Parser::Legacy(p) => p.finish(out),
+            Parser::BuildKit(p) => p.finish(out),
         }
     }
 }

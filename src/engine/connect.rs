@@ -273,6 +273,24 @@ pub async fn connect(env: &dyn Env) -> Result<(Docker, Endpoint), ConnectError> 
     Ok((docker, ep))
 }
 
+/// Whether the daemon can run BuildKit builds through the API (Linux
+/// daemons with API 1.39 or later), which decides `builder: auto`.
+pub async fn buildkit_available(docker: &Docker) -> bool {
+    let Ok(Ok(v)) = tokio::time::timeout(PING_TIMEOUT, docker.version()).await else {
+        return false;
+    };
+    let linux =
+        v.os.as_deref()
+            .is_none_or(|os| os.eq_ignore_ascii_case("linux"));
+    let api_ok = v
+        .api_version
+        .as_deref()
+        .and_then(|a| a.split_once('.'))
+        .and_then(|(maj, min)| Some((maj.parse::<u32>().ok()?, min.parse::<u32>().ok()?)))
+        .is_some_and(|(maj, min)| (maj, min) >= (1, 39));
+    linux && api_ok
+}
+
 /// The innermost cause of a connection error, in words, and a hint.
 fn explain(e: &bollard::errors::Error) -> (String, &'static str) {
     if let bollard::errors::Error::SocketNotFoundError(_) = e {

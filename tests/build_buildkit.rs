@@ -1,0 +1,119 @@
+//! BuildKit builds against the real daemon: the same events as the legacy
+//! builder, multi-stage targets, cache mounts, and failures naming the step.
+
+mod common;
+
+use common::*;
+
+fn stack(s: &Stack) {
+    s.busybox_context("base", "RUN echo base-ready > /etc/base\n");
+    s.write(
+        "app/Dockerfile",
+        &format!(
+            "FROM {} AS build\n\
+             ARG GREETING=hi\n\
+             RUN --mount=type=cache,target=/cache echo \"greeting=$GREETING\" | tee /cache/g && cat /etc/base\n\
+             RUN echo built > /artifact\n\
+             FROM {} AS runtime\n\
+             COPY --from=build /artifact /artifact\n\
+             RUN echo runtime-stage\n\
+             FROM runtime AS debug\n\
+             RUN echo debug-stage-should-not-run\n",
+            s.tag("base"),
+            s.tag("base")
+        ),
+    );
+    s.config(
+        r#"
+images:
+  - name: base
+    tags: ["{prefix}/base:latest"]
+  - name: app
+    tags: ["{prefix}/app:latest", "{prefix}/app:v2"]
+    args: {GREETING: hello-buildkit}
+    target: runtime
+"#,
+    );
+}
+
+#[test]
+fn buildkit_builds_stream_the_same_events_as_legacy() {
+    require_docker!();
+    let s = Stack::new();
+    stack(&s);
+    // `auto` picks BuildKit on a daemon that supports it (Engine 20.10 does).
+    let out = s.kiln(&["build", "--json", "--builder", "auto"]);
+    assert!(out.status.success(), "{}\n{}", stderr(&out), stdout(&out));
+    let ev = events(&out);
+    assert_eq!(
+        of_type(&ev, "started", Some("app"))[0]["builder"],
+        "buildkit"
+    );
+    assert!(position(&ev, "built", "base") < position(&ev, "started", "app"));
+
+    let steps = of_type(&ev, "step", Some("app"));
+    assert!(steps
+        .iter()
+        .all(|s| s["index"].is_null() && s["total"].is_null()));
+    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(
+        names.iter().any(|n| n.contains("RUN echo runtime-stage")),
+        "{names:?}"
+    );
+    // The target stops at `runtime`: the debug stage never runs.
+    assert!(
+        !names.iter().any(|n| n.contains("debug-stage")),
+        "{names:?}"
+    );
+    assert!(!of_type(&ev, "log", Some("app"))
+        .iter()
+        .any(|l| l["line"] == "debug-stage-should-not-run"));
+
+    // Logs are attributed to the step that printed them.
+    let greeting = of_type(&ev, "log", Some("app"))
+        .into_iter()
+        .find(|l| l["line"] == "greeting=hello-buildkit")
+        .expect("the build arg reaches a RUN with a cache mount");
+    assert!(greeting["step"]
+        .as_str()
+        .unwrap()
+        .contains("RUN --mount=type=cache"));
+    assert!(!of_type(&ev, "step_done", Some("app")).is_empty());
+
+    let built = of_type(&ev, "built", Some("app"))[0];
+    let id = built["image_id"].as_str().unwrap();
+    for tag in [s.tag("app"), format!("{}/app:v2", s.prefix)] {
+        assert_eq!(inspect(&tag).expect("tag exists")["Id"], id);
+    }
+
+    // Second run: every Dockerfile step after FROM is a cache hit.
+    let again = s.kiln(&["build", "--json", "--builder", "buildkit", "--force", "app"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let ev = events(&again);
+    let built = of_type(&ev, "built", Some("app"))[0];
+    assert!(built["cached_steps"].as_u64().unwrap() >= 3, "{built}");
+}
+
+#[test]
+fn a_buildkit_failure_names_the_step_and_the_error() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("bad", "RUN echo before-failure && exit 7\n");
+    s.config("images:\n  - name: bad\n    tags: [\"{prefix}/bad:latest\"]\n");
+    let out = s.kiln(&["build", "--json", "--builder", "buildkit"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let ev = events(&out);
+    let failed = of_type(&ev, "failed", Some("bad"));
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("exit 7") || error.contains("exit code: 7"),
+        "{error}"
+    );
+    let tail: Vec<&str> = failed[0]["log_tail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(tail.contains(&"before-failure"), "{tail:?}");
+}
