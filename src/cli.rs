@@ -12,6 +12,7 @@ use crate::config::{self, BuilderChoice, Config};
 use crate::engine::build::BuildFlags;
 use crate::engine::connect::{self, ProcessEnv};
 use crate::headless::{self, Format};
+use crate::history::{self, History, RunRow};
 
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
@@ -46,6 +47,16 @@ pub enum Cmd {
     Build(BuildArgs),
     /// Validate kiln.yaml and print the build plan
     Check,
+    /// List the images with their last result, duration and age
+    Ls,
+    /// Print an image's saved build log (the latest run by default)
+    Logs {
+        /// The image
+        image: String,
+        /// Which run: 1 is the latest, 2 the one before, ...
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        run: u32,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -139,6 +150,8 @@ async fn run(cli: Cli) -> i32 {
     };
     match cli.command {
         Some(Cmd::Check) => check(&config),
+        Some(Cmd::Ls) => ls(&config),
+        Some(Cmd::Logs { image, run }) => logs(&config, &image, run),
         Some(Cmd::Build(args)) => build(config, args).await,
         Some(Cmd::Ui(args)) => dashboard(config, args).await,
         None => dashboard(config, cli.ui).await,
@@ -238,6 +251,127 @@ pub fn render_plan(config: &Config) -> String {
     s
 }
 
+fn open_history(config: &Config) -> Result<History, i32> {
+    history::data_dir()
+        .ok_or(history::HistoryError::NoDataDir)
+        .and_then(|dir| History::open(&dir, &config.path))
+        .map_err(|e| {
+            eprintln!("kiln: error: {e}");
+            EXIT_FAILED
+        })
+}
+
+fn ls(config: &Config) -> i32 {
+    let history = match open_history(config) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let latest = match history.latest_runs() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("kiln: error: cannot read the build history: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    print!(
+        "{}",
+        render_ls(config, &latest, chrono::Utc::now().timestamp_millis())
+    );
+    0
+}
+
+/// `kiln ls`'s table: every image of the config, its last run or `never`.
+pub fn render_ls(
+    config: &Config,
+    latest: &std::collections::HashMap<String, RunRow>,
+    now_ms: i64,
+) -> String {
+    use std::fmt::Write;
+    let width = config
+        .images
+        .iter()
+        .map(|i| i.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut s = format!(
+        "{:<width$}  {:<10}  {:>9}  {:>9}  IMAGE ID\n",
+        "IMAGE", "RESULT", "DURATION", "AGE"
+    );
+    let short = |d: i64| config::format_duration(std::time::Duration::from_millis(d.max(0) as u64));
+    for img in &config.images {
+        let _ = match latest.get(&img.name) {
+            Some(r) => writeln!(
+                s,
+                "{:<width$}  {:<10}  {:>9}  {:>9}  {}",
+                img.name,
+                r.result,
+                r.ended_ms
+                    .map(|e| short(e - r.started_ms))
+                    .unwrap_or_else(|| "-".into()),
+                format!("{} ago", short(now_ms - r.started_ms)),
+                r.image_id
+                    .as_deref()
+                    .map(|i| i
+                        .trim_start_matches("sha256:")
+                        .chars()
+                        .take(12)
+                        .collect::<String>())
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            None => writeln!(
+                s,
+                "{:<width$}  {:<10}  {:>9}  {:>9}  -",
+                img.name, "never", "-", "-"
+            ),
+        };
+    }
+    s
+}
+
+fn logs(config: &Config, image: &str, run: u32) -> i32 {
+    if config.index_of(image).is_none() {
+        if let Err(e) = config.select(&[image.to_string()]) {
+            eprintln!("kiln: error: {e}");
+        }
+        return EXIT_USAGE;
+    }
+    let history = match open_history(config) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let runs = history.runs(image).unwrap_or_default();
+    let Some(row) = runs.get(run as usize - 1) else {
+        eprintln!(
+            "kiln: error: {image} has {} recorded run{}; nothing at --run {run} (build it with `kiln build {image}`)",
+            runs.len(),
+            if runs.len() == 1 { "" } else { "s" }
+        );
+        return EXIT_FAILED;
+    };
+    let Some(path) = &row.log_path else {
+        eprintln!("kiln: error: run {run} of {image} has no saved log");
+        return EXIT_FAILED;
+    };
+    match std::fs::File::open(path) {
+        Ok(mut f) => {
+            let mut out = std::io::stdout().lock();
+            match std::io::copy(&mut f, &mut out) {
+                Ok(_) => 0,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+                Err(e) => {
+                    eprintln!("kiln: error: cannot print {}: {e}", path.display());
+                    EXIT_FAILED
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("kiln: error: cannot read {}: {e}", path.display());
+            EXIT_FAILED
+        }
+    }
+}
+
 fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
     (
         RunOptions {
@@ -250,6 +384,7 @@ fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
             no_cache: args.no_cache,
             pull: args.pull,
             buildkit_available: false,
+            force: args.force,
         },
     )
 }

@@ -4,7 +4,7 @@
 //! contract), each stamped with the wall-clock `time` as it is written.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -13,8 +13,9 @@ use tokio::sync::mpsc;
 use crate::app::event::{Event, EventKind, Phase};
 use crate::app::{self, App, Command, Msg, RunOptions};
 use crate::config::{format_duration, Config};
-use crate::engine::build::BuildFlags;
+use crate::engine::build::{BuildFlags, SharedHistory};
 use crate::engine::executor::Executor;
+use crate::history::{self, History, Recorder};
 
 /// How often timers are checked (stall and timeout precision).
 const TICK: Duration = Duration::from_millis(250);
@@ -61,6 +62,9 @@ impl<W: Write> Printer<W> {
     }
 
     fn print_json(&mut self, event: &Event) -> std::io::Result<()> {
+        if matches!(event.kind, EventKind::Inputs { .. }) {
+            return Ok(());
+        }
         let mut value = serde_json::to_value(event).map_err(std::io::Error::other)?;
         if let Some(obj) = value.as_object_mut() {
             let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -182,12 +186,34 @@ pub fn plain_text(event: &Event) -> Option<String> {
             )
         }
         EventKind::Notice { message } => message.clone(),
+        EventKind::Inputs { .. } => return None,
     })
 }
 
 fn short_id(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
+}
+
+fn notice(message: String) -> Event {
+    Event {
+        image: None,
+        kind: EventKind::Notice { message },
+    }
+}
+
+/// Open the build history, or say why it is off (kiln builds on without it).
+pub fn open_history<W: Write>(config: &Config, printer: &mut Printer<W>) -> SharedHistory {
+    let opened = history::data_dir()
+        .ok_or(history::HistoryError::NoDataDir)
+        .and_then(|dir| History::open(&dir, &config.path));
+    match opened {
+        Ok(h) => Some(Arc::new(Mutex::new(h))),
+        Err(e) => {
+            printer.print(&notice(format!("build history and logs are off: {e}")));
+            None
+        }
+    }
 }
 
 /// Build `selection` headless, printing events; returns the exit code.
@@ -207,7 +233,9 @@ pub async fn run(
     let mut printer = Printer::new(std::io::BufWriter::new(stdout), format, &names);
     let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
     let mut app = App::new(&config, &opts);
-    let mut executor = Executor::new(docker, config.clone(), flags, tx);
+    let history = open_history(&config, &mut printer);
+    let mut recorder = history.clone().map(Recorder::new);
+    let mut executor = Executor::new(docker, config.clone(), flags, history, tx);
 
     printer.print(&app.plan_event(&selection));
     let mut commands = app::update(
@@ -223,7 +251,12 @@ pub async fn run(
     loop {
         for cmd in commands.drain(..) {
             match &cmd {
-                Command::Emit(event) => printer.print(event),
+                Command::Emit(event) => {
+                    printer.print(event);
+                    if let Some(problem) = recorder.as_mut().and_then(|r| r.record(event)) {
+                        printer.print(&notice(problem));
+                    }
+                }
                 _ => executor.execute(&cmd),
             }
         }

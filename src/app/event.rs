@@ -151,4 +151,10 @@ pub enum EventKind {
     Notice {
         message: String,
     },
+    /// The digest of a build's inputs, for change detection. Internal: the
+    /// history recorder keeps it; the printers leave it out.
+    Inputs {
+        digest: String,
+        inputs: String,
+    },
 }

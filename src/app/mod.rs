@@ -64,6 +64,11 @@ pub enum EngineEvent {
     },
     /// Something to tell the user about this image (fallbacks, warnings).
     Notice(String),
+    /// What this build's inputs are (change detection; kept in history).
+    Inputs {
+        digest: String,
+        inputs: String,
+    },
 }
 
 /// What should happen next, carried out outside the model.
@@ -431,6 +436,9 @@ fn on_engine_event(
                     log_tail,
                 },
             );
+        }
+        EngineEvent::Inputs { digest, inputs } => {
+            app.emit(out, i, EventKind::Inputs { digest, inputs });
         }
         EngineEvent::Notice(message) => {
             app.images[i].log.push(LineKind::Note, message.clone());

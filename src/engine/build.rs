@@ -3,6 +3,7 @@
 //! the daemon abort the build and remove its intermediate container.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
@@ -15,7 +16,9 @@ use crate::app::event::{BuilderKind, Phase, SkipReason};
 use crate::app::{EngineEvent, Msg, RunId};
 use crate::config::{BuilderChoice, ContextSource, ImageConfig, Source};
 use crate::engine::context::{self, ContextSpec};
+use crate::engine::inputs;
 use crate::engine::parse::{BuildEvent, BuildKitParser, LegacyParser};
+use crate::history::History;
 
 /// Run-wide build switches from the command line.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +27,12 @@ pub struct BuildFlags {
     pub pull: bool,
     /// The daemon can run BuildKit builds (decides `builder: auto`).
     pub buildkit_available: bool,
+    /// Rebuild even when the inputs equal the last successful build's.
+    pub force: bool,
 }
+
+/// Shared build history, when it could be opened (change detection).
+pub type SharedHistory = Option<Arc<Mutex<History>>>;
 
 /// Sends one image's events to the app, stamped with the time they happened.
 #[derive(Clone)]
@@ -63,6 +71,7 @@ pub async fn run(
     docker: Docker,
     spec: ImageConfig,
     flags: BuildFlags,
+    history: SharedHistory,
     sink: Sink,
     cancel: CancellationToken,
 ) {
@@ -79,8 +88,10 @@ pub async fn run(
                     BuilderChoice::Auto if flags.buildkit_available => BuilderKind::Buildkit,
                     BuilderChoice::Auto => BuilderKind::Legacy,
                 };
-                let outcome =
-                    build(&docker, &spec, context, dockerfile, &flags, builder, &sink).await;
+                let outcome = build(
+                    &docker, &spec, context, dockerfile, &flags, &history, builder, &sink,
+                )
+                .await;
                 if let Outcome::SessionFailed(why) = outcome {
                     if spec.builder == BuilderChoice::Auto {
                         let note = format!(
@@ -93,6 +104,7 @@ pub async fn run(
                                 context,
                                 dockerfile,
                                 &flags,
+                                &None,
                                 BuilderKind::Legacy,
                                 &sink,
                             )
@@ -147,6 +159,7 @@ async fn build(
     context: &ContextSource,
     dockerfile: &str,
     flags: &BuildFlags,
+    history: &SharedHistory,
     builder: BuilderKind,
     sink: &Sink,
 ) -> Outcome {
@@ -220,6 +233,13 @@ async fn build(
                     return Outcome::Reported;
                 }
             };
+            if let Some(history) = history {
+                if changed_or_reported(docker, spec, dockerfile, flags, history, &entries, sink)
+                    .await
+                {
+                    return Outcome::Reported;
+                }
+            }
             bollard::body_try_stream(context::tar_stream(entries))
         }
     };
@@ -323,6 +343,58 @@ impl Parser {
             Parser::BuildKit(p) => p.finish(out),
         }
     }
+}
+
+/// Change detection. Reports `Skipped(Unchanged)` and returns true when
+/// the inputs equal the last successful build's and its image is still
+/// tagged; otherwise reports the inputs (for history) and why the build is
+/// needed, and returns false.
+async fn changed_or_reported(
+    docker: &Docker,
+    spec: &ImageConfig,
+    dockerfile: &str,
+    flags: &BuildFlags,
+    history: &Arc<Mutex<History>>,
+    entries: &[context::Entry],
+    sink: &Sink,
+) -> bool {
+    let now = match inputs::compute(docker, spec, dockerfile, entries.to_vec()).await {
+        Ok(i) => i,
+        Err(e) => {
+            sink.send(EngineEvent::Notice(format!(
+                "cannot tell whether anything changed: {e}"
+            )))
+            .await;
+            return false;
+        }
+    };
+    let last = history
+        .lock()
+        .ok()
+        .and_then(|h| h.last_success(&spec.name).ok().flatten());
+    let skip_allowed = !flags.force && !flags.no_cache && !spec.no_cache;
+    if let Some(last) = &last {
+        if skip_allowed
+            && last.digest == now.digest
+            && inputs::still_present(docker, spec, &last.image_id).await
+        {
+            sink.send(EngineEvent::Skipped(SkipReason::Unchanged)).await;
+            return true;
+        }
+    }
+    let why = if !skip_allowed {
+        "forced (--force or no_cache)".to_string()
+    } else {
+        inputs::explain_change(last.as_ref().and_then(|l| l.inputs.as_deref()), &now)
+    };
+    sink.send(EngineEvent::Inputs {
+        digest: now.digest.clone(),
+        inputs: now.to_json(),
+    })
+    .await;
+    sink.send(EngineEvent::Notice(format!("rebuilding: {why}")))
+        .await;
+    false
 }
 
 /// Send parsed events on, remembering the image id and the first error.

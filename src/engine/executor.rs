@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{Command, Msg, RunId};
 use crate::config::Config;
-use crate::engine::build::{self, BuildFlags, Sink};
+use crate::engine::build::{self, BuildFlags, SharedHistory, Sink};
 
 /// How long shutdown waits for tasks to let go of their daemon streams.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -23,6 +23,7 @@ pub struct Executor {
     docker: Docker,
     config: Arc<Config>,
     flags: BuildFlags,
+    history: SharedHistory,
     tx: mpsc::Sender<Msg>,
     running: HashMap<usize, (RunId, CancellationToken)>,
     tasks: JoinSet<()>,
@@ -33,12 +34,14 @@ impl Executor {
         docker: Docker,
         config: Arc<Config>,
         flags: BuildFlags,
+        history: SharedHistory,
         tx: mpsc::Sender<Msg>,
     ) -> Self {
         Executor {
             docker,
             config,
             flags,
+            history,
             tx,
             running: HashMap::new(),
             tasks: JoinSet::new(),
@@ -75,8 +78,9 @@ impl Executor {
         };
         let docker = self.docker.clone();
         let flags = self.flags.clone();
+        let history = self.history.clone();
         self.tasks
-            .spawn(async move { build::run(docker, spec, flags, sink, token).await });
+            .spawn(async move { build::run(docker, spec, flags, history, sink, token).await });
         // Reap finished tasks so the set stays small in a long session.
         while self.tasks.try_join_next().is_some() {}
     }

@@ -7,4 +7,5 @@ pub mod connect;
 pub mod context;
 pub mod dockerignore;
 pub mod executor;
+pub mod inputs;
 pub mod parse;

@@ -1,0 +1,483 @@
+//! Build history and saved logs, in kiln's data dir (`directories`):
+//! `history.sqlite` (runs, step durations, stalls, input digests) and
+//! `logs/<project>/<image>/<run>.log`. Build output can hold secrets, so the
+//! directories are created 0700 and the files 0600.
+//!
+//! History is a convenience, never a reason to lose a build: every failure
+//! to open or write it becomes a message and kiln builds on without it.
+//! The `Recorder` is fed the same events the front-ends print.
+
+use std::collections::HashMap;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use crate::app::event::{Event, EventKind};
+
+/// Schema migrations, in order; `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: runs, steps, stalls
+    "CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        project TEXT NOT NULL,
+        image TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,
+        ended_ms INTEGER,
+        result TEXT NOT NULL DEFAULT 'running',
+        builder TEXT,
+        image_id TEXT,
+        digest TEXT,
+        inputs TEXT,
+        log_path TEXT
+     );
+     CREATE INDEX runs_by_image ON runs(project, image, id);
+     CREATE TABLE steps (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        name TEXT NOT NULL,
+        cached INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL
+     );
+     CREATE INDEX steps_by_run ON steps(run_id);
+     CREATE TABLE stalls (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        phase TEXT NOT NULL,
+        step TEXT,
+        silent_ms INTEGER NOT NULL
+     );",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("no data directory for kiln (is HOME set?)")]
+    NoDataDir,
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("build history at {path} is unusable ({source}); move it aside to start a new one")]
+    Db {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+}
+
+/// Where kiln keeps its data: `$XDG_DATA_HOME/kiln` on Linux.
+pub fn data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "kiln").map(|d| d.data_dir().to_path_buf())
+}
+
+fn private_dir(path: &Path) -> Result<(), HistoryError> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| HistoryError::Dir {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Create (or open) a file only its owner can read.
+fn private_file(path: &Path, append: bool) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(append)
+        .write(true)
+        .truncate(!append)
+        .mode(0o600)
+        .open(path)
+}
+
+/// One row of `kiln ls` / `kiln logs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    pub id: i64,
+    pub image: String,
+    pub started_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub result: String,
+    pub image_id: Option<String>,
+    pub log_path: Option<PathBuf>,
+}
+
+/// The last successful build of an image: what change detection compares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastSuccess {
+    pub digest: String,
+    pub image_id: String,
+    pub inputs: Option<String>,
+}
+
+pub struct History {
+    conn: Connection,
+    root: PathBuf,
+    /// Identifies the stack (hash of the kiln.yaml path).
+    project: String,
+}
+
+impl History {
+    /// Open the history of the stack defined by `config_path` under `root`
+    /// (normally `data_dir()`).
+    pub fn open(root: &Path, config_path: &Path) -> Result<History, HistoryError> {
+        private_dir(root)?;
+        let path = root.join("history.sqlite");
+        let db = |source| HistoryError::Db {
+            path: path.clone(),
+            source,
+        };
+        // Create the file 0600 before SQLite does (it would use the umask).
+        private_file(&path, true).map_err(|source| HistoryError::Dir {
+            path: path.clone(),
+            source,
+        })?;
+        let conn = Connection::open(&path).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(2))
+            .map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        migrate(&conn).map_err(db)?;
+        let canonical = config_path
+            .canonicalize()
+            .unwrap_or_else(|_| config_path.to_path_buf());
+        let project = hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..8]);
+        Ok(History {
+            conn,
+            root: root.to_path_buf(),
+            project,
+        })
+    }
+
+    pub fn start_run(
+        &mut self,
+        image: &str,
+        builder: &str,
+        started_ms: i64,
+    ) -> rusqlite::Result<i64> {
+        self.conn.execute(
+            "INSERT INTO runs (project, image, started_ms, builder) VALUES (?1, ?2, ?3, ?4)",
+            params![self.project, image, started_ms, builder],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn set_log_path(&mut self, run: i64, path: &Path) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET log_path = ?2 WHERE id = ?1",
+            params![run, path.to_string_lossy()],
+        )?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_run(
+        &mut self,
+        run: i64,
+        result: &str,
+        ended_ms: i64,
+        image_id: Option<&str>,
+        digest: Option<&str>,
+        inputs: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET result = ?2, ended_ms = ?3, image_id = ?4, digest = ?5, inputs = ?6 WHERE id = ?1",
+            params![run, result, ended_ms, image_id, digest, inputs],
+        )?;
+        Ok(())
+    }
+
+    pub fn record_step(
+        &mut self,
+        run: i64,
+        name: &str,
+        cached: bool,
+        duration_ms: u64,
+    ) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO steps (run_id, name, cached, duration_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![run, name, cached, duration_ms as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn record_stall(
+        &mut self,
+        run: i64,
+        phase: &str,
+        step: Option<&str>,
+        silent_ms: u64,
+    ) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO stalls (run_id, phase, step, silent_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![run, phase, step, silent_ms as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn last_success(&self, image: &str) -> rusqlite::Result<Option<LastSuccess>> {
+        self.conn
+            .query_row(
+                "SELECT digest, image_id, inputs FROM runs
+                 WHERE project = ?1 AND image = ?2 AND result = 'built' AND digest IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                params![self.project, image],
+                |r| {
+                    Ok(LastSuccess {
+                        digest: r.get(0)?,
+                        image_id: r.get(1)?,
+                        inputs: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+    }
+
+    /// The median duration of a step (by image and step name) over its
+    /// recent uncached runs; None without enough history.
+    pub fn usual_step_ms(&self, image: &str, step: &str) -> rusqlite::Result<Option<u64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.duration_ms FROM steps s JOIN runs r ON r.id = s.run_id
+             WHERE r.project = ?1 AND r.image = ?2 AND s.name = ?3 AND s.cached = 0
+             ORDER BY s.run_id DESC LIMIT 10",
+        )?;
+        let mut d: Vec<u64> = stmt
+            .query_map(params![self.project, image, step], |r| r.get::<_, i64>(0))?
+            .filter_map(Result::ok)
+            .map(|v| v.max(0) as u64)
+            .collect();
+        if d.is_empty() {
+            return Ok(None);
+        }
+        d.sort_unstable();
+        Ok(Some(d[d.len() / 2]))
+    }
+
+    /// Each image's latest run, by image name.
+    pub fn latest_runs(&self) -> rusqlite::Result<HashMap<String, RunRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, image, started_ms, ended_ms, result, image_id, log_path FROM runs
+             WHERE id IN (SELECT MAX(id) FROM runs WHERE project = ?1 GROUP BY image)",
+        )?;
+        let rows = stmt.query_map(params![self.project], row)?;
+        Ok(rows
+            .filter_map(Result::ok)
+            .map(|r| (r.image.clone(), r))
+            .collect())
+    }
+
+    /// An image's runs, newest first.
+    pub fn runs(&self, image: &str) -> rusqlite::Result<Vec<RunRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, image, started_ms, ended_ms, result, image_id, log_path FROM runs
+             WHERE project = ?1 AND image = ?2 ORDER BY id DESC",
+        )?;
+        let rows = stmt.query_map(params![self.project, image], row)?;
+        Ok(rows.filter_map(Result::ok).collect())
+    }
+
+    fn log_path(&self, image: &str, run: i64) -> PathBuf {
+        self.root
+            .join("logs")
+            .join(&self.project)
+            .join(image)
+            .join(format!("{run}.log"))
+    }
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        image: r.get(1)?,
+        started_ms: r.get(2)?,
+        ended_ms: r.get(3)?,
+        result: r.get(4)?,
+        image_id: r.get(5)?,
+        log_path: r.get::<_, Option<String>>(6)?.map(PathBuf::from),
+    })
+}
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// One image's run as the recorder follows it.
+struct Open {
+    run: i64,
+    log: Option<BufWriter<File>>,
+}
+
+/// Writes what the model reports into history and log files. Shared with
+/// the engine (which reads `last_success` for change detection).
+pub struct Recorder {
+    history: Arc<Mutex<History>>,
+    open: HashMap<String, Open>,
+    /// The inputs (digest, parts) of each image's current build.
+    inputs: HashMap<String, (String, String)>,
+    /// First problem met; reported once, then history is off.
+    pub failed: Option<String>,
+}
+
+impl Recorder {
+    pub fn new(history: Arc<Mutex<History>>) -> Self {
+        Recorder {
+            history,
+            open: HashMap::new(),
+            inputs: HashMap::new(),
+            failed: None,
+        }
+    }
+
+    /// Record one event. Returns a message the first time something fails
+    /// (the caller shows it); after that, recording stops.
+    pub fn record(&mut self, event: &Event) -> Option<String> {
+        if self.failed.is_some() {
+            return None;
+        }
+        match self.try_record(event) {
+            Ok(()) => None,
+            Err(e) => {
+                let msg = format!("build history and logs are off: {e}");
+                self.failed = Some(msg.clone());
+                Some(msg)
+            }
+        }
+    }
+
+    fn try_record(&mut self, event: &Event) -> Result<(), String> {
+        let Some(image) = event.image.as_deref() else {
+            return Ok(());
+        };
+        let history = self.history.clone();
+        let lock = || {
+            history
+                .lock()
+                .map_err(|_| "history lock poisoned".to_string())
+        };
+        let err = |e: rusqlite::Error| e.to_string();
+        match &event.kind {
+            EventKind::Started { builder } => {
+                let mut h = lock()?;
+                let run = h
+                    .start_run(image, builder.as_str(), now_ms())
+                    .map_err(err)?;
+                let path = h.log_path(image, run);
+                if let Some(dir) = path.parent() {
+                    private_dir(dir).map_err(|e| e.to_string())?;
+                }
+                let log = private_file(&path, false)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                h.set_log_path(run, &path).map_err(err)?;
+                self.open.insert(
+                    image.to_string(),
+                    Open {
+                        run,
+                        log: Some(BufWriter::new(log)),
+                    },
+                );
+            }
+            EventKind::Inputs { digest, inputs } => {
+                // Arrives before `started`: the engine checks for changes
+                // before it sends anything to the daemon.
+                self.inputs
+                    .insert(image.to_string(), (digest.clone(), inputs.clone()));
+            }
+            EventKind::Step { name, cached, .. } => {
+                let mark = if *cached { " (cached)" } else { "" };
+                self.write_line(image, &format!("==> {name}{mark}"))?;
+            }
+            EventKind::Log { line, .. } => self.write_line(image, line)?,
+            EventKind::Notice { message } => self.write_line(image, &format!("kiln: {message}"))?,
+            EventKind::StepDone {
+                name,
+                cached,
+                duration_ms,
+            } => {
+                if let Some(o) = self.open.get(image) {
+                    lock()?
+                        .record_step(o.run, name, *cached, *duration_ms)
+                        .map_err(err)?;
+                }
+            }
+            EventKind::Stalled {
+                silent_ms,
+                phase,
+                step,
+            } => {
+                if let Some(o) = self.open.get(image) {
+                    let phase = match phase {
+                        crate::app::event::Phase::Build => "build",
+                        crate::app::event::Phase::Push => "push",
+                    };
+                    lock()?
+                        .record_stall(o.run, phase, step.as_deref(), *silent_ms)
+                        .map_err(err)?;
+                }
+                self.write_line(image, &format!("kiln: no output for {silent_ms} ms"))?;
+            }
+            EventKind::Built { image_id, .. } => {
+                self.finish(image, "built", Some(image_id), None)?
+            }
+            EventKind::Failed { error, .. } => self.finish(image, "failed", None, Some(error))?,
+            EventKind::TimedOut { .. } => self.finish(image, "timed_out", None, None)?,
+            EventKind::Cancelled { .. } => self.finish(image, "cancelled", None, None)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn write_line(&mut self, image: &str, line: &str) -> Result<(), String> {
+        if let Some(Open { log: Some(w), .. }) = self.open.get_mut(image) {
+            writeln!(w, "{line}").map_err(|e| format!("cannot write a log file: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        image: &str,
+        result: &str,
+        image_id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<(), String> {
+        let Some(mut o) = self.open.remove(image) else {
+            return Ok(());
+        };
+        if let Some(w) = o.log.as_mut() {
+            if let Some(e) = error {
+                let _ = writeln!(w, "kiln: FAILED: {e}");
+            }
+            w.flush()
+                .map_err(|e| format!("cannot write a log file: {e}"))?;
+        }
+        let mut h = self
+            .history
+            .lock()
+            .map_err(|_| "history lock poisoned".to_string())?;
+        // Only a successful build's inputs are worth comparing against later.
+        let inputs = self.inputs.remove(image).filter(|_| result == "built");
+        let (digest, inputs) = match &inputs {
+            Some((d, i)) => (Some(d.as_str()), Some(i.as_str())),
+            None => (None, None),
+        };
+        h.finish_run(o.run, result, now_ms(), image_id, digest, inputs)
+            .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,186 @@
+//! Change detection, build history and saved logs against the real daemon.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+fn three_image_stack(s: &Stack) {
+    s.busybox_context("base", "RUN echo base\n");
+    s.child_context("mid", "base", "COPY mid.txt /mid.txt\nRUN cat /mid.txt\n");
+    s.write("mid/mid.txt", "v1");
+    s.child_context("top", "mid", "RUN echo top-of-stack\n");
+    s.busybox_context("other", "RUN echo unrelated\n");
+    s.config(
+        r#"
+images:
+  - {name: base, tags: ["{prefix}/base:latest"]}
+  - {name: mid, tags: ["{prefix}/mid:latest"]}
+  - {name: top, tags: ["{prefix}/top:latest"]}
+  - {name: other, tags: ["{prefix}/other:latest"]}
+"#,
+    );
+}
+
+fn result_of(ev: &[serde_json::Value], image: &str) -> String {
+    if !of_type(ev, "built", Some(image)).is_empty() {
+        return "built".into();
+    }
+    let skipped = of_type(ev, "skipped", Some(image));
+    match skipped.first() {
+        Some(s) => format!("skipped:{}", s["reason"].as_str().unwrap()),
+        None => "none".into(),
+    }
+}
+
+#[test]
+fn unchanged_images_are_skipped_and_a_change_rebuilds_only_its_dependents() {
+    require_docker!();
+    let s = Stack::new();
+    three_image_stack(&s);
+    let first = s.kiln(&["build", "--json"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    let second = s.kiln(&["build", "--json"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let ev = events(&second);
+    for image in ["base", "mid", "top", "other"] {
+        assert_eq!(result_of(&ev, image), "skipped:unchanged", "{image}");
+        assert!(
+            of_type(&ev, "started", Some(image)).is_empty(),
+            "{image} was sent to the daemon"
+        );
+    }
+    assert_eq!(second.status.code(), Some(0));
+
+    // Touching a file without changing it is not a change.
+    let mid = s.path("mid/mid.txt");
+    let f = std::fs::File::options().write(true).open(&mid).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    drop(f);
+    let ev = events(&s.kiln(&["build", "--json"]));
+    assert_eq!(result_of(&ev, "mid"), "skipped:unchanged");
+
+    // Changing mid's context rebuilds mid and top (whose parent id changes) only.
+    s.write("mid/mid.txt", "v2");
+    let third = s.kiln(&["build", "--json"]);
+    assert!(third.status.success(), "{}", stderr(&third));
+    let ev = events(&third);
+    assert_eq!(result_of(&ev, "base"), "skipped:unchanged");
+    assert_eq!(result_of(&ev, "mid"), "built");
+    assert_eq!(result_of(&ev, "top"), "built");
+    assert_eq!(result_of(&ev, "other"), "skipped:unchanged");
+    let why: Vec<&str> = of_type(&ev, "notice", None)
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    assert!(
+        why.contains(&"rebuilding: files in the build context changed"),
+        "{why:?}"
+    );
+    assert!(
+        why.iter()
+            .any(|w| w.starts_with("rebuilding: base image") && w.ends_with("mid:latest changed")),
+        "{why:?}"
+    );
+
+    // --force rebuilds everything.
+    let ev = events(&s.kiln(&["build", "--json", "--force"]));
+    for image in ["base", "mid", "top", "other"] {
+        assert_eq!(result_of(&ev, image), "built", "{image}");
+    }
+
+    // A removed image is rebuilt even though its inputs are the same.
+    docker(&["rmi", "-f", &s.tag("other")]);
+    let ev = events(&s.kiln(&["build", "--json", "other"]));
+    assert_eq!(result_of(&ev, "other"), "built");
+}
+
+#[test]
+fn logs_are_saved_privately_and_listed() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context(
+        "one",
+        "RUN printf 'first-run-line\\n\\033]0;evil title\\007visible\\033[2J\\n'\n",
+    );
+    s.config("images:\n  - {name: one, tags: [\"{prefix}/one:latest\"]}\n");
+    let out = s.kiln(&["build", "--plain"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains('\u{1b}'), "escape reached stdout");
+
+    let data = s.home.path().join("data/kiln");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("history.sqlite")), 0o600);
+
+    let logs = s.kiln(&["logs", "one"]);
+    assert!(logs.status.success(), "{}", stderr(&logs));
+    let text = stdout(&logs);
+    assert!(text.contains("first-run-line"), "{text}");
+    assert!(text.lines().any(|l| l == "visible"), "{text}");
+    assert!(!text.contains('\u{1b}'), "escape in the saved log");
+
+    // The log file itself is private.
+    let log_files: Vec<_> = walk(&data.join("logs"));
+    assert_eq!(log_files.len(), 1);
+    assert_eq!(mode(&log_files[0]), 0o600);
+    assert_eq!(mode(log_files[0].parent().unwrap()), 0o700);
+
+    let ls = stdout(&s.kiln(&["ls"]));
+    let row = ls
+        .lines()
+        .find(|l| l.starts_with("one "))
+        .expect("a row for one");
+    assert!(row.contains("built"), "{ls}");
+
+    let missing = s.kiln(&["logs", "one", "--run", "5"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("has 1 recorded run"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn an_unusable_history_does_not_stop_the_build() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("one", "RUN echo still-builds\n");
+    s.config("images:\n  - {name: one, tags: [\"{prefix}/one:latest\"]}\n");
+    let data = s.home.path().join("data/kiln");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("history.sqlite"),
+        "this is not a database, just garbage bytes",
+    )
+    .unwrap();
+    let out = s.kiln(&["build", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    let notice = of_type(&ev, "notice", None);
+    assert!(
+        notice.iter().any(|n| n["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("build history and logs are off:")),
+        "{notice:?}"
+    );
+    assert_eq!(of_type(&ev, "built", Some("one")).len(), 1);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
