@@ -88,27 +88,20 @@ pub async fn run(
                     BuilderChoice::Auto if flags.buildkit_available => BuilderKind::Buildkit,
                     BuilderChoice::Auto => BuilderKind::Legacy,
                 };
-                let outcome = build(
-                    &docker, &spec, context, dockerfile, &flags, &history, builder, &sink,
-                )
-                .await;
+                let job = Job {
+                    docker: &docker,
+                    spec: &spec,
+                    flags: &flags,
+                    sink: &sink,
+                };
+                let outcome = build(&job, context, dockerfile, &history, builder).await;
                 if let Outcome::SessionFailed(why) = outcome {
                     if spec.builder == BuilderChoice::Auto {
                         let note = format!(
                             "BuildKit could not start ({why}); falling back to the legacy builder"
                         );
                         if sink.send(EngineEvent::Notice(note)).await {
-                            build(
-                                &docker,
-                                &spec,
-                                context,
-                                dockerfile,
-                                &flags,
-                                &None,
-                                BuilderKind::Legacy,
-                                &sink,
-                            )
-                            .await;
+                            build(&job, context, dockerfile, &None, BuilderKind::Legacy).await;
                         }
                     } else {
                         sink.fail(format!(
@@ -153,16 +146,27 @@ enum Outcome {
     SessionFailed(String),
 }
 
+/// What every build attempt of one image shares.
+struct Job<'a> {
+    docker: &'a Docker,
+    spec: &'a ImageConfig,
+    flags: &'a BuildFlags,
+    sink: &'a Sink,
+}
+
 async fn build(
-    docker: &Docker,
-    spec: &ImageConfig,
+    job: &Job<'_>,
     context: &ContextSource,
     dockerfile: &str,
-    flags: &BuildFlags,
     history: &SharedHistory,
     builder: BuilderKind,
-    sink: &Sink,
 ) -> Outcome {
+    let Job {
+        docker,
+        spec,
+        flags,
+        sink,
+    } = *job;
     let version = match builder {
         BuilderKind::Legacy => BuilderVersion::BuilderV1,
         BuilderKind::Buildkit => BuilderVersion::BuilderBuildKit,
