@@ -195,6 +195,53 @@ fn short_id(id: &str) -> &str {
     &hex[..hex.len().min(12)]
 }
 
+/// Pings the daemon every few seconds while builds run, reporting the
+/// result as `Msg::DaemonHealth` (one ping in flight at a time).
+pub struct HealthCheck {
+    docker: Docker,
+    tx: mpsc::Sender<Msg>,
+    last: std::cell::Cell<Option<Instant>>,
+    in_flight: Arc<std::sync::atomic::AtomicBool>,
+}
+
+const HEALTH_EVERY: Duration = Duration::from_secs(5);
+
+impl HealthCheck {
+    pub fn new(docker: Docker, tx: mpsc::Sender<Msg>) -> Self {
+        HealthCheck {
+            docker,
+            tx,
+            last: std::cell::Cell::new(None),
+            in_flight: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+
+    pub fn maybe_ping(&self, now: Instant) {
+        use std::sync::atomic::Ordering;
+        if self
+            .last
+            .get()
+            .is_some_and(|t| now.duration_since(t) < HEALTH_EVERY)
+            || self.in_flight.swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
+        self.last.set(Some(now));
+        let (docker, tx, flag) = (self.docker.clone(), self.tx.clone(), self.in_flight.clone());
+        tokio::spawn(async move {
+            let result =
+                tokio::time::timeout(crate::engine::connect::PING_TIMEOUT, docker.ping()).await;
+            let (ok, detail) = match result {
+                Ok(Ok(_)) => (true, String::new()),
+                Ok(Err(e)) => (false, e.to_string()),
+                Err(_) => (false, "no answer to a ping within 5s".to_string()),
+            };
+            let _ = tx.send(Msg::DaemonHealth { ok, detail }).await;
+            flag.store(false, Ordering::SeqCst);
+        });
+    }
+}
+
 fn notice(message: String) -> Event {
     Event {
         image: None,
@@ -235,6 +282,7 @@ pub async fn run(
     let mut app = App::new(&config, &opts);
     let history = open_history(&config, &mut printer);
     let mut recorder = history.clone().map(Recorder::new);
+    let health = HealthCheck::new(docker.clone(), tx.clone());
     let mut executor = Executor::new(docker, config.clone(), flags, history, tx);
 
     printer.print(&app.plan_event(&selection));
@@ -266,7 +314,10 @@ pub async fn run(
         }
         let msg = tokio::select! {
             Some(msg) = rx.recv() => msg,
-            _ = ticker.tick() => Msg::Tick(Instant::now()),
+            _ = ticker.tick() => {
+                health.maybe_ping(Instant::now());
+                Msg::Tick(Instant::now())
+            }
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
                 Msg::Interrupt(Instant::now())

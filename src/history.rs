@@ -259,6 +259,38 @@ impl History {
         Ok(Some(d[d.len() / 2]))
     }
 
+    /// The steps of an image's last successful build, in order, each with
+    /// its usual (median uncached) duration; steps never run uncached are
+    /// left out. Empty without history.
+    pub fn usual_steps(&self, image: &str) -> rusqlite::Result<Vec<(String, std::time::Duration)>> {
+        let last: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM runs WHERE project = ?1 AND image = ?2 AND result = 'built'
+                 ORDER BY id DESC LIMIT 1",
+                params![self.project, image],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(run) = last else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM steps WHERE run_id = ?1 ORDER BY rowid")?;
+        let names: Vec<String> = stmt
+            .query_map(params![run], |r| r.get(0))?
+            .filter_map(Result::ok)
+            .collect();
+        let mut out = Vec::new();
+        for name in names {
+            if let Some(ms) = self.usual_step_ms(image, &name)? {
+                out.push((name, std::time::Duration::from_millis(ms)));
+            }
+        }
+        Ok(out)
+    }
+
     /// Each image's latest run, by image name.
     pub fn latest_runs(&self) -> rusqlite::Result<HashMap<String, RunRow>> {
         let mut stmt = self.conn.prepare(

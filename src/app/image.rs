@@ -105,6 +105,8 @@ pub struct Step {
     pub started: Instant,
     pub duration: Option<Duration>,
     pub error: Option<String>,
+    /// Whether `slow_step` was reported for this step.
+    pub flagged_slow: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +127,8 @@ pub struct ImageState {
     pub last_output: Option<Instant>,
     pub image_id: Option<String>,
     pub error: Option<String>,
+    /// This image's steps as history knows them, with usual durations.
+    pub usual: Vec<(String, Duration)>,
     /// Effective per-image limits for this run.
     pub stall_after: Duration,
     pub timeout: Duration,
@@ -146,6 +150,7 @@ impl ImageState {
             last_output: None,
             image_id: None,
             error: None,
+            usual: Vec::new(),
             stall_after,
             timeout,
             push,
@@ -165,6 +170,7 @@ impl ImageState {
         self.last_output = None;
         self.image_id = None;
         self.error = None;
+        self.usual.clear();
     }
 
     pub fn step_by_id(&self, id: &str) -> Option<usize> {
@@ -189,6 +195,29 @@ impl ImageState {
         self.current_step
             .and_then(|i| self.steps.get(i))
             .map(|s| s.name.clone())
+    }
+
+    /// The usual duration of a step, by its name, from history.
+    pub fn usual_for(&self, step: &str) -> Option<Duration> {
+        self.usual.iter().find(|(n, _)| n == step).map(|(_, d)| *d)
+    }
+
+    /// Estimated time left: the usual durations of the steps history knows
+    /// that have not finished in this run (the running one counts what is
+    /// left of it). None without history.
+    pub fn eta(&self, now: Instant) -> Option<Duration> {
+        if self.usual.is_empty() || !self.status.is_active() {
+            return None;
+        }
+        let mut left = Duration::ZERO;
+        for (name, usual) in &self.usual {
+            match self.steps.iter().rev().find(|s| &s.name == name) {
+                Some(s) if s.duration.is_some() => {}
+                Some(s) => left += usual.saturating_sub(now.saturating_duration_since(s.started)),
+                None => left += *usual,
+            }
+        }
+        Some(left)
     }
 
     /// How long it has run (until it finished, or until `now`).

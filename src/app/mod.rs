@@ -43,6 +43,8 @@ pub enum Msg {
     },
     /// Ctrl-C / SIGINT: cancel everything and leave.
     Interrupt(Instant),
+    /// The result of a daemon ping while builds run.
+    DaemonHealth { ok: bool, detail: String },
 }
 
 /// What the engine reports about one image's run.
@@ -69,6 +71,9 @@ pub enum EngineEvent {
         digest: String,
         inputs: String,
     },
+    /// From history: this image's steps in their last order, each with its
+    /// usual (median) duration — for "slower than usual" and the ETA.
+    UsualSteps(Vec<(String, Duration)>),
 }
 
 /// What should happen next, carried out outside the model.
@@ -106,6 +111,8 @@ pub struct App {
     next_run: RunId,
     /// Ctrl-C was pressed: everything is being cancelled.
     pub interrupted: bool,
+    /// Why the daemon is not answering pings, while it isn't.
+    pub daemon_down: Option<String>,
 }
 
 impl App {
@@ -138,6 +145,7 @@ impl App {
             run_started: None,
             next_run: 1,
             interrupted: false,
+            daemon_down: None,
         }
     }
 
@@ -257,6 +265,18 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             on_engine_event(app, image, at, event, &mut out);
             schedule(app, at, &mut out);
+        }
+        Msg::DaemonHealth { ok, detail } => {
+            let message = match (ok, app.daemon_down.is_some()) {
+                (false, false) => format!("the Docker daemon is not answering: {detail}"),
+                (true, true) => "the Docker daemon is answering again".to_string(),
+                _ => return out,
+            };
+            app.daemon_down = (!ok).then_some(detail);
+            out.push(Command::Emit(Event {
+                image: None,
+                kind: EventKind::Notice { message },
+            }));
         }
         Msg::Interrupt(at) => {
             app.now = Some(at);
@@ -437,6 +457,9 @@ fn on_engine_event(
                 },
             );
         }
+        EngineEvent::UsualSteps(steps) => {
+            app.images[i].usual = steps;
+        }
         EngineEvent::Inputs { digest, inputs } => {
             app.emit(out, i, EventKind::Inputs { digest, inputs });
         }
@@ -472,6 +495,7 @@ fn on_build_event(app: &mut App, i: usize, at: Instant, ev: BuildEvent, out: &mu
                 started: at,
                 duration: None,
                 error: None,
+                flagged_slow: false,
             });
             img.current_step = Some(img.steps.len() - 1);
             app.emit(

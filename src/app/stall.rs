@@ -23,6 +23,7 @@ pub(super) fn check_timers(app: &mut App, now: Instant, out: &mut Vec<Command>) 
                 continue;
             }
         }
+        check_slow_step(app, i, now, out);
         let img = &mut app.images[i];
         let phase = match img.status {
             Status::Building => Phase::Build,
@@ -77,4 +78,45 @@ fn time_out(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
             after_ms: ms(after),
         },
     );
+}
+
+/// A running step past 3x its usual duration and more than 10 s over it is
+/// "slower than usual" (reported once per step). No history, no flag.
+pub const SLOW_FACTOR: u32 = 3;
+pub const SLOW_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn check_slow_step(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
+    let img = &mut app.images[i];
+    let Some(s) = img.current_step else {
+        return;
+    };
+    let step = &img.steps[s];
+    if step.flagged_slow || step.cached || step.duration.is_some() {
+        return;
+    }
+    let Some(usual) = img.usual_for(&step.name) else {
+        return;
+    };
+    let elapsed = now.saturating_duration_since(step.started);
+    if elapsed > usual * SLOW_FACTOR && elapsed > usual + SLOW_MARGIN {
+        let name = step.name.clone();
+        img.steps[s].flagged_slow = true;
+        img.log.push(
+            LineKind::Note,
+            format!(
+                "slower than usual: running {} (usually {})",
+                format_duration(elapsed),
+                format_duration(usual)
+            ),
+        );
+        app.emit(
+            out,
+            i,
+            EventKind::SlowStep {
+                name,
+                elapsed_ms: ms(elapsed),
+                usual_ms: ms(usual),
+            },
+        );
+    }
 }

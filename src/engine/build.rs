@@ -238,6 +238,14 @@ async fn build(
                 }
             };
             if let Some(history) = history {
+                let usual = history
+                    .lock()
+                    .ok()
+                    .and_then(|h| h.usual_steps(&spec.name).ok())
+                    .unwrap_or_default();
+                if !usual.is_empty() {
+                    sink.send(EngineEvent::UsualSteps(usual)).await;
+                }
                 if changed_or_reported(docker, spec, dockerfile, flags, history, &entries, sink)
                     .await
                 {
