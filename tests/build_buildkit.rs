@@ -42,7 +42,7 @@ fn buildkit_builds_stream_the_same_events_as_legacy() {
     let s = Stack::new();
     stack(&s);
     // `auto` picks BuildKit on a daemon that supports it (Engine 20.10 does).
-    let out = s.kiln(&["build", "--json", "--builder", "auto"]);
+    let out = s.kiln(&["build", "--json", "--builder", "auto", "--no-cache"]);
     assert!(out.status.success(), "{}\n{}", stderr(&out), stdout(&out));
     let ev = events(&out);
     assert_eq!(

@@ -200,7 +200,7 @@ fn dockerignore_rules_decide_what_reaches_the_daemon() {
         "# comment\n**/*.log\n*.md\n!README.md\nsecret\n!secret/keep.txt\n/build\n",
     );
     s.config("images:\n  - name: ctx\n    tags: [\"{prefix}/ctx:latest\"]\n");
-    let out = s.kiln(&["build", "--json"]);
+    let out = s.kiln(&["build", "--json", "--no-cache"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let ev = events(&out);
     let mut files: Vec<String> = of_type(&ev, "log", Some("ctx"))
@@ -236,7 +236,7 @@ fn ctrl_c_cancels_the_build_on_the_daemon() {
     s.busybox_context("slow", &format!("RUN echo {marker} && sleep 120\n"));
     s.config("images:\n  - name: slow\n    tags: [\"{prefix}/slow:latest\"]\n");
     let mut child = s
-        .kiln_cmd(&["build", "--json"])
+        .kiln_cmd(&["build", "--json", "--no-cache"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -15,7 +15,7 @@ fn a_silent_build_is_reported_stalled_then_resumed() {
         "RUN echo before-the-silence && sleep 4 && echo after-the-silence\n",
     );
     s.config("images:\n  - {name: quiet, tags: [\"{prefix}/quiet:latest\"]}\n");
-    let out = s.kiln(&["build", "--json", "--stall-after", "1500ms"]);
+    let out = s.kiln(&["build", "--json", "--stall-after", "1500ms", "--no-cache"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let ev = events(&out);
     let stalled = position(&ev, "stalled", "quiet");

@@ -107,7 +107,7 @@ fn logs_are_saved_privately_and_listed() {
         "RUN printf 'first-run-line\\n\\033]0;evil title\\007visible\\033[2J\\n'\n",
     );
     s.config("images:\n  - {name: one, tags: [\"{prefix}/one:latest\"]}\n");
-    let out = s.kiln(&["build", "--plain"]);
+    let out = s.kiln(&["build", "--plain", "--no-cache"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stdout(&out).contains('\u{1b}'), "escape reached stdout");
 

@@ -1,6 +1,10 @@
 //! Shared test harness: temporary stacks built on the real daemon from
 //! `FROM scratch` plus Debian's static busybox (nothing is ever pulled), the
 //! kiln binary run against them, and cleanup of every image a test made.
+//!
+//! BuildKit's cache outlives the images a test removes, so a test that reads
+//! what a step prints builds with `--no-cache`: on a second run of the suite
+//! the step would otherwise be a silent cache hit.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
