@@ -1,5 +1,7 @@
 //! Headless builds against the real daemon with the legacy builder: event
 //! order, tags, failures and their dependents, .dockerignore, cancellation.
+//! (The legacy builder's build containers show in `docker ps`, which is what
+//! the cancellation test watches.)
 
 mod common;
 
@@ -137,7 +139,7 @@ images:
     tags: ["{prefix}/solo:latest"]
 "#,
     );
-    let out = s.kiln(&["build", "--json"]);
+    let out = s.kiln(&["build", "--json", "--builder", "legacy"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let ev = events(&out);
     let failed = of_type(&ev, "failed", Some("broken"));
@@ -158,7 +160,7 @@ images:
     assert_eq!(summary["skipped"], serde_json::json!(["child"]));
 
     // Plain output says the same in `name | text` lines.
-    let plain = s.kiln(&["build", "--plain", "broken"]);
+    let plain = s.kiln(&["build", "--plain", "--builder", "legacy", "broken"]);
     assert_eq!(plain.status.code(), Some(1));
     let text = stdout(&plain);
     assert!(
@@ -200,7 +202,7 @@ fn dockerignore_rules_decide_what_reaches_the_daemon() {
         "# comment\n**/*.log\n*.md\n!README.md\nsecret\n!secret/keep.txt\n/build\n",
     );
     s.config("images:\n  - name: ctx\n    tags: [\"{prefix}/ctx:latest\"]\n");
-    let out = s.kiln(&["build", "--json", "--no-cache"]);
+    let out = s.kiln(&["build", "--json", "--builder", "legacy", "--no-cache"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let ev = events(&out);
     let mut files: Vec<String> = of_type(&ev, "log", Some("ctx"))
@@ -236,7 +238,7 @@ fn ctrl_c_cancels_the_build_on_the_daemon() {
     s.busybox_context("slow", &format!("RUN echo {marker} && sleep 120\n"));
     s.config("images:\n  - name: slow\n    tags: [\"{prefix}/slow:latest\"]\n");
     let mut child = s
-        .kiln_cmd(&["build", "--json", "--no-cache"])
+        .kiln_cmd(&["build", "--json", "--builder", "legacy", "--no-cache"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
