@@ -11,3 +11,5 @@ pub mod config;
 pub mod engine;
 pub mod headless;
 pub mod sanitize;
+pub mod tui;
+pub mod ui;
