@@ -97,8 +97,9 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Co
         KeyCode::PageUp => scroll(app, page),
         KeyCode::PageDown => scroll(app, -page),
         KeyCode::Home | KeyCode::Char('g') => {
+            // The first page: its last line at the bottom of the pane.
             if let Some(img) = app.images.get_mut(app.view.selected) {
-                img.log.scroll_to_top();
+                img.log.reveal(page as usize);
             }
         }
         KeyCode::End | KeyCode::Char('G') => {

@@ -51,7 +51,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, i: usize) {
     let mut where_ = if log.follow {
         "follow".to_string()
     } else {
-        format!("line {}/{}", log.bottom_index() + 1, log.len())
+        format!("scrolled ↑{}", log.scroll_back)
     };
     if log.dropped() > 0 {
         where_.push_str(&format!(" · {} dropped", log.dropped()));
@@ -85,10 +85,16 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, i: usize) {
         );
         return;
     }
-    let bottom = log.bottom_index();
-    let mut start = (bottom + 1).saturating_sub(height);
+    // Scrolled into the first page: show the page from the top, like a
+    // pager, rather than a few lines at the top of an empty pane.
+    let reserved = usize::from(log.dropped() > 0);
+    let bottom = log
+        .bottom_index()
+        .max((height - reserved).saturating_sub(1))
+        .min(log.len() - 1);
+    let start = (bottom + 1).saturating_sub(height);
     let mut lines: Vec<Line> = Vec::with_capacity(height);
-    let marker = log.dropped() > 0 && start == 0;
+    let marker = log.dropped() > 0 && bottom + 1 < height;
     if marker {
         lines.push(Line::styled(
             truncate(
@@ -100,7 +106,6 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, i: usize) {
             ),
             theme.fg(Color::DarkGray).add_modifier(Modifier::ITALIC),
         ));
-        start = 0;
     }
     let search = app
         .view

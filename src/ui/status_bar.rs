@@ -64,6 +64,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         theme.fg(Color::DarkGray),
     ));
 
+    let left = Line::from(left);
     let right: Line = if let Some(search) = &app.view.search {
         let mut s = format!("/{}", search.query);
         if search.editing {
@@ -81,14 +82,16 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     } else if let Some(message) = &app.view.message {
         Line::from(Span::styled(message.as_str(), theme.fg(Color::Cyan)))
     } else {
-        Line::from(Span::styled(
-            "? help  b build  c cancel  t tiled  q quit ",
-            theme.fg(Color::DarkGray),
-        ))
+        let hints = "? help  b build  c cancel  t tiled  q quit ";
+        if left.width() + hints.len() < area.width as usize {
+            Line::from(Span::styled(hints, theme.fg(Color::DarkGray)))
+        } else {
+            Line::from(Span::styled("? help ", theme.fg(Color::DarkGray)))
+        }
     };
     let right_width = (right.width() as u16 + 1).min(area.width / 2);
     let [l, r] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
-    frame.render_widget(Paragraph::new(Line::from(left)), l);
+    frame.render_widget(Paragraph::new(left), l);
     frame.render_widget(Paragraph::new(right.right_aligned()), r);
 }
