@@ -21,7 +21,9 @@ fn legacy_stream() -> Vec<BuildInfo> {
     }];
     let mut chunk = String::new();
     for i in 0..LINES {
-        chunk.push_str(&format!("\x1b[32mcompiling\x1b[0m src/module_{i}.rs ... ok\n"));
+        chunk.push_str(&format!(
+            "\x1b[32mcompiling\x1b[0m src/module_{i}.rs ... ok\n"
+        ));
         if i % 16 == 15 {
             items.push(BuildInfo {
                 stream: Some(std::mem::take(&mut chunk)),
@@ -61,7 +63,13 @@ fn ingest(c: &mut Criterion) {
         b.iter(|| {
             let mut a = app();
             let t = Instant::now();
-            update(&mut a, Msg::BuildRequested { images: vec![0], at: t });
+            update(
+                &mut a,
+                Msg::BuildRequested {
+                    images: vec![0],
+                    at: t,
+                },
+            );
             let run = a.images[0].run;
             let mut p = LegacyParser::new();
             let mut out: Vec<BuildEvent> = Vec::with_capacity(64);
@@ -70,7 +78,12 @@ fn ingest(c: &mut Criterion) {
                 for ev in out.drain(..) {
                     let cmds = update(
                         &mut a,
-                        Msg::Engine { run, image: 0, at: t, event: EngineEvent::Build(ev) },
+                        Msg::Engine {
+                            run,
+                            image: 0,
+                            at: t,
+                            event: EngineEvent::Build(ev),
+                        },
                     );
                     std::hint::black_box(cmds);
                 }

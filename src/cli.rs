@@ -436,8 +436,24 @@ async fn build(mut config: Config, args: BuildArgs) -> i32 {
     headless::run(docker, Arc::new(config), selection, opts, flags, format).await
 }
 
-async fn dashboard(config: Config, args: UiArgs) -> i32 {
-    let _ = (config, args);
-    eprintln!("kiln: the dashboard is not available in this build yet; use `kiln build` for now");
-    EXIT_USAGE
+async fn dashboard(mut config: Config, args: UiArgs) -> i32 {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!("kiln: error: the dashboard needs a terminal; use `kiln build` for plain or JSON output");
+        return EXIT_USAGE;
+    }
+    apply_builder(&mut config, args.run.builder);
+    let docker = match connect_or_exit().await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let (opts, mut flags) = run_options(&args.run);
+    flags.buildkit_available = connect::buildkit_available(&docker).await;
+    match crate::tui::run(docker, Arc::new(config), opts, flags, args.build).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kiln: error: terminal: {e}");
+            EXIT_FAILED
+        }
+    }
 }

@@ -250,16 +250,13 @@ fn notice(message: String) -> Event {
 }
 
 /// Open the build history, or say why it is off (kiln builds on without it).
-pub fn open_history<W: Write>(config: &Config, printer: &mut Printer<W>) -> SharedHistory {
+pub fn open_history(config: &Config) -> (SharedHistory, Option<String>) {
     let opened = history::data_dir()
         .ok_or(history::HistoryError::NoDataDir)
         .and_then(|dir| History::open(&dir, &config.path));
     match opened {
-        Ok(h) => Some(Arc::new(Mutex::new(h))),
-        Err(e) => {
-            printer.print(&notice(format!("build history and logs are off: {e}")));
-            None
-        }
+        Ok(h) => (Some(Arc::new(Mutex::new(h))), None),
+        Err(e) => (None, Some(format!("build history and logs are off: {e}"))),
     }
 }
 
@@ -280,7 +277,10 @@ pub async fn run(
     let mut printer = Printer::new(std::io::BufWriter::new(stdout), format, &names);
     let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
     let mut app = App::new(&config, &opts);
-    let history = open_history(&config, &mut printer);
+    let (history, problem) = open_history(&config);
+    if let Some(problem) = problem {
+        printer.print(&notice(problem));
+    }
     let mut recorder = history.clone().map(Recorder::new);
     let health = HealthCheck::new(docker.clone(), tx.clone());
     let mut executor = Executor::new(docker, config.clone(), flags, history, tx);

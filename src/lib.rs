@@ -12,3 +12,5 @@ pub mod engine;
 pub mod headless;
 pub mod history;
 pub mod sanitize;
+pub mod tui;
+pub mod ui;

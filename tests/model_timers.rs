@@ -82,7 +82,8 @@ fn jobs_limit_and_dependencies_decide_what_starts() {
         starts,
         vec![&Command::StartBuild {
             run: a.images[0].run,
-            image: 0
+            image: 0,
+            overrides: None
         }]
     );
     assert_eq!(a.images[1].status, Status::Queued);
@@ -96,7 +97,8 @@ fn jobs_limit_and_dependencies_decide_what_starts() {
     );
     assert!(cmds.contains(&Command::StartBuild {
         run: a.images[1].run,
-        image: 1
+        image: 1,
+        overrides: None
     }));
     assert_eq!(
         a.images[2].status,

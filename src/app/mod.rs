@@ -6,15 +6,19 @@
 //! including "silent for 61 s → stalled" — is a plain sequence of messages in
 //! a test. Commands say what the engine (or the front-end) should do next.
 
+pub mod edit;
 pub mod event;
 pub mod image;
+pub mod keys;
 pub mod log;
 pub mod stall;
+pub mod view;
 
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Plan};
 use crate::engine::parse::BuildEvent;
+pub use edit::ImageOverride;
 use event::{BuilderKind, Event, EventKind, Phase, SkipReason};
 use image::{ImageState, Status, Step};
 use log::LineKind;
@@ -45,6 +49,21 @@ pub enum Msg {
     Interrupt(Instant),
     /// The result of a daemon ping while builds run.
     DaemonHealth { ok: bool, detail: String },
+    /// Something the user should know that is not about one image (e.g.
+    /// history is off): shown in the status bar, printed headless.
+    Notice(String),
+    /// Dashboard: a key was pressed (see `keys`).
+    Key {
+        key: crossterm::event::KeyEvent,
+        at: Instant,
+    },
+    /// Dashboard: the mouse did something.
+    Mouse {
+        event: crossterm::event::MouseEvent,
+        at: Instant,
+    },
+    /// Dashboard: the terminal's size.
+    Resize { width: u16, height: u16 },
 }
 
 /// What the engine reports about one image's run.
@@ -79,12 +98,21 @@ pub enum EngineEvent {
 /// What should happen next, carried out outside the model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Engine: build (or check, for prebuilt images) this image.
-    StartBuild { run: RunId, image: usize },
+    /// Engine: build (or check, for prebuilt images) this image, with the
+    /// dashboard's edits for this run applied to its config, if any.
+    StartBuild {
+        run: RunId,
+        image: usize,
+        overrides: Option<ImageOverride>,
+    },
     /// Engine: stop this image's work on the daemon.
     Cancel { run: RunId, image: usize },
     /// Front-end: report this event.
     Emit(Event),
+    /// Engine: push this image's tags (a fresh build of run `run`).
+    Push { run: RunId, image: usize },
+    /// Front-end: leave (the dashboard's `q`).
+    Quit,
 }
 
 /// Per-run choices that override the config (from the command line).
@@ -113,6 +141,10 @@ pub struct App {
     pub interrupted: bool,
     /// Why the daemon is not answering pings, while it isn't.
     pub daemon_down: Option<String>,
+    /// The dashboard's view state.
+    pub view: view::View,
+    /// Per image: edits from the dashboard for its next builds.
+    pub overrides: Vec<Option<ImageOverride>>,
 }
 
 impl App {
@@ -135,6 +167,7 @@ impl App {
             .iter()
             .map(|ds| ds.iter().map(|d| d.on).collect())
             .collect();
+        let n = config.images.len();
         App {
             images,
             deps,
@@ -146,6 +179,8 @@ impl App {
             next_run: 1,
             interrupted: false,
             daemon_down: None,
+            view: view::View::new(config),
+            overrides: vec![None; n],
         }
     }
 
@@ -273,11 +308,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
                 _ => return out,
             };
             app.daemon_down = (!ok).then_some(detail);
-            out.push(Command::Emit(Event {
-                image: None,
-                kind: EventKind::Notice { message },
-            }));
+            notice(app, message, &mut out);
         }
+        Msg::Notice(message) => notice(app, message, &mut out),
         Msg::Interrupt(at) => {
             app.now = Some(at);
             app.interrupted = true;
@@ -292,8 +325,28 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
                 }
             }
         }
+        Msg::Key { key, at } => {
+            app.now = Some(at);
+            keys::on_key(app, key, at, &mut out);
+        }
+        Msg::Mouse { event, at } => {
+            app.now = Some(at);
+            keys::on_mouse(app, event, at);
+        }
+        Msg::Resize { width, height } => {
+            app.view.width = width;
+            app.view.height = height;
+        }
     }
     out
+}
+
+fn notice(app: &mut App, message: String, out: &mut Vec<Command>) {
+    app.view.message = Some(message.clone());
+    out.push(Command::Emit(Event {
+        image: None,
+        kind: EventKind::Notice { message },
+    }));
 }
 
 fn request_builds(app: &mut App, images: &[usize], at: Instant, out: &mut Vec<Command>) {
@@ -347,6 +400,7 @@ fn schedule(app: &mut App, now: Instant, out: &mut Vec<Command>) {
         out.push(Command::StartBuild {
             run: img.run,
             image: i,
+            overrides: app.overrides[i].clone(),
         });
     }
 }

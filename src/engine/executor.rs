@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{Command, Msg, RunId};
+use crate::app::{Command, ImageOverride, Msg, RunId};
 use crate::config::Config;
 use crate::engine::build::{self, BuildFlags, SharedHistory, Sink};
 
@@ -51,7 +51,11 @@ impl Executor {
     /// Carry out an engine command; `Emit` is the front-end's and ignored.
     pub fn execute(&mut self, cmd: &Command) {
         match cmd {
-            Command::StartBuild { run, image } => self.start(*run, *image),
+            Command::StartBuild {
+                run,
+                image,
+                overrides,
+            } => self.start(*run, *image, overrides.as_ref()),
             Command::Cancel { run, image } => {
                 if let Some((r, token)) = self.running.get(image) {
                     if r == run {
@@ -60,13 +64,24 @@ impl Executor {
                 }
             }
             Command::Emit(_) => {}
+            // Push is being built on the engine side; Quit is the front-end's.
+            Command::Push { .. } | Command::Quit => {}
         }
     }
 
-    fn start(&mut self, run: RunId, image: usize) {
-        let Some(spec) = self.config.images.get(image).cloned() else {
+    fn start(&mut self, run: RunId, image: usize, overrides: Option<&ImageOverride>) {
+        let Some(mut spec) = self.config.images.get(image).cloned() else {
             return;
         };
+        if let Some(ov) = overrides {
+            spec.args = ov.args.clone();
+            if let Some(tags) = &ov.tags {
+                spec.tags = tags.clone();
+            }
+            if let Some(target) = &ov.target {
+                spec.target = (!target.is_empty()).then(|| target.clone());
+            }
+        }
         let token = CancellationToken::new();
         if let Some((_, old)) = self.running.insert(image, (run, token.clone())) {
             old.cancel();

@@ -1,0 +1,142 @@
+//! The dashboard's view: `draw(&App, &mut Frame)` renders the model and
+//! changes nothing. No I/O, no clock reads (elapsed and silent-for come from
+//! `app.now`), no environment reads (`app.view.color` says whether to use
+//! colour). Layout geometry is shared with the mouse handling through
+//! `app::view::areas`.
+
+pub mod help;
+pub mod list;
+pub mod log_pane;
+pub mod prompt;
+pub mod push_bars;
+pub mod status_bar;
+pub mod tiled;
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::app::event::{Phase, SkipReason};
+use crate::app::image::Status;
+use crate::app::view;
+use crate::app::App;
+
+/// Draw the whole dashboard.
+pub fn draw(app: &App, frame: &mut Frame) {
+    let theme = Theme::new(app.view.color);
+    let areas = view::areas(app, frame.area());
+    if app.view.tiled {
+        tiled::draw(app, &theme, frame, areas.main);
+    } else {
+        list::draw(app, &theme, frame, areas.list);
+        if let Some(i) = app.images.get(app.view.selected).map(|_| app.view.selected) {
+            log_pane::draw(app, &theme, frame, areas.pane, i);
+        }
+    }
+    status_bar::draw(app, &theme, frame, areas.status);
+    if app.view.help {
+        help::draw(&theme, frame, areas.main);
+    }
+    if app.view.prompt.is_some() {
+        prompt::draw(app, &theme, frame, areas.main);
+    }
+    if app.view.confirm_quit {
+        draw_confirm_quit(app, &theme, frame, areas.main);
+    }
+}
+
+fn draw_confirm_quit(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let running = app.images.iter().filter(|i| i.status.is_pending()).count();
+    let text = vec![
+        Line::from(format!(
+            "{running} build{} still running or queued.",
+            if running == 1 { " is" } else { "s are" }
+        )),
+        Line::from("Cancel them and quit? (y/n)"),
+    ];
+    let popup = area.centered(Constraint::Length(44), Constraint::Length(4));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: true }).block(
+            Block::bordered()
+                .title(" quit? ")
+                .border_style(theme.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+        ),
+        popup,
+    );
+}
+
+/// Colours, or none at all under NO_COLOR: every colour goes through here.
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    pub color: bool,
+}
+
+impl Theme {
+    pub fn new(color: bool) -> Theme {
+        Theme { color }
+    }
+
+    /// A foreground colour (nothing without colour).
+    pub fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+
+    /// Search-match highlight: reversed video works with and without colour.
+    pub fn highlight(&self) -> Style {
+        if self.color {
+            Style::default().fg(Color::Black).bg(Color::Yellow)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED)
+        }
+    }
+
+    /// How an image in `status` is shown: symbol and style.
+    pub fn status(&self, status: Status) -> (&'static str, Style) {
+        let s = Style::default();
+        match status {
+            Status::Idle => ("∙", self.fg(Color::DarkGray)),
+            Status::Queued => ("◦", self.fg(Color::Gray)),
+            Status::Building => ("▸", self.fg(Color::Blue)),
+            Status::Stalled(_) => ("!", self.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+            Status::Pushing => ("⇡", self.fg(Color::Blue)),
+            Status::Done => ("✓", self.fg(Color::Green)),
+            Status::Skipped(SkipReason::Unchanged) | Status::Skipped(SkipReason::Prebuilt) => {
+                ("=", self.fg(Color::Cyan).add_modifier(Modifier::DIM))
+            }
+            Status::Failed(Phase::Build) | Status::Failed(Phase::Push) => {
+                ("✗", self.fg(Color::Red).add_modifier(Modifier::BOLD))
+            }
+            Status::TimedOut => ("⧗", self.fg(Color::Red).add_modifier(Modifier::BOLD)),
+            Status::Cancelled => ("⊘", s.add_modifier(Modifier::DIM)),
+            Status::Skipped(SkipReason::DependencyFailed) => ("-", s.add_modifier(Modifier::DIM)),
+        }
+    }
+
+    pub fn border(&self, focused: bool) -> Style {
+        if focused {
+            self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            self.fg(Color::DarkGray)
+        }
+    }
+}
+
+/// `s` cut to at most `max` chars, with "…" when cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else if max == 0 {
+        String::new()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}

@@ -1,0 +1,53 @@
+//! The edit prompt overlay (`e`): the text area with the selected image's
+//! args, tags and target for the next build, and why Enter was refused.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::Theme;
+use crate::app::App;
+
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(prompt) = app.view.prompt.as_ref() else {
+        return;
+    };
+    let name = app
+        .images
+        .get(prompt.image)
+        .map(|i| i.name.as_str())
+        .unwrap_or("?");
+    let popup = area.centered(
+        Constraint::Length(70.min(area.width)),
+        Constraint::Length(14.min(area.height)),
+    );
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .title(format!(" edit {name} for the next build "))
+        .title_bottom(Line::from(" Enter apply · Alt-Enter new line · Esc cancel ").right_aligned())
+        .border_style(theme.fg(Color::Cyan));
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let [hint, text, error] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(if prompt.error.is_some() { 2 } else { 0 }),
+    ])
+    .areas(inner);
+    frame.render_widget(
+        Paragraph::new("KEY=VALUE per build arg · tags: a, b · target: stage")
+            .style(theme.fg(Color::DarkGray).add_modifier(Modifier::DIM)),
+        hint,
+    );
+    frame.render_widget(&prompt.textarea, text);
+    if let Some(e) = &prompt.error {
+        frame.render_widget(
+            Paragraph::new(format!("✗ {e}"))
+                .wrap(Wrap { trim: true })
+                .style(theme.fg(Color::Red).add_modifier(Modifier::BOLD)),
+            error,
+        );
+    }
+}

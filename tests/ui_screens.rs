@@ -1,0 +1,219 @@
+//! Whole dashboard screens rendered to a TestBackend and snapshotted with
+//! insta (tests/snapshots/), plus direct checks of the cells whose colour
+//! carries meaning. Every time is a synthetic instant: no real clock.
+
+mod ui_support;
+
+use crossterm::event::KeyCode;
+use kiln::app::event::Phase;
+use kiln::app::image::Status;
+use kiln::app::log::LogRing;
+use kiln::app::EngineEvent;
+use ratatui::style::Color;
+use ui_support::*;
+
+/// base building (step 3/4 after two cache hits), web and api queued.
+fn building() -> kiln::app::App {
+    let mut app = app();
+    build(&mut app, &[BASE, WEB, API], 0.0);
+    started(&mut app, BASE, 0.5);
+    step(&mut app, BASE, 1, 4, "FROM scratch", false, 0.6);
+    step(&mut app, BASE, 2, 4, "COPY busybox /bin/busybox", true, 0.7);
+    step(&mut app, BASE, 3, 4, "RUN make -j4 all", false, 1.0);
+    for i in 1..=6 {
+        log(
+            &mut app,
+            BASE,
+            &format!("cc -O2 -c src/part{i}.c"),
+            1.0 + i as f64,
+        );
+    }
+    tick(&mut app, 12.0);
+    app
+}
+
+#[test]
+fn screen_building() {
+    let mut app = building();
+    insta::assert_snapshot!(render(&mut app, 100, 16));
+}
+
+#[test]
+fn screen_stalled_with_live_silent_counter() {
+    let mut app = building();
+    tick(&mut app, 40.0); // 33 s of silence: stalled (stall_after 30s)
+    assert!(matches!(app.images[BASE].status, Status::Stalled(_)));
+    tick(&mut app, 79.0); // 1m12s since the last line at 7 s
+    insta::assert_snapshot!(render(&mut app, 100, 16));
+}
+
+#[test]
+fn screen_failed() {
+    let mut app = building();
+    log(&mut app, BASE, "src/part7.c:12: error: expected ';'", 13.0);
+    engine(
+        &mut app,
+        BASE,
+        14.0,
+        EngineEvent::Failed {
+            phase: Phase::Build,
+            error: "The command '/bin/sh -c make -j4 all' returned a non-zero code: 2".into(),
+        },
+    );
+    tick(&mut app, 15.0);
+    insta::assert_snapshot!(render(&mut app, 100, 16));
+}
+
+#[test]
+fn screen_help_overlay() {
+    let mut app = building();
+    key(&mut app, KeyCode::Char('?'), 13.0);
+    insta::assert_snapshot!(render(&mut app, 100, 24));
+}
+
+#[test]
+fn screen_search_highlights_matches() {
+    let mut app = building();
+    key(&mut app, KeyCode::Char('/'), 13.0);
+    keys(&mut app, "part", 13.0);
+    key(&mut app, KeyCode::Enter, 13.0);
+    key(&mut app, KeyCode::Char('N'), 13.0);
+    insta::assert_snapshot!(render(&mut app, 100, 16));
+    // Matches are highlighted cells.
+    let buf = render_buffer(&mut app, 100, 16);
+    let highlighted = buf
+        .content()
+        .iter()
+        .filter(|c| c.bg == Color::Yellow)
+        .count();
+    assert!(highlighted >= 4 * 3, "{highlighted} highlighted cells");
+}
+
+#[test]
+fn screen_tiled() {
+    let mut app = building();
+    built(&mut app, BASE, 13.0);
+    started(&mut app, WEB, 13.5);
+    step(&mut app, WEB, 1, 2, "FROM base", false, 13.6);
+    log(&mut app, WEB, "web output", 14.0);
+    started(&mut app, API, 13.5);
+    step(&mut app, API, 1, 2, "FROM base", true, 13.6);
+    step(&mut app, API, 2, 2, "RUN go build ./...", false, 13.7);
+    tick(&mut app, 20.0);
+    key(&mut app, KeyCode::Char('t'), 20.0);
+    insta::assert_snapshot!(render(&mut app, 100, 16));
+}
+
+#[test]
+fn screen_tiny_terminal() {
+    let mut app = building();
+    insta::assert_snapshot!(render(&mut app, 40, 10));
+}
+
+#[test]
+fn screen_dropped_lines_marker() {
+    let mut app = building();
+    app.images[BASE].log = LogRing::with_capacity(5);
+    for i in 0..12 {
+        log(&mut app, BASE, &format!("line {i}"), 12.0);
+    }
+    key(&mut app, KeyCode::Char('g'), 12.5); // to the oldest line kept
+    insta::assert_snapshot!(render(&mut app, 100, 12));
+}
+
+#[test]
+fn screen_edit_prompt_with_error() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('j'), 0.0);
+    key(&mut app, KeyCode::Char('e'), 0.0);
+    key_mod(
+        &mut app,
+        KeyCode::Enter,
+        crossterm::event::KeyModifiers::ALT,
+        0.0,
+    );
+    keys(&mut app, "not valid", 0.0);
+    key(&mut app, KeyCode::Enter, 0.0);
+    insta::assert_snapshot!(render(&mut app, 90, 20));
+}
+
+#[test]
+fn screen_confirm_quit() {
+    let mut app = building();
+    key(&mut app, KeyCode::Char('q'), 13.0);
+    insta::assert_snapshot!(render(&mut app, 100, 16));
+}
+
+#[test]
+fn very_long_lines_do_not_panic() {
+    let mut app = building();
+    log(&mut app, BASE, &"x".repeat(64 * 1024), 12.0);
+    log(&mut app, BASE, &"界".repeat(10_000), 12.0);
+    for (w, h) in [(100, 16), (20, 5), (1, 1), (0, 0)] {
+        render_buffer(&mut app, w, h); // (TestBackend cannot print a 0-wide screen)
+    }
+}
+
+/// The list's symbol cell for image `i` (border at column 0, row 0).
+fn symbol_cell(buf: &ratatui::buffer::Buffer, i: usize) -> &ratatui::buffer::Cell {
+    &buf[(1, 1 + i as u16)]
+}
+
+#[test]
+fn state_colours() {
+    let mut app = building();
+    let buf = render_buffer(&mut app, 100, 16);
+    assert_eq!(symbol_cell(&buf, BASE).fg, Color::Blue, "building");
+    assert_eq!(symbol_cell(&buf, WEB).fg, Color::Gray, "queued");
+
+    tick(&mut app, 40.0);
+    let buf = render_buffer(&mut app, 100, 16);
+    assert_eq!(symbol_cell(&buf, BASE).symbol(), "!");
+    assert_eq!(symbol_cell(&buf, BASE).fg, Color::Yellow, "stalled");
+    // The silent counter is yellow too.
+    let row: String = (0..40).map(|x| buf[(x, 1)].symbol()).collect();
+    let at = row.find("silent").expect("silent counter in the row");
+    let col = row[..at].chars().count() as u16;
+    assert_eq!(buf[(col, 1)].fg, Color::Yellow);
+
+    engine(
+        &mut app,
+        BASE,
+        41.0,
+        EngineEvent::Failed {
+            phase: Phase::Build,
+            error: "boom".into(),
+        },
+    );
+    let buf = render_buffer(&mut app, 100, 16);
+    assert_eq!(symbol_cell(&buf, BASE).fg, Color::Red, "failed");
+
+    let mut app = ui_support::app();
+    build(&mut app, &[BASE], 0.0);
+    built(&mut app, BASE, 1.0);
+    let buf = render_buffer(&mut app, 100, 16);
+    assert_eq!(symbol_cell(&buf, BASE).fg, Color::Green, "done");
+}
+
+#[test]
+fn no_color_means_no_colours_at_all() {
+    let mut app = building();
+    tick(&mut app, 40.0); // stalled
+    key(&mut app, KeyCode::Char('/'), 41.0);
+    keys(&mut app, "part", 41.0);
+    key(&mut app, KeyCode::Enter, 41.0);
+    app.view.color = false;
+    for screen in [false, true] {
+        if screen {
+            key(&mut app, KeyCode::Char('?'), 42.0);
+        }
+        let buf = render_buffer(&mut app, 100, 24);
+        for cell in buf.content() {
+            assert_eq!(cell.fg, Color::Reset, "fg of {:?}", cell.symbol());
+            assert_eq!(cell.bg, Color::Reset, "bg of {:?}", cell.symbol());
+        }
+    }
+    // Still distinguishable: the stalled symbol and bold/reversed counter.
+    let buf = render_buffer(&mut app, 100, 24);
+    assert_eq!(symbol_cell(&buf, BASE).symbol(), "!");
+}
