@@ -108,13 +108,27 @@ fn a_stack_builds_in_dependency_order_and_streams_events() {
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["succeeded"], serde_json::json!(["base", "app"]));
 
-    // A second run hits the daemon's cache on every step after FROM.
-    let again = s.kiln(&["build", "--json", "--builder", "legacy", "app", "--force"]);
+    // A second run with a changed label: base is unchanged (not rebuilt),
+    // app rebuilds and hits the daemon's cache on every step before LABEL.
+    let again = s.kiln(&[
+        "build",
+        "--json",
+        "--builder",
+        "legacy",
+        "app",
+        "--set",
+        "app.labels.org.kiln.run=2",
+    ]);
     assert!(again.status.success(), "{}", stderr(&again));
     let ev = events(&again);
+    assert_eq!(
+        of_type(&ev, "skipped", Some("base"))[0]["reason"],
+        "unchanged"
+    );
     let steps = of_type(&ev, "step", Some("app"));
-    assert!(steps[1..].iter().all(|s| s["cached"] == true), "{steps:?}");
-    assert_eq!(of_type(&ev, "built", Some("app"))[0]["cached_steps"], 4);
+    assert!(steps[1..4].iter().all(|s| s["cached"] == true), "{steps:?}");
+    assert_eq!(steps[4]["cached"], false);
+    assert_eq!(of_type(&ev, "built", Some("app"))[0]["cached_steps"], 3);
 }
 
 #[test]
