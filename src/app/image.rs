@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::event::{BuilderKind, Phase, SkipReason};
 use super::log::LogRing;
+use super::push::PushState;
 use super::RunId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +129,8 @@ pub struct ImageState {
     /// Effective per-image limits for this run.
     pub stall_after: Duration,
     pub timeout: Duration,
-    pub push: bool,
+    /// Whether to push after building, and the push's progress.
+    pub push: PushState,
 }
 
 impl ImageState {
@@ -148,7 +150,7 @@ impl ImageState {
             error: None,
             stall_after,
             timeout,
-            push,
+            push: PushState::new(push),
         }
     }
 
@@ -165,6 +167,7 @@ impl ImageState {
         self.last_output = None;
         self.image_id = None;
         self.error = None;
+        self.push.reset();
     }
 
     pub fn step_by_id(&self, id: &str) -> Option<usize> {

@@ -5,6 +5,8 @@
 pub mod build;
 pub mod connect;
 pub mod context;
+pub mod credentials;
 pub mod dockerignore;
 pub mod executor;
 pub mod parse;
+pub mod push;
