@@ -46,6 +46,22 @@ pub enum Cmd {
     Build(BuildArgs),
     /// Validate kiln.yaml and print the build plan
     Check,
+    /// Push images' tags as they are now (no build), with per-layer progress
+    Push(PushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Images to push (only these, not their dependencies); default: every
+    /// image that kiln builds
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// Print `name | text` lines (the default)
+    #[arg(long, conflicts_with = "json")]
+    pub plain: bool,
+    /// Print one JSON event per line
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Default)]
@@ -140,6 +156,7 @@ async fn run(cli: Cli) -> i32 {
     match cli.command {
         Some(Cmd::Check) => check(&config),
         Some(Cmd::Build(args)) => build(config, args).await,
+        Some(Cmd::Push(args)) => crate::push_cmd::run(config, args).await,
         Some(Cmd::Ui(args)) => dashboard(config, args).await,
         None => dashboard(config, cli.ui).await,
     }
