@@ -102,10 +102,23 @@ fn is_done_status(status: &str) -> bool {
     status == "Pushed" || status == "Layer already exists" || status.starts_with("Mounted from")
 }
 
-/// Statuses that are the same state for coalescing: the retry countdown
-/// ("Retrying in 5 seconds", "… 4 seconds", …) is one transition.
+/// Statuses that are the same state for coalescing: one retry countdown
+/// ("Retrying in 5 seconds", "… 4 seconds", …) is one state; a countdown
+/// starting over (the daemon's next, longer, wait) is a new retry.
 fn same_state(a: &str, b: &str) -> bool {
-    a == b || (a.starts_with("Retrying in") && b.starts_with("Retrying in"))
+    match (retry_secs(a), retry_secs(b)) {
+        (Some(x), Some(y)) => y <= x,
+        _ => a == b,
+    }
+}
+
+fn retry_secs(status: &str) -> Option<u64> {
+    status
+        .strip_prefix("Retrying in ")?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// An image's push: the tags done so far and the layers of the current tag.
@@ -199,10 +212,7 @@ impl PushState {
             out.push(layer.event(tag));
             layer.pending = false;
         }
-        let entering_retry = status.starts_with("Retrying in")
-            && !layer.status.starts_with("Retrying in")
-            && layer.last_emitted.is_some();
-        if entering_retry {
+        if retry_secs(status).is_some() && transition {
             layer.retries += 1;
         }
         layer.status = status.to_string();
@@ -630,6 +640,11 @@ mod tests {
         p.on_layer("t", "aa", "Pushing", Some(10), Some(3216), s(6), &mut out);
         p.on_retry("t", "aa", 10, s(7), &mut out);
         assert_eq!(p.layer("aa").unwrap().retries, 2);
+        // The daemon's next wait straight after a countdown: a new retry.
+        p.on_retry("t", "aa", 1, s(16), &mut out);
+        p.on_retry("t", "aa", 15, s(17), &mut out);
+        assert_eq!(p.layer("aa").unwrap().retries, 3);
+        out.truncate(6);
         let st = statuses(&out);
         assert_eq!(st[1].3, "Retrying in 5 seconds");
         assert_eq!(
@@ -722,13 +737,18 @@ mod tests {
             ev("Pushing", 50),
             ev("Retrying in 5 seconds", 50),
             ev("Retrying in 4 seconds", 50),
+            ev("Retrying in 1 second", 50),
+            ev("Retrying in 10 seconds", 50),
             ev("Pushing", 60),
             ev("Pushed", 100),
         ]
         .iter()
         .map(|e| f.admit(Some("x"), e))
         .collect();
-        assert_eq!(shown, [true, true, false, true, false, true, true]);
+        assert_eq!(
+            shown,
+            [true, true, false, true, false, false, true, true, true]
+        );
         assert!(f.admit(Some("y"), &ev("Pushed", 100)), "per image");
         assert_eq!(human_bytes(1_982_256), "1.98 MB");
         assert_eq!(human_bytes(512), "512 B");

@@ -3,6 +3,8 @@
 //! kiln binary run against them, and cleanup of every image a test made.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
