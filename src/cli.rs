@@ -57,6 +57,22 @@ pub enum Cmd {
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         run: u32,
     },
+    /// Push images' tags as they are now (no build), with per-layer progress
+    Push(PushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Images to push (only these, not their dependencies); default: every
+    /// image that kiln builds
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// Print `name | text` lines (the default)
+    #[arg(long, conflicts_with = "json")]
+    pub plain: bool,
+    /// Print one JSON event per line
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Default)]
@@ -153,6 +169,7 @@ async fn run(cli: Cli) -> i32 {
         Some(Cmd::Ls) => ls(&config),
         Some(Cmd::Logs { image, run }) => logs(&config, &image, run),
         Some(Cmd::Build(args)) => build(config, args).await,
+        Some(Cmd::Push(args)) => crate::push_cmd::run(config, args).await,
         Some(Cmd::Ui(args)) => dashboard(config, args).await,
         None => dashboard(config, cli.ui).await,
     }

@@ -11,6 +11,7 @@ use bollard::Docker;
 use tokio::sync::mpsc;
 
 use crate::app::event::{Event, EventKind, Phase};
+use crate::app::push::{human_bytes, TransitionFilter};
 use crate::app::{self, App, Command, Msg, RunOptions};
 use crate::config::{format_duration, Config};
 use crate::engine::build::{BuildFlags, SharedHistory};
@@ -33,6 +34,8 @@ pub struct Printer<W: Write> {
     out: W,
     format: Format,
     name_width: usize,
+    /// Plain output shows a layer's push only when its state changes.
+    push_lines: TransitionFilter,
 }
 
 impl<W: Write> Printer<W> {
@@ -42,6 +45,7 @@ impl<W: Write> Printer<W> {
             out,
             format,
             name_width,
+            push_lines: TransitionFilter::default(),
         }
     }
 
@@ -49,6 +53,7 @@ impl<W: Write> Printer<W> {
         // A closed stdout (e.g. `| head`) must not stop the builds.
         let _ = match self.format {
             Format::Json => self.print_json(event),
+            Format::Plain if !self.push_lines.admit(event.image.as_deref(), &event.kind) => Ok(()),
             Format::Plain => match plain_text(event) {
                 Some(text) => {
                     let who = event.image.as_deref().unwrap_or("kiln");
@@ -151,7 +156,20 @@ pub fn plain_text(event: &Event) -> Option<String> {
             short_id(image_id),
             d(*duration_ms)
         ),
-        EventKind::PushProgress { .. } => return None,
+        EventKind::PushProgress {
+            tag,
+            layer,
+            current,
+            total,
+            status,
+        } => {
+            let size = match (current, total) {
+                (_, 0) => String::new(),
+                (c, t) if c >= t => format!(" ({})", human_bytes(*t)),
+                (c, t) => format!(" ({}/{})", human_bytes(*c), human_bytes(*t)),
+            };
+            format!("push {tag}: layer {layer} {status}{size}")
+        }
         EventKind::Pushed { tag, digest } => format!("pushed {tag} {digest}"),
         EventKind::Failed { phase, error, .. } => {
             let what = match phase {
@@ -269,6 +287,55 @@ pub async fn run(
     flags: BuildFlags,
     format: Format,
 ) -> i32 {
+    drive(
+        docker,
+        config,
+        selection,
+        opts,
+        flags,
+        format,
+        Request::Build,
+    )
+    .await
+}
+
+/// `kiln push`: push `selection`'s tags as they are now, printing events;
+/// returns the exit code.
+pub async fn push(
+    docker: Docker,
+    config: Arc<Config>,
+    selection: Vec<usize>,
+    format: Format,
+) -> i32 {
+    let opts = RunOptions::default();
+    let flags = BuildFlags::default();
+    drive(
+        docker,
+        config,
+        selection,
+        opts,
+        flags,
+        format,
+        Request::Push,
+    )
+    .await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Request {
+    Build,
+    Push,
+}
+
+async fn drive(
+    docker: Docker,
+    config: Arc<Config>,
+    selection: Vec<usize>,
+    opts: RunOptions,
+    flags: BuildFlags,
+    format: Format,
+    request: Request,
+) -> i32 {
     let names: Vec<String> = selection
         .iter()
         .map(|i| config.images[*i].name.clone())
@@ -285,14 +352,16 @@ pub async fn run(
     let health = HealthCheck::new(docker.clone(), tx.clone());
     let mut executor = Executor::new(docker, config.clone(), flags, history, tx);
 
-    printer.print(&app.plan_event(&selection));
-    let mut commands = app::update(
-        &mut app,
-        Msg::BuildRequested {
-            images: selection,
-            at: Instant::now(),
-        },
-    );
+    // (Plain text words the plan as a build; a push has no waves.)
+    if request == Request::Build || format == Format::Json {
+        printer.print(&app.plan_event(&selection));
+    }
+    let (images, at) = (selection, Instant::now());
+    let first = match request {
+        Request::Build => Msg::BuildRequested { images, at },
+        Request::Push => Msg::PushRequested { images, at },
+    };
+    let mut commands = app::update(&mut app, first);
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut interrupted = false;

@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod headless;
 pub mod history;
+pub mod push_cmd;
 pub mod sanitize;
 pub mod tui;
 pub mod ui;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::event::{BuilderKind, Phase, SkipReason};
 use super::log::LogRing;
+use super::push::PushState;
 use super::RunId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +133,8 @@ pub struct ImageState {
     /// Effective per-image limits for this run.
     pub stall_after: Duration,
     pub timeout: Duration,
-    pub push: bool,
+    /// Whether to push after building, and the push's progress.
+    pub push: PushState,
 }
 
 impl ImageState {
@@ -153,7 +155,7 @@ impl ImageState {
             usual: Vec::new(),
             stall_after,
             timeout,
-            push,
+            push: PushState::new(push),
         }
     }
 
@@ -171,6 +173,7 @@ impl ImageState {
         self.image_id = None;
         self.error = None;
         self.usual.clear();
+        self.push.reset();
     }
 
     pub fn step_by_id(&self, id: &str) -> Option<usize> {

@@ -140,7 +140,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Co
                 schedule(app, at, out);
             }
         }
-        KeyCode::Char('p') => push(app, out),
+        KeyCode::Char('p') => push(app, at, out),
         KeyCode::Char('e') => open_prompt(app),
         KeyCode::Char('t') => app.view.tiled = !app.view.tiled,
         KeyCode::Char('+') | KeyCode::Char('=') => {
@@ -283,17 +283,14 @@ fn cancel_all(app: &mut App, at: Instant, out: &mut Vec<Command>) {
     }
 }
 
-fn push(app: &mut App, out: &mut Vec<Command>) {
+fn push(app: &mut App, at: Instant, out: &mut Vec<Command>) {
     let i = app.view.selected;
     let Some(img) = app.images.get(i) else {
         return;
     };
     if img.status == Status::Done {
-        out.push(Command::Push {
-            run: img.run,
-            image: i,
-        });
         app.view.message = Some(format!("pushing {}", img.name));
+        super::push::request_pushes(app, &[i], at, out);
     } else {
         app.view.message = Some(format!("{} has no fresh build to push", img.name));
     }

@@ -11,13 +11,14 @@ pub mod event;
 pub mod image;
 pub mod keys;
 pub mod log;
+pub mod push;
 pub mod stall;
 pub mod view;
 
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Plan};
-use crate::engine::parse::BuildEvent;
+use crate::engine::parse::{BuildEvent, PushEvent};
 pub use edit::ImageOverride;
 use event::{BuilderKind, Event, EventKind, Phase, SkipReason};
 use image::{ImageState, Status, Step};
@@ -64,6 +65,8 @@ pub enum Msg {
     },
     /// Dashboard: the terminal's size.
     Resize { width: u16, height: u16 },
+    /// `kiln push`: push these images' tags as they are now (no build).
+    PushRequested { images: Vec<usize>, at: Instant },
 }
 
 /// What the engine reports about one image's run.
@@ -93,6 +96,18 @@ pub enum EngineEvent {
     /// From history: this image's steps in their last order, each with its
     /// usual (median) duration — for "slower than usual" and the ETA.
     UsualSteps(Vec<(String, Duration)>),
+    /// A line of the push of `tag` (layer progress, retries, status text).
+    Push {
+        tag: String,
+        event: PushEvent,
+    },
+    /// `tag` is in the registry; `digest` is its manifest's.
+    Pushed {
+        tag: String,
+        digest: String,
+    },
+    /// Every tag is pushed (failures come as `Failed { phase: Push }`).
+    PushDone,
 }
 
 /// What should happen next, carried out outside the model.
@@ -337,6 +352,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             app.view.width = width;
             app.view.height = height;
         }
+        Msg::PushRequested { images, at } => {
+            app.now = Some(at);
+            push::request_pushes(app, &images, at, &mut out);
+        }
     }
     out
 }
@@ -374,7 +393,10 @@ fn schedule(app: &mut App, now: Instant, out: &mut Vec<Command>) {
             continue;
         }
         let deps = &app.deps[i];
-        if deps.iter().any(|d| app.images[*d].status.is_failure()) {
+        if deps
+            .iter()
+            .any(|d| push::fails_dependents(app.images[*d].status))
+        {
             let img = &mut app.images[i];
             img.status = Status::Skipped(SkipReason::DependencyFailed);
             img.finished_at = Some(now);
@@ -389,7 +411,7 @@ fn schedule(app: &mut App, now: Instant, out: &mut Vec<Command>) {
         }
         let ready = deps
             .iter()
-            .all(|d| app.images[*d].status.satisfies_dependents());
+            .all(|d| push::built_for_dependents(app.images[*d].status));
         if !ready || app.running() >= app.jobs {
             continue;
         }
@@ -469,9 +491,12 @@ fn on_engine_event(
             finish_current_step(app, i, at, out);
             let img = &mut app.images[i];
             img.image_id = Some(image_id.clone());
-            img.finished_at = Some(at);
-            img.status = Status::Done;
             let duration_ms = img.elapsed(at).map(ms).unwrap_or(0);
+            let push = img.push.enabled;
+            if !push {
+                img.finished_at = Some(at);
+                img.status = Status::Done;
+            }
             let steps = img.dockerfile_steps().count() as u32;
             let cached_steps = img.cached_steps();
             app.emit(
@@ -484,6 +509,9 @@ fn on_engine_event(
                     cached_steps,
                 },
             );
+            if push {
+                push::start(app, i, at, out);
+            }
         }
         EngineEvent::Skipped(reason) => {
             let img = &mut app.images[i];
@@ -492,6 +520,9 @@ fn on_engine_event(
             app.emit(out, i, EventKind::Skipped { reason });
         }
         EngineEvent::Failed { phase, error } => {
+            if phase == Phase::Push {
+                push::flush(app, i, out);
+            }
             let img = &mut app.images[i];
             img.status = Status::Failed(phase);
             img.finished_at = Some(at);
@@ -521,6 +552,9 @@ fn on_engine_event(
             app.images[i].log.push(LineKind::Note, message.clone());
             app.emit(out, i, EventKind::Notice { message });
         }
+        EngineEvent::Push { tag, event } => push::on_progress(app, i, at, tag, event, out),
+        EngineEvent::Pushed { tag, digest } => push::on_pushed(app, i, at, tag, digest, out),
+        EngineEvent::PushDone => push::on_done(app, i, at, out),
     }
 }
 

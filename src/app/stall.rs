@@ -6,8 +6,9 @@
 use std::time::Instant;
 
 use super::event::{EventKind, Phase};
-use super::image::Status;
+use super::image::{ImageState, Status};
 use super::log::LineKind;
+use super::push;
 use super::{ms, App, Command};
 use crate::config::format_duration;
 
@@ -17,7 +18,7 @@ pub(super) fn check_timers(app: &mut App, now: Instant, out: &mut Vec<Command>) 
         if !img.status.is_active() {
             continue;
         }
-        if let Some(elapsed) = img.elapsed(now) {
+        if let Some(elapsed) = phase_elapsed(img, now) {
             if elapsed >= img.timeout {
                 time_out(app, i, now, out);
                 continue;
@@ -27,7 +28,11 @@ pub(super) fn check_timers(app: &mut App, now: Instant, out: &mut Vec<Command>) 
         let img = &mut app.images[i];
         let phase = match img.status {
             Status::Building => Phase::Build,
-            Status::Pushing => Phase::Push,
+            // Per-layer rule (push.rs).
+            Status::Pushing => {
+                push::check_stall(app, i, now, out);
+                continue;
+            }
             _ => continue, // already stalled: the view shows the live counter
         };
         let Some(silent) = img.silent_for(now) else {
@@ -53,9 +58,19 @@ pub(super) fn check_timers(app: &mut App, now: Instant, out: &mut Vec<Command>) 
     }
 }
 
+/// How long the current phase has run: a push has its own clock, so an
+/// image's `timeout` bounds its build and, separately, its push.
+fn phase_elapsed(img: &ImageState, now: Instant) -> Option<std::time::Duration> {
+    if push::in_push(img.status) {
+        img.push.elapsed(now)
+    } else {
+        img.elapsed(now)
+    }
+}
+
 fn time_out(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
     let img = &mut app.images[i];
-    let after = img.elapsed(now).unwrap_or_default();
+    let after = phase_elapsed(img, now).unwrap_or_default();
     img.status = Status::TimedOut;
     img.finished_at = Some(now);
     img.current_step = None;

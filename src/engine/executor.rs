@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{Command, ImageOverride, Msg, RunId};
 use crate::config::Config;
 use crate::engine::build::{self, BuildFlags, SharedHistory, Sink};
+use crate::engine::push;
 
 /// How long shutdown waits for tasks to let go of their daemon streams.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -56,6 +57,7 @@ impl Executor {
                 image,
                 overrides,
             } => self.start(*run, *image, overrides.as_ref()),
+            Command::Push { run, image } => self.start_push(*run, *image),
             Command::Cancel { run, image } => {
                 if let Some((r, token)) = self.running.get(image) {
                     if r == run {
@@ -65,7 +67,7 @@ impl Executor {
             }
             Command::Emit(_) => {}
             // Push is being built on the engine side; Quit is the front-end's.
-            Command::Push { .. } | Command::Quit => {}
+            Command::Quit => {}
         }
     }
 
@@ -97,6 +99,27 @@ impl Executor {
         self.tasks
             .spawn(async move { build::run(docker, spec, flags, history, sink, token).await });
         // Reap finished tasks so the set stays small in a long session.
+        while self.tasks.try_join_next().is_some() {}
+    }
+
+    /// Push an image's tags (after its build, or for `kiln push`). Pushes
+    /// do not count against `jobs`; the model decides when they start.
+    fn start_push(&mut self, run: RunId, image: usize) {
+        let Some(spec) = self.config.images.get(image).cloned() else {
+            return;
+        };
+        let token = CancellationToken::new();
+        if let Some((_, old)) = self.running.insert(image, (run, token.clone())) {
+            old.cancel();
+        }
+        let sink = Sink {
+            tx: self.tx.clone(),
+            run,
+            image,
+        };
+        let docker = self.docker.clone();
+        self.tasks
+            .spawn(async move { push::run(docker, spec, sink, token).await });
         while self.tasks.try_join_next().is_some() {}
     }
 

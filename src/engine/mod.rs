@@ -5,7 +5,9 @@
 pub mod build;
 pub mod connect;
 pub mod context;
+pub mod credentials;
 pub mod dockerignore;
 pub mod executor;
 pub mod inputs;
 pub mod parse;
+pub mod push;

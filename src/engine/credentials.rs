@@ -1,0 +1,679 @@
+//! Registry credentials, found the way the docker CLI finds them:
+//! `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`), and for a
+//! registry host `credHelpers[host]`, then `credsStore`, then `auths[host]`
+//! (`auth` = base64 `user:pass`, or `username`/`password`, or
+//! `identitytoken`). Helpers are run as `docker-credential-<name> get` with
+//! the server address on stdin and `{ServerURL, Username, Secret}` on stdout.
+//!
+//! Secrets never leave this module except inside the `X-Registry-Auth` /
+//! `X-Registry-Config` headers: `Credentials`' `Debug` redacts them and no
+//! error message quotes them.
+//!
+//! The daemon decodes those headers as base64**url**; bollard encodes them
+//! with standard base64, so passwords whose JSON encodes to `+` or `/`
+//! silently fail. [`auth_header`] encodes url-safe itself, and
+//! [`url_safe_registry_headers`] fixes bollard's requests.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::Engine;
+use bollard::auth::DockerCredentials;
+use bollard::Docker;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+
+use crate::engine::connect::{docker_config_dir, Env, ProcessEnv};
+
+/// A credential helper that has not answered by then is given up on.
+pub const HELPER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Docker Hub's registry host as kiln names it.
+pub const DOCKER_HUB: &str = "docker.io";
+/// …and the server address the docker CLI stores its credentials under.
+pub const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";
+
+/// The registry host of an image reference: the part before the first `/`
+/// when it looks like a host (has `.` or `:`, or is `localhost`), else
+/// Docker Hub.
+pub fn registry_of(reference: &str) -> String {
+    match reference.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            normalize_registry(first)
+        }
+        _ => DOCKER_HUB.to_string(),
+    }
+}
+
+/// One name per registry: Docker Hub's many spellings become `docker.io`;
+/// other keys lose `https://`/`http://` and any path.
+pub fn normalize_registry(key: &str) -> String {
+    let k = key.trim();
+    let k = k
+        .strip_prefix("https://")
+        .or_else(|| k.strip_prefix("http://"))
+        .unwrap_or(k);
+    let host = k.split('/').next().unwrap_or(k).to_ascii_lowercase();
+    match host.as_str() {
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+            DOCKER_HUB.to_string()
+        }
+        _ => host,
+    }
+}
+
+/// The server address helpers and `serveraddress` use for a registry host.
+pub fn server_address(host: &str) -> String {
+    if normalize_registry(host) == DOCKER_HUB {
+        DOCKER_HUB_SERVER.to_string()
+    } else {
+        host.to_string()
+    }
+}
+
+/// Where credentials came from (for messages; never the secret itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Helper(String),
+    Store(String),
+    File(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Helper(h) => write!(f, "credential helper docker-credential-{h}"),
+            Source::Store(h) => write!(f, "credential store docker-credential-{h}"),
+            Source::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Credentials for one registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub identity_token: Option<String>,
+    pub server_address: String,
+    pub source: Source,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &redact(&self.password))
+            .field("identity_token", &redact(&self.identity_token))
+            .field("server_address", &self.server_address)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// In bollard's shape (for `build_image`'s X-Registry-Config).
+    pub fn to_docker(&self) -> DockerCredentials {
+        DockerCredentials {
+            username: self.username.clone(),
+            password: self.password.clone(),
+            identitytoken: self.identity_token.clone(),
+            serveraddress: Some(self.server_address.clone()),
+            ..Default::default()
+        }
+    }
+}
+
+/// The JSON the daemon expects in `X-Registry-Auth` (field order fixed).
+#[derive(Serialize)]
+struct AuthJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    serveraddress: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identitytoken: Option<&'a str>,
+}
+
+/// The JSON inside the `X-Registry-Auth` header (`{}` without credentials).
+pub fn auth_json(creds: Option<&Credentials>) -> String {
+    let j = match creds {
+        Some(c) => AuthJson {
+            username: c.username.as_deref(),
+            password: c.password.as_deref(),
+            serveraddress: Some(&c.server_address),
+            identitytoken: c.identity_token.as_deref(),
+        },
+        None => AuthJson {
+            username: None,
+            password: None,
+            serveraddress: None,
+            identitytoken: None,
+        },
+    };
+    serde_json::to_string(&j).unwrap_or_else(|_| "{}".into())
+}
+
+/// The `X-Registry-Auth` header value: url-safe base64 of [`auth_json`].
+pub fn auth_header(creds: Option<&Credentials>) -> String {
+    URL_SAFE.encode(auth_json(creds))
+}
+
+/// Re-encode bollard's standard-base64 registry headers as url-safe base64,
+/// which is what the daemon decodes. Values that are not standard base64
+/// (already url-safe, say) are left alone.
+pub fn reencode_registry_headers(mut req: bollard::BollardRequest) -> bollard::BollardRequest {
+    for name in ["X-Registry-Auth", "X-Registry-Config"] {
+        let Some(value) = req.headers().get(name) else {
+            continue;
+        };
+        let Ok(decoded) = STANDARD.decode(value.as_bytes()) else {
+            continue;
+        };
+        if let Ok(v) = http::HeaderValue::from_str(&URL_SAFE.encode(decoded)) {
+            req.headers_mut().insert(name, v);
+        }
+    }
+    req
+}
+
+/// `docker` with [`reencode_registry_headers`] applied to every request.
+/// (A client has one request modifier: compose by calling
+/// `reencode_registry_headers` inside another modifier instead.)
+pub fn url_safe_registry_headers(docker: Docker) -> Docker {
+    docker.with_request_modifier(reencode_registry_headers)
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    auths: HashMap<String, AuthEntry>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: HashMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    identitytoken: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HelperReply {
+    #[serde(rename = "Username", default)]
+    username: String,
+    #[serde(rename = "Secret", default)]
+    secret: String,
+}
+
+/// The docker CLI's credentials configuration, loaded once.
+#[derive(Debug, Default)]
+pub struct Store {
+    /// The config.json read (or that would have been).
+    pub path: Option<PathBuf>,
+    file: ConfigFile,
+    /// Directory prepended to PATH when looking for helpers (tests).
+    helper_dir: Option<PathBuf>,
+}
+
+impl Store {
+    /// Read `config.json` from the docker config dir of `env`; a missing
+    /// file is an empty store; an unreadable or invalid one is an error.
+    pub fn load(env: &dyn Env) -> Result<Store, String> {
+        let Some(dir) = docker_config_dir(env) else {
+            return Ok(Store::default());
+        };
+        Store::load_dir(&dir)
+    }
+
+    /// `Store::load` with the process environment.
+    pub fn from_env() -> Result<Store, String> {
+        Store::load(&ProcessEnv)
+    }
+
+    pub fn load_dir(dir: &Path) -> Result<Store, String> {
+        let path = dir.join("config.json");
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not valid: {e}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        Ok(Store {
+            path: Some(path),
+            file,
+            helper_dir: None,
+        })
+    }
+
+    /// Look for credential helpers in `dir` first (tests).
+    pub fn with_helper_dir(mut self, dir: PathBuf) -> Store {
+        self.helper_dir = Some(dir);
+        self
+    }
+
+    /// Credentials for `registry` (any spelling): `credHelpers`, then
+    /// `credsStore`, then `auths`. `Ok(None)`: none configured. `Err`: a
+    /// helper failed (the message names the helper and the registry).
+    pub async fn get(&self, registry: &str) -> Result<Option<Credentials>, String> {
+        let host = normalize_registry(registry);
+        let server = server_address(&host);
+        let helper = self
+            .file
+            .cred_helpers
+            .iter()
+            .find(|(k, _)| normalize_registry(k) == host)
+            .map(|(_, h)| h.clone());
+        let mut store_error = None;
+        if let Some(h) = helper {
+            return self
+                .run_helper(&h, &server)
+                .await
+                .map(|r| r.map(|r| from_helper(r, &server, Source::Helper(h.clone()))));
+        }
+        if let Some(h) = self.file.creds_store.clone().filter(|h| !h.is_empty()) {
+            match self.run_helper(&h, &server).await {
+                Ok(Some(r)) => return Ok(Some(from_helper(r, &server, Source::Store(h)))),
+                Ok(None) => {}
+                Err(e) => store_error = Some(e),
+            }
+        }
+        if let Some(c) = self.file_entry(&host, &server) {
+            return Ok(Some(c));
+        }
+        match store_error {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+
+    fn file_entry(&self, host: &str, server: &str) -> Option<Credentials> {
+        let entry = self
+            .file
+            .auths
+            .iter()
+            .filter(|(k, _)| normalize_registry(k) == host)
+            // An exact key beats another spelling of the same registry.
+            .min_by_key(|(k, _)| (k.as_str() != host && k.as_str() != server, k.as_str()))
+            .map(|(_, e)| e)?;
+        let source = Source::File(self.path.clone().unwrap_or_default());
+        let (mut username, mut password) = (None, None);
+        if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
+            if let Some((u, p)) = STANDARD
+                .decode(auth.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| {
+                    s.split_once(':')
+                        .map(|(u, p)| (u.to_string(), p.to_string()))
+                })
+            {
+                username = Some(u);
+                password = Some(p);
+            }
+        }
+        if entry.username.is_some() {
+            username = entry.username.clone();
+        }
+        if entry.password.is_some() {
+            password = entry.password.clone();
+        }
+        let identity_token = entry.identitytoken.clone().filter(|t| !t.is_empty());
+        if username.is_none() && password.is_none() && identity_token.is_none() {
+            return None; // e.g. `{}` left by a credsStore login
+        }
+        Some(Credentials {
+            username,
+            password,
+            identity_token,
+            server_address: server.to_string(),
+            source,
+        })
+    }
+
+    /// Every registry config.json knows (auths and credHelpers keys), with
+    /// its credentials, keyed as bollard's `build_image` wants them (for
+    /// private base images; send them through [`url_safe_registry_headers`]).
+    /// Registries whose lookup fails are left out.
+    pub async fn all(&self) -> HashMap<String, DockerCredentials> {
+        let hosts: BTreeSet<String> = self
+            .file
+            .auths
+            .keys()
+            .chain(self.file.cred_helpers.keys())
+            .map(|k| normalize_registry(k))
+            .collect();
+        let mut map = HashMap::new();
+        for host in hosts {
+            if let Ok(Some(c)) = self.get(&host).await {
+                map.insert(server_address(&host), c.to_docker());
+            }
+        }
+        map
+    }
+
+    async fn run_helper(&self, helper: &str, server: &str) -> Result<Option<HelperReply>, String> {
+        let program = format!("docker-credential-{helper}");
+        let mut cmd = tokio::process::Command::new(&program);
+        if let Some(dir) = &self.helper_dir {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let mut dirs = vec![dir.clone()];
+            dirs.extend(std::env::split_paths(&path));
+            if let Ok(joined) = std::env::join_paths(dirs) {
+                cmd.env("PATH", joined);
+            }
+        }
+        cmd.arg("get")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let fail = |what: String| format!("{program} {what} (registry {server})");
+        let mut child = cmd.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                fail("is not on PATH".into())
+            } else {
+                fail(format!("could not be run: {e}"))
+            }
+        })?;
+        let run = async {
+            if let Some(mut stdin) = child.stdin.take() {
+                // A helper may exit without reading (broken pipe): its exit
+                // status and output say what happened.
+                let _ = stdin.write_all(server.as_bytes()).await;
+                let _ = stdin.shutdown().await;
+            }
+            child.wait_with_output().await
+        };
+        let output = match tokio::time::timeout(HELPER_TIMEOUT, run).await {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => return Err(fail(format!("failed: {e}"))),
+            Err(_) => {
+                return Err(fail(format!(
+                    "did not answer within {}s",
+                    HELPER_TIMEOUT.as_secs()
+                )))
+            }
+        };
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            // The protocol's "no credentials" answer.
+            if stdout.contains("credentials not found") {
+                return Ok(None);
+            }
+            // A helper's error text is on stdout or stderr; quote it only if
+            // it is short and not JSON (never risk echoing a secret).
+            let text = if stdout.trim().is_empty() {
+                String::from_utf8_lossy(&output.stderr).into_owned()
+            } else {
+                stdout.into_owned()
+            };
+            let line = text.lines().next().unwrap_or("").trim();
+            let quoted = if line.is_empty() || line.len() > 200 || line.starts_with('{') {
+                String::new()
+            } else {
+                format!(": {}", crate::sanitize::sanitize(line))
+            };
+            return Err(fail(format!("failed ({}){quoted}", output.status)));
+        }
+        let reply: HelperReply = serde_json::from_str(stdout.trim())
+            .map_err(|_| fail("answered with something that is not credentials JSON".into()))?;
+        if reply.secret.is_empty() && reply.username.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(reply))
+    }
+}
+
+fn from_helper(r: HelperReply, server: &str, source: Source) -> Credentials {
+    // The protocol's way to hand over an identity token.
+    if r.username == "<token>" {
+        Credentials {
+            username: None,
+            password: None,
+            identity_token: Some(r.secret),
+            server_address: server.to_string(),
+            source,
+        }
+    } else {
+        Credentials {
+            username: Some(r.username),
+            password: Some(r.secret),
+            identity_token: None,
+            server_address: server.to_string(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn store(json: &str) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), json).unwrap();
+        let s = Store::load_dir(dir.path())
+            .unwrap()
+            .with_helper_dir(dir.path().to_path_buf());
+        (dir, s)
+    }
+
+    /// A helper answering `user`/`secret` for `registry`, logging requests.
+    fn helper(dir: &Path, name: &str, registry: &str, user: &str, secret: &str) {
+        let path = dir.join(format!("docker-credential-{name}"));
+        let log = dir.join(format!("{name}.log"));
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\nread -r server\necho \"$1 $server\" >> '{}'\nif [ \"$server\" = '{registry}' ]; then\n  printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}' \"$server\"\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn registry_hosts_and_normalisation() {
+        assert_eq!(registry_of("busybox"), "docker.io");
+        assert_eq!(registry_of("library/busybox:1"), "docker.io");
+        assert_eq!(registry_of("kiln/x:latest"), "docker.io");
+        assert_eq!(registry_of("localhost/x"), "localhost");
+        assert_eq!(registry_of("localhost:5001/kiln/x:1"), "localhost:5001");
+        assert_eq!(registry_of("127.0.0.1:5001/x"), "127.0.0.1:5001");
+        assert_eq!(registry_of("ghcr.io/o/x"), "ghcr.io");
+        assert_eq!(registry_of("docker.io/o/x"), "docker.io");
+        assert_eq!(registry_of("index.docker.io/o/x"), "docker.io");
+        for k in [
+            "docker.io",
+            "index.docker.io",
+            "registry-1.docker.io",
+            "https://index.docker.io/v1/",
+            "http://docker.io",
+        ] {
+            assert_eq!(normalize_registry(k), "docker.io", "{k}");
+        }
+        assert_eq!(normalize_registry("https://ghcr.io/v2/"), "ghcr.io");
+        assert_eq!(
+            normalize_registry("http://127.0.0.1:5001"),
+            "127.0.0.1:5001"
+        );
+        assert_eq!(server_address("docker.io"), DOCKER_HUB_SERVER);
+        assert_eq!(server_address("ghcr.io"), "ghcr.io");
+    }
+
+    #[test]
+    fn auths_entries_in_all_their_shapes() {
+        let auth = STANDARD.encode("alice:pa:ss");
+        let (_d, s) = store(&format!(
+            r#"{{"auths":{{
+                "https://index.docker.io/v1/":{{"auth":"{auth}"}},
+                "https://ghcr.io":{{"username":"bob","password":"pw"}},
+                "quay.io":{{"identitytoken":"tok"}},
+                "empty.example":{{}}
+            }}}}"#
+        ));
+        let rt = rt();
+        let hub = rt.block_on(s.get("registry-1.docker.io")).unwrap().unwrap();
+        assert_eq!(hub.username.as_deref(), Some("alice"));
+        assert_eq!(
+            hub.password.as_deref(),
+            Some("pa:ss"),
+            "split at the first colon"
+        );
+        assert_eq!(hub.server_address, DOCKER_HUB_SERVER);
+        let gh = rt.block_on(s.get("ghcr.io")).unwrap().unwrap();
+        assert_eq!(
+            (gh.username.as_deref(), gh.password.as_deref()),
+            (Some("bob"), Some("pw"))
+        );
+        let q = rt.block_on(s.get("quay.io")).unwrap().unwrap();
+        assert_eq!(q.identity_token.as_deref(), Some("tok"));
+        assert_eq!(rt.block_on(s.get("empty.example")).unwrap(), None);
+        assert_eq!(rt.block_on(s.get("other.example")).unwrap(), None);
+        // Debug never shows a secret.
+        let dbg = format!("{hub:?} {gh:?} {q:?}");
+        assert!(
+            !dbg.contains("pa:ss") && !dbg.contains("pw\"") && !dbg.contains("tok\""),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn helpers_then_store_then_file() {
+        let (dir, s) = store(
+            r#"{"credHelpers":{"https://h.example/v2/":"one"},
+                "credsStore":"two",
+                "auths":{"h.example":{"username":"file","password":"f"},
+                         "s.example":{"username":"file","password":"f"},
+                         "f.example":{"username":"file","password":"f"}}}"#,
+        );
+        helper(dir.path(), "one", "h.example", "helper-user", "h-secret");
+        helper(dir.path(), "two", "s.example", "store-user", "s-secret");
+        let rt = rt();
+        let h = rt.block_on(s.get("h.example")).unwrap().unwrap();
+        assert_eq!(h.username.as_deref(), Some("helper-user"));
+        assert_eq!(h.password.as_deref(), Some("h-secret"));
+        assert_eq!(h.source, Source::Helper("one".into()));
+        let st = rt.block_on(s.get("s.example")).unwrap().unwrap();
+        assert_eq!(st.username.as_deref(), Some("store-user"));
+        assert_eq!(st.source, Source::Store("two".into()));
+        // The store has nothing for f.example: the file's entry is used.
+        let f = rt.block_on(s.get("f.example")).unwrap().unwrap();
+        assert_eq!(f.username.as_deref(), Some("file"));
+        // The helper got the server address on stdin and `get` as argument.
+        let log = std::fs::read_to_string(dir.path().join("two.log")).unwrap();
+        assert!(
+            log.contains("get s.example") && log.contains("get f.example"),
+            "{log}"
+        );
+        let all = rt.block_on(s.all());
+        assert_eq!(all["h.example"].username.as_deref(), Some("helper-user"));
+        assert_eq!(all["f.example"].serveraddress.as_deref(), Some("f.example"));
+    }
+
+    #[test]
+    fn a_missing_or_failing_helper_is_an_error_naming_it() {
+        let (dir, s) = store(r#"{"credHelpers":{"x.example":"nope"}}"#);
+        let err = rt().block_on(s.get("x.example")).unwrap_err();
+        assert!(
+            err.contains("docker-credential-nope is not on PATH"),
+            "{err}"
+        );
+        assert!(err.contains("x.example"), "{err}");
+        let path = dir.path().join("docker-credential-nope");
+        std::fs::write(&path, "#!/bin/sh\necho 'keychain locked' >&2\nexit 3\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = rt().block_on(s.get("x.example")).unwrap_err();
+        assert!(err.contains("keychain locked"), "{err}");
+    }
+
+    #[test]
+    fn identity_tokens_from_helpers() {
+        let (dir, s) = store(r#"{"credsStore":"tok"}"#);
+        helper(dir.path(), "tok", DOCKER_HUB_SERVER, "<token>", "idtok");
+        let c = rt().block_on(s.get("docker.io")).unwrap().unwrap();
+        assert_eq!(c.identity_token.as_deref(), Some("idtok"));
+        assert_eq!(c.username, None);
+        assert_eq!(
+            auth_json(Some(&c)),
+            r#"{"serveraddress":"https://index.docker.io/v1/","identitytoken":"idtok"}"#
+        );
+    }
+
+    #[test]
+    fn header_is_url_safe_base64() {
+        let c = Credentials {
+            username: Some("kiln".into()),
+            password: Some("??>>".into()),
+            identity_token: None,
+            server_address: "r:5000".into(),
+            source: Source::File(PathBuf::new()),
+        };
+        let json = auth_json(Some(&c));
+        assert_eq!(
+            json,
+            r#"{"username":"kiln","password":"??>>","serveraddress":"r:5000"}"#
+        );
+        assert_ne!(STANDARD.encode(&json), URL_SAFE.encode(&json));
+        assert_eq!(auth_header(Some(&c)), URL_SAFE.encode(&json));
+        assert_eq!(auth_header(None), URL_SAFE.encode("{}"));
+    }
+
+    #[test]
+    fn bollard_headers_are_reencoded_url_safe() {
+        let json = r#"{"r:5000":{"username":"kiln","password":"??>>"}}"#;
+        let standard = STANDARD.encode(json);
+        assert!(standard.contains('/') || standard.contains('+'));
+        let req = http::Request::builder()
+            .uri("/build")
+            .header("X-Registry-Config", &standard)
+            .header("X-Registry-Auth", STANDARD.encode("{}"))
+            .header("X-Other", "a+b/")
+            .body(bollard::body_full(bytes::Bytes::new()))
+            .unwrap();
+        let req = reencode_registry_headers(req);
+        let h = |n: &str| req.headers()[n].to_str().unwrap().to_string();
+        assert_eq!(h("X-Registry-Config"), URL_SAFE.encode(json));
+        assert_eq!(
+            URL_SAFE.decode(h("X-Registry-Config")).unwrap(),
+            json.as_bytes()
+        );
+        assert_eq!(h("X-Registry-Auth"), URL_SAFE.encode("{}"));
+        assert_eq!(h("X-Other"), "a+b/", "other headers untouched");
+        // Already url-safe (not standard base64): left alone.
+        let safe = URL_SAFE.encode(json);
+        let req = http::Request::builder()
+            .header("X-Registry-Config", &safe)
+            .body(bollard::body_full(bytes::Bytes::new()))
+            .unwrap();
+        assert_eq!(
+            reencode_registry_headers(req).headers()["X-Registry-Config"],
+            safe.as_str()
+        );
+    }
+}

@@ -1,0 +1,498 @@
+//! One image's push: every tag in turn, reported as `EngineEvent`s.
+//!
+//! bollard's `PushImageInfo` drops the layer `id` and the `aux` digest, so
+//! the push is a raw `POST /v{api}/images/{name}/push?tag={tag}` over a
+//! hyper 1 connection of our own to the same daemon (unix socket or plain
+//! TCP), each JSON line fed to [`parse_push_line`]. The API version is the
+//! one bollard negotiated. For TLS (and any other transport) endpoints
+//! this falls back to bollard's typed `push_image` with a notice: layer ids
+//! are unknown there, so no per-layer progress, but the digest still comes
+//! from the daemon's `<tag>: digest: … size: …` status line.
+//!
+//! Credentials come from `credentials.rs` and travel url-safe base64
+//! encoded in `X-Registry-Auth`. No secret is ever logged or put in a
+//! message.
+
+use std::time::Duration;
+
+use bollard::query_parameters::PushImageOptionsBuilder;
+use bollard::Docker;
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::event::Phase;
+use crate::app::EngineEvent;
+use crate::config::ImageConfig;
+use crate::engine::build::Sink;
+use crate::engine::connect::{self, Endpoint, ProcessEnv};
+use crate::engine::credentials::{self, Credentials, Store};
+use crate::engine::parse::{parse_push_line, PushEvent};
+
+/// Connecting to the daemon for a push must not hang.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How kiln reaches the daemon for the raw push stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    Unix(String),
+    /// `host:port` of a plain-HTTP daemon.
+    Tcp(String),
+    /// TLS or anything else: bollard's typed push.
+    Bollard,
+}
+
+impl Transport {
+    pub fn of(ep: &Endpoint) -> Transport {
+        if ep.tls.is_some() {
+            return Transport::Bollard;
+        }
+        let host = ep.host.as_str();
+        if let Some(path) = host.strip_prefix("unix://") {
+            return Transport::Unix(path.to_string());
+        }
+        if let Some(rest) = host
+            .strip_prefix("tcp://")
+            .or_else(|| host.strip_prefix("http://"))
+        {
+            let authority = rest.split('/').next().unwrap_or(rest);
+            return Transport::Tcp(authority.to_string());
+        }
+        Transport::Bollard
+    }
+}
+
+/// `name` and `tag` of a reference (`host:5000/a/b:1` → `host:5000/a/b`, `1`;
+/// no tag means `latest`).
+pub fn split_reference(reference: &str) -> (&str, &str) {
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(i) => (
+            &reference[..last_slash + i],
+            &reference[last_slash + i + 1..],
+        ),
+        None => (reference, "latest"),
+    }
+}
+
+/// Push every tag of `spec`. Returns when done, failed, or `cancel` fires
+/// (dropping the connection makes the daemon abort the push).
+pub async fn run(docker: Docker, spec: ImageConfig, sink: Sink, cancel: CancellationToken) {
+    tokio::select! {
+        _ = cancel.cancelled() => {}
+        _ = push_all(&docker, &spec, &sink) => {}
+    }
+}
+
+async fn fail(sink: &Sink, error: String) {
+    sink.send(EngineEvent::Failed {
+        phase: Phase::Push,
+        error,
+    })
+    .await;
+}
+
+async fn push_all(docker: &Docker, spec: &ImageConfig, sink: &Sink) {
+    let transport = match connect::resolve(&ProcessEnv) {
+        Ok(ep) => Transport::of(&ep),
+        Err(_) => Transport::Bollard,
+    };
+    if transport == Transport::Bollard
+        && !sink
+            .send(EngineEvent::Notice(
+                "pushing through bollard (TLS daemon endpoint): no per-layer progress".into(),
+            ))
+            .await
+    {
+        return;
+    }
+    let store = match tokio::task::spawn_blocking(Store::from_env).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return fail(sink, format!("cannot read registry credentials: {e}")).await,
+        Err(e) => return fail(sink, format!("cannot read registry credentials: {e}")).await,
+    };
+    let version = docker.client_version().to_string();
+    for tag in &spec.tags {
+        let registry = credentials::registry_of(tag);
+        let creds = match store.get(&registry).await {
+            Ok(c) => c,
+            Err(e) => {
+                // Go on without: a registry that needs none still works, and
+                // one that does fails below with this notice to explain.
+                sink.send(EngineEvent::Notice(format!(
+                    "no credentials for {registry}: {e}"
+                )))
+                .await;
+                None
+            }
+        };
+        let result = match &transport {
+            Transport::Bollard => push_typed(docker, tag, creds.as_ref(), sink).await,
+            t => push_raw(t, &version, tag, creds.as_ref(), sink).await,
+        };
+        match result {
+            Ok(digest) => {
+                if !sink
+                    .send(EngineEvent::Pushed {
+                        tag: tag.clone(),
+                        digest,
+                    })
+                    .await
+                {
+                    return;
+                }
+            }
+            Err(PushError::Gone) => return,
+            Err(PushError::Daemon(msg)) => {
+                return fail(sink, explain(tag, &registry, &msg, creds.as_ref(), &store)).await
+            }
+            Err(PushError::Other(msg)) => return fail(sink, format!("push of {tag}: {msg}")).await,
+        }
+    }
+    sink.send(EngineEvent::PushDone).await;
+}
+
+enum PushError {
+    /// The daemon's own error message (from the stream or the response).
+    Daemon(String),
+    /// Our side: connecting, reading, the stream ending early.
+    Other(String),
+    /// The app went away.
+    Gone,
+}
+
+/// The failure as one sentence naming the tag and registry; authentication
+/// errors say so, and where the credentials came from (never what they are).
+fn explain(
+    tag: &str,
+    registry: &str,
+    msg: &str,
+    creds: Option<&Credentials>,
+    store: &Store,
+) -> String {
+    let lower = msg.to_ascii_lowercase();
+    let auth = lower.contains("unauthorized")
+        || lower.contains("no basic auth credentials")
+        || lower.contains("authentication required")
+        || lower.contains("denied");
+    if !auth {
+        return format!("push of {tag} to {registry} failed: {msg}");
+    }
+    let hint = match creds {
+        Some(c) => format!("the credentials from {} were rejected", c.source),
+        None => format!(
+            "no credentials for {registry} in {} (docker login {registry})",
+            store
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "~/.docker/config.json".into())
+        ),
+    };
+    format!("authentication failed for registry {registry} pushing {tag}: {hint} (daemon: {msg})")
+}
+
+/// Forward one parsed line; remember the digest and the first error.
+async fn forward(
+    tag: &str,
+    events: Vec<PushEvent>,
+    sink: &Sink,
+    digest: &mut Option<String>,
+    error: &mut Option<String>,
+    layers_known: bool,
+) -> bool {
+    for ev in events {
+        match ev {
+            PushEvent::Digest { digest: d, .. } => *digest = Some(d),
+            PushEvent::Error(e) => {
+                error.get_or_insert(e);
+            }
+            PushEvent::Status(s) if !layers_known && is_layer_status(&s) => {}
+            ev => {
+                if !sink
+                    .send(EngineEvent::Push {
+                        tag: tag.to_string(),
+                        event: ev,
+                    })
+                    .await
+                {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Per-layer words that, without a layer id, are noise.
+fn is_layer_status(s: &str) -> bool {
+    matches!(
+        s,
+        "Preparing" | "Waiting" | "Pushing" | "Pushed" | "Layer already exists"
+    ) || s.starts_with("Mounted from")
+        || s.starts_with("Retrying in")
+}
+
+/// The raw push of one tag; returns its manifest digest.
+async fn push_raw(
+    transport: &Transport,
+    version: &str,
+    reference: &str,
+    creds: Option<&Credentials>,
+    sink: &Sink,
+) -> Result<String, PushError> {
+    let (name, tag) = split_reference(reference);
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("tag", tag)
+        .finish();
+    let uri = format!("/v{version}/images/{name}/push?{query}");
+    let (host_header, mut sender) = match transport {
+        Transport::Unix(path) => {
+            let stream =
+                tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path))
+                    .await
+                    .map_err(|_| {
+                        PushError::Other(format!("connecting to the daemon at {path} timed out"))
+                    })?
+                    .map_err(|e| {
+                        PushError::Other(format!("cannot connect to the daemon at {path}: {e}"))
+                    })?;
+            ("docker".to_string(), handshake(stream).await?)
+        }
+        Transport::Tcp(addr) => {
+            let stream =
+                tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
+                    .await
+                    .map_err(|_| {
+                        PushError::Other(format!("connecting to the daemon at {addr} timed out"))
+                    })?
+                    .map_err(|e| {
+                        PushError::Other(format!("cannot connect to the daemon at {addr}: {e}"))
+                    })?;
+            (addr.clone(), handshake(stream).await?)
+        }
+        Transport::Bollard => {
+            return Err(PushError::Other("no raw transport to the daemon".into()))
+        }
+    };
+    let req = http::Request::post(&uri)
+        .header(http::header::HOST, host_header)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header("X-Registry-Auth", credentials::auth_header(creds))
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| PushError::Other(format!("bad push request: {e}")))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| PushError::Other(format!("the daemon did not answer the push: {e}")))?;
+    let status = resp.status();
+    let mut body = resp.into_body();
+    if !status.is_success() {
+        let bytes = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let msg = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("message")?.as_str().map(String::from))
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).trim().to_string());
+        let msg = crate::sanitize::sanitize(&msg).into_owned();
+        return Err(if status == http::StatusCode::NOT_FOUND {
+            PushError::Other(format!("{msg} (build it first)"))
+        } else {
+            PushError::Daemon(format!("{msg} (HTTP {status})"))
+        });
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    let mut digest = None;
+    let mut error = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| PushError::Other(format!("lost the push stream from the daemon: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        buf.extend_from_slice(&data);
+        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            if !handle_line(reference, &line, sink, &mut digest, &mut error).await {
+                return Err(PushError::Gone);
+            }
+        }
+    }
+    if !buf.is_empty() && !handle_line(reference, &buf, sink, &mut digest, &mut error).await {
+        return Err(PushError::Gone);
+    }
+    finish(digest, error)
+}
+
+async fn handshake<S>(
+    stream: S,
+) -> Result<hyper::client::conn::http1::SendRequest<Empty<Bytes>>, PushError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| PushError::Other(format!("HTTP handshake with the daemon failed: {e}")))?;
+    // Drives the connection; ends when the response is read or the sender
+    // (and with it the push) is dropped.
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+async fn handle_line(
+    reference: &str,
+    line: &[u8],
+    sink: &Sink,
+    digest: &mut Option<String>,
+    error: &mut Option<String>,
+) -> bool {
+    match parse_push_line(line) {
+        Ok(events) => forward(reference, events, sink, digest, error, true).await,
+        Err(e) => {
+            sink.send(EngineEvent::Notice(format!("push of {reference}: {e}")))
+                .await
+        }
+    }
+}
+
+fn finish(digest: Option<String>, error: Option<String>) -> Result<String, PushError> {
+    match (error, digest) {
+        (Some(e), _) => Err(PushError::Daemon(e)),
+        (None, Some(d)) => Ok(d),
+        (None, None) => Err(PushError::Other(
+            "the daemon ended the push without a manifest digest".into(),
+        )),
+    }
+}
+
+/// Fallback (TLS endpoints): bollard's typed push. Its items lack layer ids
+/// and `aux`; the digest still arrives as a status line.
+async fn push_typed(
+    docker: &Docker,
+    reference: &str,
+    creds: Option<&Credentials>,
+    sink: &Sink,
+) -> Result<String, PushError> {
+    let (name, tag) = split_reference(reference);
+    // bollard encodes X-Registry-Auth as standard base64: re-encode.
+    let docker = credentials::url_safe_registry_headers(docker.clone());
+    let options = PushImageOptionsBuilder::new().tag(tag).build();
+    let mut stream = docker.push_image(name, Some(options), creds.map(|c| c.to_docker()));
+    let mut digest = None;
+    let mut error = None;
+    while let Some(item) = stream.next().await {
+        let events = match item {
+            Ok(info) => serde_json::to_vec(&info)
+                .ok()
+                .and_then(|line| parse_push_line(&line).ok())
+                .unwrap_or_default(),
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                vec![PushEvent::Error(error)]
+            }
+            Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
+                vec![PushEvent::Error(message)]
+            }
+            Err(e) => {
+                return Err(PushError::Other(format!(
+                    "lost the push stream from the daemon: {e}"
+                )))
+            }
+        };
+        if !forward(reference, events, sink, &mut digest, &mut error, false).await {
+            return Err(PushError::Gone);
+        }
+    }
+    finish(digest, error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::connect::Origin;
+
+    #[test]
+    fn references_split_into_name_and_tag() {
+        assert_eq!(
+            split_reference("127.0.0.1:5001/kiln/x:1"),
+            ("127.0.0.1:5001/kiln/x", "1")
+        );
+        assert_eq!(
+            split_reference("127.0.0.1:5001/kiln/x"),
+            ("127.0.0.1:5001/kiln/x", "latest")
+        );
+        assert_eq!(split_reference("busybox"), ("busybox", "latest"));
+        assert_eq!(split_reference("a/b:c"), ("a/b", "c"));
+    }
+
+    #[test]
+    fn transports_follow_the_endpoint() {
+        let ep = |host: &str, tls: bool| Endpoint {
+            host: host.into(),
+            origin: Origin::Default,
+            tls: tls.then(|| connect::Tls {
+                ca: "ca".into(),
+                cert: "c".into(),
+                key: "k".into(),
+            }),
+        };
+        assert_eq!(
+            Transport::of(&ep("unix:///var/run/docker.sock", false)),
+            Transport::Unix("/var/run/docker.sock".into())
+        );
+        assert_eq!(
+            Transport::of(&ep("tcp://1.2.3.4:2375", false)),
+            Transport::Tcp("1.2.3.4:2375".into())
+        );
+        assert_eq!(
+            Transport::of(&ep("http://h:2375/", false)),
+            Transport::Tcp("h:2375".into())
+        );
+        assert_eq!(Transport::of(&ep("tcp://h:2376", true)), Transport::Bollard);
+        assert_eq!(Transport::of(&ep("ssh://me@h", false)), Transport::Bollard);
+    }
+
+    #[test]
+    fn auth_failures_name_the_registry_and_never_the_secret() {
+        let store = Store::default();
+        let msg = explain(
+            "r:5/x:1",
+            "r:5",
+            "unauthorized: authentication required",
+            None,
+            &store,
+        );
+        assert!(
+            msg.starts_with("authentication failed for registry r:5"),
+            "{msg}"
+        );
+        assert!(msg.contains("docker login r:5"), "{msg}");
+        let creds = Credentials {
+            username: Some("u".into()),
+            password: Some("sekrit".into()),
+            identity_token: None,
+            server_address: "r:5".into(),
+            source: credentials::Source::Helper("kilntest".into()),
+        };
+        let msg = explain(
+            "r:5/x:1",
+            "r:5",
+            "no basic auth credentials",
+            Some(&creds),
+            &store,
+        );
+        assert!(
+            msg.contains("docker-credential-kilntest were rejected"),
+            "{msg}"
+        );
+        assert!(!msg.contains("sekrit"));
+        let msg = explain("r:5/x:1", "r:5", "connection refused", None, &store);
+        assert_eq!(msg, "push of r:5/x:1 to r:5 failed: connection refused");
+    }
+}

@@ -1,0 +1,71 @@
+//! `kiln push [IMAGE...]`: push the images' tags as they are on the daemon
+//! now, without building, through the same model, engine and printers as
+//! `kiln build --push`.
+
+use std::sync::Arc;
+
+use crate::cli::{PushArgs, EXIT_DAEMON, EXIT_USAGE};
+use crate::config::Config;
+use crate::engine::connect::{self, ProcessEnv};
+use crate::headless::{self, Format};
+
+/// Which images `kiln push` pushes: the named ones only (not their
+/// dependencies), or every image kiln builds. Prebuilt images are not ours
+/// to push.
+pub fn select(config: &Config, names: &[String]) -> Result<Vec<usize>, String> {
+    if names.is_empty() {
+        let all: Vec<usize> = config
+            .plan()
+            .order
+            .into_iter()
+            .filter(|&i| !config.images[i].is_prebuilt())
+            .collect();
+        if all.is_empty() {
+            return Err("no image to push: every image in the stack is prebuilt".into());
+        }
+        return Ok(all);
+    }
+    let mut out = Vec::new();
+    for name in names {
+        let Some(i) = config.index_of(name) else {
+            // The same "unknown image … did you mean" message as `build`.
+            return Err(config
+                .select(std::slice::from_ref(name))
+                .err()
+                .unwrap_or_else(|| format!("unknown image '{name}'")));
+        };
+        if config.images[i].is_prebuilt() {
+            return Err(format!(
+                "'{name}' is a prebuilt image (image: {}); kiln pushes only images it builds",
+                config.images[i].tags.join(", ")
+            ));
+        }
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn run(config: Config, args: PushArgs) -> i32 {
+    let selection = match select(&config, &args.images) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kiln: error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let format = if args.json {
+        Format::Json
+    } else {
+        Format::Plain
+    };
+    let docker = match connect::connect(&ProcessEnv).await {
+        Ok((docker, _)) => docker,
+        Err(e) => {
+            eprintln!("kiln: error: {e}");
+            return EXIT_DAEMON;
+        }
+    };
+    headless::push(docker, Arc::new(config), selection, format).await
+}
