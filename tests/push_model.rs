@@ -110,7 +110,11 @@ fn built_and_pushing() -> (Run, Vec<Command>) {
         images: vec![0, 1],
         at,
     });
-    assert!(cmds.contains(&Command::StartBuild { run: 1, image: 0 }));
+    assert!(cmds.contains(&Command::StartBuild {
+        run: 1,
+        image: 0,
+        overrides: None
+    }));
     let cmds = r.engine(
         0,
         10.0,
@@ -131,7 +135,11 @@ fn a_built_image_with_push_goes_on_to_push_and_dependents_start() {
     );
     // The dependent builds on the local image while `a` pushes.
     assert!(
-        cmds.contains(&Command::StartBuild { run: 2, image: 1 }),
+        cmds.contains(&Command::StartBuild {
+            run: 2,
+            image: 1,
+            overrides: None
+        }),
         "{cmds:?}"
     );
     assert_eq!(types(&cmds)[0], "built");
