@@ -36,7 +36,7 @@ fn a_stack_builds_in_dependency_order_and_streams_events() {
     require_docker!();
     let s = Stack::new();
     two_image_stack(&s);
-    let out = s.kiln(&["build", "--json", "--builder", "legacy"]);
+    let out = s.kiln(&["build", "--json", "--builder", "legacy", "--no-cache"]);
     assert!(
         out.status.success(),
         "kiln failed: {}\n{}",

@@ -121,7 +121,15 @@ fn row<'a>(
             .and_then(|now| img.elapsed(now))
             .map(clock)
             .unwrap_or_default();
-        (elapsed, theme.fg(Color::DarkGray))
+        // With history, an estimate of what is left ("~40s left").
+        let eta = app.now.and_then(|now| img.eta(now));
+        match eta {
+            Some(left) => (
+                format!("{elapsed} ~{} left", clock(left)),
+                theme.fg(Color::DarkGray),
+            ),
+            None => (elapsed, theme.fg(Color::DarkGray)),
+        }
     };
     let cached = img.cached_steps();
     let mut detail = progress(img);
