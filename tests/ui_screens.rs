@@ -217,3 +217,82 @@ fn no_color_means_no_colours_at_all() {
     let buf = render_buffer(&mut app, 100, 24);
     assert_eq!(symbol_cell(&buf, BASE).symbol(), "!");
 }
+
+/// base built and pushing: one layer uploading, one pushed, one waiting.
+fn pushing() -> kiln::app::App {
+    use kiln::engine::parse::PushEvent;
+    let mut app = building();
+    built(&mut app, BASE, 13.0);
+    kiln::app::update(
+        &mut app,
+        kiln::app::Msg::PushRequested {
+            images: vec![BASE],
+            at: t(14.0),
+        },
+    );
+    let layer =
+        |id: &str, status: &str, current: Option<u64>, total: Option<u64>| EngineEvent::Push {
+            tag: "127.0.0.1:5001/base:latest".into(),
+            event: PushEvent::Layer {
+                id: id.into(),
+                status: status.into(),
+                current,
+                total,
+            },
+        };
+    engine(
+        &mut app,
+        BASE,
+        14.5,
+        layer("0e1d1955bd16", "Pushed", None, None),
+    );
+    engine(
+        &mut app,
+        BASE,
+        14.6,
+        layer("5f70bf18a086", "Waiting", None, None),
+    );
+    engine(
+        &mut app,
+        BASE,
+        15.0,
+        layer(
+            "e9d438ee2b8d",
+            "Pushing",
+            Some(512 * 1024),
+            Some(2 * 1024 * 1024),
+        ),
+    );
+    tick(&mut app, 16.0);
+    app
+}
+
+#[test]
+fn screen_push_bars() {
+    let mut app = pushing();
+    assert_eq!(app.images[BASE].status, Status::Pushing);
+    insta::assert_snapshot!(render(&mut app, 100, 18));
+}
+
+#[test]
+fn a_silent_pushing_layer_is_marked_stalled() {
+    let mut app = pushing();
+    tick(&mut app, 60.0); // 45 s without progress (stall_after 30s)
+    assert_eq!(app.images[BASE].status, Status::Stalled(Phase::Push));
+    let screen = render(&mut app, 100, 18);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("e9d438ee2b8d Pushing"))
+        .expect("a bar for the uploading layer");
+    assert!(row.contains("STALLED 45s"), "{row}");
+    let buf = render_buffer(&mut app, 100, 18);
+    let (x, y) = (0..18u16)
+        .flat_map(|y| (0..100u16).map(move |x| (x, y)))
+        .find(|&(x, y)| {
+            buf[(x, y)].symbol() == "S"
+                && buf[(x + 1, y)].symbol() == "T"
+                && buf[(x + 2, y)].symbol() == "A"
+        })
+        .expect("the STALLED label");
+    assert_eq!(buf[(x, y)].fg, Color::Yellow);
+}

@@ -82,7 +82,10 @@ pub fn progress(img: &ImageState) -> String {
                 _ => step.name.clone(),
             }
         }
-        Status::Stalled(Phase::Push) | Status::Pushing => "pushing".into(),
+        Status::Stalled(Phase::Push) | Status::Pushing => match img.push.bytes() {
+            (done, total) if total > 0 => format!("pushing {}%", done.saturating_mul(100) / total),
+            _ => "pushing".into(),
+        },
         Status::Failed(Phase::Push) => "push failed".into(),
         Status::Skipped(crate::app::event::SkipReason::DependencyFailed) => {
             "skipped: dependency failed".into()

@@ -1,23 +1,139 @@
 //! Per-layer push progress bars at the bottom of the log pane while an
-//! image is pushing (DESIGN.md, Dashboard).
-//!
-//! Reserved: the model has no push state yet (the engine's push is being
-//! built separately), so there is nothing to draw and `height` is 0. When
-//! the model grows per-layer progress (`PushProgress` events: layer,
-//! current, total, status, last progress time), render one `Gauge` line per
-//! layer here (current clamped to total, a stalled layer in yellow), and
-//! have `log_pane` give this module `height(...)` rows at its bottom.
+//! image pushes (DESIGN.md, Dashboard): one bar per layer (id, bytes
+//! done/total, status, speed, retries), a stalled layer marked, and an
+//! overall bar for the tag. Reads `ImageState::push`; draws nothing else.
 
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{LineGauge, Paragraph};
 use ratatui::Frame;
 
 use super::Theme;
+use crate::app::image::{ImageState, Status};
+use crate::app::push::{human_bytes, Layer};
 use crate::app::App;
+use crate::config::format_duration;
 
-/// Rows the push bars of image `i` need (0: nothing to show yet).
-pub fn height(_app: &App, _i: usize) -> u16 {
-    0
+/// Most layer rows shown; unfinished layers first.
+const MAX_LAYERS: usize = 8;
+
+fn pushing(img: &ImageState) -> bool {
+    crate::app::push::in_push(img.status) && !img.push.layers.is_empty()
 }
 
-/// Draw image `i`'s push bars into `area` (nothing yet: see module docs).
-pub fn draw(_app: &App, _theme: &Theme, _frame: &mut Frame, _area: Rect, _i: usize) {}
+/// Rows the push bars of image `i` need (0 when it is not pushing).
+pub fn height(app: &App, i: usize) -> u16 {
+    match app.images.get(i) {
+        Some(img) if pushing(img) => (img.push.layers.len().min(MAX_LAYERS) + 1) as u16,
+        _ => 0,
+    }
+}
+
+/// The layers worth a row: unfinished ones first, then finished, in order.
+fn shown(img: &ImageState) -> Vec<&Layer> {
+    let (mut open, done): (Vec<&Layer>, Vec<&Layer>) =
+        img.push.layers.iter().partition(|l| !l.is_done());
+    open.extend(done);
+    open.truncate(MAX_LAYERS);
+    open
+}
+
+/// Draw image `i`'s push bars into `area`.
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, i: usize) {
+    let Some(img) = app.images.get(i) else {
+        return;
+    };
+    if !pushing(img) || area.height == 0 {
+        return;
+    }
+    let layers = shown(img);
+    let rows = Layout::vertical(vec![Constraint::Length(1); layers.len() + 1]).split(area);
+    let (done, total) = img.push.bytes();
+    let tag = img.push.tag.clone().unwrap_or_default();
+    let overall = if total > 0 {
+        (done as f64 / total as f64).min(1.0)
+    } else {
+        0.0
+    };
+    let label = format!(
+        "{tag} {} / {} ({} of {} layers)",
+        human_bytes(done),
+        human_bytes(total),
+        img.push.layers.iter().filter(|l| l.is_done()).count(),
+        img.push.layers.len()
+    );
+    frame.render_widget(
+        LineGauge::default()
+            .ratio(overall)
+            .label(Span::styled(
+                label,
+                Style::default().add_modifier(Modifier::BOLD),
+            ))
+            .filled_style(theme.fg(Color::Blue))
+            .unfilled_style(theme.fg(Color::DarkGray)),
+        rows[0],
+    );
+    for (layer, row) in layers.iter().zip(rows.iter().skip(1)) {
+        draw_layer(app, img, theme, frame, *row, layer);
+    }
+}
+
+fn draw_layer(
+    app: &App,
+    img: &ImageState,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+    l: &Layer,
+) {
+    let silent = app
+        .now
+        .map(|now| now.saturating_duration_since(l.last_progress))
+        .unwrap_or_default();
+    let stalled = l.is_in_flight()
+        && img.status == Status::Stalled(crate::app::event::Phase::Push)
+        && silent >= img.stall_after;
+    let mut status = match l.total {
+        Some(t) if !l.is_done() => {
+            format!("{} {}/{}", l.status, human_bytes(l.current), human_bytes(t))
+        }
+        _ => l.status.clone(),
+    };
+    if let Some(rate) = l.bytes_per_sec.filter(|_| !l.is_done()) {
+        status.push_str(&format!(" {}/s", human_bytes(rate as u64)));
+    }
+    if l.retries > 0 {
+        status.push_str(&format!(" ({} retries)", l.retries));
+    }
+    let style = if stalled {
+        status.push_str(&format!(" STALLED {}", format_duration(silent)));
+        theme.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    } else if l.is_done() {
+        theme.fg(Color::Green)
+    } else {
+        Style::default()
+    };
+    let id: String = l.id.chars().take(12).collect();
+    match l.fraction() {
+        Some(ratio) if !l.is_done() => frame.render_widget(
+            LineGauge::default()
+                .ratio(ratio)
+                .label(Span::styled(format!("{id} {status}"), style))
+                .filled_style(if stalled {
+                    style
+                } else {
+                    theme.fg(Color::Blue)
+                })
+                .unfilled_style(theme.fg(Color::DarkGray)),
+            area,
+        ),
+        _ => frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::raw(format!("{id} ")),
+                Span::styled(status, style),
+            ])),
+            area,
+        ),
+    }
+}
