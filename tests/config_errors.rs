@@ -820,3 +820,24 @@ fn public_unit_helpers() {
         vec!["base:2"]
     );
 }
+
+#[test]
+fn a_declared_dependency_the_dockerfile_never_uses_is_a_warning() {
+    let p = Project::new();
+    p.dockerfile("base", "FROM scratch\n")
+        .dockerfile("web", "FROM base:latest\n")
+        .dockerfile("tool", "FROM scratch\n");
+    let loaded = p.ok(
+        "images:\n  - name: base\n  - name: web\n    depends_on: [base]\n  - name: tool\n    depends_on: [base]\n",
+    );
+    let warnings: Vec<String> = loaded
+        .warnings
+        .iter()
+        .map(|w| format!("{}:{}: {}", w.line, w.col, w.message))
+        .collect();
+    // web's FROM uses base's tag: consistent. tool's Dockerfile does not.
+    assert_eq!(
+        warnings,
+        vec!["6:18: 'tool' depends on 'base', but its Dockerfile does not use any of base's tags (base:latest); the dependency only orders the builds"]
+    );
+}

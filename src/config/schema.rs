@@ -325,6 +325,48 @@ impl Ctx<'_> {
         });
     }
 
+    /// A declared dependency whose tags the image's Dockerfile never names
+    /// (FROM, COPY --from, RUN --mount=from): it only orders the builds,
+    /// which is worth a warning — usually a stale `depends_on` or a tag typo.
+    fn warn_unused_depends_on(&mut self, images: &[ImageConfig], metas: &[Meta]) {
+        for (img, meta) in images.iter().zip(metas) {
+            let Source::Build {
+                context: ContextSource::Dir(dir),
+                dockerfile,
+            } = &img.source
+            else {
+                continue;
+            };
+            let Ok(text) = std::fs::read(dir.join(dockerfile)) else {
+                continue;
+            };
+            let refs = super::dockerfile_refs(&String::from_utf8_lossy(&text), &img.args);
+            for (dep, at) in img.depends_on.iter().zip(&meta.depends_pos) {
+                let Some(other) = images.iter().find(|o| &o.name == dep && o.name != img.name)
+                else {
+                    continue;
+                };
+                let mut names = other.tags.clone();
+                if let Source::Prebuilt { image } = &other.source {
+                    names.push(image.clone());
+                }
+                let used = refs
+                    .iter()
+                    .any(|r| names.iter().any(|t| super::ref_matches_tag(r, t)));
+                if !used {
+                    self.warn(
+                        *at,
+                        format!(
+                            "'{}' depends on '{dep}', but its Dockerfile does not use any of {dep}'s tags ({}); the dependency only orders the builds",
+                            img.name,
+                            names.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     fn warn(&mut self, at: Pos, message: impl Into<String>) {
         self.warnings.push(ConfigError {
             file: self.file.clone(),
@@ -1004,6 +1046,7 @@ impl Ctx<'_> {
         }
 
         infer_deps(images);
+        self.warn_unused_depends_on(images, metas);
         for cycle in find_cycles(&edges(images)) {
             let (Some(&first), Some(&last)) = (cycle.first(), cycle.last()) else {
                 continue;
