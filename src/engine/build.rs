@@ -16,6 +16,7 @@ use crate::app::event::{BuilderKind, Phase, SkipReason};
 use crate::app::{EngineEvent, Msg, RunId};
 use crate::config::{BuilderChoice, ContextSource, ImageConfig, Source};
 use crate::engine::context::{self, ContextSpec};
+use crate::engine::credentials;
 use crate::engine::inputs;
 use crate::engine::parse::{BuildEvent, BuildKitParser, LegacyParser};
 use crate::history::History;
@@ -265,15 +266,19 @@ async fn build(
         .map(|t| ("t", t.clone()))
         .chain(spec.extra_hosts.iter().map(|h| ("extrahosts", h.clone())))
         .collect();
-    let docker = if extra.is_empty() {
-        docker.clone()
-    } else {
-        docker
-            .clone()
-            .with_request_modifier(move |req| add_query(req, "/build", &extra))
+    // bollard sends X-Registry-Config in standard base64; the daemon reads
+    // url-safe base64, so it is re-encoded on the way out.
+    let docker = docker.clone().with_request_modifier(move |req| {
+        credentials::reencode_registry_headers(add_query(req, "/build", &extra))
+    });
+    let creds = match context {
+        ContextSource::Dir(root) => {
+            base_image_credentials(&root.join(dockerfile), spec, sink).await
+        }
+        ContextSource::Git(_) => None,
     };
 
-    let mut stream = docker.build_image(options.build(), None, Some(body));
+    let mut stream = docker.build_image(options.build(), creds, Some(body));
     let mut parser = Parser::new(builder);
     let mut events = Vec::new();
     let mut image_id = None;
@@ -407,6 +412,54 @@ async fn changed_or_reported(
     sink.send(EngineEvent::Notice(format!("rebuilding: {why}")))
         .await;
     false
+}
+
+/// Credentials for the registries the Dockerfile pulls from (private base
+/// images), found as the docker CLI finds them. Legacy builds send them in
+/// X-Registry-Config, BuildKit through its session. None when there are
+/// none; a failing lookup is a notice, not a failure (the pull may not
+/// need them).
+async fn base_image_credentials(
+    dockerfile: &std::path::Path,
+    spec: &ImageConfig,
+    sink: &Sink,
+) -> Option<HashMap<String, bollard::auth::DockerCredentials>> {
+    let text = tokio::fs::read_to_string(dockerfile).await.ok()?;
+    let registries: std::collections::BTreeSet<String> =
+        crate::config::dockerfile_refs(&text, &spec.args)
+            .iter()
+            .filter(|r| r.as_str() != "scratch")
+            .map(|r| credentials::registry_of(r))
+            .collect();
+    if registries.is_empty() {
+        return None;
+    }
+    let store = match credentials::Store::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            sink.send(EngineEvent::Notice(format!(
+                "registry credentials unavailable: {e}"
+            )))
+            .await;
+            return None;
+        }
+    };
+    let mut map = HashMap::new();
+    for registry in registries {
+        match store.get(&registry).await {
+            Ok(Some(c)) => {
+                map.insert(credentials::server_address(&registry), c.to_docker());
+            }
+            Ok(None) => {}
+            Err(e) => {
+                sink.send(EngineEvent::Notice(format!(
+                    "no credentials for {registry}: {e}"
+                )))
+                .await;
+            }
+        }
+    }
+    (!map.is_empty()).then_some(map)
 }
 
 /// Send parsed events on, remembering the image id and the first error.
