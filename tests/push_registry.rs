@@ -172,6 +172,25 @@ fn a_multi_layer_push_reports_layers_and_the_registrys_digest() {
         !text.contains("building"),
         "kiln push does not build: {text}"
     );
+
+    // `build --push` of an unchanged image still pushes it (the registry
+    // may have lost it): skipped as unchanged, then pushed.
+    let out = kiln(
+        &s,
+        dc.path(),
+        &["build", "--push", "--json", "--builder", "legacy"],
+    );
+    assert!(out.status.success(), "{}\n{}", stderr(&out), stdout(&out));
+    let ev = events(&out);
+    assert_eq!(
+        of_type(&ev, "skipped", Some("base"))[0]["reason"],
+        "unchanged"
+    );
+    assert!(position(&ev, "skipped", "base") < position(&ev, "pushed", "base"));
+    assert_eq!(
+        of_type(&ev, "pushed", Some("base"))[0]["digest"],
+        digest.as_str()
+    );
 }
 
 #[test]

@@ -517,7 +517,14 @@ fn on_engine_event(
             let img = &mut app.images[i];
             img.status = Status::Skipped(reason);
             img.finished_at = Some(at);
+            let push = reason == SkipReason::Unchanged && img.push.enabled;
             app.emit(out, i, EventKind::Skipped { reason });
+            // Unchanged is no reason not to push: the registry may not have
+            // it yet (or lost it); layers it has are skipped quickly.
+            if push {
+                app.images[i].finished_at = None;
+                push::start(app, i, at, out);
+            }
         }
         EngineEvent::Failed { phase, error } => {
             if phase == Phase::Push {
