@@ -77,7 +77,7 @@ fn unchanged_images_are_skipped_and_a_change_rebuilds_only_its_dependents() {
         .filter_map(|n| n["message"].as_str())
         .collect();
     assert!(
-        why.contains(&"rebuilding: files in the build context changed"),
+        why.contains(&"rebuilding: files in the build context changed: mid.txt (modified)"),
         "{why:?}"
     );
     assert!(

@@ -547,6 +547,16 @@ impl<R: Read> Read for ExactReader<'_, R> {
 /// File contents are streamed (never read whole) and hashed on up to
 /// `min(available_parallelism, 4)` threads.
 pub fn digest(entries: &[Entry]) -> Result<String, ContextError> {
+    digest_with_fingerprints(entries).map(|(d, _)| d)
+}
+
+/// Like [`digest`], plus a short fingerprint per entry (path → content
+/// hash and mode, or link target), so that a later build can say which
+/// files changed.
+pub fn digest_with_fingerprints(
+    entries: &[Entry],
+) -> Result<(String, BTreeMap<String, String>), ContextError> {
+    let mut prints = BTreeMap::new();
     let mut ordered: Vec<&Entry> = entries.iter().collect();
     ordered.sort_by(|a, b| a.rel.cmp(&b.rel));
     let files: Vec<&Entry> = ordered
@@ -563,22 +573,30 @@ pub fn digest(entries: &[Entry]) -> Result<String, ContextError> {
         // Length prefixes keep the encoding unambiguous.
         put_bytes(&mut hasher, entry.rel.as_bytes());
         hasher.update(entry.mode.to_le_bytes());
-        match &entry.kind {
-            EntryKind::Dir => hasher.update(b"d"),
+        let print = match &entry.kind {
+            EntryKind::Dir => {
+                hasher.update(b"d");
+                format!("d{:o}", entry.mode)
+            }
             EntryKind::File => {
                 hasher.update(b"f");
                 // One hash per file entry, computed in the same order.
-                if let Some(h) = next_file.next() {
+                let h = next_file.next();
+                if let Some(h) = h {
                     hasher.update(h);
                 }
+                let short = h.map(|h| hex::encode(&h[..8])).unwrap_or_default();
+                format!("f{:o}:{short}", entry.mode)
             }
             EntryKind::Symlink(target) => {
                 hasher.update(b"l");
                 put_bytes(&mut hasher, &path_bytes(target));
+                format!("l:{}", target.display())
             }
-        }
+        };
+        prints.insert(entry.rel.clone(), print);
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok((hex::encode(hasher.finalize()), prints))
 }
 
 fn put_bytes(hasher: &mut Sha256, bytes: &[u8]) {

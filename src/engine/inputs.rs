@@ -17,12 +17,33 @@ use crate::engine::context::{self, Entry};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inputs {
     pub parts: BTreeMap<String, String>,
+    /// Per context entry, a short fingerprint (to name changed files);
+    /// empty for very large contexts, where it would bloat the history.
+    pub files: BTreeMap<String, String>,
     pub digest: String,
+}
+
+/// Contexts with more entries than this keep no per-file fingerprints.
+const MAX_FINGERPRINTS: usize = 20_000;
+
+/// How many changed files a rebuild reason names.
+const NAMED_FILES: usize = 5;
+
+/// What history stores of a build's inputs.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct Stored {
+    parts: BTreeMap<String, String>,
+    #[serde(default)]
+    files: BTreeMap<String, String>,
 }
 
 impl Inputs {
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.parts).unwrap_or_default()
+        let stored = Stored {
+            parts: self.parts.clone(),
+            files: self.files.clone(),
+        };
+        serde_json::to_string(&stored).unwrap_or_default()
     }
 }
 
@@ -38,10 +59,14 @@ pub async fn compute(
         .find(|e| e.rel == dockerfile.trim_start_matches("./"))
         .and_then(|e| std::fs::read_to_string(&e.abs).ok())
         .unwrap_or_default();
-    let context_digest = tokio::task::spawn_blocking(move || context::digest(&entries))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let (context_digest, mut files) =
+        tokio::task::spawn_blocking(move || context::digest_with_fingerprints(&entries))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    if files.len() > MAX_FINGERPRINTS {
+        files.clear();
+    }
 
     let mut parts = BTreeMap::new();
     parts.insert("context".to_string(), context_digest);
@@ -73,6 +98,7 @@ pub async fn compute(
     }
     Ok(Inputs {
         parts,
+        files,
         digest: hex::encode(h.finalize()),
     })
 }
@@ -87,16 +113,18 @@ fn join_map(m: &BTreeMap<String, String>) -> String {
 /// In words, what differs between the last successful build's inputs
 /// (as stored) and now.
 pub fn explain_change(previous: Option<&str>, now: &Inputs) -> String {
-    let Some(prev) =
-        previous.and_then(|p| serde_json::from_str::<BTreeMap<String, String>>(p).ok())
-    else {
+    let Some(stored) = previous.and_then(|p| serde_json::from_str::<Stored>(p).ok()) else {
         return "no earlier successful build recorded".into();
     };
+    let prev = &stored.parts;
     let mut reasons = Vec::new();
     for (k, v) in &now.parts {
         if prev.get(k) != Some(v) {
             reasons.push(match k.as_str() {
-                "context" => "files in the build context changed".to_string(),
+                "context" => match changed_files(&stored.files, &now.files) {
+                    Some(files) => format!("files in the build context changed: {files}"),
+                    None => "files in the build context changed".to_string(),
+                },
                 "args" => "build args changed".to_string(),
                 other => match other.strip_prefix("image ") {
                     Some(r) if prev.contains_key(k) => format!("base image {r} changed"),
@@ -116,6 +144,38 @@ pub fn explain_change(previous: Option<&str>, now: &Inputs) -> String {
     } else {
         reasons.join("; ")
     }
+}
+
+/// The files that differ between two fingerprint maps, named (a few, then
+/// a count); None when either side has no fingerprints.
+fn changed_files(
+    before: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+) -> Option<String> {
+    if before.is_empty() || now.is_empty() {
+        return None;
+    }
+    let mut changes = Vec::new();
+    for (path, print) in now {
+        match before.get(path) {
+            None => changes.push(format!("{path} (added)")),
+            Some(old) if old != print => changes.push(format!("{path} (modified)")),
+            _ => {}
+        }
+    }
+    for path in before.keys().filter(|p| !now.contains_key(*p)) {
+        changes.push(format!("{path} (removed)"));
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    let more = changes.len().saturating_sub(NAMED_FILES);
+    changes.truncate(NAMED_FILES);
+    let mut text = changes.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    Some(text)
 }
 
 /// The last build's image is still what every tag points at.
@@ -139,8 +199,30 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            files: BTreeMap::new(),
             digest: String::new(),
         }
+    }
+
+    #[test]
+    fn names_the_files_that_changed() {
+        let mut before = inputs(&[("context", "a")]);
+        let mut now = inputs(&[("context", "b")]);
+        for (p, f) in [("keep", "f1"), ("edit", "f2"), ("gone", "f3")] {
+            before.files.insert(p.into(), f.into());
+        }
+        for (p, f) in [("keep", "f1"), ("edit", "f9"), ("new", "f4")] {
+            now.files.insert(p.into(), f.into());
+        }
+        assert_eq!(
+            explain_change(Some(&before.to_json()), &now),
+            "files in the build context changed: edit (modified), new (added), gone (removed)"
+        );
+        for i in 0..10 {
+            now.files.insert(format!("extra{i}"), "x".into());
+        }
+        let text = explain_change(Some(&before.to_json()), &now);
+        assert!(text.ends_with(" and 8 more"), "{text}");
     }
 
     #[test]
