@@ -419,9 +419,9 @@ fn apply_builder(config: &mut Config, builder: Option<BuilderArg>) {
     }
 }
 
-async fn connect_or_exit() -> Result<bollard::Docker, i32> {
+async fn connect_or_exit() -> Result<(bollard::Docker, connect::Endpoint), i32> {
     match connect::connect(&ProcessEnv).await {
-        Ok((docker, _)) => Ok(docker),
+        Ok(found) => Ok(found),
         Err(e) => {
             eprintln!("kiln: error: {e}");
             Err(EXIT_DAEMON)
@@ -444,8 +444,8 @@ async fn build(mut config: Config, args: BuildArgs) -> i32 {
     } else {
         Format::Plain
     };
-    let docker = match connect_or_exit().await {
-        Ok(d) => d,
+    let (docker, _) = match connect_or_exit().await {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let (opts, mut flags) = run_options(&args.run);
@@ -460,13 +460,14 @@ async fn dashboard(mut config: Config, args: UiArgs) -> i32 {
         return EXIT_USAGE;
     }
     apply_builder(&mut config, args.run.builder);
-    let docker = match connect_or_exit().await {
-        Ok(d) => d,
+    let (docker, endpoint) = match connect_or_exit().await {
+        Ok(found) => found,
         Err(code) => return code,
     };
     let (opts, mut flags) = run_options(&args.run);
     flags.buildkit_available = connect::buildkit_available(&docker).await;
-    match crate::tui::run(docker, Arc::new(config), opts, flags, args.build).await {
+    let daemon = connect::describe(&docker, &endpoint, flags.buildkit_available).await;
+    match crate::tui::run(docker, Arc::new(config), opts, flags, args.build, daemon).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("kiln: error: terminal: {e}");

@@ -96,9 +96,11 @@ pub async fn run(
     opts: RunOptions,
     flags: BuildFlags,
     build_all: bool,
+    daemon: String,
 ) -> io::Result<i32> {
     let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
     let mut app = App::new(&config, &opts);
+    app::update(&mut app, Msg::DaemonInfo(daemon));
     app.view.color = color_from_env();
     let (history, history_problem) = crate::headless::open_history(&config);
     let mut recorder = history.clone().map(crate::history::Recorder::new);

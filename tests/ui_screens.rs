@@ -296,3 +296,37 @@ fn a_silent_pushing_layer_is_marked_stalled() {
         .expect("the STALLED label");
     assert_eq!(buf[(x, y)].fg, Color::Yellow);
 }
+
+#[test]
+fn the_status_bar_names_the_daemon_and_says_when_it_stops_answering() {
+    let mut app = building();
+    kiln::app::update(
+        &mut app,
+        kiln::app::Msg::DaemonInfo(
+            "unix:///var/run/docker.sock · Engine 20.10.24 (API 1.41) · buildkit".into(),
+        ),
+    );
+    let screen = render(&mut app, 160, 16);
+    let status = screen.lines().last().unwrap();
+    assert!(
+        status.contains("unix:///var/run/docker.sock · Engine 20.10.24 (API 1.41) · buildkit"),
+        "{status}"
+    );
+    assert!(!status.contains("daemon not answering"));
+    kiln::app::update(
+        &mut app,
+        kiln::app::Msg::DaemonHealth {
+            ok: false,
+            detail: "connection refused".into(),
+        },
+    );
+    let screen = render(&mut app, 160, 16);
+    assert!(
+        screen
+            .lines()
+            .last()
+            .unwrap()
+            .contains("daemon not answering"),
+        "{screen}"
+    );
+}

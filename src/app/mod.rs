@@ -48,6 +48,8 @@ pub enum Msg {
     },
     /// Ctrl-C / SIGINT: cancel everything and leave.
     Interrupt(Instant),
+    /// Which daemon kiln talks to (endpoint, engine version, builder).
+    DaemonInfo(String),
     /// The result of a daemon ping while builds run.
     DaemonHealth { ok: bool, detail: String },
     /// Something the user should know that is not about one image (e.g.
@@ -156,6 +158,8 @@ pub struct App {
     pub interrupted: bool,
     /// Why the daemon is not answering pings, while it isn't.
     pub daemon_down: Option<String>,
+    /// Which daemon this is, for the status bar.
+    pub daemon: Option<String>,
     /// The dashboard's view state.
     pub view: view::View,
     /// Per image: edits from the dashboard for its next builds.
@@ -194,6 +198,7 @@ impl App {
             next_run: 1,
             interrupted: false,
             daemon_down: None,
+            daemon: None,
             view: view::View::new(config),
             overrides: vec![None; n],
         }
@@ -326,6 +331,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             notice(app, message, &mut out);
         }
         Msg::Notice(message) => notice(app, message, &mut out),
+        Msg::DaemonInfo(label) => app.daemon = Some(label),
         Msg::Interrupt(at) => {
             app.now = Some(at);
             app.interrupted = true;

@@ -291,6 +291,21 @@ pub async fn buildkit_available(docker: &Docker) -> bool {
     linux && api_ok
 }
 
+/// One line naming the daemon for the dashboard's status bar:
+/// endpoint, engine version, API version, and the default builder.
+pub async fn describe(docker: &Docker, ep: &Endpoint, buildkit: bool) -> String {
+    let version = match tokio::time::timeout(PING_TIMEOUT, docker.version()).await {
+        Ok(Ok(v)) => format!(
+            "Engine {} (API {})",
+            v.version.unwrap_or_else(|| "?".into()),
+            v.api_version.unwrap_or_else(|| "?".into())
+        ),
+        _ => "Engine ?".to_string(),
+    };
+    let builder = if buildkit { "buildkit" } else { "legacy" };
+    format!("{} · {version} · {builder}", ep.host)
+}
+
 /// The innermost cause of a connection error, in words, and a hint.
 fn explain(e: &bollard::errors::Error) -> (String, &'static str) {
     if let bollard::errors::Error::SocketNotFoundError(_) = e {

@@ -73,6 +73,12 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         ));
     }
 
+    if let Some(daemon) = &app.daemon {
+        left.push(Span::styled(
+            format!("│ {daemon} "),
+            theme.fg(Color::DarkGray),
+        ));
+    }
     let left = Line::from(left);
     let right: Line = if let Some(search) = &app.view.search {
         let mut s = format!("/{}", search.query);
