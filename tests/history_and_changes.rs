@@ -184,3 +184,48 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn build_arg_values_stay_out_of_history_and_logs() {
+    require_docker!();
+    let s = Stack::new();
+    let secret = format!("{}-Sup3rSecretToken", s.prefix);
+    s.busybox_context(
+        "one",
+        "ARG TOKEN\nRUN test -n \"$TOKEN\" && echo token-present\n",
+    );
+    s.config(&format!(
+        "images:\n  - {{name: one, tags: [\"{{prefix}}/one:latest\"], args: {{TOKEN: {secret}}}}}\n"
+    ));
+    let out = s.kiln(&["build", "--json", "--no-cache"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("token-present"));
+    // Changing the secret still triggers a rebuild (its hash is compared)...
+    let again = s.kiln(&[
+        "build",
+        "--json",
+        "--set",
+        &format!("one.args.TOKEN={secret}-2"),
+    ]);
+    let ev = events(&again);
+    assert!(of_type(&ev, "notice", Some("one"))
+        .iter()
+        .any(|n| n["message"] == "rebuilding: build args changed"));
+    // ...but neither value is written anywhere kiln keeps files.
+    let found = grep_dir(s.home.path(), &secret);
+    assert!(found.is_empty(), "secret found in {found:?}");
+}
+
+fn grep_dir(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+    if !dir.exists() {
+        return Vec::new();
+    }
+    walk(dir)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(p)
+                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}

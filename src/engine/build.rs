@@ -367,6 +367,7 @@ async fn build(
                 return Outcome::Reported;
             }
         }
+        hide_arg_values(&mut events, &spec.args);
         if !forward(&mut events, sink, &mut image_id, &mut error).await {
             return Outcome::Reported;
         }
@@ -380,6 +381,7 @@ async fn build(
         }
     }
     parser.finish(&mut events);
+    hide_arg_values(&mut events, &spec.args);
     if !forward(&mut events, sink, &mut image_id, &mut error).await {
         return Outcome::Reported;
     }
@@ -523,6 +525,23 @@ async fn base_image_credentials(
         }
     }
     (!map.is_empty()).then_some(map)
+}
+
+/// BuildKit names a step by its instruction with build args substituted,
+/// so `RUN login $TOKEN` would show (and be logged and stored) with the
+/// token's value. Put the `$NAME` back for values long enough not to be
+/// mistaken for ordinary text.
+fn hide_arg_values(events: &mut [BuildEvent], args: &std::collections::BTreeMap<String, String>) {
+    const MIN_LEN: usize = 4;
+    for ev in events.iter_mut() {
+        if let BuildEvent::Step { name, .. } = ev {
+            for (key, value) in args {
+                if value.len() >= MIN_LEN && name.contains(value.as_str()) {
+                    *name = name.replace(value.as_str(), &format!("${key}"));
+                }
+            }
+        }
+    }
 }
 
 /// Send parsed events on, remembering the image id and the first error.

@@ -71,7 +71,8 @@ pub async fn compute(
     let mut parts = BTreeMap::new();
     parts.insert("context".to_string(), context_digest);
     parts.insert("dockerfile".to_string(), dockerfile.to_string());
-    parts.insert("args".to_string(), join_map(&spec.args));
+    // Build args can carry secrets: history keeps only their hash.
+    parts.insert("args".to_string(), hash_map(&spec.args));
     parts.insert("labels".to_string(), join_map(&spec.labels));
     parts.insert("tags".to_string(), spec.tags.join(","));
     parts.insert(
@@ -101,6 +102,18 @@ pub async fn compute(
         files,
         digest: hex::encode(h.finalize()),
     })
+}
+
+/// A short hash of a map, for parts whose values must not be stored.
+fn hash_map(m: &BTreeMap<String, String>) -> String {
+    let mut h = Sha256::new();
+    for (k, v) in m {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..16])
 }
 
 fn join_map(m: &BTreeMap<String, String>) -> String {
