@@ -194,16 +194,27 @@ fn build_arg_values_stay_out_of_history_and_logs() {
         "one",
         "ARG TOKEN\nRUN test -n \"$TOKEN\" && echo token-present\n",
     );
+    s.busybox_context("bad", "ARG TOKEN\nRUN test \"$TOKEN\" = something-else\n");
     s.config(&format!(
-        "images:\n  - {{name: one, tags: [\"{{prefix}}/one:latest\"], args: {{TOKEN: {secret}}}}}\n"
+        "defaults: {{args: {{TOKEN: {secret}}}}}\nimages:\n  - {{name: one, tags: [\"{{prefix}}/one:latest\"]}}\n  - {{name: bad, tags: [\"{{prefix}}/bad:latest\"]}}\n"
     ));
     let out = s.kiln(&["build", "--json", "--no-cache"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("token-present"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("token-present"));
+    // The failed RUN's error and its step name show $TOKEN, not the value.
+    let ev = events(&out);
+    let error = of_type(&ev, "failed", Some("bad"))[0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("$TOKEN"), "{error}");
+    assert!(!text.contains(&secret), "secret on stdout");
     // Changing the secret still triggers a rebuild (its hash is compared)...
     let again = s.kiln(&[
         "build",
         "--json",
+        "one",
         "--set",
         &format!("one.args.TOKEN={secret}-2"),
     ]);

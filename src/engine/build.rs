@@ -529,16 +529,21 @@ async fn base_image_credentials(
 
 /// BuildKit names a step by its instruction with build args substituted,
 /// so `RUN login $TOKEN` would show (and be logged and stored) with the
-/// token's value. Put the `$NAME` back for values long enough not to be
-/// mistaken for ordinary text.
+/// token's value; so do the daemon's errors for a failed RUN. Put the
+/// `$NAME` back for values long enough not to be mistaken for ordinary
+/// text. (What a build itself prints is its own business.)
 fn hide_arg_values(events: &mut [BuildEvent], args: &std::collections::BTreeMap<String, String>) {
     const MIN_LEN: usize = 4;
     for ev in events.iter_mut() {
-        if let BuildEvent::Step { name, .. } = ev {
-            for (key, value) in args {
-                if value.len() >= MIN_LEN && name.contains(value.as_str()) {
-                    *name = name.replace(value.as_str(), &format!("${key}"));
-                }
+        // The daemon's error for a failed RUN quotes the expanded command.
+        let text = match ev {
+            BuildEvent::Step { name, .. } => name,
+            BuildEvent::StepDone { error: Some(e), .. } | BuildEvent::Error(e) => e,
+            _ => continue,
+        };
+        for (key, value) in args {
+            if value.len() >= MIN_LEN && text.contains(value.as_str()) {
+                *text = text.replace(value.as_str(), &format!("${key}"));
             }
         }
     }
