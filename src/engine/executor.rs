@@ -66,7 +66,7 @@ impl Executor {
                 }
             }
             Command::Emit(_) => {}
-            // Push is being built on the engine side; Quit is the front-end's.
+            // Quit is the front-end's.
             Command::Quit => {}
         }
     }
@@ -84,22 +84,12 @@ impl Executor {
                 spec.target = (!target.is_empty()).then(|| target.clone());
             }
         }
-        let token = CancellationToken::new();
-        if let Some((_, old)) = self.running.insert(image, (run, token.clone())) {
-            old.cancel();
-        }
-        let sink = Sink {
-            tx: self.tx.clone(),
-            run,
-            image,
-        };
         let docker = self.docker.clone();
         let flags = self.flags.clone();
         let history = self.history.clone();
-        self.tasks
-            .spawn(async move { build::run(docker, spec, flags, history, sink, token).await });
-        // Reap finished tasks so the set stays small in a long session.
-        while self.tasks.try_join_next().is_some() {}
+        self.spawn(run, image, move |sink, token| {
+            build::run(docker, spec, flags, history, sink, token)
+        });
     }
 
     /// Push an image's tags (after its build, or for `kiln push`). Pushes
@@ -108,6 +98,19 @@ impl Executor {
         let Some(spec) = self.config.images.get(image).cloned() else {
             return;
         };
+        let docker = self.docker.clone();
+        self.spawn(run, image, move |sink, token| {
+            push::run(docker, spec, sink, token)
+        });
+    }
+
+    /// Run one image's engine task, replacing (and cancelling) any earlier
+    /// one of that image, with a sink stamped with the run.
+    fn spawn<F, Fut>(&mut self, run: RunId, image: usize, task: F)
+    where
+        F: FnOnce(Sink, CancellationToken) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let token = CancellationToken::new();
         if let Some((_, old)) = self.running.insert(image, (run, token.clone())) {
             old.cancel();
@@ -117,9 +120,8 @@ impl Executor {
             run,
             image,
         };
-        let docker = self.docker.clone();
-        self.tasks
-            .spawn(async move { push::run(docker, spec, sink, token).await });
+        self.tasks.spawn(task(sink, token));
+        // Reap finished tasks so the set stays small in a long session.
         while self.tasks.try_join_next().is_some() {}
     }
 
