@@ -67,12 +67,30 @@ pub struct PushArgs {
     /// image that kiln builds
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How headless commands print: `--plain` (the default, also on a
+/// terminal: the live dashboard is `kiln`) or `--json`.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
     /// Print `name | text` lines (the default)
     #[arg(long, conflicts_with = "json")]
     pub plain: bool,
     /// Print one JSON event per line
     #[arg(long)]
     pub json: bool,
+}
+
+impl OutputArgs {
+    pub fn format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            Format::Plain
+        }
+    }
 }
 
 #[derive(Debug, Args, Default)]
@@ -89,12 +107,8 @@ pub struct BuildArgs {
     /// Images to build (with everything they depend on); default: all
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// Print `name | text` lines (the default)
-    #[arg(long, conflicts_with = "json")]
-    pub plain: bool,
-    /// Print one JSON event per line
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -438,12 +452,7 @@ async fn build(mut config: Config, args: BuildArgs) -> i32 {
         }
     };
     apply_builder(&mut config, args.run.builder);
-    // Plain is the default on a terminal too: the live dashboard is `kiln`.
-    let format = if args.json {
-        Format::Json
-    } else {
-        Format::Plain
-    };
+    let format = args.output.format();
     let (docker, _) = match connect_or_exit().await {
         Ok(found) => found,
         Err(code) => return code,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::cli::{PushArgs, EXIT_DAEMON, EXIT_USAGE};
 use crate::config::Config;
 use crate::engine::connect::{self, ProcessEnv};
-use crate::headless::{self, Format};
+use crate::headless;
 
 /// Which images `kiln push` pushes: the named ones only (not their
 /// dependencies), or every image kiln builds. Prebuilt images are not ours
@@ -55,11 +55,7 @@ pub async fn run(config: Config, args: PushArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let format = if args.json {
-        Format::Json
-    } else {
-        Format::Plain
-    };
+    let format = args.output.format();
     let docker = match connect::connect(&ProcessEnv).await {
         Ok((docker, _)) => docker,
         Err(e) => {
