@@ -238,6 +238,15 @@ fn a_daemon_that_never_answers_is_stalled_then_timed_out() {
 }
 
 #[test]
+fn a_daemon_that_never_sends_a_status_line_is_timed_out() {
+    // The build request is read, then nothing: not even response headers.
+    let c = Case::new(Reply::silent(), vec![]);
+    let (out, ev) = c.build(&["--stall-after", "1s", "--timeout", "3s"]);
+    assert_only_bad_ended(&out, &ev, "timed_out");
+    assert!(!of_type(&ev, "stalled", Some("bad")).is_empty(), "{ev:#?}");
+}
+
+#[test]
 fn a_push_dropped_half_way_fails_that_push_only() {
     let push_new: Vec<String> = include_str!("fixtures/push_new.jsonl")
         .lines()

@@ -63,6 +63,15 @@ impl Reply {
         }
     }
 
+    /// Accept the request and never answer, not even a status line.
+    pub fn silent() -> Reply {
+        Reply {
+            status: 0,
+            steps: Vec::new(),
+            end: End::Hang,
+        }
+    }
+
     /// Append raw bytes as one more chunk.
     pub fn then_raw(mut self, bytes: &[u8]) -> Reply {
         self.steps.push(Step::Chunk(bytes.to_vec()));
@@ -325,7 +334,7 @@ fn respond(req: &Request, out: &mut UnixStream, input: &mut UnixStream, shared: 
         reply.status,
         status_text(reply.status)
     );
-    if out.write_all(head.as_bytes()).is_err() {
+    if reply.status != 0 && out.write_all(head.as_bytes()).is_err() {
         return false;
     }
     for step in &reply.steps {
