@@ -60,6 +60,8 @@ pub enum HistoryError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot write the build history at {path}: the disk is full")]
+    DiskFull { path: PathBuf },
     #[error("build history at {path} is unusable ({source}); move it aside to start a new one")]
     Db {
         path: PathBuf,
@@ -127,9 +129,13 @@ impl History {
     pub fn open(root: &Path, config_path: &Path) -> Result<History, HistoryError> {
         private_dir(root)?;
         let path = root.join("history.sqlite");
-        let db = |source| HistoryError::Db {
-            path: path.clone(),
-            source,
+        let db = |source: rusqlite::Error| match source.sqlite_error_code() {
+            // Not the history's fault: moving it aside would not help.
+            Some(rusqlite::ErrorCode::DiskFull) => HistoryError::DiskFull { path: path.clone() },
+            _ => HistoryError::Db {
+                path: path.clone(),
+                source,
+            },
         };
         // Create the file 0600 before SQLite does (it would use the umask).
         private_file(&path, true).map_err(|source| HistoryError::Dir {

@@ -572,6 +572,19 @@ async fn forward(
 fn describe_stream_error(e: &bollard::errors::Error) -> String {
     match e {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        // The connection is fine; a line of the stream is not JSON.
+        bollard::errors::Error::JsonDataError { message, .. } => {
+            format!("the daemon sent a build message kiln cannot read: {message}")
+        }
+        bollard::errors::Error::JsonSerdeError { err } => {
+            format!("the daemon sent malformed JSON in the build stream: {err}")
+        }
+        // tokio-util's framing: the body ended inside a JSON line.
+        bollard::errors::Error::IOError { err }
+            if err.to_string() == "bytes remaining on stream" =>
+        {
+            "the daemon ended the build stream in the middle of a message".into()
+        }
         other => format!("lost the build stream from the daemon: {other}"),
     }
 }

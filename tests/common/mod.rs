@@ -7,6 +7,7 @@
 //! the step would otherwise be a silent cache hit.
 #![allow(dead_code)]
 
+pub mod fake_daemon;
 pub mod registry;
 
 use std::path::{Path, PathBuf};

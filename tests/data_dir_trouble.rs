@@ -1,0 +1,161 @@
+//! History and logs are a convenience, never a reason to lose a build: with
+//! a data dir that cannot be created, or a disk that fills up mid-build,
+//! kiln still builds, says once that history and logs are off, and exits 0.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+fn notices(ev: &[serde_json::Value]) -> Vec<String> {
+    of_type(ev, "notice", None)
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(String::from))
+        .collect()
+}
+
+#[test]
+fn an_uncreatable_data_dir_turns_history_off_and_builds() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("solo", "RUN echo solo-built\n");
+    s.config("images:\n  - {name: solo, tags: [\"{prefix}/solo:latest\"]}\n");
+    // A regular file where a directory would have to be.
+    let file = s.home.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let mut cmd = s.kiln_cmd(&["build", "--json"]);
+    cmd.env("XDG_DATA_HOME", file.join("data"));
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    assert_eq!(of_type(&ev, "built", Some("solo")).len(), 1, "{ev:#?}");
+    let n = notices(&ev);
+    eprintln!("notices: {n:?}");
+    let off: Vec<_> = n
+        .iter()
+        .filter(|m| m.contains("history and logs are off"))
+        .collect();
+    assert_eq!(off.len(), 1, "said once: {n:?}");
+    assert!(off[0].contains("not-a-dir"), "names the path: {}", off[0]);
+}
+
+/// A tmpfs mounted for the test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+    }
+}
+
+/// A build printing ~400 KB on a data dir of `size`: it is built, every
+/// line is printed, and one notice says history and logs are off; returns
+/// that notice, or None when no tmpfs can be mounted here.
+fn fill_the_disk(size: &str) -> Option<String> {
+    let s = Stack::new();
+    s.busybox_context(
+        "loud",
+        "RUN seq 1 6000 | sed 's/$/ filling the disk with build output, line after line/'\n",
+    );
+    s.config("images:\n  - {name: loud, tags: [\"{prefix}/loud:latest\"]}\n");
+    let data = s.home.path().join("full");
+    let Some(_mounted) = Tmpfs::mount(&data, size) else {
+        eprintln!("skipping: cannot mount a tmpfs here (needs root)");
+        return None;
+    };
+    // The legacy builder: BuildKit clips output past 200 KiB/s.
+    let mut cmd = s.kiln_cmd(&["build", "--json", "--no-cache", "--builder", "legacy"]);
+    cmd.env("XDG_DATA_HOME", &data);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    assert_eq!(of_type(&ev, "built", Some("loud")).len(), 1, "{ev:#?}");
+    // Every line still reached the output.
+    let lines = of_type(&ev, "log", Some("loud"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["line"].as_str().unwrap_or("").starts_with("6000 filling")),
+        "the last line was printed: {:?}",
+        lines.iter().rev().take(5).collect::<Vec<_>>()
+    );
+    let n = notices(&ev);
+    eprintln!("notices: {n:?}");
+    let off: Vec<_> = n
+        .iter()
+        .filter(|m| m.contains("history and logs are off"))
+        .collect();
+    assert_eq!(off.len(), 1, "said once: {n:?}");
+    Some(off[0].clone())
+}
+
+#[test]
+fn a_full_disk_turns_history_off_and_the_build_still_succeeds() {
+    require_docker!();
+    // 64 KB: the history database fills first.
+    if let Some(notice) = fill_the_disk("64k") {
+        assert!(notice.contains("full"), "says why: {notice}");
+    }
+}
+
+#[test]
+fn a_log_file_that_fills_the_disk_turns_logs_off_and_the_build_still_succeeds() {
+    require_docker!();
+    // 320 KB: room for the database, not for the log.
+    if let Some(notice) = fill_the_disk("320k") {
+        assert!(
+            notice.contains("cannot write a log file") && notice.contains("No space left"),
+            "says why: {notice}"
+        );
+    }
+}
+
+#[test]
+fn a_disk_already_full_turns_history_off_with_the_reason() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("solo", "RUN echo solo-built\n");
+    s.config("images:\n  - {name: solo, tags: [\"{prefix}/solo:latest\"]}\n");
+    let data = s.home.path().join("full");
+    let Some(_mounted) = Tmpfs::mount(&data, "64k") else {
+        eprintln!("skipping: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    // Fill it up before kiln starts.
+    let filler = vec![b'x'; 256 * 1024];
+    let _ = std::fs::write(data.join("filler"), &filler);
+    let mut cmd = s.kiln_cmd(&["build", "--json"]);
+    cmd.env("XDG_DATA_HOME", &data);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    assert_eq!(of_type(&ev, "built", Some("solo")).len(), 1, "{ev:#?}");
+    let n = notices(&ev);
+    eprintln!("notices: {n:?}");
+    let off: Vec<_> = n
+        .iter()
+        .filter(|m| m.contains("history and logs are off"))
+        .collect();
+    assert_eq!(off.len(), 1, "said once: {n:?}");
+    assert!(off[0].contains("full"), "says why: {}", off[0]);
+    assert!(
+        !off[0].contains("move it aside"),
+        "a full disk is not a broken history: {}",
+        off[0]
+    );
+}
