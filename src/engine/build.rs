@@ -19,6 +19,7 @@ use crate::engine::context::{self, ContextSpec};
 use crate::engine::credentials;
 use crate::engine::inputs;
 use crate::engine::parse::{BuildEvent, BuildKitParser, LegacyParser};
+use crate::engine::prebuilt;
 use crate::history::History;
 
 /// Run-wide build switches from the command line.
@@ -57,7 +58,8 @@ impl Sink {
             .is_ok()
     }
 
-    async fn fail(&self, error: String) {
+    /// Report a failure of the build phase.
+    pub(crate) async fn fail(&self, error: String) {
         self.send(EngineEvent::Failed {
             phase: Phase::Build,
             error,
@@ -79,7 +81,7 @@ pub async fn run(
     let work = async {
         match &spec.source {
             Source::Prebuilt { image } => {
-                check_prebuilt(&docker, image, spec.pull || flags.pull, &sink).await
+                prebuilt::check(&docker, image, spec.pull || flags.pull, &sink).await
             }
             Source::Build {
                 context,
@@ -121,84 +123,6 @@ pub async fn run(
         _ = cancel.cancelled() => {}
         _ = work => {}
     }
-}
-
-/// A prebuilt image is never built: it must be on the daemon. With `pull`
-/// (config or `--pull`) it is pulled first, with the user's credentials.
-async fn check_prebuilt(docker: &Docker, image: &str, pull: bool, sink: &Sink) {
-    let mut pull_error = None;
-    if pull {
-        if let Err(e) = pull_image(docker, image, sink).await {
-            pull_error = Some(e);
-        }
-    }
-    match docker.inspect_image(image).await {
-        Ok(_) => {
-            if let Some(e) = pull_error {
-                let note = format!("could not pull {image} ({e}); using the local copy");
-                sink.send(EngineEvent::Notice(note)).await;
-            }
-            sink.send(EngineEvent::Skipped(SkipReason::Prebuilt)).await;
-        }
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {
-            let why = match pull_error {
-                Some(e) => format!("pulling it failed: {e}"),
-                None => format!("pull or load it first (docker pull {image}), or set `pull: true`"),
-            };
-            sink.fail(format!(
-                "prebuilt image {image} is not present on the daemon; {why}"
-            ))
-            .await
-        }
-        Err(e) => {
-            sink.fail(format!("cannot inspect prebuilt image {image}: {e}"))
-                .await
-        }
-    }
-}
-
-/// Pull `image`, reporting progress as log lines (one per layer status).
-async fn pull_image(docker: &Docker, image: &str, sink: &Sink) -> Result<(), String> {
-    let registry = credentials::registry_of(image);
-    let creds = match credentials::Store::from_env() {
-        Ok(store) => store
-            .get(&registry)
-            .await
-            .ok()
-            .flatten()
-            .map(|c| c.to_docker()),
-        Err(_) => None,
-    };
-    let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
-        .from_image(image)
-        .build();
-    // X-Registry-Auth must be url-safe base64 (see credentials.rs).
-    let docker = credentials::url_safe_registry_headers(docker.clone());
-    let mut stream = docker.create_image(Some(options), None, creds);
-    sink.send(EngineEvent::Notice(format!("pulling {image}")))
-        .await;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(info) => {
-                // Byte-level ticks are noise in a log; keep the transitions.
-                let tick = matches!(info.status.as_deref(), Some("Downloading" | "Extracting"));
-                if let (Some(status), false) = (&info.status, tick) {
-                    let line = match &info.id {
-                        Some(id) => format!("{id}: {status}"),
-                        None => status.clone(),
-                    };
-                    let line = crate::sanitize::sanitize_line(&line);
-                    sink.send(EngineEvent::Build(BuildEvent::Log { step: None, line }))
-                        .await;
-                }
-            }
-            Err(bollard::errors::Error::DockerStreamError { error }) => return Err(error),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Ok(())
 }
 
 /// How a build attempt ended, when the caller has something left to do.

@@ -10,4 +10,5 @@ pub mod dockerignore;
 pub mod executor;
 pub mod inputs;
 pub mod parse;
+pub mod prebuilt;
 pub mod push;
