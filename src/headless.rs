@@ -396,7 +396,12 @@ async fn drive(
                 _ => executor.execute(&cmd),
             }
         }
-        printer.flush();
+        // Flush when nothing is waiting: lines still go out as they come,
+        // but a backlog goes out in full buffers, not a write(2) per line
+        // (BENCHMARKS.md: that was ~1.8 writes per line, 60% of CPU).
+        if rx.is_empty() {
+            printer.flush();
+        }
         if app.is_idle() {
             break;
         }
