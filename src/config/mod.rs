@@ -153,6 +153,10 @@ pub struct ImageConfig {
     /// `RUN --mount=from=`) and does not already declare. Filled by
     /// [`load`] and [`Config::apply_override`].
     pub inferred_depends_on: Vec<String>,
+    /// Declared dependencies whose tags the Dockerfile never names (it was
+    /// read and names none of them): they only order the builds. Filled
+    /// with `inferred_depends_on`.
+    pub unused_depends_on: Vec<String>,
     pub no_cache: bool,
     pub pull: bool,
     pub network: Option<String>,

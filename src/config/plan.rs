@@ -245,21 +245,21 @@ fn components(deps: &[Vec<Dep>]) -> Vec<usize> {
     comp
 }
 
-/// Recomputes every image's `inferred_depends_on` from its Dockerfile.
-/// Only directory contexts whose Dockerfile can be read contribute; git
-/// contexts and missing files are skipped silently (missing ones are
-/// reported by validation).
+/// Recomputes every image's `inferred_depends_on` (and
+/// `unused_depends_on`) from its Dockerfile. Only directory contexts whose
+/// Dockerfile can be read contribute; git contexts and missing files are
+/// skipped silently (missing ones are reported by validation).
 pub(crate) fn infer_deps(images: &mut [ImageConfig]) {
-    let refs: Vec<Vec<String>> = images
+    let refs: Vec<Option<Vec<String>>> = images
         .iter()
         .map(|img| match &img.source {
             Source::Build {
                 context: ContextSource::Dir(dir),
                 dockerfile,
             } => std::fs::read(dir.join(dockerfile))
-                .map(|b| dockerfile_refs(&String::from_utf8_lossy(&b), &img.args))
-                .unwrap_or_default(),
-            _ => Vec::new(),
+                .ok()
+                .map(|b| dockerfile_refs(&String::from_utf8_lossy(&b), &img.args)),
+            _ => None,
         })
         .collect();
     let targets: Vec<(String, Vec<String>)> = images
@@ -273,18 +273,36 @@ pub(crate) fn infer_deps(images: &mut [ImageConfig]) {
         })
         .collect();
     for (me, img) in images.iter_mut().enumerate() {
-        let mut inferred: Vec<String> = Vec::new();
-        for r in &refs[me] {
-            for (other, (name, tags)) in targets.iter().enumerate() {
-                if other == me || img.depends_on.contains(name) || inferred.contains(name) {
-                    continue;
-                }
-                if tags.iter().any(|t| ref_matches_tag(r, t)) {
-                    inferred.push(name.clone());
-                }
-            }
-        }
-        img.inferred_depends_on = inferred;
+        let Some(refs) = &refs[me] else {
+            img.inferred_depends_on = Vec::new();
+            img.unused_depends_on = Vec::new();
+            continue;
+        };
+        // Every other image the Dockerfile names, declared or not.
+        let used: Vec<&String> = targets
+            .iter()
+            .enumerate()
+            .filter(|(other, (_, tags))| {
+                *other != me
+                    && refs
+                        .iter()
+                        .any(|r| tags.iter().any(|t| ref_matches_tag(r, t)))
+            })
+            .map(|(_, (name, _))| name)
+            .collect();
+        img.inferred_depends_on = used
+            .iter()
+            .filter(|n| !img.depends_on.contains(n))
+            .map(|n| (*n).clone())
+            .collect();
+        img.unused_depends_on = img
+            .depends_on
+            .iter()
+            .filter(|d| {
+                *d != &img.name && targets.iter().any(|(n, _)| n == *d) && !used.contains(d)
+            })
+            .cloned()
+            .collect();
     }
 }
 

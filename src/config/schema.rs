@@ -330,39 +330,25 @@ impl Ctx<'_> {
     /// which is worth a warning — usually a stale `depends_on` or a tag typo.
     fn warn_unused_depends_on(&mut self, images: &[ImageConfig], metas: &[Meta]) {
         for (img, meta) in images.iter().zip(metas) {
-            let Source::Build {
-                context: ContextSource::Dir(dir),
-                dockerfile,
-            } = &img.source
-            else {
-                continue;
-            };
-            let Ok(text) = std::fs::read(dir.join(dockerfile)) else {
-                continue;
-            };
-            let refs = super::dockerfile_refs(&String::from_utf8_lossy(&text), &img.args);
             for (dep, at) in img.depends_on.iter().zip(&meta.depends_pos) {
-                let Some(other) = images.iter().find(|o| &o.name == dep && o.name != img.name)
-                else {
+                if !img.unused_depends_on.contains(dep) {
+                    continue;
+                }
+                let Some(other) = images.iter().find(|o| &o.name == dep) else {
                     continue;
                 };
                 let mut names = other.tags.clone();
                 if let Source::Prebuilt { image } = &other.source {
                     names.push(image.clone());
                 }
-                let used = refs
-                    .iter()
-                    .any(|r| names.iter().any(|t| super::ref_matches_tag(r, t)));
-                if !used {
-                    self.warn(
-                        *at,
-                        format!(
-                            "'{}' depends on '{dep}', but its Dockerfile does not use any of {dep}'s tags ({}); the dependency only orders the builds",
-                            img.name,
-                            names.join(", ")
-                        ),
-                    );
-                }
+                self.warn(
+                    *at,
+                    format!(
+                        "'{}' depends on '{dep}', but its Dockerfile does not use any of {dep}'s tags ({}); the dependency only orders the builds",
+                        img.name,
+                        names.join(", ")
+                    ),
+                );
             }
         }
     }
@@ -961,6 +947,7 @@ impl Ctx<'_> {
             cache_from,
             depends_on,
             inferred_depends_on: Vec::new(),
+            unused_depends_on: Vec::new(),
             no_cache,
             pull,
             network,
