@@ -281,6 +281,7 @@ fn p_pushes_a_fresh_build_only() {
     let cmds = key(&mut app, KeyCode::Char('p'), 0.0);
     assert!(cmds.is_empty());
     build(&mut app, &[BASE], 0.0);
+    log(&mut app, BASE, "compiled everything", 0.5);
     built(&mut app, BASE, 1.0);
     let built_run = app.images[BASE].run;
     let cmds = key(&mut app, KeyCode::Char('p'), 2.0);
@@ -292,6 +293,14 @@ fn p_pushes_a_fresh_build_only() {
         "{cmds:?}"
     );
     assert_eq!(app.images[BASE].status, kiln::app::image::Status::Pushing);
+    // The build's log stays in view while it pushes.
+    assert!(
+        app.images[BASE]
+            .log
+            .iter()
+            .any(|l| l.text == "compiled everything"),
+        "log cleared by the push"
+    );
 }
 
 #[test]

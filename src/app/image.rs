@@ -176,6 +176,18 @@ impl ImageState {
         self.push.reset();
     }
 
+    /// Start a push-only run (`kiln push`, the dashboard's `p`): a new run
+    /// id and clean push state, but the build's steps and log stay in view.
+    pub fn reset_for_push_run(&mut self, run: RunId) {
+        self.run = run;
+        self.current_step = None;
+        self.started_at = None;
+        self.finished_at = None;
+        self.last_output = None;
+        self.error = None;
+        self.push.reset();
+    }
+
     pub fn step_by_id(&self, id: &str) -> Option<usize> {
         // Recent steps are the likely match: search from the end.
         self.steps.iter().rposition(|s| s.id == id)

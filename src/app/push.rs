@@ -350,7 +350,7 @@ pub(super) fn request_pushes(app: &mut App, images: &[usize], at: Instant, out: 
         let run = app.next_run;
         app.next_run += 1;
         let img = &mut app.images[i];
-        img.reset_for_run(run);
+        img.reset_for_push_run(run);
         img.started_at = Some(at);
         start(app, i, at, out);
     }
