@@ -16,6 +16,17 @@ fn notices(ev: &[serde_json::Value]) -> Vec<String> {
         .collect()
 }
 
+/// The one notice saying history and logs are off (it must be said once).
+fn history_off_notice(ev: &[serde_json::Value]) -> String {
+    let n = notices(ev);
+    let off: Vec<&String> = n
+        .iter()
+        .filter(|m| m.contains("history and logs are off"))
+        .collect();
+    assert_eq!(off.len(), 1, "said once: {n:?}");
+    off[0].clone()
+}
+
 #[test]
 fn an_uncreatable_data_dir_turns_history_off_and_builds() {
     require_docker!();
@@ -31,14 +42,8 @@ fn an_uncreatable_data_dir_turns_history_off_and_builds() {
     assert!(out.status.success(), "{}", stderr(&out));
     let ev = events(&out);
     assert_eq!(of_type(&ev, "built", Some("solo")).len(), 1, "{ev:#?}");
-    let n = notices(&ev);
-    eprintln!("notices: {n:?}");
-    let off: Vec<_> = n
-        .iter()
-        .filter(|m| m.contains("history and logs are off"))
-        .collect();
-    assert_eq!(off.len(), 1, "said once: {n:?}");
-    assert!(off[0].contains("not-a-dir"), "names the path: {}", off[0]);
+    let off = history_off_notice(&ev);
+    assert!(off.contains("not-a-dir"), "names the path: {}", off);
 }
 
 /// A tmpfs mounted for the test, unmounted when dropped.
@@ -94,14 +99,7 @@ fn fill_the_disk(size: &str) -> Option<String> {
         "the last line was printed: {:?}",
         lines.iter().rev().take(5).collect::<Vec<_>>()
     );
-    let n = notices(&ev);
-    eprintln!("notices: {n:?}");
-    let off: Vec<_> = n
-        .iter()
-        .filter(|m| m.contains("history and logs are off"))
-        .collect();
-    assert_eq!(off.len(), 1, "said once: {n:?}");
-    Some(off[0].clone())
+    Some(history_off_notice(&ev))
 }
 
 #[test]
@@ -145,17 +143,11 @@ fn a_disk_already_full_turns_history_off_with_the_reason() {
     assert!(out.status.success(), "{}", stderr(&out));
     let ev = events(&out);
     assert_eq!(of_type(&ev, "built", Some("solo")).len(), 1, "{ev:#?}");
-    let n = notices(&ev);
-    eprintln!("notices: {n:?}");
-    let off: Vec<_> = n
-        .iter()
-        .filter(|m| m.contains("history and logs are off"))
-        .collect();
-    assert_eq!(off.len(), 1, "said once: {n:?}");
-    assert!(off[0].contains("full"), "says why: {}", off[0]);
+    let off = history_off_notice(&ev);
+    assert!(off.contains("full"), "says why: {}", off);
     assert!(
-        !off[0].contains("move it aside"),
+        !off.contains("move it aside"),
         "a full disk is not a broken history: {}",
-        off[0]
+        off
     );
 }
