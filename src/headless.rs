@@ -279,6 +279,30 @@ impl HealthCheck {
     }
 }
 
+/// SIGINT (Ctrl-C) as a stream that is listened to from the start of a
+/// front-end's loop. A fresh `tokio::signal::ctrl_c()` per `select!` only
+/// sees signals sent while it is being polled: one arriving while the loop
+/// was handling a message was lost (and the default action is gone by
+/// then, so the build just went on). One `Signal` remembers it.
+pub struct Interrupts(Option<tokio::signal::unix::Signal>);
+
+impl Interrupts {
+    pub fn listen() -> Self {
+        let kind = tokio::signal::unix::SignalKind::interrupt();
+        Interrupts(tokio::signal::unix::signal(kind).ok())
+    }
+
+    /// The next Ctrl-C (never, if the handler could not be installed).
+    pub async fn next(&mut self) {
+        match &mut self.0 {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
 fn notice(message: String) -> Event {
     Event {
         image: None,
@@ -383,6 +407,7 @@ async fn drive(
     let mut commands = app::update(&mut app, first);
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut interrupts = Interrupts::listen();
     let mut interrupted = false;
     loop {
         for cmd in commands.drain(..) {
@@ -411,7 +436,7 @@ async fn drive(
                 health.maybe_ping(Instant::now());
                 Msg::Tick(Instant::now())
             }
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
+            _ = interrupts.next(), if !interrupted => {
                 interrupted = true;
                 Msg::Interrupt(Instant::now())
             }

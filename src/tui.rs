@@ -160,6 +160,7 @@ async fn event_loop(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
+    let mut interrupts = crate::headless::Interrupts::listen();
     let mut interrupted = false;
     loop {
         let mut later = Vec::new();
@@ -205,7 +206,7 @@ async fn event_loop(
                 Msg::Tick(Instant::now())
             }
             _ = tokio::time::sleep_until(next_frame.into()), if dirty => continue,
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
+            _ = interrupts.next(), if !interrupted => {
                 interrupted = true;
                 // Same as Ctrl-C typed in the dashboard: cancel all, leave.
                 ctrl_c()
