@@ -18,7 +18,6 @@
 
 use std::path::Path;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bollard::moby::buildkit::v1::{StatusResponse, Vertex, VertexLog};
@@ -26,9 +25,10 @@ use bollard::models::BuildInfo;
 use criterion::{criterion_group, Criterion, Throughput};
 use kiln::app::event::BuilderKind;
 use kiln::app::{update, App, Command, EngineEvent, Msg, RunOptions};
-use kiln::engine::parse::{BuildEvent, BuildKitParser, LegacyParser};
+use kiln::engine::parse::{BuildKitParser, LegacyParser};
 use kiln::headless::{Format, Printer};
 use kiln::history::{History, Recorder};
+use kiln::protocol::BuildEvent;
 
 const LINES: usize = 100_000;
 /// Lines per daemon message (the daemon sends one per write, often many lines).
@@ -137,7 +137,7 @@ impl Out {
                 let h = History::open(dir.path(), Path::new("/bench/kiln.yaml")).unwrap();
                 Out {
                     printer: printer(f),
-                    recorder: Some((Recorder::new(Arc::new(Mutex::new(h))), dir)),
+                    recorder: Some((Recorder::new(h), dir)),
                 }
             }
         }

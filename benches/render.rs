@@ -20,7 +20,7 @@ use criterion::{criterion_group, BenchmarkId, Criterion};
 use kiln::app::event::BuilderKind;
 use kiln::app::log::LogRing;
 use kiln::app::{update, App, EngineEvent, Msg, RunOptions};
-use kiln::engine::parse::BuildEvent;
+use kiln::protocol::BuildEvent;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 

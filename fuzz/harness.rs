@@ -8,7 +8,8 @@
 use base64::Engine as _;
 use bollard::models::BuildInfo;
 use kiln::engine::dockerignore::DockerIgnore;
-use kiln::engine::parse::{parse_push_line, BuildEvent, BuildKitParser, LegacyParser};
+use kiln::engine::parse::{parse_push_line, BuildKitParser, LegacyParser};
+use kiln::protocol::BuildEvent;
 
 /// Inputs over this size are cut (keeps each run fast).
 const MAX_INPUT: usize = 64 * 1024;

@@ -1,9 +1,8 @@
-//! The dashboard's front-end: terminal setup and teardown, and the loop that
-//! turns terminal events, engine messages and ticks into `Msg`s, feeds them
-//! to `app::update`, hands the returned commands to the engine's `Executor`,
-//! and redraws when something changed (at most ~30 times a second; once a
-//! second while a timer is on screen). The terminal is restored on every way
-//! out: normal quit, error (the guard's `Drop`) and panic (the hook).
+//! The dashboard's front-end on the shared runtime: terminal setup and
+//! teardown, the terminal's events as `Msg`s, and drawing the model when
+//! something changed (at most ~30 times a second; once a second while a
+//! timer is on screen). The terminal is restored on every way out: normal
+//! quit, error (the guard's `Drop`) and panic (the hook).
 
 use std::io::{self, Stdout};
 use std::sync::{Arc, Once};
@@ -11,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use crossterm::event::{
-    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyCode, KeyEvent,
-    KeyEventKind, KeyModifiers,
+    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyEventKind,
 };
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -21,16 +19,13 @@ use crossterm::{cursor, execute};
 use futures::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
-use tokio::sync::mpsc;
 
-use crate::app::{self, App, Command, Msg, RunOptions};
+use crate::app::event::Event;
+use crate::app::{App, Msg, RunOptions};
 use crate::config::Config;
 use crate::engine::build::BuildFlags;
-use crate::engine::executor::Executor;
-use crate::headless::{plain_text, CHANNEL_CAPACITY};
-
-/// How often timers are checked.
-const TICK: Duration = Duration::from_millis(250);
+use crate::format::plain_text;
+use crate::runtime::{FrontEnd, Runtime};
 /// The shortest gap between two frames (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);
 /// How often a visible timer (elapsed, silent-for) is redrawn.
@@ -90,38 +85,41 @@ fn install_panic_hook() {
 }
 
 /// Run the dashboard until the user quits; returns the exit code.
-pub async fn run(
+pub(crate) async fn run(
     docker: Docker,
     config: Arc<Config>,
-    opts: RunOptions,
-    flags: BuildFlags,
+    (opts, flags): (RunOptions, BuildFlags),
     build_all: bool,
     daemon: String,
 ) -> io::Result<i32> {
-    let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
-    let mut app = App::new(&config, &opts);
-    app::update(&mut app, Msg::DaemonInfo(daemon));
-    app.view.color = color_from_env();
-    let (history, history_problem) = crate::headless::open_history(&config);
-    let mut recorder = history.clone().map(crate::history::Recorder::new);
-    let health = crate::headless::HealthCheck::new(docker.clone(), tx.clone());
-    let mut executor = Executor::new(docker, config.clone(), flags, history, tx);
-    if let Some(problem) = history_problem {
-        app::update(&mut app, Msg::Notice(problem));
-    }
-
+    let mut app = App::new(&config, &opts).with_color(color_from_env());
+    let mut runtime = Runtime::new(docker, config, flags);
     let guard = TerminalGuard::enter()?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    let mut front = FrontEnd {
-        executor: &mut executor,
-        recorder: recorder.as_mut(),
-        health: &health,
+    let mut dashboard = Dashboard::new(Terminal::new(CrosstermBackend::new(io::stdout()))?);
+    runtime.handle(&mut app, &mut dashboard, Msg::DaemonInfo(daemon));
+    runtime.open_history(&mut app, &mut dashboard).await;
+    let size = dashboard.terminal.size()?;
+    runtime.handle(
+        &mut app,
+        &mut dashboard,
+        Msg::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
+    let first = if build_all {
+        Msg::BuildRequested {
+            images: (0..app.images.len()).collect(),
+            at: Instant::now(),
+        }
+    } else {
+        Msg::Tick(Instant::now())
     };
-    let result = event_loop(&mut terminal, &mut app, &mut front, &mut rx, build_all).await;
-    drop(terminal);
+    let ran = runtime.run(&mut app, &mut dashboard, first).await;
+    drop(dashboard);
     drop(guard);
-    executor.shutdown().await;
-    result?;
+    runtime.shutdown(&mut app, &mut NoScreen).await;
+    ran?;
     if app.run_started.is_some() {
         if let Some(line) = plain_text(&app.summary(Instant::now())) {
             println!("kiln | {line}");
@@ -130,109 +128,93 @@ pub async fn run(
     Ok(app.exit_code())
 }
 
-async fn event_loop(
-    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
-    app: &mut App,
-    front: &mut FrontEnd<'_>,
-    rx: &mut mpsc::Receiver<Msg>,
-    build_all: bool,
-) -> io::Result<()> {
-    let size = terminal.size()?;
-    let mut commands = app::update(
-        app,
-        Msg::Resize {
-            width: size.width,
-            height: size.height,
-        },
-    );
-    if build_all {
-        let images = (0..app.images.len()).collect();
-        commands.extend(app::update(
-            app,
-            Msg::BuildRequested {
-                images,
-                at: Instant::now(),
-            },
-        ));
+/// The dashboard on the terminal: draws the model, reads the terminal.
+struct Dashboard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+    events: EventStream,
+    /// Something changed since the last frame.
+    dirty: bool,
+    last_draw: Option<Instant>,
+    /// The terminal's input ended (stdin closed): leave.
+    closed: bool,
+}
+
+impl Dashboard {
+    fn new(terminal: Terminal<CrosstermBackend<Stdout>>) -> Dashboard {
+        Dashboard {
+            terminal,
+            events: EventStream::new(),
+            dirty: true,
+            last_draw: None,
+            closed: false,
+        }
     }
-    let mut events = EventStream::new();
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut dirty = true;
-    let mut last_draw: Option<Instant> = None;
-    let mut interrupts = crate::headless::Interrupts::listen();
-    let mut interrupted = false;
-    loop {
-        let mut later = Vec::new();
-        for cmd in commands.drain(..) {
-            match &cmd {
-                // The screen shows the model itself; history keeps the events.
-                Command::Emit(event) => {
-                    if let Some(problem) = front.recorder.as_mut().and_then(|r| r.record(event)) {
-                        later.push(Msg::Notice(problem));
-                    }
-                }
-                Command::Quit => app.view.quit = true,
-                _ => front.executor.execute(&cmd),
-            }
-        }
-        for msg in later {
-            commands.extend(app::update(app, msg));
-        }
-        if app.view.quit {
-            return Ok(());
-        }
-        let now = Instant::now();
-        let next_frame = last_draw.map(|t| t + FRAME).unwrap_or(now);
-        if dirty && now >= next_frame {
-            terminal.draw(|frame| crate::ui::draw(app, frame))?;
-            last_draw = Some(now);
-            dirty = false;
-        }
-        let msg = tokio::select! {
-            ev = events.next() => match ev {
-                Some(Ok(ev)) => match term_msg(ev) {
-                    Some(msg) => msg,
-                    None => continue,
-                },
-                Some(Err(e)) => return Err(e),
-                None => return Ok(()), // stdin closed
-            },
-            Some(msg) = rx.recv() => msg,
-            _ = ticker.tick() => {
-                if !app.is_idle() {
-                    front.health.maybe_ping(Instant::now());
-                }
-                Msg::Tick(Instant::now())
-            }
-            _ = tokio::time::sleep_until(next_frame.into()), if dirty => continue,
-            _ = interrupts.next(), if !interrupted => {
-                interrupted = true;
-                // Same as Ctrl-C typed in the dashboard: cancel all, leave.
-                ctrl_c()
-            }
-        };
-        let tick = matches!(msg, Msg::Tick(_));
-        commands = app::update(app, msg);
-        let changed = !tick || !commands.is_empty();
+
+    /// When the next frame may be drawn.
+    fn next_frame(&self, now: Instant) -> Instant {
+        self.last_draw.map(|t| t + FRAME).unwrap_or(now)
+    }
+}
+
+impl FrontEnd for Dashboard {
+    /// The screen shows the model itself; history keeps the events.
+    fn show(&mut self, _event: &Event) {}
+
+    fn present(&mut self, app: &App, changed: bool, _backlog: bool) -> io::Result<()> {
         let timer_due =
-            timers_visible(app) && last_draw.is_none_or(|t| t.elapsed() >= TIMER_REDRAW);
-        dirty |= changed || timer_due;
+            timers_visible(app) && self.last_draw.is_none_or(|t| t.elapsed() >= TIMER_REDRAW);
+        self.dirty |= changed || timer_due;
+        let now = Instant::now();
+        if self.dirty && now >= self.next_frame(now) {
+            self.terminal.draw(|frame| crate::ui::draw(app, frame))?;
+            self.last_draw = Some(now);
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    async fn input(&mut self) -> io::Result<Option<Msg>> {
+        let next_frame = self.next_frame(Instant::now());
+        loop {
+            tokio::select! {
+                ev = self.events.next() => match ev {
+                    Some(Ok(ev)) => {
+                        if let Some(msg) = term_msg(ev) {
+                            return Ok(Some(msg));
+                        }
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => {
+                        self.closed = true;
+                        return Ok(None);
+                    }
+                },
+                _ = tokio::time::sleep_until(next_frame.into()), if self.dirty => return Ok(None),
+            }
+        }
+    }
+
+    fn finished(&self, _app: &App) -> bool {
+        self.closed
     }
 }
 
-/// The I/O side the loop drives: the engine, the history recorder and the
-/// daemon health check.
-struct FrontEnd<'a> {
-    executor: &'a mut Executor,
-    recorder: Option<&'a mut crate::history::Recorder>,
-    health: &'a crate::headless::HealthCheck,
-}
+/// After the terminal is handed back: nothing left to show.
+struct NoScreen;
 
-fn ctrl_c() -> Msg {
-    Msg::Key {
-        key: KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
-        at: Instant::now(),
+impl FrontEnd for NoScreen {
+    fn show(&mut self, _event: &Event) {}
+
+    fn present(&mut self, _app: &App, _changed: bool, _backlog: bool) -> io::Result<()> {
+        Ok(())
+    }
+
+    async fn input(&mut self) -> io::Result<Option<Msg>> {
+        std::future::pending().await
+    }
+
+    fn finished(&self, _app: &App) -> bool {
+        true
     }
 }
 

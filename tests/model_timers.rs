@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kiln::app::event::{EventKind, Phase, SkipReason};
-use kiln::app::image::Status;
-use kiln::app::{update, App, Command, EngineEvent, Msg, RunOptions};
-use kiln::engine::parse::BuildEvent;
+use kiln::app::status::Status;
+use kiln::app::{update, App, ChangeCheck, Command, EngineEvent, Msg, RunOptions};
+use kiln::protocol::{BuildEvent, ImageHistory};
 
 fn app(yaml: &str) -> App {
     let env = |_: &str| None;
@@ -83,7 +83,8 @@ fn jobs_limit_and_dependencies_decide_what_starts() {
         vec![&Command::StartBuild {
             run: a.images[0].run,
             image: 0,
-            overrides: None
+            overrides: None,
+            check: ChangeCheck::Off,
         }]
     );
     assert_eq!(a.images[1].status, Status::Queued);
@@ -98,7 +99,8 @@ fn jobs_limit_and_dependencies_decide_what_starts() {
     assert!(cmds.contains(&Command::StartBuild {
         run: a.images[1].run,
         image: 1,
-        overrides: None
+        overrides: None,
+        check: ChangeCheck::Off,
     }));
     assert_eq!(
         a.images[2].status,
@@ -203,21 +205,26 @@ images:
 fn a_step_well_past_its_usual_duration_is_flagged_once() {
     let mut a = app(STACK);
     let t0 = Instant::now();
+    // What history knows arrives when it opens, before anything builds.
+    update(
+        &mut a,
+        Msg::HistoryKnown(vec![(
+            "base".into(),
+            ImageHistory {
+                last_success: None,
+                usual_steps: vec![
+                    ("RUN make".into(), Duration::from_secs(4)),
+                    ("RUN test".into(), Duration::from_secs(6)),
+                ],
+            },
+        )]),
+    );
     update(
         &mut a,
         Msg::BuildRequested {
             images: vec![0],
             at: t0,
         },
-    );
-    engine(
-        &mut a,
-        0,
-        t0,
-        EngineEvent::UsualSteps(vec![
-            ("RUN make".into(), Duration::from_secs(4)),
-            ("RUN test".into(), Duration::from_secs(6)),
-        ]),
     );
     assert_eq!(a.images[0].eta(t0), Some(Duration::from_secs(10)));
     engine(&mut a, 0, t0, step("RUN make"));

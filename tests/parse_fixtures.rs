@@ -4,9 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use bollard::models::BuildInfo;
-use kiln::engine::parse::{
-    is_internal, parse_push_line, BuildEvent, BuildKitParser, LegacyParser, PushEvent, INCOMPLETE,
-};
+use kiln::engine::parse::{parse_push_line, BuildKitParser, LegacyParser, INCOMPLETE};
+use kiln::protocol::{is_internal_step, BuildEvent, PushEvent};
 use kiln::sanitize::sanitize_line;
 
 fn fixture(name: &str) -> PathBuf {
@@ -339,7 +338,7 @@ fn buildkit_success_steps_logs_and_image() {
             (s("exporting to image"), false),
         ]
     );
-    let user: Vec<_> = st.iter().filter(|s| !is_internal(&s.1)).collect();
+    let user: Vec<_> = st.iter().filter(|s| !is_internal_step(&s.1)).collect();
     assert_eq!(user.len(), 3);
     assert!(st
         .iter()

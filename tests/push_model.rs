@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use kiln::app::event::{EventKind, Phase};
-use kiln::app::image::Status;
-use kiln::app::{update, App, Command, EngineEvent, Msg, RunOptions};
-use kiln::engine::parse::PushEvent;
+use kiln::app::status::Status;
+use kiln::app::{update, App, ChangeCheck, Command, EngineEvent, Msg, RunOptions};
+use kiln::protocol::PushEvent;
 
 fn app(yaml: &str, opts: RunOptions) -> (tempfile::TempDir, App) {
     let dir = tempfile::tempdir().unwrap();
@@ -113,7 +113,8 @@ fn built_and_pushing() -> (Run, Vec<Command>) {
     assert!(cmds.contains(&Command::StartBuild {
         run: 1,
         image: 0,
-        overrides: None
+        overrides: None,
+        check: ChangeCheck::Off,
     }));
     let cmds = r.engine(
         0,
@@ -138,7 +139,8 @@ fn a_built_image_with_push_goes_on_to_push_and_dependents_start() {
         cmds.contains(&Command::StartBuild {
             run: 2,
             image: 1,
-            overrides: None
+            overrides: None,
+            check: ChangeCheck::Off,
         }),
         "{cmds:?}"
     );

@@ -4,7 +4,7 @@
 mod ui_support;
 
 use crossterm::event::{KeyCode, KeyModifiers, MouseEventKind};
-use kiln::app::image::Status;
+use kiln::app::status::Status;
 use kiln::app::view::Focus;
 use kiln::app::Command;
 use ui_support::*;
@@ -292,7 +292,7 @@ fn p_pushes_a_fresh_build_only() {
         cmds.contains(&Command::Push { run, image: BASE }),
         "{cmds:?}"
     );
-    assert_eq!(app.images[BASE].status, kiln::app::image::Status::Pushing);
+    assert_eq!(app.images[BASE].status, kiln::app::status::Status::Pushing);
     // The build's log stays in view while it pushes.
     assert!(
         app.images[BASE]

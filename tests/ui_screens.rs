@@ -6,8 +6,8 @@ mod ui_support;
 
 use crossterm::event::KeyCode;
 use kiln::app::event::Phase;
-use kiln::app::image::Status;
 use kiln::app::log::LogRing;
+use kiln::app::status::Status;
 use kiln::app::EngineEvent;
 use ratatui::style::Color;
 use ui_support::*;
@@ -220,7 +220,7 @@ fn no_color_means_no_colours_at_all() {
 
 /// base built and pushing: one layer uploading, one pushed, one waiting.
 fn pushing() -> kiln::app::App {
-    use kiln::engine::parse::PushEvent;
+    use kiln::protocol::PushEvent;
     let mut app = building();
     built(&mut app, BASE, 13.0);
     kiln::app::update(

@@ -13,6 +13,15 @@ pub enum Phase {
     Push,
 }
 
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Build => "build",
+            Phase::Push => "push",
+        }
+    }
+}
+
 /// Which builder the daemon ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -150,11 +159,5 @@ pub enum EventKind {
     /// (An addition to the contract; `image` may be absent.)
     Notice {
         message: String,
-    },
-    /// The digest of a build's inputs, for change detection. Internal: the
-    /// history recorder keeps it; the printers leave it out.
-    Inputs {
-        digest: String,
-        inputs: String,
     },
 }

@@ -6,93 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::event::{BuilderKind, Phase, SkipReason};
+use super::event::BuilderKind;
 use super::log::LogRing;
 use super::push::PushState;
+use super::status::Status;
 use super::RunId;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Not part of any run yet.
-    Idle,
-    /// Waiting for its dependencies or a free job slot.
-    Queued,
-    /// The engine is building it.
-    Building,
-    /// Building or pushing, but silent for longer than `stall_after`.
-    Stalled(Phase),
-    Pushing,
-    Done,
-    Failed(Phase),
-    TimedOut,
-    Cancelled,
-    Skipped(SkipReason),
-}
-
-impl Status {
-    /// Holds a job slot or a running task on the engine side.
-    pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            Status::Building | Status::Stalled(_) | Status::Pushing
-        )
-    }
-
-    /// Part of the current run and not finished.
-    pub fn is_pending(self) -> bool {
-        self == Status::Queued || self.is_active()
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Status::Done
-                | Status::Failed(_)
-                | Status::TimedOut
-                | Status::Cancelled
-                | Status::Skipped(_)
-        )
-    }
-
-    /// A dependent may build on top of an image in this state.
-    pub fn satisfies_dependents(self) -> bool {
-        matches!(
-            self,
-            Status::Idle
-                | Status::Done
-                | Status::Skipped(SkipReason::Unchanged)
-                | Status::Skipped(SkipReason::Prebuilt)
-        )
-    }
-
-    /// Ended badly: dependents must not build.
-    pub fn is_failure(self) -> bool {
-        matches!(
-            self,
-            Status::Failed(_)
-                | Status::TimedOut
-                | Status::Cancelled
-                | Status::Skipped(SkipReason::DependencyFailed)
-        )
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Status::Idle => "idle",
-            Status::Queued => "queued",
-            Status::Building => "building",
-            Status::Stalled(_) => "stalled",
-            Status::Pushing => "pushing",
-            Status::Done => "done",
-            Status::Failed(_) => "failed",
-            Status::TimedOut => "timed out",
-            Status::Cancelled => "cancelled",
-            Status::Skipped(SkipReason::Unchanged) => "unchanged",
-            Status::Skipped(SkipReason::Prebuilt) => "prebuilt",
-            Status::Skipped(SkipReason::DependencyFailed) => "skipped",
-        }
-    }
-}
+use crate::protocol::LastSuccess;
 
 /// One step of a build as the model knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +49,13 @@ pub struct ImageState {
     pub error: Option<String>,
     /// This image's steps as history knows them, with usual durations.
     pub usual: Vec<(String, Duration)>,
+    /// The last successful build (from history, then from this session):
+    /// what change detection compares the next build against.
+    pub last_success: Option<LastSuccess>,
+    /// This run's inputs as the engine worked them out: (digest, JSON).
+    pub inputs: Option<(String, String)>,
+    /// Build even when nothing changed (`--force`, `--no-cache`, `no_cache`).
+    pub always_build: bool,
     /// Effective per-image limits for this run.
     pub stall_after: Duration,
     pub timeout: Duration,
@@ -153,6 +79,9 @@ impl ImageState {
             image_id: None,
             error: None,
             usual: Vec::new(),
+            last_success: None,
+            inputs: None,
+            always_build: false,
             stall_after,
             timeout,
             push: PushState::new(push),
@@ -172,7 +101,7 @@ impl ImageState {
         self.last_output = None;
         self.image_id = None;
         self.error = None;
-        self.usual.clear();
+        self.inputs = None;
         self.push.reset();
     }
 
@@ -199,7 +128,7 @@ impl ImageState {
         let buildkit = self.builder == Some(BuilderKind::Buildkit);
         self.steps
             .iter()
-            .filter(move |s| !(buildkit && crate::engine::parse::is_internal(&s.name)))
+            .filter(move |s| !(buildkit && crate::protocol::is_internal_step(&s.name)))
     }
 
     pub fn cached_steps(&self) -> u32 {

@@ -12,11 +12,10 @@ use ratatui::layout::{Position, Rect};
 use ratatui_textarea::TextArea;
 
 use super::edit::ImageOverride;
-use super::event::EventKind;
-use super::image::Status;
-use super::log::LineKind;
+use super::schedule::{self, cancel, cancel_all, schedule, RunKind};
+use super::status::Status;
 use super::view::{self, EditPrompt, Focus, Search};
-use super::{cancel, request_builds, schedule, App, Command, Msg};
+use super::{App, Command, Msg};
 
 /// Lines one mouse-wheel notch scrolls.
 const WHEEL_LINES: isize = 3;
@@ -28,9 +27,8 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Co
     app.view.message = None;
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && key.code == KeyCode::Char('c') {
-        // Ctrl-C: cancel everything (as SIGINT does headless), then leave.
+        // Ctrl-C: cancel everything and leave, as SIGINT does.
         out.extend(super::update(app, Msg::Interrupt(at)));
-        quit(app, out);
         return;
     }
     if app.view.prompt.is_some() {
@@ -136,7 +134,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Co
         KeyCode::Char('c') => {
             let i = app.view.selected;
             if i < app.images.len() {
-                cancel_one(app, i, at, out);
+                cancel(app, i, at, out);
                 schedule(app, at, out);
             }
         }
@@ -216,7 +214,7 @@ pub(super) fn on_mouse(app: &mut App, event: MouseEvent, _at: Instant) {
     }
 }
 
-fn quit(app: &mut App, out: &mut Vec<Command>) {
+pub(super) fn quit(app: &mut App, out: &mut Vec<Command>) {
     app.view.confirm_quit = false;
     if !app.view.quit {
         app.view.quit = true;
@@ -260,27 +258,8 @@ fn with_deps(app: &App, i: usize, acc: &mut Vec<usize>) {
 }
 
 fn rebuild(app: &mut App, images: Vec<usize>, at: Instant, out: &mut Vec<Command>) {
-    request_builds(app, &images, at, out);
+    schedule::request_run(app, RunKind::Build, &images, at, out);
     schedule(app, at, out);
-}
-
-fn cancel_one(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
-    let status = app.images[i].status;
-    if status.is_active() {
-        cancel(app, i, at, out);
-    } else if status == Status::Queued {
-        let img = &mut app.images[i];
-        img.status = Status::Cancelled;
-        img.finished_at = Some(at);
-        img.log.push(LineKind::Note, "cancelled".into());
-        app.emit(out, i, EventKind::Cancelled { after_ms: 0 });
-    }
-}
-
-fn cancel_all(app: &mut App, at: Instant, out: &mut Vec<Command>) {
-    for i in app.order.clone() {
-        cancel_one(app, i, at, out);
-    }
 }
 
 fn push(app: &mut App, at: Instant, out: &mut Vec<Command>) {
@@ -290,7 +269,7 @@ fn push(app: &mut App, at: Instant, out: &mut Vec<Command>) {
     };
     if img.status == Status::Done {
         app.view.message = Some(format!("pushing {}", img.name));
-        super::push::request_pushes(app, &[i], at, out);
+        schedule::request_run(app, RunKind::Push, &[i], at, out);
     } else {
         app.view.message = Some(format!("{} has no fresh build to push", img.name));
     }

@@ -14,11 +14,11 @@
 use std::time::{Duration, Instant};
 
 use super::event::{EventKind, Phase};
-use super::image::Status;
 use super::log::LineKind;
+use super::status::Status;
 use super::{ms, App, Command};
 use crate::config::format_duration;
-use crate::engine::parse::PushEvent;
+use crate::protocol::PushEvent;
 
 /// At most one progress tick per layer per this much event time.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(500);
@@ -307,23 +307,6 @@ impl PushState {
     }
 }
 
-/// Pushing (or stalled while pushing).
-pub fn in_push(status: Status) -> bool {
-    matches!(status, Status::Pushing | Status::Stalled(Phase::Push))
-}
-
-/// A dependent may start once an image is built, while it pushes, and even
-/// when its push failed: it builds on the local image, not the registry's.
-pub fn built_for_dependents(status: Status) -> bool {
-    status.satisfies_dependents() || in_push(status) || status == Status::Failed(Phase::Push)
-}
-
-/// Dependents of an image in this state are skipped (a failed push is not
-/// a reason: the image itself is fine).
-pub fn fails_dependents(status: Status) -> bool {
-    status.is_failure() && status != Status::Failed(Phase::Push)
-}
-
 /// Image `i` enters its push (after its build, or for `kiln push`): the
 /// engine is told to push its tags.
 pub(super) fn start(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
@@ -336,24 +319,6 @@ pub(super) fn start(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>
         run: img.run,
         image: i,
     });
-}
-
-/// `kiln push`: push these images' tags as they are now, without building.
-pub(super) fn request_pushes(app: &mut App, images: &[usize], at: Instant, out: &mut Vec<Command>) {
-    if app.is_idle() {
-        app.run_started = Some(at);
-    }
-    for &i in app.order.clone().iter().filter(|i| images.contains(i)) {
-        if app.images[i].status.is_pending() {
-            continue;
-        }
-        let run = app.next_run;
-        app.next_run += 1;
-        let img = &mut app.images[i];
-        img.reset_for_push_run(run);
-        img.started_at = Some(at);
-        start(app, i, at, out);
-    }
 }
 
 /// The image's push made progress: record it, emit what the coalescing
@@ -528,22 +493,6 @@ impl TransitionFilter {
                 true
             }
         }
-    }
-}
-
-/// `1.98 MB`-style sizes for plain output.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.2} {}", UNITS[u])
     }
 }
 
@@ -750,8 +699,6 @@ mod tests {
             [true, true, false, true, false, false, true, true, true]
         );
         assert!(f.admit(Some("y"), &ev("Pushed", 100)), "per image");
-        assert_eq!(human_bytes(1_982_256), "1.98 MB");
-        assert_eq!(human_bytes(512), "512 B");
     }
 
     #[test]

@@ -6,9 +6,10 @@
 use std::time::Instant;
 
 use super::event::{EventKind, Phase};
-use super::image::{ImageState, Status};
+use super::image::ImageState;
 use super::log::LineKind;
 use super::push;
+use super::status::Status;
 use super::{ms, App, Command};
 use crate::config::format_duration;
 
@@ -61,7 +62,7 @@ pub(super) fn check_timers(app: &mut App, now: Instant, out: &mut Vec<Command>) 
 /// How long the current phase has run: a push has its own clock, so an
 /// image's `timeout` bounds its build and, separately, its push.
 fn phase_elapsed(img: &ImageState, now: Instant) -> Option<std::time::Duration> {
-    if push::in_push(img.status) {
+    if img.status.is_pushing() {
         img.push.elapsed(now)
     } else {
         img.elapsed(now)

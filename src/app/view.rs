@@ -179,7 +179,7 @@ pub fn tiled_images(app: &App) -> Vec<usize> {
         return active;
     }
     (0..app.images.len())
-        .filter(|&i| app.images[i].status != super::image::Status::Idle)
+        .filter(|&i| app.images[i].status != super::status::Status::Idle)
         .collect()
 }
 

@@ -1,26 +1,28 @@
 //! One image's build on the daemon, turned into `EngineEvent`s on the app's
 //! channel. The task owns the daemon stream; dropping it (on cancel) makes
 //! the daemon abort the build and remove its intermediate container.
+//!
+//! Whether to build at all is the model's call (`ChangeCheck`): this works
+//! out the build's inputs and compares them as told, with no access to the
+//! history itself.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use bollard::Docker;
 use futures::StreamExt;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::event::{BuilderKind, Phase, SkipReason};
-use crate::app::{EngineEvent, Msg, RunId};
+use crate::app::event::{BuilderKind, SkipReason};
+use crate::app::{ChangeCheck, EngineEvent};
 use crate::config::{BuilderChoice, ContextSource, ImageConfig, Source};
 use crate::engine::context::{self, ContextSpec};
 use crate::engine::credentials;
 use crate::engine::inputs;
-use crate::engine::parse::{BuildEvent, BuildKitParser, LegacyParser};
+use crate::engine::parse::{BuildKitParser, LegacyParser};
 use crate::engine::prebuilt;
-use crate::history::History;
+use crate::engine::sink::Sink;
+use crate::protocol::BuildEvent;
 
 /// Run-wide build switches from the command line.
 #[derive(Debug, Clone, Default)]
@@ -29,43 +31,6 @@ pub struct BuildFlags {
     pub pull: bool,
     /// The daemon can run BuildKit builds (decides `builder: auto`).
     pub buildkit_available: bool,
-    /// Rebuild even when the inputs equal the last successful build's.
-    pub force: bool,
-}
-
-/// Shared build history, when it could be opened (change detection).
-pub type SharedHistory = Option<Arc<Mutex<History>>>;
-
-/// Sends one image's events to the app, stamped with the time they happened.
-#[derive(Clone)]
-pub struct Sink {
-    pub tx: mpsc::Sender<Msg>,
-    pub run: RunId,
-    pub image: usize,
-}
-
-impl Sink {
-    /// False when the app has gone away (the front-end is shutting down).
-    pub async fn send(&self, event: EngineEvent) -> bool {
-        self.tx
-            .send(Msg::Engine {
-                run: self.run,
-                image: self.image,
-                at: Instant::now(),
-                event,
-            })
-            .await
-            .is_ok()
-    }
-
-    /// Report a failure of the build phase.
-    pub(crate) async fn fail(&self, error: String) {
-        self.send(EngineEvent::Failed {
-            phase: Phase::Build,
-            error,
-        })
-        .await;
-    }
 }
 
 /// Build (or, for a prebuilt image, check) one image. Returns when the build
@@ -74,7 +39,7 @@ pub async fn run(
     docker: Docker,
     spec: ImageConfig,
     flags: BuildFlags,
-    history: SharedHistory,
+    check: ChangeCheck,
     sink: Sink,
     cancel: CancellationToken,
 ) {
@@ -87,34 +52,15 @@ pub async fn run(
                 context,
                 dockerfile,
             } => {
-                let builder = match spec.builder {
-                    BuilderChoice::Legacy => BuilderKind::Legacy,
-                    BuilderChoice::BuildKit => BuilderKind::Buildkit,
-                    BuilderChoice::Auto if flags.buildkit_available => BuilderKind::Buildkit,
-                    BuilderChoice::Auto => BuilderKind::Legacy,
-                };
                 let job = Job {
                     docker: &docker,
                     spec: &spec,
                     flags: &flags,
                     sink: &sink,
+                    context,
+                    dockerfile,
                 };
-                let outcome = build(&job, context, dockerfile, &history, builder).await;
-                if let Outcome::SessionFailed(why) = outcome {
-                    if spec.builder == BuilderChoice::Auto {
-                        let note = format!(
-                            "BuildKit could not start ({why}); falling back to the legacy builder"
-                        );
-                        if sink.send(EngineEvent::Notice(note)).await {
-                            build(&job, context, dockerfile, &None, BuilderKind::Legacy).await;
-                        }
-                    } else {
-                        sink.fail(format!(
-                            "BuildKit could not start: {why} (try --builder legacy)"
-                        ))
-                        .await;
-                    }
-                }
+                build_falling_back_to_legacy(&job, check).await
             }
         }
     };
@@ -127,7 +73,7 @@ pub async fn run(
 
 /// How a build attempt ended, when the caller has something left to do.
 enum Outcome {
-    /// Reported to the app (built, failed, or the app has gone away).
+    /// Reported to the app (built, failed, skipped, or the app has gone away).
     Reported,
     /// BuildKit failed before the daemon reported anything: the session
     /// could not be set up. Nothing was reported yet.
@@ -140,35 +86,88 @@ struct Job<'a> {
     spec: &'a ImageConfig,
     flags: &'a BuildFlags,
     sink: &'a Sink,
+    context: &'a ContextSource,
+    dockerfile: &'a str,
 }
 
-async fn build(
-    job: &Job<'_>,
-    context: &ContextSource,
-    dockerfile: &str,
-    history: &SharedHistory,
-    builder: BuilderKind,
-) -> Outcome {
-    let Job {
-        docker,
-        spec,
-        flags,
-        sink,
-    } = *job;
+/// The builder `builder: auto` means on this daemon.
+fn choose_builder(choice: BuilderChoice, flags: &BuildFlags) -> BuilderKind {
+    match choice {
+        BuilderChoice::Legacy => BuilderKind::Legacy,
+        BuilderChoice::BuildKit => BuilderKind::Buildkit,
+        BuilderChoice::Auto if flags.buildkit_available => BuilderKind::Buildkit,
+        BuilderChoice::Auto => BuilderKind::Legacy,
+    }
+}
+
+/// Build with the chosen builder; under `auto`, a BuildKit session that
+/// cannot start falls back to the legacy builder (saying so).
+async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
+    let builder = choose_builder(job.spec.builder, job.flags);
+    let Outcome::SessionFailed(why) = build(job, &check, builder).await else {
+        return;
+    };
+    if job.spec.builder != BuilderChoice::Auto {
+        job.sink
+            .fail(format!(
+                "BuildKit could not start: {why} (try --builder legacy)"
+            ))
+            .await;
+        return;
+    }
+    let note = format!("BuildKit could not start ({why}); falling back to the legacy builder");
+    if job.sink.send(EngineEvent::Notice(note)).await {
+        // The inputs were compared (and reported) by the first attempt.
+        build(job, &ChangeCheck::Off, BuilderKind::Legacy).await;
+    }
+}
+
+/// One build attempt: options, the context (unless it is unchanged), the
+/// daemon's stream.
+async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outcome {
+    let mut options = build_options(job, builder);
+    let body = match job.context {
+        ContextSource::Git(url) => {
+            options = options.remote(url);
+            bollard::body_full(bytes::Bytes::new())
+        }
+        ContextSource::Dir(root) => match local_context(job, root, check).await {
+            Some(entries) => bollard::body_try_stream(context::tar_stream(entries)),
+            None => return Outcome::Reported,
+        },
+    };
+    let creds = match job.context {
+        ContextSource::Dir(root) => {
+            base_image_credentials(&root.join(job.dockerfile), job.spec, job.sink).await
+        }
+        ContextSource::Git(_) => None,
+    };
+    let docker = with_repeated_params(job.docker, job.spec);
+    let stream = docker.build_image(options.build(), creds, Some(body));
+    follow_stream(job, stream, builder).await
+}
+
+/// The daemon's build options for this image and run.
+fn build_options(job: &Job<'_>, builder: BuilderKind) -> BuildImageOptionsBuilder {
+    let (spec, flags) = (job.spec, job.flags);
     let version = match builder {
         BuilderKind::Legacy => BuilderVersion::BuilderV1,
         BuilderKind::Buildkit => BuilderVersion::BuilderBuildKit,
     };
     let mut options = BuildImageOptionsBuilder::new()
-        .dockerfile(dockerfile)
+        .dockerfile(job.dockerfile)
         .rm(true)
         .forcerm(true)
         .nocache(spec.no_cache || flags.no_cache)
         .version(version);
-    let session_id;
     if builder == BuilderKind::Buildkit {
         // Each BuildKit build needs its own session on the daemon.
-        session_id = format!("kiln-{}-{}-{}", std::process::id(), sink.run, sink.image);
+        let session_id = format!(
+            "kiln-{}-{}-{}",
+            std::process::id(),
+            job.sink.run,
+            job.sink.image
+        );
         options = options.session(&session_id);
     }
     if let Some(first) = spec.tags.first() {
@@ -200,52 +199,14 @@ async fn build(
     if !spec.cache_from.is_empty() {
         options = options.cachefrom(&spec.cache_from);
     }
+    options
+}
 
-    let body = match context {
-        ContextSource::Git(url) => {
-            options = options.remote(url);
-            bollard::body_full(bytes::Bytes::new())
-        }
-        ContextSource::Dir(root) => {
-            let cspec = ContextSpec {
-                root: root.clone(),
-                dockerfile: dockerfile.to_string(),
-            };
-            let walked = tokio::task::spawn_blocking(move || context::walk(&cspec)).await;
-            let entries = match walked {
-                Ok(Ok(entries)) => entries,
-                Ok(Err(e)) => {
-                    sink.fail(format!("cannot read the build context: {e}"))
-                        .await;
-                    return Outcome::Reported;
-                }
-                Err(e) => {
-                    sink.fail(format!("cannot read the build context: {e}"))
-                        .await;
-                    return Outcome::Reported;
-                }
-            };
-            if let Some(history) = history {
-                let usual = history
-                    .lock()
-                    .ok()
-                    .and_then(|h| h.usual_steps(&spec.name).ok())
-                    .unwrap_or_default();
-                if !usual.is_empty() {
-                    sink.send(EngineEvent::UsualSteps(usual)).await;
-                }
-                if changed_or_reported(docker, spec, dockerfile, flags, history, &entries, sink)
-                    .await
-                {
-                    return Outcome::Reported;
-                }
-            }
-            bollard::body_try_stream(context::tar_stream(entries))
-        }
-    };
-
-    // The API takes repeated `t` and `extrahosts` parameters, but bollard's
-    // options hold one string each: add the rest to the request's query.
+/// The API takes repeated `t` and `extrahosts` parameters, but bollard's
+/// options hold one string each: the rest go on the request's query. And
+/// bollard sends X-Registry-Config in standard base64 while the daemon
+/// reads url-safe base64, so it is re-encoded on the way out.
+fn with_repeated_params(docker: &Docker, spec: &ImageConfig) -> Docker {
     let extra: Vec<(&'static str, String)> = spec
         .tags
         .iter()
@@ -253,19 +214,100 @@ async fn build(
         .map(|t| ("t", t.clone()))
         .chain(spec.extra_hosts.iter().map(|h| ("extrahosts", h.clone())))
         .collect();
-    // bollard sends X-Registry-Config in standard base64; the daemon reads
-    // url-safe base64, so it is re-encoded on the way out.
-    let docker = docker.clone().with_request_modifier(move |req| {
+    docker.clone().with_request_modifier(move |req| {
         credentials::reencode_registry_headers(add_query(req, "/build", &extra))
-    });
-    let creds = match context {
-        ContextSource::Dir(root) => {
-            base_image_credentials(&root.join(dockerfile), spec, sink).await
-        }
-        ContextSource::Git(_) => None,
-    };
+    })
+}
 
-    let mut stream = docker.build_image(options.build(), creds, Some(body));
+/// Read the context directory; None when nothing is left to do (it could
+/// not be read, or its inputs are unchanged and the image was skipped).
+async fn local_context(
+    job: &Job<'_>,
+    root: &std::path::Path,
+    check: &ChangeCheck,
+) -> Option<Vec<context::Entry>> {
+    let cspec = ContextSpec {
+        root: root.to_path_buf(),
+        dockerfile: job.dockerfile.to_string(),
+    };
+    let walked = tokio::task::spawn_blocking(move || context::walk(&cspec)).await;
+    let entries = match walked
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
+        Ok(entries) => entries,
+        Err(e) => {
+            job.sink
+                .fail(format!("cannot read the build context: {e}"))
+                .await;
+            return None;
+        }
+    };
+    match compare_inputs(job, check, &entries).await {
+        Change::Unchanged => None,
+        Change::Build => Some(entries),
+    }
+}
+
+/// What change detection found.
+enum Change {
+    /// Skipped as unchanged (reported).
+    Unchanged,
+    /// To be built (why was reported, with the inputs for history).
+    Build,
+}
+
+/// Change detection as the model asked for it: skip (and report
+/// `Skipped(Unchanged)`) when the inputs equal the last success's and its
+/// image is still tagged; otherwise report the inputs and why it rebuilds.
+async fn compare_inputs(job: &Job<'_>, check: &ChangeCheck, entries: &[context::Entry]) -> Change {
+    let Job {
+        docker, spec, sink, ..
+    } = *job;
+    let last = match check {
+        ChangeCheck::Off => return Change::Build,
+        ChangeCheck::Forced => None,
+        ChangeCheck::Against(last) => last.as_ref(),
+    };
+    let now = match inputs::compute(docker, spec, job.dockerfile, entries.to_vec()).await {
+        Ok(i) => i,
+        Err(e) => {
+            sink.send(EngineEvent::Notice(format!(
+                "cannot tell whether anything changed: {e}"
+            )))
+            .await;
+            return Change::Build;
+        }
+    };
+    if let Some(last) = last {
+        if last.digest == now.digest && inputs::still_present(docker, spec, &last.image_id).await {
+            sink.send(EngineEvent::Skipped(SkipReason::Unchanged)).await;
+            return Change::Unchanged;
+        }
+    }
+    let why = match check {
+        ChangeCheck::Forced => "forced (--force or no_cache)".to_string(),
+        _ => inputs::explain_change(last.and_then(|l| l.inputs.as_deref()), &now),
+    };
+    sink.send(EngineEvent::Inputs {
+        digest: now.digest.clone(),
+        inputs: now.to_json(),
+    })
+    .await;
+    sink.send(EngineEvent::Notice(format!("rebuilding: {why}")))
+        .await;
+    Change::Build
+}
+
+/// Read the daemon's build stream to its end: parse it, forward the
+/// events, and report the result.
+async fn follow_stream(
+    job: &Job<'_>,
+    mut stream: impl futures::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
+        + Unpin,
+    builder: BuilderKind,
+) -> Outcome {
+    let (spec, sink) = (job.spec, job.sink);
     let mut parser = Parser::new(builder);
     let mut events = Vec::new();
     let mut image_id = None;
@@ -349,58 +391,6 @@ impl Parser {
             Parser::BuildKit(p) => p.finish(out),
         }
     }
-}
-
-/// Change detection. Reports `Skipped(Unchanged)` and returns true when
-/// the inputs equal the last successful build's and its image is still
-/// tagged; otherwise reports the inputs (for history) and why the build is
-/// needed, and returns false.
-async fn changed_or_reported(
-    docker: &Docker,
-    spec: &ImageConfig,
-    dockerfile: &str,
-    flags: &BuildFlags,
-    history: &Arc<Mutex<History>>,
-    entries: &[context::Entry],
-    sink: &Sink,
-) -> bool {
-    let now = match inputs::compute(docker, spec, dockerfile, entries.to_vec()).await {
-        Ok(i) => i,
-        Err(e) => {
-            sink.send(EngineEvent::Notice(format!(
-                "cannot tell whether anything changed: {e}"
-            )))
-            .await;
-            return false;
-        }
-    };
-    let last = history
-        .lock()
-        .ok()
-        .and_then(|h| h.last_success(&spec.name).ok().flatten());
-    let skip_allowed = !flags.force && !flags.no_cache && !spec.no_cache;
-    if let Some(last) = &last {
-        if skip_allowed
-            && last.digest == now.digest
-            && inputs::still_present(docker, spec, &last.image_id).await
-        {
-            sink.send(EngineEvent::Skipped(SkipReason::Unchanged)).await;
-            return true;
-        }
-    }
-    let why = if !skip_allowed {
-        "forced (--force or no_cache)".to_string()
-    } else {
-        inputs::explain_change(last.as_ref().and_then(|l| l.inputs.as_deref()), &now)
-    };
-    sink.send(EngineEvent::Inputs {
-        digest: now.digest.clone(),
-        inputs: now.to_json(),
-    })
-    .await;
-    sink.send(EngineEvent::Notice(format!("rebuilding: {why}")))
-        .await;
-    false
 }
 
 /// Credentials for the registries the Dockerfile pulls from (private base

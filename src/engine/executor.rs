@@ -12,10 +12,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{Command, ImageOverride, Msg, RunId};
+use crate::app::{ChangeCheck, Command, ImageOverride, Msg, RunId};
 use crate::config::Config;
-use crate::engine::build::{self, BuildFlags, SharedHistory, Sink};
+use crate::engine::build::{self, BuildFlags};
 use crate::engine::push;
+use crate::engine::sink::Sink;
 
 /// How long shutdown waits for tasks to let go of their daemon streams.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -24,7 +25,6 @@ pub struct Executor {
     docker: Docker,
     config: Arc<Config>,
     flags: BuildFlags,
-    history: SharedHistory,
     tx: mpsc::Sender<Msg>,
     running: HashMap<usize, (RunId, CancellationToken)>,
     tasks: JoinSet<()>,
@@ -35,28 +35,28 @@ impl Executor {
         docker: Docker,
         config: Arc<Config>,
         flags: BuildFlags,
-        history: SharedHistory,
         tx: mpsc::Sender<Msg>,
     ) -> Self {
         Executor {
             docker,
             config,
             flags,
-            history,
             tx,
             running: HashMap::new(),
             tasks: JoinSet::new(),
         }
     }
 
-    /// Carry out an engine command; `Emit` is the front-end's and ignored.
+    /// Carry out an engine command; the others (events, history, quitting)
+    /// are the runtime's.
     pub fn execute(&mut self, cmd: &Command) {
         match cmd {
             Command::StartBuild {
                 run,
                 image,
                 overrides,
-            } => self.start(*run, *image, overrides.as_ref()),
+                check,
+            } => self.start(*run, *image, overrides.as_ref(), check.clone()),
             Command::Push { run, image } => self.start_push(*run, *image),
             Command::Cancel { run, image } => {
                 if let Some((r, token)) = self.running.get(image) {
@@ -65,13 +65,17 @@ impl Executor {
                     }
                 }
             }
-            Command::Emit(_) => {}
-            // Quit is the front-end's.
-            Command::Quit => {}
+            Command::Emit(_) | Command::RecordInputs { .. } | Command::Quit => {}
         }
     }
 
-    fn start(&mut self, run: RunId, image: usize, overrides: Option<&ImageOverride>) {
+    fn start(
+        &mut self,
+        run: RunId,
+        image: usize,
+        overrides: Option<&ImageOverride>,
+        check: ChangeCheck,
+    ) {
         let Some(mut spec) = self.config.images.get(image).cloned() else {
             return;
         };
@@ -86,9 +90,8 @@ impl Executor {
         }
         let docker = self.docker.clone();
         let flags = self.flags.clone();
-        let history = self.history.clone();
         self.spawn(run, image, move |sink, token| {
-            build::run(docker, spec, flags, history, sink, token)
+            build::run(docker, spec, flags, check, sink, token)
         });
     }
 

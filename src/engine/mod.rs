@@ -12,3 +12,4 @@ pub mod inputs;
 pub mod parse;
 pub mod prebuilt;
 pub mod push;
+pub mod sink;

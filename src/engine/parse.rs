@@ -31,33 +31,8 @@ use std::collections::HashMap;
 use bollard::moby::buildkit::v1::StatusResponse;
 use bollard::models::{BuildInfo, BuildInfoAux, ImageId};
 
+use crate::protocol::{BuildEvent, PushEvent};
 use crate::sanitize::sanitize;
-
-/// What a build stream says, whichever builder produced it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BuildEvent {
-    /// A step began. Legacy: index/total from "Step i/N : ...", id = index as string.
-    /// BuildKit: index/total are None, id = the vertex digest, name = vertex name (e.g. "[2/3] RUN make").
-    Step {
-        id: String,
-        index: Option<u32>,
-        total: Option<u32>,
-        name: String,
-        cached: bool,
-    },
-    /// A step ended. error = the vertex error (BuildKit) if it failed.
-    StepDone {
-        id: String,
-        cached: bool,
-        error: Option<String>,
-    },
-    /// One line of output (already passed through sanitize_line), attributed to a step id when known.
-    Log { step: Option<String>, line: String },
-    /// The built image id ("sha256:…").
-    ImageId(String),
-    /// The daemon reported an error (errorDetail.message / error).
-    Error(String),
-}
 
 /// The error given to a step that was still open when the stream ended.
 pub const INCOMPLETE: &str = "build stream ended before the step finished";
@@ -84,18 +59,6 @@ pub fn image_id_from_aux(info: &BuildInfo) -> Option<&str> {
         }
         _ => None,
     }
-}
-
-/// Whether a BuildKit vertex is bookkeeping rather than a Dockerfile step.
-///
-/// True for `[internal] …` vertexes (loading the Dockerfile, context,
-/// metadata) and for vertexes whose name has no `[…]` prefix at all
-/// (`exporting to image`, `copy /context /`, `resolve image config …`).
-/// Dockerfile steps are named `[i/N] …` or `[stage i/N] …`. Such vertexes
-/// are still reported as steps (docker's own output shows them); this tells
-/// a UI not to count them.
-pub fn is_internal(name: &str) -> bool {
-    name.starts_with("[internal]") || !name.starts_with('[')
 }
 
 /// `(i, N)` from a BuildKit step name `[i/N] …` or `[stage i/N] …`.
@@ -385,7 +348,7 @@ impl LegacyParser {
 /// completed), and as `StepDone` the first time it is seen completed; the
 /// daemon repeats vertexes, and later copies are ignored. Vertexes that are
 /// only queued (neither started nor completed) are not reported. Internal
-/// vertexes are kept as steps; see [`is_internal`]. `Step.cached` is the
+/// vertexes are kept as steps; see [`crate::protocol::is_internal_step`]. `Step.cached` is the
 /// vertex's flag when it started; `StepDone.cached` its flag on completion.
 /// Progress `statuses` (layer exports, pulls) are not reported.
 #[derive(Debug, Default)]
@@ -539,34 +502,6 @@ fn emit_bytes_line(out: &mut Vec<BuildEvent>, vertex: &str, bytes: &[u8]) {
 }
 
 // ------------------------------------------------------------------ push
-
-/// What one line of a push stream says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PushEvent {
-    /// Progress of one layer: "Preparing", "Waiting", "Pushing" (with
-    /// current/total bytes, current clamped to total), "Pushed",
-    /// "Layer already exists", "Mounted from <repo>".
-    Layer {
-        id: String,
-        status: String,
-        current: Option<u64>,
-        total: Option<u64>,
-    },
-    /// The pushed manifest. The daemon says it twice, as the status line
-    /// `"<tag>: digest: sha256:… size: N"` and as `aux {Tag, Digest, Size}`,
-    /// so the same Digest event normally arrives twice.
-    Digest {
-        tag: String,
-        digest: String,
-        size: Option<u64>,
-    },
-    /// "Retrying in N second(s)" for a layer upload.
-    Retrying { id: String, secs: u64 },
-    /// errorDetail.message (or error).
-    Error(String),
-    /// Any other status, e.g. "The push refers to repository [host/x]".
-    Status(String),
-}
 
 fn json_u64(v: Option<&serde_json::Value>) -> Option<u64> {
     let v = v?;
@@ -928,13 +863,15 @@ mod tests {
 
     #[test]
     fn internal_and_position_helpers() {
-        assert!(is_internal(
+        assert!(crate::protocol::is_internal_step(
             "[internal] load build definition from Dockerfile"
         ));
-        assert!(is_internal("exporting to image"));
-        assert!(is_internal("copy /context /"));
-        assert!(!is_internal("[2/3] RUN make"));
-        assert!(!is_internal("[build 1/4] FROM docker.io/library/alpine"));
+        assert!(crate::protocol::is_internal_step("exporting to image"));
+        assert!(crate::protocol::is_internal_step("copy /context /"));
+        assert!(!crate::protocol::is_internal_step("[2/3] RUN make"));
+        assert!(!crate::protocol::is_internal_step(
+            "[build 1/4] FROM docker.io/library/alpine"
+        ));
         assert_eq!(buildkit_step_position("[2/3] RUN make"), Some((2, 3)));
         assert_eq!(buildkit_step_position("[build 1/4] FROM x"), Some((1, 4)));
         assert_eq!(buildkit_step_position("[internal] load"), None);

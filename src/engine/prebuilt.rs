@@ -7,9 +7,9 @@ use futures::StreamExt;
 
 use crate::app::event::SkipReason;
 use crate::app::EngineEvent;
-use crate::engine::build::Sink;
 use crate::engine::credentials;
-use crate::engine::parse::BuildEvent;
+use crate::engine::sink::Sink;
+use crate::protocol::BuildEvent;
 
 /// A prebuilt image is never built: it must be on the daemon. With `pull`
 /// (config or `--pull`) it is pulled first, with the user's credentials.

@@ -26,10 +26,11 @@ use tokio_util::sync::CancellationToken;
 use crate::app::event::Phase;
 use crate::app::EngineEvent;
 use crate::config::ImageConfig;
-use crate::engine::build::Sink;
 use crate::engine::connect::{self, Endpoint, ProcessEnv};
 use crate::engine::credentials::{self, Credentials, Store};
-use crate::engine::parse::{parse_push_line, PushEvent};
+use crate::engine::parse::parse_push_line;
+use crate::engine::sink::Sink;
+use crate::protocol::PushEvent;
 
 /// Connecting to the daemon for a push must not hang.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,7 +5,8 @@
 //!
 //! History is a convenience, never a reason to lose a build: every failure
 //! to open or write it becomes a message and kiln builds on without it.
-//! The `Recorder` is fed the same events the front-ends print.
+//! The `Recorder` is fed the same events the front-ends print; the runtime
+//! runs it on a thread of its own, off the async threads.
 
 use std::collections::HashMap;
 use std::fs::{DirBuilder, File, OpenOptions};
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
+
+use crate::protocol::{ImageHistory, LastSuccess};
 
 mod recorder;
 pub use recorder::Recorder;
@@ -105,14 +108,6 @@ pub struct RunRow {
     pub result: String,
     pub image_id: Option<String>,
     pub log_path: Option<PathBuf>,
-}
-
-/// The last successful build of an image: what change detection compares.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LastSuccess {
-    pub digest: String,
-    pub image_id: String,
-    pub inputs: Option<String>,
 }
 
 pub struct History {
@@ -294,6 +289,15 @@ impl History {
             }
         }
         Ok(out)
+    }
+
+    /// What history knows about an image: its last success and usual step
+    /// durations.
+    pub fn known(&self, image: &str) -> rusqlite::Result<ImageHistory> {
+        Ok(ImageHistory {
+            last_success: self.last_success(image)?,
+            usual_steps: self.usual_steps(image)?,
+        })
     }
 
     /// Each image's latest run, by image name.

@@ -1,14 +1,14 @@
 //! Feeds the model's events into history and the per-run log files: the
-//! same events the front-ends print. Shared with the engine through the
-//! `History` behind it (which reads `last_success` for change detection).
+//! same events the front-ends print, plus each build's inputs (which only
+//! history keeps). It owns the `History`; nothing else writes to it.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::sync::{Arc, Mutex};
 
 use super::{private_dir, private_file, History};
 use crate::app::event::{Event, EventKind};
+use crate::protocol::ImageHistory;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -20,10 +20,9 @@ struct Open {
     log: Option<BufWriter<File>>,
 }
 
-/// Writes what the model reports into history and log files. Shared with
-/// the engine (which reads `last_success` for change detection).
+/// Writes what the model reports into history and log files.
 pub struct Recorder {
-    history: Arc<Mutex<History>>,
+    history: History,
     open: HashMap<String, Open>,
     /// The inputs (digest, parts) of each image's current build.
     inputs: HashMap<String, (String, String)>,
@@ -32,7 +31,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(history: Arc<Mutex<History>>) -> Self {
+    pub fn new(history: History) -> Self {
         Recorder {
             history,
             open: HashMap::new(),
@@ -57,44 +56,28 @@ impl Recorder {
         }
     }
 
+    /// The inputs (digest, JSON) of `image`'s current build, kept with its
+    /// run if it succeeds.
+    pub fn record_inputs(&mut self, image: &str, digest: String, inputs: String) {
+        self.inputs.insert(image.to_string(), (digest, inputs));
+    }
+
+    /// What history now knows about `image` (after its run was recorded);
+    /// None once recording has stopped.
+    pub fn known(&self, image: &str) -> Option<ImageHistory> {
+        if self.failed.is_some() {
+            return None;
+        }
+        self.history.known(image).ok()
+    }
+
     fn try_record(&mut self, event: &Event) -> Result<(), String> {
         let Some(image) = event.image.as_deref() else {
             return Ok(());
         };
-        let history = self.history.clone();
-        let lock = || {
-            history
-                .lock()
-                .map_err(|_| "history lock poisoned".to_string())
-        };
-        let err = |e: rusqlite::Error| e.to_string();
+        let db = |e: rusqlite::Error| e.to_string();
         match &event.kind {
-            EventKind::Started { builder } => {
-                let mut h = lock()?;
-                let run = h
-                    .start_run(image, builder.as_str(), now_ms())
-                    .map_err(err)?;
-                let path = h.log_path(image, run);
-                if let Some(dir) = path.parent() {
-                    private_dir(dir).map_err(|e| e.to_string())?;
-                }
-                let log = private_file(&path, false)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                h.set_log_path(run, &path).map_err(err)?;
-                self.open.insert(
-                    image.to_string(),
-                    Open {
-                        run,
-                        log: Some(BufWriter::new(log)),
-                    },
-                );
-            }
-            EventKind::Inputs { digest, inputs } => {
-                // Arrives before `started`: the engine checks for changes
-                // before it sends anything to the daemon.
-                self.inputs
-                    .insert(image.to_string(), (digest.clone(), inputs.clone()));
-            }
+            EventKind::Started { builder } => self.start_run(image, builder.as_str())?,
             EventKind::Step { name, cached, .. } => {
                 let mark = if *cached { " (cached)" } else { "" };
                 self.write_line(image, &format!("==> {name}{mark}"))?;
@@ -107,9 +90,9 @@ impl Recorder {
                 duration_ms,
             } => {
                 if let Some(o) = self.open.get(image) {
-                    lock()?
+                    self.history
                         .record_step(o.run, name, *cached, *duration_ms)
-                        .map_err(err)?;
+                        .map_err(db)?;
                 }
             }
             EventKind::Stalled {
@@ -118,13 +101,9 @@ impl Recorder {
                 step,
             } => {
                 if let Some(o) = self.open.get(image) {
-                    let phase = match phase {
-                        crate::app::event::Phase::Build => "build",
-                        crate::app::event::Phase::Push => "push",
-                    };
-                    lock()?
-                        .record_stall(o.run, phase, step.as_deref(), *silent_ms)
-                        .map_err(err)?;
+                    self.history
+                        .record_stall(o.run, phase.as_str(), step.as_deref(), *silent_ms)
+                        .map_err(db)?;
                 }
                 self.write_line(image, &format!("kiln: no output for {silent_ms} ms"))?;
             }
@@ -136,6 +115,29 @@ impl Recorder {
             EventKind::Cancelled { .. } => self.finish(image, "cancelled", None, None)?,
             _ => {}
         }
+        Ok(())
+    }
+
+    /// A run of `image` started: its row, and its log file (0600).
+    fn start_run(&mut self, image: &str, builder: &str) -> Result<(), String> {
+        let h = &mut self.history;
+        let run = h
+            .start_run(image, builder, now_ms())
+            .map_err(|e| e.to_string())?;
+        let path = h.log_path(image, run);
+        if let Some(dir) = path.parent() {
+            private_dir(dir).map_err(|e| e.to_string())?;
+        }
+        let log = private_file(&path, false)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        h.set_log_path(run, &path).map_err(|e| e.to_string())?;
+        self.open.insert(
+            image.to_string(),
+            Open {
+                run,
+                log: Some(BufWriter::new(log)),
+            },
+        );
         Ok(())
     }
 
@@ -163,17 +165,14 @@ impl Recorder {
             w.flush()
                 .map_err(|e| format!("cannot write a log file: {e}"))?;
         }
-        let mut h = self
-            .history
-            .lock()
-            .map_err(|_| "history lock poisoned".to_string())?;
         // Only a successful build's inputs are worth comparing against later.
         let inputs = self.inputs.remove(image).filter(|_| result == "built");
         let (digest, inputs) = match &inputs {
             Some((d, i)) => (Some(d.as_str()), Some(i.as_str())),
             None => (None, None),
         };
-        h.finish_run(o.run, result, now_ms(), image_id, digest, inputs)
+        self.history
+            .finish_run(o.run, result, now_ms(), image_id, digest, inputs)
             .map_err(|e| e.to_string())
     }
 }

@@ -12,7 +12,8 @@ use ratatui::Frame;
 
 use super::{truncate, Theme};
 use crate::app::event::Phase;
-use crate::app::image::{ImageState, Status};
+use crate::app::image::ImageState;
+use crate::app::status::Status;
 use crate::app::view::{list_offset, Focus};
 use crate::app::App;
 use crate::config::format_duration;

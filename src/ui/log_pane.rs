@@ -76,7 +76,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, i: usize) {
     }
     if log.is_empty() {
         let hint = match img.status {
-            crate::app::image::Status::Idle => "not built in this session: b builds it",
+            crate::app::status::Status::Idle => "not built in this session: b builds it",
             _ => "no output yet",
         };
         frame.render_widget(

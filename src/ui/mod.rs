@@ -19,7 +19,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::app::event::{Phase, SkipReason};
-use crate::app::image::Status;
+use crate::app::status::Status;
 use crate::app::view;
 use crate::app::App;
 

@@ -10,16 +10,18 @@ use ratatui::widgets::{LineGauge, Paragraph};
 use ratatui::Frame;
 
 use super::Theme;
-use crate::app::image::{ImageState, Status};
-use crate::app::push::{human_bytes, Layer};
+use crate::app::image::ImageState;
+use crate::app::push::Layer;
+use crate::app::status::Status;
 use crate::app::App;
 use crate::config::format_duration;
+use crate::format::human_bytes;
 
 /// Most layer rows shown; unfinished layers first.
 const MAX_LAYERS: usize = 8;
 
 fn pushing(img: &ImageState) -> bool {
-    crate::app::push::in_push(img.status) && !img.push.layers.is_empty()
+    img.status.is_pushing() && !img.push.layers.is_empty()
 }
 
 /// Rows the push bars of image `i` need (0 when it is not pushing).

@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::Theme;
 use crate::app::event::{Phase, SkipReason};
-use crate::app::image::Status;
+use crate::app::status::Status;
 use crate::app::App;
 
 /// The states counted, in the order shown.

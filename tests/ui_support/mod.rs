@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use kiln::app::event::BuilderKind;
 use kiln::app::{update, App, Command, EngineEvent, Msg, RunOptions};
-use kiln::engine::parse::BuildEvent;
+use kiln::protocol::BuildEvent;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 

@@ -1,18 +1,20 @@
 //! `kiln push [IMAGE...]`: push the images' tags as they are on the daemon
-//! now, without building, through the same model, engine and printers as
+//! now, without building, through the same model, runtime and printers as
 //! `kiln build --push`.
 
 use std::sync::Arc;
 
-use crate::cli::{PushArgs, EXIT_DAEMON, EXIT_USAGE};
+use crate::app::RunOptions;
+use crate::cli::PushArgs;
 use crate::config::Config;
-use crate::engine::connect::{self, ProcessEnv};
-use crate::headless;
+use crate::engine::build::BuildFlags;
+use crate::exit;
+use crate::headless::{self, Job};
 
 /// Which images `kiln push` pushes: the named ones only (not their
 /// dependencies), or every image kiln builds. Prebuilt images are not ours
 /// to push.
-pub fn select(config: &Config, names: &[String]) -> Result<Vec<usize>, String> {
+pub(crate) fn select(config: &Config, names: &[String]) -> Result<Vec<usize>, String> {
     if names.is_empty() {
         let all: Vec<usize> = config
             .plan()
@@ -47,21 +49,19 @@ pub fn select(config: &Config, names: &[String]) -> Result<Vec<usize>, String> {
     Ok(out)
 }
 
-pub async fn run(config: Config, args: PushArgs) -> i32 {
+pub(crate) async fn run(config: Config, args: PushArgs) -> i32 {
     let selection = match select(&config, &args.images) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("kiln: error: {e}");
-            return EXIT_USAGE;
+            return exit::USAGE;
         }
     };
+    let (docker, _) = match super::connect_or_exit().await {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let run = (RunOptions::default(), BuildFlags::default());
     let format = args.output.format();
-    let docker = match connect::connect(&ProcessEnv).await {
-        Ok((docker, _)) => docker,
-        Err(e) => {
-            eprintln!("kiln: error: {e}");
-            return EXIT_DAEMON;
-        }
-    };
-    headless::push(docker, Arc::new(config), selection, format).await
+    headless::run(docker, Arc::new(config), selection, run, format, Job::Push).await
 }

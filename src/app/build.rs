@@ -1,0 +1,279 @@
+//! One image's run in the model as the engine reports it: started, steps,
+//! log lines, the result, and the hand-over to the push. (The push's own
+//! progress is `push.rs`; the timers are `stall.rs`.)
+
+use std::time::Instant;
+
+use super::event::{EventKind, Phase, SkipReason};
+use super::image::Step;
+use super::log::LineKind;
+use super::message::{Command, EngineEvent};
+use super::status::Status;
+use super::{ms, push, App};
+use crate::protocol::{BuildEvent, LastSuccess};
+
+/// How many log lines a `failed` event carries.
+const FAILURE_TAIL_LINES: usize = 10;
+
+pub(super) fn on_engine_event(
+    app: &mut App,
+    i: usize,
+    at: Instant,
+    event: EngineEvent,
+    out: &mut Vec<Command>,
+) {
+    match event {
+        EngineEvent::Started { builder } => {
+            app.images[i].builder = Some(builder);
+            saw_output(app, i, at, out);
+            app.emit(out, i, EventKind::Started { builder });
+        }
+        EngineEvent::Build(ev) => {
+            saw_output(app, i, at, out);
+            on_build_event(app, i, at, ev, out);
+        }
+        EngineEvent::Built { image_id } => on_built(app, i, at, image_id, out),
+        EngineEvent::Skipped(reason) => on_skipped(app, i, at, reason, out),
+        EngineEvent::Failed { phase, error } => on_failed(app, i, at, phase, error, out),
+        EngineEvent::Inputs { digest, inputs } => {
+            app.images[i].inputs = Some((digest.clone(), inputs.clone()));
+            out.push(Command::RecordInputs {
+                image: app.images[i].name.clone(),
+                digest,
+                inputs,
+            });
+        }
+        EngineEvent::Notice(message) => {
+            app.images[i].log.push(LineKind::Note, message.clone());
+            app.emit(out, i, EventKind::Notice { message });
+        }
+        EngineEvent::Push { tag, event } => push::on_progress(app, i, at, tag, event, out),
+        EngineEvent::Pushed { tag, digest } => push::on_pushed(app, i, at, tag, digest, out),
+        EngineEvent::PushDone => push::on_done(app, i, at, out),
+    }
+}
+
+/// Any sign of life: remember it, and leave the stalled state if in it.
+fn saw_output(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
+    let img = &mut app.images[i];
+    let silent = img
+        .last_output
+        .map(|t| at.saturating_duration_since(t))
+        .unwrap_or_default();
+    img.last_output = Some(at);
+    let Status::Stalled(phase) = img.status else {
+        return;
+    };
+    img.status = match phase {
+        Phase::Build => Status::Building,
+        Phase::Push => Status::Pushing,
+    };
+    img.log.push(
+        LineKind::Note,
+        format!(
+            "output resumed after {} of silence",
+            crate::config::format_duration(silent)
+        ),
+    );
+    app.emit(
+        out,
+        i,
+        EventKind::Resumed {
+            silent_ms: ms(silent),
+        },
+    );
+}
+
+/// The image is built: done, or on to its push. What it was built from
+/// becomes the last success the next build compares against.
+fn on_built(app: &mut App, i: usize, at: Instant, image_id: String, out: &mut Vec<Command>) {
+    finish_current_step(app, i, at, out);
+    let img = &mut app.images[i];
+    img.image_id = Some(image_id.clone());
+    if let Some((digest, inputs)) = img.inputs.clone() {
+        img.last_success = Some(LastSuccess {
+            digest,
+            image_id: image_id.clone(),
+            inputs: Some(inputs),
+        });
+    }
+    let duration_ms = img.elapsed(at).map(ms).unwrap_or(0);
+    let push = img.push.enabled;
+    if !push {
+        img.finished_at = Some(at);
+        img.status = Status::Done;
+    }
+    let steps = img.dockerfile_steps().count() as u32;
+    let cached_steps = img.cached_steps();
+    app.emit(
+        out,
+        i,
+        EventKind::Built {
+            image_id,
+            duration_ms,
+            steps,
+            cached_steps,
+        },
+    );
+    if push {
+        push::start(app, i, at, out);
+    }
+}
+
+fn on_skipped(app: &mut App, i: usize, at: Instant, reason: SkipReason, out: &mut Vec<Command>) {
+    let img = &mut app.images[i];
+    img.status = Status::Skipped(reason);
+    img.finished_at = Some(at);
+    let push = reason == SkipReason::Unchanged && img.push.enabled;
+    app.emit(out, i, EventKind::Skipped { reason });
+    // Unchanged is no reason not to push: the registry may not have it yet
+    // (or lost it); layers it has are skipped quickly.
+    if push {
+        app.images[i].finished_at = None;
+        push::start(app, i, at, out);
+    }
+}
+
+fn on_failed(
+    app: &mut App,
+    i: usize,
+    at: Instant,
+    phase: Phase,
+    error: String,
+    out: &mut Vec<Command>,
+) {
+    if phase == Phase::Push {
+        push::flush(app, i, out);
+    }
+    let img = &mut app.images[i];
+    img.status = Status::Failed(phase);
+    img.finished_at = Some(at);
+    img.current_step = None;
+    img.error = Some(error.clone());
+    for line in error.lines() {
+        img.log.push(LineKind::Error, line.to_string());
+    }
+    let log_tail = img.log.tail(FAILURE_TAIL_LINES);
+    app.emit(
+        out,
+        i,
+        EventKind::Failed {
+            phase,
+            error,
+            log_tail,
+        },
+    );
+}
+
+fn on_build_event(app: &mut App, i: usize, at: Instant, ev: BuildEvent, out: &mut Vec<Command>) {
+    match ev {
+        BuildEvent::Step {
+            id,
+            index,
+            total,
+            name,
+            cached,
+        } => {
+            let step = Step {
+                id,
+                index,
+                total,
+                name,
+                cached,
+                started: at,
+                duration: None,
+                error: None,
+                flagged_slow: false,
+            };
+            on_step(app, i, step, out);
+        }
+        BuildEvent::StepDone { id, cached, error } => {
+            on_step_done(app, i, at, &id, cached, error, out)
+        }
+        BuildEvent::Log { step, line } => on_log(app, i, step, line, out),
+        BuildEvent::ImageId(id) => app.images[i].image_id = Some(id),
+        BuildEvent::Error(message) => app.images[i].error = Some(message),
+    }
+}
+
+fn on_step(app: &mut App, i: usize, step: Step, out: &mut Vec<Command>) {
+    let img = &mut app.images[i];
+    let header = if step.cached {
+        format!("{}  CACHED", step.name)
+    } else {
+        step.name.clone()
+    };
+    img.log.push(LineKind::Step, header);
+    let event = EventKind::Step {
+        index: step.index,
+        total: step.total,
+        name: step.name.clone(),
+        cached: step.cached,
+    };
+    img.steps.push(step);
+    img.current_step = Some(img.steps.len() - 1);
+    app.emit(out, i, event);
+}
+
+fn on_step_done(
+    app: &mut App,
+    i: usize,
+    at: Instant,
+    id: &str,
+    cached: bool,
+    error: Option<String>,
+    out: &mut Vec<Command>,
+) {
+    let img = &mut app.images[i];
+    let Some(s) = img.step_by_id(id) else {
+        return;
+    };
+    let step = &mut img.steps[s];
+    if step.duration.is_some() {
+        return; // already reported
+    }
+    let duration = at.saturating_duration_since(step.started);
+    step.duration = Some(duration);
+    step.cached |= cached;
+    step.error = error;
+    let (name, cached) = (step.name.clone(), step.cached);
+    if img.current_step == Some(s) {
+        img.current_step = None;
+    }
+    app.emit(
+        out,
+        i,
+        EventKind::StepDone {
+            name,
+            cached,
+            duration_ms: ms(duration),
+        },
+    );
+}
+
+fn on_log(app: &mut App, i: usize, step: Option<String>, line: String, out: &mut Vec<Command>) {
+    let img = &mut app.images[i];
+    let step_name = step
+        .as_deref()
+        .and_then(|id| img.step_by_id(id))
+        .or(img.current_step)
+        .map(|s| img.steps[s].name.clone());
+    img.log.push(LineKind::Output, line.clone());
+    app.emit(
+        out,
+        i,
+        EventKind::Log {
+            line,
+            step: step_name,
+        },
+    );
+}
+
+/// Legacy builds end their last step only implicitly: close it on success.
+fn finish_current_step(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
+    if let Some(s) = app.images[i].current_step {
+        let id = app.images[i].steps[s].id.clone();
+        let cached = app.images[i].steps[s].cached;
+        on_step_done(app, i, at, &id, cached, None, out);
+    }
+}

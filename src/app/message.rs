@@ -1,0 +1,137 @@
+//! What goes into the model and what comes out of it: `Msg` (everything
+//! that happens: the clock, requests, the engine's reports, the user's keys),
+//! `EngineEvent` (what the engine observed for one image's run) and
+//! `Command` (what should happen next, carried out by the runtime).
+
+use std::time::Instant;
+
+use super::edit::ImageOverride;
+use super::event::{BuilderKind, Event, Phase, SkipReason};
+use crate::protocol::{BuildEvent, ImageHistory, LastSuccess, PushEvent};
+
+/// Identifies one request to build an image; engine messages carry it so
+/// that messages from a cancelled or superseded run are dropped.
+pub type RunId = u64;
+
+/// What happened. Everything that changes state arrives as one of these.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// The clock moved (timers: stalls, timeouts).
+    Tick(Instant),
+    /// Build these images (indices into the config; the caller includes
+    /// their dependencies).
+    BuildRequested { images: Vec<usize>, at: Instant },
+    /// `kiln push`: push these images' tags as they are now (no build).
+    PushRequested { images: Vec<usize>, at: Instant },
+    /// Something the engine observed for one image's run.
+    Engine {
+        run: RunId,
+        image: usize,
+        at: Instant,
+        event: EngineEvent,
+    },
+    /// What the build history knows, by image name: sent once when history
+    /// opens, and again for an image after each of its runs is recorded.
+    HistoryKnown(Vec<(String, ImageHistory)>),
+    /// Ctrl-C / SIGINT: cancel everything and leave.
+    Interrupt(Instant),
+    /// Which daemon kiln talks to (endpoint, engine version, builder).
+    DaemonInfo(String),
+    /// The result of a daemon ping while builds run.
+    DaemonHealth { ok: bool, detail: String },
+    /// Something the user should know that is not about one image (e.g.
+    /// history is off): shown in the status bar, printed headless.
+    Notice(String),
+    /// Dashboard: a key was pressed (see `keys`).
+    Key {
+        key: crossterm::event::KeyEvent,
+        at: Instant,
+    },
+    /// Dashboard: the mouse did something.
+    Mouse {
+        event: crossterm::event::MouseEvent,
+        at: Instant,
+    },
+    /// Dashboard: the terminal's size.
+    Resize { width: u16, height: u16 },
+}
+
+/// What the engine reports about one image's run.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// The daemon accepted the build; which builder runs it.
+    Started {
+        builder: BuilderKind,
+    },
+    Build(BuildEvent),
+    Built {
+        image_id: String,
+    },
+    /// The engine decided not to build (unchanged, prebuilt image present).
+    Skipped(SkipReason),
+    Failed {
+        phase: Phase,
+        error: String,
+    },
+    /// Something to tell the user about this image (fallbacks, warnings).
+    Notice(String),
+    /// What this build's inputs are (change detection; kept in history).
+    Inputs {
+        digest: String,
+        inputs: String,
+    },
+    /// A line of the push of `tag` (layer progress, retries, status text).
+    Push {
+        tag: String,
+        event: PushEvent,
+    },
+    /// `tag` is in the registry; `digest` is its manifest's.
+    Pushed {
+        tag: String,
+        digest: String,
+    },
+    /// Every tag is pushed (failures come as `Failed { phase: Push }`).
+    PushDone,
+}
+
+/// What the engine compares a build's inputs against before building: the
+/// model's decision about change detection, with the data it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeCheck {
+    /// History is off: build without working out the inputs.
+    Off,
+    /// Build whatever changed (`--force`, `--no-cache`, `no_cache`), but
+    /// work out the inputs so the next build can compare against them.
+    Forced,
+    /// Skip the build when its inputs equal this last success's and that
+    /// image is still tagged; `None`: no successful build yet.
+    Against(Option<LastSuccess>),
+}
+
+/// What should happen next, carried out outside the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Engine: build (or check, for prebuilt images) this image, with the
+    /// dashboard's edits for this run applied to its config, if any.
+    StartBuild {
+        run: RunId,
+        image: usize,
+        overrides: Option<ImageOverride>,
+        check: ChangeCheck,
+    },
+    /// Engine: stop this image's work on the daemon.
+    Cancel { run: RunId, image: usize },
+    /// Engine: push this image's tags (a fresh build of run `run`).
+    Push { run: RunId, image: usize },
+    /// Front-end and history: report this event.
+    Emit(Event),
+    /// History: the inputs of `image`'s current build, kept with the run
+    /// when it succeeds (what the next build compares against).
+    RecordInputs {
+        image: String,
+        digest: String,
+        inputs: String,
+    },
+    /// Leave (the dashboard's `q`, Ctrl-C).
+    Quit,
+}

@@ -1,0 +1,144 @@
+//! The scheduler: which images take part in a run, which may start now
+//! (dependencies ready, under the jobs limit, in build order), which are
+//! skipped because a dependency failed, and cancelling. Pure like the rest
+//! of the model: the engine's `Executor` only carries out the commands.
+
+use std::time::Instant;
+
+use super::event::{EventKind, SkipReason};
+use super::log::LineKind;
+use super::message::{ChangeCheck, Command};
+use super::status::Status;
+use super::{ms, push, App};
+
+/// What a run does with each image it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// Build (dependencies first), then push if the image pushes.
+    Build,
+    /// Push the tags as they are now, without building (`kiln push`, `p`).
+    Push,
+}
+
+/// Take `images` into a run (those not already on their way). Builds are
+/// queued for `schedule`; pushes start at once (they take no job slot).
+pub(super) fn request_run(
+    app: &mut App,
+    kind: RunKind,
+    images: &[usize],
+    at: Instant,
+    out: &mut Vec<Command>,
+) {
+    if app.is_idle() {
+        app.run_started = Some(at);
+    }
+    for i in app.order.clone() {
+        if !images.contains(&i) || app.images[i].status.is_pending() {
+            continue;
+        }
+        let run = app.new_run_id();
+        let img = &mut app.images[i];
+        match kind {
+            RunKind::Build => {
+                img.reset_for_run(run);
+                img.status = Status::Queued;
+                app.emit(out, i, EventKind::Queued);
+            }
+            RunKind::Push => {
+                img.reset_for_push_run(run);
+                img.started_at = Some(at);
+                push::start(app, i, at, out);
+            }
+        }
+    }
+}
+
+/// Start what can start: queued images whose dependencies are ready, up to
+/// the jobs limit, in build order; skip those whose dependencies failed.
+pub(super) fn schedule(app: &mut App, now: Instant, out: &mut Vec<Command>) {
+    for i in app.order.clone() {
+        if app.images[i].status != Status::Queued {
+            continue;
+        }
+        let deps = &app.deps[i];
+        if deps
+            .iter()
+            .any(|d| app.images[*d].status.skips_dependents())
+        {
+            skip(app, i, SkipReason::DependencyFailed, now, out);
+            continue;
+        }
+        let ready = deps
+            .iter()
+            .all(|d| app.images[*d].status.lets_dependents_build());
+        if ready && app.running() < app.jobs {
+            start(app, i, now, out);
+        }
+    }
+}
+
+fn skip(app: &mut App, i: usize, reason: SkipReason, now: Instant, out: &mut Vec<Command>) {
+    let img = &mut app.images[i];
+    img.status = Status::Skipped(reason);
+    img.finished_at = Some(now);
+    app.emit(out, i, EventKind::Skipped { reason });
+}
+
+fn start(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
+    let check = change_check(app, i);
+    let img = &mut app.images[i];
+    img.status = Status::Building;
+    img.started_at = Some(now);
+    img.last_output = Some(now);
+    out.push(Command::StartBuild {
+        run: img.run,
+        image: i,
+        overrides: app.overrides[i].clone(),
+        check,
+    });
+}
+
+/// Change detection, decided here: off without history, forced when the
+/// run or the image asks for a full build, else against the last success.
+fn change_check(app: &App, i: usize) -> ChangeCheck {
+    let img = &app.images[i];
+    if !app.history_on {
+        ChangeCheck::Off
+    } else if img.always_build {
+        ChangeCheck::Forced
+    } else {
+        ChangeCheck::Against(img.last_success.clone())
+    }
+}
+
+/// Cancel image `i` if it is part of the run: a running build or push is
+/// stopped on the daemon, a queued one never starts.
+pub(super) fn cancel(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
+    let img = &mut app.images[i];
+    let status = img.status;
+    if !status.is_pending() {
+        return;
+    }
+    let after_ms = if status.is_active() {
+        img.elapsed(at).map(ms).unwrap_or(0)
+    } else {
+        0
+    };
+    img.status = Status::Cancelled;
+    img.finished_at = Some(at);
+    img.log.push(LineKind::Note, "cancelled".into());
+    if status.is_active() {
+        out.push(Command::Cancel {
+            run: img.run,
+            image: i,
+        });
+    }
+    app.emit(out, i, EventKind::Cancelled { after_ms });
+}
+
+/// Cancel everything that is running or queued.
+pub(super) fn cancel_all(app: &mut App, at: Instant, out: &mut Vec<Command>) {
+    for i in app.order.clone() {
+        cancel(app, i, at, out);
+    }
+}

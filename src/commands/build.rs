@@ -1,0 +1,36 @@
+//! `kiln build [IMAGE...]`: build headless, printing plain lines or JSON.
+
+use std::sync::Arc;
+
+use crate::cli::BuildArgs;
+use crate::config::Config;
+use crate::engine::connect;
+use crate::exit;
+use crate::headless::{self, Job};
+
+pub(crate) async fn run(mut config: Config, args: BuildArgs) -> i32 {
+    let selection = match config.select(&args.images) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kiln: error: {e}");
+            return exit::USAGE;
+        }
+    };
+    super::apply_builder(&mut config, args.run.builder);
+    let (docker, _) = match super::connect_or_exit().await {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let (opts, mut flags) = super::run_options(&args.run);
+    flags.buildkit_available = connect::buildkit_available(&docker).await;
+    let format = args.output.format();
+    headless::run(
+        docker,
+        Arc::new(config),
+        selection,
+        (opts, flags),
+        format,
+        Job::Build,
+    )
+    .await
+}

@@ -1,0 +1,24 @@
+//! `kiln ls`: each image's last result, duration, age and image id.
+
+use crate::config::Config;
+use crate::exit;
+use crate::format::render_ls;
+
+pub(crate) fn run(config: &Config) -> i32 {
+    let history = match super::open_history(config) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let latest = match history.latest_runs() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("kiln: error: cannot read the build history: {e}");
+            return exit::FAILED;
+        }
+    };
+    print!(
+        "{}",
+        render_ls(config, &latest, chrono::Utc::now().timestamp_millis())
+    );
+    exit::SUCCESS
+}

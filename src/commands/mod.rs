@@ -1,0 +1,71 @@
+//! One file per subcommand; `cli` parses the command line and calls one of
+//! these. What they share: reaching the daemon, the run options, opening
+//! the history for reading.
+
+pub(crate) mod build;
+pub(crate) mod check;
+pub(crate) mod logs;
+pub(crate) mod ls;
+pub(crate) mod push;
+pub(crate) mod ui;
+
+use crate::app::RunOptions;
+use crate::cli::{BuilderArg, RunArgs};
+use crate::config::{BuilderChoice, Config};
+use crate::engine::build::BuildFlags;
+use crate::engine::connect::{self, ProcessEnv};
+use crate::exit;
+use crate::history::{self, History};
+
+/// The model's and the engine's share of the run options.
+fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
+    (
+        RunOptions {
+            jobs: args.jobs.map(usize::from),
+            push: args.push,
+            stall_after: args.stall_after,
+            timeout: args.timeout,
+            force: args.force,
+            no_cache: args.no_cache,
+        },
+        BuildFlags {
+            no_cache: args.no_cache,
+            pull: args.pull,
+            buildkit_available: false,
+        },
+    )
+}
+
+/// `--builder` overrides every image's `builder`.
+fn apply_builder(config: &mut Config, builder: Option<BuilderArg>) {
+    if let Some(b) = builder {
+        let choice = match b {
+            BuilderArg::Auto => BuilderChoice::Auto,
+            BuilderArg::Buildkit => BuilderChoice::BuildKit,
+            BuilderArg::Legacy => BuilderChoice::Legacy,
+        };
+        for img in &mut config.images {
+            img.builder = choice;
+        }
+    }
+}
+
+/// The daemon, or the exit code after saying why it cannot be reached.
+async fn connect_or_exit() -> Result<(bollard::Docker, connect::Endpoint), i32> {
+    connect::connect(&ProcessEnv).await.map_err(|e| {
+        eprintln!("kiln: error: {e}");
+        exit::DAEMON
+    })
+}
+
+/// The stack's history for reading (`ls`, `logs`), or the exit code after
+/// saying why it cannot be opened.
+fn open_history(config: &Config) -> Result<History, i32> {
+    history::data_dir()
+        .ok_or(history::HistoryError::NoDataDir)
+        .and_then(|dir| History::open(&dir, &config.path))
+        .map_err(|e| {
+            eprintln!("kiln: error: {e}");
+            exit::FAILED
+        })
+}

@@ -1,0 +1,32 @@
+//! `kiln` / `kiln ui`: the dashboard.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use crate::cli::UiArgs;
+use crate::config::Config;
+use crate::engine::connect;
+use crate::exit;
+
+pub(crate) async fn run(mut config: Config, args: UiArgs) -> i32 {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!("kiln: error: the dashboard needs a terminal; use `kiln build` for plain or JSON output");
+        return exit::USAGE;
+    }
+    super::apply_builder(&mut config, args.run.builder);
+    let (docker, endpoint) = match super::connect_or_exit().await {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
+    let (opts, mut flags) = super::run_options(&args.run);
+    flags.buildkit_available = connect::buildkit_available(&docker).await;
+    let daemon = connect::describe(&docker, &endpoint, flags.buildkit_available).await;
+    let config = Arc::new(config);
+    match crate::tui::run(docker, config, (opts, flags), args.build, daemon).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kiln: error: terminal: {e}");
+            exit::FAILED
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Text for people, in one place: the plain-output line of each event,
+//! `kiln check`'s plan, `kiln ls`'s table, sizes and short ids. Pure
+//! functions from data to strings (no I/O, no clock: `now` is passed in).
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::app::event::{Event, EventKind, Phase};
+use crate::config::{self, format_duration, Config};
+use crate::history::RunRow;
+
+/// The plain-text rendering of an event, or None for events plain output
+/// leaves out (queue bookkeeping, per-step completions).
+pub fn plain_text(event: &Event) -> Option<String> {
+    Some(match &event.kind {
+        EventKind::Plan { images, waves } => plan_line(images, waves),
+        EventKind::Queued | EventKind::StepDone { .. } => return None,
+        EventKind::Started { builder } => format!("building ({} builder)", builder.as_str()),
+        EventKind::Skipped { reason } => format!("skipped: {}", reason.as_str().replace('_', " ")),
+        EventKind::Step {
+            index,
+            total,
+            name,
+            cached,
+        } => step_line(*index, *total, name, *cached),
+        EventKind::Log { line, .. } => line.clone(),
+        EventKind::Stalled {
+            silent_ms,
+            phase,
+            step,
+        } => stalled_line(*silent_ms, *phase, step.as_deref()),
+        EventKind::Resumed { silent_ms } => {
+            format!("output resumed after {} of silence", ms(*silent_ms))
+        }
+        EventKind::SlowStep {
+            name,
+            elapsed_ms,
+            usual_ms,
+        } => format!(
+            "slower than usual: {name} has run {} (usually {})",
+            ms(*elapsed_ms),
+            ms(*usual_ms)
+        ),
+        EventKind::Built {
+            image_id,
+            duration_ms,
+            steps,
+            cached_steps,
+        } => format!(
+            "built {} in {} ({steps} steps, {cached_steps} cached)",
+            short_id(image_id),
+            ms(*duration_ms)
+        ),
+        EventKind::PushProgress {
+            tag,
+            layer,
+            current,
+            total,
+            status,
+        } => format!(
+            "push {tag}: layer {layer} {status}{}",
+            push_size(*current, *total)
+        ),
+        EventKind::Pushed { tag, digest } => format!("pushed {tag} {digest}"),
+        EventKind::Failed { phase, error, .. } => format!("FAILED ({}): {error}", phase.as_str()),
+        EventKind::TimedOut { after_ms } => format!("TIMED OUT after {}", ms(*after_ms)),
+        EventKind::Cancelled { after_ms } => format!("cancelled after {}", ms(*after_ms)),
+        EventKind::Summary {
+            succeeded,
+            failed,
+            skipped,
+            duration_ms,
+        } => summary_line(succeeded, failed, skipped, *duration_ms),
+        EventKind::Notice { message } => message.clone(),
+    })
+}
+
+fn ms(ms: u64) -> String {
+    format_duration(Duration::from_millis(ms))
+}
+
+fn plan_line(images: &[String], waves: &[Vec<String>]) -> String {
+    let waves: Vec<String> = waves.iter().map(|w| w.join(", ")).collect();
+    format!(
+        "building {} image{}: {}",
+        images.len(),
+        plural(images.len()),
+        waves.join(" → ")
+    )
+}
+
+fn step_line(index: Option<u32>, total: Option<u32>, name: &str, cached: bool) -> String {
+    let mark = if cached { "  (cached)" } else { "" };
+    match (index, total) {
+        (Some(i), Some(t)) if !name.starts_with("Step ") => format!("Step {i}/{t} : {name}{mark}"),
+        _ => format!("{name}{mark}"),
+    }
+}
+
+fn stalled_line(silent_ms: u64, phase: Phase, step: Option<&str>) -> String {
+    let what = phase.as_str();
+    match step {
+        Some(s) => format!("STALLED: {what} silent for {} (in {s})", ms(silent_ms)),
+        None => format!("STALLED: {what} silent for {}", ms(silent_ms)),
+    }
+}
+
+fn push_size(current: u64, total: u64) -> String {
+    match (current, total) {
+        (_, 0) => String::new(),
+        (c, t) if c >= t => format!(" ({})", human_bytes(t)),
+        (c, t) => format!(" ({}/{})", human_bytes(c), human_bytes(t)),
+    }
+}
+
+fn summary_line(
+    succeeded: &[String],
+    failed: &[String],
+    skipped: &[String],
+    duration_ms: u64,
+) -> String {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", v.join(", "))
+        }
+    };
+    format!(
+        "{} succeeded, {} failed{}, {} skipped{} in {}",
+        succeeded.len(),
+        failed.len(),
+        list(failed),
+        skipped.len(),
+        list(skipped),
+        ms(duration_ms)
+    )
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// An image id as people read it: 12 hex digits, without `sha256:`.
+pub fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+/// `1.98 MB`-style sizes (powers of 1000, as the docker CLI shows them).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.2} {}", UNITS[u])
+    }
+}
+
+/// `kiln check`'s output: the images in waves, with their dependencies.
+pub fn render_plan(config: &Config) -> String {
+    let plan = config.plan();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}: {} image{} in {} wave{} (up to {} at once)",
+        config.path.display(),
+        config.images.len(),
+        plural(config.images.len()),
+        plan.waves.len(),
+        plural(plan.waves.len()),
+        config.jobs
+    );
+    let width = config
+        .images
+        .iter()
+        .map(|i| i.name.len())
+        .max()
+        .unwrap_or(0);
+    for (w, wave) in plan.waves.iter().enumerate() {
+        let _ = writeln!(s, "wave {}:", w + 1);
+        for &i in wave {
+            let img = &config.images[i];
+            let what = match &img.source {
+                config::Source::Prebuilt { image } => format!("prebuilt {image}"),
+                config::Source::Build { .. } => img.tags.join(", "),
+            };
+            let deps: Vec<String> = plan.deps[i]
+                .iter()
+                .map(|d| {
+                    let name = &config.images[d.on].name;
+                    if d.inferred {
+                        format!("{name} (from Dockerfile)")
+                    } else {
+                        name.clone()
+                    }
+                })
+                .collect();
+            let after = if deps.is_empty() {
+                String::new()
+            } else {
+                format!("  after {}", deps.join(", "))
+            };
+            let _ = writeln!(s, "  {:<width$}  {what}{after}", img.name);
+        }
+    }
+    s
+}
+
+/// `kiln ls`'s table: every image of the config, its last run or `never`.
+pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64) -> String {
+    let width = config
+        .images
+        .iter()
+        .map(|i| i.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut s = format!(
+        "{:<width$}  {:<10}  {:>9}  {:>9}  IMAGE ID\n",
+        "IMAGE", "RESULT", "DURATION", "AGE"
+    );
+    let short = |d: i64| format_duration(Duration::from_millis(d.max(0) as u64));
+    for img in &config.images {
+        let _ = match latest.get(&img.name) {
+            Some(r) => writeln!(
+                s,
+                "{:<width$}  {:<10}  {:>9}  {:>9}  {}",
+                img.name,
+                r.result,
+                r.ended_ms
+                    .map(|e| short(e - r.started_ms))
+                    .unwrap_or_else(|| "-".into()),
+                format!("{} ago", short(now_ms - r.started_ms)),
+                r.image_id.as_deref().map(short_id).unwrap_or("-"),
+            ),
+            None => writeln!(
+                s,
+                "{:<width$}  {:<10}  {:>9}  {:>9}  -",
+                img.name, "never", "-", "-"
+            ),
+        };
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::event::BuilderKind;
+
+    fn text(kind: EventKind) -> Option<String> {
+        plain_text(&Event::for_image("web", kind))
+    }
+
+    #[test]
+    fn events_read_as_lines() {
+        assert_eq!(
+            text(EventKind::Started {
+                builder: BuilderKind::Buildkit
+            })
+            .unwrap(),
+            "building (buildkit builder)"
+        );
+        assert_eq!(text(EventKind::Queued), None);
+        assert_eq!(
+            text(EventKind::Step {
+                index: Some(2),
+                total: Some(5),
+                name: "RUN make".into(),
+                cached: true
+            })
+            .unwrap(),
+            "Step 2/5 : RUN make  (cached)"
+        );
+        assert_eq!(
+            text(EventKind::Stalled {
+                silent_ms: 72_000,
+                phase: Phase::Push,
+                step: Some("layer 1a2b".into())
+            })
+            .unwrap(),
+            "STALLED: push silent for 1m12s (in layer 1a2b)"
+        );
+        assert_eq!(
+            text(EventKind::Built {
+                image_id: "sha256:0123456789abcdef".into(),
+                duration_ms: 477,
+                steps: 4,
+                cached_steps: 1
+            })
+            .unwrap(),
+            "built 0123456789ab in 477ms (4 steps, 1 cached)"
+        );
+        assert_eq!(
+            text(EventKind::PushProgress {
+                tag: "r/x:1".into(),
+                layer: "aa".into(),
+                current: 500,
+                total: 2_000_000,
+                status: "Pushing".into()
+            })
+            .unwrap(),
+            "push r/x:1: layer aa Pushing (500 B/2.00 MB)"
+        );
+        assert_eq!(
+            text(EventKind::Summary {
+                succeeded: vec!["a".into()],
+                failed: vec!["b".into(), "c".into()],
+                skipped: vec![],
+                duration_ms: 3_000
+            })
+            .unwrap(),
+            "1 succeeded, 2 failed (b, c), 0 skipped in 3s"
+        );
+    }
+
+    #[test]
+    fn sizes_and_ids() {
+        assert_eq!(human_bytes(1_982_256), "1.98 MB");
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(short_id("sha256:abcdef0123456789"), "abcdef012345");
+        assert_eq!(short_id("abc"), "abc");
+    }
+}

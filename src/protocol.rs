@@ -1,0 +1,91 @@
+//! The facts that cross between layers, as plain data: what the daemon said
+//! during a build or a push (the engine's parsers produce these, the model
+//! consumes them), and what the build history knows about an image (the
+//! history reads it, the model keeps it, the engine's change detection
+//! compares against it). A leaf: it imports nothing of kiln's.
+
+/// What a build stream says, whichever builder produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildEvent {
+    /// A step began. Legacy: index/total from "Step i/N : ...", id = index as string.
+    /// BuildKit: index/total are None, id = the vertex digest, name = vertex name (e.g. "[2/3] RUN make").
+    Step {
+        id: String,
+        index: Option<u32>,
+        total: Option<u32>,
+        name: String,
+        cached: bool,
+    },
+    /// A step ended. error = the vertex error (BuildKit) if it failed.
+    StepDone {
+        id: String,
+        cached: bool,
+        error: Option<String>,
+    },
+    /// One line of output (already passed through sanitize_line), attributed to a step id when known.
+    Log { step: Option<String>, line: String },
+    /// The built image id ("sha256:…").
+    ImageId(String),
+    /// The daemon reported an error (errorDetail.message / error).
+    Error(String),
+}
+
+/// What one line of a push stream says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushEvent {
+    /// Progress of one layer: "Preparing", "Waiting", "Pushing" (with
+    /// current/total bytes, current clamped to total), "Pushed",
+    /// "Layer already exists", "Mounted from <repo>".
+    Layer {
+        id: String,
+        status: String,
+        current: Option<u64>,
+        total: Option<u64>,
+    },
+    /// The pushed manifest. The daemon says it twice, as the status line
+    /// `"<tag>: digest: sha256:… size: N"` and as `aux {Tag, Digest, Size}`,
+    /// so the same Digest event normally arrives twice.
+    Digest {
+        tag: String,
+        digest: String,
+        size: Option<u64>,
+    },
+    /// "Retrying in N second(s)" for a layer upload.
+    Retrying { id: String, secs: u64 },
+    /// errorDetail.message (or error).
+    Error(String),
+    /// Any other status, e.g. "The push refers to repository [host/x]".
+    Status(String),
+}
+
+/// Whether a BuildKit vertex is bookkeeping rather than a Dockerfile step.
+///
+/// True for `[internal] …` vertexes (loading the Dockerfile, context,
+/// metadata) and for vertexes whose name has no `[…]` prefix at all
+/// (`exporting to image`, `copy /context /`, `resolve image config …`).
+/// Dockerfile steps are named `[i/N] …` or `[stage i/N] …`. Such vertexes
+/// are still reported as steps (docker's own output shows them); this tells
+/// a UI not to count them.
+pub fn is_internal_step(name: &str) -> bool {
+    name.starts_with("[internal]") || !name.starts_with('[')
+}
+
+/// The last successful build of an image, as history recorded it: what
+/// change detection compares the next build's inputs against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastSuccess {
+    /// The digest of the build's inputs (context, Dockerfile, args, bases).
+    pub digest: String,
+    pub image_id: String,
+    /// The inputs themselves (JSON), to say what changed.
+    pub inputs: Option<String>,
+}
+
+/// What the build history knows about one image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageHistory {
+    pub last_success: Option<LastSuccess>,
+    /// The steps of the last successful build, in order, each with its
+    /// usual (median uncached) duration: for "slower than usual" and the ETA.
+    pub usual_steps: Vec<(String, std::time::Duration)>,
+}

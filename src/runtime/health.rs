@@ -1,0 +1,61 @@
+//! Pings the daemon every few seconds while builds run, reporting the
+//! result as `Msg::DaemonHealth` (one ping in flight at a time).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use tokio::sync::mpsc;
+
+use crate::app::Msg;
+use crate::config::format_duration;
+use crate::engine::connect::PING_TIMEOUT;
+
+/// How often the daemon is pinged while builds run.
+const HEALTH_EVERY: Duration = Duration::from_secs(5);
+
+pub(crate) struct HealthCheck {
+    docker: Docker,
+    tx: mpsc::Sender<Msg>,
+    last: Option<Instant>,
+    in_flight: Arc<AtomicBool>,
+}
+
+impl HealthCheck {
+    pub(crate) fn new(docker: Docker, tx: mpsc::Sender<Msg>) -> Self {
+        HealthCheck {
+            docker,
+            tx,
+            last: None,
+            in_flight: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Ping unless one was sent recently or is still out.
+    pub(crate) fn maybe_ping(&mut self, now: Instant) {
+        let recent = self
+            .last
+            .is_some_and(|t| now.duration_since(t) < HEALTH_EVERY);
+        if recent || self.in_flight.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.last = Some(now);
+        let (docker, tx, flag) = (self.docker.clone(), self.tx.clone(), self.in_flight.clone());
+        tokio::spawn(async move {
+            let (ok, detail) = match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
+                Ok(Ok(_)) => (true, String::new()),
+                Ok(Err(e)) => (false, e.to_string()),
+                Err(_) => (
+                    false,
+                    format!(
+                        "no answer to a ping within {}",
+                        format_duration(PING_TIMEOUT)
+                    ),
+                ),
+            };
+            let _ = tx.send(Msg::DaemonHealth { ok, detail }).await;
+            flag.store(false, Ordering::SeqCst);
+        });
+    }
+}

@@ -1,0 +1,199 @@
+//! The one runtime every front-end runs on: the model's message channel,
+//! the engine's executor, the history thread, the daemon health check, the
+//! signals and the clock, merged into one loop that feeds `app::update` and
+//! carries out the commands it returns. A front-end (`headless`'s printer,
+//! the dashboard) only shows: it prints events or draws the model, and may
+//! add input of its own (keys, mouse, resize).
+//!
+//! ```text
+//!  engine tasks ──┐
+//!  history thread ┤
+//!  ticks, pings ──┼─► Msg ─► app::update ─► Commands ─┬─► Executor (engine)
+//!  signals ───────┤                                   ├─► history thread
+//!  front-end input┘                                   └─► FrontEnd::show
+//! ```
+
+mod health;
+mod recording;
+mod signals;
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use tokio::sync::mpsc;
+
+use crate::app::event::Event;
+use crate::app::{self, App, Command, Msg};
+use crate::config::Config;
+use crate::engine::build::BuildFlags;
+use crate::engine::executor::Executor;
+use health::HealthCheck;
+use recording::Recording;
+use signals::Signals;
+
+/// Engine messages in flight before a build task waits for the loop.
+pub(crate) const CHANNEL_CAPACITY: usize = 4096;
+/// How often timers are checked (stall and timeout precision).
+const TICK: Duration = Duration::from_millis(250);
+
+/// What a front-end does in the loop. The runtime owns everything else.
+pub(crate) trait FrontEnd {
+    /// An event the model emitted (the printers print it; the dashboard
+    /// draws the model instead).
+    fn show(&mut self, event: &Event);
+
+    /// Bring the output up to date after a message. `changed`: the message
+    /// changed something; `backlog`: more messages are already waiting.
+    fn present(&mut self, app: &App, changed: bool, backlog: bool) -> io::Result<()>;
+
+    /// The front-end's own next input: `Some` goes to the model; `None`
+    /// only asks to present again (a frame is due). A front-end without
+    /// input never resolves.
+    async fn input(&mut self) -> io::Result<Option<Msg>>;
+
+    /// Whether the run is over without anyone quitting (headless: nothing
+    /// left to build).
+    fn finished(&self, app: &App) -> bool;
+}
+
+pub(crate) struct Runtime {
+    config: Arc<Config>,
+    messages: mpsc::Receiver<Msg>,
+    history_answers: mpsc::UnboundedReceiver<Msg>,
+    history_tx: mpsc::UnboundedSender<Msg>,
+    executor: Executor,
+    recording: Option<Recording>,
+    health: HealthCheck,
+    signals: Signals,
+}
+
+impl Runtime {
+    /// Everything a run needs, listening for signals from now on.
+    pub(crate) fn new(docker: Docker, config: Arc<Config>, flags: BuildFlags) -> Runtime {
+        let (tx, messages) = mpsc::channel(CHANNEL_CAPACITY);
+        let (history_tx, history_answers) = mpsc::unbounded_channel();
+        Runtime {
+            config: config.clone(),
+            messages,
+            history_answers,
+            history_tx,
+            health: HealthCheck::new(docker.clone(), tx.clone()),
+            executor: Executor::new(docker, config, flags, tx),
+            recording: None,
+            signals: Signals::listen(),
+        }
+    }
+
+    /// Open the build history (off the async threads): what it knows about
+    /// each image goes to the model; if it cannot be opened, why not.
+    pub(crate) async fn open_history<F: FrontEnd>(&mut self, app: &mut App, front: &mut F) {
+        let (config, answers) = (self.config.clone(), self.history_tx.clone());
+        let opened = tokio::task::spawn_blocking(move || recording::open(&config, answers))
+            .await
+            .unwrap_or_else(|e| Err(format!("build history and logs are off: {e}")));
+        let msg = match opened {
+            Ok((known, recording)) => {
+                self.recording = Some(recording);
+                Msg::HistoryKnown(known)
+            }
+            Err(problem) => Msg::Notice(problem),
+        };
+        self.handle(app, front, msg);
+    }
+
+    /// Feed one message to the model and carry out what it says; returns
+    /// whether to quit.
+    pub(crate) fn handle<F: FrontEnd>(&mut self, app: &mut App, front: &mut F, msg: Msg) -> bool {
+        let commands = app::update(app, msg);
+        self.dispatch(front, commands)
+    }
+
+    fn dispatch<F: FrontEnd>(&mut self, front: &mut F, commands: Vec<Command>) -> bool {
+        let mut quit = false;
+        for command in commands {
+            match command {
+                Command::Emit(event) => {
+                    front.show(&event);
+                    if let Some(r) = &self.recording {
+                        r.record(event);
+                    }
+                }
+                Command::RecordInputs {
+                    image,
+                    digest,
+                    inputs,
+                } => {
+                    if let Some(r) = &self.recording {
+                        r.record_inputs(image, digest, inputs);
+                    }
+                }
+                Command::Quit => quit = true,
+                engine => self.executor.execute(&engine),
+            }
+        }
+        quit
+    }
+
+    /// The loop: from `first` until the model says quit or the front-end is
+    /// finished.
+    pub(crate) async fn run<F: FrontEnd>(
+        &mut self,
+        app: &mut App,
+        front: &mut F,
+        first: Msg,
+    ) -> io::Result<()> {
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut interrupted = false;
+        let mut changed = true;
+        let mut quit = self.handle(app, front, first);
+        loop {
+            front.present(app, changed, !self.messages.is_empty())?;
+            if quit || front.finished(app) {
+                return Ok(());
+            }
+            let msg = tokio::select! {
+                input = front.input() => match input? {
+                    Some(msg) => msg,
+                    None => {
+                        changed = false;
+                        continue;
+                    }
+                },
+                Some(msg) = self.messages.recv() => msg,
+                Some(msg) = self.history_answers.recv() => msg,
+                _ = ticker.tick() => {
+                    if !app.is_idle() {
+                        self.health.maybe_ping(Instant::now());
+                    }
+                    Msg::Tick(Instant::now())
+                }
+                _ = self.signals.next(), if !interrupted => {
+                    interrupted = true;
+                    Msg::Interrupt(Instant::now())
+                }
+            };
+            let tick = matches!(msg, Msg::Tick(_));
+            let commands = app::update(app, msg);
+            changed = !tick || !commands.is_empty();
+            quit = self.dispatch(front, commands);
+        }
+    }
+
+    /// Stop: write the rest of the history and show what it said while
+    /// doing so (a disk that filled up), then cancel what still runs on the
+    /// daemon, waiting (bounded) for the tasks to let go of their streams.
+    pub(crate) async fn shutdown<F: FrontEnd>(mut self, app: &mut App, front: &mut F) {
+        if let Some(recording) = self.recording.take() {
+            let _ = tokio::task::spawn_blocking(move || recording.close()).await;
+        }
+        while let Ok(msg) = self.history_answers.try_recv() {
+            if matches!(msg, Msg::Notice(_)) {
+                self.handle(app, front, msg);
+            }
+        }
+        self.executor.shutdown().await;
+    }
+}
