@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::cli::BuildArgs;
+use crate::cli::args::BuildArgs;
 use crate::config::Config;
 use crate::engine::connect;
 use crate::exit;

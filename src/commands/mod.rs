@@ -10,7 +10,7 @@ pub(crate) mod push;
 pub(crate) mod ui;
 
 use crate::app::RunOptions;
-use crate::cli::{BuilderArg, RunArgs};
+use crate::cli::args::{BuilderArg, RunArgs};
 use crate::config::{BuilderChoice, Config};
 use crate::engine::build::BuildFlags;
 use crate::engine::connect::{self, ProcessEnv};

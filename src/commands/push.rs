@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::app::RunOptions;
-use crate::cli::PushArgs;
+use crate::cli::args::PushArgs;
 use crate::config::Config;
 use crate::engine::build::BuildFlags;
 use crate::exit;

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use crate::cli::UiArgs;
+use crate::cli::args::UiArgs;
 use crate::config::Config;
 use crate::engine::connect;
 use crate::exit;

@@ -1,14 +1,10 @@
-//! The command line (a contract: README's "Commands"): parse it, load the
-//! config, and hand over to the subcommand in `commands`. Errors end as one
-//! line on stderr and the exit codes of `crate::exit`.
+//! The command line's shape (clap): subcommands, their options, help text.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands;
-use crate::config::{self, Config};
-use crate::exit;
+use crate::config;
 use crate::headless::Format;
 
 #[derive(Debug, Parser)]
@@ -148,73 +144,4 @@ pub struct RunArgs {
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
     config::parse_duration(s)
-}
-
-/// Parse the command line and run; returns the process exit code.
-pub fn main() -> i32 {
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kiln: error: cannot start the async runtime: {e}");
-            return exit::FAILED;
-        }
-    };
-    runtime.block_on(run(cli))
-}
-
-async fn run(cli: Cli) -> i32 {
-    let config = match load_config(&cli) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    match cli.command {
-        Some(Cmd::Check) => commands::check::run(&config),
-        Some(Cmd::Ls) => commands::ls::run(&config),
-        Some(Cmd::Logs { image, run }) => commands::logs::run(&config, &image, run),
-        Some(Cmd::Build(args)) => commands::build::run(config, args).await,
-        Some(Cmd::Push(args)) => commands::push::run(config, args).await,
-        Some(Cmd::Ui(args)) => commands::ui::run(config, args).await,
-        None => commands::ui::run(config, cli.ui).await,
-    }
-}
-
-/// Discover, load and override the config; problems are printed here.
-fn load_config(cli: &Cli) -> Result<Config, i32> {
-    let cwd = std::env::current_dir().map_err(|e| {
-        eprintln!("kiln: error: cannot read the current directory: {e}");
-        exit::USAGE
-    })?;
-    let kiln_file = std::env::var("KILN_FILE").ok().filter(|v| !v.is_empty());
-    let path = config::discover(cli.file.as_deref(), kiln_file.as_deref(), &cwd).map_err(|e| {
-        eprintln!("kiln: error: {e}");
-        exit::USAGE
-    })?;
-    let env = |name: &str| std::env::var(name).ok();
-    let loaded = config::load(&path, &env).map_err(|errors| {
-        eprint!("{errors}");
-        if !errors.to_string().ends_with('\n') {
-            eprintln!();
-        }
-        exit::USAGE
-    })?;
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
-    }
-    let mut config = loaded.config;
-    let sets = match &cli.command {
-        Some(Cmd::Build(a)) => &a.run.set,
-        Some(Cmd::Ui(a)) => &a.run.set,
-        _ => &cli.ui.run.set,
-    };
-    for spec in sets {
-        config.apply_override(spec).map_err(|e| {
-            eprintln!("kiln: error: --set {spec}: {e}");
-            exit::USAGE
-        })?;
-    }
-    Ok(config)
 }
