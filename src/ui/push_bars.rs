@@ -1,5 +1,5 @@
 //! Per-layer push progress bars at the bottom of the log pane while an
-//! image pushes (DESIGN.md, Dashboard): one bar per layer (id, bytes
+//! image pushes (README, Dashboard): one bar per layer (id, bytes
 //! done/total, status, speed, retries), a stalled layer marked, and an
 //! overall bar for the tag. Reads `ImageState::push`; draws nothing else.
 
