@@ -1,7 +1,8 @@
 //! The events of the JSON contract (README "JSON events", `kiln build
-//! --json`), as the model emits them. `update` pushes them out as `Command::Emit`; the headless
-//! printers turn them into JSON lines or plain text. No I/O here: the printer
-//! stamps the wall-clock `time` when it writes a line.
+//! --json`), as the model emits them. `update` pushes them out as
+//! `Command::Emit`; the headless printers turn them into JSON lines or
+//! plain text. No I/O here: the printer stamps the wall-clock `time` when
+//! it writes a line.
 
 use serde::Serialize;
 
