@@ -52,10 +52,26 @@ pub enum PushEvent {
     },
     /// "Retrying in N second(s)" for a layer upload.
     Retrying { id: String, secs: u64 },
-    /// errorDetail.message (or error).
-    Error(String),
+    /// errorDetail.message (or error), classified by the parser.
+    Error(DaemonPushError),
     /// Any other status, e.g. "The push refers to repository [host/x]".
     Status(String),
+}
+
+/// Why the daemon says a push failed: its message (sanitised), classified
+/// once, where the text is parsed (`engine::parse::classify_push_error`),
+/// so callers branch on the variant and never on words in the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DaemonPushError {
+    /// The registry wants credentials, or rejected the ones sent.
+    #[error("{0}")]
+    Authentication(String),
+    /// The daemon has no image by that name (HTTP 404 before any stream).
+    #[error("{0}")]
+    NoSuchImage(String),
+    /// Anything else: an unreachable registry, a rejected manifest, ...
+    #[error("{0}")]
+    Other(String),
 }
 
 /// Whether a BuildKit vertex is bookkeeping rather than a Dockerfile step.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use bollard::models::BuildInfo;
 use kiln::engine::parse::{parse_push_line, BuildKitParser, LegacyParser, INCOMPLETE};
-use kiln::protocol::{is_internal_step, BuildEvent, PushEvent};
+use kiln::protocol::{is_internal_step, BuildEvent, DaemonPushError, PushEvent};
 use kiln::sanitize::sanitize_line;
 
 fn fixture(name: &str) -> PathBuf {
@@ -640,19 +640,24 @@ fn push_existing_and_mounted_layers() {
 
 #[test]
 fn push_failures() {
-    for (name, msg) in [
+    for (name, error) in [
         (
             "push_auth_failure.jsonl",
-            "unauthorized: authentication required",
+            DaemonPushError::Authentication(s("unauthorized: authentication required")),
         ),
-        ("push_no_credentials.jsonl", "no basic auth credentials"),
+        (
+            "push_no_credentials.jsonl",
+            DaemonPushError::Authentication(s("no basic auth credentials")),
+        ),
         (
             "push_registry_down.jsonl",
-            r#"Get "http://127.0.0.1:5009/v2/": dial tcp 127.0.0.1:5009: connect: connection refused"#,
+            DaemonPushError::Other(s(
+                r#"Get "http://127.0.0.1:5009/v2/": dial tcp 127.0.0.1:5009: connect: connection refused"#,
+            )),
         ),
     ] {
         let ev = replay_push(&fixture(name));
-        assert_eq!(ev.last(), Some(&PushEvent::Error(s(msg))), "{name}");
+        assert_eq!(ev.last(), Some(&PushEvent::Error(error)), "{name}");
         assert!(digests(&ev).is_empty());
     }
 }

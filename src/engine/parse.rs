@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use bollard::moby::buildkit::v1::StatusResponse;
 use bollard::models::{BuildInfo, BuildInfoAux, ImageId};
 
-use crate::protocol::{BuildEvent, PushEvent};
+use crate::protocol::{BuildEvent, DaemonPushError, PushEvent};
 use crate::sanitize::sanitize;
 
 /// The error given to a step that was still open when the stream ended.
@@ -503,6 +503,43 @@ fn emit_bytes_line(out: &mut Vec<BuildEvent>, vertex: &str, bytes: &[u8]) {
 
 // ------------------------------------------------------------------ push
 
+/// What registries and the daemon say, lower-cased, when credentials are
+/// missing or rejected.
+const AUTHENTICATION_WORDS: &[&str] = &[
+    "unauthorized",
+    "no basic auth credentials",
+    "authentication required",
+    "denied",
+];
+
+/// Sanitises and classifies one error message of a push stream (or of
+/// bollard's typed push, which hands it over as an error). This is the one
+/// place that reads the daemon's words to tell an authentication failure
+/// from any other.
+pub fn classify_push_error(raw: &str) -> DaemonPushError {
+    let message = sanitize(raw).into_owned();
+    let lower = message.to_ascii_lowercase();
+    if AUTHENTICATION_WORDS.iter().any(|w| lower.contains(w)) {
+        DaemonPushError::Authentication(message)
+    } else {
+        DaemonPushError::Other(message)
+    }
+}
+
+/// A push the daemon refused outright with a non-2xx reply: the `message`
+/// of its JSON body, else the body as text, then the status.
+pub fn parse_push_refusal(status: http::StatusCode, body: &[u8]) -> DaemonPushError {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message")?.as_str().map(String::from))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+    if status == http::StatusCode::NOT_FOUND {
+        DaemonPushError::NoSuchImage(sanitize(&message).into_owned())
+    } else {
+        classify_push_error(&format!("{message} (HTTP {status})"))
+    }
+}
+
 fn json_u64(v: Option<&serde_json::Value>) -> Option<u64> {
     let v = v?;
     v.as_u64()
@@ -545,8 +582,9 @@ fn parse_retrying(status: &str) -> Option<u64> {
 /// Parses one raw JSON line of `POST /images/{name}/push`.
 ///
 /// An empty (whitespace) line gives no events. Malformed JSON, or JSON that
-/// is not an object, is an `Err` with a short message. All text is
-/// sanitised.
+/// is not an object, is an `Err` with a short message (a `String`: it is
+/// only ever shown, as a notice; nothing branches on it). All text is
+/// sanitised; an error line becomes a classified [`DaemonPushError`].
 pub fn parse_push_line(line: &[u8]) -> Result<Vec<PushEvent>, String> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(Vec::new());
@@ -566,7 +604,7 @@ pub fn parse_push_line(line: &[u8]) -> Result<Vec<PushEvent>, String> {
         .and_then(|d| json_str(d, "message"))
         .or_else(|| json_str(&v, "error"));
     if let Some(msg) = error {
-        events.push(PushEvent::Error(sanitize(msg).into_owned()));
+        events.push(PushEvent::Error(classify_push_error(msg)));
         return Ok(events);
     }
 
@@ -1070,11 +1108,15 @@ mod tests {
         );
         assert_eq!(
             push(r#"{"errorDetail":{"message":"denied"},"error":"denied"}"#),
-            vec![PushEvent::Error("denied".into())]
+            vec![PushEvent::Error(DaemonPushError::Authentication(
+                "denied".into()
+            ))]
         );
         assert_eq!(
             push(r#"{"error":"only error"}"#),
-            vec![PushEvent::Error("only error".into())]
+            vec![PushEvent::Error(DaemonPushError::Other(
+                "only error".into()
+            ))]
         );
         assert_eq!(
             push(r#"{"status":"The push refers to repository [\u001b[2Jx]"}"#),
@@ -1084,6 +1126,45 @@ mod tests {
         );
         assert_eq!(push("  \r\n"), vec![]);
         assert_eq!(push("{}"), vec![]);
+    }
+
+    #[test]
+    fn push_errors_are_classified_where_they_are_parsed() {
+        use DaemonPushError::{Authentication, NoSuchImage, Other};
+        for auth in [
+            "unauthorized: authentication required",
+            "no basic auth credentials",
+            "denied: requested access to the resource is denied",
+            "Authentication Required",
+        ] {
+            assert_eq!(classify_push_error(auth), Authentication(auth.into()));
+        }
+        assert_eq!(
+            classify_push_error("connect: connection refused\u{1b}[2J"),
+            Other("connect: connection refused".into())
+        );
+        // A refused request: the body's message, then the HTTP status.
+        let body = br#"{"message":"bad \u001b[31mthing"}"#;
+        assert_eq!(
+            parse_push_refusal(http::StatusCode::INTERNAL_SERVER_ERROR, body),
+            Other("bad thing (HTTP 500 Internal Server Error)".into())
+        );
+        assert_eq!(
+            parse_push_refusal(http::StatusCode::UNAUTHORIZED, b" plain text "),
+            Authentication("plain text (HTTP 401 Unauthorized)".into())
+        );
+        let missing = parse_push_refusal(
+            http::StatusCode::NOT_FOUND,
+            br#"{"message":"An image does not exist locally with the tag: x"}"#,
+        );
+        assert_eq!(
+            missing,
+            NoSuchImage("An image does not exist locally with the tag: x".into())
+        );
+        assert_eq!(
+            missing.to_string(),
+            "An image does not exist locally with the tag: x"
+        );
     }
 
     #[test]

@@ -28,9 +28,9 @@ use crate::app::EngineEvent;
 use crate::config::ImageConfig;
 use crate::engine::connect::{self, Endpoint, ProcessEnv};
 use crate::engine::credentials::{self, Credentials, Store};
-use crate::engine::parse::parse_push_line;
+use crate::engine::parse::{classify_push_error, parse_push_line, parse_push_refusal};
 use crate::engine::sink::Sink;
-use crate::protocol::PushEvent;
+use crate::protocol::{DaemonPushError, PushEvent};
 
 /// Connecting to the daemon for a push must not hang.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -146,8 +146,12 @@ async fn push_all(docker: &Docker, spec: &ImageConfig, sink: &Sink) {
                 }
             }
             Err(PushError::Gone) => return,
-            Err(PushError::Daemon(msg)) => {
-                return fail(sink, explain(tag, &registry, &msg, creds.as_ref(), &store)).await
+            Err(PushError::Daemon(error)) => {
+                return fail(
+                    sink,
+                    explain(tag, &registry, &error, creds.as_ref(), &store),
+                )
+                .await
             }
             Err(PushError::Other(msg)) => return fail(sink, format!("push of {tag}: {msg}")).await,
         }
@@ -156,8 +160,9 @@ async fn push_all(docker: &Docker, spec: &ImageConfig, sink: &Sink) {
 }
 
 enum PushError {
-    /// The daemon's own error message (from the stream or the response).
-    Daemon(String),
+    /// The daemon's own error (from the stream or the response), classified
+    /// where it was parsed.
+    Daemon(DaemonPushError),
     /// Our side: connecting, reading, the stream ending early.
     Other(String),
     /// The app went away.
@@ -169,46 +174,67 @@ enum PushError {
 fn explain(
     tag: &str,
     registry: &str,
-    msg: &str,
+    error: &DaemonPushError,
     creds: Option<&Credentials>,
     store: &Store,
 ) -> String {
-    let lower = msg.to_ascii_lowercase();
-    let auth = lower.contains("unauthorized")
-        || lower.contains("no basic auth credentials")
-        || lower.contains("authentication required")
-        || lower.contains("denied");
-    if !auth {
-        return format!("push of {tag} to {registry} failed: {msg}");
+    match error {
+        DaemonPushError::Authentication(msg) => {
+            let hint = match creds {
+                Some(c) => format!("the credentials from {} were rejected", c.source),
+                None => format!(
+                    "no credentials for {registry} in {} (docker login {registry})",
+                    store
+                        .path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "~/.docker/config.json".into())
+                ),
+            };
+            format!(
+                "authentication failed for registry {registry} pushing {tag}: {hint} (daemon: {msg})"
+            )
+        }
+        DaemonPushError::NoSuchImage(msg) => format!("push of {tag}: {msg} (build it first)"),
+        DaemonPushError::Other(msg) => format!("push of {tag} to {registry} failed: {msg}"),
     }
-    let hint = match creds {
-        Some(c) => format!("the credentials from {} were rejected", c.source),
-        None => format!(
-            "no credentials for {registry} in {} (docker login {registry})",
-            store
-                .path
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "~/.docker/config.json".into())
-        ),
-    };
-    format!("authentication failed for registry {registry} pushing {tag}: {hint} (daemon: {msg})")
+}
+
+/// What one tag's push stream said so far: its manifest digest and the
+/// daemon's first error.
+#[derive(Default)]
+struct Outcome {
+    digest: Option<String>,
+    error: Option<DaemonPushError>,
+}
+
+impl Outcome {
+    /// The digest, unless the daemon reported an error or never named one.
+    fn finish(self) -> Result<String, PushError> {
+        match (self.error, self.digest) {
+            (Some(e), _) => Err(PushError::Daemon(e)),
+            (None, Some(d)) => Ok(d),
+            (None, None) => Err(PushError::Other(
+                "the daemon ended the push without a manifest digest".into(),
+            )),
+        }
+    }
 }
 
 /// Forward one parsed line; remember the digest and the first error.
+/// False when the app went away.
 async fn forward(
     tag: &str,
     events: Vec<PushEvent>,
     sink: &Sink,
-    digest: &mut Option<String>,
-    error: &mut Option<String>,
+    outcome: &mut Outcome,
     layers_known: bool,
 ) -> bool {
     for ev in events {
         match ev {
-            PushEvent::Digest { digest: d, .. } => *digest = Some(d),
+            PushEvent::Digest { digest, .. } => outcome.digest = Some(digest),
             PushEvent::Error(e) => {
-                error.get_or_insert(e);
+                outcome.error.get_or_insert(e);
             }
             PushEvent::Status(s) if !layers_known && is_layer_status(&s) => {}
             ev => {
@@ -236,6 +262,9 @@ fn is_layer_status(s: &str) -> bool {
         || s.starts_with("Retrying in")
 }
 
+/// A request sender on our own HTTP/1 connection to the daemon.
+type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
 /// The raw push of one tag; returns its manifest digest.
 async fn push_raw(
     transport: &Transport,
@@ -244,95 +273,52 @@ async fn push_raw(
     creds: Option<&Credentials>,
     sink: &Sink,
 ) -> Result<String, PushError> {
-    let (name, tag) = split_reference(reference);
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("tag", tag)
-        .finish();
-    let uri = format!("/v{version}/images/{name}/push?{query}");
-    let (host_header, mut sender) = match transport {
-        Transport::Unix(path) => {
-            let stream =
-                tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path))
-                    .await
-                    .map_err(|_| {
-                        PushError::Other(format!("connecting to the daemon at {path} timed out"))
-                    })?
-                    .map_err(|e| {
-                        PushError::Other(format!("cannot connect to the daemon at {path}: {e}"))
-                    })?;
-            ("docker".to_string(), handshake(stream).await?)
-        }
-        Transport::Tcp(addr) => {
-            let stream =
-                tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
-                    .await
-                    .map_err(|_| {
-                        PushError::Other(format!("connecting to the daemon at {addr} timed out"))
-                    })?
-                    .map_err(|e| {
-                        PushError::Other(format!("cannot connect to the daemon at {addr}: {e}"))
-                    })?;
-            (addr.clone(), handshake(stream).await?)
-        }
-        Transport::Bollard => {
-            return Err(PushError::Other("no raw transport to the daemon".into()))
-        }
-    };
-    let req = http::Request::post(&uri)
-        .header(http::header::HOST, host_header)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header("X-Registry-Auth", credentials::auth_header(creds))
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| PushError::Other(format!("bad push request: {e}")))?;
-    let resp = sender
-        .send_request(req)
+    let (host_header, mut sender) = connect_raw(transport).await?;
+    let request = push_request(version, reference, &host_header, creds)?;
+    let response = sender
+        .send_request(request)
         .await
         .map_err(|e| PushError::Other(format!("the daemon did not answer the push: {e}")))?;
-    let status = resp.status();
-    let mut body = resp.into_body();
+    let status = response.status();
+    let body = response.into_body();
     if !status.is_success() {
         let bytes = body
             .collect()
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let msg = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("message")?.as_str().map(String::from))
-            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).trim().to_string());
-        let msg = crate::sanitize::sanitize(&msg).into_owned();
-        return Err(if status == http::StatusCode::NOT_FOUND {
-            PushError::Other(format!("{msg} (build it first)"))
-        } else {
-            PushError::Daemon(format!("{msg} (HTTP {status})"))
-        });
+        return Err(PushError::Daemon(parse_push_refusal(status, &bytes)));
     }
-    let mut buf: Vec<u8> = Vec::new();
-    let mut digest = None;
-    let mut error = None;
-    while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| PushError::Other(format!("lost the push stream from the daemon: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        buf.extend_from_slice(&data);
-        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=pos).collect();
-            if !handle_line(reference, &line, sink, &mut digest, &mut error).await {
-                return Err(PushError::Gone);
-            }
-        }
-    }
-    if !buf.is_empty() && !handle_line(reference, &buf, sink, &mut digest, &mut error).await {
-        return Err(PushError::Gone);
-    }
-    finish(digest, error)
+    read_push_stream(reference, body, sink).await
 }
 
-async fn handshake<S>(
-    stream: S,
-) -> Result<hyper::client::conn::http1::SendRequest<Empty<Bytes>>, PushError>
+/// A connection of our own to the daemon, and the `Host` header it wants.
+async fn connect_raw(transport: &Transport) -> Result<(String, Sender), PushError> {
+    match transport {
+        Transport::Unix(path) => {
+            let stream = connect_in_time(path, tokio::net::UnixStream::connect(path)).await?;
+            Ok(("docker".to_string(), handshake(stream).await?))
+        }
+        Transport::Tcp(addr) => {
+            let stream = connect_in_time(addr, tokio::net::TcpStream::connect(addr)).await?;
+            Ok((addr.clone(), handshake(stream).await?))
+        }
+        Transport::Bollard => Err(PushError::Other("no raw transport to the daemon".into())),
+    }
+}
+
+/// `connect`, given up on after [`CONNECT_TIMEOUT`].
+async fn connect_in_time<S>(
+    address: &str,
+    connect: impl std::future::Future<Output = std::io::Result<S>>,
+) -> Result<S, PushError> {
+    tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| PushError::Other(format!("connecting to the daemon at {address} timed out")))?
+        .map_err(|e| PushError::Other(format!("cannot connect to the daemon at {address}: {e}")))
+}
+
+async fn handshake<S>(stream: S) -> Result<Sender, PushError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -347,29 +333,64 @@ where
     Ok(sender)
 }
 
-async fn handle_line(
+/// `POST /v{version}/images/{name}/push?tag={tag}` with the credentials in
+/// `X-Registry-Auth`.
+fn push_request(
+    version: &str,
     reference: &str,
-    line: &[u8],
+    host_header: &str,
+    creds: Option<&Credentials>,
+) -> Result<http::Request<Empty<Bytes>>, PushError> {
+    let (name, tag) = split_reference(reference);
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("tag", tag)
+        .finish();
+    http::Request::post(format!("/v{version}/images/{name}/push?{query}"))
+        .header(http::header::HOST, host_header)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header("X-Registry-Auth", credentials::auth_header(creds))
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| PushError::Other(format!("bad push request: {e}")))
+}
+
+/// Reads the push stream line by line, forwarding what it says; returns
+/// the manifest digest.
+async fn read_push_stream(
+    reference: &str,
+    mut body: hyper::body::Incoming,
     sink: &Sink,
-    digest: &mut Option<String>,
-    error: &mut Option<String>,
-) -> bool {
+) -> Result<String, PushError> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut outcome = Outcome::default();
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| PushError::Other(format!("lost the push stream from the daemon: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        buf.extend_from_slice(&data);
+        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            if !handle_line(reference, &line, sink, &mut outcome).await {
+                return Err(PushError::Gone);
+            }
+        }
+    }
+    if !buf.is_empty() && !handle_line(reference, &buf, sink, &mut outcome).await {
+        return Err(PushError::Gone);
+    }
+    outcome.finish()
+}
+
+/// One raw line of the push stream: forwarded, or a notice when it is not
+/// JSON. False when the app went away.
+async fn handle_line(reference: &str, line: &[u8], sink: &Sink, outcome: &mut Outcome) -> bool {
     match parse_push_line(line) {
-        Ok(events) => forward(reference, events, sink, digest, error, true).await,
+        Ok(events) => forward(reference, events, sink, outcome, true).await,
         Err(e) => {
             sink.send(EngineEvent::Notice(format!("push of {reference}: {e}")))
                 .await
         }
-    }
-}
-
-fn finish(digest: Option<String>, error: Option<String>) -> Result<String, PushError> {
-    match (error, digest) {
-        (Some(e), _) => Err(PushError::Daemon(e)),
-        (None, Some(d)) => Ok(d),
-        (None, None) => Err(PushError::Other(
-            "the daemon ended the push without a manifest digest".into(),
-        )),
     }
 }
 
@@ -386,8 +407,7 @@ async fn push_typed(
     let docker = credentials::url_safe_registry_headers(docker.clone());
     let options = PushImageOptionsBuilder::new().tag(tag).build();
     let mut stream = docker.push_image(name, Some(options), creds.map(|c| c.to_docker()));
-    let mut digest = None;
-    let mut error = None;
+    let mut outcome = Outcome::default();
     while let Some(item) = stream.next().await {
         let events = match item {
             Ok(info) => serde_json::to_vec(&info)
@@ -395,10 +415,10 @@ async fn push_typed(
                 .and_then(|line| parse_push_line(&line).ok())
                 .unwrap_or_default(),
             Err(bollard::errors::Error::DockerStreamError { error }) => {
-                vec![PushEvent::Error(error)]
+                vec![PushEvent::Error(classify_push_error(&error))]
             }
             Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
-                vec![PushEvent::Error(message)]
+                vec![PushEvent::Error(classify_push_error(&message))]
             }
             Err(e) => {
                 return Err(PushError::Other(format!(
@@ -406,11 +426,11 @@ async fn push_typed(
                 )))
             }
         };
-        if !forward(reference, events, sink, &mut digest, &mut error, false).await {
+        if !forward(reference, events, sink, &mut outcome, false).await {
             return Err(PushError::Gone);
         }
     }
-    finish(digest, error)
+    outcome.finish()
 }
 
 #[cfg(test)]
@@ -465,7 +485,7 @@ mod tests {
         let msg = explain(
             "r:5/x:1",
             "r:5",
-            "unauthorized: authentication required",
+            &classify_push_error("unauthorized: authentication required"),
             None,
             &store,
         );
@@ -484,7 +504,7 @@ mod tests {
         let msg = explain(
             "r:5/x:1",
             "r:5",
-            "no basic auth credentials",
+            &classify_push_error("no basic auth credentials"),
             Some(&creds),
             &store,
         );
@@ -493,7 +513,11 @@ mod tests {
             "{msg}"
         );
         assert!(!msg.contains("sekrit"));
-        let msg = explain("r:5/x:1", "r:5", "connection refused", None, &store);
+        let refused = classify_push_error("connection refused");
+        let msg = explain("r:5/x:1", "r:5", &refused, None, &store);
         assert_eq!(msg, "push of r:5/x:1 to r:5 failed: connection refused");
+        let missing = DaemonPushError::NoSuchImage("no such image".into());
+        let msg = explain("r:5/x:1", "r:5", &missing, None, &store);
+        assert_eq!(msg, "push of r:5/x:1: no such image (build it first)");
     }
 }
