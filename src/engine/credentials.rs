@@ -9,6 +9,12 @@
 //! `X-Registry-Config` headers: `Credentials`' `Debug` redacts them and no
 //! error message quotes them.
 //!
+//! Failures are typed: [`ConfigJsonError`] (config.json unreadable or
+//! invalid) and [`HelperError`], which names the helper and the server and
+//! says which [`HelperFailure`] it was (not on PATH, could not run, timed
+//! out, exited unsuccessfully, answered with something else). A helper's
+//! "credentials not found" is no failure: the lookup finds nothing there.
+//!
 //! The daemon decodes those headers as base64**url**; bollard encodes them
 //! with standard base64, so passwords whose JSON encodes to `+` or `/`
 //! silently fail. [`auth_header`] encodes url-safe itself, and
@@ -221,6 +227,69 @@ struct HelperReply {
     secret: String,
 }
 
+/// Why `config.json` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigJsonError {
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not valid: {source}", path.display())]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A credential helper (`credHelpers` or `credsStore`) that gave no usable
+/// answer for a registry. (A helper that answers "credentials not found"
+/// is not an error: the lookup just finds nothing there.)
+#[derive(Debug, thiserror::Error)]
+#[error("docker-credential-{helper} {failure} (registry {server})")]
+pub struct HelperError {
+    /// `NAME` of `docker-credential-NAME`.
+    pub helper: String,
+    /// The server address it was asked about.
+    pub server: String,
+    pub failure: HelperFailure,
+}
+
+/// What went wrong with a credential helper. Each message follows the
+/// helper's name (see [`HelperError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum HelperFailure {
+    /// No `docker-credential-NAME` on `PATH`.
+    #[error("is not on PATH")]
+    NotOnPath,
+    /// It is there but could not be started (permissions, interpreter, ...).
+    #[error("could not be run: {0}")]
+    CannotRun(std::io::Error),
+    /// Talking to it failed (its stdin or stdout).
+    #[error("failed: {0}")]
+    Io(std::io::Error),
+    /// It did not answer within the limit ([`HELPER_TIMEOUT`]).
+    #[error("did not answer within {}s", .0.as_secs())]
+    TimedOut(Duration),
+    /// It exited unsuccessfully; `said` is the first line of what it
+    /// printed, when short and not JSON (never risk echoing a secret).
+    #[error("failed ({status}){}", colon_then(.said))]
+    Exited {
+        status: std::process::ExitStatus,
+        said: Option<String>,
+    },
+    /// It answered with something other than `{ServerURL, Username, Secret}`.
+    #[error("answered with something that is not credentials JSON")]
+    NotCredentialsJson,
+}
+
+/// `": text"`, or nothing.
+fn colon_then(text: &Option<String>) -> String {
+    text.as_ref().map(|t| format!(": {t}")).unwrap_or_default()
+}
+
 /// The docker CLI's credentials configuration, loaded once.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -229,12 +298,14 @@ pub struct Store {
     file: ConfigFile,
     /// Directory prepended to PATH when looking for helpers (tests).
     helper_dir: Option<PathBuf>,
+    /// How long a helper may take; `None`: [`HELPER_TIMEOUT`] (tests set it).
+    helper_timeout: Option<Duration>,
 }
 
 impl Store {
     /// Read `config.json` from the docker config dir of `env`; a missing
     /// file is an empty store; an unreadable or invalid one is an error.
-    pub fn load(env: &dyn Env) -> Result<Store, String> {
+    pub fn load(env: &dyn Env) -> Result<Store, ConfigJsonError> {
         let Some(dir) = docker_config_dir(env) else {
             return Ok(Store::default());
         };
@@ -242,22 +313,24 @@ impl Store {
     }
 
     /// `Store::load` with the process environment.
-    pub fn from_env() -> Result<Store, String> {
+    pub fn from_env() -> Result<Store, ConfigJsonError> {
         Store::load(&ProcessEnv)
     }
 
-    pub fn load_dir(dir: &Path) -> Result<Store, String> {
+    pub fn load_dir(dir: &Path) -> Result<Store, ConfigJsonError> {
         let path = dir.join("config.json");
         let file = match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| format!("{} is not valid: {e}", path.display()))?,
+            Ok(text) => match serde_json::from_str(&text) {
+                Ok(file) => file,
+                Err(source) => return Err(ConfigJsonError::Invalid { path, source }),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => return Err(ConfigJsonError::Unreadable { path, source }),
         };
         Ok(Store {
             path: Some(path),
             file,
-            helper_dir: None,
+            ..Store::default()
         })
     }
 
@@ -267,10 +340,16 @@ impl Store {
         self
     }
 
+    /// Give helpers `limit` instead of [`HELPER_TIMEOUT`] (tests).
+    pub fn with_helper_timeout(mut self, limit: Duration) -> Store {
+        self.helper_timeout = Some(limit);
+        self
+    }
+
     /// Credentials for `registry` (any spelling): `credHelpers`, then
     /// `credsStore`, then `auths`. `Ok(None)`: none configured. `Err`: a
     /// helper failed (the message names the helper and the registry).
-    pub async fn get(&self, registry: &str) -> Result<Option<Credentials>, String> {
+    pub async fn get(&self, registry: &str) -> Result<Option<Credentials>, HelperError> {
         let host = normalize_registry(registry);
         let server = server_address(&host);
         let helper = self
@@ -367,9 +446,56 @@ impl Store {
         map
     }
 
-    async fn run_helper(&self, helper: &str, server: &str) -> Result<Option<HelperReply>, String> {
-        let program = format!("docker-credential-{helper}");
-        let mut cmd = tokio::process::Command::new(&program);
+    /// Asks `docker-credential-{helper}` for `server`'s credentials.
+    /// `Ok(None)`: it has none (the protocol's "credentials not found", or
+    /// an empty answer).
+    async fn run_helper(
+        &self,
+        helper: &str,
+        server: &str,
+    ) -> Result<Option<HelperReply>, HelperError> {
+        self.ask_helper(helper, server)
+            .await
+            .map_err(|failure| HelperError {
+                helper: helper.to_string(),
+                server: server.to_string(),
+                failure,
+            })
+    }
+
+    async fn ask_helper(
+        &self,
+        helper: &str,
+        server: &str,
+    ) -> Result<Option<HelperReply>, HelperFailure> {
+        let mut child = self.helper_command(helper).spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                HelperFailure::NotOnPath
+            } else {
+                HelperFailure::CannotRun(e)
+            }
+        })?;
+        let exchange = async {
+            if let Some(mut stdin) = child.stdin.take() {
+                // A helper may exit without reading (broken pipe): its exit
+                // status and output say what happened.
+                let _ = stdin.write_all(server.as_bytes()).await;
+                let _ = stdin.shutdown().await;
+            }
+            child.wait_with_output().await
+        };
+        let limit = self.helper_timeout.unwrap_or(HELPER_TIMEOUT);
+        match tokio::time::timeout(limit, exchange).await {
+            Ok(Ok(output)) => helper_reply(&output),
+            Ok(Err(e)) => Err(HelperFailure::Io(e)),
+            Err(_) => Err(HelperFailure::TimedOut(limit)),
+        }
+    }
+
+    /// `docker-credential-{helper} get`, with piped stdio, looked for in the
+    /// test helper directory first.
+    fn helper_command(&self, helper: &str) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(format!("docker-credential-{helper}"));
         if let Some(dir) = &self.helper_dir {
             let path = std::env::var_os("PATH").unwrap_or_default();
             let mut dirs = vec![dir.clone()];
@@ -383,60 +509,44 @@ impl Store {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let fail = |what: String| format!("{program} {what} (registry {server})");
-        let mut child = cmd.spawn().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                fail("is not on PATH".into())
-            } else {
-                fail(format!("could not be run: {e}"))
-            }
-        })?;
-        let run = async {
-            if let Some(mut stdin) = child.stdin.take() {
-                // A helper may exit without reading (broken pipe): its exit
-                // status and output say what happened.
-                let _ = stdin.write_all(server.as_bytes()).await;
-                let _ = stdin.shutdown().await;
-            }
-            child.wait_with_output().await
-        };
-        let output = match tokio::time::timeout(HELPER_TIMEOUT, run).await {
-            Ok(Ok(o)) => o,
-            Ok(Err(e)) => return Err(fail(format!("failed: {e}"))),
-            Err(_) => {
-                return Err(fail(format!(
-                    "did not answer within {}s",
-                    HELPER_TIMEOUT.as_secs()
-                )))
-            }
-        };
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        if !output.status.success() {
-            // The protocol's "no credentials" answer.
-            if stdout.contains("credentials not found") {
-                return Ok(None);
-            }
-            // A helper's error text is on stdout or stderr; quote it only if
-            // it is short and not JSON (never risk echoing a secret).
-            let text = if stdout.trim().is_empty() {
-                String::from_utf8_lossy(&output.stderr).into_owned()
-            } else {
-                stdout.into_owned()
-            };
-            let line = text.lines().next().unwrap_or("").trim();
-            let quoted = if line.is_empty() || line.len() > 200 || line.starts_with('{') {
-                String::new()
-            } else {
-                format!(": {}", crate::sanitize::sanitize(line))
-            };
-            return Err(fail(format!("failed ({}){quoted}", output.status)));
-        }
-        let reply: HelperReply = serde_json::from_str(stdout.trim())
-            .map_err(|_| fail("answered with something that is not credentials JSON".into()))?;
-        if reply.secret.is_empty() && reply.username.is_empty() {
+        cmd
+    }
+}
+
+/// What a finished helper's output means.
+fn helper_reply(output: &std::process::Output) -> Result<Option<HelperReply>, HelperFailure> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        // The protocol's "no credentials" answer.
+        if stdout.contains("credentials not found") {
             return Ok(None);
         }
-        Ok(Some(reply))
+        return Err(HelperFailure::Exited {
+            status: output.status,
+            said: quotable_first_line(&stdout, &output.stderr),
+        });
+    }
+    let reply: HelperReply =
+        serde_json::from_str(stdout.trim()).map_err(|_| HelperFailure::NotCredentialsJson)?;
+    if reply.secret.is_empty() && reply.username.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(reply))
+}
+
+/// A failed helper's error text is on stdout or stderr; quote its first
+/// line only if it is short and not JSON (never risk echoing a secret).
+fn quotable_first_line(stdout: &str, stderr: &[u8]) -> Option<String> {
+    let text = if stdout.trim().is_empty() {
+        String::from_utf8_lossy(stderr)
+    } else {
+        std::borrow::Cow::Borrowed(stdout)
+    };
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.is_empty() || line.len() > 200 || line.starts_with('{') {
+        None
+    } else {
+        Some(crate::sanitize::sanitize(line).into_owned())
     }
 }
 
@@ -596,20 +706,87 @@ mod tests {
         assert_eq!(all["f.example"].serveraddress.as_deref(), Some("f.example"));
     }
 
+    /// A helper script `docker-credential-{name}` running `body`.
+    fn script(dir: &Path, name: &str, body: &str) {
+        let path = dir.join(format!("docker-credential-{name}"));
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     #[test]
     fn a_missing_or_failing_helper_is_an_error_naming_it() {
         let (dir, s) = store(r#"{"credHelpers":{"x.example":"nope"}}"#);
         let err = rt().block_on(s.get("x.example")).unwrap_err();
+        assert!(matches!(err.failure, HelperFailure::NotOnPath), "{err:?}");
+        let text = err.to_string();
         assert!(
-            err.contains("docker-credential-nope is not on PATH"),
-            "{err}"
+            text.contains("docker-credential-nope is not on PATH"),
+            "{text}"
         );
-        assert!(err.contains("x.example"), "{err}");
-        let path = dir.path().join("docker-credential-nope");
-        std::fs::write(&path, "#!/bin/sh\necho 'keychain locked' >&2\nexit 3\n").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(text.contains("x.example"), "{text}");
+        script(dir.path(), "nope", "echo 'keychain locked' >&2\nexit 3");
         let err = rt().block_on(s.get("x.example")).unwrap_err();
-        assert!(err.contains("keychain locked"), "{err}");
+        match &err.failure {
+            HelperFailure::Exited { status, said } => {
+                assert_eq!(status.code(), Some(3));
+                assert_eq!(said.as_deref(), Some("keychain locked"));
+            }
+            other => panic!("expected Exited, got {other:?}"),
+        }
+        assert!(err.to_string().contains("keychain locked"), "{err}");
+    }
+
+    #[test]
+    fn helper_failures_are_told_apart() {
+        let (dir, s) = store(r#"{"credHelpers":{"x.example":"odd"}}"#);
+        let s = s.with_helper_timeout(Duration::from_millis(300));
+        let failure = |body: &str| {
+            script(dir.path(), "odd", body);
+            rt().block_on(s.get("x.example")).map(|c| c.is_some())
+        };
+        let err = failure("echo 'not json'").unwrap_err();
+        assert!(
+            matches!(err.failure, HelperFailure::NotCredentialsJson),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "docker-credential-odd answered with something that is not credentials JSON (registry x.example)"
+        );
+        // A JSON error text is never quoted: it could hold a secret.
+        let err = failure("echo '{\"Secret\":\"s3\"}'; exit 1").unwrap_err();
+        assert!(
+            matches!(err.failure, HelperFailure::Exited { said: None, .. }),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains("s3"), "{err}");
+        let err = failure("exec sleep 5").unwrap_err();
+        assert!(matches!(err.failure, HelperFailure::TimedOut(_)), "{err:?}");
+        // "No credentials" is an answer, not a failure.
+        let found = failure("echo 'credentials not found in native keychain'; exit 1");
+        assert!(!found.unwrap());
+        let found = failure(r#"printf '{"ServerURL":"x","Username":"","Secret":""}'"#);
+        assert!(!found.unwrap());
+    }
+
+    #[test]
+    fn a_broken_config_json_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), "{not json").unwrap();
+        let err = Store::load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, ConfigJsonError::Invalid { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("config.json is not valid: "), "{text}");
+        std::fs::remove_file(dir.path().join("config.json")).unwrap();
+        std::fs::create_dir(dir.path().join("config.json")).unwrap();
+        let err = Store::load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, ConfigJsonError::Unreadable { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("cannot read "), "{err}");
+        std::fs::remove_dir(dir.path().join("config.json")).unwrap();
+        assert!(
+            Store::load_dir(dir.path()).is_ok(),
+            "a missing file is empty"
+        );
     }
 
     #[test]
