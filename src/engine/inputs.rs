@@ -10,7 +10,7 @@ use bollard::Docker;
 use sha2::{Digest, Sha256};
 
 use crate::config::{dockerfile_refs, ImageConfig};
-use crate::engine::context::{self, Entry};
+use crate::engine::context::{self, ContextError, Entry};
 
 /// The parts of a build's inputs, each reduced to a short string, and
 /// their combined digest. Parts are kept to say *why* a build is needed.
@@ -47,23 +47,32 @@ impl Inputs {
     }
 }
 
+/// Why the inputs could not be digested (the build then goes ahead, saying
+/// it cannot tell whether anything changed).
+#[derive(Debug, thiserror::Error)]
+pub enum InputsError {
+    /// A context file could not be read.
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    /// The digesting task panicked or was cancelled.
+    #[error("{0}")]
+    DigestTask(#[from] tokio::task::JoinError),
+}
+
 /// Compute the inputs of `spec` whose context walked to `entries`.
 pub async fn compute(
     docker: &Docker,
     spec: &ImageConfig,
     dockerfile: &str,
     entries: Vec<Entry>,
-) -> Result<Inputs, String> {
+) -> Result<Inputs, InputsError> {
     let dockerfile_text = entries
         .iter()
         .find(|e| e.rel == dockerfile.trim_start_matches("./"))
         .and_then(|e| std::fs::read_to_string(&e.abs).ok())
         .unwrap_or_default();
     let (context_digest, mut files) =
-        tokio::task::spawn_blocking(move || context::digest_with_fingerprints(&entries))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(move || context::digest_with_fingerprints(&entries)).await??;
     if files.len() > MAX_FINGERPRINTS {
         files.clear();
     }

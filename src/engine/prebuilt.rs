@@ -47,8 +47,21 @@ pub async fn check(docker: &Docker, image: &str, pull: bool, sink: &Sink) {
     }
 }
 
+/// Why pulling a prebuilt image failed. Only ever shown, after
+/// "could not pull IMAGE" or "pulling it failed:".
+#[derive(Debug, thiserror::Error)]
+enum PullError {
+    /// The daemon's message in the pull stream (an unknown image, a
+    /// registry that refused), sanitised.
+    #[error("{0}")]
+    Daemon(String),
+    /// The request itself failed (the daemon's reply or the connection).
+    #[error("{}", crate::sanitize::sanitize(&.0.to_string()))]
+    Request(bollard::errors::Error),
+}
+
 /// Pull `image`, reporting progress as log lines (one per layer status).
-async fn pull_image(docker: &Docker, image: &str, sink: &Sink) -> Result<(), String> {
+async fn pull_image(docker: &Docker, image: &str, sink: &Sink) -> Result<(), PullError> {
     let registry = credentials::registry_of(image);
     let creds = match credentials::Store::from_env() {
         Ok(store) => store
@@ -82,8 +95,10 @@ async fn pull_image(docker: &Docker, image: &str, sink: &Sink) -> Result<(), Str
                         .await;
                 }
             }
-            Err(bollard::errors::Error::DockerStreamError { error }) => return Err(error),
-            Err(e) => return Err(e.to_string()),
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                return Err(PullError::Daemon(crate::sanitize::sanitize_line(&error)))
+            }
+            Err(e) => return Err(PullError::Request(e)),
         }
     }
     Ok(())
