@@ -9,6 +9,9 @@
 //! behaviour), so a missing optional variable does not block a build but is
 //! still visible. The environment is injected as a closure so tests never
 //! touch the process environment.
+//!
+//! Errors are `String`s, only ever shown after `FILE:LINE:COL:` (see
+//! `config/mod.rs`).
 
 /// Looks up an environment variable; `None` means unset.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;

@@ -21,6 +21,15 @@
 //! - `overrides.rs`: `--set IMAGE.FIELD=VALUE`.
 //! - `suggest.rs`: "did you mean" suggestions.
 //!
+//! Errors: a problem in the file is a [`ConfigError`] (`FILE:LINE:COL:
+//! message`), and one run gathers them all into [`ConfigErrors`]. The value
+//! parsers under it (`units`, `interpolate`, `overrides`, [`Config::select`])
+//! return `Result<_, String>`: nothing branches on their errors, they are
+//! only shown (after `FILE:LINE:COL:` or as a usage error), so the message
+//! is the whole interface. As in cargo and ripgrep, it names the offending
+//! value and says what to write instead (`use e.g. 90s, 2m, 1h30m`,
+//! `did you mean 'web'?`).
+//!
 //! Design: serde_yaml is the parser of record (it decides what is valid YAML
 //! and what type each scalar has). It reports only the first syntax error,
 //! and a `serde_yaml::Value` carries no positions, so positions come from a

@@ -5,6 +5,9 @@
 //! changes tags, args or the Dockerfile recomputes inferred dependencies and
 //! is refused if it would create a dependency cycle; a refused override
 //! leaves the config untouched.
+//!
+//! Errors are `String`s, only ever shown as usage errors: each names the
+//! override and says what is expected (see `config/mod.rs`).
 
 use super::plan::{edges, find_cycles, infer_deps};
 use super::suggest::did_you_mean;

@@ -104,6 +104,8 @@ pub(crate) fn plan(config: &Config) -> Plan {
     Plan { order, waves, deps }
 }
 
+/// See [`Config::select`]. The error names every unknown image, with a
+/// suggestion; it is only shown, so it is a `String`.
 pub(crate) fn select(config: &Config, names: &[String]) -> Result<Vec<usize>, String> {
     let plan = plan(config);
     if names.is_empty() {
