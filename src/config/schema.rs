@@ -239,6 +239,47 @@ struct Meta {
     ok_for_files: bool,
 }
 
+/// The list of image entries, and where it is.
+struct ImageList<'v> {
+    value: &'v Value,
+    path: NodePath,
+    /// Under the older `builder: {images: ...}` layout, whose entries also
+    /// know `from`.
+    older_layout: bool,
+}
+
+/// Where an entry's build context and Dockerfile are, as written.
+struct BuildPlace {
+    /// `context` (or the older `from`) and its position.
+    context: Option<(String, Pos)>,
+    dockerfile: String,
+    dockerfile_pos: Option<Pos>,
+    /// False when `context`/`dockerfile` had an error already.
+    ok: bool,
+}
+
+/// What an entry gives its build besides the context.
+struct Recipe {
+    args: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
+    target: Option<String>,
+    network: Option<String>,
+    platform: Option<String>,
+    cache_from: Vec<String>,
+    extra_hosts: Vec<String>,
+}
+
+/// How kiln runs an entry's build and push.
+struct RunOptions {
+    no_cache: bool,
+    pull: bool,
+    push: bool,
+    shm_size: Option<u64>,
+    stall_after: Duration,
+    timeout: Duration,
+    builder: BuilderChoice,
+}
+
 /// Fields of one mapping that passed the unknown-key check.
 struct Fields<'v> {
     map: HashMap<&'static str, (&'v Value, NodePath)>,
@@ -572,95 +613,22 @@ impl Ctx<'_> {
         got
     }
 
+    /// The whole file: top-level fields, `defaults`, each image entry,
+    /// then the checks that need every entry.
     fn document(&mut self, root: &Value, path: &Path, dir: &Path) -> Option<Config> {
-        let top = match untag(root) {
-            Value::Mapping(m) => m,
-            Value::Null => {
-                self.error(Pos::START, "file is empty; add an 'images:' list");
-                return None;
-            }
-            _ => {
-                let at = self.pos.value(&[]);
-                self.error(
-                    at,
-                    "expected a mapping with an 'images:' list at the top level",
-                );
-                return None;
-            }
-        };
+        let top = self.top_mapping(root)?;
         let f = self.fields(top, &[], TOP_FIELDS, true);
         let defaults = match f.get("defaults") {
             Some((v, p)) => self.defaults(v, &p.clone()),
             None => Defaults::default(),
         };
-
-        let mut list: Option<(&Value, NodePath, bool)> = None;
-        if let Some((v, p)) = f.get("images") {
-            list = Some((v, p.clone(), false));
-        }
-        if let Some((b, bp)) = f.get("builder") {
-            let bp = bp.clone();
-            match untag(b) {
-                Value::Mapping(bm) => {
-                    if list.is_some() {
-                        let at = self.pos.key(&bp);
-                        self.error(
-                            at,
-                            "use either 'images' or the older 'builder: {images: ...}', not both",
-                        );
-                    } else {
-                        let bf = self.fields(bm, &bp, OLD_BUILDER_FIELDS, false);
-                        match bf.get("images") {
-                            Some((v, p)) => list = Some((v, p.clone(), true)),
-                            None => {
-                                let at = self.pos.key(&bp);
-                                self.error(at, "'builder' is missing its 'images' list");
-                                return None;
-                            }
-                        }
-                    }
-                }
-                _ => {
-                    let at = self.pos.value(&bp);
-                    self.error(
-                        at,
-                        "top-level 'builder' must be a mapping with 'images' (the older layout); \
-                         to choose a builder, set 'defaults.builder'",
-                    );
-                }
-            }
-        }
-        let Some((list, list_path, old)) = list else {
-            if !f.map.contains_key("builder") {
-                // `images:` with nothing after it: point at the key, not at
-                // the empty value (which yaml_rust2 places on the next line).
-                let missing_at = match f.map.get("images") {
-                    Some((_, p)) => self.pos.key(p),
-                    None => Pos::START,
-                };
-                if f.map.contains_key("images") {
-                    self.error(missing_at, "'images' is empty; define at least one image");
-                } else {
-                    self.error(missing_at, "no images defined: add an 'images:' list");
-                }
-            }
-            return None;
-        };
-        let Value::Sequence(entries) = untag(list) else {
-            let at = self.pos.value(&list_path);
-            self.error(at, "'images' must be a list of image entries");
-            return None;
-        };
-        if entries.is_empty() {
-            let at = self.pos.value(&list_path);
-            self.error(at, "'images' is empty; define at least one image");
-            return None;
-        }
-
+        let list = self.image_list(&f)?;
+        let entries = self.image_entries(&list)?;
         let mut images = Vec::new();
         let mut metas = Vec::new();
         for (i, e) in entries.iter().enumerate() {
-            if let Some((img, meta)) = self.image(e, &item(&list_path, i), &defaults, dir, old) {
+            let at = item(&list.path, i);
+            if let Some((img, meta)) = self.image(e, &at, &defaults, dir, list.older_layout) {
                 images.push(img);
                 metas.push(meta);
             }
@@ -672,6 +640,117 @@ impl Ctx<'_> {
             jobs: defaults.jobs,
             images,
         })
+    }
+
+    /// The document's top-level mapping; an empty file or any other shape
+    /// is an error.
+    fn top_mapping<'v>(&mut self, root: &'v Value) -> Option<&'v Mapping> {
+        match untag(root) {
+            Value::Mapping(m) => Some(m),
+            Value::Null => {
+                self.error(Pos::START, "file is empty; add an 'images:' list");
+                None
+            }
+            _ => {
+                let at = self.pos.value(&[]);
+                self.error(
+                    at,
+                    "expected a mapping with an 'images:' list at the top level",
+                );
+                None
+            }
+        }
+    }
+
+    /// The `images:` list, or the older layout's `builder: {images: ...}`;
+    /// `None` (with the reason recorded) when there is none to use.
+    fn image_list<'v>(&mut self, f: &Fields<'v>) -> Option<ImageList<'v>> {
+        let images = f.get("images").map(|(value, p)| ImageList {
+            value,
+            path: p.clone(),
+            older_layout: false,
+        });
+        let list = match f.get("builder") {
+            Some((b, bp)) => self.older_layout_list(b, bp, images),
+            None => images,
+        };
+        if list.is_none() && !f.map.contains_key("builder") {
+            self.no_images(f);
+        }
+        list
+    }
+
+    /// The list under a top-level `builder:` (the older layout), unless
+    /// `images:` is there too or `builder` is not that mapping (errors
+    /// recorded; `images` stays the list).
+    fn older_layout_list<'v>(
+        &mut self,
+        builder: &'v Value,
+        path: &NodePath,
+        images: Option<ImageList<'v>>,
+    ) -> Option<ImageList<'v>> {
+        match untag(builder) {
+            Value::Mapping(_) if images.is_some() => {
+                let at = self.pos.key(path);
+                self.error(
+                    at,
+                    "use either 'images' or the older 'builder: {images: ...}', not both",
+                );
+                images
+            }
+            Value::Mapping(m) => {
+                let bf = self.fields(m, path, OLD_BUILDER_FIELDS, false);
+                match bf.get("images") {
+                    Some((value, p)) => Some(ImageList {
+                        value,
+                        path: p.clone(),
+                        older_layout: true,
+                    }),
+                    None => {
+                        let at = self.pos.key(path);
+                        self.error(at, "'builder' is missing its 'images' list");
+                        None
+                    }
+                }
+            }
+            _ => {
+                let at = self.pos.value(path);
+                self.error(
+                    at,
+                    "top-level 'builder' must be a mapping with 'images' (the older layout); \
+                     to choose a builder, set 'defaults.builder'",
+                );
+                images
+            }
+        }
+    }
+
+    /// No images at all: `images:` with nothing after it, or no `images:`.
+    fn no_images(&mut self, f: &Fields<'_>) {
+        match f.map.get("images") {
+            // `images:` with nothing after it: point at the key, not at the
+            // empty value (which yaml_rust2 places on the next line).
+            Some((_, p)) => {
+                let at = self.pos.key(p);
+                self.error(at, "'images' is empty; define at least one image");
+            }
+            None => self.error(Pos::START, "no images defined: add an 'images:' list"),
+        }
+    }
+
+    /// The entries of the image list: a non-empty sequence.
+    fn image_entries<'v>(&mut self, list: &ImageList<'v>) -> Option<&'v [Value]> {
+        let Value::Sequence(entries) = untag(list.value) else {
+            let at = self.pos.value(&list.path);
+            self.error(at, "'images' must be a list of image entries");
+            return None;
+        };
+        if entries.is_empty() {
+            let at = self.pos.value(&list.path);
+            self.error(at, "'images' is empty; define at least one image");
+            return None;
+        }
+        Some(entries)
     }
 
     fn defaults(&mut self, v: &Value, path: &[Seg]) -> Defaults {
@@ -718,13 +797,16 @@ impl Ctx<'_> {
         d
     }
 
+    /// One entry of the image list, with `d`'s defaults applied. Every
+    /// field is checked even when an earlier one failed; `None` only when
+    /// the entry is not a mapping or has no usable name.
     fn image(
         &mut self,
         entry: &Value,
         path: &[Seg],
         d: &Defaults,
         dir: &Path,
-        old: bool,
+        older_layout: bool,
     ) -> Option<(ImageConfig, Meta)> {
         let entry_pos = self.pos.value(path);
         let Value::Mapping(m) = untag(entry) else {
@@ -734,62 +816,107 @@ impl Ctx<'_> {
             );
             return None;
         };
-        let f = self.fields(
-            m,
-            path,
-            if old { OLD_IMAGE_FIELDS } else { IMAGE_FIELDS },
-            false,
-        );
-
-        let mut name_pos = entry_pos;
-        let name = match f.get("name") {
-            Some((v, p)) => {
-                name_pos = self.pos.value(p);
-                let n = self.string(v, p, "name");
-                if let Some(n) = &n {
-                    if !valid_name(n) {
-                        self.error(
-                            name_pos,
-                            format!(
-                                "invalid image name '{n}' — use lowercase letters, digits, '_', '.', '-', \
-                                 starting with a letter or digit"
-                            ),
-                        );
-                    }
-                }
-                n
-            }
-            None => {
-                self.error(entry_pos, "image entry is missing 'name'");
-                None
-            }
+        let valid = if older_layout {
+            OLD_IMAGE_FIELDS
+        } else {
+            IMAGE_FIELDS
         };
+        let f = self.fields(m, path, valid, false);
+        let (name, name_pos) = self.image_name(&f, entry_pos);
+        let prebuilt = self.prebuilt_image(&f);
+        let place = self.build_place(&f);
+        let tags = self.image_tags(&f);
+        let recipe = self.recipe(&f, d);
+        let (depends_on, depends_pos) = self.depends_on(&f);
+        self.check_extra_hosts(&f, &recipe.extra_hosts);
+        let run = self.run_options(&f, d);
 
-        let image = match f.get("image") {
-            Some((v, p)) => {
-                let s = self.string(v, p, "image");
-                if s.as_deref().is_some_and(|s| s.trim().is_empty()) {
-                    let at = self.pos.value(p);
-                    self.error(at, "'image' must not be empty");
-                }
-                for k in BUILD_ONLY {
-                    if let Some((_, kp)) = f.get(k) {
-                        let at = self.pos.key(kp);
-                        self.error(
-                            at,
-                            format!(
-                                "'{k}' cannot be used with 'image' (a prebuilt image is never built)"
-                            ),
-                        );
-                    }
-                }
-                s
-            }
-            None => None,
+        let name = name?;
+        let (source, context) = source_of(&name, name_pos, prebuilt, &place, dir);
+        let tags = tags.unwrap_or_else(|| default_tags(&name, &source));
+        let img = ImageConfig {
+            name,
+            source,
+            tags,
+            args: recipe.args,
+            target: recipe.target,
+            labels: recipe.labels,
+            cache_from: recipe.cache_from,
+            depends_on,
+            inferred_depends_on: Vec::new(),
+            unused_depends_on: Vec::new(),
+            no_cache: run.no_cache,
+            pull: run.pull,
+            network: recipe.network,
+            extra_hosts: recipe.extra_hosts,
+            shm_size: run.shm_size,
+            platform: recipe.platform,
+            stall_after: run.stall_after,
+            timeout: run.timeout,
+            push: run.push,
+            builder: run.builder,
+            line: entry_pos.line,
         };
+        let meta = Meta {
+            name_pos,
+            depends_pos,
+            context,
+            dockerfile_pos: place.dockerfile_pos,
+            ok_for_files: place.ok,
+        };
+        Some((img, meta))
+    }
 
-        let mut context: Option<(String, Pos)> = None;
-        let mut context_ok = true;
+    /// The entry's `name` (checked) and where it is; `entry_pos` when it
+    /// has none.
+    fn image_name(&mut self, f: &Fields<'_>, entry_pos: Pos) -> (Option<String>, Pos) {
+        let Some((v, p)) = f.get("name") else {
+            self.error(entry_pos, "image entry is missing 'name'");
+            return (None, entry_pos);
+        };
+        let name_pos = self.pos.value(p);
+        let name = self.string(v, p, "name");
+        if let Some(n) = name.as_deref().filter(|n| !valid_name(n)) {
+            self.error(
+                name_pos,
+                format!(
+                    "invalid image name '{n}' — use lowercase letters, digits, '_', '.', '-', \
+                     starting with a letter or digit"
+                ),
+            );
+        }
+        (name, name_pos)
+    }
+
+    /// `image:` (a prebuilt image), refusing the fields that only make
+    /// sense for an image kiln builds.
+    fn prebuilt_image(&mut self, f: &Fields<'_>) -> Option<String> {
+        let (v, p) = f.get("image")?;
+        let image = self.string(v, p, "image");
+        if image.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            let at = self.pos.value(p);
+            self.error(at, "'image' must not be empty");
+        }
+        for k in BUILD_ONLY {
+            if let Some((_, kp)) = f.get(k) {
+                let at = self.pos.key(kp);
+                self.error(
+                    at,
+                    format!("'{k}' cannot be used with 'image' (a prebuilt image is never built)"),
+                );
+            }
+        }
+        image
+    }
+
+    /// `context` (or the older `from`) and `dockerfile`, as written.
+    fn build_place(&mut self, f: &Fields<'_>) -> BuildPlace {
+        let mut place = BuildPlace {
+            context: None,
+            dockerfile: "Dockerfile".to_string(),
+            dockerfile_pos: None,
+            ok: true,
+        };
         if f.has("from") && f.has("context") {
             if let Some((_, p)) = f.get("context") {
                 let at = self.pos.key(p);
@@ -802,49 +929,54 @@ impl Ctx<'_> {
                 match self.string(v, p, field) {
                     Some(s) if s.trim().is_empty() => {
                         self.error(at, format!("'{field}' must not be empty"));
-                        context_ok = false;
+                        place.ok = false;
                     }
-                    Some(s) => context = Some((s, at)),
-                    None => context_ok = false,
+                    Some(s) => place.context = Some((s, at)),
+                    None => place.ok = false,
                 }
             }
         }
-        let mut dockerfile = "Dockerfile".to_string();
-        let mut dockerfile_pos = None;
         if let Some((v, p)) = f.get("dockerfile") {
-            dockerfile_pos = Some(self.pos.value(p));
+            let at = self.pos.value(p);
+            place.dockerfile_pos = Some(at);
             match self.string(v, p, "dockerfile") {
                 Some(s) if s.trim().is_empty() => {
-                    self.error(self.pos.value(p), "'dockerfile' must not be empty");
-                    context_ok = false;
+                    self.error(at, "'dockerfile' must not be empty");
+                    place.ok = false;
                 }
-                Some(s) => dockerfile = s,
-                None => context_ok = false,
+                Some(s) => place.dockerfile = s,
+                None => place.ok = false,
             }
         }
+        place
+    }
 
-        let mut tags = None;
-        if let Some((v, p)) = f.get("tags") {
-            if let Some(list) = self.string_list(v, p, "tags") {
-                for (i, t) in list.iter().enumerate() {
-                    if t.is_empty() || t.chars().any(char::is_whitespace) {
-                        let at = self.pos.value(&item(p, i));
-                        self.error(
-                            at,
-                            format!("invalid tag '{t}' (tags cannot be empty or contain spaces)"),
-                        );
-                    }
-                }
-                if list.is_empty() {
-                    let at = self.pos.value(p);
-                    self.error(
-                        at,
-                        "'tags' is empty; remove it to use the default '<name>:latest'",
-                    );
-                }
-                tags = Some(list);
+    /// `tags`, each checked; `None` when absent (or not a list).
+    fn image_tags(&mut self, f: &Fields<'_>) -> Option<Vec<String>> {
+        let (v, p) = f.get("tags")?;
+        let list = self.string_list(v, p, "tags")?;
+        for (i, t) in list.iter().enumerate() {
+            if t.is_empty() || t.chars().any(char::is_whitespace) {
+                let at = self.pos.value(&item(p, i));
+                self.error(
+                    at,
+                    format!("invalid tag '{t}' (tags cannot be empty or contain spaces)"),
+                );
             }
         }
+        if list.is_empty() {
+            let at = self.pos.value(p);
+            self.error(
+                at,
+                "'tags' is empty; remove it to use the default '<name>:latest'",
+            );
+        }
+        Some(list)
+    }
+
+    /// What the build is given besides its context: args and labels over
+    /// the defaults', target, network, platform, cache sources, hosts.
+    fn recipe(&mut self, f: &Fields<'_>, d: &Defaults) -> Recipe {
         let mut args = d.args.clone();
         if let Some((v, p)) = f.get("args") {
             args.extend(self.string_map(v, p, "args").unwrap_or_default());
@@ -853,125 +985,121 @@ impl Ctx<'_> {
         if let Some((v, p)) = f.get("labels") {
             labels.extend(self.string_map(v, p, "labels").unwrap_or_default());
         }
-        let opt_string = |cx: &mut Self, field: &str, default: Option<String>| match f.get(field) {
-            Some((v, p)) => cx.string(v, p, field),
-            None => default,
-        };
-        let target = opt_string(self, "target", None);
-        let network = opt_string(self, "network", d.network.clone());
-        let platform = opt_string(self, "platform", d.platform.clone());
+        Recipe {
+            args,
+            labels,
+            target: self.optional_string(f, "target", None),
+            network: self.optional_string(f, "network", d.network.clone()),
+            platform: self.optional_string(f, "platform", d.platform.clone()),
+            cache_from: self.optional_list(f, "cache_from"),
+            extra_hosts: self.optional_list(f, "extra_hosts"),
+        }
+    }
 
-        let list_field = |cx: &mut Self, field: &str| match f.get(field) {
-            Some((v, p)) => cx.string_list(v, p, field).unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let cache_from = list_field(self, "cache_from");
-        let extra_hosts = list_field(self, "extra_hosts");
-        let depends_on = list_field(self, "depends_on");
-        let depends_pos = match f.get("depends_on") {
+    /// Declared `depends_on`, and where each entry is.
+    fn depends_on(&mut self, f: &Fields<'_>) -> (Vec<String>, Vec<Pos>) {
+        let depends_on = self.optional_list(f, "depends_on");
+        let positions = match f.get("depends_on") {
             Some((_, p)) => (0..depends_on.len())
                 .map(|i| self.pos.value(&item(p, i)))
                 .collect(),
             None => Vec::new(),
         };
-        if let Some((_, p)) = f.get("extra_hosts") {
-            for (i, h) in extra_hosts.iter().enumerate() {
-                if !h.contains(':') {
-                    let at = self.pos.value(&item(p, i));
-                    self.error(at, format!("invalid extra host '{h}' (use HOST:IP)"));
-                }
+        (depends_on, positions)
+    }
+
+    /// Each extra host must be `HOST:IP`.
+    fn check_extra_hosts(&mut self, f: &Fields<'_>, extra_hosts: &[String]) {
+        let Some((_, p)) = f.get("extra_hosts") else {
+            return;
+        };
+        for (i, h) in extra_hosts.iter().enumerate() {
+            if !h.contains(':') {
+                let at = self.pos.value(&item(p, i));
+                self.error(at, format!("invalid extra host '{h}' (use HOST:IP)"));
             }
         }
+    }
 
-        let flag = |cx: &mut Self, field: &str, default: bool| match f.get(field) {
-            Some((v, p)) => cx.boolean(v, p, field).unwrap_or(default),
-            None => default,
-        };
-        let no_cache = flag(self, "no_cache", d.no_cache);
-        let pull = flag(self, "pull", d.pull);
-        let push = flag(self, "push", d.push);
-
+    /// How kiln runs the build: cache and pull flags, push, shm size,
+    /// stall and timeout limits, builder; the defaults' where absent.
+    fn run_options(&mut self, f: &Fields<'_>, d: &Defaults) -> RunOptions {
+        let no_cache = self.optional_flag(f, "no_cache", d.no_cache);
+        let pull = self.optional_flag(f, "pull", d.pull);
+        let push = self.optional_flag(f, "push", d.push);
         let shm_size = match f.get("shm_size") {
             Some((v, p)) => self.size(v, p, "shm_size"),
             None => None,
         };
-        let dur = |cx: &mut Self, field: &str, default: Duration| match f.get(field) {
-            Some((v, p)) => cx.duration(v, p, field).unwrap_or(default),
-            None => default,
-        };
-        let stall_after = dur(self, "stall_after", d.stall_after);
-        let timeout = dur(self, "timeout", d.timeout);
+        let stall_after = self.optional_duration(f, "stall_after", d.stall_after);
+        let timeout = self.optional_duration(f, "timeout", d.timeout);
         let builder = match f.get("builder") {
             Some((v, p)) => self.builder(v, p).unwrap_or(d.builder),
             None => d.builder,
         };
-
-        let name = name?;
-        let (source, meta_context) = match image {
-            Some(image) => (Source::Prebuilt { image }, None),
-            None => {
-                let (ctx_text, ctx_pos) = context
-                    .clone()
-                    .unwrap_or_else(|| (format!("./{name}"), name_pos));
-                let src = if is_git_context(&ctx_text) {
-                    ContextSource::Git(ctx_text.clone())
-                } else {
-                    ContextSource::Dir(dir.join(&ctx_text))
-                };
-                let meta_ctx = match &src {
-                    ContextSource::Dir(_) if context_ok => Some((ctx_text, ctx_pos)),
-                    _ => None,
-                };
-                (
-                    Source::Build {
-                        context: src,
-                        dockerfile,
-                    },
-                    meta_ctx,
-                )
-            }
-        };
-        let tags = match (tags, &source) {
-            (Some(t), _) => t,
-            (None, Source::Prebuilt { image }) => vec![image.clone()],
-            (None, Source::Build { .. }) => vec![format!("{name}:latest")],
-        };
-        let line = entry_pos.line;
-        let img = ImageConfig {
-            name,
-            source,
-            tags,
-            args,
-            target,
-            labels,
-            cache_from,
-            depends_on,
-            inferred_depends_on: Vec::new(),
-            unused_depends_on: Vec::new(),
+        RunOptions {
             no_cache,
             pull,
-            network,
-            extra_hosts,
+            push,
             shm_size,
-            platform,
             stall_after,
             timeout,
-            push,
             builder,
-            line,
-        };
-        let meta = Meta {
-            name_pos,
-            depends_pos,
-            context: meta_context,
-            dockerfile_pos,
-            ok_for_files: context_ok,
-        };
-        Some((img, meta))
+        }
     }
 
+    /// A string field, or `default` when absent (`None` when invalid).
+    fn optional_string(
+        &mut self,
+        f: &Fields<'_>,
+        field: &str,
+        default: Option<String>,
+    ) -> Option<String> {
+        match f.get(field) {
+            Some((v, p)) => self.string(v, p, field),
+            None => default,
+        }
+    }
+
+    /// A list field; empty when absent or invalid.
+    fn optional_list(&mut self, f: &Fields<'_>, field: &str) -> Vec<String> {
+        match f.get(field) {
+            Some((v, p)) => self.string_list(v, p, field).unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+
+    /// A boolean field; `default` when absent or invalid.
+    fn optional_flag(&mut self, f: &Fields<'_>, field: &str, default: bool) -> bool {
+        match f.get(field) {
+            Some((v, p)) => self.boolean(v, p, field).unwrap_or(default),
+            None => default,
+        }
+    }
+
+    /// A duration field; `default` when absent or invalid.
+    fn optional_duration(&mut self, f: &Fields<'_>, field: &str, default: Duration) -> Duration {
+        match f.get(field) {
+            Some((v, p)) => self.duration(v, p, field).unwrap_or(default),
+            None => default,
+        }
+    }
+
+    /// The checks that need every entry: names, files on disk, declared
+    /// and inferred dependencies, cycles.
     fn whole_file_checks(&mut self, images: &mut [ImageConfig], metas: &[Meta]) {
-        // Duplicate names: point at the later one, mention the first.
+        self.check_duplicate_names(images, metas);
+        for (img, meta) in images.iter().zip(metas) {
+            self.check_context_on_disk(img, meta);
+        }
+        self.check_declared_dependencies(images, metas);
+        infer_deps(images);
+        self.warn_unused_depends_on(images, metas);
+        self.report_cycles(images, metas);
+    }
+
+    /// Duplicate names: point at the later one, mention the first.
+    fn check_duplicate_names(&mut self, images: &[ImageConfig], metas: &[Meta]) {
         let mut first: HashMap<&str, usize> = HashMap::new();
         for (i, img) in images.iter().enumerate() {
             if let Some(&j) = first.get(img.name.as_str()) {
@@ -984,56 +1112,57 @@ impl Ctx<'_> {
                 first.insert(&img.name, i);
             }
         }
+    }
 
-        // Contexts and Dockerfiles on disk (directory contexts only).
-        for (img, meta) in images.iter().zip(metas) {
-            let (Some((ctx_text, ctx_pos)), true) = (&meta.context, meta.ok_for_files) else {
-                continue;
+    /// A directory context must exist and hold the Dockerfile (git
+    /// contexts and contexts that already had an error are not checked).
+    fn check_context_on_disk(&mut self, img: &ImageConfig, meta: &Meta) {
+        let (Some((ctx_text, ctx_pos)), true) = (&meta.context, meta.ok_for_files) else {
+            return;
+        };
+        let Source::Build {
+            context: ContextSource::Dir(dir),
+            dockerfile,
+        } = &img.source
+        else {
+            return;
+        };
+        if !dir.exists() {
+            self.error(
+                *ctx_pos,
+                format!("context directory {ctx_text} does not exist"),
+            );
+        } else if !dir.is_dir() {
+            self.error(*ctx_pos, format!("context {ctx_text} is not a directory"));
+        } else if !dir.join(dockerfile).is_file() {
+            let shown = if Path::new(dockerfile).is_absolute() {
+                dockerfile.clone()
+            } else {
+                format!("{}/{}", ctx_text.trim_end_matches('/'), dockerfile)
             };
-            let Source::Build {
-                context: ContextSource::Dir(dir),
-                dockerfile,
-            } = &img.source
-            else {
-                continue;
-            };
-            if !dir.exists() {
-                self.error(
-                    *ctx_pos,
-                    format!("context directory {ctx_text} does not exist"),
-                );
-                continue;
-            }
-            if !dir.is_dir() {
-                self.error(*ctx_pos, format!("context {ctx_text} is not a directory"));
-                continue;
-            }
-            if !dir.join(dockerfile).is_file() {
-                let shown = if Path::new(dockerfile).is_absolute() {
-                    dockerfile.clone()
-                } else {
-                    format!("{}/{}", ctx_text.trim_end_matches('/'), dockerfile)
-                };
-                let at = meta.dockerfile_pos.unwrap_or(*ctx_pos);
-                self.error(at, format!("Dockerfile not found: {shown}"));
-            }
+            let at = meta.dockerfile_pos.unwrap_or(*ctx_pos);
+            self.error(at, format!("Dockerfile not found: {shown}"));
         }
+    }
 
-        // Declared dependencies must name other images.
-        let names: Vec<String> = images.iter().map(|i| i.name.clone()).collect();
+    /// Declared dependencies must name other images.
+    fn check_declared_dependencies(&mut self, images: &[ImageConfig], metas: &[Meta]) {
+        let names: Vec<&str> = images.iter().map(|i| i.name.as_str()).collect();
         for (img, meta) in images.iter().zip(metas) {
             for (dep, at) in img.depends_on.iter().zip(&meta.depends_pos) {
                 if *dep == img.name {
                     self.error(*at, format!("image '{dep}' depends on itself"));
-                } else if !names.contains(dep) {
-                    let hint = did_you_mean(dep, names.iter().map(String::as_str));
+                } else if !names.contains(&dep.as_str()) {
+                    let hint = did_you_mean(dep, names.iter().copied());
                     self.error(*at, format!("depends_on: unknown image '{dep}'{hint}"));
                 }
             }
         }
+    }
 
-        infer_deps(images);
-        self.warn_unused_depends_on(images, metas);
+    /// Every dependency cycle (declared or inferred), once, at the edge
+    /// that closes it.
+    fn report_cycles(&mut self, images: &[ImageConfig], metas: &[Meta]) {
         for cycle in find_cycles(&edges(images)) {
             let (Some(&first), Some(&last)) = (cycle.first(), cycle.last()) else {
                 continue;
@@ -1059,6 +1188,46 @@ impl Ctx<'_> {
             };
             self.error(at, format!("dependency cycle: {}{how}", text.join(" -> ")));
         }
+    }
+}
+
+/// Where the image comes from, and its directory context as written (with
+/// its position) when that is to be checked on disk.
+fn source_of(
+    name: &str,
+    name_pos: Pos,
+    prebuilt: Option<String>,
+    place: &BuildPlace,
+    dir: &Path,
+) -> (Source, Option<(String, Pos)>) {
+    if let Some(image) = prebuilt {
+        return (Source::Prebuilt { image }, None);
+    }
+    let (text, at) = place
+        .context
+        .clone()
+        .unwrap_or_else(|| (format!("./{name}"), name_pos));
+    let context = if is_git_context(&text) {
+        ContextSource::Git(text.clone())
+    } else {
+        ContextSource::Dir(dir.join(&text))
+    };
+    let to_check = match &context {
+        ContextSource::Dir(_) if place.ok => Some((text, at)),
+        _ => None,
+    };
+    let source = Source::Build {
+        context,
+        dockerfile: place.dockerfile.clone(),
+    };
+    (source, to_check)
+}
+
+/// Tags when `tags` is absent: the prebuilt reference, else `NAME:latest`.
+fn default_tags(name: &str, source: &Source) -> Vec<String> {
+    match source {
+        Source::Prebuilt { image } => vec![image.clone()],
+        Source::Build { .. } => vec![format!("{name}:latest")],
     }
 }
 
