@@ -371,12 +371,12 @@ async fn read_push_stream(
         buf.extend_from_slice(&data);
         while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=pos).collect();
-            if !handle_line(reference, &line, sink, &mut outcome).await {
+            if !forward_line(reference, &line, sink, &mut outcome).await {
                 return Err(PushError::Gone);
             }
         }
     }
-    if !buf.is_empty() && !handle_line(reference, &buf, sink, &mut outcome).await {
+    if !buf.is_empty() && !forward_line(reference, &buf, sink, &mut outcome).await {
         return Err(PushError::Gone);
     }
     outcome.finish()
@@ -384,7 +384,7 @@ async fn read_push_stream(
 
 /// One raw line of the push stream: forwarded, or a notice when it is not
 /// JSON. False when the app went away.
-async fn handle_line(reference: &str, line: &[u8], sink: &Sink, outcome: &mut Outcome) -> bool {
+async fn forward_line(reference: &str, line: &[u8], sink: &Sink, outcome: &mut Outcome) -> bool {
     match parse_push_line(line) {
         Ok(events) => forward(reference, events, sink, outcome, true).await,
         Err(e) => {
