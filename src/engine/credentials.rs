@@ -340,8 +340,9 @@ impl Store {
         self
     }
 
-    /// Give helpers `limit` instead of [`HELPER_TIMEOUT`] (tests).
-    pub fn with_helper_timeout(mut self, limit: Duration) -> Store {
+    /// Give helpers `limit` instead of [`HELPER_TIMEOUT`].
+    #[cfg(test)]
+    pub(crate) fn with_helper_timeout(mut self, limit: Duration) -> Store {
         self.helper_timeout = Some(limit);
         self
     }
