@@ -5,7 +5,7 @@ mod ui_support;
 
 use crossterm::event::{KeyCode, KeyModifiers, MouseEventKind};
 use kiln::app::status::Status;
-use kiln::app::view::Focus;
+use kiln::app::view::{Focus, Mode};
 use kiln::app::Command;
 use ui_support::*;
 
@@ -113,9 +113,9 @@ fn q_asks_while_builds_run() {
     key(&mut app, KeyCode::Char('B'), 0.0);
     let cmds = key(&mut app, KeyCode::Char('q'), 1.0);
     assert!(cmds.is_empty());
-    assert!(app.view.confirm_quit && !app.view.quit);
+    assert!(matches!(app.view.mode, Mode::ConfirmQuit) && !app.view.quit);
     key(&mut app, KeyCode::Char('n'), 1.0);
-    assert!(!app.view.confirm_quit && !app.view.quit);
+    assert!(!matches!(app.view.mode, Mode::ConfirmQuit) && !app.view.quit);
     assert_eq!(app.images[BASE].status, Status::Building);
 
     key(&mut app, KeyCode::Char('q'), 2.0);
@@ -170,10 +170,10 @@ fn search_finds_matches_and_n_n_move_between_them() {
     }
     key(&mut app, KeyCode::Char('/'), 2.0);
     keys(&mut app, "error", 2.0);
-    assert!(app.view.search.as_ref().unwrap().editing);
+    assert!(app.view.search.is_some() && matches!(app.view.mode, Mode::Search));
     key(&mut app, KeyCode::Enter, 2.0);
     let s = app.view.search.clone().unwrap();
-    assert!(!s.editing);
+    assert!(!matches!(app.view.mode, Mode::Search));
     assert_eq!(
         s.matches,
         vec![3, 13, 23],
@@ -210,7 +210,7 @@ fn edit_prompt_validates_and_the_override_reaches_start_build() {
     let mut app = app();
     key(&mut app, KeyCode::Char('j'), 0.0); // web
     key(&mut app, KeyCode::Char('e'), 0.0);
-    let prompt = app.view.prompt.as_ref().expect("prompt open");
+    let prompt = app.view.prompt().expect("prompt open");
     let text = prompt.textarea.lines().join("\n");
     assert!(text.contains("VERSION=1"), "{text}");
     assert!(text.contains("tags: example/web:latest"), "{text}");
@@ -219,7 +219,7 @@ fn edit_prompt_validates_and_the_override_reaches_start_build() {
     key_mod(&mut app, KeyCode::Enter, KeyModifiers::ALT, 1.0);
     keys(&mut app, "oops", 1.0);
     key(&mut app, KeyCode::Enter, 1.0);
-    let error = app.view.prompt.as_ref().unwrap().error.clone().unwrap();
+    let error = app.view.prompt().unwrap().error.clone().unwrap();
     assert!(
         error.contains("oops") && error.starts_with("line "),
         "{error}"
@@ -231,9 +231,9 @@ fn edit_prompt_validates_and_the_override_reaches_start_build() {
         key(&mut app, KeyCode::Backspace, 2.0);
     }
     keys(&mut app, "EXTRA=2", 2.0);
-    assert!(app.view.prompt.as_ref().unwrap().error.is_none());
+    assert!(app.view.prompt().unwrap().error.is_none());
     key(&mut app, KeyCode::Enter, 2.0);
-    assert!(app.view.prompt.is_none());
+    assert!(app.view.prompt().is_none());
     let ov = app.overrides[WEB].clone().expect("stored");
     assert_eq!(ov.args["EXTRA"], "2");
     assert_eq!(ov.args["VERSION"], "1");
@@ -260,7 +260,7 @@ fn esc_closes_the_edit_prompt_without_changes() {
     key(&mut app, KeyCode::Char('e'), 0.0);
     keys(&mut app, "junk", 0.0);
     key(&mut app, KeyCode::Esc, 0.0);
-    assert!(app.view.prompt.is_none());
+    assert!(app.view.prompt().is_none());
     assert!(app.overrides[BASE].is_none());
 }
 
@@ -271,7 +271,7 @@ fn prebuilt_images_have_nothing_to_edit() {
         key(&mut app, KeyCode::Char('j'), 0.0);
     }
     key(&mut app, KeyCode::Char('e'), 0.0);
-    assert!(app.view.prompt.is_none());
+    assert!(app.view.prompt().is_none());
     assert!(app.view.message.as_deref().unwrap().contains("prebuilt"));
 }
 
@@ -307,9 +307,9 @@ fn p_pushes_a_fresh_build_only() {
 fn help_and_tiled_toggle_and_esc_closes() {
     let mut app = app();
     key(&mut app, KeyCode::Char('?'), 0.0);
-    assert!(app.view.help);
+    assert!(matches!(app.view.mode, Mode::Help));
     key(&mut app, KeyCode::Esc, 0.0);
-    assert!(!app.view.help);
+    assert!(!matches!(app.view.mode, Mode::Help));
     key(&mut app, KeyCode::Char('t'), 0.0);
     assert!(app.view.tiled);
     key(&mut app, KeyCode::Char('t'), 0.0);

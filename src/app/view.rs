@@ -1,9 +1,11 @@
-//! The dashboard's view state: what is selected and focused, which overlays
-//! are open, the search and the edit prompt. Part of the model (changed only
-//! in `update`, via `keys`), read by `ui::draw`. Also the screen geometry
-//! both sides share, so a mouse click lands on the row that was drawn there.
-//! No I/O, no clock, no environment reads: `color` is decided by the
-//! front-end (NO_COLOR) and passed in.
+//! The dashboard's view state: what is selected and focused, which mode
+//! keys go to (an overlay, the search being typed, the edit prompt), the
+//! last search. Part of the model, read by `ui::draw`, changed only in
+//! `update` (keys and mouse through `keys`, the terminal size on
+//! `Msg::Resize`); `color` is given once, at the start, by the front-end
+//! (`App::with_color`, from NO_COLOR). Also the screen geometry both sides
+//! share, so a mouse click lands on the row that was drawn there. No I/O,
+//! no clock, no environment reads.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui_textarea::TextArea;
@@ -21,11 +23,27 @@ pub enum Focus {
     Pane,
 }
 
+/// Which keys the dashboard is reading, and for what: each mode has its
+/// handler in `keys` and its rows in `keys::table`.
+#[derive(Debug, Default)]
+pub enum Mode {
+    /// Keys select, scroll and act on images.
+    #[default]
+    Normal,
+    /// The `?` overlay is open.
+    Help,
+    /// The query of `View::search` is being typed.
+    Search,
+    /// The edit prompt (`e`) is open: keys go to its text area.
+    Edit(Box<EditPrompt>),
+    /// `q` while builds run: waiting for y/n.
+    ConfirmQuit,
+}
+
+/// The last search (`/`): it stays after its query is typed, for `n`/`N`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Search {
     pub query: String,
-    /// The query is being typed (keys go to it).
-    pub editing: bool,
     /// Line indices (into the selected image's log ring) that match.
     pub matches: Vec<usize>,
     /// Index into `matches` of the match shown.
@@ -71,6 +89,7 @@ pub fn find_all<'a>(text: &'a str, query: &'a str) -> impl Iterator<Item = (usiz
 
 /// The edit prompt (`e`): a text area over the selected image's args, tags
 /// and target for the next run.
+#[derive(Debug)]
 pub struct EditPrompt {
     pub image: usize,
     pub textarea: TextArea<'static>,
@@ -84,12 +103,9 @@ pub struct View {
     pub focus: Focus,
     /// A grid of panes, one per active image.
     pub tiled: bool,
-    /// The help overlay.
-    pub help: bool,
+    /// Where keys go.
+    pub mode: Mode,
     pub search: Option<Search>,
-    pub prompt: Option<EditPrompt>,
-    /// `q` while builds run: waiting for y/n.
-    pub confirm_quit: bool,
     /// The front-end should leave.
     pub quit: bool,
     /// Terminal size, from `Msg::Resize`.
@@ -110,16 +126,22 @@ impl View {
             selected: 0,
             focus: Focus::List,
             tiled: false,
-            help: false,
+            mode: Mode::Normal,
             search: None,
-            prompt: None,
-            confirm_quit: false,
             quit: false,
             width: 80,
             height: 24,
             color: true,
             message: None,
             defaults: ImageOverride::from_config(config),
+        }
+    }
+
+    /// The edit prompt, while it is open.
+    pub fn prompt(&self) -> Option<&EditPrompt> {
+        match &self.mode {
+            Mode::Edit(prompt) => Some(prompt),
+            _ => None,
         }
     }
 }

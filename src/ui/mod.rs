@@ -20,7 +20,7 @@ use ratatui::Frame;
 
 use crate::app::event::{Phase, SkipReason};
 use crate::app::status::Status;
-use crate::app::view;
+use crate::app::view::{self, Mode};
 use crate::app::App;
 
 /// Draw the whole dashboard.
@@ -36,14 +36,11 @@ pub fn draw(app: &App, frame: &mut Frame) {
         }
     }
     status_bar::draw(app, &theme, frame, areas.status);
-    if app.view.help {
-        help::draw(&theme, frame, areas.main);
-    }
-    if app.view.prompt.is_some() {
-        prompt::draw(app, &theme, frame, areas.main);
-    }
-    if app.view.confirm_quit {
-        draw_confirm_quit(app, &theme, frame, areas.main);
+    match &app.view.mode {
+        Mode::Normal | Mode::Search => {}
+        Mode::Help => help::draw(&theme, frame, areas.main),
+        Mode::Edit(prompt) => prompt::draw(app, prompt, &theme, frame, areas.main),
+        Mode::ConfirmQuit => draw_confirm_quit(app, &theme, frame, areas.main),
     }
 }
 

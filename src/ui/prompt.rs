@@ -8,12 +8,11 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::Theme;
+use crate::app::keys::table;
+use crate::app::view::EditPrompt;
 use crate::app::App;
 
-pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Some(prompt) = app.view.prompt.as_ref() else {
-        return;
-    };
+pub fn draw(app: &App, prompt: &EditPrompt, theme: &Theme, frame: &mut Frame, area: Rect) {
     let name = app
         .images
         .get(prompt.image)
@@ -26,7 +25,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .title(format!(" edit {name} for the next build "))
-        .title_bottom(Line::from(" Enter apply · Alt-Enter new line · Esc cancel ").right_aligned())
+        .title_bottom(Line::from(hints()).right_aligned())
         .border_style(theme.fg(Color::Cyan));
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
@@ -50,4 +49,14 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             error,
         );
     }
+}
+
+/// The prompt's hints, from its table:
+/// " Enter apply · Alt-Enter new line · Esc cancel ".
+fn hints() -> String {
+    let hints: Vec<String> = table::hints(table::PROMPT)
+        .iter()
+        .map(|(keys, label)| format!("{keys} {label}"))
+        .collect();
+    format!(" {} ", hints.join(" · "))
 }

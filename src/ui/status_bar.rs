@@ -1,5 +1,6 @@
 //! The status bar: counts per state, jobs running/limit, queue length, and
-//! on the right the search, a message, or key hints.
+//! on the right the search, a message, or normal mode's key hints (from
+//! `app::keys::table`).
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
@@ -9,7 +10,9 @@ use ratatui::Frame;
 
 use super::Theme;
 use crate::app::event::{Phase, SkipReason};
+use crate::app::keys::table;
 use crate::app::status::Status;
+use crate::app::view::Mode;
 use crate::app::App;
 
 /// The states counted, in the order shown.
@@ -82,7 +85,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let left = Line::from(left);
     let right: Line = if let Some(search) = &app.view.search {
         let mut s = format!("/{}", search.query);
-        if search.editing {
+        if matches!(app.view.mode, Mode::Search) {
             s.push('▏');
         } else if search.matches.is_empty() {
             s.push_str("  (no match)");
@@ -97,16 +100,29 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     } else if let Some(message) = &app.view.message {
         Line::from(Span::styled(message.as_str(), theme.fg(Color::Cyan)))
     } else {
-        let hints = "? help  b build  c cancel  t tiled  q quit ";
-        if left.width() + hints.len() < area.width as usize {
-            Line::from(Span::styled(hints, theme.fg(Color::DarkGray)))
-        } else {
-            Line::from(Span::styled("? help ", theme.fg(Color::DarkGray)))
-        }
+        Line::from(Span::styled(
+            hints(area.width as usize, left.width()),
+            theme.fg(Color::DarkGray),
+        ))
     };
     let right_width = (right.width() as u16 + 1).min(area.width / 2);
     let [l, r] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
     frame.render_widget(Paragraph::new(left), l);
     frame.render_widget(Paragraph::new(right.right_aligned()), r);
+}
+
+/// Normal mode's hints, "? help  b build ... q quit ", where they fit
+/// beside `left` columns in `width`; else only the first, "? help ".
+fn hints(width: usize, left: usize) -> String {
+    let hints: Vec<String> = table::hints(table::NORMAL)
+        .iter()
+        .map(|(keys, label)| format!("{keys} {label}"))
+        .collect();
+    let all = format!("{} ", hints.join("  "));
+    if left + all.len() < width {
+        all
+    } else {
+        hints.first().map(|h| format!("{h} ")).unwrap_or_default()
+    }
 }
