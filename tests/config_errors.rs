@@ -419,7 +419,7 @@ builder:
         c.images[0].source,
         Source::Build {
             context: ContextSource::Dir(p.dir().join("./svc/api")),
-            dockerfile: "Dockerfile".into()
+            dockerfile: Dockerfile::Path("Dockerfile".into())
         }
     );
     assert_eq!(c.images[0].builder, BuilderChoice::Legacy);
@@ -428,7 +428,7 @@ builder:
         c.images[1].source,
         Source::Build {
             context: ContextSource::Git("https://github.com/me/repo.git#main:sub".into()),
-            dockerfile: "Dockerfile".into()
+            dockerfile: Dockerfile::Path("Dockerfile".into())
         }
     );
     // Errors in the older shape are located too.
@@ -805,7 +805,7 @@ fn git_context_skips_file_checks() {
     let yaml = "images:\n  - name: r\n    context: git@github.com:me/r.git\n    dockerfile: nope/Dockerfile\n";
     let c = p.ok(yaml).config;
     assert!(
-        matches!(&c.images[0].source, Source::Build { context: ContextSource::Git(g), dockerfile } if g == "git@github.com:me/r.git" && dockerfile == "nope/Dockerfile")
+        matches!(&c.images[0].source, Source::Build { context: ContextSource::Git(g), dockerfile: Dockerfile::Path(d) } if g == "git@github.com:me/r.git" && d == "nope/Dockerfile")
     );
 }
 

@@ -45,6 +45,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod checks;
 mod discover;
 mod dockerfile;
 mod interpolate;
@@ -125,11 +126,44 @@ pub enum Source {
     /// Built by kiln.
     Build {
         context: ContextSource,
-        /// Relative to the context (Docker's `-f` semantics).
-        dockerfile: String,
+        dockerfile: Dockerfile,
     },
     /// `image: REF`: used as-is, never built.
     Prebuilt { image: String },
+}
+
+/// The Dockerfile of a build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dockerfile {
+    /// A path relative to the context (Docker's `-f` semantics).
+    Path(String),
+    /// The Dockerfile's text itself (compose's `dockerfile_inline`). The
+    /// engine sends it inside the build context, as the docker CLI does
+    /// for a Dockerfile from stdin.
+    Inline(String),
+}
+
+impl Dockerfile {
+    /// The Dockerfile's text: the inline text, or the file read from the
+    /// context directory `dir`. `None` when the file cannot be read.
+    pub fn text_in(&self, dir: &Path) -> Option<String> {
+        match self {
+            Dockerfile::Path(p) => std::fs::read(dir.join(p))
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
+            Dockerfile::Inline(text) => Some(text.clone()),
+        }
+    }
+}
+
+impl fmt::Display for Dockerfile {
+    /// The path, or `(inline)` for an inline Dockerfile.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dockerfile::Path(p) => f.write_str(p),
+            Dockerfile::Inline(_) => f.write_str("(inline)"),
+        }
+    }
 }
 
 /// A build context.

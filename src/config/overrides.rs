@@ -12,7 +12,7 @@
 use super::plan::{edges, find_cycles, infer_deps};
 use super::suggest::did_you_mean;
 use super::units::parse_duration;
-use super::{Config, ImageConfig, Source};
+use super::{Config, Dockerfile, ImageConfig, Source};
 
 const FIELDS: &[&str] = &[
     "tags",
@@ -173,7 +173,7 @@ fn set_field(
         "dockerfile" => {
             let v = non_empty(value).ok_or("dockerfile cannot be empty")?;
             if let Source::Build { dockerfile, .. } = &mut img.source {
-                *dockerfile = v;
+                *dockerfile = Dockerfile::Path(v);
             }
         }
         other => return Err(format!("unknown field '{other}'")),

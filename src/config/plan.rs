@@ -258,9 +258,9 @@ pub(crate) fn infer_deps(images: &mut [ImageConfig]) {
             Source::Build {
                 context: ContextSource::Dir(dir),
                 dockerfile,
-            } => std::fs::read(dir.join(dockerfile))
-                .ok()
-                .map(|b| dockerfile_refs(&String::from_utf8_lossy(&b), &img.args)),
+            } => dockerfile
+                .text_in(dir)
+                .map(|text| dockerfile_refs(&text, &img.args)),
             _ => None,
         })
         .collect();

@@ -1,8 +1,9 @@
 //! The schema of `kiln.yaml`: walks the `serde_yaml::Value` with a node
 //! path, checks every field, applies defaults and interpolation, and turns
-//! entries into [`ImageConfig`]s. Then the checks that need the whole file:
-//! duplicate names, context directories and Dockerfiles on disk,
-//! `depends_on` targets, inferred dependencies and cycles.
+//! entries into [`ImageConfig`]s. Then the checks that need the whole file
+//! (`checks.rs`, shared with compose files): duplicate names, context
+//! directories and Dockerfiles on disk, `depends_on` targets, inferred
+//! dependencies and cycles.
 //!
 //! Every check records its problem and carries on with a neutral value, so
 //! one run reports everything; positions come from [`Positions`].
@@ -13,14 +14,14 @@ use std::time::Duration;
 
 use serde_yaml::{Mapping, Value};
 
+use super::checks::{self, Loc, Meta, Problems};
 use super::interpolate::{interpolate, Env};
-use super::plan::{edges, find_cycles, infer_deps};
 use super::positions::{NodePath, Pos, Positions, Seg};
 use super::suggest::{closest, did_you_mean};
 use super::units::{parse_duration, parse_size};
 use super::{
-    BuilderChoice, Config, ConfigError, ConfigErrors, ContextSource, ImageConfig, Loaded, Source,
-    DEFAULT_JOBS, DEFAULT_STALL_AFTER, DEFAULT_TIMEOUT,
+    BuilderChoice, Config, ConfigError, ConfigErrors, ContextSource, Dockerfile, ImageConfig,
+    Loaded, Source, DEFAULT_JOBS, DEFAULT_STALL_AFTER, DEFAULT_TIMEOUT,
 };
 
 const TOP_FIELDS: &[&str] = &["images", "defaults", "builder"];
@@ -114,8 +115,7 @@ pub(crate) fn load_text(path: &Path, text: &str, env: Env<'_>) -> Result<Loaded,
         file: path.to_path_buf(),
         pos: Positions::build(text),
         env,
-        errors: Vec::new(),
-        warnings: Vec::new(),
+        out: Problems::default(),
     };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -123,27 +123,29 @@ pub(crate) fn load_text(path: &Path, text: &str, env: Env<'_>) -> Result<Loaded,
     };
     let config = cx.document(&root, path, &dir);
     let by_pos = |a: &ConfigError, b: &ConfigError| (a.line, a.col).cmp(&(b.line, b.col));
-    cx.errors.sort_by(by_pos);
-    cx.warnings.sort_by(by_pos);
+    cx.out.errors.sort_by(by_pos);
+    cx.out.warnings.sort_by(by_pos);
     match config {
-        Some(config) if cx.errors.is_empty() => Ok(Loaded {
+        Some(config) if cx.out.errors.is_empty() => Ok(Loaded {
             config,
-            warnings: cx.warnings,
+            warnings: cx.out.warnings,
         }),
         _ => {
-            if cx.errors.is_empty() {
+            if cx.out.errors.is_empty() {
                 // Defensive: a failed walk always records why; never return
                 // an empty error list.
                 cx.error(Pos::START, "invalid configuration");
             }
-            Err(ConfigErrors { errors: cx.errors })
+            Err(ConfigErrors {
+                errors: cx.out.errors,
+            })
         }
     }
 }
 
 /// A serde_yaml error as one located error, without serde_yaml's own
 /// "at line X column Y" (the location is already in front).
-fn syntax_error(path: &Path, e: &serde_yaml::Error) -> ConfigErrors {
+pub(crate) fn syntax_error(path: &Path, e: &serde_yaml::Error) -> ConfigErrors {
     let (line, col) = e
         .location()
         .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
@@ -223,20 +225,6 @@ impl Default for Defaults {
             labels: BTreeMap::new(),
         }
     }
-}
-
-/// Where things were, for the whole-file checks after the walk.
-struct Meta {
-    name_pos: Pos,
-    /// Position of each `depends_on` entry, parallel to `depends_on`.
-    depends_pos: Vec<Pos>,
-    /// The context as written (for messages) and its position; `None`
-    /// when the context field had an error already.
-    context: Option<(String, Pos)>,
-    dockerfile_pos: Option<Pos>,
-    /// False when `context`/`dockerfile` already had an error, so the disk
-    /// checks would only repeat it.
-    ok_for_files: bool,
 }
 
 /// The list of image entries, and where it is.
@@ -319,7 +307,7 @@ fn item(path: &[Seg], i: usize) -> NodePath {
     p
 }
 
-fn key_text(k: &Value) -> Option<String> {
+pub(crate) fn key_text(k: &Value) -> Option<String> {
     match untag(k) {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -329,7 +317,7 @@ fn key_text(k: &Value) -> Option<String> {
     }
 }
 
-fn valid_name(n: &str) -> bool {
+pub(crate) fn valid_name(n: &str) -> bool {
     let b = n.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
@@ -352,55 +340,22 @@ struct Ctx<'a> {
     file: PathBuf,
     pos: Positions,
     env: Env<'a>,
-    errors: Vec<ConfigError>,
-    warnings: Vec<ConfigError>,
+    out: Problems,
 }
 
 impl Ctx<'_> {
-    fn error(&mut self, at: Pos, message: impl Into<String>) {
-        self.errors.push(ConfigError {
-            file: self.file.clone(),
-            line: at.line,
-            col: at.col,
-            message: message.into(),
-        });
+    fn loc(&self, at: Pos) -> Loc {
+        Loc::new(&self.file, at)
     }
 
-    /// A declared dependency whose tags the image's Dockerfile never names
-    /// (FROM, COPY --from, RUN --mount=from): it only orders the builds,
-    /// which is worth a warning — usually a stale `depends_on` or a tag typo.
-    fn warn_unused_depends_on(&mut self, images: &[ImageConfig], metas: &[Meta]) {
-        for (img, meta) in images.iter().zip(metas) {
-            for (dep, at) in img.depends_on.iter().zip(&meta.depends_pos) {
-                if !img.unused_depends_on.contains(dep) {
-                    continue;
-                }
-                let Some(other) = images.iter().find(|o| &o.name == dep) else {
-                    continue;
-                };
-                let mut names = other.tags.clone();
-                if let Source::Prebuilt { image } = &other.source {
-                    names.push(image.clone());
-                }
-                self.warn(
-                    *at,
-                    format!(
-                        "'{}' depends on '{dep}', but its Dockerfile does not use any of {dep}'s tags ({}); the dependency only orders the builds",
-                        img.name,
-                        names.join(", ")
-                    ),
-                );
-            }
-        }
+    fn error(&mut self, at: Pos, message: impl Into<String>) {
+        let at = self.loc(at);
+        self.out.error(&at, message);
     }
 
     fn warn(&mut self, at: Pos, message: impl Into<String>) {
-        self.warnings.push(ConfigError {
-            file: self.file.clone(),
-            line: at.line,
-            col: at.col,
-            message: message.into(),
-        });
+        let at = self.loc(at);
+        self.out.warn(&at, message);
     }
 
     /// Splits a mapping into known fields, reporting unknown keys (with a
@@ -633,7 +588,7 @@ impl Ctx<'_> {
                 metas.push(meta);
             }
         }
-        self.whole_file_checks(&mut images, &metas);
+        checks::whole_stack(&mut images, &metas, true, &mut self.out);
         Some(Config {
             path: path.to_path_buf(),
             dir: dir.to_path_buf(),
@@ -858,10 +813,10 @@ impl Ctx<'_> {
             line: entry_pos.line,
         };
         let meta = Meta {
-            name_pos,
-            depends_pos,
-            context,
-            dockerfile_pos: place.dockerfile_pos,
+            name_at: self.loc(name_pos),
+            depends_at: depends_pos.into_iter().map(|p| self.loc(p)).collect(),
+            context: context.map(|(text, at)| (text, self.loc(at))),
+            dockerfile_at: place.dockerfile_pos.map(|p| self.loc(p)),
             ok_for_files: place.ok,
         };
         Some((img, meta))
@@ -1084,115 +1039,8 @@ impl Ctx<'_> {
             None => default,
         }
     }
-
-    /// The checks that need every entry: names, files on disk, declared
-    /// and inferred dependencies, cycles.
-    fn whole_file_checks(&mut self, images: &mut [ImageConfig], metas: &[Meta]) {
-        self.check_duplicate_names(images, metas);
-        for (img, meta) in images.iter().zip(metas) {
-            self.check_context_on_disk(img, meta);
-        }
-        self.check_declared_dependencies(images, metas);
-        infer_deps(images);
-        self.warn_unused_depends_on(images, metas);
-        self.report_cycles(images, metas);
-    }
-
-    /// Duplicate names: point at the later one, mention the first.
-    fn check_duplicate_names(&mut self, images: &[ImageConfig], metas: &[Meta]) {
-        let mut first: HashMap<&str, usize> = HashMap::new();
-        for (i, img) in images.iter().enumerate() {
-            if let Some(&j) = first.get(img.name.as_str()) {
-                let msg = format!(
-                    "duplicate image name '{}' (first defined on line {})",
-                    img.name, metas[j].name_pos.line
-                );
-                self.error(metas[i].name_pos, msg);
-            } else {
-                first.insert(&img.name, i);
-            }
-        }
-    }
-
-    /// A directory context must exist and hold the Dockerfile (git
-    /// contexts and contexts that already had an error are not checked).
-    fn check_context_on_disk(&mut self, img: &ImageConfig, meta: &Meta) {
-        let (Some((ctx_text, ctx_pos)), true) = (&meta.context, meta.ok_for_files) else {
-            return;
-        };
-        let Source::Build {
-            context: ContextSource::Dir(dir),
-            dockerfile,
-        } = &img.source
-        else {
-            return;
-        };
-        if !dir.exists() {
-            self.error(
-                *ctx_pos,
-                format!("context directory {ctx_text} does not exist"),
-            );
-        } else if !dir.is_dir() {
-            self.error(*ctx_pos, format!("context {ctx_text} is not a directory"));
-        } else if !dir.join(dockerfile).is_file() {
-            let shown = if Path::new(dockerfile).is_absolute() {
-                dockerfile.clone()
-            } else {
-                format!("{}/{}", ctx_text.trim_end_matches('/'), dockerfile)
-            };
-            let at = meta.dockerfile_pos.unwrap_or(*ctx_pos);
-            self.error(at, format!("Dockerfile not found: {shown}"));
-        }
-    }
-
-    /// Declared dependencies must name other images.
-    fn check_declared_dependencies(&mut self, images: &[ImageConfig], metas: &[Meta]) {
-        let names: Vec<&str> = images.iter().map(|i| i.name.as_str()).collect();
-        for (img, meta) in images.iter().zip(metas) {
-            for (dep, at) in img.depends_on.iter().zip(&meta.depends_pos) {
-                if *dep == img.name {
-                    self.error(*at, format!("image '{dep}' depends on itself"));
-                } else if !names.contains(&dep.as_str()) {
-                    let hint = did_you_mean(dep, names.iter().copied());
-                    self.error(*at, format!("depends_on: unknown image '{dep}'{hint}"));
-                }
-            }
-        }
-    }
-
-    /// Every dependency cycle (declared or inferred), once, at the edge
-    /// that closes it.
-    fn report_cycles(&mut self, images: &[ImageConfig], metas: &[Meta]) {
-        for cycle in find_cycles(&edges(images)) {
-            let (Some(&first), Some(&last)) = (cycle.first(), cycle.last()) else {
-                continue;
-            };
-            let mut text: Vec<&str> = cycle.iter().map(|&i| images[i].name.as_str()).collect();
-            text.push(&images[first].name);
-            // The edge last -> first closes the cycle: point at its
-            // depends_on entry, or at the image name for an inferred edge.
-            let closing = images[last]
-                .depends_on
-                .iter()
-                .position(|d| *d == images[first].name)
-                .and_then(|k| metas[last].depends_pos.get(k).copied());
-            let (at, how) = match closing {
-                Some(p) => (p, String::new()),
-                None => (
-                    metas[last].name_pos,
-                    format!(
-                        " ('{}' uses '{}' in its Dockerfile)",
-                        images[last].name, images[first].name
-                    ),
-                ),
-            };
-            self.error(at, format!("dependency cycle: {}{how}", text.join(" -> ")));
-        }
-    }
 }
 
-/// Where the image comes from, and its directory context as written (with
-/// its position) when that is to be checked on disk.
 fn source_of(
     name: &str,
     name_pos: Pos,
@@ -1218,7 +1066,7 @@ fn source_of(
     };
     let source = Source::Build {
         context,
-        dockerfile: place.dockerfile.clone(),
+        dockerfile: Dockerfile::Path(place.dockerfile.clone()),
     };
     (source, to_check)
 }

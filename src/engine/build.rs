@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::event::{BuilderKind, SkipReason};
 use crate::app::{ChangeCheck, EngineEvent};
-use crate::config::{BuilderChoice, ContextSource, ImageConfig, Source};
+use crate::config::{BuilderChoice, ContextSource, Dockerfile, ImageConfig, Source};
 use crate::engine::context::{self, ContextSpec};
 use crate::engine::credentials;
 use crate::engine::inputs;
@@ -52,6 +52,15 @@ pub async fn run(
                 context,
                 dockerfile,
             } => {
+                let Some(dockerfile_name) = dockerfile_name(context, dockerfile) else {
+                    // The config refuses this; a git context is fetched by
+                    // the daemon, with nowhere to put the text.
+                    sink.fail(
+                        "an inline Dockerfile needs a directory context, not a git URL".into(),
+                    )
+                    .await;
+                    return;
+                };
                 let job = Job {
                     docker: &docker,
                     spec: &spec,
@@ -59,6 +68,7 @@ pub async fn run(
                     sink: &sink,
                     context,
                     dockerfile,
+                    dockerfile_name,
                 };
                 build_falling_back_to_legacy(&job, check).await
             }
@@ -87,7 +97,25 @@ struct Job<'a> {
     flags: &'a BuildFlags,
     sink: &'a Sink,
     context: &'a ContextSource,
-    dockerfile: &'a str,
+    dockerfile: &'a Dockerfile,
+    /// The Dockerfile's name in the context, as the daemon is told it.
+    dockerfile_name: String,
+}
+
+/// The Dockerfile's name in the context: the path, or for an inline
+/// Dockerfile the name it is sent under (`None` with a git context).
+fn dockerfile_name(context: &ContextSource, dockerfile: &Dockerfile) -> Option<String> {
+    match (context, dockerfile) {
+        (ContextSource::Dir(root), _) => Some(
+            ContextSpec {
+                root: root.clone(),
+                dockerfile: dockerfile.clone(),
+            }
+            .dockerfile_name(),
+        ),
+        (ContextSource::Git(_), Dockerfile::Path(p)) => Some(p.clone()),
+        (ContextSource::Git(_), Dockerfile::Inline(_)) => None,
+    }
 }
 
 /// The builder `builder: auto` means on this daemon.
@@ -137,9 +165,10 @@ async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outc
         },
     };
     let creds = match job.context {
-        ContextSource::Dir(root) => {
-            base_image_credentials(&root.join(job.dockerfile), job.spec, job.sink).await
-        }
+        ContextSource::Dir(root) => match job.dockerfile.text_in(root) {
+            Some(text) => base_image_credentials(&text, job.spec, job.sink).await,
+            None => None,
+        },
         ContextSource::Git(_) => None,
     };
     let docker = with_repeated_params(job.docker, job.spec);
@@ -155,7 +184,7 @@ fn build_options(job: &Job<'_>, builder: BuilderKind) -> BuildImageOptionsBuilde
         BuilderKind::Buildkit => BuilderVersion::BuilderBuildKit,
     };
     let mut options = BuildImageOptionsBuilder::new()
-        .dockerfile(job.dockerfile)
+        .dockerfile(&job.dockerfile_name)
         .rm(true)
         .forcerm(true)
         .nocache(spec.no_cache || flags.no_cache)
@@ -228,7 +257,7 @@ async fn local_context(
 ) -> Option<Vec<context::Entry>> {
     let cspec = ContextSpec {
         root: root.to_path_buf(),
-        dockerfile: job.dockerfile.to_string(),
+        dockerfile: job.dockerfile.clone(),
     };
     let walked = tokio::task::spawn_blocking(move || context::walk(&cspec)).await;
     let entries = match walked
@@ -269,7 +298,7 @@ async fn compare_inputs(job: &Job<'_>, check: &ChangeCheck, entries: &[context::
         ChangeCheck::Forced => None,
         ChangeCheck::Against(last) => last.as_ref(),
     };
-    let now = match inputs::compute(docker, spec, job.dockerfile, entries.to_vec()).await {
+    let now = match inputs::compute(docker, spec, &job.dockerfile_name, entries.to_vec()).await {
         Ok(i) => i,
         Err(e) => {
             sink.send(EngineEvent::Notice(format!(
@@ -399,13 +428,12 @@ impl Parser {
 /// none; a failing lookup is a notice, not a failure (the pull may not
 /// need them).
 async fn base_image_credentials(
-    dockerfile: &std::path::Path,
+    dockerfile_text: &str,
     spec: &ImageConfig,
     sink: &Sink,
 ) -> Option<HashMap<String, bollard::auth::DockerCredentials>> {
-    let text = tokio::fs::read_to_string(dockerfile).await.ok()?;
     let registries: std::collections::BTreeSet<String> =
-        crate::config::dockerfile_refs(&text, &spec.args)
+        crate::config::dockerfile_refs(dockerfile_text, &spec.args)
             .iter()
             .filter(|r| r.as_str() != "scratch")
             .map(|r| credentials::registry_of(r))

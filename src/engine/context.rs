@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::dockerignore::{clean, DockerIgnore, MatchInfo, PatternError};
+use crate::config::Dockerfile;
 
 /// Name of the ignore file read from the context root.
 pub const DOCKERIGNORE: &str = ".dockerignore";
@@ -45,14 +46,34 @@ const CHANNEL_CAPACITY: usize = 4;
 /// Upper bound on digest worker threads.
 const MAX_HASH_THREADS: usize = 4;
 
-/// What to send: the context directory and the Dockerfile inside it.
+/// What to send: the context directory and the Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextSpec {
     /// The context root directory.
     pub root: PathBuf,
-    /// Dockerfile path relative to `root`, e.g. `Dockerfile` or
-    /// `docker/Dockerfile.web`.
-    pub dockerfile: String,
+    /// A path relative to `root` (e.g. `Dockerfile` or
+    /// `docker/Dockerfile.web`), or an inline Dockerfile, which [`walk`]
+    /// adds to the context under [`inline_dockerfile_name`].
+    pub dockerfile: Dockerfile,
+}
+
+impl ContextSpec {
+    /// The Dockerfile's name inside the context, as the daemon is told it.
+    pub fn dockerfile_name(&self) -> String {
+        match &self.dockerfile {
+            Dockerfile::Path(p) => p.clone(),
+            Dockerfile::Inline(text) => inline_dockerfile_name(text),
+        }
+    }
+}
+
+/// The name an inline Dockerfile is sent under: `.dockerfile.` and 20 hex
+/// digits of its SHA-256. The docker CLI uses 20 random characters; a name
+/// derived from the text keeps an unchanged Dockerfile from looking like a
+/// change.
+pub fn inline_dockerfile_name(text: &str) -> String {
+    let hash = Sha256::digest(text.as_bytes());
+    format!(".dockerfile.{}", &hex::encode(hash)[..20])
 }
 
 /// What kind of filesystem object an [`Entry`] is.
@@ -62,6 +83,9 @@ pub enum EntryKind {
     Dir,
     /// A symbolic link and its (unresolved) target.
     Symlink(PathBuf),
+    /// A regular file whose content kiln made: an inline Dockerfile, or
+    /// `.dockerignore` with that Dockerfile's name added.
+    Generated(Bytes),
 }
 
 /// One path in the build context.
@@ -136,15 +160,19 @@ pub fn walk_with_stats(spec: &ContextSpec) -> Result<(Vec<Entry>, WalkStats), Co
         });
     }
 
-    let dockerfile = dockerfile_rel(spec)?;
-    let dockerfile_abs = root.join(&dockerfile);
-    match fs::metadata(&dockerfile_abs) {
-        Ok(m) if m.is_file() => {}
-        _ => {
-            return Err(ContextError::DockerfileNotFound {
-                path: dockerfile_abs,
-            })
+    let mut forced = Vec::new();
+    if let Dockerfile::Path(path) = &spec.dockerfile {
+        let dockerfile = dockerfile_rel(root, path)?;
+        let dockerfile_abs = root.join(&dockerfile);
+        match fs::metadata(&dockerfile_abs) {
+            Ok(m) if m.is_file() => {}
+            _ => {
+                return Err(ContextError::DockerfileNotFound {
+                    path: dockerfile_abs,
+                })
+            }
         }
+        forced.push(dockerfile);
     }
 
     let ignore_path = root.join(DOCKERIGNORE);
@@ -157,7 +185,6 @@ pub fn walk_with_stats(spec: &ContextSpec) -> Result<(Vec<Entry>, WalkStats), Co
         Err(e) => return Err(io_err(&ignore_path)(e)),
     };
 
-    let mut forced = vec![dockerfile];
     if has_ignore_file {
         forced.push(DOCKERIGNORE.to_string());
     }
@@ -196,23 +223,86 @@ pub fn walk_with_stats(spec: &ContextSpec) -> Result<(Vec<Entry>, WalkStats), Co
         }
     }
     entries.extend(parents);
+    if let Dockerfile::Inline(text) = &spec.dockerfile {
+        add_inline_dockerfile(&mut entries, root, text)?;
+    }
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok((entries, stats))
 }
 
-/// The Dockerfile path as a clean, slash-separated path inside the root.
-fn dockerfile_rel(spec: &ContextSpec) -> Result<String, ContextError> {
-    let outside = || ContextError::DockerfileOutsideContext {
-        dockerfile: spec.dockerfile.clone(),
-        root: spec.root.clone(),
+/// Adds an inline Dockerfile to the context the way the docker CLI adds a
+/// Dockerfile from stdin: as a file named [`inline_dockerfile_name`],
+/// whose name is appended to `.dockerignore` (created listing itself when
+/// there is none). The legacy builder then reads the Dockerfile but leaves
+/// both out of `COPY . ...`; BuildKit, given a tar, applies no
+/// `.dockerignore` on the daemon side, so there the file stays visible to
+/// `COPY .` (as the rest of the tar does).
+fn add_inline_dockerfile(
+    entries: &mut Vec<Entry>,
+    root: &Path,
+    text: &str,
+) -> Result<(), ContextError> {
+    let name = inline_dockerfile_name(text);
+    entries.retain(|e| e.rel != name);
+    entries.push(generated_entry(
+        root,
+        &name,
+        Bytes::from(text.to_string()),
+        0,
+    ));
+    let ignore = match entries.iter().position(|e| e.rel == DOCKERIGNORE) {
+        Some(i) => {
+            let old = entries.remove(i);
+            let mut content = fs::read(&old.abs).map_err(io_err(&old.abs))?;
+            content.extend_from_slice(format!("\n{name}\n").as_bytes());
+            generated_entry(root, DOCKERIGNORE, Bytes::from(content), old.mtime)
+        }
+        None => {
+            let content = format!("{DOCKERIGNORE}\n{name}\n");
+            generated_entry(root, DOCKERIGNORE, Bytes::from(content), 0)
+        }
     };
-    let given = Path::new(&spec.dockerfile);
+    entries.push(ignore);
+    Ok(())
+}
+
+fn generated_entry(root: &Path, rel: &str, content: Bytes, mtime: u64) -> Entry {
+    Entry {
+        rel: rel.to_string(),
+        size: content.len() as u64,
+        kind: EntryKind::Generated(content),
+        mode: 0o600,
+        mtime,
+        abs: root.join(rel),
+    }
+}
+
+impl Entry {
+    /// A file's content as text (lossy), read from disk or generated;
+    /// `None` for directories, symlinks and unreadable files.
+    pub fn text(&self) -> Option<String> {
+        match &self.kind {
+            EntryKind::File => fs::read(&self.abs).ok(),
+            EntryKind::Generated(b) => Some(b.to_vec()),
+            EntryKind::Dir | EntryKind::Symlink(_) => None,
+        }
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+}
+
+/// The Dockerfile path as a clean, slash-separated path inside the root.
+fn dockerfile_rel(root: &Path, dockerfile: &str) -> Result<String, ContextError> {
+    let outside = || ContextError::DockerfileOutsideContext {
+        dockerfile: dockerfile.to_string(),
+        root: root.to_path_buf(),
+    };
+    let given = Path::new(dockerfile);
     let relative: PathBuf = if given.is_absolute() {
-        match given.strip_prefix(&spec.root) {
+        match given.strip_prefix(root) {
             Ok(rest) => rest.to_path_buf(),
             Err(_) => {
                 // The root may have been given relative or through a symlink.
-                let root = fs::canonicalize(&spec.root).map_err(io_err(&spec.root))?;
+                let root = fs::canonicalize(root).map_err(io_err(root))?;
                 given
                     .strip_prefix(&root)
                     .map_err(|_| outside())?
@@ -241,7 +331,7 @@ fn dockerfile_rel(spec: &ContextSpec) -> Result<String, ContextError> {
     }
     if cleaned == "." {
         return Err(ContextError::DockerfileNotFound {
-            path: spec.root.clone(),
+            path: root.to_path_buf(),
         });
     }
     Ok(cleaned)
@@ -510,6 +600,11 @@ fn write_tar<W: Write>(entries: &[Entry], out: W) -> io::Result<()> {
                 };
                 builder.append_data(&mut header, &entry.rel, reader)?;
             }
+            EntryKind::Generated(content) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(content.len() as u64);
+                builder.append_data(&mut header, &entry.rel, &content[..])?;
+            }
         }
     }
     builder.into_inner()?;
@@ -592,6 +687,13 @@ pub fn digest_with_fingerprints(
                 hasher.update(b"l");
                 put_bytes(&mut hasher, &path_bytes(target));
                 format!("l:{}", target.display())
+            }
+            EntryKind::Generated(content) => {
+                // Hashed like a file with that content.
+                hasher.update(b"f");
+                let h: [u8; 32] = Sha256::digest(content).into();
+                hasher.update(h);
+                format!("f{:o}:{}", entry.mode, hex::encode(&h[..8]))
             }
         };
         prints.insert(entry.rel.clone(), print);
@@ -791,7 +893,7 @@ mod tests {
     fn spec(root: &Path) -> ContextSpec {
         ContextSpec {
             root: root.to_path_buf(),
-            dockerfile: "Dockerfile".to_string(),
+            dockerfile: Dockerfile::Path("Dockerfile".to_string()),
         }
     }
 
@@ -928,7 +1030,7 @@ mod tests {
         write(root, ".dockerignore", b"docker\n*.txt\n");
         let spec = ContextSpec {
             root: root.to_path_buf(),
-            dockerfile: "./docker//Dockerfile.web".to_string(),
+            dockerfile: Dockerfile::Path("./docker//Dockerfile.web".to_string()),
         };
         let rels: Vec<String> = walk(&spec).unwrap().into_iter().map(|e| e.rel).collect();
         assert_eq!(
@@ -950,7 +1052,7 @@ mod tests {
         ] {
             let err = walk(&ContextSpec {
                 root: root.clone(),
-                dockerfile: dockerfile.clone(),
+                dockerfile: Dockerfile::Path(dockerfile.clone()),
             })
             .unwrap_err();
             assert!(
@@ -964,7 +1066,7 @@ mod tests {
         let inside = root.join("Dockerfile").to_string_lossy().into_owned();
         assert!(walk(&ContextSpec {
             root: root.clone(),
-            dockerfile: inside
+            dockerfile: Dockerfile::Path(inside)
         })
         .is_ok());
     }
@@ -981,6 +1083,76 @@ mod tests {
         let missing = dir.path().join("nope");
         let err = walk(&spec(&missing)).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    /// Reads a tar produced by `tar_stream` back as (path, content) pairs.
+    async fn tar_files(entries: Vec<Entry>) -> Vec<(String, Vec<u8>)> {
+        let chunks: Vec<Bytes> = tar_stream(entries)
+            .map(|c| c.unwrap())
+            .collect::<Vec<_>>()
+            .await;
+        let bytes: Vec<u8> = chunks.concat();
+        let mut archive = tar::Archive::new(&bytes[..]);
+        let mut out = Vec::new();
+        for item in archive.entries().unwrap() {
+            let mut item = item.unwrap();
+            let path = item.path().unwrap().to_string_lossy().into_owned();
+            let mut content = Vec::new();
+            item.read_to_end(&mut content).unwrap();
+            out.push((path, content));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn inline_dockerfile_is_added_and_ignored_like_the_docker_cli_does() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "app.txt", b"x");
+        let text = "FROM scratch\nCOPY app.txt /\n";
+        let spec = ContextSpec {
+            root: dir.path().to_path_buf(),
+            dockerfile: Dockerfile::Inline(text.to_string()),
+        };
+        let name = spec.dockerfile_name();
+        assert!(
+            name.starts_with(".dockerfile.") && name.len() == 32,
+            "{name}"
+        );
+        assert_eq!(name, inline_dockerfile_name(text), "stable per text");
+        assert_ne!(name, inline_dockerfile_name("FROM scratch\n"));
+
+        // No .dockerignore: one is made that lists itself and the Dockerfile.
+        let entries = walk(&spec).unwrap();
+        let files = tar_files(entries.clone()).await;
+        let expect_ignore = format!(".dockerignore\n{name}\n");
+        assert_eq!(
+            files,
+            vec![
+                (name.clone(), text.as_bytes().to_vec()),
+                (".dockerignore".to_string(), expect_ignore.into_bytes()),
+                ("app.txt".to_string(), b"x".to_vec()),
+            ]
+        );
+        let dockerfile = entries.iter().find(|e| e.rel == name).unwrap();
+        assert_eq!(dockerfile.text().as_deref(), Some(text));
+
+        // An existing .dockerignore keeps its rules, with the name added.
+        write(dir.path(), ".dockerignore", b"*.log");
+        write(dir.path(), "debug.log", b"noise");
+        let entries = walk(&spec).unwrap();
+        let files = tar_files(entries.clone()).await;
+        let rels: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(rels, vec![name.as_str(), ".dockerignore", "app.txt"]);
+        assert_eq!(files[1].1, format!("*.log\n{name}\n").into_bytes());
+
+        // The digest follows the inline text.
+        let before = digest(&entries).unwrap();
+        let other = ContextSpec {
+            root: dir.path().to_path_buf(),
+            dockerfile: Dockerfile::Inline("FROM scratch\n".to_string()),
+        };
+        assert_ne!(before, digest(&walk(&other).unwrap()).unwrap());
+        assert_eq!(before, digest(&walk(&spec).unwrap()).unwrap());
     }
 
     #[test]
@@ -1042,6 +1214,11 @@ mod tests {
                 EntryKind::File => {
                     assert_eq!(item.kind, tar::EntryType::Regular);
                     assert_eq!(item.data, fs::read(&entry.abs).unwrap());
+                }
+
+                EntryKind::Generated(content) => {
+                    assert_eq!(item.kind, tar::EntryType::Regular);
+                    assert_eq!(item.data, content.to_vec());
                 }
             }
         }

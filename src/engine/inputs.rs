@@ -69,7 +69,7 @@ pub async fn compute(
     let dockerfile_text = entries
         .iter()
         .find(|e| e.rel == dockerfile.trim_start_matches("./"))
-        .and_then(|e| std::fs::read_to_string(&e.abs).ok())
+        .and_then(context::Entry::text)
         .unwrap_or_default();
     let (context_digest, mut files) =
         tokio::task::spawn_blocking(move || context::digest_with_fingerprints(&entries)).await??;
