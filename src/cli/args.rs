@@ -17,9 +17,22 @@ use crate::headless::Format;
                   2 invalid config or usage, 3 Docker daemon unreachable, 130 interrupted."
 )]
 pub struct Cli {
-    /// The stack file (default: $KILN_FILE, else kiln.yaml/kiln.yml here or in a parent directory)
+    /// The stack file (default: $KILN_FILE, else kiln.yaml/kiln.yml here or in a parent
+    /// directory, else compose.yaml & co.); repeat to merge compose files
     #[arg(short = 'f', long = "file", global = true, value_name = "PATH")]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
+
+    /// Compose project name (default: COMPOSE_PROJECT_NAME, else `name:`, else the directory)
+    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    pub project_name: Option<String>,
+
+    /// Enable a compose profile (repeatable; default: COMPOSE_PROFILES)
+    #[arg(long = "profile", global = true, value_name = "NAME")]
+    pub profile: Vec<String>,
+
+    /// Read compose variables from this file instead of .env (repeatable)
+    #[arg(long = "env-file", global = true, value_name = "PATH")]
+    pub env_file: Vec<PathBuf>,
 
     #[command(subcommand)]
     pub command: Option<Cmd>,
@@ -34,7 +47,7 @@ pub enum Cmd {
     Ui(UiArgs),
     /// Build images headless, printing progress as text or JSON lines
     Build(BuildArgs),
-    /// Validate kiln.yaml and print the build plan
+    /// Validate the stack (kiln.yaml or compose files) and print the build plan
     Check,
     /// List the images with their last result, duration and age
     Ls,

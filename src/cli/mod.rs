@@ -11,6 +11,7 @@ use args::{Cli, Cmd};
 use crate::commands;
 use crate::config::{self, Config};
 use crate::exit;
+use crate::sanitize::sanitize;
 
 /// Parse the command line and run; returns the process exit code.
 pub fn main() -> i32 {
@@ -51,20 +52,32 @@ fn load_config(cli: &Cli) -> Result<Config, i32> {
         exit::USAGE
     })?;
     let kiln_file = std::env::var("KILN_FILE").ok().filter(|v| !v.is_empty());
-    let path = config::discover(cli.file.as_deref(), kiln_file.as_deref(), &cwd).map_err(|e| {
+    let files = config::discover(&cli.file, kiln_file.as_deref(), &cwd).map_err(|e| {
         eprintln!("kiln: error: {e}");
         exit::USAGE
     })?;
+    let compose = config::ComposeOptions {
+        project_name: cli.project_name.clone(),
+        profiles: cli.profile.clone(),
+        env_files: cli.env_file.clone(),
+    };
     let env = |name: &str| std::env::var(name).ok();
-    let loaded = config::load(&path, &env).map_err(|errors| {
-        eprint!("{errors}");
-        if !errors.to_string().ends_with('\n') {
-            eprintln!();
+    let loaded = config::load_stack(&files, &compose, &env).map_err(|e| {
+        // File names and values come from outside kiln: sanitised.
+        match e {
+            config::LoadError::Config(errors) => {
+                for error in &errors.errors {
+                    eprintln!("{}", sanitize(&error.to_string()));
+                }
+            }
+            config::LoadError::Usage(message) => {
+                eprintln!("kiln: error: {}", sanitize(&message))
+            }
         }
         exit::USAGE
     })?;
     for w in &loaded.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", sanitize(&w.to_string()));
     }
     let mut config = loaded.config;
     let sets = match &cli.command {

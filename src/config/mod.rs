@@ -46,6 +46,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod checks;
+mod compose;
 mod discover;
 mod dockerfile;
 mod interpolate;
@@ -56,6 +57,7 @@ mod schema;
 mod suggest;
 mod units;
 
+pub use compose::ComposeOptions;
 pub use discover::{discover, DiscoverError};
 pub use dockerfile::{dockerfile_refs, ref_matches_tag};
 pub use interpolate::{interpolate, Interpolated};
@@ -202,6 +204,9 @@ pub struct ImageConfig {
     pub unused_depends_on: Vec<String>,
     pub no_cache: bool,
     pub pull: bool,
+    /// Prebuilt images only: pull the image when the daemon does not have
+    /// it (compose's default `pull_policy: missing`). kiln.yaml: false.
+    pub pull_if_missing: bool,
     pub network: Option<String>,
     pub extra_hosts: Vec<String>,
     /// Bytes.
@@ -272,9 +277,59 @@ pub struct Loaded {
     pub warnings: Vec<ConfigError>,
 }
 
+/// Why a stack could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// Problems located in the files, each as `FILE:LINE:COL: message`.
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// A problem with how kiln was asked (flags, files), not inside a file.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Loads the stack in `files`: one kiln.yaml, or compose files merged in
+/// order (later files override earlier ones, as compose's override files
+/// do). A file is a compose file by its name (`compose.yaml`, ...) or by
+/// having `services:` and no kiln.yaml keys at the top. `compose` holds the
+/// compose CLI's options, which a kiln.yaml refuses.
+pub fn load_stack(
+    files: &[PathBuf],
+    compose: &ComposeOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, LoadError> {
+    let Some(first) = files.first() else {
+        return Err(LoadError::Usage("no stack file given".to_string()));
+    };
+    let text = read_text(first)?;
+    if compose::looks_like_compose(first, &text) {
+        return compose::load(files, compose, env);
+    }
+    if files.len() > 1 {
+        return Err(LoadError::Usage(format!(
+            "several -f files are merged only for compose files, and {} is a kiln.yaml",
+            first.display()
+        )));
+    }
+    if !compose.is_empty() {
+        return Err(LoadError::Usage(format!(
+            "-p/--project-name, --profile and --env-file apply to compose files, and {} is a kiln.yaml",
+            first.display()
+        )));
+    }
+    Ok(load_str(first, &text, env)?)
+}
+
 /// Reads and validates `path`. `env` resolves `${VAR}`s (pass
 /// `&|k| std::env::var(k).ok()` in the CLI). Returns every problem at once.
 pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ConfigErrors> {
+    let text = read_text(path)?;
+    load_str(path, &text, env)
+}
+
+/// A config file's text: UTF-8, without a byte-order mark. A file that
+/// cannot be read or is not UTF-8 is a located error.
+pub(crate) fn read_text(path: &Path) -> Result<String, ConfigErrors> {
     let at = |line: usize, col: usize, message: String| ConfigErrors {
         errors: vec![ConfigError {
             file: path.to_path_buf(),
@@ -284,15 +339,18 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded,
         }],
     };
     let bytes = std::fs::read(path).map_err(|e| at(1, 1, format!("cannot read file: {e}")))?;
-    let text = match std::str::from_utf8(&bytes) {
+    let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            let (line, col) = line_col_of(&bytes, e.valid_up_to());
+            let bytes = e.as_bytes();
+            let (line, col) = line_col_of(bytes, e.utf8_error().valid_up_to());
             return Err(at(line, col, "file is not valid UTF-8".to_string()));
         }
     };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    load_str(path, text, env)
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
 }
 
 /// [`load`] for text already in memory; `path` is used for messages and to

@@ -264,12 +264,25 @@ pub(crate) fn infer_deps(images: &mut [ImageConfig]) {
             _ => None,
         })
         .collect();
+    let built_tags: Vec<&String> = images
+        .iter()
+        .filter(|i| !i.is_prebuilt())
+        .flat_map(|i| &i.tags)
+        .collect();
     let targets: Vec<(String, Vec<String>)> = images
         .iter()
         .map(|img| {
             let mut names = img.tags.clone();
             if let Source::Prebuilt { image } = &img.source {
                 names.push(image.clone());
+                // A prebuilt entry for an image the stack builds is not what
+                // a Dockerfile uses: the build is.
+                if names
+                    .iter()
+                    .any(|n| built_tags.iter().any(|t| ref_matches_tag(n, t)))
+                {
+                    names.clear();
+                }
             }
             (img.name.clone(), names)
         })

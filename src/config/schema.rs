@@ -802,6 +802,7 @@ impl Ctx<'_> {
             unused_depends_on: Vec::new(),
             no_cache: run.no_cache,
             pull: run.pull,
+            pull_if_missing: false,
             network: recipe.network,
             extra_hosts: recipe.extra_hosts,
             shm_size: run.shm_size,

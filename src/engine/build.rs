@@ -46,7 +46,14 @@ pub async fn run(
     let work = async {
         match &spec.source {
             Source::Prebuilt { image } => {
-                prebuilt::check(&docker, image, spec.pull || flags.pull, &sink).await
+                let pull = if spec.pull || flags.pull {
+                    prebuilt::Pull::Always
+                } else if spec.pull_if_missing {
+                    prebuilt::Pull::IfMissing
+                } else {
+                    prebuilt::Pull::Never
+                };
+                prebuilt::check(&docker, image, pull, &sink).await
             }
             Source::Build {
                 context,

@@ -1,6 +1,7 @@
 //! Prebuilt images (`image:` entries): never built, only checked to be on
 //! the daemon — pulled first, with the user's credentials, when `pull` is
-//! set. Reports through the same `Sink` as a build.
+//! set (or, for compose's default pull policy, when it is missing).
+//! Reports through the same `Sink` as a build.
 
 use bollard::Docker;
 use futures::StreamExt;
@@ -11,11 +12,34 @@ use crate::engine::credentials;
 use crate::engine::sink::Sink;
 use crate::protocol::BuildEvent;
 
-/// A prebuilt image is never built: it must be on the daemon. With `pull`
-/// (config or `--pull`) it is pulled first, with the user's credentials.
-pub async fn check(docker: &Docker, image: &str, pull: bool, sink: &Sink) {
+/// When a prebuilt image is pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pull {
+    /// Never: it must be on the daemon.
+    Never,
+    /// Only when the daemon does not have it (compose's `pull_policy:
+    /// missing`, its default).
+    IfMissing,
+    /// Every time (`pull: true`, `--pull`, `pull_policy: always`).
+    Always,
+}
+
+/// A prebuilt image is never built: it must be on the daemon, pulled first
+/// (with the user's credentials) as `pull` says.
+pub async fn check(docker: &Docker, image: &str, pull: Pull, sink: &Sink) {
     let mut pull_error = None;
-    if pull {
+    let wanted = match pull {
+        Pull::Always => true,
+        Pull::IfMissing => matches!(
+            docker.inspect_image(image).await,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            })
+        ),
+        Pull::Never => false,
+    };
+    if wanted {
         if let Err(e) = pull_image(docker, image, sink).await {
             pull_error = Some(e);
         }

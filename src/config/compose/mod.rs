@@ -1,0 +1,274 @@
+//! Compose files as kiln stacks: `compose.yaml` (and override files) read
+//! into the same [`Config`](crate::config::Config) a `kiln.yaml` gives, so
+//! the rest of kiln does not know the difference.
+//!
+//! The pipeline, following the compose CLI (compose-go) step by step:
+//! 1. `env.rs`: the environment (process, then `.env` or `--env-file`)
+//!    and the project name (`-p`, `COMPOSE_PROJECT_NAME`, `name:`, the
+//!    directory);
+//! 2. `tree.rs`: each file parsed into a tree of located nodes, every
+//!    string interpolated (`${VAR:-default}`, `${VAR:?err}`, `$$`);
+//! 3. `merge.rs`: the files merged in order, as override files are;
+//! 4. `project.rs` / `service.rs`: profiles, `depends_on`, `x-kiln:`, and
+//!    each enabled service turned into an image, tagged `image:` or
+//!    `<project>-<service>`;
+//! 5. the same whole-stack checks as kiln.yaml (`checks.rs`).
+//!
+//! Problems are reported all at once, each at `FILE:LINE:COL` of the file
+//! (compose file, override file or `.env`) where the value was written.
+
+mod env;
+mod merge;
+mod project;
+mod read;
+mod service;
+mod tree;
+
+use std::path::{Path, PathBuf};
+
+use crate::config::checks::Problems;
+use crate::config::interpolate::{interpolate, Env};
+use crate::config::suggest::did_you_mean;
+use crate::config::{read_text, ConfigErrors, LoadError, Loaded};
+
+/// Compose file names, in the compose CLI's order of preference.
+pub const FILE_NAMES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+];
+
+/// Override files the compose CLI adds next to a discovered compose file
+/// (the first one found), in its order of preference.
+pub const OVERRIDE_FILE_NAMES: [&str; 4] = [
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+];
+
+/// The compose CLI's options that shape a project.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComposeOptions {
+    /// `-p/--project-name`.
+    pub project_name: Option<String>,
+    /// `--profile` (repeatable); empty: `COMPOSE_PROFILES`.
+    pub profiles: Vec<String>,
+    /// `--env-file` (repeatable); empty: `.env` in the project directory.
+    pub env_files: Vec<PathBuf>,
+}
+
+impl ComposeOptions {
+    /// Whether any option was given (they only apply to compose files).
+    pub fn is_empty(&self) -> bool {
+        self == &ComposeOptions::default()
+    }
+}
+
+/// Whether `path` (with `text`) is a compose file rather than a kiln.yaml:
+/// it has a compose file name, or its top level has `services` and none of
+/// kiln.yaml's `images`, `defaults` or `builder`.
+pub(crate) fn looks_like_compose(path: &Path, text: &str) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if FILE_NAMES.contains(&name) || OVERRIDE_FILE_NAMES.contains(&name) {
+        return true;
+    }
+    match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Ok(serde_yaml::Value::Mapping(top)) => {
+            let has = |k: &str| top.contains_key(k);
+            has("services") && !has("images") && !has("defaults") && !has("builder")
+        }
+        _ => false,
+    }
+}
+
+/// Loads compose `files` (merged in order) into a config. `process` is the
+/// process environment.
+pub(crate) fn load(
+    files: &[PathBuf],
+    opts: &ComposeOptions,
+    process: Env<'_>,
+) -> Result<Loaded, LoadError> {
+    let Some(first) = files.first() else {
+        return Err(LoadError::Usage("no compose file given".to_string()));
+    };
+    let mut texts = Vec::with_capacity(files.len());
+    let mut unreadable = Vec::new();
+    for f in files {
+        match read_text(f) {
+            Ok(t) => texts.push(t),
+            Err(e) => unreadable.extend(e.errors),
+        }
+    }
+    if !unreadable.is_empty() {
+        return Err(ConfigErrors { errors: unreadable }.into());
+    }
+    let dir = match first.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let absolute_dir = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
+
+    let dotenv =
+        env::read_env_files(&opts.env_files, &absolute_dir, process).map_err(|e| match e {
+            env::EnvFileError::Syntax(err) => ConfigErrors { errors: vec![err] }.into(),
+            env::EnvFileError::Missing(msg) => LoadError::Usage(msg),
+        })?;
+    let base_env = |k: &str| process(k).or_else(|| dotenv.get(k).cloned());
+    let (name, _) = env::project_name(
+        opts.project_name.as_deref(),
+        base_env("COMPOSE_PROJECT_NAME"),
+        name_in_files(&texts, &base_env),
+        &absolute_dir,
+    )
+    .map_err(LoadError::Usage)?;
+    // compose-go sets COMPOSE_PROJECT_NAME to the chosen name for
+    // interpolation.
+    let full_env = |k: &str| {
+        if k == "COMPOSE_PROJECT_NAME" {
+            Some(name.clone())
+        } else {
+            base_env(k)
+        }
+    };
+
+    let mut out = Problems::default();
+    let merged = parse_and_merge(files, &texts, &full_env, &mut out)?;
+    let profiles = enabled_profiles(opts, &full_env);
+    let project = project::Project {
+        name: &name,
+        path: first,
+        dir: &dir,
+        profiles: &profiles,
+        env: &full_env,
+    };
+    let converted = project::to_config(&merged, &project, &mut out);
+    check_profile_flags(&opts.profiles, &converted.known_profiles)?;
+    finish(files, converted.config, out)
+}
+
+/// The last non-empty top-level `name:` among the files, interpolated.
+fn name_in_files(texts: &[String], env: Env<'_>) -> Option<String> {
+    let mut name = None;
+    for text in texts {
+        let Ok(serde_yaml::Value::Mapping(top)) = serde_yaml::from_str(text) else {
+            continue;
+        };
+        if let Some(serde_yaml::Value::String(n)) = top.get("name") {
+            if let Ok(i) = interpolate(n, env) {
+                if !i.value.is_empty() {
+                    name = Some(i.value);
+                }
+            }
+        }
+    }
+    name
+}
+
+/// Parses every file and merges them in order. YAML syntax errors (of all
+/// files) end the load.
+fn parse_and_merge(
+    files: &[PathBuf],
+    texts: &[String],
+    env: Env<'_>,
+    out: &mut Problems,
+) -> Result<tree::Node, LoadError> {
+    let mut trees = Vec::with_capacity(files.len());
+    let mut syntax = Vec::new();
+    for (file, text) in files.iter().zip(texts) {
+        match tree::parse(file, text, env, out) {
+            Ok(t) => trees.push(t),
+            Err(e) => syntax.extend(e.errors),
+        }
+    }
+    if !syntax.is_empty() {
+        return Err(ConfigErrors { errors: syntax }.into());
+    }
+    let mut trees = trees.into_iter();
+    let mut merged = trees.next().expect("at least one file");
+    for later in trees {
+        if !matches!(later.kind, tree::Kind::Map(_)) {
+            out.error(
+                &later.at,
+                "expected a mapping at the top level of an override file",
+            );
+            continue;
+        }
+        merged = merge::merge(merged, later, &mut Vec::new(), out);
+    }
+    Ok(merged)
+}
+
+/// `--profile`s, else `COMPOSE_PROFILES` (comma-separated).
+fn enabled_profiles(opts: &ComposeOptions, env: Env<'_>) -> Vec<String> {
+    if !opts.profiles.is_empty() {
+        return opts.profiles.clone();
+    }
+    env("COMPOSE_PROFILES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// A `--profile` that no service has is most likely a typo.
+fn check_profile_flags(
+    flags: &[String],
+    known: &std::collections::BTreeSet<String>,
+) -> Result<(), LoadError> {
+    for p in flags {
+        if p != "*" && !known.contains(p) {
+            let hint = did_you_mean(p, known.iter().map(String::as_str));
+            let list = if known.is_empty() {
+                "no service has a profile".to_string()
+            } else {
+                let names: Vec<&str> = known.iter().map(String::as_str).collect();
+                format!("profiles: {}", names.join(", "))
+            };
+            return Err(LoadError::Usage(format!(
+                "--profile {p}: no service has this profile ({list}){hint}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Problems in file order (the order the files were given), then line and
+/// column; the config when there are none.
+fn finish(
+    files: &[PathBuf],
+    config: Option<crate::config::Config>,
+    mut out: Problems,
+) -> Result<Loaded, LoadError> {
+    let order = |e: &crate::config::ConfigError| {
+        let file = files
+            .iter()
+            .position(|f| *f == e.file)
+            .unwrap_or(files.len());
+        (file, e.line, e.col)
+    };
+    out.errors.sort_by_key(order);
+    out.warnings.sort_by_key(order);
+    match config {
+        Some(config) if out.errors.is_empty() => Ok(Loaded {
+            config,
+            warnings: out.warnings,
+        }),
+        _ => {
+            if out.errors.is_empty() {
+                // Defensive: a failed conversion always says why.
+                out.error(
+                    &crate::config::checks::Loc::new(
+                        &files[0],
+                        crate::config::positions::Pos::START,
+                    ),
+                    "invalid compose file",
+                );
+            }
+            Err(ConfigErrors { errors: out.errors }.into())
+        }
+    }
+}
