@@ -527,18 +527,18 @@ fn discovery_walks_up_and_explains_failure() {
     let p = Project::new();
     let deep = p.dir().join("x/y");
     fs::create_dir_all(&deep).unwrap();
-    let err = discover(None, None, &deep).unwrap_err();
+    let err = discover(&[], None, &deep).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
-            "no kiln.yaml found in {} or any parent directory; create one or pass --file PATH",
+            "no kiln.yaml or compose file (compose.yaml, docker-compose.yml, ...) found in {} or any parent directory; create one or pass --file PATH",
             deep.display()
         )
     );
     fs::write(p.dir().join("kiln.yaml"), "images: []\n").unwrap();
     assert_eq!(
-        discover(None, None, &deep).unwrap(),
-        p.dir().join("kiln.yaml")
+        discover(&[], None, &deep).unwrap(),
+        [p.dir().join("kiln.yaml")]
     );
 }
 

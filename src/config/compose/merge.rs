@@ -244,7 +244,7 @@ pub(crate) fn key_value_list(node: Node) -> Vec<Node> {
                     }
                 }
             }
-            items.sort_by(|a, b| a.scalar_text().cmp(&b.scalar_text()));
+            items.sort_by_key(Node::scalar_text);
             items
         }
         Kind::Str(_) => vec![node],

@@ -213,6 +213,7 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
             metas.push(meta);
         }
     }
+    forget_failed_services(&mut images, &mut metas);
     use_stack_built_images(&mut images, &mut metas);
     checks::whole_stack(&mut images, &metas, false, out);
     converted.config = Some(Config {
@@ -418,6 +419,21 @@ fn build_dependencies(
 enum Level {
     Top,
     Service,
+}
+
+/// Drops dependencies on services that are declared but had errors (and
+/// so have no image): their errors are reported already.
+fn forget_failed_services(images: &mut [ImageConfig], metas: &mut [checks::Meta]) {
+    let names: BTreeSet<String> = images.iter().map(|i| i.name.clone()).collect();
+    for (img, meta) in images.iter_mut().zip(metas.iter_mut()) {
+        let kept: Vec<(String, Loc)> = img
+            .depends_on
+            .drain(..)
+            .zip(meta.depends_at.drain(..))
+            .filter(|(d, _)| names.contains(d))
+            .collect();
+        (img.depends_on, meta.depends_at) = kept.into_iter().unzip();
+    }
 }
 
 /// An image-only service whose image another service builds (`image:

@@ -1,0 +1,699 @@
+//! Compose files as stacks: real compose files (the repository's demo
+//! converted to compose, and `tests/fixtures/compose/shop` with an override
+//! file, a `.env`, profiles, list-form args, an inline Dockerfile and
+//! services sharing builds) loaded into kiln's `Config`, checked against
+//! expectations written by hand from the compose specification (and, where
+//! compose v1 understands the file, `docker-compose config`); located
+//! errors; and the shop built on the real daemon.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kiln::config::*;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn shop_dir() -> PathBuf {
+    fixture("tests/fixtures/compose/shop")
+}
+
+fn shop_files() -> Vec<PathBuf> {
+    vec![
+        shop_dir().join("compose.yaml"),
+        shop_dir().join("compose.override.yaml"),
+    ]
+}
+
+/// An environment holding only `vars` (the process's is never read).
+fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k: &str| map.get(k).cloned()
+}
+
+fn load_with(
+    files: &[PathBuf],
+    opts: &ComposeOptions,
+    vars: &[(&str, &str)],
+) -> Result<Loaded, LoadError> {
+    load_stack(files, opts, &env_of(vars))
+}
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn image<'c>(config: &'c Config, name: &str) -> &'c ImageConfig {
+    &config.images[config
+        .index_of(name)
+        .unwrap_or_else(|| panic!("no image {name}"))]
+}
+
+fn build_source(dir: &str, dockerfile: &str) -> Source {
+    Source::Build {
+        context: ContextSource::Dir(shop_dir().join(dir)),
+        dockerfile: Dockerfile::Path(dockerfile.to_string()),
+    }
+}
+
+/// The errors of a load that must fail, one `FILE:LINE:COL: message` per
+/// entry, file names relative to `base`.
+fn errors(result: Result<Loaded, LoadError>, base: &Path) -> Vec<String> {
+    match result {
+        Ok(_) => panic!("expected errors"),
+        Err(LoadError::Usage(m)) => vec![format!("usage: {m}")],
+        Err(LoadError::Config(e)) => e
+            .errors
+            .iter()
+            .map(|e| {
+                let file = e.file.strip_prefix(base).unwrap_or(&e.file);
+                format!("{}:{}:{}: {}", file.display(), e.line, e.col, e.message)
+            })
+            .collect(),
+    }
+}
+
+// ---- the shop: override file, .env, list-form args, profiles ----
+
+#[test]
+fn shop_is_discovered_with_its_override_file() {
+    let found = discover(&[], None, &shop_dir().join("web")).unwrap();
+    assert_eq!(found, shop_files());
+}
+
+/// What `docker compose config` shows for the shop (compose v1's
+/// `docker-compose config` agrees on every merged value it understands:
+/// it drops the unset list-form arg as '' instead, and knows neither
+/// `build.tags`, `dockerfile_inline` nor `!reset`), and the image names
+/// the current compose CLI gives (`<project>-<service>`).
+#[test]
+fn shop_merges_like_compose() {
+    let loaded = load_with(&shop_files(), &ComposeOptions::default(), &[]).unwrap();
+    let c = &loaded.config;
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(c.path, shop_dir().join("compose.yaml"));
+    assert_eq!(c.dir, shop_dir());
+    assert_eq!(c.jobs, 2);
+    let names: Vec<&str> = c.images.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["base", "web", "worker", "api", "shell", "cache"]);
+
+    let base = image(c, "base");
+    assert_eq!(base.source, build_source("./base", "Dockerfile"));
+    assert_eq!(base.tags, ["shop-base"]);
+    assert_eq!(base.stall_after, Duration::from_secs(45));
+    assert_eq!(base.timeout, Duration::from_secs(30 * 60));
+
+    let web = image(c, "web");
+    assert_eq!(web.source, build_source("./web", "Dockerfile"));
+    assert_eq!(web.tags, ["shop-web"]);
+    // The override's `MODE: prod` wins over `MODE=dev`; VERSION comes from
+    // .env; an arg named without a value and unset is left out.
+    assert_eq!(
+        web.args,
+        map(&[
+            ("BASE_IMAGE", "shop-base"),
+            ("MODE", "prod"),
+            ("VERSION", "1.2.3")
+        ])
+    );
+    assert_eq!(
+        web.labels,
+        map(&[("org.shop.env", "ci"), ("org.shop.part", "web")])
+    );
+    // depends_on [base, cache]: cache is image-only, so only base orders
+    // the build.
+    assert_eq!(web.depends_on, ["base"]);
+
+    let worker = image(c, "worker");
+    assert_eq!(worker.source, build_source("./web", "Dockerfile"));
+    assert_eq!(worker.tags, ["shop-worker"]);
+    assert_eq!(
+        worker.args,
+        map(&[
+            ("BASE_IMAGE", "shop-base"),
+            ("MODE", "worker"),
+            ("VERSION", "1.2.3")
+        ])
+    );
+    assert_eq!(worker.depends_on, ["web"]);
+    assert_eq!(worker.inferred_depends_on, ["base"]);
+
+    let api = image(c, "api");
+    assert_eq!(api.tags, ["shop/api:2.0", "shop/api:edge"]);
+    assert_eq!(api.target.as_deref(), Some("debug"));
+    assert_eq!(api.timeout, Duration::from_secs(600));
+    assert_eq!(api.stall_after, Duration::from_secs(45));
+    assert!(api.push);
+    assert_eq!(api.inferred_depends_on, ["base"]);
+
+    let shell = image(c, "shell");
+    assert_eq!(
+        shell.source,
+        Source::Prebuilt {
+            image: "shop-base".into()
+        }
+    );
+    assert_eq!(shell.depends_on, ["base"]);
+    assert!(!shell.pull && !shell.pull_if_missing);
+
+    let cache = image(c, "cache");
+    assert_eq!(
+        cache.source,
+        Source::Prebuilt {
+            image: "redis:7".into()
+        }
+    );
+    assert!(!cache.pull && !cache.pull_if_missing, "pull_policy: never");
+    assert!(!image(c, "web").push);
+}
+
+#[test]
+fn profiles_enable_services_and_are_checked() {
+    let with = |opts: &ComposeOptions, vars: &[(&str, &str)]| {
+        let c = load_with(&shop_files(), opts, vars).unwrap().config;
+        c.images.iter().map(|i| i.name.clone()).collect::<Vec<_>>()
+    };
+    let debug = ComposeOptions {
+        profiles: vec!["debug".into()],
+        ..Default::default()
+    };
+    assert!(with(&debug, &[]).contains(&"debug".to_string()));
+    assert!(with(
+        &ComposeOptions::default(),
+        &[("COMPOSE_PROFILES", "x, debug")]
+    )
+    .contains(&"debug".to_string()));
+    let all = ComposeOptions {
+        profiles: vec!["*".into()],
+        ..Default::default()
+    };
+    assert!(with(&all, &[]).contains(&"debug".to_string()));
+
+    let c = load_with(&shop_files(), &debug, &[]).unwrap().config;
+    let d = image(&c, "debug");
+    assert_eq!(d.tags, ["shop-debug"]);
+    assert_eq!(
+        d.source,
+        Source::Build {
+            context: ContextSource::Dir(shop_dir().join("./web")),
+            dockerfile: Dockerfile::Inline(
+                "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo \"debug tools for $HOSTNAME\" > /debug-info\n"
+                    .into()
+            ),
+        }
+    );
+    assert_eq!(d.inferred_depends_on, ["base"]);
+
+    let typo = ComposeOptions {
+        profiles: vec!["debgu".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        errors(load_with(&shop_files(), &typo, &[]), &shop_dir()),
+        ["usage: --profile debgu: no service has this profile (profiles: debug) — did you mean 'debug'?"]
+    );
+}
+
+#[test]
+fn project_name_comes_from_flag_env_or_file() {
+    let tags = |opts: &ComposeOptions, vars: &[(&str, &str)]| {
+        let c = load_with(&shop_files(), opts, vars).unwrap().config;
+        (
+            image(&c, "base").tags.clone(),
+            image(&c, "api").tags.clone(),
+        )
+    };
+    let flag = ComposeOptions {
+        project_name: Some("store".into()),
+        ..Default::default()
+    };
+    // ${COMPOSE_PROJECT_NAME} in the file is the chosen name.
+    assert_eq!(
+        tags(&flag, &[("COMPOSE_PROJECT_NAME", "ignored")]),
+        (
+            vec!["store-base".to_string()],
+            vec!["store/api:2.0".to_string(), "store/api:edge".to_string()]
+        )
+    );
+    assert_eq!(
+        tags(
+            &ComposeOptions::default(),
+            &[("COMPOSE_PROJECT_NAME", "fromenv")]
+        )
+        .0,
+        ["fromenv-base"]
+    );
+    // The environment wins over .env (API_TAG=2.0 there).
+    assert_eq!(
+        tags(&ComposeOptions::default(), &[("API_TAG", "3.1")]).1,
+        ["shop/api:3.1", "shop/api:edge"]
+    );
+    let bad = ComposeOptions {
+        project_name: Some("My Shop".into()),
+        ..Default::default()
+    };
+    let e = errors(load_with(&shop_files(), &bad, &[]), &shop_dir());
+    assert!(
+        e[0].starts_with("usage: -p/--project-name: invalid project name \"My Shop\""),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn top_level_name_is_normalised_and_env_file_replaces_dotenv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("Some Dir");
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    std::fs::write(dir.join("app/Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::write(dir.join(".env"), "TAG=from-dotenv\n").unwrap();
+    std::fs::write(dir.join("ci.env"), "TAG=from-ci\n").unwrap();
+    let file = dir.join("docker-compose.yml");
+    std::fs::write(
+        &file,
+        "name: My_Shop.v2\nservices:\n  app:\n    build: ./app\n    image: app:${TAG}\n",
+    )
+    .unwrap();
+    let files = vec![file.clone()];
+    let c = load_with(&files, &ComposeOptions::default(), &[])
+        .unwrap()
+        .config;
+    assert_eq!(image(&c, "app").tags, ["app:from-dotenv"]);
+    let ci = ComposeOptions {
+        env_files: vec![dir.join("ci.env")],
+        ..Default::default()
+    };
+    assert_eq!(
+        image(&load_with(&files, &ci, &[]).unwrap().config, "app").tags,
+        ["app:from-ci"]
+    );
+    // Without image:, the normalised name of the file (not the directory).
+    std::fs::write(
+        &file,
+        "name: My_Shop.v2\nservices:\n  app:\n    build: ./app\n",
+    )
+    .unwrap();
+    let c = load_with(&files, &ComposeOptions::default(), &[])
+        .unwrap()
+        .config;
+    assert_eq!(image(&c, "app").tags, ["my_shopv2-app"]);
+    // Without name:, the directory's.
+    std::fs::write(&file, "services:\n  app:\n    build: ./app\n").unwrap();
+    let c = load_with(&files, &ComposeOptions::default(), &[])
+        .unwrap()
+        .config;
+    assert_eq!(image(&c, "app").tags, ["somedir-app"]);
+
+    let missing = ComposeOptions {
+        env_files: vec![dir.join("nope.env")],
+        ..Default::default()
+    };
+    let e = errors(load_with(&files, &missing, &[]), &dir);
+    assert!(
+        e[0].starts_with("usage: --env-file ") && e[0].ends_with("nope.env: no such file"),
+        "{e:?}"
+    );
+}
+
+// ---- the demo, converted ----
+
+/// `assets/demo/compose.yaml` describes the same stack as
+/// `assets/demo/kiln.yaml`: every image is equal but for its line.
+#[test]
+fn demo_compose_equals_demo_kiln_yaml() {
+    let env = env_of(&[]);
+    let kiln = load(&fixture("assets/demo/kiln.yaml"), &env)
+        .unwrap()
+        .config;
+    let compose = load_stack(
+        &[fixture("assets/demo/compose.yaml")],
+        &ComposeOptions::default(),
+        &env,
+    )
+    .unwrap()
+    .config;
+    assert_eq!(kiln.jobs, compose.jobs);
+    assert_eq!(kiln.images.len(), compose.images.len());
+    for (k, c) in kiln.images.iter().zip(&compose.images) {
+        let mut c = c.clone();
+        c.line = k.line;
+        assert_eq!(k, &c);
+    }
+}
+
+#[test]
+fn kiln_check_prints_the_plan_for_compose_files() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .current_dir(shop_dir())
+        .args(["check", "--profile", "debug"])
+        .env_remove("KILN_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_PROFILES")
+        .env_remove("API_TAG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let expected = format!(
+        "{}: 7 images in 3 waves (up to 2 at once)
+wave 1:
+  base    shop-base
+  cache   prebuilt redis:7
+wave 2:
+  web     shop-web  after base
+  api     shop/api:2.0, shop/api:edge  after base (from Dockerfile)
+  debug   shop-debug  after base (from Dockerfile)
+  shell   prebuilt shop-base  after base
+wave 3:
+  worker  shop-worker  after web, base (from Dockerfile)
+",
+        shop_dir().join("compose.yaml").display()
+    );
+    assert_eq!(common::stdout(&out), expected);
+}
+
+// ---- located errors ----
+
+/// A compose project in a temp dir with `app/Dockerfile`.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proj/app")).unwrap();
+        std::fs::write(dir.path().join("proj/app/Dockerfile"), "FROM scratch\n").unwrap();
+        Scratch { dir }
+    }
+
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join("proj").join(rel);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn errors(&self, files: &[(&str, &str)]) -> Vec<String> {
+        self.errors_with(files, &ComposeOptions::default())
+    }
+
+    fn errors_with(&self, files: &[(&str, &str)], opts: &ComposeOptions) -> Vec<String> {
+        let paths: Vec<PathBuf> = files.iter().map(|(n, t)| self.write(n, t)).collect();
+        errors(load_with(&paths, opts, &[]), &self.dir.path().join("proj"))
+    }
+}
+
+#[test]
+fn unknown_keys_are_located_with_suggestions() {
+    let s = Scratch::new();
+    let text = "\
+servics: {}
+services:
+  app:
+    biuld: ./app
+    image: x
+    x-anything: ok
+  web:
+    build:
+      context: ./app
+      dockerfil: Dockerfile
+      x-note: fine
+    x-kiln:
+      stall: 1m
+      jobs: 3
+    ports: [\"80:80\"]
+    volumes: [\"data:/data\"]
+x-kiln:
+  job: 2
+x-other: {anything: goes}
+volumes:
+  data: {}
+";
+    assert_eq!(
+        s.errors(&[("compose.yaml", text)]),
+        [
+            "compose.yaml:1:1: unknown top-level key 'servics' — did you mean 'services'?",
+            "compose.yaml:4:5: unknown service key 'biuld' — did you mean 'build'?",
+            "compose.yaml:10:7: unknown build key 'dockerfil' — did you mean 'dockerfile'?",
+            "compose.yaml:13:7: unknown x-kiln field 'stall'",
+            "compose.yaml:14:7: 'jobs' is for the whole stack: set it in the top-level x-kiln",
+            "compose.yaml:18:3: unknown x-kiln field 'job' — did you mean 'jobs'?",
+        ]
+    );
+}
+
+#[test]
+fn build_mistakes_are_located() {
+    let s = Scratch::new();
+    let text = "\
+services:
+  one:
+    build:
+      context: ./app
+      dockerfile: Dockerfile
+      dockerfile_inline: FROM scratch
+  two:
+    build:
+      context: ./app
+      additional_contexts:
+        extra: ../other
+  three:
+    build:
+      context: ./missing
+      args: 42
+      no_cache: maybe
+      shm_size: lots
+  four:
+    command: [sh]
+  Five:
+    image: five
+  six:
+    build: ./app
+    depends_on: [one, sevn]
+  seven:
+    image: ${NEEDED:?set NEEDED to the image}
+";
+    assert_eq!(
+        s.errors(&[("compose.yaml", text)]),
+        [
+            "compose.yaml:6:7: 'dockerfile' and 'dockerfile_inline' cannot both be set",
+            "compose.yaml:10:7: 'additional_contexts' is not supported: kiln builds through the Docker Engine's /build API, which has no way to pass named build contexts (that takes BuildKit's own API, as docker buildx uses); remove it or build this service with docker buildx",
+            "compose.yaml:14:16: context directory ./missing does not exist",
+            "compose.yaml:15:13: 'args' must be a mapping or a list of KEY=VALUE strings, not a number",
+            "compose.yaml:16:17: 'no_cache' must be true or false",
+            "compose.yaml:17:17: shm_size: invalid size 'lots' (use e.g. 64m, 1g, 512k or a number of bytes)",
+            "compose.yaml:18:3: service 'four' has neither 'image' nor 'build'",
+            "compose.yaml:20:3: service name 'Five' cannot name a kiln image: use lowercase letters, digits, '_', '.', '-', starting with a letter or digit",
+            "compose.yaml:24:23: depends_on: unknown service 'sevn' — did you mean 'seven'?",
+            "compose.yaml:26:12: NEEDED: set NEEDED to the image",
+        ]
+    );
+}
+
+#[test]
+fn errors_in_an_override_file_point_at_it() {
+    let s = Scratch::new();
+    let base =
+        "services:\n  app:\n    build:\n      context: ./app\n    deploy:\n      replicas: 2\n";
+    let over = "# override\nservices:\n  app:\n    build:\n      target: [x]\n      nocache: true\n    deploy: [oops]\n";
+    assert_eq!(
+        s.errors(&[("compose.yaml", base), ("compose.override.yaml", over)]),
+        [
+            "compose.override.yaml:5:15: 'target' must be a string, not a list",
+            "compose.override.yaml:6:7: unknown build key 'nocache' — did you mean 'no_cache'?",
+            "compose.override.yaml:7:13: cannot override 'services.app.deploy' (a mapping at compose.yaml:6) with a list"
+                .replace("compose.yaml", &s.dir.path().join("proj/compose.yaml").display().to_string())
+                .as_str(),
+        ]
+    );
+}
+
+#[test]
+fn profile_and_env_file_errors() {
+    let s = Scratch::new();
+    let text = "\
+services:
+  app:
+    build: ./app
+    depends_on:
+      tool: {condition: service_started}
+      extra: {condition: service_started, required: false}
+  tool:
+    profiles: [tools]
+    build: ./app
+  extra:
+    profiles: [extras]
+    build: ./app
+";
+    assert_eq!(
+        s.errors(&[("compose.yaml", text)]),
+        ["compose.yaml:5:7: 'app' depends on 'tool', which is not enabled; enable it with --profile tools"]
+    );
+    let only_profiled = "services:\n  tool:\n    profiles: [tools]\n    build: ./app\n";
+    assert_eq!(
+        s.errors(&[("compose.yaml", only_profiled)]),
+        ["compose.yaml:1:1: no service is enabled: every service has profiles (tools); enable one with --profile"]
+    );
+    s.write(".env", "OK=1\nexport BAD KEY=2\n");
+    assert_eq!(
+        s.errors(&[("compose.yaml", "services:\n  app:\n    build: ./app\n")]),
+        [".env:2:1: key \"BAD KEY\" cannot contain a space"]
+    );
+}
+
+#[test]
+fn kiln_yaml_refuses_compose_options() {
+    let s = Scratch::new();
+    let kiln = s.write("kiln.yaml", "images:\n  - name: app\n");
+    let opts = ComposeOptions {
+        profiles: vec!["x".into()],
+        ..Default::default()
+    };
+    let e = errors(
+        load_with(std::slice::from_ref(&kiln), &opts, &[]),
+        s.dir.path(),
+    );
+    assert!(
+        e[0].starts_with(
+            "usage: -p/--project-name, --profile and --env-file apply to compose files"
+        ),
+        "{e:?}"
+    );
+    let e = errors(
+        load_with(&[kiln.clone(), kiln], &ComposeOptions::default(), &[]),
+        s.dir.path(),
+    );
+    assert!(
+        e[0].starts_with("usage: several -f files are merged only for compose files"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn the_binary_reports_compose_errors_with_exit_code_2() {
+    let s = Scratch::new();
+    let file = s.write(
+        "stack.yml",
+        "services:\n  app:\n    build:\n      context: ./app\n      tagz: [a]\n",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("-f")
+        .arg(&file)
+        .arg("check")
+        .env_remove("KILN_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        common::stderr(&out),
+        format!(
+            "{}:5:7: unknown build key 'tagz' — did you mean 'tags'?\n",
+            file.display()
+        )
+    );
+}
+
+// ---- the real daemon ----
+
+/// The shop built headless on the real daemon under a unique project
+/// name: every image the compose CLI would name exists, build args merged
+/// from the override file and .env reached the builds, and the service
+/// that shares base's image was not pulled.
+#[test]
+fn shop_builds_on_the_daemon_under_compose_names() {
+    require_docker!();
+    let stack = common::Stack::new();
+    copy_dir(&shop_dir(), stack.dir.path());
+    std::fs::copy(common::BUSYBOX, stack.path("base/busybox")).expect("copy busybox");
+    let project = stack.prefix.clone();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
+    cmd.current_dir(stack.dir.path())
+        .args(["-p", &project, "--profile", "debug", "build", "--json"])
+        .args(["base", "web", "worker", "api", "debug", "shell"])
+        // x-kiln in the override file pushes api; not to Docker Hub here.
+        .args(["--set", "api.push=false"])
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_PROFILES")
+        .env_remove("API_TAG")
+        .env_remove("VERSION");
+    common::isolate(&mut cmd, stack.home.path());
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
+    let events = common::events(&out);
+    let summary = common::of_type(&events, "summary", None)[0];
+    let succeeded: Vec<&str> = summary["succeeded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for name in ["base", "web", "worker", "api", "debug"] {
+        assert!(succeeded.contains(&name), "{name}: {summary}");
+    }
+    let shell = common::of_type(&events, "skipped", Some("shell"));
+    assert_eq!(shell[0]["reason"], "prebuilt");
+    assert!(
+        common::position(&events, "built", "base") < common::position(&events, "skipped", "shell")
+    );
+
+    for tag in [
+        format!("{project}-base"),
+        format!("{project}-web"),
+        format!("{project}-worker"),
+        format!("{project}/api:2.0"),
+        format!("{project}/api:edge"),
+        format!("{project}-debug"),
+    ] {
+        assert!(
+            common::inspect(&tag).is_some(),
+            "{tag} is not on the daemon"
+        );
+    }
+    let web = common::inspect(&format!("{project}-web")).unwrap();
+    assert_eq!(web["Config"]["Labels"]["org.shop.env"], "ci");
+    assert_eq!(web["Config"]["Labels"]["org.shop.part"], "web");
+    let read = |image: &str, path: &str| {
+        let out = common::docker(&["run", "--rm", image, "cat", path]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        common::stdout(&out).trim().to_string()
+    };
+    assert_eq!(
+        read(&format!("{project}-web"), "/srv/build-info"),
+        "version=1.2.3 mode=prod"
+    );
+    assert_eq!(
+        read(&format!("{project}-worker"), "/srv/build-info"),
+        "version=1.2.3 mode=worker"
+    );
+    assert_eq!(
+        read(&format!("{project}/api:2.0"), "/api-info"),
+        "api\ndebug"
+    );
+    assert!(read(&format!("{project}-debug"), "/debug-info").starts_with("debug tools for "));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
