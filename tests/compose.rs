@@ -697,3 +697,96 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Removes the listed images when dropped.
+struct RemoveImages(Vec<String>);
+
+impl Drop for RemoveImages {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .arg("rmi")
+            .arg("-f")
+            .args(&self.0)
+            .output();
+    }
+}
+
+/// kiln run on `compose.yaml` in `stack`'s directory, with an empty
+/// docker config.
+fn kiln_compose(stack: &common::Stack, args: &[&str]) -> std::process::Output {
+    let docker_config = stack.home.path().join("docker");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    std::fs::write(docker_config.join("config.json"), "{}").unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
+    cmd.current_dir(stack.dir.path())
+        .args(args)
+        .env("DOCKER_CONFIG", &docker_config)
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_PROFILES");
+    common::isolate(&mut cmd, stack.home.path());
+    cmd.output().unwrap()
+}
+
+/// An image-only service follows compose's `pull_policy`: the default
+/// (`missing`) pulls an image the daemon does not have, `never` does not.
+#[test]
+fn image_only_services_are_pulled_when_missing() {
+    require_docker!();
+    let registry = common::registry::Registry::start();
+    let stack = common::Stack::new();
+    let image = format!("{}/{}/cache:1", registry.host, stack.prefix);
+    let absent = format!("{}/{}/absent:1", registry.host, stack.prefix);
+    let _cleanup = RemoveImages(vec![image.clone()]);
+
+    // Put an image in the registry (built and pushed by kiln), then forget
+    // it locally.
+    stack.busybox_context("seed", "");
+    stack.write(
+        "compose.yaml",
+        &format!("services:\n  seed:\n    build: ./seed\n    image: {image}\n    x-kiln: {{push: true}}\n"),
+    );
+    let out = kiln_compose(&stack, &["build", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
+    assert!(common::docker(&["rmi", &image]).status.success());
+    assert!(common::inspect(&image).is_none());
+
+    stack.write(
+        "compose.yaml",
+        &format!(
+            "services:\n  cache:\n    image: {image}\n  pinned:\n    image: {absent}\n    pull_policy: never\n"
+        ),
+    );
+    let out = kiln_compose(&stack, &["build", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let events = common::events(&out);
+    assert_eq!(
+        common::of_type(&events, "skipped", Some("cache"))[0]["reason"],
+        "prebuilt"
+    );
+    assert!(common::inspect(&image).is_some(), "cache was pulled");
+    let pulling = format!("pulling {image}");
+    assert!(
+        common::of_type(&events, "notice", Some("cache"))
+            .iter()
+            .any(|e| e["message"] == pulling.as_str()),
+        "{}",
+        common::stdout(&out)
+    );
+    let failed = common::of_type(&events, "failed", Some("pinned"));
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "prebuilt image {absent} is not present on the daemon"
+        )),
+        "{error}"
+    );
+    assert!(
+        !common::stdout(&out).contains(&format!("pulling {absent}")),
+        "never pulled"
+    );
+}

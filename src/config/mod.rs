@@ -158,16 +158,6 @@ impl Dockerfile {
     }
 }
 
-impl fmt::Display for Dockerfile {
-    /// The path, or `(inline)` for an inline Dockerfile.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Dockerfile::Path(p) => f.write_str(p),
-            Dockerfile::Inline(_) => f.write_str("(inline)"),
-        }
-    }
-}
-
 /// A build context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContextSource {

@@ -46,14 +46,7 @@ pub async fn run(
     let work = async {
         match &spec.source {
             Source::Prebuilt { image } => {
-                let pull = if spec.pull || flags.pull {
-                    prebuilt::Pull::Always
-                } else if spec.pull_if_missing {
-                    prebuilt::Pull::IfMissing
-                } else {
-                    prebuilt::Pull::Never
-                };
-                prebuilt::check(&docker, image, pull, &sink).await
+                prebuilt::check(&docker, image, prebuilt_pull(&spec, &flags), &sink).await
             }
             Source::Build {
                 context,
@@ -85,6 +78,18 @@ pub async fn run(
         // Dropping `work` drops the daemon stream, which cancels the build.
         _ = cancel.cancelled() => {}
         _ = work => {}
+    }
+}
+
+/// When a prebuilt image is pulled: `pull`/`--pull` every run, else when
+/// missing if its config says so (compose's default pull policy).
+fn prebuilt_pull(spec: &ImageConfig, flags: &BuildFlags) -> prebuilt::Pull {
+    if spec.pull || flags.pull {
+        prebuilt::Pull::Always
+    } else if spec.pull_if_missing {
+        prebuilt::Pull::IfMissing
+    } else {
+        prebuilt::Pull::Never
     }
 }
 
