@@ -601,6 +601,36 @@ fn the_binary_reports_compose_errors_with_exit_code_2() {
     );
 }
 
+#[test]
+fn values_from_the_file_reach_the_terminal_sanitised() {
+    let s = Scratch::new();
+    let file = s.write(
+        "compose.yaml",
+        "services:\n  app:\n    image: \"app\\e]0;title\\a:${KILN_COMPOSE_TEST_UNSET}1\"\n",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("-f")
+        .arg(&file)
+        .arg("check")
+        .env_remove("KILN_FILE")
+        .env_remove("KILN_COMPOSE_TEST_UNSET")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    for text in [common::stdout(&out), common::stderr(&out)] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+    }
+    assert!(
+        common::stdout(&out).contains("prebuilt app:1"),
+        "{}",
+        common::stdout(&out)
+    );
+    assert!(common::stderr(&out).contains("variable KILN_COMPOSE_TEST_UNSET is not set"));
+}
+
 // ---- the real daemon ----
 
 /// The shop built headless on the real daemon under a unique project

@@ -3,8 +3,12 @@
 use crate::config::Config;
 use crate::exit;
 use crate::format::render_plan;
+use crate::sanitize::sanitize;
 
 pub(crate) fn run(config: &Config) -> i32 {
-    print!("{}", render_plan(config));
+    // Names, tags and paths come from the stack file: sanitised.
+    for line in render_plan(config).lines() {
+        println!("{}", sanitize(line));
+    }
     exit::SUCCESS
 }

@@ -191,6 +191,10 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
         .filter(|s| is_enabled(&s.profiles, project.profiles))
         .collect();
     if enabled.is_empty() {
+        if services.is_empty() {
+            // Every service had errors, reported already.
+            return converted;
+        }
         let at = top.entry("services").map_or(&root.at, |e| &e.key_at);
         out.error(at, no_service_enabled(&converted.known_profiles));
         return converted;
