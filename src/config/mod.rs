@@ -1,13 +1,20 @@
-//! kiln's configuration: finding, reading and validating `kiln.yaml`, and
-//! planning the build order it implies.
+//! kiln's configuration: finding, reading and validating `kiln.yaml` (or
+//! compose files), and planning the build order it implies.
 //!
 //! What each file owns:
 //! - `mod.rs` (this file): the public types ([`Config`], [`ImageConfig`],
-//!   [`ConfigError`], ...) and [`load`], which runs the pipeline
+//!   [`ConfigError`], ...), [`load`], which runs the pipeline
 //!   *read → YAML syntax (serde_yaml) → positions (yaml_rust2) → schema →
-//!   file checks → dependencies*.
+//!   file checks → dependencies*, and [`load_stack`], which sends compose
+//!   files to `compose/` instead.
 //! - `discover.rs`: [`discover`], where the file is (`--file`, `$KILN_FILE`,
-//!   or `kiln.yaml`/`kiln.yml` in the current or a parent directory).
+//!   `kiln.yaml`/`kiln.yml` in the current or a parent directory, else a
+//!   compose file and its override file).
+//! - `compose/`: compose files into the same [`Config`] (its `mod.rs` says
+//!   how: environment and project name, located trees, override merging,
+//!   services as images).
+//! - `checks.rs`: the checks that need every image (names, contexts and
+//!   Dockerfiles on disk, `depends_on`, cycles), shared by both formats.
 //! - `positions.rs`: the `path → line:col` side table built from
 //!   `yaml_rust2` events (why: see that file).
 //! - `schema.rs`: walks the `serde_yaml::Value` and turns it into
