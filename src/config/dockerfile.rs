@@ -99,7 +99,7 @@ pub fn ref_matches_tag(r: &str, tag: &str) -> bool {
     normalize(r) == normalize(tag)
 }
 
-fn normalize(r: &str) -> String {
+pub(super) fn normalize(r: &str) -> String {
     let mut s = r.trim();
     for prefix in [
         "docker.io/library/",
@@ -122,7 +122,7 @@ fn normalize(r: &str) -> String {
     }
 }
 
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+pub(super) fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     if s.len() >= prefix.len()
         && s.is_char_boundary(prefix.len())
         && s[..prefix.len()].eq_ignore_ascii_case(prefix)
@@ -133,7 +133,7 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     }
 }
 
-fn unquote(s: &str) -> String {
+pub(super) fn unquote(s: &str) -> String {
     let t = s.trim();
     for q in ['"', '\''] {
         if t.len() >= 2 && t.starts_with(q) && t.ends_with(q) {
@@ -146,7 +146,7 @@ fn unquote(s: &str) -> String {
 /// Expands `$X`, `${X}`, `${X:-d}` and `${X:+a}` from global ARGs, with
 /// build args winning. Unknown names stay unresolved (the caller drops the
 /// reference) instead of guessing.
-fn substitute(
+pub(super) fn substitute(
     s: &str,
     globals: &BTreeMap<String, String>,
     args: &BTreeMap<String, String>,
@@ -203,7 +203,7 @@ fn substitute(
 /// Splits a Dockerfile into logical instruction lines: continuation lines
 /// joined, comment and blank lines dropped (also inside continuations, as
 /// Docker does), honouring a leading `# escape=` directive.
-fn logical_lines(text: &str) -> Vec<String> {
+pub(super) fn logical_lines(text: &str) -> Vec<String> {
     let mut escape = '\\';
     for line in text.lines() {
         let t = line.trim();
