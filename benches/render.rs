@@ -88,6 +88,7 @@ fn app(images: usize, lines: usize) -> App {
                     total: Some(steps),
                     name: format!("RUN make -C part{s} all"),
                     cached: s == 1,
+                    shared: false,
                 }),
             );
             for n in 0..per_step {

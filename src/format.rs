@@ -7,6 +7,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::app::event::{Event, EventKind, Phase};
+use crate::app::step_marks::step_mark;
 use crate::config::{self, format_duration, Config};
 use crate::history::RunRow;
 
@@ -23,7 +24,8 @@ pub fn plain_text(event: &Event) -> Option<String> {
             total,
             name,
             cached,
-        } => step_line(*index, *total, name, *cached),
+            shared,
+        } => step_line(*index, *total, name, *cached, *shared),
         EventKind::Log { line, .. } => line.clone(),
         EventKind::Stalled {
             silent_ms,
@@ -90,8 +92,14 @@ fn plan_line(images: &[String], waves: &[Vec<String>]) -> String {
     )
 }
 
-fn step_line(index: Option<u32>, total: Option<u32>, name: &str, cached: bool) -> String {
-    let mark = if cached { "  (cached)" } else { "" };
+fn step_line(
+    index: Option<u32>,
+    total: Option<u32>,
+    name: &str,
+    cached: bool,
+    shared: bool,
+) -> String {
+    let mark = step_mark(cached, shared);
     match (index, total) {
         (Some(i), Some(t)) if !name.starts_with("Step ") => format!("Step {i}/{t} : {name}{mark}"),
         _ => format!("{name}{mark}"),
@@ -279,7 +287,8 @@ mod tests {
                 index: Some(2),
                 total: Some(5),
                 name: "RUN make".into(),
-                cached: true
+                cached: true,
+                shared: false
             })
             .unwrap(),
             "Step 2/5 : RUN make  (cached)"

@@ -4,14 +4,16 @@
 //! README's contract), each stamped with the wall-clock `time` as it is
 //! written.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bollard::Docker;
 
-use crate::app::event::Event;
+use crate::app::event::{Event, EventKind};
 use crate::app::push::TransitionFilter;
+use crate::app::step_marks::StepMarks;
 use crate::app::{App, Msg, RunOptions};
 use crate::config::Config;
 use crate::engine::build::BuildFlags;
@@ -32,6 +34,8 @@ pub struct Printer<W: Write> {
     name_width: usize,
     /// Plain output shows a layer's push only when its state changes.
     push_lines: TransitionFilter,
+    /// Plain output: per image, which step its log lines follow.
+    marks: HashMap<String, StepMarks>,
     /// JSON: the last `time` stamp written, and its millisecond.
     stamp: (i64, String),
 }
@@ -52,6 +56,7 @@ impl<W: Write> Printer<W> {
             format,
             name_width,
             push_lines: TransitionFilter::default(),
+            marks: HashMap::new(),
             stamp: (i64::MIN, String::new()),
         }
     }
@@ -68,13 +73,32 @@ impl<W: Write> Printer<W> {
         if !self.push_lines.admit(event.image.as_deref(), &event.kind) {
             return Ok(());
         }
-        let Some(text) = plain_text(event) else {
+        let who = event.image.as_deref().unwrap_or("kiln");
+        let Some(text) = self.plain_text_marked(who, event) else {
             return Ok(());
         };
-        let who = event.image.as_deref().unwrap_or("kiln");
         let width = self.name_width;
         text.lines()
             .try_for_each(|line| writeln!(self.out, "{who:<width$} | {line}"))
+    }
+
+    /// The event's plain text; a log line marked with its step when
+    /// steps interleave (`StepMarks`).
+    fn plain_text_marked(&mut self, image: &str, event: &Event) -> Option<String> {
+        match &event.kind {
+            EventKind::Started { .. } => self.marks.entry(image.to_string()).or_default().clear(),
+            EventKind::Step { name, .. } => self
+                .marks
+                .entry(image.to_string())
+                .or_default()
+                .header(name),
+            EventKind::Log { line, step } => {
+                let marks = self.marks.entry(image.to_string()).or_default();
+                return Some(marks.line(step.as_deref(), line).into_owned());
+            }
+            _ => {}
+        }
+        plain_text(event)
     }
 
     fn print_json(&mut self, event: &Event) -> std::io::Result<()> {

@@ -9,12 +9,16 @@
 pub enum BuildEvent {
     /// A step began. Legacy: index/total from "Step i/N : ...", id = index as string.
     /// BuildKit: index/total are None, id = the vertex digest, name = vertex name (e.g. "[2/3] RUN make").
+    /// `shared`: the daemon did this step's work once for several steps or
+    /// builds (BuildKit merges identical work): it ran, with its output,
+    /// under another name (the parsers say false; the engine knows better).
     Step {
         id: String,
         index: Option<u32>,
         total: Option<u32>,
         name: String,
         cached: bool,
+        shared: bool,
     },
     /// A step ended. error = the vertex error (BuildKit) if it failed.
     StepDone {

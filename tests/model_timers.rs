@@ -52,6 +52,7 @@ fn step(name: &str) -> EngineEvent {
         total: None,
         name: name.into(),
         cached: false,
+        shared: false,
     })
 }
 

@@ -173,6 +173,7 @@ fn on_build_event(app: &mut App, i: usize, at: Instant, ev: BuildEvent, out: &mu
             total,
             name,
             cached,
+            shared,
         } => {
             let step = Step {
                 id,
@@ -180,6 +181,7 @@ fn on_build_event(app: &mut App, i: usize, at: Instant, ev: BuildEvent, out: &mu
                 total,
                 name,
                 cached,
+                shared,
                 started: at,
                 duration: None,
                 error: None,
@@ -198,17 +200,21 @@ fn on_build_event(app: &mut App, i: usize, at: Instant, ev: BuildEvent, out: &mu
 
 fn on_step(app: &mut App, i: usize, step: Step, out: &mut Vec<Command>) {
     let img = &mut app.images[i];
-    let header = if step.cached {
+    let header = if step.shared {
+        format!("{}  SHARED", step.name)
+    } else if step.cached {
         format!("{}  CACHED", step.name)
     } else {
         step.name.clone()
     };
     img.log.push(LineKind::Step, header);
+    img.marks.header(&step.name);
     let event = EventKind::Step {
         index: step.index,
         total: step.total,
         name: step.name.clone(),
         cached: step.cached,
+        shared: step.shared,
     };
     img.steps.push(step);
     img.current_step = Some(img.steps.len() - 1);
@@ -236,7 +242,7 @@ fn on_step_done(
     step.duration = Some(duration);
     step.cached |= cached;
     step.error = error;
-    let (name, cached) = (step.name.clone(), step.cached);
+    let (name, cached, shared) = (step.name.clone(), step.cached, step.shared);
     if img.current_step == Some(s) {
         img.current_step = None;
     }
@@ -246,6 +252,7 @@ fn on_step_done(
         EventKind::StepDone {
             name,
             cached,
+            shared,
             duration_ms: ms(duration),
         },
     );
@@ -258,7 +265,8 @@ fn on_log(app: &mut App, i: usize, step: Option<String>, line: String, out: &mut
         .and_then(|id| img.step_by_id(id))
         .or(img.current_step)
         .map(|s| img.steps[s].name.clone());
-    img.log.push(LineKind::Output, line.clone());
+    let text = img.marks.line(step_name.as_deref(), &line).into_owned();
+    img.log.push(LineKind::Output, text);
     app.emit(
         out,
         i,

@@ -96,10 +96,12 @@ pub enum EventKind {
         total: Option<u32>,
         name: String,
         cached: bool,
+        shared: bool,
     },
     StepDone {
         name: String,
         cached: bool,
+        shared: bool,
         duration_ms: u64,
     },
     Log {

@@ -10,6 +10,7 @@ use super::event::BuilderKind;
 use super::log::LogRing;
 use super::push::PushState;
 use super::status::Status;
+use super::step_marks::StepMarks;
 use super::RunId;
 use crate::protocol::LastSuccess;
 
@@ -22,6 +23,8 @@ pub struct Step {
     pub total: Option<u32>,
     pub name: String,
     pub cached: bool,
+    /// Done once for identical work of another step or build (BuildKit).
+    pub shared: bool,
     pub started: Instant,
     pub duration: Option<Duration>,
     pub error: Option<String>,
@@ -41,6 +44,8 @@ pub struct ImageState {
     /// Index into `steps` of the step running now.
     pub current_step: Option<usize>,
     pub log: LogRing,
+    /// The step the log's reader is following (marks interleaved lines).
+    pub marks: StepMarks,
     pub started_at: Option<Instant>,
     pub finished_at: Option<Instant>,
     /// Last sign of life from the engine (any output).
@@ -73,6 +78,7 @@ impl ImageState {
             steps: Vec::new(),
             current_step: None,
             log: LogRing::default(),
+            marks: StepMarks::default(),
             started_at: None,
             finished_at: None,
             last_output: None,
@@ -96,6 +102,7 @@ impl ImageState {
         self.steps.clear();
         self.current_step = None;
         self.log.clear();
+        self.marks.clear();
         self.started_at = None;
         self.finished_at = None;
         self.last_output = None;

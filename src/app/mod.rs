@@ -9,7 +9,8 @@
 //!
 //! Files: `message` (Msg in, Command out), `schedule` (who runs when),
 //! `build` and `push` (an image's run as the engine reports it), `stall`
-//! (timers), `status`/`image`/`log` (per-image state), `event` (the JSON
+//! (timers), `status`/`image`/`log` (per-image state), `step_marks` (which
+//! step a line of interleaved output belongs to), `event` (the JSON
 //! contract's events), `keys`/`view`/`edit` (the dashboard's side).
 
 mod build;
@@ -23,6 +24,7 @@ pub mod push;
 pub mod schedule;
 pub mod stall;
 pub mod status;
+pub mod step_marks;
 pub mod view;
 
 use std::time::{Duration, Instant};

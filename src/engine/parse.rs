@@ -248,6 +248,7 @@ impl LegacyParser {
                 total: Some(step.total),
                 name: step.name,
                 cached,
+                shared: false,
             });
             self.current = Some((id, cached));
         }
@@ -381,6 +382,7 @@ impl BuildKitParser {
                         total: None,
                         name: sanitize(&v.name).into_owned(),
                         cached: v.cached,
+                        shared: false,
                     });
                     self.vertexes.insert(v.digest.clone(), false);
                     self.order.push(v.digest.clone());
@@ -703,7 +705,8 @@ mod tests {
                     index: Some(1),
                     total: Some(2),
                     name: "COPY a /a".into(),
-                    cached: true
+                    cached: true,
+                    shared: false
                 },
                 done("1", true),
                 BuildEvent::Step {
@@ -711,7 +714,8 @@ mod tests {
                     index: Some(2),
                     total: Some(2),
                     name: "RUN echo hi".into(),
-                    cached: false
+                    cached: false,
+                    shared: false
                 },
                 log(Some("2"), "hi"),
                 done("2", false),
@@ -790,7 +794,8 @@ mod tests {
                     index: Some(1),
                     total: Some(1),
                     name: "COPY nope /".into(),
-                    cached: false
+                    cached: false,
+                    shared: false
                 },
                 BuildEvent::StepDone {
                     id: "1".into(),
@@ -994,7 +999,8 @@ mod tests {
                     index: None,
                     total: None,
                     name: "[1/2] RUN x".into(),
-                    cached: false
+                    cached: false,
+                    shared: false
                 },
                 log(a, "one"),
                 log(a, "two"),
@@ -1032,7 +1038,8 @@ mod tests {
                     index: None,
                     total: None,
                     name: "[1/2] COPY a b".into(),
-                    cached: true
+                    cached: true,
+                    shared: false
                 },
                 done("c", true),
                 BuildEvent::Step {
@@ -1040,7 +1047,8 @@ mod tests {
                     index: None,
                     total: None,
                     name: "[2/2] RUN z".into(),
-                    cached: false
+                    cached: false,
+                    shared: false
                 },
                 BuildEvent::StepDone {
                     id: "d".into(),

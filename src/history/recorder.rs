@@ -8,6 +8,7 @@ use std::io::{BufWriter, Write};
 
 use super::{private_dir, private_file, History};
 use crate::app::event::{Event, EventKind};
+use crate::app::step_marks::{step_mark, StepMarks};
 use crate::protocol::ImageHistory;
 
 fn now_ms() -> i64 {
@@ -18,6 +19,8 @@ fn now_ms() -> i64 {
 struct Open {
     run: i64,
     log: Option<BufWriter<File>>,
+    /// Which step the log's lines follow (marks interleaved output).
+    marks: StepMarks,
 }
 
 /// Writes what the model reports into history and log files.
@@ -78,16 +81,28 @@ impl Recorder {
         let db = |e: rusqlite::Error| e.to_string();
         match &event.kind {
             EventKind::Started { builder } => self.start_run(image, builder.as_str())?,
-            EventKind::Step { name, cached, .. } => {
-                let mark = if *cached { " (cached)" } else { "" };
+            EventKind::Step {
+                name,
+                cached,
+                shared,
+                ..
+            } => {
+                let mark = step_mark(*cached, *shared);
                 self.write_line(image, &format!("==> {name}{mark}"))?;
+                if let Some(o) = self.open.get_mut(image) {
+                    o.marks.header(name);
+                }
             }
-            EventKind::Log { line, .. } => self.write_line(image, line)?,
+            EventKind::Log { line, step } => self.write_output(image, step.as_deref(), line)?,
             EventKind::Notice { message } => self.write_line(image, &format!("kiln: {message}"))?,
+            // A shared step's time was spent by another step or build:
+            // it says nothing about how long this step usually takes.
+            EventKind::StepDone { shared: true, .. } => {}
             EventKind::StepDone {
                 name,
                 cached,
                 duration_ms,
+                ..
             } => {
                 if let Some(o) = self.open.get(image) {
                     self.history
@@ -136,6 +151,7 @@ impl Recorder {
             Open {
                 run,
                 log: Some(BufWriter::new(log)),
+                marks: StepMarks::default(),
             },
         );
         Ok(())
@@ -144,6 +160,20 @@ impl Recorder {
     fn write_line(&mut self, image: &str, line: &str) -> Result<(), String> {
         if let Some(Open { log: Some(w), .. }) = self.open.get_mut(image) {
             writeln!(w, "{line}").map_err(|e| format!("cannot write a log file: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// A line of build output, marked with its step when steps interleave.
+    fn write_output(&mut self, image: &str, step: Option<&str>, line: &str) -> Result<(), String> {
+        if let Some(Open {
+            log: Some(w),
+            marks,
+            ..
+        }) = self.open.get_mut(image)
+        {
+            let text = marks.line(step, line);
+            writeln!(w, "{text}").map_err(|e| format!("cannot write a log file: {e}"))?;
         }
         Ok(())
     }

@@ -162,6 +162,7 @@ pub fn step(
             total: Some(total),
             name: name.into(),
             cached,
+            shared: false,
         }),
     );
 }
