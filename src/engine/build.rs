@@ -22,6 +22,7 @@ use crate::engine::inputs;
 use crate::engine::parse::{BuildKitParser, LegacyParser};
 use crate::engine::prebuilt;
 use crate::engine::sink::Sink;
+use crate::engine::steps::OwnSteps;
 use crate::protocol::BuildEvent;
 
 /// Run-wide build switches from the command line.
@@ -176,16 +177,32 @@ async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outc
             None => return Outcome::Reported,
         },
     };
-    let creds = match job.context {
-        ContextSource::Dir(root) => match job.dockerfile.text_in(root) {
-            Some(text) => base_image_credentials(&text, job.spec, job.sink).await,
-            None => None,
-        },
+    let dockerfile = match job.context {
+        ContextSource::Dir(root) => job.dockerfile.text_in(root),
         ContextSource::Git(_) => None,
     };
+    let creds = match &dockerfile {
+        Some(text) => base_image_credentials(text, job.spec, job.sink).await,
+        None => None,
+    };
+    let steps = own_steps(job, builder, dockerfile.as_deref());
     let docker = with_repeated_params(job.docker, job.spec);
     let stream = docker.build_image(options.build(), creds, Some(body));
-    follow_stream(job, stream, builder).await
+    follow_stream(job, stream, builder, steps).await
+}
+
+/// What keeps a BuildKit build's steps the image's own: the steps its
+/// Dockerfile makes (none known for a git context, and none needed by the
+/// legacy builder, which builds alone).
+fn own_steps(job: &Job<'_>, builder: BuilderKind, dockerfile: Option<&str>) -> OwnSteps {
+    let spec = job.spec;
+    let planned = match (builder, dockerfile) {
+        (BuilderKind::Buildkit, Some(text)) => {
+            crate::config::buildkit_steps(text, &spec.args, spec.target.as_deref())
+        }
+        _ => Vec::new(),
+    };
+    OwnSteps::new(planned, spec.no_cache || job.flags.no_cache)
 }
 
 /// The daemon's build options for this image and run.
@@ -341,22 +358,21 @@ async fn compare_inputs(job: &Job<'_>, check: &ChangeCheck, entries: &[context::
 }
 
 /// Read the daemon's build stream to its end: parse it, forward the
-/// events, and report the result.
+/// events (the steps made the image's own), and report the result.
 async fn follow_stream(
     job: &Job<'_>,
     mut stream: impl futures::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
         + Unpin,
     builder: BuilderKind,
+    steps: OwnSteps,
 ) -> Outcome {
-    let (spec, sink) = (job.spec, job.sink);
-    let mut parser = Parser::new(builder);
-    let mut events = Vec::new();
-    let mut image_id = None;
-    let mut error = None;
+    let sink = job.sink;
+    let mut read = StreamRead::new(builder, steps);
     let mut started = false;
     while let Some(item) = stream.next().await {
+        let mut events = Vec::new();
         match item {
-            Ok(info) => parser.feed(&info, &mut events),
+            Ok(info) => read.parser.feed(&info, &mut events),
             Err(bollard::errors::Error::DockerStreamError { error: e }) => {
                 events.push(BuildEvent::Error(e))
             }
@@ -364,7 +380,7 @@ async fn follow_stream(
                 if builder == BuilderKind::Buildkit && !started {
                     return Outcome::SessionFailed(describe_stream_error(&e));
                 }
-                error = Some(describe_stream_error(&e));
+                read.error = Some(describe_stream_error(&e));
                 break;
             }
         }
@@ -374,24 +390,26 @@ async fn follow_stream(
                 return Outcome::Reported;
             }
         }
-        hide_arg_values(&mut events, &spec.args);
-        if !forward(&mut events, sink, &mut image_id, &mut error).await {
+        if !read.forward(events, job).await {
             return Outcome::Reported;
         }
     }
     if !started {
-        if builder == BuilderKind::Buildkit && error.is_none() {
+        if builder == BuilderKind::Buildkit && read.error.is_none() {
             return Outcome::SessionFailed("the daemon closed the build stream".into());
         }
         if !sink.send(EngineEvent::Started { builder }).await {
             return Outcome::Reported;
         }
     }
-    parser.finish(&mut events);
-    hide_arg_values(&mut events, &spec.args);
-    if !forward(&mut events, sink, &mut image_id, &mut error).await {
-        return Outcome::Reported;
+    if read.finish(job).await {
+        report_result(sink, read.error, read.image_id).await;
     }
+    Outcome::Reported
+}
+
+/// The end of a build: built with its image id, or failed.
+async fn report_result(sink: &Sink, error: Option<String>, image_id: Option<String>) {
     match (error, image_id) {
         (Some(e), _) => sink.fail(e).await,
         (None, Some(id)) => {
@@ -402,7 +420,61 @@ async fn follow_stream(
                 .await
         }
     }
-    Outcome::Reported
+}
+
+/// One build stream as it is read: the parser, the image's own steps, and
+/// what the stream said of the result.
+struct StreamRead {
+    parser: Parser,
+    steps: OwnSteps,
+    image_id: Option<String>,
+    /// The first error the daemon reported (or the stream broke with).
+    error: Option<String>,
+}
+
+impl StreamRead {
+    fn new(builder: BuilderKind, steps: OwnSteps) -> Self {
+        StreamRead {
+            parser: Parser::new(builder),
+            steps,
+            image_id: None,
+            error: None,
+        }
+    }
+
+    /// Send parsed events on as the image's own, remembering the image id
+    /// and the first error; false when the app has gone away.
+    async fn forward(&mut self, mut events: Vec<BuildEvent>, job: &Job<'_>) -> bool {
+        self.steps.rewrite(&mut events);
+        hide_arg_values(&mut events, &job.spec.args);
+        for ev in events {
+            match &ev {
+                BuildEvent::ImageId(id) => self.image_id = Some(id.clone()),
+                BuildEvent::Error(e) if self.error.is_none() => self.error = Some(e.clone()),
+                _ => {}
+            }
+            if !job.sink.send(EngineEvent::Build(ev)).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The end of the stream: what the parser held back and, after a
+    /// success, the image's steps the stream never showed.
+    async fn finish(&mut self, job: &Job<'_>) -> bool {
+        let mut events = Vec::new();
+        self.parser.finish(&mut events);
+        if !self.forward(events, job).await {
+            return false;
+        }
+        if self.error.is_some() || self.image_id.is_none() {
+            return true;
+        }
+        let mut unseen = Vec::new();
+        self.steps.unseen(&mut unseen);
+        self.forward(unseen, job).await
+    }
 }
 
 /// The stream parser of the builder in use.
@@ -501,26 +573,6 @@ fn hide_arg_values(events: &mut [BuildEvent], args: &std::collections::BTreeMap<
             }
         }
     }
-}
-
-/// Send parsed events on, remembering the image id and the first error.
-async fn forward(
-    events: &mut Vec<BuildEvent>,
-    sink: &Sink,
-    image_id: &mut Option<String>,
-    error: &mut Option<String>,
-) -> bool {
-    for ev in events.drain(..) {
-        match &ev {
-            BuildEvent::ImageId(id) => *image_id = Some(id.clone()),
-            BuildEvent::Error(e) if error.is_none() => *error = Some(e.clone()),
-            _ => {}
-        }
-        if !sink.send(EngineEvent::Build(ev)).await {
-            return false;
-        }
-    }
-    true
 }
 
 fn describe_stream_error(e: &bollard::errors::Error) -> String {

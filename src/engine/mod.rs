@@ -13,3 +13,4 @@ pub mod parse;
 pub mod prebuilt;
 pub mod push;
 pub mod sink;
+pub mod steps;
