@@ -117,3 +117,129 @@ fn a_buildkit_failure_names_the_step_and_the_error() {
         .collect();
     assert!(tail.contains(&"before-failure"), "{tail:?}");
 }
+
+/// `one` and `two` start together (both wait for `base`) and begin with
+/// the same FROM and RUN, which BuildKit then does once for both.
+fn sharing_stack(s: &Stack) {
+    s.busybox_context("base", "");
+    let shared = format!(
+        "RUN echo \"shared {}\"; for i in 1 2 3 4; do echo \"shared line $i\"; sleep 0.5; done\n",
+        s.prefix
+    );
+    s.child_context("one", "base", &format!("{shared}RUN echo only-one\n"));
+    s.write(
+        "two/Dockerfile",
+        &format!(
+            "FROM {base} AS builder\n{shared}RUN echo builder-two\n\
+             FROM {base}\nCOPY --from=builder /bin/busybox /bb\nRUN echo only-two\n",
+            base = s.tag("base")
+        ),
+    );
+    s.config(
+        r#"
+defaults: {jobs: 2, builder: buildkit}
+images:
+  - {name: base, tags: ["{prefix}/base:latest"]}
+  - {name: one, tags: ["{prefix}/one:latest"]}
+  - {name: two, tags: ["{prefix}/two:latest"]}
+"#,
+    );
+}
+
+/// The labels (`[builder 2/3]`) of an image's Dockerfile steps, in order.
+fn labels(ev: &[serde_json::Value], image: &str) -> Vec<String> {
+    let mut labels: Vec<String> = of_type(ev, "step", Some(image))
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .filter(|n| !kiln::protocol::is_internal_step(n))
+        .map(|n| n[..=n.find(']').unwrap()].to_string())
+        .collect();
+    labels.sort();
+    labels
+}
+
+fn built_counts(ev: &[serde_json::Value], image: &str) -> (u64, u64) {
+    let built = of_type(ev, "built", Some(image))[0];
+    (
+        built["steps"].as_u64().unwrap(),
+        built["cached_steps"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn concurrent_builds_sharing_work_each_show_their_own_steps() {
+    require_docker!();
+    let s = Stack::new();
+    sharing_stack(&s);
+    for round in ["first", "second"] {
+        let out = s.kiln(&["build", "--json", "--no-cache"]);
+        assert!(out.status.success(), "{round}: {}", stderr(&out));
+        let ev = events(&out);
+        assert_eq!(labels(&ev, "one"), ["[1/3]", "[2/3]", "[3/3]"], "{round}");
+        assert_eq!(
+            labels(&ev, "two"),
+            [
+                "[builder 1/3]",
+                "[builder 2/3]",
+                "[builder 3/3]",
+                "[stage-1 1/3]",
+                "[stage-1 2/3]",
+                "[stage-1 3/3]"
+            ],
+            "{round}"
+        );
+        // Under --no-cache nothing is cached, not even the FROM of a base
+        // BuildKit has used before (the second round).
+        assert_eq!(built_counts(&ev, "one"), (3, 0), "{round}");
+        assert_eq!(built_counts(&ev, "two"), (6, 0), "{round}");
+        // The shared RUN's output is under each image's own name for it.
+        for (image, label) in [("one", "[2/3] RUN"), ("two", "[builder 2/3] RUN")] {
+            let line = of_type(&ev, "log", Some(image))
+                .into_iter()
+                .find(|l| l["line"] == "shared line 4")
+                .unwrap_or_else(|| panic!("{round}: {image} shows the shared RUN's output"));
+            assert!(
+                line["step"].as_str().unwrap().starts_with(label),
+                "{round}: {line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn images_with_identical_contexts_both_show_every_step() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    for twin in ["left", "right"] {
+        s.child_context(
+            twin,
+            "base",
+            &format!(
+                "COPY file /file\nRUN echo \"twin {}\"; sleep 2\nRUN cat /file\n",
+                s.prefix
+            ),
+        );
+        s.write(&format!("{twin}/file"), "same bytes\n");
+    }
+    s.config(
+        r#"
+defaults: {jobs: 2, builder: buildkit}
+images:
+  - {name: base, tags: ["{prefix}/base:latest"]}
+  - {name: left, tags: ["{prefix}/left:latest"]}
+  - {name: right, tags: ["{prefix}/right:latest"]}
+"#,
+    );
+    let out = s.kiln(&["build", "--json", "--no-cache"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    for twin in ["left", "right"] {
+        assert_eq!(
+            labels(&ev, twin),
+            ["[1/4]", "[2/4]", "[3/4]", "[4/4]"],
+            "{twin}"
+        );
+        assert_eq!(built_counts(&ev, twin), (4, 0), "{twin}");
+    }
+}
