@@ -10,6 +10,7 @@ use crate::app::event::{Event, EventKind, Phase};
 use crate::app::step_marks::step_mark;
 use crate::config::{self, format_duration, Config};
 use crate::history::RunRow;
+use crate::protocol::{BaseImage, LocalBase};
 
 /// The plain-text rendering of an event, or None for events plain output
 /// leaves out (queue bookkeeping, per-step completions).
@@ -176,8 +177,10 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// `kiln check`'s output: the images in waves, with their dependencies.
-pub fn render_plan(config: &Config) -> String {
+/// `kiln check`'s output: the images in waves, with their dependencies,
+/// then the base images kiln does not build and what the daemon has of
+/// them (`bases`: why they could not be checked, when they could not).
+pub fn render_plan(config: &Config, bases: &Result<Vec<BaseImage>, String>) -> String {
     let plan = config.plan();
     let mut s = String::new();
     let _ = writeln!(
@@ -190,40 +193,103 @@ pub fn render_plan(config: &Config) -> String {
         plural(plan.waves.len()),
         config.jobs
     );
-    let width = config
+    let rows: Vec<(&str, String, String)> = config
         .images
         .iter()
-        .map(|i| i.name.len())
-        .max()
-        .unwrap_or(0);
+        .enumerate()
+        .map(|(i, img)| (img.name.as_str(), what_it_is(img), after(config, &plan, i)))
+        .collect();
+    let name_width = column_width(rows.iter().map(|r| r.0));
+    let what_width = column_width(rows.iter().map(|r| r.1.as_str()));
     for (w, wave) in plan.waves.iter().enumerate() {
         let _ = writeln!(s, "wave {}:", w + 1);
         for &i in wave {
-            let img = &config.images[i];
-            let what = match &img.source {
-                config::Source::Prebuilt { image } => format!("prebuilt {image}"),
-                config::Source::Build { .. } => img.tags.join(", "),
-            };
-            let deps: Vec<String> = plan.deps[i]
-                .iter()
-                .map(|d| {
-                    let name = &config.images[d.on].name;
-                    if d.inferred {
-                        format!("{name} (from Dockerfile)")
-                    } else {
-                        name.clone()
-                    }
-                })
-                .collect();
-            let after = if deps.is_empty() {
-                String::new()
+            let (name, what, after) = &rows[i];
+            let line = if after.is_empty() {
+                format!("  {name:<name_width$}  {what}")
             } else {
-                format!("  after {}", deps.join(", "))
+                format!("  {name:<name_width$}  {what:<what_width$}  after {after}")
             };
-            let _ = writeln!(s, "  {:<width$}  {what}{after}", img.name);
+            let _ = writeln!(s, "{}", line.trim_end());
         }
     }
+    render_bases(&mut s, bases);
     s
+}
+
+/// Width of a column of `cells` (characters, not bytes).
+fn column_width<'a>(cells: impl Iterator<Item = &'a str>) -> usize {
+    cells.map(|c| c.chars().count()).max().unwrap_or(0)
+}
+
+/// `check`'s middle column: the tags an image gets, or what it is.
+fn what_it_is(img: &config::ImageConfig) -> String {
+    match &img.source {
+        config::Source::Prebuilt { image } => format!("prebuilt {image}"),
+        config::Source::Build { .. } => img.tags.join(", "),
+    }
+}
+
+/// `check`'s last column: the images image `i` waits for.
+fn after(config: &Config, plan: &config::Plan, i: usize) -> String {
+    let deps: Vec<String> = plan.deps[i]
+        .iter()
+        .map(|d| {
+            let name = &config.images[d.on].name;
+            if d.inferred {
+                format!("{name} (from Dockerfile)")
+            } else {
+                name.clone()
+            }
+        })
+        .collect();
+    deps.join(", ")
+}
+
+/// The base images kiln does not build: whether the daemon's copy came
+/// from a registry or exists only on the daemon, and who uses each.
+fn render_bases(s: &mut String, bases: &Result<Vec<BaseImage>, String>) {
+    let bases = match bases {
+        Ok(b) if b.is_empty() => return,
+        Ok(b) => b,
+        Err(why) => {
+            let _ = writeln!(s, "base images: not checked ({why})");
+            return;
+        }
+    };
+    let _ = writeln!(
+        s,
+        "base images (without --pull, builds use the daemon's copy):"
+    );
+    let width = column_width(bases.iter().map(|b| b.reference.as_str()));
+    for b in bases {
+        let state = match &b.state {
+            LocalBase::FromRegistry { digest } => {
+                format!("from its registry ({})", short_digest(digest))
+            }
+            LocalBase::OnlyLocal => "only local: never pulled from or pushed to a registry".into(),
+            LocalBase::Absent => "not on the daemon: the first build pulls it".into(),
+            LocalBase::Unknown(why) => format!("unknown: {why}"),
+        };
+        let _ = writeln!(
+            s,
+            "  {:<width$}  {state} (used by {})",
+            b.reference,
+            b.used_by.join(", ")
+        );
+    }
+}
+
+/// `sha256:0123456789ab…`: a digest as people read it.
+pub fn short_digest(digest: &str) -> String {
+    let (algo, hex) = digest.split_once(':').unwrap_or(("", digest));
+    let cut = hex.get(..12).unwrap_or(hex);
+    let ellipsis = if cut.len() < hex.len() { "…" } else { "" };
+    if algo.is_empty() {
+        format!("{cut}{ellipsis}")
+    } else {
+        format!("{algo}:{cut}{ellipsis}")
+    }
 }
 
 /// `kiln ls`'s table: every image of the config, its last run or `never`.
@@ -250,7 +316,8 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
                 r.ended_ms
                     .map(|e| short(e - r.started_ms))
                     .unwrap_or_else(|| "-".into()),
-                format!("{} ago", short(now_ms - r.started_ms)),
+                // A run is as old as its end (a running one, its start).
+                format!("{} ago", short(now_ms - r.ended_ms.unwrap_or(r.started_ms))),
                 r.image_id.as_deref().map(short_id).unwrap_or("-"),
             ),
             None => writeln!(
@@ -333,6 +400,87 @@ mod tests {
             .unwrap(),
             "1 succeeded, 2 failed (b, c), 0 skipped in 3s"
         );
+    }
+
+    fn stack(yaml: &str, images: &[&str]) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        for name in images {
+            std::fs::create_dir_all(dir.path().join(name)).unwrap();
+            std::fs::write(dir.path().join(name).join("Dockerfile"), "FROM scratch\n").unwrap();
+        }
+        let env = |_: &str| None;
+        let loaded = crate::config::load_str(&dir.path().join("kiln.yaml"), yaml, &env).unwrap();
+        (dir, loaded.config)
+    }
+
+    #[test]
+    fn check_aligns_its_after_column_and_says_which_bases_are_only_local() {
+        let (_dir, config) = stack(
+            "images:\n  - {name: base, tags: [r/base:1]}\n  - {name: web, depends_on: [base], tags: [r/web:latest, r/web:2]}\n  - {name: api, depends_on: [base]}\n",
+            &["base", "web", "api"],
+        );
+        let bases = Ok(vec![
+            BaseImage {
+                reference: "localhost:5001/debian:12".into(),
+                used_by: vec!["base".into()],
+                state: LocalBase::FromRegistry {
+                    digest: format!("sha256:{}", "ab".repeat(32)),
+                },
+            },
+            BaseImage {
+                reference: "tools:dev".into(),
+                used_by: vec!["web".into(), "api".into()],
+                state: LocalBase::OnlyLocal,
+            },
+        ]);
+        let text = render_plan(&config, &bases);
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "wave 1:",
+                "  base  r/base:1",
+                "wave 2:",
+                "  web   r/web:latest, r/web:2  after base",
+                "  api   api:latest             after base",
+                "base images (without --pull, builds use the daemon's copy):",
+                "  localhost:5001/debian:12  from its registry (sha256:abababababab…) (used by base)",
+                "  tools:dev                 only local: never pulled from or pushed to a registry (used by web, api)",
+            ]
+        );
+        let unchecked = render_plan(&config, &Err("cannot reach the daemon".into()));
+        assert!(unchecked.ends_with("base images: not checked (cannot reach the daemon)\n"));
+    }
+
+    #[test]
+    fn ls_counts_age_from_the_end_of_a_run() {
+        let (_dir, config) = stack("images:\n  - {name: a}\n  - {name: b}\n", &["a", "b"]);
+        let row = |image: &str, started_ms, ended_ms| RunRow {
+            id: 1,
+            image: image.into(),
+            started_ms,
+            ended_ms,
+            result: "built".into(),
+            image_id: Some("sha256:0123456789abcdef".into()),
+            log_path: None,
+        };
+        // Both started at 0; a ended at 45 s, b at 105 s; now is 150 s.
+        let latest = HashMap::from([
+            ("a".to_string(), row("a", 0, Some(45_000))),
+            ("b".to_string(), row("b", 0, Some(105_000))),
+        ]);
+        let text = render_ls(&config, &latest, 150_000);
+        let age = |image: &str| {
+            let line = text.lines().find(|l| l.starts_with(image)).unwrap();
+            line.split("  ")
+                .filter(|c| c.ends_with(" ago"))
+                .next()
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        assert_eq!(age("a"), "1m45s ago");
+        assert_eq!(age("b"), "45s ago");
     }
 
     #[test]

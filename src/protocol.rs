@@ -109,3 +109,27 @@ pub struct ImageHistory {
     /// usual (median uncached) duration: for "slower than usual" and the ETA.
     pub usual_steps: Vec<(String, std::time::Duration)>,
 }
+
+/// What the daemon has of a base image a Dockerfile names (`kiln check`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalBase {
+    /// Pulled from its registry (or pushed there): the manifest digest the
+    /// registry had then.
+    FromRegistry { digest: String },
+    /// On the daemon only (built or loaded here, never pulled or pushed):
+    /// builds use it as it is; `--pull` would look for it in a registry.
+    OnlyLocal,
+    /// Not on the daemon: the first build pulls it.
+    Absent,
+    /// The daemon could not say (its message).
+    Unknown(String),
+}
+
+/// A base image of the stack that kiln does not build, and who uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseImage {
+    pub reference: String,
+    /// The images whose Dockerfiles name it.
+    pub used_by: Vec<String>,
+    pub state: LocalBase,
+}

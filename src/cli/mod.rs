@@ -35,7 +35,7 @@ async fn run(cli: Cli) -> i32 {
         Err(code) => return code,
     };
     match cli.command {
-        Some(Cmd::Check) => commands::check::run(&config),
+        Some(Cmd::Check) => commands::check::run(&config).await,
         Some(Cmd::Ls) => commands::ls::run(&config),
         Some(Cmd::Logs { image, run }) => commands::logs::run(&config, &image, run),
         Some(Cmd::Build(args)) => commands::build::run(config, args).await,

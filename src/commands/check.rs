@@ -1,14 +1,76 @@
-//! `kiln check`: validate the stack file and print the build plan.
+//! `kiln check`: validate the stack file and print the build plan, and
+//! what the daemon has of the base images kiln does not build (which are
+//! only local). A daemon that cannot be reached leaves that part out,
+//! saying so: checking the file needs no daemon.
 
-use crate::config::Config;
+use crate::config::{Config, ContextSource, Source};
+use crate::engine::bases::{external_bases, local_state};
+use crate::engine::connect::{self, ProcessEnv};
 use crate::exit;
 use crate::format::render_plan;
+use crate::protocol::BaseImage;
 use crate::sanitize::sanitize;
 
-pub(crate) fn run(config: &Config) -> i32 {
-    // Names, tags and paths come from the stack file: sanitised.
-    for line in render_plan(config).lines() {
+pub(crate) async fn run(config: &Config) -> i32 {
+    let bases = base_images(config).await;
+    // Names, tags and paths come from the stack file (and the daemon's
+    // words from the daemon): sanitised.
+    for line in render_plan(config, &bases).lines() {
         println!("{}", sanitize(line));
     }
     exit::SUCCESS
+}
+
+/// The stack's base images with what the daemon has of them, or why the
+/// daemon could not be asked.
+async fn base_images(config: &Config) -> Result<Vec<BaseImage>, String> {
+    let mut bases: Vec<BaseImage> = Vec::new();
+    for (reference, image) in references(config) {
+        match bases.iter_mut().find(|b| b.reference == reference) {
+            Some(b) => b.used_by.push(image),
+            None => bases.push(BaseImage {
+                reference,
+                used_by: vec![image],
+                state: crate::protocol::LocalBase::Absent,
+            }),
+        }
+    }
+    if bases.is_empty() {
+        return Ok(bases);
+    }
+    let (docker, _) = connect::connect(&ProcessEnv)
+        .await
+        .map_err(|e| sanitize(&e.to_string()).into_owned())?;
+    for b in &mut bases {
+        b.state = local_state(&docker, &b.reference).await;
+    }
+    Ok(bases)
+}
+
+/// (base image, the image whose Dockerfile names it), for the images kiln
+/// builds from a local directory, leaving out the stack's own images.
+fn references(config: &Config) -> Vec<(String, String)> {
+    let stack_tags: Vec<String> = config
+        .images
+        .iter()
+        .filter(|i| !i.is_prebuilt())
+        .flat_map(|i| i.tags.iter().cloned())
+        .collect();
+    let mut found = Vec::new();
+    for img in &config.images {
+        let Source::Build {
+            context: ContextSource::Dir(root),
+            dockerfile,
+        } = &img.source
+        else {
+            continue;
+        };
+        let Some(text) = dockerfile.text_in(root) else {
+            continue;
+        };
+        for reference in external_bases(&text, &img.args, &stack_tags) {
+            found.push((reference, img.name.clone()));
+        }
+    }
+    found
 }

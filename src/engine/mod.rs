@@ -2,6 +2,7 @@
 //! task and reports back to the model as `Msg`s; nothing here decides what
 //! to build next (that is `app`'s scheduler).
 
+pub mod bases;
 pub mod build;
 pub mod connect;
 pub mod context;

@@ -1,0 +1,159 @@
+//! The base images a Dockerfile names, as the daemon and their registries
+//! know them: whether the daemon's copy came from a registry or exists
+//! only there (`kiln check`), and which manifest the registry serves now
+//! (`--pull`'s change detection). The registry is asked through the
+//! daemon (`GET /distribution/{name}/json`, a HEAD on the manifest with
+//! the manifest media types in `Accept`, token auth when the registry asks
+//! for it), so it is reached exactly as a pull would reach it: the
+//! daemon's TLS settings, insecure registries and mirrors, with the user's
+//! credentials (`credentials`).
+
+use bollard::Docker;
+
+use crate::config::{dockerfile_refs, ref_matches_tag};
+use crate::engine::credentials;
+use crate::protocol::LocalBase;
+use crate::sanitize::sanitize;
+
+/// The images `dockerfile` builds on that kiln does not build itself (not
+/// one of `stack_tags`), in order, without `scratch`.
+pub fn external_bases(
+    dockerfile: &str,
+    args: &std::collections::BTreeMap<String, String>,
+    stack_tags: &[String],
+) -> Vec<String> {
+    dockerfile_refs(dockerfile, args)
+        .into_iter()
+        .filter(|r| !stack_tags.iter().any(|t| ref_matches_tag(r, t)))
+        .collect()
+}
+
+/// What the daemon has of `reference`.
+pub async fn local_state(docker: &Docker, reference: &str) -> LocalBase {
+    match docker.inspect_image(reference).await {
+        Ok(info) => {
+            let digests = info.repo_digests.unwrap_or_default();
+            match repo_digest(&digests, reference) {
+                Some(digest) => LocalBase::FromRegistry { digest },
+                None => LocalBase::OnlyLocal,
+            }
+        }
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => LocalBase::Absent,
+        Err(e) => LocalBase::Unknown(sanitize(&e.to_string()).into_owned()),
+    }
+}
+
+/// The digest, among an image's `RepoDigests` (`repo@sha256:…`), of the
+/// repository `reference` names.
+pub fn repo_digest(repo_digests: &[String], reference: &str) -> Option<String> {
+    let repo = repository(reference);
+    repo_digests.iter().find_map(|rd| {
+        let (r, digest) = rd.split_once('@')?;
+        (repository(r) == repo).then(|| digest.to_string())
+    })
+}
+
+/// `reference` without its tag or digest, with Docker Hub's implicit
+/// `docker.io/library/` dropped: `localhost:5001/base`, `debian`.
+fn repository(reference: &str) -> String {
+    let r = reference.split('@').next().unwrap_or(reference);
+    let last_slash = r.rfind('/').map_or(0, |p| p + 1);
+    let r = match r[last_slash..].find(':') {
+        Some(colon) => &r[..last_slash + colon],
+        None => r,
+    };
+    for prefix in [
+        "docker.io/library/",
+        "index.docker.io/library/",
+        "docker.io/",
+    ] {
+        if let Some(rest) = r.strip_prefix(prefix) {
+            return rest.to_string();
+        }
+    }
+    r.to_string()
+}
+
+/// Why the registry's digest of a base image is not known.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry (through the daemon) refused or failed: no such image,
+    /// credentials refused, unreachable.
+    #[error("{0}")]
+    Registry(String),
+    /// The credentials could not be looked up.
+    #[error("{0}")]
+    Credentials(String),
+}
+
+/// The digest of the manifest the registry serves for `reference` now.
+pub async fn registry_digest(docker: &Docker, reference: &str) -> Result<String, RegistryError> {
+    let creds = registry_credentials(reference).await?;
+    // The daemon decodes X-Registry-Auth as url-safe base64.
+    let docker = credentials::url_safe_registry_headers(docker.clone());
+    match docker.inspect_registry_image(reference, creds).await {
+        Ok(found) => match found.descriptor.digest {
+            Some(digest) if !digest.is_empty() => Ok(digest),
+            _ => Err(RegistryError::Registry(
+                "the registry answered without a digest".into(),
+            )),
+        },
+        Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
+            Err(RegistryError::Registry(sanitize(&message).into_owned()))
+        }
+        Err(e) => Err(RegistryError::Registry(
+            sanitize(&e.to_string()).into_owned(),
+        )),
+    }
+}
+
+async fn registry_credentials(
+    reference: &str,
+) -> Result<Option<bollard::auth::DockerCredentials>, RegistryError> {
+    let registry = credentials::registry_of(reference);
+    let store = credentials::Store::from_env().map_err(|e| {
+        RegistryError::Credentials(format!("registry credentials unavailable: {e}"))
+    })?;
+    match store.get(&registry).await {
+        Ok(found) => Ok(found.map(|c| c.to_docker())),
+        Err(e) => Err(RegistryError::Credentials(format!(
+            "no credentials for {registry}: {e}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_and_their_digests() {
+        let digests = vec![
+            "127.0.0.1:5914/f14/base@sha256:aa".to_string(),
+            "debian@sha256:bb".to_string(),
+        ];
+        assert_eq!(
+            repo_digest(&digests, "127.0.0.1:5914/f14/base:1"),
+            Some("sha256:aa".into())
+        );
+        assert_eq!(
+            repo_digest(&digests, "docker.io/library/debian:12"),
+            Some("sha256:bb".into())
+        );
+        assert_eq!(repo_digest(&digests, "localhost:5000/debian:12"), None);
+        assert_eq!(repository("localhost:5001/base"), "localhost:5001/base");
+        assert_eq!(repository("base@sha256:cc"), "base");
+    }
+
+    #[test]
+    fn external_bases_leave_out_the_stacks_own_images() {
+        let df = "FROM localhost:5001/debian:12 AS b\nFROM app-base\nCOPY --from=b /x /x\nFROM scratch\n";
+        let stack = vec!["app-base:latest".to_string()];
+        assert_eq!(
+            external_bases(df, &Default::default(), &stack),
+            vec!["localhost:5001/debian:12"]
+        );
+    }
+}
