@@ -473,8 +473,7 @@ mod tests {
         let age = |image: &str| {
             let line = text.lines().find(|l| l.starts_with(image)).unwrap();
             line.split("  ")
-                .filter(|c| c.ends_with(" ago"))
-                .next()
+                .find(|c| c.ends_with(" ago"))
                 .unwrap()
                 .trim()
                 .to_string()

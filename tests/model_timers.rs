@@ -322,3 +322,63 @@ fn the_daemon_going_silent_is_reported_once_and_its_return_too() {
     );
     assert_eq!(a.daemon_down, None);
 }
+
+/// The check a StartBuild of image 0 carries, once history is open.
+fn first_check(yaml: &str, opts: RunOptions) -> ChangeCheck {
+    let env = |_: &str| None;
+    let loaded = kiln::config::load_str(Path::new("kiln.yaml"), yaml, &env).expect("valid config");
+    let mut a = App::new(&loaded.config, &opts);
+    update(&mut a, Msg::HistoryKnown(Vec::new()));
+    let cmds = update(
+        &mut a,
+        Msg::BuildRequested {
+            images: vec![0],
+            at: Instant::now(),
+        },
+    );
+    cmds.into_iter()
+        .find_map(|c| match c {
+            Command::StartBuild { check, .. } => Some(check),
+            _ => None,
+        })
+        .expect("image 0 starts")
+}
+
+#[test]
+fn pulling_builds_ask_the_registries_as_part_of_change_detection() {
+    let plain = "images:\n  - {name: base, image: 'x/base:1'}\n";
+    assert_eq!(
+        first_check(plain, RunOptions::default()),
+        ChangeCheck::Against {
+            last: None,
+            registry: false
+        }
+    );
+    let pull = RunOptions {
+        pull: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        first_check(plain, pull.clone()),
+        ChangeCheck::Against {
+            last: None,
+            registry: true
+        }
+    );
+    let per_image = "images:\n  - {name: base, image: 'x/base:1', pull: true}\n";
+    assert_eq!(
+        first_check(per_image, RunOptions::default()),
+        ChangeCheck::Against {
+            last: None,
+            registry: true
+        }
+    );
+    let forced = RunOptions {
+        force: true,
+        ..pull
+    };
+    assert_eq!(
+        first_check(plain, forced),
+        ChangeCheck::Forced { registry: true }
+    );
+}

@@ -61,6 +61,9 @@ pub struct ImageState {
     pub inputs: Option<(String, String)>,
     /// Build even when nothing changed (`--force`, `--no-cache`, `no_cache`).
     pub always_build: bool,
+    /// The build pulls its base images (`--pull`, `pull: true`): change
+    /// detection asks their registries.
+    pub pull: bool,
     /// Effective per-image limits for this run.
     pub stall_after: Duration,
     pub timeout: Duration,
@@ -88,6 +91,7 @@ impl ImageState {
             last_success: None,
             inputs: None,
             always_build: false,
+            pull: false,
             stall_after,
             timeout,
             push: PushState::new(push),

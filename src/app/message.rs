@@ -96,16 +96,21 @@ pub enum EngineEvent {
 
 /// What the engine compares a build's inputs against before building: the
 /// model's decision about change detection, with the data it needs.
+/// `registry`: the build pulls its base images (`--pull`, `pull: true`), so
+/// their digests in the registries count as inputs too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeCheck {
     /// History is off: build without working out the inputs.
     Off,
     /// Build whatever changed (`--force`, `--no-cache`, `no_cache`), but
     /// work out the inputs so the next build can compare against them.
-    Forced,
+    Forced { registry: bool },
     /// Skip the build when its inputs equal this last success's and that
     /// image is still tagged; `None`: no successful build yet.
-    Against(Option<LastSuccess>),
+    Against {
+        last: Option<LastSuccess>,
+        registry: bool,
+    },
 }
 
 /// What should happen next, carried out outside the model.

@@ -50,6 +50,9 @@ pub struct RunOptions {
     pub force: bool,
     /// Build without the layer cache (`--no-cache`): also always builds.
     pub no_cache: bool,
+    /// Pull every base image (`--pull`): change detection asks the
+    /// registries.
+    pub pull: bool,
 }
 
 pub struct App {
@@ -93,6 +96,7 @@ impl App {
                     opts.push || c.push,
                 );
                 img.always_build = opts.force || opts.no_cache || c.no_cache;
+                img.pull = opts.pull || c.pull;
                 img
             })
             .collect();

@@ -99,15 +99,20 @@ fn start(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
 }
 
 /// Change detection, decided here: off without history, forced when the
-/// run or the image asks for a full build, else against the last success.
+/// run or the image asks for a full build, else against the last success;
+/// the registries are asked when the build pulls its base images.
 fn change_check(app: &App, i: usize) -> ChangeCheck {
     let img = &app.images[i];
+    let registry = img.pull;
     if !app.history_on {
         ChangeCheck::Off
     } else if img.always_build {
-        ChangeCheck::Forced
+        ChangeCheck::Forced { registry }
     } else {
-        ChangeCheck::Against(img.last_success.clone())
+        ChangeCheck::Against {
+            last: img.last_success.clone(),
+            registry,
+        }
     }
 }
 

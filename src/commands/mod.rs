@@ -27,11 +27,13 @@ fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
             timeout: args.timeout,
             force: args.force,
             no_cache: args.no_cache,
+            pull: args.pull,
         },
         BuildFlags {
             no_cache: args.no_cache,
             pull: args.pull,
             buildkit_available: false,
+            stack_tags: Vec::new(),
         },
     )
 }

@@ -76,51 +76,52 @@ fn repository(reference: &str) -> String {
     r.to_string()
 }
 
-/// Why the registry's digest of a base image is not known.
+/// Why the registry's digest of a base image is not known: what the
+/// registry (through the daemon) said — no such image, credentials
+/// refused, unreachable — and, when the user's credentials could not be
+/// looked up (the registry was then asked without), why.
 #[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    /// The registry (through the daemon) refused or failed: no such image,
-    /// credentials refused, unreachable.
-    #[error("{0}")]
-    Registry(String),
-    /// The credentials could not be looked up.
-    #[error("{0}")]
-    Credentials(String),
+#[error("{registry}{}", .credentials.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+pub struct RegistryError {
+    pub registry: String,
+    pub credentials: Option<String>,
 }
 
 /// The digest of the manifest the registry serves for `reference` now.
 pub async fn registry_digest(docker: &Docker, reference: &str) -> Result<String, RegistryError> {
-    let creds = registry_credentials(reference).await?;
+    let (creds, credentials) = match registry_credentials(reference).await {
+        Ok(creds) => (creds, None),
+        Err(why) => (None, Some(why)),
+    };
+    let fail = |message: &str| RegistryError {
+        registry: sanitize(message).into_owned(),
+        credentials: credentials.clone(),
+    };
     // The daemon decodes X-Registry-Auth as url-safe base64.
     let docker = credentials::url_safe_registry_headers(docker.clone());
     match docker.inspect_registry_image(reference, creds).await {
         Ok(found) => match found.descriptor.digest {
             Some(digest) if !digest.is_empty() => Ok(digest),
-            _ => Err(RegistryError::Registry(
-                "the registry answered without a digest".into(),
-            )),
+            _ => Err(fail("the registry answered without a digest")),
         },
         Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
-            Err(RegistryError::Registry(sanitize(&message).into_owned()))
+            Err(fail(&message))
         }
-        Err(e) => Err(RegistryError::Registry(
-            sanitize(&e.to_string()).into_owned(),
-        )),
+        Err(e) => Err(fail(&e.to_string())),
     }
 }
 
+/// The user's credentials for `reference`'s registry, or why they could
+/// not be looked up.
 async fn registry_credentials(
     reference: &str,
-) -> Result<Option<bollard::auth::DockerCredentials>, RegistryError> {
+) -> Result<Option<bollard::auth::DockerCredentials>, String> {
     let registry = credentials::registry_of(reference);
-    let store = credentials::Store::from_env().map_err(|e| {
-        RegistryError::Credentials(format!("registry credentials unavailable: {e}"))
-    })?;
+    let store = credentials::Store::from_env()
+        .map_err(|e| format!("registry credentials unavailable: {e}"))?;
     match store.get(&registry).await {
         Ok(found) => Ok(found.map(|c| c.to_docker())),
-        Err(e) => Err(RegistryError::Credentials(format!(
-            "no credentials for {registry}: {e}"
-        ))),
+        Err(e) => Err(format!("no credentials for {registry}: {e}")),
     }
 }
 

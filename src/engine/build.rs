@@ -13,12 +13,13 @@ use bollard::Docker;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::event::{BuilderKind, SkipReason};
+use crate::app::event::BuilderKind;
 use crate::app::{ChangeCheck, EngineEvent};
 use crate::config::{BuilderChoice, ContextSource, Dockerfile, ImageConfig, Source};
+use crate::engine::change::{compare_inputs, Change, Subject};
 use crate::engine::context::{self, ContextSpec};
 use crate::engine::credentials;
-use crate::engine::inputs;
+use crate::engine::inputs::{self, Inputs};
 use crate::engine::parse::{BuildKitParser, LegacyParser};
 use crate::engine::prebuilt;
 use crate::engine::sink::Sink;
@@ -32,6 +33,9 @@ pub struct BuildFlags {
     pub pull: bool,
     /// The daemon can run BuildKit builds (decides `builder: auto`).
     pub buildkit_available: bool,
+    /// The tags of the images the stack builds (filled by the `Executor`):
+    /// bases kiln builds itself are never asked of a registry.
+    pub stack_tags: Vec<String>,
 }
 
 /// Build (or, for a prebuilt image, check) one image. Returns when the build
@@ -167,16 +171,21 @@ async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
 /// daemon's stream.
 async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outcome {
     let mut options = build_options(job, builder);
-    let body = match job.context {
+    let (body, inputs) = match job.context {
         ContextSource::Git(url) => {
             options = options.remote(url);
-            bollard::body_full(bytes::Bytes::new())
+            (bollard::body_full(bytes::Bytes::new()), None)
         }
         ContextSource::Dir(root) => match local_context(job, root, check).await {
-            Some(entries) => bollard::body_try_stream(context::tar_stream(entries)),
+            Some((entries, inputs)) => (
+                bollard::body_try_stream(context::tar_stream(entries)),
+                inputs,
+            ),
             None => return Outcome::Reported,
         },
     };
+    // A build that pulls may change the daemon's copies of its bases.
+    let pulled_inputs = inputs.filter(|_| pulls(job));
     let dockerfile = match job.context {
         ContextSource::Dir(root) => job.dockerfile.text_in(root),
         ContextSource::Git(_) => None,
@@ -188,7 +197,13 @@ async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outc
     let steps = own_steps(job, builder, dockerfile.as_deref());
     let docker = with_repeated_params(job.docker, job.spec);
     let stream = docker.build_image(options.build(), creds, Some(body));
-    follow_stream(job, stream, builder, steps).await
+    let read = StreamRead::new(builder, steps, pulled_inputs);
+    follow_stream(job, stream, read).await
+}
+
+/// Whether the build pulls its base images (`--pull`, `pull: true`).
+fn pulls(job: &Job<'_>) -> bool {
+    job.spec.pull || job.flags.pull
 }
 
 /// What keeps a BuildKit build's steps the image's own: the steps its
@@ -231,7 +246,7 @@ fn build_options(job: &Job<'_>, builder: BuilderKind) -> BuildImageOptionsBuilde
     if let Some(first) = spec.tags.first() {
         options = options.t(first);
     }
-    if spec.pull || flags.pull {
+    if pulls(job) {
         options = options.pull("1");
     }
     if !spec.args.is_empty() {
@@ -277,13 +292,14 @@ fn with_repeated_params(docker: &Docker, spec: &ImageConfig) -> Docker {
     })
 }
 
-/// Read the context directory; None when nothing is left to do (it could
-/// not be read, or its inputs are unchanged and the image was skipped).
+/// Read the context directory, with the build's inputs when they were
+/// worked out; None when nothing is left to do (it could not be read, or
+/// its inputs are unchanged and the image was skipped).
 async fn local_context(
     job: &Job<'_>,
     root: &std::path::Path,
     check: &ChangeCheck,
-) -> Option<Vec<context::Entry>> {
+) -> Option<(Vec<context::Entry>, Option<Inputs>)> {
     let cspec = ContextSpec {
         root: root.to_path_buf(),
         dockerfile: job.dockerfile.clone(),
@@ -301,60 +317,17 @@ async fn local_context(
             return None;
         }
     };
-    match compare_inputs(job, check, &entries).await {
+    let subject = Subject {
+        docker: job.docker,
+        spec: job.spec,
+        dockerfile: &job.dockerfile_name,
+        stack_tags: &job.flags.stack_tags,
+        sink: job.sink,
+    };
+    match compare_inputs(&subject, check, &entries).await {
         Change::Unchanged => None,
-        Change::Build => Some(entries),
+        Change::Build(inputs) => Some((entries, inputs)),
     }
-}
-
-/// What change detection found.
-enum Change {
-    /// Skipped as unchanged (reported).
-    Unchanged,
-    /// To be built (why was reported, with the inputs for history).
-    Build,
-}
-
-/// Change detection as the model asked for it: skip (and report
-/// `Skipped(Unchanged)`) when the inputs equal the last success's and its
-/// image is still tagged; otherwise report the inputs and why it rebuilds.
-async fn compare_inputs(job: &Job<'_>, check: &ChangeCheck, entries: &[context::Entry]) -> Change {
-    let Job {
-        docker, spec, sink, ..
-    } = *job;
-    let last = match check {
-        ChangeCheck::Off => return Change::Build,
-        ChangeCheck::Forced => None,
-        ChangeCheck::Against(last) => last.as_ref(),
-    };
-    let now = match inputs::compute(docker, spec, &job.dockerfile_name, entries.to_vec()).await {
-        Ok(i) => i,
-        Err(e) => {
-            sink.send(EngineEvent::Notice(format!(
-                "cannot tell whether anything changed: {e}"
-            )))
-            .await;
-            return Change::Build;
-        }
-    };
-    if let Some(last) = last {
-        if last.digest == now.digest && inputs::still_present(docker, spec, &last.image_id).await {
-            sink.send(EngineEvent::Skipped(SkipReason::Unchanged)).await;
-            return Change::Unchanged;
-        }
-    }
-    let why = match check {
-        ChangeCheck::Forced => "forced (--force or no_cache)".to_string(),
-        _ => inputs::explain_change(last.and_then(|l| l.inputs.as_deref()), &now),
-    };
-    sink.send(EngineEvent::Inputs {
-        digest: now.digest.clone(),
-        inputs: now.to_json(),
-    })
-    .await;
-    sink.send(EngineEvent::Notice(format!("rebuilding: {why}")))
-        .await;
-    Change::Build
 }
 
 /// Read the daemon's build stream to its end: parse it, forward the
@@ -363,11 +336,9 @@ async fn follow_stream(
     job: &Job<'_>,
     mut stream: impl futures::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
         + Unpin,
-    builder: BuilderKind,
-    steps: OwnSteps,
+    mut read: StreamRead,
 ) -> Outcome {
-    let sink = job.sink;
-    let mut read = StreamRead::new(builder, steps);
+    let (sink, builder) = (job.sink, read.builder);
     let mut started = false;
     while let Some(item) = stream.next().await {
         let mut events = Vec::new();
@@ -425,18 +396,23 @@ async fn report_result(sink: &Sink, error: Option<String>, image_id: Option<Stri
 /// One build stream as it is read: the parser, the image's own steps, and
 /// what the stream said of the result.
 struct StreamRead {
+    builder: BuilderKind,
     parser: Parser,
     steps: OwnSteps,
+    /// The inputs of a build that pulls, to bring up to date once it has.
+    pulled_inputs: Option<Inputs>,
     image_id: Option<String>,
     /// The first error the daemon reported (or the stream broke with).
     error: Option<String>,
 }
 
 impl StreamRead {
-    fn new(builder: BuilderKind, steps: OwnSteps) -> Self {
+    fn new(builder: BuilderKind, steps: OwnSteps, pulled_inputs: Option<Inputs>) -> Self {
         StreamRead {
+            builder,
             parser: Parser::new(builder),
             steps,
+            pulled_inputs,
             image_id: None,
             error: None,
         }
@@ -473,7 +449,30 @@ impl StreamRead {
         }
         let mut unseen = Vec::new();
         self.steps.unseen(&mut unseen);
-        self.forward(unseen, job).await
+        if !self.forward(unseen, job).await {
+            return false;
+        }
+        self.record_pulled_bases(job).await
+    }
+
+    /// After a build that pulled: its inputs with the base images it
+    /// pulled (the legacy builder tags them on the daemon), so the next
+    /// build compares against what this one used.
+    async fn record_pulled_bases(&mut self, job: &Job<'_>) -> bool {
+        let Some(mut inputs) = self.pulled_inputs.take() else {
+            return true;
+        };
+        let before = inputs.digest.clone();
+        inputs::refresh_local_bases(job.docker, &mut inputs).await;
+        if inputs.digest == before {
+            return true;
+        }
+        job.sink
+            .send(EngineEvent::Inputs {
+                digest: inputs.digest.clone(),
+                inputs: inputs.to_json(),
+            })
+            .await
     }
 }
 

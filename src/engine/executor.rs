@@ -34,9 +34,15 @@ impl Executor {
     pub fn new(
         docker: Docker,
         config: Arc<Config>,
-        flags: BuildFlags,
+        mut flags: BuildFlags,
         tx: mpsc::Sender<Msg>,
     ) -> Self {
+        flags.stack_tags = config
+            .images
+            .iter()
+            .filter(|i| !i.is_prebuilt())
+            .flat_map(|i| i.tags.iter().cloned())
+            .collect();
         Executor {
             docker,
             config,

@@ -3,14 +3,27 @@
 //! Dockerfile's path, build args, target, platform, labels, tags, and the
 //! image ids of the images its Dockerfile builds on. Equal to the last
 //! successful build's digest, with that image still present: nothing to do.
+//!
+//! With `--pull` the build uses what the registries serve, so the inputs
+//! also hold the registry's manifest digest of each base image kiln does
+//! not build (`registry REF` parts). Those stay out of the digest (a build
+//! without `--pull` does not depend on them) and are compared on their
+//! own: [`registry_moves`].
 
 use std::collections::BTreeMap;
 
 use bollard::Docker;
 use sha2::{Digest, Sha256};
 
-use crate::config::{dockerfile_refs, ImageConfig};
+use crate::config::{dockerfile_refs, ref_matches_tag, ImageConfig};
+use crate::engine::bases;
 use crate::engine::context::{self, ContextError, Entry};
+use crate::format::short_digest;
+
+/// The key prefix of a base image's local id among the parts.
+const LOCAL: &str = "image ";
+/// The key prefix of a base image's registry digest (`--pull`).
+const REGISTRY: &str = "registry ";
 
 /// The parts of a build's inputs, each reduced to a short string, and
 /// their combined digest. Parts are kept to say *why* a build is needed.
@@ -21,6 +34,9 @@ pub struct Inputs {
     /// empty for very large contexts, where it would bloat the history.
     pub files: BTreeMap<String, String>,
     pub digest: String,
+    /// Why a base image's registry digest is not among the parts (asked
+    /// for, but the registry could not say): one message per image.
+    pub unchecked: Vec<String>,
 }
 
 /// Contexts with more entries than this keep no per-file fingerprints.
@@ -59,12 +75,22 @@ pub enum InputsError {
     DigestTask(#[from] tokio::task::JoinError),
 }
 
-/// Compute the inputs of `spec` whose context walked to `entries`.
+/// Which registries change detection asks (`--pull`, `pull: true`).
+#[derive(Debug, Clone, Copy)]
+pub struct RegistryCheck<'a> {
+    /// Ask for the digest of every base image but these (the stack's own
+    /// images, which kiln builds).
+    pub except: &'a [String],
+}
+
+/// Compute the inputs of `spec` whose context walked to `entries`; with
+/// `registry`, also the registry digest of each base image.
 pub async fn compute(
     docker: &Docker,
     spec: &ImageConfig,
     dockerfile: &str,
     entries: Vec<Entry>,
+    registry: Option<RegistryCheck<'_>>,
 ) -> Result<Inputs, InputsError> {
     let dockerfile_text = entries
         .iter()
@@ -92,25 +118,115 @@ pub async fn compute(
         "platform".to_string(),
         spec.platform.clone().unwrap_or_default(),
     );
+    let mut unchecked = Vec::new();
     for r in dockerfile_refs(&dockerfile_text, &spec.args) {
-        let id = match docker.inspect_image(&r).await {
-            Ok(info) => info.id.unwrap_or_default(),
-            Err(_) => "absent".to_string(),
-        };
-        parts.insert(format!("image {r}"), id);
+        parts.insert(format!("{LOCAL}{r}"), local_id(docker, &r).await);
+        let Some(check) = registry else { continue };
+        if check.except.iter().any(|t| ref_matches_tag(&r, t)) {
+            continue;
+        }
+        match bases::registry_digest(docker, &r).await {
+            Ok(digest) => {
+                parts.insert(format!("{REGISTRY}{r}"), digest);
+            }
+            Err(e) => unchecked.push(format!("cannot check base image {r} in the registry: {e}")),
+        }
     }
+    let digest = digest_of(&parts);
+    Ok(Inputs {
+        parts,
+        files,
+        digest,
+        unchecked,
+    })
+}
+
+/// The id of the local image `r`, or `absent`.
+async fn local_id(docker: &Docker, r: &str) -> String {
+    match docker.inspect_image(r).await {
+        Ok(info) => info.id.unwrap_or_default(),
+        Err(_) => "absent".to_string(),
+    }
+}
+
+/// The digest of the parts a build depends on whether it pulls or not
+/// (all but the registry digests).
+fn digest_of(parts: &BTreeMap<String, String>) -> String {
     let mut h = Sha256::new();
-    for (k, v) in &parts {
+    for (k, v) in parts.iter().filter(|(k, _)| !k.starts_with(REGISTRY)) {
         h.update(k.as_bytes());
         h.update([0]);
         h.update(v.as_bytes());
         h.update([0]);
     }
-    Ok(Inputs {
-        parts,
-        files,
-        digest: hex::encode(h.finalize()),
-    })
+    hex::encode(h.finalize())
+}
+
+/// After a build that pulled: the local ids of its base images as they are
+/// now (the legacy builder pulls into the daemon's images; BuildKit does
+/// not, and nothing changes), so that the next build compares against the
+/// images this one used.
+pub async fn refresh_local_bases(docker: &Docker, inputs: &mut Inputs) {
+    let refs: Vec<String> = inputs
+        .parts
+        .keys()
+        .filter_map(|k| k.strip_prefix(LOCAL).map(String::from))
+        .collect();
+    for r in refs {
+        let id = local_id(docker, &r).await;
+        inputs.parts.insert(format!("{LOCAL}{r}"), id);
+    }
+    inputs.digest = digest_of(&inputs.parts);
+}
+
+/// What the last build's inputs (as stored) held, by part.
+fn stored_parts(previous: Option<&str>) -> Option<BTreeMap<String, String>> {
+    previous
+        .and_then(|p| serde_json::from_str::<Stored>(p).ok())
+        .map(|s| s.parts)
+}
+
+/// The base images whose registry digest (asked now, under `--pull`) is
+/// not what the last build used, in words: `base image REF changed in the
+/// registry (sha256:old… → sha256:new…)`. What the last build used is its
+/// own registry digest when it asked too, else the registry digest the
+/// daemon's copy of the image it used came with (none: a local image).
+pub async fn registry_moves(docker: &Docker, previous: Option<&str>, now: &Inputs) -> Vec<String> {
+    let Some(prev) = stored_parts(previous) else {
+        return Vec::new();
+    };
+    let mut moves = Vec::new();
+    for (key, new) in &now.parts {
+        let Some(r) = key.strip_prefix(REGISTRY) else {
+            continue;
+        };
+        let old = match prev.get(key) {
+            Some(old) => Some(old.clone()),
+            None => match prev.get(&format!("{LOCAL}{r}")) {
+                Some(id) => digest_of_local(docker, id, r).await,
+                None => None,
+            },
+        };
+        match old {
+            Some(old) if &old == new => {}
+            Some(old) => moves.push(format!(
+                "base image {r} changed in the registry ({} → {})",
+                short_digest(&old),
+                short_digest(new)
+            )),
+            None => moves.push(format!(
+                "base image {r} in the registry ({}) is not the local image the last build used",
+                short_digest(new)
+            )),
+        }
+    }
+    moves
+}
+
+/// The registry digest the local image `id` came with for `r`'s repository.
+async fn digest_of_local(docker: &Docker, id: &str, r: &str) -> Option<String> {
+    let info = docker.inspect_image(id).await.ok()?;
+    bases::repo_digest(&info.repo_digests.unwrap_or_default(), r)
 }
 
 /// A short hash of a map, for parts whose values must not be stored.
@@ -133,14 +249,15 @@ fn join_map(m: &BTreeMap<String, String>) -> String {
 }
 
 /// In words, what differs between the last successful build's inputs
-/// (as stored) and now.
-pub fn explain_change(previous: Option<&str>, now: &Inputs) -> String {
+/// (as stored) and now, but for registry digests ([`registry_moves`]);
+/// None when nothing does.
+pub fn explain_change(previous: Option<&str>, now: &Inputs) -> Option<String> {
     let Some(stored) = previous.and_then(|p| serde_json::from_str::<Stored>(p).ok()) else {
-        return "no earlier successful build recorded".into();
+        return Some("no earlier successful build recorded".into());
     };
     let prev = &stored.parts;
     let mut reasons = Vec::new();
-    for (k, v) in &now.parts {
+    for (k, v) in now.parts.iter().filter(|(k, _)| !k.starts_with(REGISTRY)) {
         if prev.get(k) != Some(v) {
             reasons.push(match k.as_str() {
                 "context" => match changed_files(&stored.files, &now.files) {
@@ -148,7 +265,7 @@ pub fn explain_change(previous: Option<&str>, now: &Inputs) -> String {
                     None => "files in the build context changed".to_string(),
                 },
                 "args" => "build args changed".to_string(),
-                other => match other.strip_prefix("image ") {
+                other => match other.strip_prefix(LOCAL) {
                     Some(r) if prev.contains_key(k) => format!("base image {r} changed"),
                     Some(r) => format!("now builds on {r}"),
                     None => format!("{other} changed"),
@@ -157,15 +274,11 @@ pub fn explain_change(previous: Option<&str>, now: &Inputs) -> String {
         }
     }
     for k in prev.keys().filter(|k| !now.parts.contains_key(*k)) {
-        if let Some(r) = k.strip_prefix("image ") {
+        if let Some(r) = k.strip_prefix(LOCAL) {
             reasons.push(format!("no longer builds on {r}"));
         }
     }
-    if reasons.is_empty() {
-        "the image from the last build is gone".into()
-    } else {
-        reasons.join("; ")
-    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 /// The files that differ between two fingerprint maps, named (a few, then
@@ -200,15 +313,51 @@ fn changed_files(
     Some(text)
 }
 
-/// The last build's image is still what every tag points at.
-pub async fn still_present(docker: &Docker, spec: &ImageConfig, image_id: &str) -> bool {
+/// Where an image's tags point, against the image its last build made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tags {
+    /// Every tag points at the last build's image.
+    AtLastBuild,
+    /// Some do not (`moved`: each such tag and the id it points at now, or
+    /// None when it is gone); `kept` says whether the last build's image
+    /// still exists.
+    Elsewhere {
+        moved: Vec<(String, Option<String>)>,
+        kept: bool,
+    },
+}
+
+/// Where `spec`'s tags point now, against `image_id`.
+pub async fn tags(docker: &Docker, spec: &ImageConfig, image_id: &str) -> Tags {
+    let mut moved = Vec::new();
     for tag in &spec.tags {
         match docker.inspect_image(tag).await {
             Ok(info) if info.id.as_deref() == Some(image_id) => {}
-            _ => return false,
+            Ok(info) => moved.push((tag.clone(), info.id)),
+            Err(_) => moved.push((tag.clone(), None)),
         }
     }
-    !spec.tags.is_empty()
+    if moved.is_empty() && !spec.tags.is_empty() {
+        return Tags::AtLastBuild;
+    }
+    let kept = docker.inspect_image(image_id).await.is_ok();
+    Tags::Elsewhere { moved, kept }
+}
+
+/// What happened to the tags, in words: `tag r/x:1 now points at another
+/// image (6cc8d1e2f3a4)`, `tag r/x:2 is gone`.
+pub fn explain_tags(moved: &[(String, Option<String>)]) -> String {
+    moved
+        .iter()
+        .map(|(tag, now)| match now {
+            Some(id) => format!(
+                "tag {tag} now points at another image ({})",
+                crate::format::short_id(id)
+            ),
+            None => format!("tag {tag} is gone"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -223,6 +372,7 @@ mod tests {
                 .collect(),
             files: BTreeMap::new(),
             digest: String::new(),
+            unchecked: Vec::new(),
         }
     }
 
@@ -237,13 +387,13 @@ mod tests {
             now.files.insert(p.into(), f.into());
         }
         assert_eq!(
-            explain_change(Some(&before.to_json()), &now),
+            explain_change(Some(&before.to_json()), &now).unwrap(),
             "files in the build context changed: edit (modified), new (added), gone (removed)"
         );
         for i in 0..10 {
             now.files.insert(format!("extra{i}"), "x".into());
         }
-        let text = explain_change(Some(&before.to_json()), &now);
+        let text = explain_change(Some(&before.to_json()), &now).unwrap();
         assert!(text.ends_with(" and 8 more"), "{text}");
     }
 
@@ -260,16 +410,31 @@ mod tests {
             ("image base:1", "sha256:2"),
         ]);
         assert_eq!(
-            explain_change(Some(&before.to_json()), &now),
+            explain_change(Some(&before.to_json()), &now).unwrap(),
             "files in the build context changed; base image base:1 changed"
         );
         assert_eq!(
-            explain_change(None, &now),
-            "no earlier successful build recorded"
+            explain_tags(&[
+                (
+                    "r/x:1".into(),
+                    Some(format!("sha256:6cc8{}", "0".repeat(60)))
+                ),
+                ("r/x:2".into(), None)
+            ]),
+            "tag r/x:1 now points at another image (6cc800000000), tag r/x:2 is gone"
         );
         assert_eq!(
-            explain_change(Some(&now.to_json()), &now),
-            "the image from the last build is gone"
+            explain_change(None, &now).unwrap(),
+            "no earlier successful build recorded"
         );
+        assert_eq!(explain_change(Some(&now.to_json()), &now), None);
+        // Registry digests are compared on their own (registry_moves).
+        let mut pulled = now.clone();
+        pulled
+            .parts
+            .insert("registry base:1".into(), "sha256:9".into());
+        pulled.digest = digest_of(&pulled.parts);
+        assert_eq!(explain_change(Some(&now.to_json()), &pulled), None);
+        assert_eq!(digest_of(&now.parts), pulled.digest);
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod bases;
 pub mod build;
+pub mod change;
 pub mod connect;
 pub mod context;
 pub mod credentials;

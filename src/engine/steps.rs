@@ -71,10 +71,10 @@ impl OwnSteps {
                     }
                     self.cached.insert(id.clone(), *cached);
                 }
-                BuildEvent::StepDone { id, cached, .. } if self.no_cache => {
-                    if self.cached.contains_key(id.as_str()) {
-                        *cached = false;
-                    }
+                BuildEvent::StepDone { id, cached, .. }
+                    if self.no_cache && self.cached.contains_key(id.as_str()) =>
+                {
+                    *cached = false;
                 }
                 _ => {}
             }

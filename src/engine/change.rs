@@ -1,0 +1,176 @@
+//! Change detection as the model asked for it (`ChangeCheck`): work out
+//! the build's inputs (`inputs`), compare them with the last success's,
+//! and either skip the build (`Skipped(Unchanged)`), retag the last build's
+//! image when only its tags moved, or report why it rebuilds. Every reason
+//! says what was found: which files, args or base images changed, which
+//! base image moved in its registry (`--pull`), which tag another tool
+//! moved.
+
+use bollard::query_parameters::TagImageOptionsBuilder;
+use bollard::Docker;
+
+use crate::app::event::SkipReason;
+use crate::app::{ChangeCheck, EngineEvent};
+use crate::config::ImageConfig;
+use crate::engine::context::Entry;
+use crate::engine::inputs::{self, Inputs, RegistryCheck, Tags};
+use crate::engine::sink::Sink;
+use crate::format::short_id;
+use crate::protocol::LastSuccess;
+
+/// What change detection found.
+pub(crate) enum Change {
+    /// Skipped as unchanged (reported).
+    Unchanged,
+    /// To be built (why was reported, with the inputs for history, when
+    /// they could be worked out).
+    Build(Option<Inputs>),
+}
+
+/// The image whose inputs are compared, and where to report.
+pub(crate) struct Subject<'a> {
+    pub docker: &'a Docker,
+    pub spec: &'a ImageConfig,
+    /// The Dockerfile's path in the context.
+    pub dockerfile: &'a str,
+    /// The stack's own images (never asked of a registry).
+    pub stack_tags: &'a [String],
+    pub sink: &'a Sink,
+}
+
+/// Compare as `check` says: skip (reported) when nothing changed and the
+/// image is (or, retagged, is again) what its tags point at; else report
+/// the inputs and why it rebuilds.
+pub(crate) async fn compare_inputs(
+    s: &Subject<'_>,
+    check: &ChangeCheck,
+    entries: &[Entry],
+) -> Change {
+    let (last, registry) = match check {
+        ChangeCheck::Off => return Change::Build(None),
+        ChangeCheck::Forced { registry } => (None, *registry),
+        ChangeCheck::Against { last, registry } => (last.as_ref(), *registry),
+    };
+    let registry = registry.then_some(RegistryCheck {
+        except: s.stack_tags,
+    });
+    let now =
+        match inputs::compute(s.docker, s.spec, s.dockerfile, entries.to_vec(), registry).await {
+            Ok(i) => i,
+            Err(e) => {
+                notice(s, format!("cannot tell whether anything changed: {e}")).await;
+                return Change::Build(None);
+            }
+        };
+    for why in &now.unchecked {
+        notice(s, why.clone()).await;
+    }
+    let why = match (check, last) {
+        (ChangeCheck::Forced { .. }, _) => "forced (--force or no_cache)".to_string(),
+        (_, None) => "no earlier successful build recorded".to_string(),
+        (_, Some(last)) => match reasons(s, last, &now).await {
+            Some(why) => why,
+            None => {
+                s.sink
+                    .send(EngineEvent::Skipped(SkipReason::Unchanged))
+                    .await;
+                return Change::Unchanged;
+            }
+        },
+    };
+    s.sink
+        .send(EngineEvent::Inputs {
+            digest: now.digest.clone(),
+            inputs: now.to_json(),
+        })
+        .await;
+    notice(s, format!("rebuilding: {why}")).await;
+    Change::Build(Some(now))
+}
+
+/// Why the image must be built again since `last`, or None when it need
+/// not be (its tags point at the last build's image, retagged if they had
+/// moved).
+async fn reasons(s: &Subject<'_>, last: &LastSuccess, now: &Inputs) -> Option<String> {
+    let previous = last.inputs.as_deref();
+    let mut reasons = inputs::registry_moves(s.docker, previous, now).await;
+    if last.digest != now.digest {
+        reasons.push(
+            inputs::explain_change(previous, now)
+                .unwrap_or_else(|| "its inputs changed".to_string()),
+        );
+    }
+    if !reasons.is_empty() {
+        return Some(reasons.join("; "));
+    }
+    let (moved, kept) = match inputs::tags(s.docker, s.spec, &last.image_id).await {
+        Tags::AtLastBuild => return None,
+        Tags::Elsewhere { moved, kept } => (moved, kept),
+    };
+    let what = inputs::explain_tags(&moved);
+    let image = short_id(&last.image_id);
+    if !kept {
+        return Some(format!(
+            "{what} and the last build's image ({image}) is gone"
+        ));
+    }
+    match retag(s.docker, &last.image_id, &moved).await {
+        Ok(()) => {
+            notice(
+                s,
+                format!(
+                    "{what}; nothing else changed and the last build's image ({image}) still exists: retagged it instead of rebuilding"
+                ),
+            )
+            .await;
+            None
+        }
+        Err(e) => Some(format!(
+            "{what}; retagging the last build's image ({image}) failed: {}",
+            crate::sanitize::sanitize(&e.to_string())
+        )),
+    }
+}
+
+/// Point each of `moved`'s tags at `image_id` again.
+async fn retag(
+    docker: &Docker,
+    image_id: &str,
+    moved: &[(String, Option<String>)],
+) -> Result<(), bollard::errors::Error> {
+    for (tag, _) in moved {
+        let (repo, name) = split_tag(tag);
+        let options = TagImageOptionsBuilder::new().repo(repo).tag(name).build();
+        docker.tag_image(image_id, Some(options)).await?;
+    }
+    Ok(())
+}
+
+/// `("localhost:5001/x", "1")` from `localhost:5001/x:1`; a tag without
+/// one is `latest`.
+fn split_tag(tag: &str) -> (&str, &str) {
+    let last_slash = tag.rfind('/').map_or(0, |p| p + 1);
+    match tag[last_slash..].rfind(':') {
+        Some(colon) => (&tag[..last_slash + colon], &tag[last_slash + colon + 1..]),
+        None => (tag, "latest"),
+    }
+}
+
+async fn notice(s: &Subject<'_>, message: String) {
+    s.sink.send(EngineEvent::Notice(message)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_split_into_repository_and_name() {
+        assert_eq!(split_tag("localhost:5001/x:1"), ("localhost:5001/x", "1"));
+        assert_eq!(
+            split_tag("localhost:5001/x"),
+            ("localhost:5001/x", "latest")
+        );
+        assert_eq!(split_tag("rw/pybase:3.11"), ("rw/pybase", "3.11"));
+    }
+}
