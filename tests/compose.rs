@@ -368,12 +368,12 @@ wave 1:
   base    shop-base
   cache   prebuilt redis:7
 wave 2:
-  web     shop-web  after base
+  web     shop-web                     after base
   api     shop/api:2.0, shop/api:edge  after base (from Dockerfile)
-  debug   shop-debug  after base (from Dockerfile)
-  shell   prebuilt shop-base  after base
+  debug   shop-debug                   after base (from Dockerfile)
+  shell   prebuilt shop-base           after base
 wave 3:
-  worker  shop-worker  after web, base (from Dockerfile)
+  worker  shop-worker                  after web, base (from Dockerfile)
 ",
         shop_dir().join("compose.yaml").display()
     );
