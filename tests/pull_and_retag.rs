@@ -71,7 +71,8 @@ fn pull_rebuilds_when_a_base_moved_in_the_registry() {
     let up = Stack::new();
     let base = format!("{}/{}/up:1", registry.host, up.prefix);
     let _cleanup = Cleanup(vec![base.clone()]);
-    up.busybox_context("up", "RUN echo v1 > /version\n");
+    // Versions unique to this run: BuildKit's cache outlives the images.
+    up.busybox_context("up", "RUN echo v1-{prefix} > /version\n");
     up.busybox_context("local", "");
     up.config(&format!(
         "images:\n  - {{name: up, tags: [\"{base}\"]}}\n  - {{name: local, tags: [\"{{prefix}}/local:1\"]}}\n"
@@ -130,7 +131,7 @@ fn pull_rebuilds_when_a_base_moved_in_the_registry() {
     );
 
     // Someone pushes a new base; the daemon's copy stays the old one.
-    up.busybox_context("up", "RUN echo v2 > /version\n");
+    up.busybox_context("up", "RUN echo v2-{prefix} > /version\n");
     let out = kiln(&up, config.path(), &["build", "--json", "--push", "up"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let second = registry
@@ -161,7 +162,7 @@ fn pull_rebuilds_when_a_base_moved_in_the_registry() {
     assert!(
         of_type(&ev, "log", Some("app"))
             .iter()
-            .any(|l| l["line"] == "v2"),
+            .any(|l| l["line"] == format!("v2-{}", up.prefix).as_str()),
         "{}",
         stdout(&out)
     );

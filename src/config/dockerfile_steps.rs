@@ -17,8 +17,9 @@
 //!   no step is ever `N/N`);
 //! - only the target stage and the stages it uses are built.
 //!
-//! Not followed: ONBUILD triggers of base images, `--platform` prefixes of
-//! multi-platform builds, and frontends chosen with `# syntax=`.
+//! Not followed: ONBUILD triggers of base images and `--platform` prefixes
+//! of multi-platform builds. A Dockerfile that chooses its frontend with
+//! `# syntax=` gets no plan: that frontend's rules are its own.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -153,12 +154,16 @@ struct Command {
 }
 
 /// The steps a build of `target` (None: the last stage) makes, in
-/// Dockerfile order. Empty when the target names no stage.
+/// Dockerfile order. Empty when the target names no stage, or the
+/// Dockerfile chooses another frontend.
 pub fn buildkit_steps(
     text: &str,
     args: &BTreeMap<String, String>,
     target: Option<&str>,
 ) -> Vec<PlannedStep> {
+    if chooses_frontend(text) {
+        return Vec::new();
+    }
     let stages = parse_stages(text, args);
     let Some(target) = target_index(&stages, target) else {
         return Vec::new();
@@ -217,6 +222,21 @@ pub fn buildkit_steps(
         workdirs.push(workdir);
     }
     steps
+}
+
+/// Whether the Dockerfile starts with a `# syntax=` parser directive.
+fn chooses_frontend(text: &str) -> bool {
+    for line in text.lines() {
+        let Some(directive) = line.trim().strip_prefix('#') else {
+            return false;
+        };
+        match directive.split_once('=') {
+            Some((key, _)) if key.trim().eq_ignore_ascii_case("syntax") => return true,
+            Some(_) => {}
+            None => return false,
+        }
+    }
+    false
 }
 
 /// The stages of a Dockerfile with the commands that matter for naming.
@@ -486,6 +506,17 @@ mod tests {
         assert_eq!(
             names("FROM b\nWORKDIR /\nWORKDIR app\nRUN x\n", None),
             vec!["[1/4] FROM b", "[2/4] WORKDIR app", "[3/4] RUN x"]
+        );
+    }
+
+    #[test]
+    fn another_frontend_gets_no_plan() {
+        assert!(names("# syntax=docker/dockerfile:1.4\nFROM b\nRUN x\n", None).is_empty());
+        assert!(names("# escape=`\n# Syntax = x/y\nFROM b\nRUN x\n", None).is_empty());
+        // A comment that is no directive ends the directives.
+        assert_eq!(
+            names("# a comment\n# syntax=x/y\nFROM b\nRUN x\n", None).len(),
+            2
         );
     }
 

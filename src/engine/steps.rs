@@ -15,8 +15,10 @@
 //! - under `--no-cache` no step is cached (BuildKit reports the FROM of an
 //!   image it has used before as cached even then).
 //!
-//! Steps it cannot place (kiln's reading of the Dockerfile fell short)
-//! pass unchanged.
+//! Steps it cannot place (kiln's reading of the Dockerfile fell short:
+//! ONBUILD triggers, a frontend chosen with `# syntax=`) pass unchanged,
+//! and then no unseen step is reported: the plan did not explain the
+//! stream, so it is not trusted to say what the stream left out.
 
 use std::collections::HashMap;
 
@@ -33,6 +35,8 @@ pub struct OwnSteps {
     seen: Vec<Option<String>>,
     /// Vertex id -> whether it was reported cached (for its duplicates).
     cached: HashMap<String, bool>,
+    /// A Dockerfile step the plan could not place was seen.
+    unplaced: bool,
     no_cache: bool,
 }
 
@@ -44,6 +48,7 @@ impl OwnSteps {
             seen: vec![None; planned.len()],
             planned,
             cached: HashMap::new(),
+            unplaced: false,
             no_cache,
         }
     }
@@ -65,9 +70,12 @@ impl OwnSteps {
                     if self.no_cache {
                         *cached = false;
                     }
-                    if let Some((own, is_shared)) = self.place(id, name) {
-                        *name = own;
-                        *shared = is_shared;
+                    match self.place(id, name) {
+                        Some((own, is_shared)) => {
+                            *name = own;
+                            *shared = is_shared;
+                        }
+                        None => self.unplaced = true,
                     }
                     self.cached.insert(id.clone(), *cached);
                 }
@@ -106,6 +114,9 @@ impl OwnSteps {
     /// as shared steps that are already done. A step doing the same as one
     /// that was shown (the same FROM in two stages) is cached as that one was.
     pub fn unseen(&mut self, out: &mut Vec<BuildEvent>) {
+        if self.unplaced {
+            return;
+        }
         for j in 0..self.planned.len() {
             if self.seen[j].is_some() {
                 continue;
@@ -248,9 +259,12 @@ mod tests {
             names(&ev),
             vec![("[3/4] RUN something".into(), true, false)]
         );
+        // A plan that does not explain the stream says nothing of what the
+        // stream left out.
         let mut own = OwnSteps::new(planned("FROM base\nRUN x\n"), false);
         let mut ev = vec![step("a", "[9/9] RUN other", false)];
         own.rewrite(&mut ev);
-        assert_eq!(names(&ev)[0], ("[9/9] RUN other".into(), false, false));
+        own.unseen(&mut ev);
+        assert_eq!(names(&ev), vec![("[9/9] RUN other".into(), false, false)]);
     }
 }
