@@ -271,7 +271,11 @@ fn ctrl_c_cancels_the_build_on_the_daemon() {
         let out = docker(&["ps", "--no-trunc", "--format", "{{.Command}}"]);
         stdout(&out).contains(&marker)
     };
-    assert!(running(), "the build container should be running");
+    // `docker ps` can lag the log line under load: give it a moment.
+    assert!(
+        eventually(Duration::from_secs(10), running),
+        "the build container should be running"
+    );
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().unwrap();
