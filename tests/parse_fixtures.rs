@@ -155,7 +155,7 @@ fn s(x: &str) -> String {
     x.to_string()
 }
 
-const ALL_BUILD_FIXTURES: [&str; 8] = [
+const ALL_BUILD_FIXTURES: [&str; 10] = [
     "legacy_success.jsonl",
     "legacy_cache_hits.jsonl",
     "legacy_failure.jsonl",
@@ -164,6 +164,8 @@ const ALL_BUILD_FIXTURES: [&str; 8] = [
     "buildkit_cached.jsonl",
     "buildkit_failure.jsonl",
     "buildkit_multiline_and_escapes.jsonl",
+    "legacy_partial_stdout_then_stderr.jsonl",
+    "buildkit_partial_stdout_then_stderr.jsonl",
 ];
 
 const RUN_INSTALL: &str = r#"RUN ["/bin/busybox","--install","-s","/bin"]"#;
@@ -278,6 +280,10 @@ fn legacy_escapes_are_stripped() {
     assert_eq!(image_ids(&ev).len(), 1);
 }
 
+/// The classic builder's frame around each write of a RUN's stderr.
+const STDERR_ON: &str = "\x1b[91m";
+const STDERR_OFF: &str = "\x1b[0m";
+
 #[test]
 fn legacy_same_events_when_stream_messages_are_split() {
     for name in ALL_BUILD_FIXTURES
@@ -296,17 +302,26 @@ fn legacy_same_events_when_stream_messages_are_split() {
             {
                 continue;
             }
-            for cut in 1..text.len() {
-                if !text.is_char_boundary(cut) {
+            // A RUN's stderr comes one write at a time, each framed by
+            // the daemon's colour switch: a piece of one is framed too.
+            let (open, inner, close) = match text
+                .strip_prefix(STDERR_ON)
+                .and_then(|t| t.strip_suffix(STDERR_OFF))
+            {
+                Some(inner) => (STDERR_ON, inner, STDERR_OFF),
+                None => ("", text.as_str(), ""),
+            };
+            for cut in 1..inner.len() {
+                if !inner.is_char_boundary(cut) {
                     continue;
                 }
                 let mut split = infos.clone();
                 let a = BuildInfo {
-                    stream: Some(text[..cut].to_string()),
+                    stream: Some(format!("{open}{}{close}", &inner[..cut])),
                     ..Default::default()
                 };
                 let b = BuildInfo {
-                    stream: Some(text[cut..].to_string()),
+                    stream: Some(format!("{open}{}{close}", &inner[cut..])),
                     ..Default::default()
                 };
                 split.splice(i..=i, [a, b]);
@@ -459,6 +474,32 @@ fn buildkit_truncated_stream_closes_open_steps() {
 }
 
 // ----------------------------------------------------------- both
+
+/// The RUN of both `*_partial_stdout_then_stderr` fixtures prints, 0.5 s
+/// apart: `Reading package lists... ` (stdout, no newline), `W: err first
+/// >&2` (stderr), `Done` and `out2` (stdout). The lines keep the daemon's
+/// order: the unfinished stdout line comes out when stderr takes over, not
+/// after it.
+const INTERLEAVED: [&str; 4] = [
+    "Reading package lists... ",
+    "W: err first >&2",
+    "Done",
+    "out2",
+];
+
+#[test]
+fn legacy_stdout_and_stderr_keep_the_daemons_order() {
+    let ev = replay_legacy(&fixture("legacy_partial_stdout_then_stderr.jsonl"));
+    let lines: Vec<String> = logs(&ev).into_iter().map(|(_, l)| l).collect();
+    assert_eq!(lines, INTERLEAVED);
+}
+
+#[test]
+fn buildkit_stdout_and_stderr_keep_the_daemons_order() {
+    let ev = replay_buildkit(&fixture("buildkit_partial_stdout_then_stderr.jsonl"));
+    let lines: Vec<String> = logs(&ev).into_iter().map(|(_, l)| l).collect();
+    assert_eq!(lines, INTERLEAVED);
+}
 
 #[test]
 fn cut_lines_and_garbage_never_panic() {

@@ -117,7 +117,14 @@ pub struct LegacyParser {
     current: Option<(String, bool)>,
     /// Last status per pull-progress id, to collapse progress ticks.
     pull: HashMap<String, String>,
+    /// Whether `buf` came from the container's stderr.
+    buf_is_stderr: bool,
 }
+
+/// How the classic builder frames each write of a RUN's stderr (the
+/// daemon's colour switch, bright red on, then reset): a message that
+/// starts with it is stderr, any other is stdout.
+const LEGACY_STDERR_START: &str = "\x1b[91m";
 
 #[derive(Debug)]
 struct LegacyStep {
@@ -194,8 +201,17 @@ impl LegacyParser {
     }
 
     fn feed_stream(&mut self, mut s: &str, out: &mut Vec<BuildEvent>) {
-        if !self.buf.is_empty() && LEGACY_MARKERS.iter().any(|m| s.starts_with(m)) {
+        // An unfinished line ends where the daemon speaks, and where the
+        // RUN's other stream takes over: it was written first, so it comes
+        // out first, as a line of its own (the daemon's order).
+        let stderr = s.starts_with(LEGACY_STDERR_START);
+        if !self.buf.is_empty()
+            && (stderr != self.buf_is_stderr || LEGACY_MARKERS.iter().any(|m| s.starts_with(m)))
+        {
             self.flush_buf(out);
+        }
+        if self.buf.is_empty() {
+            self.buf_is_stderr = stderr;
         }
         if !self.buf.is_empty() {
             match s.find('\n') {
@@ -458,6 +474,7 @@ impl BuildKitParser {
     }
 
     fn feed_log(&mut self, vertex: &str, stream: i64, msg: &[u8], out: &mut Vec<BuildEvent>) {
+        self.flush_other_stream(vertex, stream, out);
         let buf = self.logs.entry((vertex.to_owned(), stream)).or_default();
         let mut rest = msg;
         while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
@@ -475,6 +492,28 @@ impl BuildKitParser {
             let tail = buf.split_off(MAX_LINE);
             emit_bytes_line(out, vertex, buf);
             *buf = tail;
+        }
+    }
+
+    /// The vertex's other stream (stdout 1, stderr 2) has an unfinished
+    /// line: it was written before what `stream` says now, so it comes out
+    /// first, as a line of its own (the daemon's order, not stderr's lines
+    /// before the stdout text that ran first).
+    fn flush_other_stream(&mut self, vertex: &str, stream: i64, out: &mut Vec<BuildEvent>) {
+        let other = if stream == 1 { 2 } else { 1 };
+        let Some(buf) = self.logs.get_mut(&(vertex.to_owned(), other)) else {
+            return;
+        };
+        // A character cut between two writes stays whole: its first bytes
+        // wait for the rest.
+        let complete = match std::str::from_utf8(buf) {
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            _ => buf.len(),
+        };
+        if complete > 0 {
+            let tail = buf.split_off(complete);
+            let line = std::mem::replace(buf, tail);
+            emit_bytes_line(out, vertex, &line);
         }
     }
 
@@ -954,8 +993,8 @@ mod tests {
                 },
                 VertexLog {
                     vertex: "a".into(),
-                    stream: 2,
-                    msg: b"err\xe2\x9c".to_vec(),
+                    stream: 1,
+                    msg: b"o\n\x1b[0m".to_vec(),
                     ..Default::default()
                 },
             ],
@@ -966,8 +1005,8 @@ mod tests {
             logs: vec![
                 VertexLog {
                     vertex: "a".into(),
-                    stream: 1,
-                    msg: b"o\n\x1b[0m".to_vec(),
+                    stream: 2,
+                    msg: b"err\xe2\x9c".to_vec(),
                     ..Default::default()
                 },
                 VertexLog {
@@ -1013,6 +1052,35 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// The daemon's order across stdout and stderr: an unfinished line of
+    /// one stream comes out when the other writes, a character cut in two
+    /// stays whole.
+    #[test]
+    fn buildkit_streams_interleave_in_the_daemons_order() {
+        let mut p = BuildKitParser::new();
+        let mut out = Vec::new();
+        let item = |stream: i64, msg: &[u8]| VertexLog {
+            vertex: "a".into(),
+            stream,
+            msg: msg.to_vec(),
+            ..Default::default()
+        };
+        p.feed(
+            &StatusResponse {
+                vertexes: vec![vertex("a", "[1/1] RUN x", true, false, false)],
+                logs: vec![
+                    item(2, b"err\xe2\x9c"),
+                    item(1, b"out\n"),
+                    item(2, b"\x93\n"),
+                ],
+                ..Default::default()
+            },
+            &mut out,
+        );
+        let a = Some("a");
+        assert_eq!(out[1..], [log(a, "err"), log(a, "out"), log(a, "✓")]);
     }
 
     #[test]
