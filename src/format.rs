@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::app::event::{Event, EventKind, Phase};
 use crate::app::step_marks::step_mark;
+use crate::app::session::SessionSummary;
 use crate::config::{self, format_duration, Config};
 use crate::history::RunRow;
 use crate::protocol::{BaseImage, LocalBase};
@@ -51,9 +52,10 @@ pub fn plain_text(event: &Event) -> Option<String> {
             steps,
             cached_steps,
         } => format!(
-            "built {} in {} ({steps} steps, {cached_steps} cached)",
+            "built {} in {} ({steps} step{}, {cached_steps} cached)",
             short_id(image_id),
-            ms(*duration_ms)
+            ms(*duration_ms),
+            plural(*steps as usize)
         ),
         EventKind::PushProgress {
             tag,
@@ -145,6 +147,36 @@ fn summary_line(
         list(skipped),
         ms(duration_ms)
     )
+}
+
+/// The dashboard's quit summary: every run of the session by how it
+/// ended, the images that went wrong named: `5 built, 3 unchanged, 1
+/// failed (web), 1 timed out (api) in 3m12s`.
+pub fn session_line(s: &SessionSummary) -> String {
+    let named = |n: &[String], what: &str| match n.len() {
+        0 => None,
+        _ => Some(format!("{} {what} ({})", n.len(), n.join(", "))),
+    };
+    let counted = |n: usize, what: &str| (n > 0).then(|| format!("{n} {what}"));
+    let parts: Vec<String> = [
+        counted(s.built, "built"),
+        counted(s.pushed, "pushed"),
+        counted(s.unchanged, "unchanged"),
+        counted(s.prebuilt, "prebuilt"),
+        named(&s.failed, "failed"),
+        named(&s.timed_out, "timed out"),
+        named(&s.cancelled, "cancelled"),
+        named(&s.skipped, "skipped"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let what = if parts.is_empty() {
+        "nothing finished".to_string()
+    } else {
+        parts.join(", ")
+    };
+    format!("{what} in {}", format_duration(s.duration))
 }
 
 fn plural(n: usize) -> &'static str {
@@ -302,15 +334,15 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
         .unwrap_or(5)
         .max(5);
     let mut s = format!(
-        "{:<width$}  {:<10}  {:>9}  {:>9}  IMAGE ID\n",
-        "IMAGE", "RESULT", "DURATION", "AGE"
+        "{:<width$}  {:<10}  {:>9}  {:>9}  {:<12}  TAGS\n",
+        "IMAGE", "RESULT", "DURATION", "AGE", "IMAGE ID"
     );
     let short = |d: i64| format_duration(Duration::from_millis(d.max(0) as u64));
     for img in &config.images {
         let _ = match latest.get(&img.name) {
             Some(r) => writeln!(
                 s,
-                "{:<width$}  {:<10}  {:>9}  {:>9}  {}",
+                "{:<width$}  {:<10}  {:>9}  {:>9}  {:<12}  {}",
                 img.name,
                 r.result,
                 r.ended_ms
@@ -319,15 +351,35 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
                 // A run is as old as its end (a running one, its start).
                 format!("{} ago", short(now_ms - r.ended_ms.unwrap_or(r.started_ms))),
                 r.image_id.as_deref().map(short_id).unwrap_or("-"),
+                run_tags(r),
             ),
             None => writeln!(
                 s,
-                "{:<width$}  {:<10}  {:>9}  {:>9}  -",
-                img.name, "never", "-", "-"
+                "{:<width$}  {:<10}  {:>9}  {:>9}  {:<12}  -",
+                img.name, "never", "-", "-", "-"
             ),
         };
     }
     s
+}
+
+/// The tags a run built, those pushed after it marked: `web:dev (pushed)`.
+fn run_tags(r: &RunRow) -> String {
+    if r.tags.is_empty() {
+        return "-".into();
+    }
+    let tags: Vec<String> = r
+        .tags
+        .iter()
+        .map(|t| {
+            if r.pushed.contains(t) {
+                format!("{t} (pushed)")
+            } else {
+                t.clone()
+            }
+        })
+        .collect();
+    tags.join(", ")
 }
 
 #[cfg(test)]

@@ -1,10 +1,14 @@
 //! The dashboard's front-end on the shared runtime: terminal setup and
-//! teardown, the terminal's events as `Msg`s, and drawing the model when
+//! teardown, the terminal's events as `Msg`s, drawing the model when
 //! something changed (at most ~30 times a second; once a second while a
-//! timer is on screen). The terminal is restored on every way out: normal
-//! quit, error (the guard's `Drop`) and panic (the hook).
+//! timer is on screen), and what the model asks of the terminal: a pager
+//! on a saved log (the terminal is handed over and taken back), the
+//! clipboard (kiln's own OSC 52), mouse capture. The terminal is restored
+//! on every way out: normal quit, error (the guard's `Drop`) and panic
+//! (the hook).
 
-use std::io::{self, Stdout};
+use std::io::{self, Stdout, Write};
+use std::path::Path;
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
@@ -24,12 +28,16 @@ use crate::app::event::Event;
 use crate::app::{App, Msg, RunOptions};
 use crate::config::Config;
 use crate::engine::build::BuildFlags;
-use crate::format::plain_text;
-use crate::runtime::{FrontEnd, Runtime};
+use crate::format::session_line;
+use crate::runtime::{Effect, FrontEnd, Runtime};
+use crate::sanitize::sanitize;
 /// The shortest gap between two frames (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);
 /// How often a visible timer (elapsed, silent-for) is redrawn.
 const TIMER_REDRAW: Duration = Duration::from_secs(1);
+
+/// The pager when `$PAGER` is unset or empty.
+const DEFAULT_PAGER: &str = "less -R";
 
 /// Whether to draw in colour: NO_COLOR set and non-empty turns colour off.
 /// Read once, by the front-end; the view only sees `view.color`.
@@ -43,16 +51,20 @@ pub struct TerminalGuard;
 impl TerminalGuard {
     pub fn enter() -> io::Result<TerminalGuard> {
         install_panic_hook();
-        enable_raw_mode()?;
         let guard = TerminalGuard;
-        execute!(
-            io::stdout(),
-            EnterAlternateScreen,
-            EnableMouseCapture,
-            cursor::Hide
-        )?;
+        enter(true)?;
         Ok(guard)
     }
+}
+
+/// Raw mode, the alternate screen, the mouse (if captured), no cursor.
+fn enter(mouse: bool) -> io::Result<()> {
+    enable_raw_mode()?;
+    execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)?;
+    if mouse {
+        execute!(io::stdout(), EnableMouseCapture)?;
+    }
+    Ok(())
 }
 
 impl Drop for TerminalGuard {
@@ -121,9 +133,10 @@ pub(crate) async fn run(
     runtime.shutdown(&mut app, &mut NoScreen).await;
     ran?;
     if app.run_started.is_some() {
-        if let Some(line) = plain_text(&app.summary(Instant::now())) {
-            println!("kiln | {line}");
-        }
+        println!(
+            "kiln | {}",
+            session_line(&app.session_summary(Instant::now()))
+        );
     }
     Ok(app.exit_code())
 }
@@ -131,7 +144,10 @@ pub(crate) async fn run(
 /// The dashboard on the terminal: draws the model, reads the terminal.
 struct Dashboard {
     terminal: Terminal<CrosstermBackend<Stdout>>,
-    events: EventStream,
+    /// The terminal's events; none while a pager has the terminal.
+    events: Option<EventStream>,
+    /// The mouse is captured (`m` leaves it to the terminal).
+    mouse: bool,
     /// Something changed since the last frame.
     dirty: bool,
     last_draw: Option<Instant>,
@@ -143,7 +159,8 @@ impl Dashboard {
     fn new(terminal: Terminal<CrosstermBackend<Stdout>>) -> Dashboard {
         Dashboard {
             terminal,
-            events: EventStream::new(),
+            events: Some(EventStream::new()),
+            mouse: true,
             dirty: true,
             last_draw: None,
             closed: false,
@@ -175,9 +192,10 @@ impl FrontEnd for Dashboard {
 
     async fn input(&mut self) -> io::Result<Option<Msg>> {
         let next_frame = self.next_frame(Instant::now());
+        let events = self.events.get_or_insert_with(EventStream::new);
         loop {
             tokio::select! {
-                ev = self.events.next() => match ev {
+                ev = events.next() => match ev {
                     Some(Ok(ev)) => {
                         if let Some(msg) = term_msg(ev) {
                             return Ok(Some(msg));
@@ -196,6 +214,76 @@ impl FrontEnd for Dashboard {
 
     fn finished(&self, _app: &App) -> bool {
         self.closed
+    }
+
+    fn perform(&mut self, effect: Effect) -> Option<Msg> {
+        let done = match effect {
+            Effect::Pager(path) => self.page(&path),
+            Effect::Copy(text) => copy_to_clipboard(&mut io::stdout(), &text),
+            Effect::MouseCapture(on) => {
+                self.mouse = on;
+                set_mouse_capture(on)
+            }
+        };
+        self.dirty = true;
+        done.err()
+            .map(|e| Msg::Notice(format!("the terminal said no: {e}")))
+    }
+
+    fn shows_saved_logs(&self) -> bool {
+        true
+    }
+}
+
+impl Dashboard {
+    /// Hand the terminal to `$PAGER` (default `less -R`) on `path`, then
+    /// take it back and redraw everything. The terminal's event reader is
+    /// stopped meanwhile, so every key goes to the pager.
+    fn page(&mut self, path: &Path) -> io::Result<()> {
+        self.events = None;
+        // Wait for the reader's thread to let go of the terminal.
+        let _ = crossterm::event::poll(Duration::ZERO);
+        restore();
+        let pager = std::env::var("PAGER")
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_PAGER.to_string());
+        let ran = tokio::task::block_in_place(|| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{pager} \"$1\""))
+                .arg("kiln-pager")
+                .arg(path)
+                .status()
+        });
+        let back = enter(self.mouse);
+        self.events = Some(EventStream::new());
+        self.terminal.clear()?;
+        back?;
+        match ran {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(io::Error::other(format!("`{pager}` ended with {status}"))),
+            Err(e) => Err(io::Error::other(format!("cannot run `{pager}`: {e}"))),
+        }
+    }
+}
+
+/// Put `text` on the terminal's clipboard with OSC 52: kiln's own sequence
+/// around the text base64-encoded, the text stripped of any escape first
+/// (nothing of a build's can reach the terminal through it).
+fn copy_to_clipboard(out: &mut impl Write, text: &str) -> io::Result<()> {
+    use base64::Engine;
+    let clean: Vec<String> = text.lines().map(|l| sanitize(l).into_owned()).collect();
+    let payload = base64::engine::general_purpose::STANDARD.encode(clean.join("\n"));
+    write!(out, "\x1b]52;c;{payload}\x07")?;
+    out.flush()
+}
+
+fn set_mouse_capture(on: bool) -> io::Result<()> {
+    if on {
+        execute!(io::stdout(), EnableMouseCapture)
+    } else {
+        execute!(io::stdout(), DisableMouseCapture)
     }
 }
 
@@ -232,4 +320,25 @@ fn term_msg(ev: TermEvent) -> Option<Msg> {
 /// Something on screen shows a running clock (elapsed, silent-for).
 fn timers_visible(app: &App) -> bool {
     app.images.iter().any(|i| i.status.is_active())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clipboard_gets_kilns_own_sequence_around_clean_text() {
+        let mut out = Vec::new();
+        copy_to_clipboard(&mut out, "ok \x1b]52;c;ZXZpbA==\x07line\nnext \x1b[31mred").unwrap();
+        let written = String::from_utf8(out).unwrap();
+        let payload = written
+            .strip_prefix("\x1b]52;c;")
+            .and_then(|p| p.strip_suffix('\x07'))
+            .expect("one OSC 52 sequence");
+        use base64::Engine;
+        let text = base64::engine::general_purpose::STANDARD
+            .decode(payload)
+            .unwrap();
+        assert_eq!(String::from_utf8(text).unwrap(), "ok line\nnext red");
+    }
 }

@@ -213,6 +213,7 @@ fn a_step_well_past_its_usual_duration_is_flagged_once() {
             "base".into(),
             ImageHistory {
                 last_success: None,
+                last_run: None,
                 usual_steps: vec![
                     ("RUN make".into(), Duration::from_secs(4)),
                     ("RUN test".into(), Duration::from_secs(6)),

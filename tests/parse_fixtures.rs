@@ -476,10 +476,10 @@ fn buildkit_truncated_stream_closes_open_steps() {
 // ----------------------------------------------------------- both
 
 /// The RUN of both `*_partial_stdout_then_stderr` fixtures prints, 0.5 s
-/// apart: `Reading package lists... ` (stdout, no newline), `W: err first
-/// >&2` (stderr), `Done` and `out2` (stdout). The lines keep the daemon's
-/// order: the unfinished stdout line comes out when stderr takes over, not
-/// after it.
+/// apart: `Reading package lists... ` (stdout, no newline),
+/// `W: err first >&2` (stderr), `Done` and `out2` (stdout). The lines keep
+/// the daemon's order: the unfinished stdout line comes out when stderr
+/// takes over, not after it.
 const INTERLEAVED: [&str; 4] = [
     "Reading package lists... ",
     "W: err first >&2",

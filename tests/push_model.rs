@@ -131,7 +131,11 @@ fn a_built_image_with_push_goes_on_to_push_and_dependents_start() {
     let (mut r, cmds) = built_and_pushing();
     assert_eq!(r.app.images[0].status, Status::Pushing);
     assert!(
-        cmds.contains(&Command::Push { run: 1, image: 0 }),
+        cmds.contains(&Command::Push {
+            run: 1,
+            image: 0,
+            tags: vec!["r:5000/a:1".into()]
+        }),
         "{cmds:?}"
     );
     // The dependent builds on the local image while `a` pushes.
@@ -160,10 +164,13 @@ fn a_built_image_with_push_goes_on_to_push_and_dependents_start() {
     assert!(matches!(kinds(&cmds)[..], [EventKind::Pushed { .. }]));
     r.engine(0, 12.0, EngineEvent::PushDone);
     assert_eq!(r.app.images[0].status, Status::Done);
-    assert_eq!(
-        r.app.images[0].push.pushed,
-        [("r:5000/a:1".to_string(), "sha256:d".to_string())]
-    );
+    let pushed: Vec<(&str, &str)> = r.app.images[0]
+        .push
+        .pushed
+        .iter()
+        .map(|p| (p.tag.as_str(), p.digest.as_str()))
+        .collect();
+    assert_eq!(pushed, [("r:5000/a:1", "sha256:d")]);
     // `b` is prebuilt: skipped; then all is done and the run succeeded.
     r.engine(
         1,
@@ -308,7 +315,11 @@ fn kiln_push_pushes_without_building_and_cli_push_enables_it() {
         cmds.iter()
             .filter(|c| !matches!(c, Command::Emit(_)))
             .collect::<Vec<_>>(),
-        [&Command::Push { run: 1, image: 1 }]
+        [&Command::Push {
+            run: 1,
+            image: 1,
+            tags: vec!["r:5000/b:1".into()]
+        }]
     );
     assert_eq!(r.app.images[1].status, Status::Pushing);
     assert_eq!(r.app.images[0].status, Status::Idle);

@@ -4,9 +4,10 @@
 mod ui_support;
 
 use crossterm::event::{KeyCode, KeyModifiers, MouseEventKind};
+use kiln::app::log::LineKind;
 use kiln::app::status::Status;
 use kiln::app::view::{Focus, Mode};
-use kiln::app::Command;
+use kiln::app::{update, ChangeCheck, Command, EngineEvent, Msg};
 use ui_support::*;
 
 #[test]
@@ -168,6 +169,7 @@ fn search_finds_matches_and_n_n_move_between_them() {
         };
         log(&mut app, BASE, &line, 1.0);
     }
+    key(&mut app, KeyCode::Tab, 2.0); // the log pane: `/` searches it
     key(&mut app, KeyCode::Char('/'), 2.0);
     keys(&mut app, "error", 2.0);
     assert!(app.view.search.is_some() && matches!(app.view.mode, Mode::Search));
@@ -198,6 +200,7 @@ fn search_finds_matches_and_n_n_move_between_them() {
 #[test]
 fn keys_typed_into_the_search_are_not_commands() {
     let mut app = app();
+    key(&mut app, KeyCode::Tab, 0.0);
     key(&mut app, KeyCode::Char('/'), 0.0);
     let cmds = keys(&mut app, "qbB", 0.0);
     assert!(cmds.is_empty());
@@ -289,7 +292,11 @@ fn p_pushes_a_fresh_build_only() {
     let run = app.images[BASE].run;
     assert!(run > built_run);
     assert!(
-        cmds.contains(&Command::Push { run, image: BASE }),
+        cmds.contains(&Command::Push {
+            run,
+            image: BASE,
+            tags: vec!["base:latest".into()]
+        }),
         "{cmds:?}"
     );
     assert_eq!(app.images[BASE].status, kiln::app::status::Status::Pushing);
@@ -347,4 +354,372 @@ fn click_selects_a_row_and_the_wheel_scrolls_the_pane_under_it() {
     assert_eq!(app.images[API].log.scroll_back, 3);
     mouse(&mut app, MouseEventKind::ScrollDown, 80, 10, 2.0);
     assert!(app.images[API].log.follow);
+}
+
+/// Bug 1: the push goes to exactly the tags that were built, the
+/// dashboard's edits included, and history is told the tags.
+#[test]
+fn edited_tags_are_what_is_pushed() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('j'), 0.0); // web
+    key(&mut app, KeyCode::Char('e'), 0.0);
+    // Replace the tags line: to its start, clear it, type the new tags.
+    key(&mut app, KeyCode::Up, 0.0);
+    key_mod(&mut app, KeyCode::Char('u'), KeyModifiers::CONTROL, 0.0);
+    keys(&mut app, "tags: example/web:dev", 0.0);
+    key(&mut app, KeyCode::Enter, 0.0);
+    assert_eq!(
+        app.overrides[WEB].as_ref().and_then(|o| o.tags.clone()),
+        Some(vec!["example/web:dev".to_string()])
+    );
+    key(&mut app, KeyCode::Char('b'), 1.0);
+    let cmds = built(&mut app, BASE, 2.0);
+    assert!(
+        cmds.contains(&Command::RecordTags {
+            image: "web".into(),
+            tags: vec!["example/web:dev".into()]
+        }),
+        "{cmds:?}"
+    );
+    built(&mut app, WEB, 3.0);
+    let cmds = key(&mut app, KeyCode::Char('p'), 4.0);
+    let pushed: Vec<&Vec<String>> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::Push {
+                image: WEB, tags, ..
+            } => Some(tags),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pushed, [&vec!["example/web:dev".to_string()]]);
+}
+
+#[test]
+fn slash_on_the_list_filters_it_and_bang_shows_the_trouble() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('/'), 0.0);
+    assert!(matches!(app.view.mode, Mode::Filter));
+    keys(&mut app, "ap", 0.0);
+    assert_eq!(kiln::app::view::visible_images(&app), vec![API]);
+    assert_eq!(app.view.selected, API, "the selection follows the filter");
+    key(&mut app, KeyCode::Enter, 0.0);
+    assert!(matches!(app.view.mode, Mode::Normal));
+    assert_eq!(app.view.filter.as_deref(), Some("ap"));
+    key(&mut app, KeyCode::Esc, 0.0);
+    assert!(app.view.filter.is_none());
+    assert_eq!(kiln::app::view::visible_images(&app).len(), 4);
+
+    build(&mut app, &[BASE], 1.0);
+    engine(
+        &mut app,
+        BASE,
+        2.0,
+        EngineEvent::Failed {
+            phase: kiln::app::event::Phase::Build,
+            error: "boom".into(),
+        },
+    );
+    key(&mut app, KeyCode::Char('!'), 3.0);
+    assert_eq!(kiln::app::view::visible_images(&app), vec![BASE]);
+    key(&mut app, KeyCode::Down, 3.0);
+    assert_eq!(app.view.selected, BASE, "moves among the shown only");
+    key(&mut app, KeyCode::Char('!'), 3.0);
+    assert_eq!(kiln::app::view::visible_images(&app).len(), 4);
+}
+
+/// With the log focused, `/` still searches it.
+#[test]
+fn slash_on_the_pane_searches_the_log() {
+    let mut app = app();
+    key(&mut app, KeyCode::Tab, 0.0);
+    key(&mut app, KeyCode::Char('/'), 0.0);
+    assert!(matches!(app.view.mode, Mode::Search));
+    assert!(app.view.filter.is_none());
+}
+
+fn history_on(app: &mut kiln::app::App) {
+    update(app, Msg::HistoryKnown(Vec::new()));
+}
+
+#[test]
+fn capital_f_rebuilds_without_change_detection_and_b_checks() {
+    let mut app = app();
+    history_on(&mut app);
+    let cmds = key(&mut app, KeyCode::Char('F'), 0.0);
+    let check = cmds.iter().find_map(|c| match c {
+        Command::StartBuild {
+            image: BASE, check, ..
+        } => Some(check.clone()),
+        _ => None,
+    });
+    assert_eq!(check, Some(ChangeCheck::Forced));
+    assert!(app
+        .view
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("without change detection"));
+    built(&mut app, BASE, 1.0);
+    let cmds = key(&mut app, KeyCode::Char('b'), 2.0);
+    let check = cmds.iter().find_map(|c| match c {
+        Command::StartBuild {
+            image: BASE, check, ..
+        } => Some(check.clone()),
+        _ => None,
+    });
+    assert!(matches!(check, Some(ChangeCheck::Against(_))), "{check:?}");
+}
+
+#[test]
+fn a_rebuilt_base_makes_what_is_built_on_it_stale_until_it_rebuilds() {
+    let mut app = app();
+    build(&mut app, &[BASE, WEB], 0.0);
+    built(&mut app, BASE, 1.0);
+    built(&mut app, WEB, 2.0);
+    assert!(app.images[WEB].stale.is_none());
+    // Only base rebuilds, to a new image.
+    build(&mut app, &[BASE], 3.0);
+    engine(
+        &mut app,
+        BASE,
+        4.0,
+        EngineEvent::Built {
+            image_id: format!("sha256:{:064x}", 99),
+        },
+    );
+    assert_eq!(app.images[WEB].stale.as_deref(), Some("base"));
+    assert!(app.images[API].stale.is_none(), "api was never built");
+    let screen = render(&mut app, 100, 12);
+    assert!(screen.contains("⟳ web   stale: base rebuilt"), "{screen}");
+    key(&mut app, KeyCode::Char('j'), 5.0); // web
+    key(&mut app, KeyCode::Char('b'), 5.0);
+    assert!(app.images[WEB].stale.is_none());
+    assert!(app.images[WEB].status.is_pending());
+}
+
+#[test]
+fn waiting_for_a_dependency_is_not_queued_for_a_slot() {
+    let mut app = app_from(&STACK.replace("jobs: 2", "jobs: 1"));
+    key(&mut app, KeyCode::Char('B'), 0.0);
+    let screen = render(&mut app, 100, 12);
+    assert!(screen.contains("web   waiting for base"), "{screen}");
+    assert!(screen.contains("tools queued (1st)"), "{screen}");
+    built(&mut app, BASE, 1.0);
+    // web holds the one slot; api and tools wait for it, in build order.
+    let screen = render(&mut app, 100, 12);
+    assert!(screen.contains("api   queued (1st)"), "{screen}");
+    assert!(screen.contains("tools queued (2nd)"), "{screen}");
+}
+
+#[test]
+fn history_on_open_shows_the_last_run_and_its_log() {
+    let mut app = app();
+    update(&mut app, last_runs());
+    tick(&mut app, 0.0);
+    let screen = render(&mut app, 120, 14);
+    let title = screen.lines().next().unwrap();
+    assert!(
+        title.contains("base · failed 10m00s ago: exit 2 at [3/4] RUN make · 14s"),
+        "{title}"
+    );
+    assert!(screen.contains("✗ base  failed 10m00s ago"), "{screen}");
+    assert!(
+        screen.contains("src/part7.c:12: error: expected ';'"),
+        "{screen}"
+    );
+    assert!(app.images[BASE]
+        .log
+        .iter()
+        .any(|l| l.kind == LineKind::Error));
+    // A new build replaces it.
+    build(&mut app, &[BASE], 1.0);
+    assert!(app.images[BASE].log.is_empty());
+}
+
+#[test]
+fn z_zooms_the_log_pane_and_back() {
+    let mut app = app();
+    terminal(&mut app, 100, 30);
+    key(&mut app, KeyCode::Char('z'), 0.0);
+    let areas = kiln::app::view::areas(&app, ratatui::layout::Rect::new(0, 0, 100, 30));
+    assert_eq!(areas.pane.width, 100);
+    assert!(areas.list.is_empty());
+    key(&mut app, KeyCode::Char('z'), 0.0);
+    let areas = kiln::app::view::areas(&app, ratatui::layout::Rect::new(0, 0, 100, 30));
+    assert!(areas.list.width > 0 && areas.pane.width < 100);
+}
+
+#[test]
+fn w_wraps_and_arrows_scroll_cut_lines_sideways() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('l'), 0.0);
+    key(&mut app, KeyCode::Right, 0.0);
+    assert_eq!(app.view.hscroll, 16);
+    key(&mut app, KeyCode::Char('h'), 0.0);
+    key(&mut app, KeyCode::Left, 0.0);
+    key(&mut app, KeyCode::Left, 0.0);
+    assert_eq!(app.view.hscroll, 0);
+    assert!(app
+        .view
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("start of the lines"));
+    key(&mut app, KeyCode::Char('w'), 0.0);
+    assert!(app.view.wrap);
+    key(&mut app, KeyCode::Right, 0.0);
+    assert_eq!(app.view.hscroll, 0);
+    assert!(app.view.message.as_deref().unwrap().contains("w cuts them"));
+}
+
+#[test]
+fn y_copies_the_lines_in_view_or_the_match() {
+    let mut app = app();
+    let cmds = key(&mut app, KeyCode::Char('y'), 0.0);
+    assert!(cmds.is_empty());
+    assert!(app.view.message.as_deref().unwrap().contains("empty"));
+    build(&mut app, &[BASE], 0.0);
+    for i in 0..40 {
+        log(&mut app, BASE, &format!("line {i}"), 1.0);
+    }
+    terminal(&mut app, 100, 12); // 9 lines in view
+    let cmds = key(&mut app, KeyCode::Char('y'), 2.0);
+    let expected: String = (31..40).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(cmds, vec![Command::Copy(expected)]);
+    key(&mut app, KeyCode::Tab, 3.0);
+    key(&mut app, KeyCode::Char('/'), 3.0);
+    keys(&mut app, "line 7", 3.0);
+    key(&mut app, KeyCode::Enter, 3.0);
+    let cmds = key(&mut app, KeyCode::Char('y'), 3.0);
+    assert_eq!(cmds, vec![Command::Copy("line 7\n".into())]);
+    assert!(app.view.message.as_deref().unwrap().contains("copied"));
+}
+
+#[test]
+fn o_asks_the_front_end_for_the_pager_when_there_is_a_saved_log() {
+    let mut app = app();
+    let cmds = key(&mut app, KeyCode::Char('o'), 0.0);
+    assert!(cmds.is_empty());
+    assert!(app
+        .view
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("history is off"));
+    history_on(&mut app);
+    let cmds = key(&mut app, KeyCode::Char('o'), 0.0);
+    assert!(cmds.is_empty());
+    assert!(app
+        .view
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("no saved log"));
+    build(&mut app, &[BASE], 1.0);
+    let cmds = key(&mut app, KeyCode::Char('o'), 2.0);
+    assert_eq!(cmds, vec![Command::ShowLog { image: BASE }]);
+}
+
+#[test]
+fn m_gives_the_mouse_to_the_terminal_and_back() {
+    let mut app = app();
+    let cmds = key(&mut app, KeyCode::Char('m'), 0.0);
+    assert_eq!(cmds, vec![Command::MouseCapture(false)]);
+    let cmds = key(&mut app, KeyCode::Char('m'), 0.0);
+    assert_eq!(cmds, vec![Command::MouseCapture(true)]);
+}
+
+#[test]
+fn the_edit_box_clears_lines_deletes_words_and_never_joins_silently() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('j'), 0.0); // web: VERSION=1, tags, target
+    key(&mut app, KeyCode::Char('e'), 0.0);
+    let lines = |app: &kiln::app::App| app.view.prompt().unwrap().textarea.lines().to_vec();
+    let before = lines(&app);
+    assert_eq!(before.len(), 3, "{before:?}");
+    // The cursor is at the end of the last line, "target: ".
+    key(&mut app, KeyCode::Delete, 0.0);
+    assert_eq!(lines(&app), before, "Delete at the end joined lines");
+    assert!(app.view.prompt().unwrap().note.is_some());
+    key(&mut app, KeyCode::Up, 0.0); // the tags line
+    key(&mut app, KeyCode::End, 0.0);
+    key_mod(&mut app, KeyCode::Char('w'), KeyModifiers::CONTROL, 0.0);
+    assert_eq!(lines(&app)[1], "tags: example/web:", "{:?}", lines(&app));
+    key_mod(&mut app, KeyCode::Char('u'), KeyModifiers::CONTROL, 0.0);
+    assert_eq!(lines(&app)[1], "");
+    assert_eq!(lines(&app).len(), 3, "Ctrl-U removed the line");
+    key(&mut app, KeyCode::Esc, 0.0);
+}
+
+#[test]
+fn pending_edits_are_marked_until_built() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('j'), 0.0); // web
+    key(&mut app, KeyCode::Char('e'), 0.0);
+    key_mod(&mut app, KeyCode::Enter, KeyModifiers::ALT, 0.0);
+    keys(&mut app, "EXTRA=1", 0.0);
+    key(&mut app, KeyCode::Enter, 0.0);
+    assert!(render(&mut app, 100, 12).contains("∙ web ✎ idle"));
+    key(&mut app, KeyCode::Char('b'), 1.0);
+    built(&mut app, BASE, 2.0);
+    assert!(
+        render(&mut app, 100, 12).contains("▸ web ✎"),
+        "marked while it builds"
+    );
+    built(&mut app, WEB, 3.0);
+    let screen = render(&mut app, 100, 12);
+    assert!(!screen.contains('✎'), "{screen}");
+}
+
+#[test]
+fn help_scrolls_and_closes() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('?'), 0.0);
+    key(&mut app, KeyCode::Char('j'), 0.0);
+    key(&mut app, KeyCode::Down, 0.0);
+    assert_eq!(app.view.help_scroll, 2);
+    assert!(matches!(app.view.mode, Mode::Help));
+    assert_eq!(app.view.selected, 0);
+    key(&mut app, KeyCode::Char('x'), 0.0);
+    assert!(matches!(app.view.mode, Mode::Normal));
+}
+
+/// Bug 11: the quit summary counts every run of the session, and names
+/// timed-out and cancelled builds as such.
+#[test]
+fn the_quit_summary_counts_the_whole_session() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('B'), 0.0);
+    built(&mut app, BASE, 1.0);
+    engine(
+        &mut app,
+        TOOLS,
+        1.0,
+        EngineEvent::Skipped(kiln::app::event::SkipReason::Prebuilt),
+    );
+    built(&mut app, WEB, 2.0);
+    built(&mut app, API, 2.0);
+    // Again: everything unchanged but api, which times out.
+    key(&mut app, KeyCode::Char('B'), 3.0);
+    engine(
+        &mut app,
+        BASE,
+        3.5,
+        EngineEvent::Skipped(kiln::app::event::SkipReason::Unchanged),
+    );
+    engine(
+        &mut app,
+        TOOLS,
+        3.5,
+        EngineEvent::Skipped(kiln::app::event::SkipReason::Prebuilt),
+    );
+    key(&mut app, KeyCode::Char('j'), 4.0);
+    key(&mut app, KeyCode::Char('c'), 4.0); // web cancelled
+    tick(&mut app, 3.0 + 31.0 * 60.0); // api times out (30m)
+    let line = kiln::format::session_line(&app.session_summary(t(3.0 + 31.0 * 60.0)));
+    assert_eq!(
+        line,
+        "3 built, 1 unchanged, 2 prebuilt, 1 timed out (api), 1 cancelled (web) in 31m03s"
+    );
 }

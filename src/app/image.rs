@@ -6,13 +6,15 @@
 
 use std::time::{Duration, Instant};
 
-use super::event::BuilderKind;
+use super::edit::ImageOverride;
+use super::event::{BuilderKind, Phase};
 use super::log::LogRing;
 use super::push::PushState;
 use super::status::Status;
 use super::step_marks::StepMarks;
 use super::RunId;
-use crate::protocol::LastSuccess;
+use crate::config::format_duration;
+use crate::protocol::{LastRun, LastSuccess, RunResult};
 
 /// One step of a build as the model knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,10 +71,36 @@ pub struct ImageState {
     pub timeout: Duration,
     /// Whether to push after building, and the push's progress.
     pub push: PushState,
+    /// The config's tags.
+    pub config_tags: Vec<String>,
+    /// The tags of the image's latest build (the config's, or the
+    /// dashboard's edits that build ran with): what a push pushes.
+    pub tags: Vec<String>,
+    /// The dashboard's edits the current build runs with (None: the
+    /// config's values) ...
+    pub run_edits: Option<ImageOverride>,
+    /// ... and those the latest successful build ran with.
+    pub built_edits: Option<ImageOverride>,
+    /// The latest run history knows of, for an image not built in this
+    /// session (with the tail of its saved log).
+    pub last_run: Option<LastRun>,
+    /// Why it was skipped when a dependency ended badly ("base timed out").
+    pub skip_cause: Option<String>,
+    /// A dependency was rebuilt since this image was built: which one.
+    pub stale: Option<String>,
+    /// The next build skips change detection (`F`).
+    pub force_next: bool,
+    /// How long its latest build took (kept while it pushes, and after).
+    pub build_time: Option<Duration>,
+    /// The last run whose outcome the session counted (`app::session`).
+    pub counted_run: RunId,
+    /// The current run only pushes (`p`, `kiln push`): no build.
+    pub push_only: bool,
 }
 
 impl ImageState {
     pub fn new(name: String, stall_after: Duration, timeout: Duration, push: bool) -> Self {
+        let tags = vec![format!("{name}:latest")];
         ImageState {
             name,
             status: Status::Idle,
@@ -95,7 +123,25 @@ impl ImageState {
             stall_after,
             timeout,
             push: PushState::new(push),
+            config_tags: tags.clone(),
+            tags,
+            run_edits: None,
+            built_edits: None,
+            last_run: None,
+            skip_cause: None,
+            stale: None,
+            force_next: false,
+            build_time: None,
+            counted_run: 0,
+            push_only: false,
         }
+    }
+
+    /// With the config's tags (what a build gives without edits).
+    pub fn with_tags(mut self, tags: Vec<String>) -> Self {
+        self.config_tags = tags.clone();
+        self.tags = tags;
+        self
     }
 
     /// Forget the previous run's progress (the log ring is cleared too: the
@@ -113,12 +159,20 @@ impl ImageState {
         self.image_id = None;
         self.error = None;
         self.inputs = None;
+        self.skip_cause = None;
+        self.stale = None;
+        self.build_time = None;
+        self.push_only = false;
         self.push.reset();
     }
 
     /// Start a push-only run (`kiln push`, the dashboard's `p`): a new run
     /// id and clean push state, but the build's steps and log stay in view.
     pub fn reset_for_push_run(&mut self, run: RunId) {
+        if let Some(end) = self.finished_at {
+            self.build_time = self.build_time.or(self.elapsed(end));
+        }
+        self.push_only = true;
         self.run = run;
         self.current_step = None;
         self.started_at = None;
@@ -159,10 +213,18 @@ impl ImageState {
 
     /// Estimated time left: the usual durations of the steps history knows
     /// that have not finished in this run (the running one counts what is
-    /// left of it). None without history.
+    /// left of it). None without history, and None rather than a wrong
+    /// figure: while the running step is one history has no time for, or
+    /// has already run longer than usual, or when nothing known is left.
     pub fn eta(&self, now: Instant) -> Option<Duration> {
-        if self.usual.is_empty() || !self.status.is_active() {
+        if self.usual.is_empty() || self.status != Status::Building {
             return None;
+        }
+        if let Some(step) = self.current_step.and_then(|s| self.steps.get(s)) {
+            let usual = self.usual_for(&step.name)?;
+            if now.saturating_duration_since(step.started) >= usual {
+                return None;
+            }
         }
         let mut left = Duration::ZERO;
         for (name, usual) in &self.usual {
@@ -172,7 +234,7 @@ impl ImageState {
                 None => left += *usual,
             }
         }
-        Some(left)
+        (!left.is_zero()).then_some(left)
     }
 
     /// How long it has run (until it finished, or until `now`).
@@ -189,5 +251,151 @@ impl ImageState {
         }
         let last = self.last_output.or(self.started_at)?;
         Some(now.saturating_duration_since(last))
+    }
+}
+
+/// Presentation: what the list, the pane titles and the status line say
+/// about an image. Pure, from the model's state.
+impl ImageState {
+    /// The step running now, as people read it: `[3/4] RUN make` (BuildKit
+    /// names carry their position; legacy steps get it), else the latest
+    /// step still open, else the latest step.
+    pub fn step_label(&self) -> Option<String> {
+        let open = || self.steps.iter().rposition(|s| s.duration.is_none());
+        let step = self
+            .current_step
+            .or_else(open)
+            .or(self.steps.len().checked_sub(1))
+            .and_then(|s| self.steps.get(s))?;
+        Some(match (step.index, step.total) {
+            (Some(i), Some(n)) => format!("[{i}/{n}] {}", step.name),
+            _ => step.name.clone(),
+        })
+    }
+
+    /// The step a failed build failed at: the one the daemon gave an error,
+    /// else the latest.
+    fn failed_step(&self) -> Option<String> {
+        let step = self
+            .steps
+            .iter()
+            .rev()
+            .find(|s| s.error.is_some())
+            .or(self.steps.last())?;
+        Some(match (step.index, step.total) {
+            (Some(i), Some(n)) => format!("[{i}/{n}] {}", step.name),
+            _ => step.name.clone(),
+        })
+    }
+
+    /// Why this session's run ended badly, in a few words: `exit 2 at [3/4]
+    /// RUN make`, `timed out after 20m`, `daemon: could not find bridge
+    /// docker0`. None while it runs or when it went well.
+    pub fn reason(&self) -> Option<String> {
+        let took = || {
+            self.finished_at
+                .and_then(|end| self.elapsed(end))
+                .map(format_duration)
+                .unwrap_or_default()
+        };
+        match self.status {
+            Status::Failed(phase) => Some(failure_reason(
+                phase,
+                self.error.as_deref().unwrap_or("unknown error"),
+                self.failed_step().as_deref(),
+            )),
+            Status::TimedOut => Some(format!("timed out after {}", took())),
+            Status::Cancelled => Some(format!("cancelled after {}", took())),
+            _ => None,
+        }
+    }
+
+    /// The same for the latest run history knows of.
+    pub fn last_run_reason(&self) -> Option<String> {
+        let run = self.last_run.as_ref()?;
+        let took = run.duration.map(format_duration).unwrap_or_default();
+        match run.result {
+            RunResult::Failed => Some(failure_reason(
+                Phase::Build,
+                run.error.as_deref().unwrap_or("unknown error"),
+                run.last_step.as_deref(),
+            )),
+            RunResult::TimedOut => Some(format!("timed out after {took}")),
+            RunResult::Cancelled => Some(format!("cancelled after {took}")),
+            RunResult::Built | RunResult::Unfinished => None,
+        }
+    }
+
+    /// Edits made in the dashboard that no successful build has used yet.
+    pub fn pending_edits(&self, edits: Option<&ImageOverride>) -> bool {
+        edits != self.built_edits.as_ref()
+    }
+}
+
+/// A failure in a few words, from the daemon's message and the step it
+/// failed at: a RUN's exit code (`exit 2 at [3/4] RUN make`), else the
+/// message's last clause, its cause (`daemon: could not find bridge
+/// docker0`); a push failure says so. The full message stays in the log.
+pub fn failure_reason(phase: Phase, error: &str, step: Option<&str>) -> String {
+    let first = error.lines().next().unwrap_or_default().trim();
+    if phase == Phase::Push {
+        return format!("push: {first}");
+    }
+    if let Some(code) = exit_code(first) {
+        return match step {
+            Some(step) => format!("exit {code} at {step}"),
+            None => format!("exit {code}"),
+        };
+    }
+    let cause = first
+        .rsplit(": ")
+        .map(str::trim)
+        .find(|c| !c.is_empty())
+        .unwrap_or(first);
+    format!("daemon: {cause}")
+}
+
+/// The exit code in the classic builder's `… returned a non-zero code: 2`
+/// or BuildKit's `… exit code: 2`.
+fn exit_code(error: &str) -> Option<u32> {
+    ["returned a non-zero code: ", "exit code: "]
+        .iter()
+        .find_map(|marker| {
+            let at = error.rfind(marker)? + marker.len();
+            let digits: String = error[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_read_as_their_cause() {
+        let legacy = "The command '/bin/sh -c make -j4 all' returned a non-zero code: 2";
+        assert_eq!(
+            failure_reason(Phase::Build, legacy, Some("[3/4] RUN make -j4 all")),
+            "exit 2 at [3/4] RUN make -j4 all"
+        );
+        let buildkit = "process \"/bin/sh -c make\" did not complete successfully: exit code: 127";
+        assert_eq!(failure_reason(Phase::Build, buildkit, None), "exit 127");
+        let daemon = "failed to create endpoint x on network bridge: could not find bridge docker0";
+        assert_eq!(
+            failure_reason(Phase::Build, daemon, Some("[2/2] RUN x")),
+            "daemon: could not find bridge docker0"
+        );
+        assert_eq!(
+            failure_reason(
+                Phase::Push,
+                "authentication failed for registry r\nmore",
+                None
+            ),
+            "push: authentication failed for registry r"
+        );
+        assert_eq!(failure_reason(Phase::Build, "boom", None), "daemon: boom");
     }
 }

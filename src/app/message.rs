@@ -126,8 +126,13 @@ pub enum Command {
     },
     /// Engine: stop this image's work on the daemon.
     Cancel { run: RunId, image: usize },
-    /// Engine: push this image's tags (a fresh build of run `run`).
-    Push { run: RunId, image: usize },
+    /// Engine: push `tags` of this image (a fresh build of run `run`):
+    /// exactly the tags it was built with, dashboard edits included.
+    Push {
+        run: RunId,
+        image: usize,
+        tags: Vec<String>,
+    },
     /// Front-end and history: report this event.
     Emit(Event),
     /// History: the inputs of `image`'s current build, kept with the run
@@ -137,6 +142,16 @@ pub enum Command {
         digest: String,
         inputs: String,
     },
+    /// History: the tags `image`'s current build gives (kept with its run).
+    RecordTags { image: String, tags: Vec<String> },
+    /// Front-end: show image `image`'s saved log, every line, in a pager
+    /// (the dashboard's `o`).
+    ShowLog { image: usize },
+    /// Front-end: put this text on the terminal's clipboard (`y`).
+    Copy(String),
+    /// Front-end: capture the mouse (wheel, clicks) or leave it to the
+    /// terminal, for its own text selection (`m`).
+    MouseCapture(bool),
     /// Leave (the dashboard's `q`, Ctrl-C).
     Quit,
 }

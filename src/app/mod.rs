@@ -11,7 +11,8 @@
 //! `build` and `push` (an image's run as the engine reports it), `stall`
 //! (timers), `status`/`image`/`log` (per-image state), `step_marks` (which
 //! step a line of interleaved output belongs to), `event` (the JSON
-//! contract's events), `keys`/`view`/`edit` (the dashboard's side).
+//! contract's events), `session` (what this session did: outcomes, stale
+//! images), `keys`/`view`/`edit` (the dashboard's side).
 
 mod build;
 pub mod edit;
@@ -22,6 +23,7 @@ pub mod log;
 pub mod message;
 pub mod push;
 pub mod schedule;
+pub mod session;
 pub mod stall;
 pub mod status;
 pub mod step_marks;
@@ -33,8 +35,9 @@ use crate::config::{Config, Plan};
 use crate::exit;
 use crate::protocol::ImageHistory;
 pub use edit::ImageOverride;
-use event::{Event, EventKind};
+use event::{Event, EventKind, SkipReason};
 use image::ImageState;
+use log::LineKind;
 pub use message::{ChangeCheck, Command, EngineEvent, Msg, RunId};
 use schedule::RunKind;
 use status::Status;
@@ -80,6 +83,8 @@ pub struct App {
     pub view: view::View,
     /// Per image: edits from the dashboard for its next builds.
     pub overrides: Vec<Option<ImageOverride>>,
+    /// What this session did, run by run.
+    pub session: session::Session,
 }
 
 impl App {
@@ -94,7 +99,8 @@ impl App {
                     opts.stall_after.unwrap_or(c.stall_after),
                     opts.timeout.unwrap_or(c.timeout),
                     opts.push || c.push,
-                );
+                )
+                .with_tags(c.tags.clone());
                 img.always_build = opts.force || opts.no_cache || c.no_cache;
                 img.pull = opts.pull || c.pull;
                 img
@@ -121,6 +127,7 @@ impl App {
             daemon: None,
             view: view::View::new(config),
             overrides: vec![None; n],
+            session: session::Session::default(),
         }
     }
 
@@ -265,7 +272,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             if img.run != run || !img.status.is_active() {
                 return out;
             }
-            build::on_engine_event(app, image, at, event, &mut out);
+            on_engine_event(app, image, at, event, &mut out);
             schedule::schedule(app, at, &mut out);
         }
         Msg::HistoryKnown(known) => on_history(app, known),
@@ -291,11 +298,39 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             app.view.height = height;
         }
     }
+    session::count_outcomes(app);
+    keys::settle(app);
     out
 }
 
+/// An engine event for image `i`'s current run; a fresh build also makes
+/// the images built on it stale, and is what its edits were built into.
+fn on_engine_event(
+    app: &mut App,
+    i: usize,
+    at: Instant,
+    event: EngineEvent,
+    out: &mut Vec<Command>,
+) {
+    let built = match &event {
+        EngineEvent::Built { .. } => Some(session::known_image_id(app, i)),
+        _ => None,
+    };
+    let unchanged = matches!(event, EngineEvent::Skipped(SkipReason::Unchanged));
+    build::on_engine_event(app, i, at, event, out);
+    if built.is_some() || unchanged {
+        let img = &mut app.images[i];
+        img.built_edits = img.run_edits.clone();
+    }
+    if let Some(before) = built {
+        session::mark_dependents_stale(app, i, before);
+    }
+}
+
 /// What history knows arrived: the usual step durations (ETA, "slower than
-/// usual") and the last success (change detection).
+/// usual"), the last success (change detection) and, when history opens,
+/// each image's latest run, whose saved log's tail fills the pane of an
+/// image this session has not built.
 fn on_history(app: &mut App, known: Vec<(String, ImageHistory)>) {
     app.history_on = true;
     for (name, facts) in known {
@@ -303,7 +338,41 @@ fn on_history(app: &mut App, known: Vec<(String, ImageHistory)>) {
             let img = &mut app.images[i];
             img.usual = facts.usual_steps;
             img.last_success = facts.last_success;
+            if let Some(mut run) = facts.last_run {
+                if img.status == status::Status::Idle && img.log.is_empty() {
+                    show_saved_log(img, std::mem::take(&mut run.log_tail));
+                }
+                img.last_run = Some(run);
+            }
         }
+    }
+}
+
+/// The tail of the latest run's saved log, as the pane shows it: kiln's
+/// step headers, notes and failure as such; the rest is build output.
+fn show_saved_log(img: &mut ImageState, tail: Vec<String>) {
+    if tail.is_empty() {
+        return;
+    }
+    img.log.push(
+        LineKind::Note,
+        "the latest run's log, from its saved file (o shows all of it):".into(),
+    );
+    for line in tail {
+        let (kind, text) = if let Some(step) = line.strip_prefix("==> ") {
+            let text = match step.strip_suffix(" (cached)") {
+                Some(name) => format!("{name}  CACHED"),
+                None => step.to_string(),
+            };
+            (LineKind::Step, text)
+        } else if let Some(error) = line.strip_prefix("kiln: FAILED: ") {
+            (LineKind::Error, error.to_string())
+        } else if let Some(note) = line.strip_prefix("kiln: ") {
+            (LineKind::Note, note.to_string())
+        } else {
+            (LineKind::Output, line)
+        };
+        img.log.push(kind, text);
     }
 }
 

@@ -132,10 +132,49 @@ pub struct PushState {
     pub tag: Option<String>,
     /// Layers of the current tag, in the order the daemon named them.
     pub layers: Vec<Layer>,
-    /// `(tag, digest)` of every tag pushed so far.
-    pub pushed: Vec<(String, String)>,
+    /// Every tag pushed so far.
+    pub pushed: Vec<PushedTag>,
     /// While stalled: since when it has been silent.
     pub silent_since: Option<Instant>,
+    /// Since when the tag being pushed now has been pushing.
+    tag_since: Option<Instant>,
+}
+
+/// One tag in the registry: what it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedTag {
+    pub tag: String,
+    /// The manifest's digest, as the registry serves it.
+    pub digest: String,
+    /// Bytes uploaded for it (layers the registry already had are not).
+    pub bytes: u64,
+    pub took: Duration,
+}
+
+impl PushedTag {
+    /// `pushed 12.3 MB in 4s → digest sha256:abcd1234ef56…`.
+    pub fn summary(&self) -> String {
+        format!("{} → digest {}", self.short(), short_digest(&self.digest))
+    }
+
+    /// `pushed 12.3 MB in 4s`.
+    pub fn short(&self) -> String {
+        let what = match self.bytes {
+            0 => "pushed (every layer was there)".to_string(),
+            n => format!("pushed {}", crate::format::human_bytes(n)),
+        };
+        format!("{what} in {}", format_duration(self.took))
+    }
+}
+
+/// `sha256:` and the first 12 hex digits of a digest, then `…`.
+pub fn short_digest(digest: &str) -> String {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    if hex.chars().count() <= 12 {
+        return digest.to_string();
+    }
+    let cut: String = hex.chars().take(12).collect();
+    format!("sha256:{cut}…")
 }
 
 impl PushState {
@@ -154,6 +193,26 @@ impl PushState {
     pub fn start(&mut self, at: Instant) {
         self.reset();
         self.started = Some(at);
+        self.tag_since = Some(at);
+    }
+
+    /// Tag `tag` is in the registry as `digest`: what its push took.
+    fn tag_pushed(&mut self, tag: String, digest: String, at: Instant) -> &PushedTag {
+        let bytes = self
+            .layers
+            .iter()
+            .filter(|l| self.tag.as_deref() == Some(tag.as_str()) && l.status == "Pushed")
+            .map(|l| l.total.unwrap_or(l.current))
+            .sum();
+        let since = self.tag_since.or(self.started).unwrap_or(at);
+        self.tag_since = Some(at);
+        self.pushed.push(PushedTag {
+            tag,
+            digest,
+            bytes,
+            took: at.saturating_duration_since(since),
+        });
+        &self.pushed[self.pushed.len() - 1]
     }
 
     /// How long this push has run.
@@ -314,10 +373,12 @@ pub(super) fn start(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>
     img.status = Status::Pushing;
     img.push.start(at);
     img.last_output = Some(at);
-    img.log.push(LineKind::Note, "pushing".into());
+    img.log
+        .push(LineKind::Note, format!("pushing {}", img.tags.join(", ")));
     out.push(Command::Push {
         run: img.run,
         image: i,
+        tags: img.tags.clone(),
     });
 }
 
@@ -403,9 +464,11 @@ pub(super) fn on_pushed(
     img.last_output = Some(at);
     let mut events = Vec::new();
     img.push.flush(&mut events);
-    img.push.pushed.push((tag.clone(), digest.clone()));
-    img.log
-        .push(LineKind::Note, format!("pushed {tag} {digest}"));
+    let summary = img
+        .push
+        .tag_pushed(tag.clone(), digest.clone(), at)
+        .summary();
+    img.log.push(LineKind::Note, format!("{tag}: {summary}"));
     for kind in events {
         app.emit(out, i, kind);
     }

@@ -78,35 +78,74 @@ pub(super) fn schedule(app: &mut App, now: Instant, out: &mut Vec<Command>) {
 }
 
 fn skip(app: &mut App, i: usize, reason: SkipReason, now: Instant, out: &mut Vec<Command>) {
+    let cause = (reason == SkipReason::DependencyFailed)
+        .then(|| dependency_trouble(app, i))
+        .flatten();
     let img = &mut app.images[i];
     img.status = Status::Skipped(reason);
     img.finished_at = Some(now);
+    if let Some(cause) = &cause {
+        img.log.push(LineKind::Note, format!("skipped: {cause}"));
+    }
+    img.skip_cause = cause;
     app.emit(out, i, EventKind::Skipped { reason });
+}
+
+/// What happened to the dependency that keeps image `i` from building, in
+/// a few words: "base timed out", "base was cancelled"; for a dependency
+/// skipped in turn, what happened to its own.
+fn dependency_trouble(app: &App, i: usize) -> Option<String> {
+    let d = app.deps[i]
+        .iter()
+        .copied()
+        .find(|&d| app.images[d].status.skips_dependents())?;
+    let dep = &app.images[d];
+    Some(match dep.status {
+        Status::TimedOut => format!("{} timed out", dep.name),
+        Status::Cancelled => format!("{} was cancelled", dep.name),
+        Status::Skipped(SkipReason::DependencyFailed) => dep
+            .skip_cause
+            .clone()
+            .unwrap_or_else(|| format!("{} was skipped", dep.name)),
+        _ => format!("{} failed", dep.name),
+    })
 }
 
 fn start(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
     let check = change_check(app, i);
+    let edits = app.overrides[i].clone();
     let img = &mut app.images[i];
     img.status = Status::Building;
     img.started_at = Some(now);
     img.last_output = Some(now);
+    img.force_next = false;
+    img.tags = edits
+        .as_ref()
+        .and_then(|e| e.tags.clone())
+        .unwrap_or_else(|| img.config_tags.clone());
+    img.run_edits = edits.clone();
+    out.push(Command::RecordTags {
+        image: img.name.clone(),
+        tags: img.tags.clone(),
+    });
     out.push(Command::StartBuild {
         run: img.run,
         image: i,
-        overrides: app.overrides[i].clone(),
+        overrides: edits,
         check,
     });
 }
 
 /// Change detection, decided here: off without history, forced when the
-/// run or the image asks for a full build, else against the last success;
-/// the registries are asked when the build pulls its base images.
+/// run or the image asks for a full build (`--force`, `F`), else against
+/// the last success; the registries are asked when the build pulls its
+/// base images.
 fn change_check(app: &App, i: usize) -> ChangeCheck {
     let img = &app.images[i];
     let registry = img.pull;
     if !app.history_on {
         ChangeCheck::Off
-    } else if img.always_build {
+    } else if img.always_build || img.force_next {
         ChangeCheck::Forced { registry }
     } else {
         ChangeCheck::Against {

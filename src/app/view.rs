@@ -9,10 +9,15 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui_textarea::TextArea;
+use unicode_width::UnicodeWidthStr;
 
 use super::edit::ImageOverride;
+use super::image::ImageState;
+use super::log::LogRing;
+use super::status::Status;
 use super::App;
 use crate::config::Config;
+use crate::protocol::RunResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Focus {
@@ -34,6 +39,8 @@ pub enum Mode {
     Help,
     /// The query of `View::search` is being typed.
     Search,
+    /// The list's filter (`View::filter`) is being typed.
+    Filter,
     /// The edit prompt (`e`) is open: keys go to its text area.
     Edit(Box<EditPrompt>),
     /// `q` while builds run: waiting for y/n.
@@ -95,6 +102,8 @@ pub struct EditPrompt {
     pub textarea: TextArea<'static>,
     /// Why the last Enter was refused.
     pub error: Option<String>,
+    /// Why the last key did nothing (e.g. Delete at the end of a line).
+    pub note: Option<String>,
 }
 
 pub struct View {
@@ -118,6 +127,21 @@ pub struct View {
     /// The config's args/tags/target per image (None: prebuilt), the edit
     /// prompt's starting text when no override is set.
     pub defaults: Vec<Option<ImageOverride>>,
+    /// Long log lines wrap (`w`); else they are cut at the pane's edge and
+    /// `hscroll` columns scroll them sideways (←/→).
+    pub wrap: bool,
+    pub hscroll: usize,
+    /// The log pane takes the whole screen (`z`).
+    pub zoom: bool,
+    /// The dashboard captures the mouse (`m` leaves it to the terminal).
+    pub mouse: bool,
+    /// The list shows only images whose name contains this (`/` on the
+    /// list; smart case, like the search).
+    pub filter: Option<String>,
+    /// The list shows only failed, stalled and timed-out images (`!`).
+    pub problems_only: bool,
+    /// How far the `?` overlay is scrolled down (rows).
+    pub help_scroll: usize,
 }
 
 impl View {
@@ -134,6 +158,13 @@ impl View {
             color: true,
             message: None,
             defaults: ImageOverride::from_config(config),
+            wrap: false,
+            hscroll: 0,
+            zoom: false,
+            mouse: true,
+            filter: None,
+            problems_only: false,
+            help_scroll: 0,
         }
     }
 
@@ -158,18 +189,71 @@ pub struct Areas {
 
 /// Below this width the list goes above the pane instead of beside it.
 const NARROW: u16 = 60;
+/// Columns the log pane keeps beside a full list.
+const MIN_PANE: u16 = 50;
+/// A full row's room after the name: its state, step, cache hits, timers.
+const DETAIL: u16 = 32;
+/// Below this a row is compact: symbol, name and a timer.
+const MIN_DETAIL: u16 = 20;
+/// The compact row's timer (`silent 59m59s`).
+const TIMER: u16 = 13;
+
+/// How the list is laid out: its width, the names' column, and whether
+/// rows are full (state, step, timers) or compact (symbol, name, timer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListLayout {
+    pub width: u16,
+    /// The names' column (with room for the pending-edits mark).
+    pub name: u16,
+    pub compact: bool,
+}
+
+/// The list beside a pane in `main_width` columns: names get the width
+/// they need up to 40% of the screen; rows are full while the pane keeps
+/// `MIN_PANE` columns, else compact.
+pub fn list_layout(app: &App, main_width: u16) -> ListLayout {
+    let longest = app
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| img.name.width() + if pending_edits(app, i) { 2 } else { 0 })
+        .max()
+        .unwrap_or(4) as u16;
+    let name = longest.min(main_width * 2 / 5).max(4);
+    // Borders, symbol and a space before and after the name.
+    let fixed = 2 + 2 + name + 1;
+    let detail = main_width.saturating_sub(fixed + MIN_PANE).min(DETAIL);
+    if detail >= MIN_DETAIL {
+        ListLayout {
+            width: fixed + detail,
+            name,
+            compact: false,
+        }
+    } else {
+        ListLayout {
+            width: (fixed + TIMER).min(main_width.saturating_sub(20).max(fixed)),
+            name,
+            compact: true,
+        }
+    }
+}
+
+/// Whether image `i` has dashboard edits no successful build has used.
+pub fn pending_edits(app: &App, i: usize) -> bool {
+    app.images[i].pending_edits(app.overrides.get(i).and_then(Option::as_ref))
+}
 
 /// The dashboard's layout for a screen `area`.
 pub fn areas(app: &App, area: Rect) -> Areas {
     let [main, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
-    let name_width = app.images.iter().map(|i| i.name.len()).max().unwrap_or(4) as u16;
-    let (list, pane) = if main.width < NARROW {
+    let (list, pane) = if app.view.zoom {
+        (Rect::new(main.x, main.y, 0, 0), main)
+    } else if main.width < NARROW {
         let rows = (app.images.len() as u16 + 2).min(main.height / 2).max(3);
         let [l, p] = Layout::vertical([Constraint::Length(rows), Constraint::Min(0)]).areas(main);
         (l, p)
     } else {
-        let want = name_width + 30;
-        let width = want.clamp(28, main.width / 2);
+        let width = list_layout(app, main.width).width;
         let [l, p] =
             Layout::horizontal([Constraint::Length(width), Constraint::Min(0)]).areas(main);
         (l, p)
@@ -182,13 +266,115 @@ pub fn areas(app: &App, area: Rect) -> Areas {
     }
 }
 
-/// The first list row shown, so that `selected` stays visible in `rows`.
+/// The first list row shown, so that row `selected` stays visible in
+/// `rows`.
 pub fn list_offset(selected: usize, rows: usize) -> usize {
     if rows == 0 {
         0
     } else {
         selected.saturating_sub(rows - 1)
     }
+}
+
+/// The images the list shows, in config order: all, or those the filter
+/// (`/`) and the quick filter (`!`) let through.
+pub fn visible_images(app: &App) -> Vec<usize> {
+    let filter = app.view.filter.as_deref().filter(|f| !f.is_empty());
+    (0..app.images.len())
+        .filter(|&i| {
+            let img = &app.images[i];
+            filter.is_none_or(|f| find_all(&img.name, f).next().is_some())
+                && (!app.view.problems_only || is_problem(img))
+        })
+        .collect()
+}
+
+/// Failed, stalled or timed out: in this session, or (not built in it)
+/// in the latest run history knows of. What `!` shows.
+pub fn is_problem(img: &ImageState) -> bool {
+    match img.status {
+        Status::Failed(_) | Status::Stalled(_) | Status::TimedOut => true,
+        Status::Idle => img
+            .last_run
+            .as_ref()
+            .is_some_and(|r| matches!(r.result, RunResult::Failed | RunResult::TimedOut)),
+        _ => false,
+    }
+}
+
+/// The selected image's row among the visible ones, if it is visible.
+pub fn selected_row(app: &App, visible: &[usize]) -> Option<usize> {
+    visible.iter().position(|&i| i == app.view.selected)
+}
+
+/// Which lines of a log a pane shows: `start..end`, the first one's first
+/// `skip` rows hidden when it wraps past the top; `marker`: a row above
+/// them says older lines were dropped from memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogWindow {
+    pub start: usize,
+    pub skip: usize,
+    pub end: usize,
+    pub marker: bool,
+}
+
+/// The rows a log line takes in `width` columns: one, or as many as it
+/// needs when lines wrap.
+pub fn line_rows(text: &str, width: usize, wrap: bool) -> usize {
+    if !wrap || width == 0 {
+        1
+    } else {
+        text.width().div_ceil(width).max(1)
+    }
+}
+
+/// The lines of `log` a pane of `height` rows and `width` columns shows:
+/// up from the line at the bottom of the view (the ring's scroll
+/// position). Scrolled into the first page, the page shows from the top,
+/// like a pager, rather than a few lines at the top of an empty pane.
+pub fn log_window(log: &LogRing, height: usize, width: usize, wrap: bool) -> LogWindow {
+    if log.is_empty() || height == 0 {
+        return LogWindow::default();
+    }
+    let rows = |n: usize| log.get(n).map_or(1, |l| line_rows(&l.text, width, wrap));
+    let bottom = log.bottom_index();
+    let (mut start, mut used) = (bottom + 1, 0);
+    while start > 0 && used < height {
+        start -= 1;
+        used += rows(start);
+    }
+    if used >= height {
+        return LogWindow {
+            start,
+            skip: used - height,
+            end: bottom + 1,
+            marker: false,
+        };
+    }
+    // The first page: from the top, below the dropped-lines marker.
+    let marker = log.dropped() > 0;
+    let room = height - usize::from(marker);
+    let (mut end, mut used) = (0, 0);
+    while end < log.len() && (end == 0 || used + rows(end) <= room) {
+        used += rows(end);
+        end += 1;
+    }
+    LogWindow {
+        start: 0,
+        skip: 0,
+        end,
+        marker,
+    }
+}
+
+/// The log pane's inner size (rows, columns) for image `i`'s pane as
+/// drawn now: what paging and copying count with.
+pub fn pane_text_size(app: &App) -> (usize, usize) {
+    let areas = areas(app, Rect::new(0, 0, app.view.width, app.view.height));
+    (
+        areas.pane.height.saturating_sub(2) as usize,
+        areas.pane.width.saturating_sub(2) as usize,
+    )
 }
 
 /// The images tiled mode shows: those in the current run that are active,

@@ -63,7 +63,7 @@ impl Executor {
                 overrides,
                 check,
             } => self.start(*run, *image, overrides.as_ref(), check.clone()),
-            Command::Push { run, image } => self.start_push(*run, *image),
+            Command::Push { run, image, tags } => self.start_push(*run, *image, tags),
             Command::Cancel { run, image } => {
                 if let Some((r, token)) = self.running.get(image) {
                     if r == run {
@@ -71,7 +71,13 @@ impl Executor {
                     }
                 }
             }
-            Command::Emit(_) | Command::RecordInputs { .. } | Command::Quit => {}
+            Command::Emit(_)
+            | Command::RecordInputs { .. }
+            | Command::RecordTags { .. }
+            | Command::ShowLog { .. }
+            | Command::Copy(_)
+            | Command::MouseCapture(_)
+            | Command::Quit => {}
         }
     }
 
@@ -101,12 +107,14 @@ impl Executor {
         });
     }
 
-    /// Push an image's tags (after its build, or for `kiln push`). Pushes
-    /// do not count against `jobs`; the model decides when they start.
-    fn start_push(&mut self, run: RunId, image: usize) {
-        let Some(spec) = self.config.images.get(image).cloned() else {
+    /// Push `tags` of an image (after its build, or for `kiln push`): the
+    /// tags the model says it was built with. Pushes do not count against
+    /// `jobs`; the model decides when they start.
+    fn start_push(&mut self, run: RunId, image: usize, tags: &[String]) {
+        let Some(mut spec) = self.config.images.get(image).cloned() else {
             return;
         };
+        spec.tags = tags.to_vec();
         let docker = self.docker.clone();
         self.spawn(run, image, move |sink, token| {
             push::run(docker, spec, sink, token)

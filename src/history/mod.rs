@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-use crate::protocol::{ImageHistory, LastSuccess};
+use crate::protocol::{ImageHistory, LastSuccess, RunResult};
 
 mod recorder;
 pub use recorder::Recorder;
@@ -51,6 +51,17 @@ const MIGRATIONS: &[&str] = &[
         step TEXT,
         silent_ms INTEGER NOT NULL
      );",
+    // 2: what a failed run's error was, the tags a run built, the tags
+    // pushed after it
+    "ALTER TABLE runs ADD COLUMN error TEXT;
+     ALTER TABLE runs ADD COLUMN tags TEXT;
+     CREATE TABLE pushes (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        tag TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        pushed_ms INTEGER NOT NULL
+     );
+     CREATE INDEX pushes_by_run ON pushes(run_id);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +119,35 @@ pub struct RunRow {
     pub result: String,
     pub image_id: Option<String>,
     pub log_path: Option<PathBuf>,
+    /// The tags the run built (empty for runs recorded before kiln kept
+    /// them).
+    pub tags: Vec<String>,
+    /// The tags pushed after it.
+    pub pushed: Vec<String>,
+}
+
+/// An image's latest run, for the dashboard: `RunRow`'s facts and what a
+/// failure needs to be told in a few words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastRunRow {
+    pub run: RunRow,
+    /// The error of a failed run.
+    pub error: Option<String>,
+    /// The last step it recorded (where a failed run failed).
+    pub last_step: Option<String>,
+}
+
+impl RunRow {
+    /// `result` as the model knows it.
+    pub fn result(&self) -> RunResult {
+        match self.result.as_str() {
+            "built" => RunResult::Built,
+            "failed" => RunResult::Failed,
+            "timed_out" => RunResult::TimedOut,
+            "cancelled" => RunResult::Cancelled,
+            _ => RunResult::Unfinished,
+        }
+    }
 }
 
 pub struct History {
@@ -189,6 +229,43 @@ impl History {
         self.conn.execute(
             "UPDATE runs SET result = ?2, ended_ms = ?3, image_id = ?4, digest = ?5, inputs = ?6 WHERE id = ?1",
             params![run, result, ended_ms, image_id, digest, inputs],
+        )?;
+        Ok(())
+    }
+
+    /// The error a run failed with.
+    pub fn set_error(&mut self, run: i64, error: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET error = ?2 WHERE id = ?1",
+            params![run, error],
+        )?;
+        Ok(())
+    }
+
+    /// The tags a run builds.
+    pub fn set_tags(&mut self, run: i64, tags: &[String]) -> rusqlite::Result<()> {
+        let tags = serde_json::to_string(tags).unwrap_or_default();
+        self.conn.execute(
+            "UPDATE runs SET tags = ?2 WHERE id = ?1",
+            params![run, tags],
+        )?;
+        Ok(())
+    }
+
+    /// `tag` of `image` is in the registry as `digest`: kept with the
+    /// image's latest run (the build it pushed).
+    pub fn record_push(
+        &mut self,
+        image: &str,
+        tag: &str,
+        digest: &str,
+        pushed_ms: i64,
+    ) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO pushes (run_id, tag, digest, pushed_ms)
+             SELECT id, ?3, ?4, ?5 FROM runs WHERE project = ?1 AND image = ?2
+             ORDER BY id DESC LIMIT 1",
+            params![self.project, image, tag, digest, pushed_ms],
         )?;
         Ok(())
     }
@@ -297,15 +374,45 @@ impl History {
         Ok(ImageHistory {
             last_success: self.last_success(image)?,
             usual_steps: self.usual_steps(image)?,
+            last_run: None,
         })
+    }
+
+    /// An image's latest run, with its error and last step.
+    pub fn last_run(&self, image: &str) -> rusqlite::Result<Option<LastRunRow>> {
+        let Some(run) = self.runs(image)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let error = self
+            .conn
+            .query_row(
+                "SELECT error FROM runs WHERE id = ?1",
+                params![run.id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let last_step = self
+            .conn
+            .query_row(
+                "SELECT name FROM steps WHERE run_id = ?1 ORDER BY rowid DESC LIMIT 1",
+                params![run.id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(Some(LastRunRow {
+            run,
+            error,
+            last_step,
+        }))
     }
 
     /// Each image's latest run, by image name.
     pub fn latest_runs(&self) -> rusqlite::Result<HashMap<String, RunRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, image, started_ms, ended_ms, result, image_id, log_path FROM runs
-             WHERE id IN (SELECT MAX(id) FROM runs WHERE project = ?1 GROUP BY image)",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE id IN (SELECT MAX(id) FROM runs WHERE project = ?1 GROUP BY image)"
+        ))?;
         let rows = stmt.query_map(params![self.project], row)?;
         Ok(rows
             .filter_map(Result::ok)
@@ -315,10 +422,10 @@ impl History {
 
     /// An image's runs, newest first.
     pub fn runs(&self, image: &str) -> rusqlite::Result<Vec<RunRow>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, image, started_ms, ended_ms, result, image_id, log_path FROM runs
-             WHERE project = ?1 AND image = ?2 ORDER BY id DESC",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE project = ?1 AND image = ?2 ORDER BY id DESC"
+        ))?;
         let rows = stmt.query_map(params![self.project, image], row)?;
         Ok(rows.filter_map(Result::ok).collect())
     }
@@ -332,7 +439,21 @@ impl History {
     }
 }
 
+/// The columns `row` reads, in its order.
+const RUN_COLUMNS: &str = "id, image, started_ms, ended_ms, result, image_id, log_path, tags,
+    (SELECT group_concat(tag, char(10)) FROM pushes WHERE pushes.run_id = runs.id)";
+
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    let tags = r
+        .get::<_, Option<String>>(7)?
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let mut pushed: Vec<String> = r
+        .get::<_, Option<String>>(8)?
+        .map(|p| p.lines().map(String::from).collect())
+        .unwrap_or_default();
+    pushed.sort();
+    pushed.dedup();
     Ok(RunRow {
         id: r.get(0)?,
         image: r.get(1)?,
@@ -341,6 +462,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         result: r.get(4)?,
         image_id: r.get(5)?,
         log_path: r.get::<_, Option<String>>(6)?.map(PathBuf::from),
+        tags,
+        pushed,
     })
 }
 

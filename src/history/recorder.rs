@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 
 use super::{private_dir, private_file, History};
 use crate::app::event::{Event, EventKind};
@@ -21,6 +22,7 @@ struct Open {
     log: Option<BufWriter<File>>,
     /// Which step the log's lines follow (marks interleaved output).
     marks: StepMarks,
+    path: PathBuf,
 }
 
 /// Writes what the model reports into history and log files.
@@ -29,6 +31,8 @@ pub struct Recorder {
     open: HashMap<String, Open>,
     /// The inputs (digest, parts) of each image's current build.
     inputs: HashMap<String, (String, String)>,
+    /// The tags of each image's current build.
+    tags: HashMap<String, Vec<String>>,
     /// First problem met; reported once, then history is off.
     pub failed: Option<String>,
 }
@@ -39,6 +43,7 @@ impl Recorder {
             history,
             open: HashMap::new(),
             inputs: HashMap::new(),
+            tags: HashMap::new(),
             failed: None,
         }
     }
@@ -63,6 +68,24 @@ impl Recorder {
     /// run if it succeeds.
     pub fn record_inputs(&mut self, image: &str, digest: String, inputs: String) {
         self.inputs.insert(image.to_string(), (digest, inputs));
+    }
+
+    /// The tags `image`'s current build gives, kept with its run.
+    pub fn record_tags(&mut self, image: &str, tags: Vec<String>) {
+        self.tags.insert(image.to_string(), tags);
+    }
+
+    /// `image`'s saved log, written out up to the last line recorded: its
+    /// current run's, else its latest run's. None without one.
+    pub fn log_file(&mut self, image: &str) -> Option<PathBuf> {
+        if let Some(open) = self.open.get_mut(image) {
+            if let Some(w) = open.log.as_mut() {
+                let _ = w.flush();
+            }
+            return Some(open.path.clone());
+        }
+        let runs = self.history.runs(image).ok()?;
+        runs.into_iter().find_map(|r| r.log_path)
     }
 
     /// What history now knows about `image` (after its run was recorded);
@@ -125,7 +148,16 @@ impl Recorder {
             EventKind::Built { image_id, .. } => {
                 self.finish(image, "built", Some(image_id), None)?
             }
-            EventKind::Failed { error, .. } => self.finish(image, "failed", None, Some(error))?,
+            EventKind::Failed { error, .. } => {
+                if let Some(o) = self.open.get(image) {
+                    self.history.set_error(o.run, error).map_err(db)?;
+                }
+                self.finish(image, "failed", None, Some(error))?
+            }
+            EventKind::Pushed { tag, digest } => self
+                .history
+                .record_push(image, tag, digest, now_ms())
+                .map_err(db)?,
             EventKind::TimedOut { .. } => self.finish(image, "timed_out", None, None)?,
             EventKind::Cancelled { .. } => self.finish(image, "cancelled", None, None)?,
             _ => {}
@@ -146,12 +178,16 @@ impl Recorder {
         let log = private_file(&path, false)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         h.set_log_path(run, &path).map_err(|e| e.to_string())?;
+        if let Some(tags) = self.tags.remove(image) {
+            h.set_tags(run, &tags).map_err(|e| e.to_string())?;
+        }
         self.open.insert(
             image.to_string(),
             Open {
                 run,
                 log: Some(BufWriter::new(log)),
                 marks: StepMarks::default(),
+                path,
             },
         );
         Ok(())

@@ -10,14 +10,17 @@
 //!  history thread ┤
 //!  ticks, pings ──┼─► Msg ─► app::update ─► Commands ─┬─► Executor (engine)
 //!  signals ───────┤                                   ├─► history thread
-//!  front-end input┘                                   └─► FrontEnd::show
+//!  front-end input┘                                   ├─► FrontEnd::show
+//!                                                      └─► FrontEnd::perform
 //! ```
 
 mod health;
 mod recording;
 mod signals;
 
+use std::collections::VecDeque;
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,6 +59,30 @@ pub(crate) trait FrontEnd {
     /// Whether the run is over without anyone quitting (headless: nothing
     /// left to build).
     fn finished(&self, app: &App) -> bool;
+
+    /// Something to do with the terminal (the dashboard's pager, clipboard,
+    /// mouse); what came of it, if the model should know. The printers
+    /// have no terminal of their own and ignore it.
+    fn perform(&mut self, _effect: Effect) -> Option<Msg> {
+        None
+    }
+
+    /// Whether the model should get each image's latest saved log when
+    /// history opens (the dashboard shows it; the printers do not).
+    fn shows_saved_logs(&self) -> bool {
+        false
+    }
+}
+
+/// What a front-end is asked to do with its terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// Hand the terminal to `$PAGER` on this file, then take it back.
+    Pager(PathBuf),
+    /// Put this (sanitised) text on the clipboard.
+    Copy(String),
+    /// Capture the mouse, or leave it to the terminal.
+    MouseCapture(bool),
 }
 
 pub(crate) struct Runtime {
@@ -90,9 +117,11 @@ impl Runtime {
     /// each image goes to the model; if it cannot be opened, why not.
     pub(crate) async fn open_history<F: FrontEnd>(&mut self, app: &mut App, front: &mut F) {
         let (config, answers) = (self.config.clone(), self.history_tx.clone());
-        let opened = tokio::task::spawn_blocking(move || recording::open(&config, answers))
-            .await
-            .unwrap_or_else(|e| Err(format!("build history and logs are off: {e}")));
+        let saved_logs = front.shows_saved_logs();
+        let opened =
+            tokio::task::spawn_blocking(move || recording::open(&config, answers, saved_logs))
+                .await
+                .unwrap_or_else(|e| Err(format!("build history and logs are off: {e}")));
         let msg = match opened {
             Ok((known, recording)) => {
                 self.recording = Some(recording);
@@ -107,18 +136,27 @@ impl Runtime {
     /// whether to quit.
     pub(crate) fn handle<F: FrontEnd>(&mut self, app: &mut App, front: &mut F, msg: Msg) -> bool {
         let commands = app::update(app, msg);
-        self.dispatch(front, commands)
+        self.dispatch(app, front, commands)
     }
 
-    fn dispatch<F: FrontEnd>(&mut self, front: &mut F, commands: Vec<Command>) -> bool {
+    /// Carry out the model's commands; what a front-end reports back goes
+    /// to the model, and its commands are carried out in turn.
+    fn dispatch<F: FrontEnd>(
+        &mut self,
+        app: &mut App,
+        front: &mut F,
+        commands: Vec<Command>,
+    ) -> bool {
         let mut quit = false;
-        for command in commands {
-            match command {
+        let mut queue = VecDeque::from(commands);
+        while let Some(command) = queue.pop_front() {
+            let report = match command {
                 Command::Emit(event) => {
                     front.show(&event);
                     if let Some(r) = &self.recording {
                         r.record(event);
                     }
+                    None
                 }
                 Command::RecordInputs {
                     image,
@@ -128,12 +166,47 @@ impl Runtime {
                     if let Some(r) = &self.recording {
                         r.record_inputs(image, digest, inputs);
                     }
+                    None
                 }
-                Command::Quit => quit = true,
-                engine => self.executor.execute(&engine),
+                Command::RecordTags { image, tags } => {
+                    if let Some(r) = &self.recording {
+                        r.record_tags(image, tags);
+                    }
+                    None
+                }
+                Command::ShowLog { image } => self.show_log(app, front, image),
+                Command::Copy(text) => front.perform(Effect::Copy(text)),
+                Command::MouseCapture(on) => front.perform(Effect::MouseCapture(on)),
+                Command::Quit => {
+                    quit = true;
+                    None
+                }
+                engine => {
+                    self.executor.execute(&engine);
+                    None
+                }
+            };
+            if let Some(msg) = report {
+                queue.extend(app::update(app, msg));
             }
         }
         quit
+    }
+
+    /// `o`: the image's saved log, written out to its last line, in the
+    /// front-end's pager. A Ctrl-C typed in the pager was the pager's.
+    fn show_log<F: FrontEnd>(&mut self, app: &App, front: &mut F, image: usize) -> Option<Msg> {
+        let name = app.images.get(image)?.name.clone();
+        let file = self
+            .recording
+            .as_ref()
+            .and_then(|r| r.log_file(name.clone()));
+        let Some(path) = file else {
+            return Some(Msg::Notice(format!("no saved log for {name}")));
+        };
+        let report = front.perform(Effect::Pager(path));
+        self.signals.discard_pending();
+        report
     }
 
     /// The loop: from `first` until the model says quit or the front-end is
@@ -178,7 +251,7 @@ impl Runtime {
             let tick = matches!(msg, Msg::Tick(_));
             let commands = app::update(app, msg);
             changed = !tick || !commands.is_empty();
-            quit = self.dispatch(front, commands);
+            quit = self.dispatch(app, front, commands);
         }
     }
 

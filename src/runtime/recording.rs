@@ -4,19 +4,29 @@
 //! it answers on a channel of its own with what history then knows about an
 //! image (after each of its runs) and, once, why recording stopped.
 
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use crate::app::event::{Event, EventKind};
 use crate::app::Msg;
 use crate::config::Config;
-use crate::history::{self, History, Recorder};
-use crate::protocol::ImageHistory;
+use crate::history::{self, History, LastRunRow, Recorder};
+use crate::protocol::{ImageHistory, LastRun};
+use crate::sanitize::sanitize_line;
 
 /// Events waiting for the history thread before the loop waits for it.
 const BACKLOG: usize = 64 * 1024;
+/// The most of a saved log read to show its tail when history opens.
+const TAIL_BYTES: u64 = 64 * 1024;
+/// The most lines of that tail kept.
+const TAIL_LINES: usize = 300;
+/// How long the loop waits for the history thread to name a log file.
+const LOG_FILE_WAIT: Duration = Duration::from_secs(3);
 
 /// What the loop hands the history thread.
 enum Job {
@@ -26,6 +36,15 @@ enum Job {
         digest: String,
         inputs: String,
     },
+    Tags {
+        image: String,
+        tags: Vec<String>,
+    },
+    /// Write out what is recorded of `image`'s log and name its file.
+    LogFile {
+        image: String,
+        reply: std_mpsc::Sender<Option<PathBuf>>,
+    },
 }
 
 /// The history thread, while it runs.
@@ -34,21 +53,29 @@ pub(crate) struct Recording {
     thread: JoinHandle<()>,
 }
 
-/// Open the stack's history: what it knows about each image, and the thread
+/// Open the stack's history: what it knows about each image (with its
+/// latest run, and that run's log tail when `saved_logs`), and the thread
 /// that records this run; or why history is off (kiln builds on without).
 pub(crate) fn open(
     config: &Config,
     answers: mpsc::UnboundedSender<Msg>,
+    saved_logs: bool,
 ) -> Result<(Vec<(String, ImageHistory)>, Recording), String> {
     let history = history::data_dir()
         .ok_or(history::HistoryError::NoDataDir)
         .and_then(|dir| History::open(&dir, &config.path))
         .map_err(|e| format!("build history and logs are off: {e}"))?;
+    let now = (Instant::now(), chrono::Utc::now().timestamp_millis());
     let known = config
         .images
         .iter()
         .map(|img| {
-            let facts = history.known(&img.name).unwrap_or_default();
+            let mut facts = history.known(&img.name).unwrap_or_default();
+            facts.last_run = history
+                .last_run(&img.name)
+                .ok()
+                .flatten()
+                .map(|row| last_run(row, now, saved_logs));
             (img.name.clone(), facts)
         })
         .collect();
@@ -87,6 +114,19 @@ impl Recording {
         });
     }
 
+    pub(crate) fn record_tags(&self, image: String, tags: Vec<String>) {
+        let _ = self.jobs.send(Job::Tags { image, tags });
+    }
+
+    /// `image`'s saved log file, with every line recorded so far written
+    /// out: its current run's, else its latest run's. Waits for the
+    /// history thread (bounded); None without a log.
+    pub(crate) fn log_file(&self, image: String) -> Option<PathBuf> {
+        let (reply, answer) = std_mpsc::channel();
+        self.jobs.send(Job::LogFile { image, reply }).ok()?;
+        answer.recv_timeout(LOG_FILE_WAIT).ok().flatten()
+    }
+
     /// Write what is queued and stop.
     pub(crate) fn close(self) {
         drop(self.jobs);
@@ -103,6 +143,14 @@ fn handle(recorder: &mut Recorder, job: Job) -> Option<Msg> {
             inputs,
         } => {
             recorder.record_inputs(&image, digest, inputs);
+            None
+        }
+        Job::Tags { image, tags } => {
+            recorder.record_tags(&image, tags);
+            None
+        }
+        Job::LogFile { image, reply } => {
+            let _ = reply.send(recorder.log_file(&image));
             None
         }
         Job::Event(event) => {
@@ -125,4 +173,50 @@ fn ends_a_run(kind: &EventKind) -> bool {
             | EventKind::TimedOut { .. }
             | EventKind::Cancelled { .. }
     )
+}
+
+/// History's row of an image's latest run as the model takes it: its end
+/// as an age on the monotonic clock (`now`: the same moment on both
+/// clocks), and its saved log's tail when `saved_logs`.
+fn last_run(row: LastRunRow, (now, now_ms): (Instant, i64), saved_logs: bool) -> LastRun {
+    let run = row.run;
+    let ms = |from: i64, to: i64| Duration::from_millis(to.saturating_sub(from).max(0) as u64);
+    LastRun {
+        result: run.result(),
+        ended_ago: run.ended_ms.map(|end| ms(end, now_ms)),
+        as_of: now,
+        duration: run.ended_ms.map(|end| ms(run.started_ms, end)),
+        image_id: run.image_id,
+        error: row.error.map(|e| sanitize_line(&e)),
+        last_step: row.last_step.map(|s| sanitize_line(&s)),
+        tags: run.tags,
+        log_tail: match (&run.log_path, saved_logs) {
+            (Some(path), true) => log_tail(path),
+            _ => Vec::new(),
+        },
+        log_path: run.log_path,
+    }
+}
+
+/// The last lines of a saved log, from at most its last `TAIL_BYTES`
+/// (a line cut by that is dropped), sanitised like anything read back.
+fn log_tail(path: &Path) -> Vec<String> {
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = len.saturating_sub(TAIL_BYTES);
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(from)).is_err()
+        || file.take(TAIL_BYTES).read_to_end(&mut bytes).is_err()
+    {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if from > 0 && !lines.is_empty() {
+        lines.remove(0);
+    }
+    let skip = lines.len().saturating_sub(TAIL_LINES);
+    lines[skip..].iter().map(|l| sanitize_line(l)).collect()
 }

@@ -17,6 +17,15 @@ impl Signals {
         }
     }
 
+    /// Forget a SIGINT that came while the terminal belonged to another
+    /// program (the dashboard's pager): its Ctrl-C was meant for it.
+    pub(crate) fn discard_pending(&mut self) {
+        use futures::FutureExt;
+        if let Some(signal) = &mut self.interrupt {
+            while let Some(Some(())) = signal.recv().now_or_never() {}
+        }
+    }
+
     /// The next Ctrl-C / SIGINT (never, if the handler could not be
     /// installed).
     pub(crate) async fn next(&mut self) {

@@ -1,5 +1,6 @@
 //! The help overlay (`?`): normal mode's rows of the key table
-//! (`app::keys::table::NORMAL`), keys and what they do.
+//! (`app::keys::table::NORMAL`), keys and what they do; scrolled with
+//! ↑/↓ when the screen is too short for all of them.
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -10,7 +11,7 @@ use ratatui::Frame;
 use super::Theme;
 use crate::app::keys::table::NORMAL;
 
-pub fn draw(theme: &Theme, frame: &mut Frame, area: Rect) {
+pub fn draw(theme: &Theme, frame: &mut Frame, area: Rect, scroll: usize) {
     let key_width = NORMAL
         .iter()
         .map(|row| row.keys.chars().count())
@@ -29,15 +30,23 @@ pub fn draw(theme: &Theme, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let popup = area.centered(
-        Constraint::Length(60.min(area.width)),
+        Constraint::Length(64.min(area.width)),
         Constraint::Length((NORMAL.len() as u16 + 2).min(area.height)),
     );
+    let shown = popup.height.saturating_sub(2) as usize;
+    let scroll = scroll.min(lines.len().saturating_sub(shown));
+    let more = lines.len() > shown;
+    let footer = if more {
+        " ↑/↓ more · any other key closes "
+    } else {
+        " any key closes "
+    };
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).block(
+        Paragraph::new(lines).scroll((scroll as u16, 0)).block(
             Block::bordered()
                 .title(" keys ")
-                .title_bottom(Line::from(" any key closes ").right_aligned())
+                .title_bottom(Line::from(footer).right_aligned())
                 .border_style(theme.fg(Color::Cyan))
                 .style(Style::default()),
         ),

@@ -30,15 +30,17 @@ pub fn draw(app: &App, frame: &mut Frame) {
     if app.view.tiled {
         tiled::draw(app, &theme, frame, areas.main);
     } else {
-        list::draw(app, &theme, frame, areas.list);
+        if !areas.list.is_empty() {
+            list::draw(app, &theme, frame, areas.list);
+        }
         if let Some(i) = app.images.get(app.view.selected).map(|_| app.view.selected) {
             log_pane::draw(app, &theme, frame, areas.pane, i);
         }
     }
     status_bar::draw(app, &theme, frame, areas.status);
     match &app.view.mode {
-        Mode::Normal | Mode::Search => {}
-        Mode::Help => help::draw(&theme, frame, areas.main),
+        Mode::Normal | Mode::Search | Mode::Filter => {}
+        Mode::Help => help::draw(&theme, frame, areas.main, app.view.help_scroll),
         Mode::Edit(prompt) => prompt::draw(app, prompt, &theme, frame, areas.main),
         Mode::ConfirmQuit => draw_confirm_quit(app, &theme, frame, areas.main),
     }
@@ -85,6 +87,18 @@ impl Theme {
         }
     }
 
+    /// A timer that must be seen (`silent 47s`): bold yellow, or bold
+    /// reversed without colour.
+    pub fn loud(&self) -> Style {
+        if self.color {
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+        }
+    }
+
     /// Search-match highlight: reversed video works with and without colour.
     pub fn highlight(&self) -> Style {
         if self.color {
@@ -125,15 +139,25 @@ impl Theme {
     }
 }
 
-/// `s` cut to at most `max` chars, with "…" when cut.
+/// `s` cut to at most `max` display columns, with "…" when cut.
 pub fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else if max == 0 {
-        String::new()
-    } else {
-        let mut t: String = s.chars().take(max - 1).collect();
-        t.push('…');
-        t
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    if s.width() <= max {
+        return s.to_string();
     }
+    if max == 0 {
+        return String::new();
+    }
+    let mut t = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        used += w;
+        t.push(c);
+    }
+    t.push('…');
+    t
 }

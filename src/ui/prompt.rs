@@ -25,14 +25,15 @@ pub fn draw(app: &App, prompt: &EditPrompt, theme: &Theme, frame: &mut Frame, ar
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .title(format!(" edit {name} for the next build "))
-        .title_bottom(Line::from(hints()).right_aligned())
+        .title_bottom(Line::from(hints(popup.width as usize)).right_aligned())
         .border_style(theme.fg(Color::Cyan));
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
+    let said = prompt.error.is_some() || prompt.note.is_some();
     let [hint, text, error] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
-        Constraint::Length(if prompt.error.is_some() { 2 } else { 0 }),
+        Constraint::Length(if said { 2 } else { 0 }),
     ])
     .areas(inner);
     frame.render_widget(
@@ -48,15 +49,31 @@ pub fn draw(app: &App, prompt: &EditPrompt, theme: &Theme, frame: &mut Frame, ar
                 .style(theme.fg(Color::Red).add_modifier(Modifier::BOLD)),
             error,
         );
+    } else if let Some(note) = &prompt.note {
+        frame.render_widget(
+            Paragraph::new(note.as_str())
+                .wrap(Wrap { trim: true })
+                .style(theme.fg(Color::Yellow)),
+            error,
+        );
     }
 }
 
-/// The prompt's hints, from its table:
-/// " Enter apply · Alt-Enter new line · Esc cancel ".
-fn hints() -> String {
-    let hints: Vec<String> = table::hints(table::PROMPT)
-        .iter()
-        .map(|(keys, label)| format!("{keys} {label}"))
-        .collect();
-    format!(" {} ", hints.join(" · "))
+/// The prompt's hints, from its table, as many as fit in `width`:
+/// " Enter apply · Alt-Enter new line · Esc cancel · … ".
+fn hints(width: usize) -> String {
+    let mut line = String::new();
+    for (keys, label) in table::hints(table::PROMPT) {
+        let hint = format!("{keys} {label}");
+        let next = if line.is_empty() {
+            hint
+        } else {
+            format!("{line} · {hint}")
+        };
+        if next.chars().count() + 4 > width {
+            break;
+        }
+        line = next;
+    }
+    format!(" {line} ")
 }

@@ -1,14 +1,17 @@
-//! The status bar: counts per state, jobs running/limit, queue length, and
-//! on the right the search, a message, or normal mode's key hints (from
-//! `app::keys::table`).
+//! The status bar: counts per state, jobs running/limit, queue length and
+//! normal mode's key hints (from `app::keys::table`, shortened to fit,
+//! never dropped); on the right the search or the last message, and the
+//! daemon in the room that is left (cut with `…`, never overwritten).
 
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier};
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::Theme;
+use unicode_width::UnicodeWidthStr;
+
+use super::{truncate, Theme};
 use crate::app::event::{Phase, SkipReason};
 use crate::app::keys::table;
 use crate::app::status::Status;
@@ -40,6 +43,33 @@ fn bucket(s: Status) -> Status {
 }
 
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let mut left = counts(app, theme, false);
+    // A narrow screen keeps the hints: the counts lose their words.
+    if Line::from(left.clone()).width() + 8 > area.width as usize {
+        left = counts(app, theme, true);
+    }
+    let left = Line::from(left);
+    let avail = (area.width as usize).saturating_sub(left.width());
+    let (hint, daemon, message) = fit(app, avail);
+    let mut spans = left.spans;
+    spans.push(Span::styled(hint, theme.fg(Color::DarkGray)));
+    let mut right: Vec<Span> = Vec::new();
+    if let Some(daemon) = daemon {
+        right.push(Span::styled(
+            format!("{daemon} "),
+            theme.fg(Color::DarkGray),
+        ));
+    }
+    if let Some((text, style)) = message {
+        right.push(Span::styled(format!("{text} "), style));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(Paragraph::new(Line::from(right).right_aligned()), area);
+}
+
+/// The counts per state, jobs and queue (`tight`: symbols and numbers
+/// only), and the daemon's trouble.
+fn counts(app: &App, theme: &Theme, tight: bool) -> Vec<Span<'static>> {
     let mut left: Vec<Span> = Vec::new();
     for &state in ORDER {
         let n = app
@@ -51,8 +81,11 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             continue;
         }
         let (symbol, style) = theme.status(state);
-        left.push(Span::styled(format!(" {symbol}{n} "), style));
-        left.push(Span::raw(format!("{} ", state.label())));
+        left.push(Span::styled(format!(" {symbol}{n}"), style));
+        if !tight {
+            left.push(Span::raw(format!(" {}", state.label())));
+        }
+        left.push(Span::raw(" "));
     }
     if left.is_empty() {
         left.push(Span::raw(" idle "));
@@ -62,67 +95,99 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .iter()
         .filter(|i| i.status == Status::Queued)
         .count();
-    left.push(Span::styled(
-        format!("│ jobs {}/{} │ queue {queued} ", app.running(), app.jobs),
-        theme.fg(Color::DarkGray),
-    ));
-
+    let jobs = if tight {
+        format!("│ {}/{} │ ", app.running(), app.jobs)
+    } else {
+        format!("│ jobs {}/{} │ queue {queued} │ ", app.running(), app.jobs)
+    };
+    left.push(Span::styled(jobs, theme.fg(Color::DarkGray)));
     if app.daemon_down.is_some() {
         left.push(Span::styled(
-            " daemon not answering ",
+            if tight {
+                "daemon down "
+            } else {
+                "daemon not answering "
+            },
             theme
                 .fg(Color::Red)
                 .add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ));
     }
+    left
+}
 
-    if let Some(daemon) = &app.daemon {
-        left.push(Span::styled(
-            format!("│ {daemon} "),
-            theme.fg(Color::DarkGray),
-        ));
-    }
-    let left = Line::from(left);
-    let right: Line = if let Some(search) = &app.view.search {
+/// What fits beside the counts in `avail` columns, in this order: the
+/// search or message (cut if need be), the shortest hints ("? help"), the
+/// daemon (cut, or left out below a dozen columns), then longer hints as
+/// room allows.
+fn fit(app: &App, avail: usize) -> (String, Option<String>, Option<(String, Style)>) {
+    let levels = hint_levels();
+    let least = levels.last().map_or(0, |h| h.width());
+    let message = right_text(app)
+        .map(|(text, style)| (truncate(&text, avail.saturating_sub(least + 3)), style));
+    let mut room = avail.saturating_sub(message.as_ref().map_or(0, |(t, _)| t.width() + 1) + 1);
+    let daemon_wants = app
+        .daemon
+        .as_deref()
+        .map_or(0, |d| d.width().min(DAEMON_MIN) + 1);
+    let hint = levels
+        .iter()
+        .find(|h| h.width() + daemon_wants <= room)
+        .or(levels.last())
+        .map(|h| truncate(h, room))
+        .unwrap_or_default();
+    room = room.saturating_sub(hint.width() + 1);
+    let daemon = app
+        .daemon
+        .as_deref()
+        .filter(|_| room > DAEMON_LEAST)
+        .map(|d| truncate(d, room - 1));
+    (hint, daemon, message)
+}
+
+/// The daemon's label is left out below this many columns...
+const DAEMON_LEAST: usize = 12;
+/// ... and longer hints give way while it has fewer than this.
+const DAEMON_MIN: usize = 24;
+
+/// The search being typed or its place, else the last message: (text,
+/// style) with the theme applied by `draw`.
+fn right_text(app: &App) -> Option<(String, Style)> {
+    let theme = super::Theme::new(app.view.color);
+    if let Some(search) = &app.view.search {
         let mut s = format!("/{}", search.query);
         if matches!(app.view.mode, Mode::Search) {
             s.push('▏');
         } else if search.matches.is_empty() {
             s.push_str("  (no match)");
+        } else if let Some(at) = search.current {
+            s.push_str(&format!("  {}/{}  n/N", at + 1, search.matches.len()));
         } else {
-            let at = search.current.map(|c| c + 1).unwrap_or(0);
-            s.push_str(&format!("  {at}/{}  n/N", search.matches.len()));
+            let n = search.matches.len();
+            s.push_str(&format!(
+                "  {n} match{}  n/N",
+                if n == 1 { "" } else { "es" }
+            ));
         }
-        Line::from(Span::styled(
-            s,
-            theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        ))
-    } else if let Some(message) = &app.view.message {
-        Line::from(Span::styled(message.as_str(), theme.fg(Color::Cyan)))
-    } else {
-        Line::from(Span::styled(
-            hints(area.width as usize, left.width()),
-            theme.fg(Color::DarkGray),
-        ))
-    };
-    let right_width = (right.width() as u16 + 1).min(area.width / 2);
-    let [l, r] =
-        Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
-    frame.render_widget(Paragraph::new(left), l);
-    frame.render_widget(Paragraph::new(right.right_aligned()), r);
+        return Some((s, theme.fg(Color::Yellow).add_modifier(Modifier::BOLD)));
+    }
+    app.view.message.clone().map(|m| (m, theme.fg(Color::Cyan)))
 }
 
-/// Normal mode's hints, "? help  b build ... q quit ", where they fit
-/// beside `left` columns in `width`; else only the first, "? help ".
-fn hints(width: usize, left: usize) -> String {
-    let hints: Vec<String> = table::hints(table::NORMAL)
+/// Normal mode's hints, longest first: "? help  / filter  b build ...",
+/// then tighter, then only the keys after the first, then "? help".
+fn hint_levels() -> Vec<String> {
+    let hints = table::hints(table::NORMAL);
+    let labelled: Vec<String> = hints
         .iter()
         .map(|(keys, label)| format!("{keys} {label}"))
         .collect();
-    let all = format!("{} ", hints.join("  "));
-    if left + all.len() < width {
-        all
-    } else {
-        hints.first().map(|h| format!("{h} ")).unwrap_or_default()
-    }
+    let keys: Vec<&str> = hints.iter().skip(1).map(|(keys, _)| *keys).collect();
+    let first = labelled.first().cloned().unwrap_or_default();
+    vec![
+        labelled.join("  "),
+        labelled.join(" "),
+        format!("{first} {}", keys.join(" ")),
+        first,
+    ]
 }

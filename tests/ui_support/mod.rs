@@ -218,3 +218,51 @@ pub fn render_buffer(app: &mut App, width: u16, height: u16) -> ratatui::buffer:
     term.draw(|f| kiln::ui::draw(app, f)).unwrap();
     term.backend().buffer().clone()
 }
+
+/// What history knows when it opens: base failed 10 minutes ago, web was
+/// built an hour ago; with their saved logs' tails.
+pub fn last_runs() -> Msg {
+    use kiln::protocol::{LastRun, RunResult};
+    let run = LastRun {
+        result: RunResult::Failed,
+        ended_ago: Some(std::time::Duration::from_secs(600)),
+        as_of: t(0.0),
+        duration: Some(std::time::Duration::from_secs(14)),
+        image_id: None,
+        error: Some("The command '/bin/sh -c make' returned a non-zero code: 2".into()),
+        last_step: Some("[3/4] RUN make".into()),
+        tags: vec!["base:latest".into()],
+        log_path: Some("/tmp/kiln/base/7.log".into()),
+        log_tail: vec![
+            "==> [1/4] FROM scratch".into(),
+            "==> [2/4] COPY busybox /bin/busybox (cached)".into(),
+            "==> [3/4] RUN make".into(),
+            "cc -O2 -c src/part7.c".into(),
+            "src/part7.c:12: error: expected ';'".into(),
+            "kiln: FAILED: The command '/bin/sh -c make' returned a non-zero code: 2".into(),
+        ],
+    };
+    let web = LastRun {
+        result: RunResult::Built,
+        ended_ago: Some(std::time::Duration::from_secs(3600)),
+        duration: Some(std::time::Duration::from_millis(28_400)),
+        image_id: Some(format!("sha256:1a2b3c4d5e6f{}", "0".repeat(52))),
+        error: None,
+        last_step: Some("[2/2] RUN make install".into()),
+        tags: vec!["example/web:latest".into()],
+        log_tail: vec![
+            "==> [1/2] FROM base".into(),
+            "==> [2/2] RUN make install".into(),
+            "installed 12 files".into(),
+        ],
+        ..run.clone()
+    };
+    let known = |run| kiln::protocol::ImageHistory {
+        last_run: Some(run),
+        ..Default::default()
+    };
+    Msg::HistoryKnown(vec![
+        ("base".into(), known(run)),
+        ("web".into(), known(web)),
+    ])
+}

@@ -2,13 +2,17 @@
 //! only, no I/O. A key is looked up in the table of its mode
 //! (`table::lookup`, over `View::mode`) and its `Action` carried out by
 //! `apply`; each mode's handler decides what an unbound key does (typed
-//! into the search or the edit prompt, closes the `?` overlay, or nothing).
-//! Builds, pushes and cancels go through the scheduler (`app::schedule`)
-//! like every other request; Ctrl-C sends `Msg::Interrupt` through
-//! `update`, as SIGINT does.
+//! into the search, the filter or the edit prompt, closes the `?` overlay,
+//! or nothing). Builds, pushes and cancels go through the scheduler
+//! (`app::schedule`) like every other request; what needs the terminal
+//! (the pager, the clipboard, the mouse) goes out as a `Command` for the
+//! front-end; Ctrl-C sends `Msg::Interrupt` through `update`, as SIGINT
+//! does. Every key acts visibly or says in the status line why it did not.
 
+mod filter;
 mod mouse;
 mod normal;
+mod pane;
 mod prompt;
 mod search;
 pub(crate) mod table;
@@ -18,7 +22,7 @@ use std::time::Instant;
 use crossterm::event::{KeyEvent, KeyEventKind};
 
 use super::schedule::cancel_all;
-use super::view::Mode;
+use super::view::{Focus, Mode};
 use super::{App, Command, Msg};
 pub(super) use mouse::on_mouse;
 use table::Action;
@@ -32,20 +36,27 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Co
         Mode::Normal => normal::on_key(app, key, at, out),
         Mode::Help => on_help_key(app, key, at, out),
         Mode::Search => search::on_key(app, key, at, out),
+        Mode::Filter => filter::on_key(app, key, at, out),
         Mode::Edit(_) => prompt::on_key(app, key, at, out),
         Mode::ConfirmQuit => on_confirm_quit_key(app, key, at, out),
     }
 }
 
-/// The `?` overlay: any key closes it; a key it does not bind then acts as
-/// in normal mode.
+/// The `?` overlay: its keys scroll or close it; any other key closes it
+/// and does nothing else (`?` then `q` does not quit).
 fn on_help_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Command>) {
     match table::lookup(table::HELP, &key) {
         Some(action) => apply(app, action, at, out),
-        None => {
-            app.view.mode = Mode::Normal;
-            normal::on_key(app, key, at, out);
-        }
+        None => app.view.mode = Mode::Normal,
+    }
+}
+
+/// After every message: the quit question goes once nothing is left to
+/// cancel (it would ask about builds that are over).
+pub(super) fn settle(app: &mut App) {
+    if matches!(app.view.mode, Mode::ConfirmQuit) && app.is_idle() {
+        app.view.mode = Mode::Normal;
+        app.view.message = Some("every build has ended: q quits".into());
     }
 }
 
@@ -63,23 +74,38 @@ fn apply(app: &mut App, action: Action, at: Instant, out: &mut Vec<Command>) {
         Action::Up => normal::up(app),
         Action::Down => normal::down(app),
         Action::SwitchFocus => normal::switch_focus(app),
-        Action::PageUp => normal::scroll_pages(app, 1),
-        Action::PageDown => normal::scroll_pages(app, -1),
-        Action::Top => normal::show_top(app),
-        Action::Bottom => normal::show_bottom(app),
-        Action::ToggleFollow => normal::toggle_follow(app),
-        Action::StartSearch => search::start(app),
+        Action::PageUp => pane::scroll_pages(app, 1),
+        Action::PageDown => pane::scroll_pages(app, -1),
+        Action::Top => pane::show_top(app),
+        Action::Bottom => pane::show_bottom(app),
+        Action::ToggleFollow => pane::toggle_follow(app),
+        Action::ToggleWrap => pane::toggle_wrap(app),
+        Action::ScrollLeft => pane::scroll_sideways(app, -1),
+        Action::ScrollRight => pane::scroll_sideways(app, 1),
+        Action::StartSearch => match app.view.focus {
+            Focus::List => filter::start(app),
+            Focus::Pane => search::start(app),
+        },
         Action::NextMatch => search::step(app, true),
         Action::PrevMatch => search::step(app, false),
-        Action::Build => normal::build_selected(app, at, out),
+        Action::ToggleProblems => filter::toggle_problems(app),
+        Action::Build => normal::build_selected(app, false, at, out),
+        Action::ForceBuild => normal::build_selected(app, true, at, out),
         Action::BuildAll => normal::build_all(app, at, out),
         Action::Cancel => normal::cancel_selected(app, at, out),
         Action::Push => normal::push_selected(app, at, out),
         Action::Edit => prompt::open(app),
-        Action::ToggleTiled => app.view.tiled = !app.view.tiled,
+        Action::OpenPager => pane::open_pager(app, out),
+        Action::Copy => pane::copy(app, out),
+        Action::ToggleTiled => normal::toggle_tiled(app),
+        Action::ToggleZoom => normal::toggle_zoom(app),
+        Action::ToggleMouse => normal::toggle_mouse(app, out),
         Action::MoreJobs => normal::more_jobs(app, at, out),
         Action::FewerJobs => normal::fewer_jobs(app, at, out),
-        Action::ShowHelp => app.view.mode = Mode::Help,
+        Action::ShowHelp => {
+            app.view.help_scroll = 0;
+            app.view.mode = Mode::Help;
+        }
         Action::Back => normal::back(app),
         Action::Quit => {
             if app.is_idle() {
@@ -89,10 +115,17 @@ fn apply(app: &mut App, action: Action, at: Instant, out: &mut Vec<Command>) {
             }
         }
         Action::CloseHelp | Action::QuitDeclined => app.view.mode = Mode::Normal,
+        Action::HelpUp => app.view.help_scroll = app.view.help_scroll.saturating_sub(1),
+        Action::HelpDown => app.view.help_scroll += 1,
         Action::FindMatches => search::find(app),
         Action::CloseSearch => search::close(app),
+        Action::KeepFilter => filter::keep(app),
+        Action::ClearFilter => filter::clear(app),
         Action::ApplyEdits => prompt::apply_edits(app),
         Action::NewLine => prompt::new_line(app),
+        Action::ClearLine => prompt::clear_line(app),
+        Action::DeleteWord => prompt::delete_word(app),
+        Action::DeleteNext => prompt::delete_next(app),
         Action::CancelEdits => app.view.mode = Mode::Normal,
         Action::QuitConfirmed => {
             cancel_all(app, at, out);

@@ -1,4 +1,4 @@
-//! The mouse, in normal and search mode (overlays ignore it): the wheel
+//! The mouse, in normal, search and filter mode (overlays ignore it): the wheel
 //! scrolls the log under it or moves the list's selection, a click selects
 //! the row or tile under it, using the geometry the view drew with
 //! (`view::areas`).
@@ -8,7 +8,7 @@ use std::time::Instant;
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
-use super::normal::select;
+use super::normal::{move_selection, select};
 use crate::app::view::{self, Focus, Mode};
 use crate::app::App;
 
@@ -46,22 +46,17 @@ pub(in crate::app) fn on_mouse(app: &mut App, event: MouseEvent, _at: Instant) {
         }
     } else if areas.list.contains(pos) {
         match (wheel, event.kind) {
-            (Some(d), _) => {
-                let next = if d > 0 {
-                    app.view.selected.saturating_sub(1)
-                } else {
-                    app.view.selected + 1
-                };
-                select(app, next);
-            }
+            (Some(d), _) => move_selection(app, if d > 0 { -1 } else { 1 }),
             (None, MouseEventKind::Down(MouseButton::Left)) => {
                 // Inside the border: row 0 is the list's first visible row.
                 let rows = areas.list.height.saturating_sub(2) as usize;
                 if event.row > areas.list.y && event.row < areas.list.bottom().saturating_sub(1) {
-                    let offset = view::list_offset(app.view.selected, rows);
+                    let visible = view::visible_images(app);
+                    let selected = view::selected_row(app, &visible).unwrap_or(0);
+                    let offset = view::list_offset(selected, rows);
                     let row = offset + (event.row - areas.list.y - 1) as usize;
-                    if row < app.images.len() {
-                        select(app, row);
+                    if let Some(&i) = visible.get(row) {
+                        select(app, i);
                         app.view.focus = Focus::List;
                     }
                 }
@@ -73,7 +68,7 @@ pub(in crate::app) fn on_mouse(app: &mut App, event: MouseEvent, _at: Instant) {
 
 fn takes_mouse(mode: &Mode) -> bool {
     match mode {
-        Mode::Normal | Mode::Search => true,
+        Mode::Normal | Mode::Search | Mode::Filter => true,
         Mode::Help | Mode::Edit(_) | Mode::ConfirmQuit => false,
     }
 }

@@ -1,12 +1,12 @@
-//! Normal mode: moving the selection, scrolling the log, and acting on the
-//! selected image (build, cancel, push) or on all of them.
+//! Normal mode: moving the selection, acting on the selected image (build,
+//! force, cancel, push) or on all of them, and the dashboard's layout
+//! switches (tiled, zoom, mouse). The log pane's own keys are in `pane`.
 
 use std::time::Instant;
 
 use crossterm::event::KeyEvent;
-use ratatui::layout::Rect;
 
-use super::{apply, table};
+use super::{apply, pane, search, table};
 use crate::app::schedule::{cancel, request_run, schedule, RunKind};
 use crate::app::status::Status;
 use crate::app::view::{self, Focus};
@@ -21,16 +21,30 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Co
 
 pub(super) fn up(app: &mut App) {
     match app.view.focus {
-        Focus::List => select(app, app.view.selected.saturating_sub(1)),
-        Focus::Pane => scroll(app, 1),
+        Focus::List => move_selection(app, -1),
+        Focus::Pane => pane::scroll(app, 1),
     }
 }
 
 pub(super) fn down(app: &mut App) {
     match app.view.focus {
-        Focus::List => select(app, app.view.selected + 1),
-        Focus::Pane => scroll(app, -1),
+        Focus::List => move_selection(app, 1),
+        Focus::Pane => pane::scroll(app, -1),
     }
+}
+
+/// Move the selection `delta` rows among the images the list shows.
+pub(super) fn move_selection(app: &mut App, delta: isize) {
+    let visible = view::visible_images(app);
+    let Some(last) = visible.len().checked_sub(1) else {
+        app.view.message = Some("no image is shown: Esc clears the filter".into());
+        return;
+    };
+    let row = match view::selected_row(app, &visible) {
+        Some(row) => row.saturating_add_signed(delta).min(last),
+        None => 0,
+    };
+    select(app, visible[row]);
 }
 
 pub(super) fn switch_focus(app: &mut App) {
@@ -40,81 +54,88 @@ pub(super) fn switch_focus(app: &mut App) {
     };
 }
 
-/// Scroll `pages` pages back (negative: forward).
-pub(super) fn scroll_pages(app: &mut App, pages: isize) {
-    scroll(app, pages * page_lines(app));
-}
-
-/// The first page: its last line at the bottom of the pane.
-pub(super) fn show_top(app: &mut App) {
-    let page = page_lines(app) as usize;
-    if let Some(img) = app.images.get_mut(app.view.selected) {
-        img.log.reveal(page);
-    }
-}
-
-pub(super) fn show_bottom(app: &mut App) {
-    if let Some(img) = app.images.get_mut(app.view.selected) {
-        img.log.scroll_to_bottom();
-    }
-}
-
-pub(super) fn toggle_follow(app: &mut App) {
-    if let Some(img) = app.images.get_mut(app.view.selected) {
-        if img.log.follow {
-            img.log.follow = false;
-        } else {
-            img.log.scroll_to_bottom();
-        }
-    }
-}
-
-/// Esc: close the search, else leave tiled mode, else focus the list.
+/// Esc: close the search, else clear the list's filters, else leave zoom
+/// or tiled mode, else focus the list.
 pub(super) fn back(app: &mut App) {
     if app.view.search.is_some() {
         app.view.search = None;
+    } else if app.view.filter.is_some() || app.view.problems_only {
+        app.view.filter = None;
+        app.view.problems_only = false;
+    } else if app.view.zoom {
+        app.view.zoom = false;
     } else if app.view.tiled {
         app.view.tiled = false;
-    } else {
+    } else if app.view.focus == Focus::Pane {
         app.view.focus = Focus::List;
+    } else {
+        app.view.message = Some("nothing to close (q quits)".into());
     }
 }
 
-/// Select image `i` (clamped to the list); a new selection drops the
-/// search's matches, which were the old image's lines.
+/// Select image `i` (clamped to the list); a new selection's search
+/// matches are its own log's.
 pub(super) fn select(app: &mut App, i: usize) {
     let last = app.images.len().saturating_sub(1);
     let i = i.min(last);
     if i != app.view.selected {
         app.view.selected = i;
-        if let Some(search) = app.view.search.as_mut() {
-            search.matches.clear();
-            search.current = None;
-        }
+        search::refresh(app);
     }
 }
 
-fn scroll(app: &mut App, delta: isize) {
-    if let Some(img) = app.images.get_mut(app.view.selected) {
-        img.log.scroll_by(delta);
+/// `b` (`force`: `F`): build the selected image, with what it builds on;
+/// `F` skips change detection for the selected image. An image already
+/// on its way says so instead.
+pub(super) fn build_selected(app: &mut App, force: bool, at: Instant, out: &mut Vec<Command>) {
+    let i = app.view.selected;
+    let Some(img) = app.images.get(i) else {
+        return;
+    };
+    if img.status.is_pending() {
+        app.view.message = Some(format!(
+            "{} is already {} (c cancels it)",
+            img.name,
+            img.status.label()
+        ));
+        return;
     }
-}
-
-/// A page of the log pane: its inner height less one line of overlap.
-fn page_lines(app: &App) -> isize {
-    let areas = view::areas(app, Rect::new(0, 0, app.view.width, app.view.height));
-    (areas.pane.height.saturating_sub(3) as isize).max(1)
-}
-
-pub(super) fn build_selected(app: &mut App, at: Instant, out: &mut Vec<Command>) {
     let mut images = Vec::new();
-    with_deps(app, app.view.selected, &mut images);
-    rebuild(app, images, at, out);
+    with_deps(app, i, &mut images);
+    let deps: Vec<&str> = images[1..]
+        .iter()
+        .filter(|&&d| !app.images[d].status.is_pending())
+        .map(|&d| app.images[d].name.as_str())
+        .collect();
+    let name = &app.images[i].name;
+    let mut message = if force {
+        format!("rebuilding {name} without change detection")
+    } else {
+        format!("building {name} if it changed")
+    };
+    if !deps.is_empty() {
+        message.push_str(&format!(" (after checking {})", deps.join(", ")));
+    }
+    app.view.message = Some(message);
+    app.images[i].force_next = force;
+    app.session.awaited = Some(i);
+    request_run(app, RunKind::Build, &images, at, out);
+    schedule(app, at, out);
 }
 
+/// `B`: every image that is not already on its way, each built only if it
+/// changed.
 pub(super) fn build_all(app: &mut App, at: Instant, out: &mut Vec<Command>) {
-    let all = (0..app.images.len()).collect();
-    rebuild(app, all, at, out);
+    let idle: Vec<usize> = (0..app.images.len())
+        .filter(|&i| !app.images[i].status.is_pending())
+        .collect();
+    app.view.message = Some(match idle.len() {
+        0 => "every image is already building or queued".to_string(),
+        n if n == app.images.len() => format!("building all {n} images that changed"),
+        n => format!("building the {n} other images that changed"),
+    });
+    request_run(app, RunKind::Build, &idle, at, out);
+    schedule(app, at, out);
 }
 
 /// `i` and everything it builds on, transitively.
@@ -128,17 +149,22 @@ fn with_deps(app: &App, i: usize, acc: &mut Vec<usize>) {
     }
 }
 
-fn rebuild(app: &mut App, images: Vec<usize>, at: Instant, out: &mut Vec<Command>) {
-    request_run(app, RunKind::Build, &images, at, out);
-    schedule(app, at, out);
-}
-
 pub(super) fn cancel_selected(app: &mut App, at: Instant, out: &mut Vec<Command>) {
     let i = app.view.selected;
-    if i < app.images.len() {
-        cancel(app, i, at, out);
-        schedule(app, at, out);
+    let Some(img) = app.images.get(i) else {
+        return;
+    };
+    if !img.status.is_pending() {
+        app.view.message = Some(format!(
+            "nothing to cancel: {} is {}",
+            img.name,
+            img.status.label()
+        ));
+        return;
     }
+    app.view.message = Some(format!("cancelled {}", img.name));
+    cancel(app, i, at, out);
+    schedule(app, at, out);
 }
 
 pub(super) fn push_selected(app: &mut App, at: Instant, out: &mut Vec<Command>) {
@@ -147,11 +173,38 @@ pub(super) fn push_selected(app: &mut App, at: Instant, out: &mut Vec<Command>) 
         return;
     };
     if img.status == Status::Done {
-        app.view.message = Some(format!("pushing {}", img.name));
+        app.view.message = Some(format!("pushing {} ({})", img.name, img.tags.join(", ")));
+        app.session.awaited = Some(i);
         request_run(app, RunKind::Push, &[i], at, out);
     } else {
-        app.view.message = Some(format!("{} has no fresh build to push", img.name));
+        app.view.message = Some(format!(
+            "{} has no fresh build to push (it is {})",
+            img.name,
+            img.status.label()
+        ));
     }
+}
+
+pub(super) fn toggle_tiled(app: &mut App) {
+    app.view.tiled = !app.view.tiled;
+    app.view.zoom = false;
+}
+
+pub(super) fn toggle_zoom(app: &mut App) {
+    app.view.zoom = !app.view.zoom;
+    app.view.tiled = false;
+}
+
+/// `m`: the mouse to the dashboard (wheel, clicks) or to the terminal (its
+/// own text selection).
+pub(super) fn toggle_mouse(app: &mut App, out: &mut Vec<Command>) {
+    app.view.mouse = !app.view.mouse;
+    app.view.message = Some(if app.view.mouse {
+        "mouse: wheel scrolls, click selects (m gives it to the terminal)".into()
+    } else {
+        "mouse: the terminal's own selection works (m takes it back)".into()
+    });
+    out.push(Command::MouseCapture(app.view.mouse));
 }
 
 pub(super) fn more_jobs(app: &mut App, at: Instant, out: &mut Vec<Command>) {
@@ -161,7 +214,11 @@ pub(super) fn more_jobs(app: &mut App, at: Instant, out: &mut Vec<Command>) {
 }
 
 pub(super) fn fewer_jobs(app: &mut App, at: Instant, out: &mut Vec<Command>) {
-    app.jobs = app.jobs.saturating_sub(1).max(1);
+    if app.jobs == 1 {
+        app.view.message = Some("1 build at once is the least".into());
+        return;
+    }
+    app.jobs -= 1;
     app.view.message = Some(format!(
         "up to {} builds at once (running ones finish)",
         app.jobs

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use crossterm::event::KeyEvent;
-use ratatui_textarea::{CursorMove, TextArea};
+use ratatui_textarea::{CursorMove, DataCursor, TextArea};
 
 use super::{apply, table};
 use crate::app::edit::ImageOverride;
@@ -19,6 +19,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Co
             if let Mode::Edit(prompt) = &mut app.view.mode {
                 prompt.textarea.input(key);
                 prompt.error = None;
+                prompt.note = None;
             }
         }
     }
@@ -47,12 +48,70 @@ pub(super) fn open(app: &mut App) {
         image: i,
         textarea,
         error: None,
+        note: None,
     }));
 }
 
 pub(super) fn new_line(app: &mut App) {
     if let Mode::Edit(prompt) = &mut app.view.mode {
         prompt.textarea.insert_newline();
+    }
+}
+
+/// The open prompt, its cursor (row, column) and the cursor's line.
+fn at_cursor(app: &mut App) -> Option<(&mut EditPrompt, usize, usize)> {
+    let Mode::Edit(prompt) = &mut app.view.mode else {
+        return None;
+    };
+    let DataCursor(row, col) = prompt.textarea.cursor();
+    prompt.error = None;
+    prompt.note = None;
+    Some((prompt, row, col))
+}
+
+fn line_len(prompt: &EditPrompt, row: usize) -> usize {
+    prompt
+        .textarea
+        .lines()
+        .get(row)
+        .map_or(0, |l| l.chars().count())
+}
+
+/// Ctrl-U: empty the cursor's line (the line itself stays).
+pub(super) fn clear_line(app: &mut App) {
+    let Some((prompt, row, _)) = at_cursor(app) else {
+        return;
+    };
+    if line_len(prompt, row) > 0 {
+        prompt.textarea.move_cursor(CursorMove::End);
+        prompt.textarea.delete_line_by_head();
+    }
+}
+
+/// Ctrl-W: delete the word before the cursor; at the start of a line,
+/// nothing (lines are joined with Backspace, knowingly).
+pub(super) fn delete_word(app: &mut App) {
+    let Some((prompt, _, col)) = at_cursor(app) else {
+        return;
+    };
+    if col == 0 {
+        prompt.note = Some("at the start of the line: Backspace joins it to the one above".into());
+    } else {
+        prompt.textarea.delete_word();
+    }
+}
+
+/// Delete: the character under the cursor; at the end of a line, nothing
+/// (it would silently join the next line onto this one).
+pub(super) fn delete_next(app: &mut App) {
+    let Some((prompt, row, col)) = at_cursor(app) else {
+        return;
+    };
+    if col >= line_len(prompt, row) {
+        prompt.note =
+            Some("Delete does not join lines: Backspace at the start of the next one does".into());
+    } else {
+        prompt.textarea.delete_next_char();
     }
 }
 

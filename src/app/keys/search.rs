@@ -63,6 +63,17 @@ pub(super) fn find(app: &mut App) {
     reveal_current(app);
 }
 
+/// Another image was selected: the search's matches are now its log's
+/// (none current until `n`/`N`).
+pub(super) fn refresh(app: &mut App) {
+    if let Some(search) = app.view.search.as_mut() {
+        search.current = None;
+    }
+    if !matches!(app.view.mode, Mode::Search) {
+        find_matches(app);
+    }
+}
+
 /// Recompute the selected image's matches (its log may have grown or
 /// dropped lines since), keeping the current match where possible.
 fn find_matches(app: &mut App) {
@@ -86,6 +97,7 @@ fn find_matches(app: &mut App) {
 /// n (forward = newer, down) / N (back = older, up), wrapping around.
 pub(super) fn step(app: &mut App, forward: bool) {
     if app.view.search.is_none() {
+        app.view.message = Some("no search yet: Tab to the log, then / searches it".into());
         return;
     }
     find_matches(app);

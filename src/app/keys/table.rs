@@ -8,7 +8,9 @@
 //! A new key: its `Action` (in `actions!` below), a row — or a binding in a
 //! row — of its mode's table, and its arm in `keys::apply`.
 
-use crossterm::event::KeyCode::{BackTab, Down, End, Enter, Esc, Home, PageDown, PageUp, Tab, Up};
+use crossterm::event::KeyCode::{
+    BackTab, Delete, Down, End, Enter, Esc, Home, Left, PageDown, PageUp, Right, Tab, Up,
+};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Declares `Action` and, for the tests, `Action::ALL`: a new action
@@ -48,15 +50,26 @@ actions! {
     Bottom,
     /// Stop following the log's tail, or follow it again.
     ToggleFollow,
-    /// Start typing a search query.
+    /// Wrap long log lines, or cut them at the pane's edge.
+    ToggleWrap,
+    /// Scroll cut lines sideways, towards their start.
+    ScrollLeft,
+    /// Scroll cut lines sideways, towards their end.
+    ScrollRight,
+    /// Start typing a filter for the list (list focused) or a search
+    /// query for the log (pane focused).
     StartSearch,
     /// Go to the next match of the last search (down, newer).
     NextMatch,
     /// Go to the previous match of the last search (up, older).
     PrevMatch,
-    /// Rebuild the selected image with its dependencies.
+    /// Show only failed, stalled and timed-out images, or all again.
+    ToggleProblems,
+    /// Build the selected image if it changed, with its dependencies.
     Build,
-    /// Rebuild every image.
+    /// Rebuild the selected image without change detection.
+    ForceBuild,
+    /// Build every image that changed.
     BuildAll,
     /// Cancel the selected image's build or push.
     Cancel,
@@ -64,8 +77,16 @@ actions! {
     Push,
     /// Open the edit prompt over the selected image's args, tags, target.
     Edit,
+    /// Show the selected image's saved log, every line, in `$PAGER`.
+    OpenPager,
+    /// Copy the visible log lines (or the current match's line).
+    Copy,
     /// A pane per active build, or back to list and log.
     ToggleTiled,
+    /// The log pane on the whole screen, or back beside the list.
+    ToggleZoom,
+    /// Capture the mouse, or leave it to the terminal (text selection).
+    ToggleMouse,
     /// One more build at once.
     MoreJobs,
     /// One build fewer at once (running ones finish).
@@ -78,14 +99,29 @@ actions! {
     Quit,
     /// Close the `?` overlay.
     CloseHelp,
+    /// `?` overlay: scroll it up.
+    HelpUp,
+    /// `?` overlay: scroll it down.
+    HelpDown,
     /// Search mode: find the query's matches and go to the nearest.
     FindMatches,
     /// Search mode: drop the search.
     CloseSearch,
+    /// Filter mode: keep the filter, back to the list.
+    KeepFilter,
+    /// Filter mode: drop the filter.
+    ClearFilter,
     /// Edit prompt: apply the edits (a bad line is refused).
     ApplyEdits,
     /// Edit prompt: a new line in the text area.
     NewLine,
+    /// Edit prompt: empty the cursor's line.
+    ClearLine,
+    /// Edit prompt: delete the word before the cursor (not a line break).
+    DeleteWord,
+    /// Edit prompt: delete the character under the cursor (not a line
+    /// break).
+    DeleteNext,
     /// Edit prompt: close it, changing nothing.
     CancelEdits,
     /// Quit question: yes, cancel the builds and quit.
@@ -141,8 +177,9 @@ pub enum Input {
     Mouse,
 }
 
-/// How a row shows in a mode's hint line: `KEYS LABEL`, in `rank` order;
-/// where only one fits, the first.
+/// How a row shows in a mode's hint line: `KEYS LABEL` (its first key
+/// only, where the row has several), in `rank` order; where not all fit,
+/// the first ones.
 #[derive(Debug, Clone, Copy)]
 pub struct Hint {
     pub rank: u8,
@@ -235,6 +272,14 @@ pub const NORMAL: &[Row] = &[
         ],
     ),
     row(
+        "←/→ h/l",
+        "scroll long lines sideways (not wrapping)",
+        &[
+            on(&[key(Left), ch('h')], Action::ScrollLeft),
+            on(&[key(Right), ch('l')], Action::ScrollRight),
+        ],
+    ),
+    row(
         "Enter Tab",
         "focus list ⇄ log pane",
         &[on(
@@ -264,22 +309,42 @@ pub const NORMAL: &[Row] = &[
         &[on(&[ch('f')], Action::ToggleFollow)],
     ),
     row(
+        "w",
+        "wrap long lines on/off",
+        &[on(&[ch('w')], Action::ToggleWrap)],
+    ),
+    row(
         "/  n N",
-        "search the log, next / previous match",
+        "filter the list (list) / search the log (pane)",
         &[
             on(&[ch('/')], Action::StartSearch),
             on(&[ch('n')], Action::NextMatch),
             on(&[ch('N')], Action::PrevMatch),
         ],
+    )
+    .hint(1, "filter"),
+    row(
+        "!",
+        "only failed, stalled and timed-out images",
+        &[on(&[ch('!')], Action::ToggleProblems)],
     ),
     row(
         "b",
-        "rebuild selected (with its dependencies)",
+        "build selected if changed (and its deps)",
         &[on(&[ch('b')], Action::Build)],
     )
-    .hint(1, "build"),
-    row("B", "rebuild all", &[on(&[ch('B')], Action::BuildAll)]),
-    row("c", "cancel selected", &[on(&[ch('c')], Action::Cancel)]).hint(2, "cancel"),
+    .hint(2, "build"),
+    row(
+        "F",
+        "force-rebuild selected (no change check)",
+        &[on(&[ch('F')], Action::ForceBuild)],
+    ),
+    row(
+        "B",
+        "build all that changed",
+        &[on(&[ch('B')], Action::BuildAll)],
+    ),
+    row("c", "cancel selected", &[on(&[ch('c')], Action::Cancel)]).hint(3, "cancel"),
     row("p", "push selected", &[on(&[ch('p')], Action::Push)]),
     row(
         "e",
@@ -287,11 +352,32 @@ pub const NORMAL: &[Row] = &[
         &[on(&[ch('e')], Action::Edit)],
     ),
     row(
+        "o",
+        "the full saved log in $PAGER",
+        &[on(&[ch('o')], Action::OpenPager)],
+    )
+    .hint(4, "pager"),
+    row(
+        "y",
+        "copy visible lines (or the match)",
+        &[on(&[ch('y')], Action::Copy)],
+    ),
+    row(
         "t",
         "tiled: a pane per active build",
         &[on(&[ch('t')], Action::ToggleTiled)],
     )
-    .hint(3, "tiled"),
+    .hint(5, "tiled"),
+    row(
+        "z",
+        "zoom the log pane to full width",
+        &[on(&[ch('z')], Action::ToggleZoom)],
+    ),
+    row(
+        "m",
+        "mouse capture on/off (terminal selection)",
+        &[on(&[ch('m')], Action::ToggleMouse)],
+    ),
     row(
         "+ / -",
         "more / fewer builds at once",
@@ -303,7 +389,7 @@ pub const NORMAL: &[Row] = &[
     row("?", "this help", &[on(&[ch('?')], Action::ShowHelp)]).hint(0, "help"),
     row(
         "Esc",
-        "close search / overlay",
+        "close search / filter / zoom / tiled",
         &[on(&[key(Esc)], Action::Back)],
     ),
     row(
@@ -311,7 +397,7 @@ pub const NORMAL: &[Row] = &[
         "quit (asks while builds run)",
         &[on(&[ch('q')], Action::Quit)],
     )
-    .hint(4, "quit"),
+    .hint(6, "quit"),
     INTERRUPT,
     Row {
         keys: "mouse",
@@ -321,13 +407,22 @@ pub const NORMAL: &[Row] = &[
     },
 ];
 
-/// The `?` overlay. Any other key closes it too, then acts as in normal
-/// mode.
-pub const HELP: &[Row] = &[row(
-    "? Esc",
-    "close this help",
-    &[on(&[ch('?'), key(Esc)], Action::CloseHelp)],
-)];
+/// The `?` overlay. Any other key closes it too, and does nothing else.
+pub const HELP: &[Row] = &[
+    row(
+        "↑/↓ j/k",
+        "scroll this help",
+        &[
+            on(&[key(Up), ch('k')], Action::HelpUp),
+            on(&[key(Down), ch('j')], Action::HelpDown),
+        ],
+    ),
+    row(
+        "? Esc",
+        "close this help",
+        &[on(&[ch('?'), key(Esc)], Action::CloseHelp)],
+    ),
+];
 
 /// Typing a search query. Other keys edit the query; Backspace on an empty
 /// query closes the search.
@@ -341,6 +436,21 @@ pub const SEARCH: &[Row] = &[
         "Esc",
         "close the search",
         &[on(&[key(Esc)], Action::CloseSearch)],
+    ),
+];
+
+/// Typing the list's filter: the list follows each key. Other keys edit
+/// it; Backspace on an empty filter drops it.
+pub const FILTER: &[Row] = &[
+    row(
+        "Enter",
+        "keep the filter",
+        &[on(&[key(Enter)], Action::KeepFilter)],
+    ),
+    row(
+        "Esc",
+        "clear the filter",
+        &[on(&[key(Esc)], Action::ClearFilter)],
     ),
 ];
 
@@ -365,6 +475,23 @@ pub const PROMPT: &[Row] = &[
         &[on(&[key(Esc)], Action::CancelEdits)],
     )
     .hint(2, "cancel"),
+    row(
+        "Ctrl-U",
+        "clear the line",
+        &[on(&[ctrl('u')], Action::ClearLine)],
+    )
+    .hint(3, "clear line"),
+    row(
+        "Ctrl-W",
+        "delete the word before the cursor",
+        &[on(&[ctrl('w')], Action::DeleteWord)],
+    )
+    .hint(4, "delete word"),
+    row(
+        "Delete",
+        "delete the next character (never a line break)",
+        &[on(&[key(Delete)], Action::DeleteNext)],
+    ),
 ];
 
 /// `q` while builds run: "Cancel them and quit? (y/n)". Other keys do
@@ -396,11 +523,12 @@ pub fn lookup(rows: &[Row], event: &KeyEvent) -> Option<Action> {
         .map(|b| b.action)
 }
 
-/// The hints of `rows`, in rank order: (keys, label).
+/// The hints of `rows`, in rank order: (key, label).
 pub fn hints(rows: &[Row]) -> Vec<(&'static str, &'static str)> {
+    let first_key = |keys: &'static str| keys.split_whitespace().next().unwrap_or(keys);
     let mut hinted: Vec<(u8, &'static str, &'static str)> = rows
         .iter()
-        .filter_map(|r| r.hint.map(|h| (h.rank, r.keys, h.label)))
+        .filter_map(|r| r.hint.map(|h| (h.rank, first_key(r.keys), h.label)))
         .collect();
     hinted.sort_by_key(|&(rank, _, _)| rank);
     hinted
@@ -418,6 +546,7 @@ mod tests {
         ("NORMAL", NORMAL),
         ("HELP", HELP),
         ("SEARCH", SEARCH),
+        ("FILTER", FILTER),
         ("PROMPT", PROMPT),
         ("CONFIRM_QUIT", CONFIRM_QUIT),
     ];
@@ -494,8 +623,10 @@ mod tests {
             hints(NORMAL),
             [
                 ("?", "help"),
+                ("/", "filter"),
                 ("b", "build"),
                 ("c", "cancel"),
+                ("o", "pager"),
                 ("t", "tiled"),
                 ("q", "quit")
             ]
@@ -512,6 +643,7 @@ mod tests {
         }
         assert_eq!(lookup(NORMAL, &enter), Some(Action::SwitchFocus));
         assert_eq!(lookup(SEARCH, &enter), Some(Action::FindMatches));
+        assert_eq!(lookup(FILTER, &enter), Some(Action::KeepFilter));
         assert_eq!(lookup(PROMPT, &enter), Some(Action::ApplyEdits));
         assert_eq!(lookup(CONFIRM_QUIT, &enter), None);
     }
