@@ -1,25 +1,58 @@
 //! End to end: the real binary's dashboard under tmux against the real
-//! daemon. A build that sleeps longer than --stall-after shows the image, a
-//! live "silent" counter, then done; `q` leaves the alternate screen and the
-//! shell is back.
+//! daemon (and a real local registry). A build that sleeps longer than
+//! --stall-after shows a live "silent" counter, then done; a dashboard
+//! opened after a headless build shows history, reads a long error with
+//! `w`, hands the full saved log to `$PAGER` with `o`, force-rebuilds a
+//! cached image with `F`, and ignores the `q` that closes `?`; tags edited
+//! with `e` are the ones pushed to the registry. `q` leaves the alternate
+//! screen and the shell is back.
 
 mod common;
 
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::registry::Registry;
 use common::*;
 
-/// A tmux server of our own (its own socket), killed on drop.
+static SERVERS: AtomicUsize = AtomicUsize::new(0);
+
+/// A tmux server of our own (its own socket), killed on drop, running the
+/// dashboard in a 120x30 window.
 struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn new() -> Tmux {
-        Tmux {
-            socket: format!("kiln-test-{}", std::process::id()),
+    /// Start `kiln ARGS` of stack `s` in a shell in tmux, with `env` added
+    /// to the test's isolated environment; None without tmux.
+    fn kiln(s: &Stack, args: &[&str], env: &[(&str, &str)]) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("skipping: tmux is not installed");
+            return None;
         }
+        let tmux = Tmux {
+            socket: format!(
+                "kiln-test-{}-{}",
+                std::process::id(),
+                SERVERS.fetch_add(1, Ordering::SeqCst)
+            ),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "kiln",
+            "-x",
+            "120",
+            "-y",
+            "30",
+            "sh",
+        ]);
+        tmux.run(&["send-keys", "-t", "kiln", "-l", &command_line(s, args, env)]);
+        tmux.run(&["send-keys", "-t", "kiln", "Enter"]);
+        Some(tmux)
     }
 
     fn run(&self, args: &[&str]) -> String {
@@ -41,6 +74,18 @@ impl Tmux {
         self.run(&["capture-pane", "-p", "-t", "kiln"])
     }
 
+    /// Keys by tmux's names (`Up`, `C-u`, `Enter`, `q`).
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            self.run(&["send-keys", "-t", "kiln", key]);
+        }
+    }
+
+    /// Text typed as is.
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "kiln", "-l", text]);
+    }
+
     /// Poll the screen until `check` holds; panics with the screen if not.
     fn wait_for(&self, what: &str, limit: Duration, check: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
@@ -55,6 +100,21 @@ impl Tmux {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+
+    /// `q` (nothing left running), and the shell is back: kiln's exit code
+    /// and the screen after it.
+    fn quit(&self) -> (String, String) {
+        self.keys(&["q"]);
+        let shell = self.wait_for("the shell", Duration::from_secs(30), |sc| {
+            sc.lines().any(|l| l.starts_with("KILN_EXIT="))
+        });
+        let code = shell
+            .lines()
+            .find_map(|l| l.strip_prefix("KILN_EXIT="))
+            .unwrap_or_default()
+            .to_string();
+        (code, shell)
+    }
 }
 
 impl Drop for Tmux {
@@ -65,37 +125,14 @@ impl Drop for Tmux {
     }
 }
 
-/// `s` quoted for sh.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-#[test]
-fn dashboard_shows_a_stall_then_done_and_quits_cleanly() {
-    require_docker!();
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipping: tmux is not installed");
-        return;
+/// The shell command line running `kiln ARGS` with the test's isolated
+/// environment spelled out (a tmux server does not pass a client's
+/// environment on), then printing its exit code.
+fn command_line(s: &Stack, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = s.kiln_cmd(args);
+    for (k, v) in env {
+        cmd.env(k, v);
     }
-    let s = Stack::new();
-    s.busybox_context("sleeper", "RUN echo before-sleep\nRUN sleep 4\n");
-    s.config(
-        r#"
-images:
-  - name: sleeper
-    tags: ["{prefix}/sleeper:latest"]
-"#,
-    );
-    // The command line, with the test's isolated environment spelled out
-    // (a tmux server does not pass a client's environment on).
-    let cmd = s.kiln_cmd(&[
-        "--build",
-        "--builder",
-        "legacy",
-        "--stall-after",
-        "2s",
-        "--no-cache",
-    ]);
     let mut line = String::from("env");
     for (k, v) in cmd.get_envs() {
         let k = k.to_string_lossy();
@@ -111,22 +148,46 @@ images:
         line.push_str(&sh_quote(&a.to_string_lossy()));
     }
     line.push_str("; echo KILN_EXIT=$?");
+    line
+}
 
-    let tmux = Tmux::new();
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "kiln",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        "sh",
-    ]);
-    tmux.run(&["send-keys", "-t", "kiln", "-l", &line]);
-    tmux.run(&["send-keys", "-t", "kiln", "Enter"]);
+/// `s` quoted for sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
 
+/// The list row of image `name` (`✓ name …`), without the pane beside it.
+fn row<'a>(screen: &'a str, name: &str) -> &'a str {
+    screen
+        .lines()
+        .map(|l| l.split("││").next().unwrap_or(l))
+        .find(|l| l.contains(&format!(" {name} ")) && l.starts_with('│'))
+        .unwrap_or("")
+}
+
+#[test]
+fn dashboard_shows_a_stall_then_done_and_quits_cleanly() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("sleeper", "RUN echo before-sleep\nRUN sleep 4\n");
+    s.config(
+        r#"
+images:
+  - name: sleeper
+    tags: ["{prefix}/sleeper:latest"]
+"#,
+    );
+    let args = [
+        "--build",
+        "--builder",
+        "legacy",
+        "--stall-after",
+        "2s",
+        "--no-cache",
+    ];
+    let Some(tmux) = Tmux::kiln(&s, &args, &[]) else {
+        return;
+    };
     tmux.wait_for("the dashboard", Duration::from_secs(30), |sc| {
         sc.contains("images (1)") && sc.contains("sleeper")
     });
@@ -143,15 +204,160 @@ images:
         done.contains("output resumed after"),
         "the pane says so:\n{done}"
     );
-
-    tmux.run(&["send-keys", "-t", "kiln", "q"]);
-    let shell = tmux.wait_for("the shell", Duration::from_secs(20), |sc| {
-        sc.lines().any(|l| l.starts_with("KILN_EXIT="))
-    });
-    assert!(shell.lines().any(|l| l == "KILN_EXIT=0"), "{shell}");
+    let (code, shell) = tmux.quit();
+    assert_eq!(code, "0", "{shell}");
     assert!(
         !shell.contains("images (1)"),
         "alternate screen left:\n{shell}"
     );
-    assert!(shell.contains("1 succeeded"), "summary printed:\n{shell}");
+    assert!(shell.contains("kiln | 1 built in"), "summary printed:\n{shell}");
+}
+
+/// After a headless build: history on open, `w` on a long error, `?` then
+/// `q`, `o` with a pager that copies the saved log, `F` on a cached image.
+#[test]
+fn dashboard_after_a_headless_build_reads_history_pages_and_force_rebuilds() {
+    require_docker!();
+    let s = Stack::new();
+    // 12 000 lines: more than the pane keeps in memory (10 000).
+    s.busybox_context("chatty", "RUN seq 1 12000\n");
+    let long = format!("{}END-OF-LINE", "e".repeat(389));
+    s.busybox_context(
+        "broken",
+        &format!("RUN echo starting && echo {long} >&2 && exit 3\n"),
+    );
+    s.config(
+        r#"
+images:
+  - name: chatty
+    tags: ["{prefix}/chatty:latest"]
+  - name: broken
+    tags: ["{prefix}/broken:latest"]
+"#,
+    );
+    let out = s.kiln(&["build", "--builder", "legacy", "--no-cache"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let paged = s.path("paged.log");
+    let pager = s.path("pager.sh");
+    std::fs::write(
+        &pager,
+        format!("#!/bin/sh\ncp \"$1\" '{}'\n", paged.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&pager, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let pager = pager.display().to_string();
+    let Some(tmux) = Tmux::kiln(&s, &["--builder", "legacy"], &[("PAGER", &pager)]) else {
+        return;
+    };
+
+    // History on open: each image's last result, its log in the pane.
+    let screen = tmux.wait_for("history", Duration::from_secs(30), |sc| {
+        row(sc, "broken").contains("failed")
+    });
+    assert!(row(&screen, "chatty").contains("built"), "{screen}");
+    assert!(
+        row(&screen, "broken").contains("exit 3 at"),
+        "the reason:\n{screen}"
+    );
+    assert!(screen.contains("11999") && screen.contains("12000"), "{screen}");
+
+    // `w`: the end of the 400-character line is on screen.
+    tmux.keys(&["j"]);
+    let screen = tmux.wait_for("broken's log", Duration::from_secs(10), |sc| {
+        sc.contains("starting")
+    });
+    assert!(!screen.contains("END-OF-LINE"), "cut before w:\n{screen}");
+    tmux.keys(&["w"]);
+    tmux.wait_for("the wrapped line's end", Duration::from_secs(10), |sc| {
+        sc.contains("END-OF-LINE")
+    });
+
+    // `?` then `q`: the help closes, kiln stays.
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help", Duration::from_secs(10), |sc| sc.contains(" keys "));
+    tmux.keys(&["q"]);
+    std::thread::sleep(Duration::from_millis(800));
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("images (2)") && !screen.contains(" keys "),
+        "{screen}"
+    );
+
+    // `o`: the pager gets the saved file, every line.
+    tmux.keys(&["k", "o"]);
+    assert!(
+        eventually(Duration::from_secs(20), || paged.exists()),
+        "the pager never ran"
+    );
+    tmux.wait_for("the dashboard back", Duration::from_secs(10), |sc| {
+        sc.contains("images (2)")
+    });
+    let text = std::fs::read_to_string(&paged).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&"1") && lines.contains(&"12000"), "{}", text.len());
+    assert!(lines.len() > 12_000, "{} lines", lines.len());
+
+    // `F`: the cached image is built again, not found unchanged.
+    tmux.keys(&["F"]);
+    let screen = tmux.wait_for("chatty rebuilt", Duration::from_secs(120), |sc| {
+        row(sc, "chatty").contains("built,")
+    });
+    assert!(row(&screen, "chatty").contains("cached"), "{screen}");
+    let (code, shell) = tmux.quit();
+    assert_eq!(code, "0", "nothing failed in this session:\n{shell}");
+    assert!(shell.contains("kiln | 1 built in"), "{shell}");
+}
+
+/// Tags changed with `e` are built and pushed; the registry has the
+/// edited tag, not the one in kiln.yaml; `kiln ls` records it.
+#[test]
+fn edited_tags_are_pushed_to_the_registry() {
+    require_docker!();
+    let registry = Registry::start();
+    let s = Stack::new();
+    s.busybox_context("app", "RUN echo built\n");
+    let repo = format!("{}/{}", registry.host, s.prefix);
+    s.config(&format!(
+        "images:\n  - name: app\n    tags: [\"{repo}/app:old\"]\n"
+    ));
+    let Some(tmux) = Tmux::kiln(&s, &["--builder", "legacy"], &[]) else {
+        return;
+    };
+    tmux.wait_for("the dashboard", Duration::from_secs(30), |sc| {
+        sc.contains("images (1)")
+    });
+    tmux.keys(&["e"]);
+    tmux.wait_for("the edit prompt", Duration::from_secs(10), |sc| {
+        sc.contains("tags: ")
+    });
+    // The cursor is on the last line (target:); the tags line is above it.
+    tmux.keys(&["Up", "C-u"]);
+    tmux.type_text(&format!("tags: {repo}/app:edited"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the edits saved", Duration::from_secs(10), |sc| {
+        sc.contains("app ✎")
+    });
+    tmux.keys(&["b"]);
+    tmux.wait_for("app built", Duration::from_secs(120), |sc| {
+        row(sc, "app").contains("built")
+    });
+    tmux.keys(&["p"]);
+    tmux.wait_for("app pushed", Duration::from_secs(120), |sc| {
+        row(sc, "app").contains("pushed")
+    });
+    let (code, shell) = tmux.quit();
+    assert_eq!(code, "0", "{shell}");
+
+    let name = format!("{}/app", s.prefix);
+    assert!(
+        registry.manifest_digest(&name, "edited").is_some(),
+        "the edited tag is not in the registry"
+    );
+    assert!(
+        registry.manifest_digest(&name, "old").is_none(),
+        "the config's tag was pushed"
+    );
+    let ls = stdout(&s.kiln(&["ls"]));
+    assert!(ls.contains(&format!("{repo}/app:edited (pushed)")), "{ls}");
+    let _ = docker(&["rmi", "-f", &format!("{repo}/app:edited")]);
 }
