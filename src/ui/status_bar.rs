@@ -175,19 +175,23 @@ fn right_text(app: &App) -> Option<(String, Style)> {
 }
 
 /// Normal mode's hints, longest first: "? help  / filter  b build ...",
-/// then tighter, then only the keys after the first, then "? help".
+/// then with fewer labels ("? help  / filter  b c o t q"), then "? help".
 fn hint_levels() -> Vec<String> {
     let hints = table::hints(table::NORMAL);
-    let labelled: Vec<String> = hints
-        .iter()
-        .map(|(keys, label)| format!("{keys} {label}"))
+    let mut levels: Vec<String> = (1..=hints.len())
+        .rev()
+        .map(|labelled| {
+            let mut words: Vec<String> = hints[..labelled]
+                .iter()
+                .map(|(keys, label)| format!("{keys} {label}"))
+                .collect();
+            let rest: Vec<&str> = hints[labelled..].iter().map(|(keys, _)| *keys).collect();
+            if !rest.is_empty() {
+                words.push(rest.join(" "));
+            }
+            words.join("  ")
+        })
         .collect();
-    let keys: Vec<&str> = hints.iter().skip(1).map(|(keys, _)| *keys).collect();
-    let first = labelled.first().cloned().unwrap_or_default();
-    vec![
-        labelled.join("  "),
-        labelled.join(" "),
-        format!("{first} {}", keys.join(" ")),
-        first,
-    ]
+    levels.extend(hints.first().map(|(keys, label)| format!("{keys} {label}")));
+    levels
 }
