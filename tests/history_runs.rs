@@ -32,7 +32,8 @@ fn a_run_keeps_its_tags_pushes_error_and_last_step() {
     h.record_step(run, "[2/3] RUN make", false, 900).unwrap();
     h.finish_run(run, "built", 2_000, Some("sha256:aa"), None, None)
         .unwrap();
-    h.record_push("web", "r/web:dev", "sha256:dd", 2_500).unwrap();
+    h.record_push("web", "r/web:dev", "sha256:dd", 2_500)
+        .unwrap();
     let latest = h.latest_runs().unwrap();
     let row = &latest["web"];
     assert_eq!(row.tags, ["r/web:dev", "r/web:1"]);

@@ -210,7 +210,10 @@ images:
         !shell.contains("images (1)"),
         "alternate screen left:\n{shell}"
     );
-    assert!(shell.contains("kiln | 1 built in"), "summary printed:\n{shell}");
+    assert!(
+        shell.contains("kiln | 1 built in"),
+        "summary printed:\n{shell}"
+    );
 }
 
 /// After a headless build: history on open, `w` on a long error, `?` then
@@ -259,7 +262,10 @@ images:
         row(&screen, "broken").contains("exit 3 at"),
         "the reason:\n{screen}"
     );
-    assert!(screen.contains("11999") && screen.contains("12000"), "{screen}");
+    assert!(
+        screen.contains("11999") && screen.contains("12000"),
+        "{screen}"
+    );
 
     // `w`: the end of the 400-character line is on screen.
     tmux.keys(&["j"]);
@@ -274,7 +280,9 @@ images:
 
     // `?` then `q`: the help closes, kiln stays.
     tmux.keys(&["?"]);
-    tmux.wait_for("the help", Duration::from_secs(10), |sc| sc.contains(" keys "));
+    tmux.wait_for("the help", Duration::from_secs(10), |sc| {
+        sc.contains(" keys ")
+    });
     tmux.keys(&["q"]);
     std::thread::sleep(Duration::from_millis(800));
     let screen = tmux.screen();
@@ -294,7 +302,11 @@ images:
     });
     let text = std::fs::read_to_string(&paged).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines.contains(&"1") && lines.contains(&"12000"), "{}", text.len());
+    assert!(
+        lines.contains(&"1") && lines.contains(&"12000"),
+        "{}",
+        text.len()
+    );
     assert!(lines.len() > 12_000, "{} lines", lines.len());
 
     // `F`: the cached image is built again, not found unchanged.

@@ -210,7 +210,7 @@ pub struct ListLayout {
 
 /// The list beside a pane in `main_width` columns: names get the width
 /// they need up to 40% of the screen; rows are full while the pane keeps
-/// `MIN_PANE` columns, else compact.
+/// `MIN_PANE` columns and half the screen, else compact.
 pub fn list_layout(app: &App, main_width: u16) -> ListLayout {
     let longest = app
         .images
@@ -222,7 +222,11 @@ pub fn list_layout(app: &App, main_width: u16) -> ListLayout {
     let name = longest.min(main_width * 2 / 5).max(4);
     // Borders, symbol and a space before and after the name.
     let fixed = 2 + 2 + name + 1;
-    let detail = main_width.saturating_sub(fixed + MIN_PANE).min(DETAIL);
+    // The pane keeps at least MIN_PANE columns and half the screen.
+    let detail = main_width
+        .saturating_sub(fixed + MIN_PANE)
+        .min((main_width / 2).saturating_sub(fixed))
+        .min(DETAIL);
     if detail >= MIN_DETAIL {
         ListLayout {
             width: fixed + detail,

@@ -315,7 +315,7 @@ pub const NORMAL: &[Row] = &[
     ),
     row(
         "/  n N",
-        "filter the list (list) / search the log (pane)",
+        "filter list / search log (pane), n N matches",
         &[
             on(&[ch('/')], Action::StartSearch),
             on(&[ch('n')], Action::NextMatch),
@@ -631,6 +631,25 @@ mod tests {
                 ("q", "quit")
             ]
         );
+    }
+
+    /// README's key table is normal mode's rows, in order, word for word.
+    #[test]
+    fn the_readme_key_table_is_this_table() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        let start = readme
+            .find("| key | what it does |")
+            .expect("the key table");
+        let rows: Vec<&str> = readme[start..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        let ours: Vec<String> = NORMAL
+            .iter()
+            .map(|r| format!("| `{}` | {} |", r.keys, r.help))
+            .collect();
+        assert_eq!(rows, ours);
     }
 
     /// Ctrl-C works in every mode; Enter means what its mode says.
