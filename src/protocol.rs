@@ -141,8 +141,6 @@ pub struct LastRun {
     pub error: Option<String>,
     /// The last step the run recorded: where a failed run failed.
     pub last_step: Option<String>,
-    /// The tags it built.
-    pub tags: Vec<String>,
     /// Its saved log file.
     pub log_path: Option<std::path::PathBuf>,
     /// The last lines of that log (a bounded read), oldest first.

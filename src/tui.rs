@@ -219,15 +219,16 @@ impl FrontEnd for Dashboard {
     fn perform(&mut self, effect: Effect) -> Option<Msg> {
         let done = match effect {
             Effect::Pager(path) => self.page(&path),
-            Effect::Copy(text) => copy_to_clipboard(&mut io::stdout(), &text),
+            Effect::Copy(text) => copy_to_clipboard(&mut io::stdout(), &text)
+                .map_err(|e| io::Error::other(format!("cannot copy: {e}"))),
             Effect::MouseCapture(on) => {
                 self.mouse = on;
                 set_mouse_capture(on)
+                    .map_err(|e| io::Error::other(format!("cannot change mouse capture: {e}")))
             }
         };
         self.dirty = true;
-        done.err()
-            .map(|e| Msg::Notice(format!("the terminal said no: {e}")))
+        done.err().map(|e| Msg::Notice(e.to_string()))
     }
 
     fn shows_saved_logs(&self) -> bool {

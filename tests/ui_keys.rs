@@ -723,3 +723,16 @@ fn the_quit_summary_counts_the_whole_session() {
         "3 built, 1 unchanged, 2 prebuilt, 1 timed out (api), 1 cancelled (web) in 31m03s"
     );
 }
+
+#[test]
+fn arrows_move_among_the_filtered_images_while_typing() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('/'), 0.0);
+    keys(&mut app, "e", 0.0); // base, web
+    assert_eq!(app.view.selected, BASE);
+    key(&mut app, KeyCode::Down, 0.0);
+    assert_eq!(app.view.selected, WEB);
+    key(&mut app, KeyCode::Down, 0.0);
+    assert_eq!(app.view.selected, WEB, "api is not shown");
+    assert!(matches!(app.view.mode, Mode::Filter));
+}

@@ -189,7 +189,6 @@ fn last_run(row: LastRunRow, (now, now_ms): (Instant, i64), saved_logs: bool) ->
         image_id: run.image_id,
         error: row.error.map(|e| sanitize_line(&e)),
         last_step: row.last_step.map(|s| sanitize_line(&s)),
-        tags: run.tags,
         log_tail: match (&run.log_path, saved_logs) {
             (Some(path), true) => log_tail(path),
             _ => Vec::new(),

@@ -35,11 +35,10 @@ pub fn draw(theme: &Theme, frame: &mut Frame, area: Rect, scroll: usize) {
     );
     let shown = popup.height.saturating_sub(2) as usize;
     let scroll = scroll.min(lines.len().saturating_sub(shown));
-    let more = lines.len() > shown;
-    let footer = if more {
+    let footer = if lines.len() > shown {
         " ↑/↓ more · any other key closes "
     } else {
-        " any key closes "
+        " ↑/↓ scroll · any other key closes "
     };
     frame.render_widget(Clear, popup);
     frame.render_widget(

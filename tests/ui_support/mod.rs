@@ -231,7 +231,6 @@ pub fn last_runs() -> Msg {
         image_id: None,
         error: Some("The command '/bin/sh -c make' returned a non-zero code: 2".into()),
         last_step: Some("[3/4] RUN make".into()),
-        tags: vec!["base:latest".into()],
         log_path: Some("/tmp/kiln/base/7.log".into()),
         log_tail: vec![
             "==> [1/4] FROM scratch".into(),
@@ -249,7 +248,6 @@ pub fn last_runs() -> Msg {
         image_id: Some(format!("sha256:1a2b3c4d5e6f{}", "0".repeat(52))),
         error: None,
         last_step: Some("[2/2] RUN make install".into()),
-        tags: vec!["example/web:latest".into()],
         log_tail: vec![
             "==> [1/2] FROM base".into(),
             "==> [2/2] RUN make install".into(),

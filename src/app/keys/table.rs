@@ -443,6 +443,11 @@ pub const SEARCH: &[Row] = &[
 /// it; Backspace on an empty filter drops it.
 pub const FILTER: &[Row] = &[
     row(
+        "↑/↓",
+        "select among the images shown",
+        &[on(&[key(Up)], Action::Up), on(&[key(Down)], Action::Down)],
+    ),
+    row(
         "Enter",
         "keep the filter",
         &[on(&[key(Enter)], Action::KeepFilter)],
