@@ -7,8 +7,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::app::event::{Event, EventKind, Phase};
-use crate::app::step_marks::step_mark;
 use crate::app::session::SessionSummary;
+use crate::app::step_marks::step_mark;
 use crate::config::{self, format_duration, Config};
 use crate::history::RunRow;
 use crate::protocol::{BaseImage, LocalBase};
@@ -515,6 +515,8 @@ mod tests {
             result: "built".into(),
             image_id: Some("sha256:0123456789abcdef".into()),
             log_path: None,
+            tags: vec![format!("r/{image}:dev"), format!("r/{image}:1")],
+            pushed: vec![format!("r/{image}:dev")],
         };
         // Both started at 0; a ended at 45 s, b at 105 s; now is 150 s.
         let latest = HashMap::from([
@@ -532,6 +534,11 @@ mod tests {
         };
         assert_eq!(age("a"), "1m45s ago");
         assert_eq!(age("b"), "45s ago");
+        // The tags each run built, those pushed after it marked.
+        assert!(
+            text.contains("0123456789ab  r/a:dev (pushed), r/a:1\n"),
+            "{text}"
+        );
     }
 
     #[test]

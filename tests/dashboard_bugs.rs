@@ -165,6 +165,7 @@ fn bug7_the_stall_timer_is_never_cut() {
             total: None,
             name: long,
             cached: false,
+            shared: false,
         }),
     );
     tick(&mut app, 48.0); // stall_after 30s

@@ -453,7 +453,7 @@ fn capital_f_rebuilds_without_change_detection_and_b_checks() {
         } => Some(check.clone()),
         _ => None,
     });
-    assert_eq!(check, Some(ChangeCheck::Forced));
+    assert_eq!(check, Some(ChangeCheck::Forced { registry: false }));
     assert!(app
         .view
         .message
@@ -468,7 +468,10 @@ fn capital_f_rebuilds_without_change_detection_and_b_checks() {
         } => Some(check.clone()),
         _ => None,
     });
-    assert!(matches!(check, Some(ChangeCheck::Against(_))), "{check:?}");
+    assert!(
+        matches!(check, Some(ChangeCheck::Against { .. })),
+        "{check:?}"
+    );
 }
 
 #[test]

@@ -488,6 +488,7 @@ fn busy_day() -> kiln::app::App {
             name: "[4/9] RUN python -m pip install --no-cache-dir -r requirements/production.txt"
                 .into(),
             cached: false,
+            shared: false,
         }),
     );
     log(&mut app, 3, "Collecting django==4.2", 4.0);
