@@ -371,8 +371,8 @@ pub fn log_window(log: &LogRing, height: usize, width: usize, wrap: bool) -> Log
     }
 }
 
-/// The log pane's inner size (rows, columns) for image `i`'s pane as
-/// drawn now: what paging and copying count with.
+/// The log pane's inner size (rows, columns) as drawn now: what paging
+/// and copying count with.
 pub fn pane_text_size(app: &App) -> (usize, usize) {
     let areas = areas(app, Rect::new(0, 0, app.view.width, app.view.height));
     (
