@@ -728,19 +728,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Removes the listed images when dropped.
-struct RemoveImages(Vec<String>);
-
-impl Drop for RemoveImages {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .arg("rmi")
-            .arg("-f")
-            .args(&self.0)
-            .output();
-    }
-}
-
 /// kiln run on `compose.yaml` in `stack`'s directory, with an empty
 /// docker config.
 fn kiln_compose(stack: &common::Stack, args: &[&str]) -> std::process::Output {
@@ -766,7 +753,7 @@ fn image_only_services_are_pulled_when_missing() {
     let stack = common::Stack::new();
     let image = format!("{}/{}/cache:1", registry.host, stack.prefix);
     let absent = format!("{}/{}/absent:1", registry.host, stack.prefix);
-    let _cleanup = RemoveImages(vec![image.clone()]);
+    let _cleanup = common::RemoveImages(vec![image.clone()]);
 
     // Put an image in the registry (built and pushed by kiln), then forget
     // it locally.

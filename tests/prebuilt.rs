@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::registry::Registry;
 use common::*;
 
 fn rmi(tag: &str) {
-    let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
+    remove_images(&[tag.to_string()]);
 }
 
 #[test]

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -25,7 +24,7 @@ fn kiln(s: &Stack, docker_config: &Path, args: &[&str]) -> std::process::Output 
 }
 
 fn rmi(tag: &str) {
-    let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
+    remove_images(&[tag.to_string()]);
 }
 
 #[test]

@@ -6,24 +6,10 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::registry::Registry;
 use common::*;
-
-/// Removes the registry-tagged images a test made (Stack only cleans its
-/// own prefix).
-struct Cleanup(Vec<String>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .arg("rmi")
-            .arg("-f")
-            .args(&self.0)
-            .output();
-    }
-}
 
 /// kiln with an empty docker config (no credentials, no helpers).
 fn kiln(s: &Stack, docker_config: &std::path::Path, args: &[&str]) -> Output {
@@ -70,7 +56,7 @@ fn pull_rebuilds_when_a_base_moved_in_the_registry() {
     // Upstream: a base image pushed to the registry by another stack.
     let up = Stack::new();
     let base = format!("{}/{}/up:1", registry.host, up.prefix);
-    let _cleanup = Cleanup(vec![base.clone()]);
+    let _cleanup = common::RemoveImages(vec![base.clone()]);
     // Versions unique to this run: BuildKit's cache outlives the images.
     up.busybox_context("up", "RUN echo v1-{prefix} > /version\n");
     up.busybox_context("local", "");

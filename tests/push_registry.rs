@@ -10,7 +10,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
@@ -19,22 +19,6 @@ use common::*;
 use kiln::engine::credentials::{auth_header, auth_json, Credentials, Source};
 
 const USER: &str = "kiln";
-
-/// Removes the registry-tagged images a test built (Stack only cleans its
-/// own prefix).
-struct Cleanup(Vec<String>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if !self.0.is_empty() {
-            let _ = Command::new("docker")
-                .arg("rmi")
-                .arg("-f")
-                .args(&self.0)
-                .output();
-        }
-    }
-}
 
 /// A docker config dir (outside the stack's kiln home, so grepping what
 /// kiln wrote does not find the test's own config.json).
@@ -99,7 +83,7 @@ fn a_multi_layer_push_reports_layers_and_the_registrys_digest() {
     let reg = Registry::start();
     let s = Stack::new();
     let tag = small_image(&s, &reg, "base");
-    let _cleanup = Cleanup(vec![tag.clone()]);
+    let _cleanup = common::RemoveImages(vec![tag.clone()]);
     s.config(&format!("images:\n  - name: base\n    tags: [\"{tag}\"]\n"));
     let dc = docker_config("{}");
     let out = kiln(
@@ -204,7 +188,7 @@ fn credentials_from_config_json_work_with_url_unsafe_passwords_and_bad_ones_fail
     assert_ne!(STANDARD.encode(&json), URL_SAFE.encode(&json));
 
     let tag = small_image(&s, &reg, "app");
-    let _cleanup = Cleanup(vec![tag.clone()]);
+    let _cleanup = common::RemoveImages(vec![tag.clone()]);
     s.config(&format!(
         "images:\n  - name: app\n    tags: [\"{tag}\"]\n    push: true\n"
     ));
@@ -259,7 +243,7 @@ fn a_credential_helper_supplies_the_password() {
     let password = "helper-s3cret/+=";
     let reg = Registry::with_auth(USER, password);
     let tag = small_image(&s, &reg, "tool");
-    let _cleanup = Cleanup(vec![tag.clone()]);
+    let _cleanup = common::RemoveImages(vec![tag.clone()]);
     s.config(&format!("images:\n  - name: tool\n    tags: [\"{tag}\"]\n"));
     let bin = tempfile::tempdir().unwrap();
     let log = bin.path().join("calls.log");
@@ -313,7 +297,7 @@ fn a_registry_dying_mid_push_fails_that_image_only() {
     );
     let big = format!("{}/kiln/{}-big:latest", doomed.host, s.prefix);
     let small = small_image(&s, &fine, "small");
-    let _cleanup = Cleanup(vec![big.clone(), small.clone()]);
+    let _cleanup = common::RemoveImages(vec![big.clone(), small.clone()]);
     s.config(&format!(
         "images:\n  - name: big\n    tags: [\"{big}\"]\n  - name: small\n    tags: [\"{small}\"]\n"
     ));

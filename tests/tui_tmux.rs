@@ -371,5 +371,5 @@ fn edited_tags_are_pushed_to_the_registry() {
     );
     let ls = stdout(&s.kiln(&["ls"]));
     assert!(ls.contains(&format!("{repo}/app:edited (pushed)")), "{ls}");
-    let _ = docker(&["rmi", "-f", &format!("{repo}/app:edited")]);
+    remove_images(&[format!("{repo}/app:edited")]);
 }

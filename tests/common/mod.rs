@@ -136,14 +136,29 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        let images = self.images();
-        if !images.is_empty() {
-            let _ = Command::new("docker")
-                .arg("rmi")
-                .arg("-f")
-                .args(&images)
-                .output();
-        }
+        remove_images(&self.images());
+    }
+}
+
+/// Remove these images (by tag). `--no-prune` keeps the untagged layers
+/// under them: builds of other tests running at the same time may have
+/// just found them as cache, and removing them made those builds fail with
+/// "No such image".
+pub fn remove_images(images: &[String]) {
+    if !images.is_empty() {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", "--no-prune"])
+            .args(images)
+            .output();
+    }
+}
+
+/// Removes the listed images when dropped (see [`remove_images`]).
+pub struct RemoveImages(pub Vec<String>);
+
+impl Drop for RemoveImages {
+    fn drop(&mut self) {
+        remove_images(&self.0);
     }
 }
 
