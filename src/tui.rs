@@ -146,6 +146,8 @@ struct Dashboard {
     terminal: Terminal<CrosstermBackend<Stdout>>,
     /// The terminal's events; none while a pager has the terminal.
     events: Option<EventStream>,
+    /// The pager (`o`) while it has the terminal, and how it was named.
+    pager: Option<(tokio::process::Child, String)>,
     /// The mouse is captured (`m` leaves it to the terminal).
     mouse: bool,
     /// Something changed since the last frame.
@@ -160,6 +162,7 @@ impl Dashboard {
         Dashboard {
             terminal,
             events: Some(EventStream::new()),
+            pager: None,
             mouse: true,
             dirty: true,
             last_draw: None,
@@ -178,6 +181,11 @@ impl FrontEnd for Dashboard {
     fn show(&mut self, _event: &Event) {}
 
     fn present(&mut self, app: &App, changed: bool, _backlog: bool) -> io::Result<()> {
+        if self.pager.is_some() {
+            // The pager has the screen; the model goes on underneath.
+            self.dirty = true;
+            return Ok(());
+        }
         let timer_due =
             timers_visible(app) && self.last_draw.is_none_or(|t| t.elapsed() >= TIMER_REDRAW);
         self.dirty |= changed || timer_due;
@@ -191,6 +199,12 @@ impl FrontEnd for Dashboard {
     }
 
     async fn input(&mut self) -> io::Result<Option<Msg>> {
+        if let Some((child, pager)) = &mut self.pager {
+            let status = child.wait().await;
+            let pager = pager.clone();
+            self.pager = None;
+            return self.take_back_terminal(&pager, status);
+        }
         let next_frame = self.next_frame(Instant::now());
         let events = self.events.get_or_insert_with(EventStream::new);
         loop {
@@ -234,12 +248,17 @@ impl FrontEnd for Dashboard {
     fn shows_saved_logs(&self) -> bool {
         true
     }
+
+    fn terminal_lent(&self) -> bool {
+        self.pager.is_some()
+    }
 }
 
 impl Dashboard {
-    /// Hand the terminal to `$PAGER` (default `less -R`) on `path`, then
-    /// take it back and redraw everything. The terminal's event reader is
-    /// stopped meanwhile, so every key goes to the pager.
+    /// Hand the terminal to `$PAGER` (default `less -R`) on `path`. The
+    /// terminal's event reader is stopped meanwhile, so every key goes to
+    /// the pager; builds, timers and history go on (`input` waits for the
+    /// pager and takes the terminal back).
     fn page(&mut self, path: &Path) -> io::Result<()> {
         self.events = None;
         // Wait for the reader's thread to let go of the terminal.
@@ -249,23 +268,45 @@ impl Dashboard {
             .ok()
             .filter(|p| !p.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_PAGER.to_string());
-        let ran = tokio::task::block_in_place(|| {
-            std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!("{pager} \"$1\""))
-                .arg("kiln-pager")
-                .arg(path)
-                .status()
-        });
+        let spawned = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{pager} \"$1\""))
+            .arg("kiln-pager")
+            .arg(path)
+            .kill_on_drop(true)
+            .spawn();
+        match spawned {
+            Ok(child) => {
+                self.pager = Some((child, pager));
+                Ok(())
+            }
+            Err(e) => {
+                let back = self.enter_again();
+                back.and(Err(io::Error::other(format!("cannot run `{pager}`: {e}"))))
+            }
+        }
+    }
+
+    /// The pager ended: the terminal is the dashboard's again.
+    fn take_back_terminal(
+        &mut self,
+        pager: &str,
+        status: io::Result<std::process::ExitStatus>,
+    ) -> io::Result<Option<Msg>> {
+        self.enter_again()?;
+        Ok(match status {
+            Ok(status) if status.success() => None,
+            Ok(status) => Some(Msg::Notice(format!("`{pager}` ended with {status}"))),
+            Err(e) => Some(Msg::Notice(format!("cannot run `{pager}`: {e}"))),
+        })
+    }
+
+    fn enter_again(&mut self) -> io::Result<()> {
         let back = enter(self.mouse);
         self.events = Some(EventStream::new());
         self.terminal.clear()?;
-        back?;
-        match ran {
-            Ok(status) if status.success() => Ok(()),
-            Ok(status) => Err(io::Error::other(format!("`{pager}` ended with {status}"))),
-            Err(e) => Err(io::Error::other(format!("cannot run `{pager}`: {e}"))),
-        }
+        self.dirty = true;
+        back
     }
 }
 

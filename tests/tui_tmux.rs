@@ -309,12 +309,39 @@ images:
     );
     assert!(lines.len() > 12_000, "{} lines", lines.len());
 
-    // `F`: the cached image is built again, not found unchanged.
-    tmux.keys(&["F"]);
-    let screen = tmux.wait_for("chatty rebuilt", Duration::from_secs(120), |sc| {
+    // `F`: the cached image is built again, not found unchanged; and `o`
+    // does not stop the dashboard: while the pager has the terminal, the
+    // build goes on and is recorded.
+    let stop = s.path("pager.stop");
+    std::fs::write(
+        s.path("pager.sh"),
+        format!(
+            "#!/bin/sh\nwhile [ ! -e '{}' ]; do sleep 0.1; done\n",
+            stop.display()
+        ),
+    )
+    .unwrap();
+    tmux.keys(&["F", "o"]);
+    let history = kiln::history::History::open(
+        &s.home.path().join("data").join("kiln"),
+        &s.path("kiln.yaml"),
+    )
+    .expect("history");
+    let recorded = eventually(Duration::from_secs(120), || {
+        history
+            .runs("chatty")
+            .is_ok_and(|runs| runs.len() == 2 && runs[0].result == "built")
+    });
+    assert!(
+        recorded,
+        "the build did not finish while the pager was open"
+    );
+    std::fs::write(&stop, "").unwrap();
+    let screen = tmux.wait_for("chatty rebuilt", Duration::from_secs(30), |sc| {
         row(sc, "chatty").contains("built,")
     });
     assert!(row(&screen, "chatty").contains("cached"), "{screen}");
+    assert!(!screen.contains("stalled"), "no false stall:\n{screen}");
     let (code, shell) = tmux.quit();
     assert_eq!(code, "0", "nothing failed in this session:\n{shell}");
     assert!(shell.contains("kiln | 1 built in"), "{shell}");

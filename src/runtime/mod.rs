@@ -72,6 +72,12 @@ pub(crate) trait FrontEnd {
     fn shows_saved_logs(&self) -> bool {
         false
     }
+
+    /// Whether another program (the dashboard's pager) has the terminal
+    /// now: a Ctrl-C typed meanwhile is that program's.
+    fn terminal_lent(&self) -> bool {
+        false
+    }
 }
 
 /// What a front-end is asked to do with its terminal.
@@ -194,7 +200,7 @@ impl Runtime {
     }
 
     /// `o`: the image's saved log, written out to its last line, in the
-    /// front-end's pager. A Ctrl-C typed in the pager was the pager's.
+    /// front-end's pager.
     fn show_log<F: FrontEnd>(&mut self, app: &App, front: &mut F, image: usize) -> Option<Msg> {
         let name = app.images.get(image)?.name.clone();
         let file = self
@@ -204,9 +210,7 @@ impl Runtime {
         let Some(path) = file else {
             return Some(Msg::Notice(format!("no saved log for {name}")));
         };
-        let report = front.perform(Effect::Pager(path));
-        self.signals.discard_pending();
-        report
+        front.perform(Effect::Pager(path))
     }
 
     /// The loop: from `first` until the model says quit or the front-end is
@@ -221,12 +225,20 @@ impl Runtime {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut interrupted = false;
         let mut changed = true;
+        let mut was_lent = false;
         let mut quit = self.handle(app, front, first);
         loop {
             front.present(app, changed, !self.messages.is_empty())?;
             if quit || front.finished(app) {
                 return Ok(());
             }
+            // A Ctrl-C typed while another program had the terminal (the
+            // pager) was that program's: not a reason to cancel builds.
+            let lent = front.terminal_lent();
+            if was_lent && !lent {
+                self.signals.discard_pending();
+            }
+            was_lent = lent;
             let msg = tokio::select! {
                 input = front.input() => match input? {
                     Some(msg) => msg,
@@ -243,7 +255,7 @@ impl Runtime {
                     }
                     Msg::Tick(Instant::now())
                 }
-                _ = self.signals.next(), if !interrupted => {
+                _ = self.signals.next(), if !interrupted && !lent => {
                     interrupted = true;
                     Msg::Interrupt(Instant::now())
                 }
