@@ -7,7 +7,9 @@
 //!   (see [`super::dockerignore`]), never reading directories that are
 //!   excluded and cannot contain re-included paths, and always keeping the
 //!   Dockerfile and the `.dockerignore` file (Docker's CLI does the same by
-//!   appending exceptions for them).
+//!   appending exceptions for them). A Dockerfile that is not in the
+//!   context (inline text, or a path outside it, see [`locate_dockerfile`])
+//!   is added to it under a generated name, as the docker CLI adds one.
 //! * [`tar_stream`] turns that list into a tar archive produced on a
 //!   blocking thread and handed over in bounded chunks, so memory use does
 //!   not grow with the context size. Headers follow the docker CLI: uid/gid
@@ -58,11 +60,16 @@ pub struct ContextSpec {
 }
 
 impl ContextSpec {
-    /// The Dockerfile's name inside the context, as the daemon is told it.
+    /// The Dockerfile's name inside the context (as sent in a tar), as the
+    /// daemon is told it: the path, or the generated name of a Dockerfile
+    /// added to the context.
     pub fn dockerfile_name(&self) -> String {
-        match &self.dockerfile {
-            Dockerfile::Path(p) => p.clone(),
-            Dockerfile::Inline(text) => inline_dockerfile_name(text),
+        match (locate_dockerfile(self), &self.dockerfile) {
+            (Ok(DockerfilePlace::Outside(real)), Dockerfile::Path(p)) => fs::read(&real)
+                .map(|content| generated_dockerfile_name(&content))
+                .unwrap_or_else(|_| p.clone()),
+            (_, Dockerfile::Path(p)) => p.clone(),
+            (_, Dockerfile::Inline(text)) => inline_dockerfile_name(text),
         }
     }
 }
@@ -72,8 +79,24 @@ impl ContextSpec {
 /// derived from the text keeps an unchanged Dockerfile from looking like a
 /// change.
 pub fn inline_dockerfile_name(text: &str) -> String {
-    let hash = Sha256::digest(text.as_bytes());
+    generated_dockerfile_name(text.as_bytes())
+}
+
+fn generated_dockerfile_name(content: &[u8]) -> String {
+    let hash = Sha256::digest(content);
     format!(".dockerfile.{}", &hex::encode(hash)[..20])
+}
+
+/// Where the Dockerfile is, seen from the context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DockerfilePlace {
+    /// Inside the context, at this clean `/`-separated relative path.
+    Inside(String),
+    /// Outside the context (given so, or a symlink out of it): its real
+    /// path. `docker build -f ../Dockerfile ctx` builds such a Dockerfile.
+    Outside(PathBuf),
+    /// Inline text.
+    Inline(String),
 }
 
 /// What kind of filesystem object an [`Entry`] is.
@@ -91,8 +114,11 @@ pub enum EntryKind {
 /// One path in the build context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// Path relative to the context root, `/`-separated, no leading `./`.
+    /// Path relative to the context root, `/`-separated, no leading `./`
+    /// (a name that is not UTF-8 is spelled lossily here).
     pub rel: String,
+    /// The exact relative path, as the archive and the digest carry it.
+    pub rel_os: PathBuf,
     pub kind: EntryKind,
     /// Permission bits including setuid/setgid/sticky (`st_mode & 0o7777`).
     pub mode: u32,
@@ -124,16 +150,11 @@ pub enum ContextError {
     },
     #[error("build context {} is not a directory", path.display())]
     NotADirectory { path: PathBuf },
-    #[error(
-        "the Dockerfile ({dockerfile}) must be inside the build context ({}): it is outside of it",
-        root.display()
-    )]
-    DockerfileOutsideContext { dockerfile: String, root: PathBuf },
     #[error("cannot locate the Dockerfile at {}", path.display())]
     DockerfileNotFound { path: PathBuf },
     #[error("invalid pattern in .dockerignore: {0}")]
     IgnorePattern(#[from] PatternError),
-    #[error("file name is not valid UTF-8 and cannot be sent: {}", path.display())]
+    #[error("the Dockerfile path is not valid UTF-8: {}", path.display())]
     NonUtf8Path { path: PathBuf },
 }
 
@@ -160,19 +181,10 @@ pub fn walk_with_stats(spec: &ContextSpec) -> Result<(Vec<Entry>, WalkStats), Co
         });
     }
 
+    let place = locate_dockerfile(spec)?;
     let mut forced = Vec::new();
-    if let Dockerfile::Path(path) = &spec.dockerfile {
-        let dockerfile = dockerfile_rel(root, path)?;
-        let dockerfile_abs = root.join(&dockerfile);
-        match fs::metadata(&dockerfile_abs) {
-            Ok(m) if m.is_file() => {}
-            _ => {
-                return Err(ContextError::DockerfileNotFound {
-                    path: dockerfile_abs,
-                })
-            }
-        }
-        forced.push(dockerfile);
+    if let DockerfilePlace::Inside(rel) = &place {
+        forced.push(rel.clone());
     }
 
     let ignore_path = root.join(DOCKERIGNORE);
@@ -223,33 +235,33 @@ pub fn walk_with_stats(spec: &ContextSpec) -> Result<(Vec<Entry>, WalkStats), Co
         }
     }
     entries.extend(parents);
-    if let Dockerfile::Inline(text) = &spec.dockerfile {
-        add_inline_dockerfile(&mut entries, root, text)?;
+    match place {
+        DockerfilePlace::Inside(_) => {}
+        DockerfilePlace::Outside(real) => {
+            let content = fs::read(&real).map_err(io_err(&real))?;
+            add_dockerfile(&mut entries, root, Bytes::from(content))?;
+        }
+        DockerfilePlace::Inline(text) => add_dockerfile(&mut entries, root, Bytes::from(text))?,
     }
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok((entries, stats))
 }
 
-/// Adds an inline Dockerfile to the context the way the docker CLI adds a
-/// Dockerfile from stdin: as a file named [`inline_dockerfile_name`],
-/// whose name is appended to `.dockerignore` (created listing itself when
-/// there is none). The legacy builder then reads the Dockerfile but leaves
-/// both out of `COPY . ...`; BuildKit, given a tar, applies no
-/// `.dockerignore` on the daemon side, so there the file stays visible to
-/// `COPY .` (as the rest of the tar does).
-fn add_inline_dockerfile(
+/// Adds a Dockerfile that is not in the context (inline, or outside the
+/// directory) the way the docker CLI adds a Dockerfile from stdin or from
+/// outside the context: as a file named [`inline_dockerfile_name`], whose
+/// name is appended to `.dockerignore` (created listing itself when there
+/// is none). The legacy builder then reads the Dockerfile but leaves both
+/// out of `COPY . ...`. (This is the tar's way; a BuildKit build reading
+/// the context through kiln's session gets the Dockerfile apart.)
+fn add_dockerfile(
     entries: &mut Vec<Entry>,
     root: &Path,
-    text: &str,
+    content: Bytes,
 ) -> Result<(), ContextError> {
-    let name = inline_dockerfile_name(text);
+    let name = generated_dockerfile_name(&content);
     entries.retain(|e| e.rel != name);
-    entries.push(generated_entry(
-        root,
-        &name,
-        Bytes::from(text.to_string()),
-        0,
-    ));
+    entries.push(generated_entry(root, &name, content, 0));
     let ignore = match entries.iter().position(|e| e.rel == DOCKERIGNORE) {
         Some(i) => {
             let old = entries.remove(i);
@@ -269,6 +281,7 @@ fn add_inline_dockerfile(
 fn generated_entry(root: &Path, rel: &str, content: Bytes, mtime: u64) -> Entry {
     Entry {
         rel: rel.to_string(),
+        rel_os: PathBuf::from(rel),
         size: content.len() as u64,
         kind: EntryKind::Generated(content),
         mode: 0o600,
@@ -290,24 +303,78 @@ impl Entry {
     }
 }
 
-/// The Dockerfile path as a clean, slash-separated path inside the root.
-fn dockerfile_rel(root: &Path, dockerfile: &str) -> Result<String, ContextError> {
-    let outside = || ContextError::DockerfileOutsideContext {
-        dockerfile: dockerfile.to_string(),
-        root: root.to_path_buf(),
+/// Finds the Dockerfile: inline text; inside the context (its clean
+/// relative path, as given: a symlink to elsewhere in the context stays a
+/// symlink); or outside it (its real path), told apart as the docker CLI
+/// does, after resolving symlinks. Fails when a path leads to no file.
+pub fn locate_dockerfile(spec: &ContextSpec) -> Result<DockerfilePlace, ContextError> {
+    let path = match &spec.dockerfile {
+        Dockerfile::Inline(text) => return Ok(DockerfilePlace::Inline(text.clone())),
+        Dockerfile::Path(path) => path,
     };
-    let given = Path::new(dockerfile);
-    let relative: PathBuf = if given.is_absolute() {
-        match given.strip_prefix(root) {
-            Ok(rest) => rest.to_path_buf(),
-            Err(_) => {
-                // The root may have been given relative or through a symlink.
-                let root = fs::canonicalize(root).map_err(io_err(root))?;
-                given
-                    .strip_prefix(&root)
-                    .map_err(|_| outside())?
-                    .to_path_buf()
+    let given = Path::new(path);
+    // Joined and cleaned lexically first, as Go's filepath.Join does:
+    // `sub/../../Dockerfile` need not have a `sub`.
+    let abs = lexically_clean(&if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        spec.root.join(given)
+    });
+    let not_found = || ContextError::DockerfileNotFound { path: abs.clone() };
+    let real = fs::canonicalize(&abs).map_err(|_| not_found())?;
+    if !fs::metadata(&real).map_err(|_| not_found())?.is_file() {
+        return Err(not_found());
+    }
+    let root = fs::canonicalize(&spec.root).map_err(io_err(&spec.root))?;
+    let Ok(real_rel) = real.strip_prefix(&root) else {
+        return Ok(DockerfilePlace::Outside(real));
+    };
+    match lexical_rel(&spec.root, given, &root)? {
+        Some(rel) => Ok(DockerfilePlace::Inside(rel)),
+        // Named through a path that leaves the context and comes back in.
+        None => Ok(DockerfilePlace::Inside(
+            real_rel
+                .to_str()
+                .ok_or_else(|| ContextError::NonUtf8Path { path: real.clone() })?
+                .to_string(),
+        )),
+    }
+}
+
+/// `path` with `.` and `dir/..` removed without looking at the disk.
+fn lexically_clean(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for comp in path.components() {
+        match comp {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if out.file_name().is_some() {
+                    out.pop();
+                } else if !out.has_root() {
+                    out.push("..");
+                }
             }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The Dockerfile path `given` as a clean, slash-separated path inside
+/// `root`, without resolving symlinks; None when it leads outside.
+fn lexical_rel(
+    root: &Path,
+    given: &Path,
+    real_root: &Path,
+) -> Result<Option<String>, ContextError> {
+    let relative: PathBuf = if given.is_absolute() {
+        // The root may have been given relative or through a symlink.
+        match given
+            .strip_prefix(root)
+            .or_else(|_| given.strip_prefix(real_root))
+        {
+            Ok(rest) => rest.to_path_buf(),
+            Err(_) => return Ok(None),
         }
     } else {
         given.to_path_buf()
@@ -322,19 +389,14 @@ fn dockerfile_rel(root: &Path, dockerfile: &str) -> Result<String, ContextError>
             }
             Component::CurDir => {}
             Component::ParentDir => parts.push(".."),
-            Component::RootDir | Component::Prefix(_) => return Err(outside()),
+            Component::RootDir | Component::Prefix(_) => return Ok(None),
         }
     }
     let cleaned = clean(&parts.join("/"));
-    if cleaned == ".." || cleaned.starts_with("../") {
-        return Err(outside());
+    if cleaned == ".." || cleaned.starts_with("../") || cleaned == "." {
+        return Ok(None);
     }
-    if cleaned == "." {
-        return Err(ContextError::DockerfileNotFound {
-            path: root.to_path_buf(),
-        });
-    }
-    Ok(cleaned)
+    Ok(Some(cleaned))
 }
 
 struct Walker<'a> {
@@ -350,8 +412,13 @@ struct Walker<'a> {
 impl Walker<'_> {
     fn run(&mut self, root: &Path) -> Result<(), ContextError> {
         // An explicit stack: no recursion depth limit from deep trees.
-        let mut stack = vec![(root.to_path_buf(), String::new(), MatchInfo::default())];
-        while let Some((dir_abs, dir_rel, info)) = stack.pop() {
+        let mut stack = vec![(
+            root.to_path_buf(),
+            String::new(),
+            PathBuf::new(),
+            MatchInfo::default(),
+        )];
+        while let Some((dir_abs, dir_rel, dir_rel_os, info)) = stack.pop() {
             self.stats.dirs_read += 1;
             let listing = fs::read_dir(&dir_abs).map_err(io_err(&dir_abs))?;
             for item in listing {
@@ -364,6 +431,7 @@ impl Walker<'_> {
                 } else {
                     format!("{dir_rel}/{name_str}")
                 };
+                let rel_os = dir_rel_os.join(&name);
                 let meta = fs::symlink_metadata(&abs).map_err(io_err(&abs))?;
                 let (mut excluded, child_info) = self.ignore.matches_with_parent(&rel, &info);
                 if excluded && self.forced.contains(&rel) {
@@ -374,20 +442,17 @@ impl Walker<'_> {
                         && (self.ignore.dir_may_have_included_children(&rel)
                             || self.forces_below(&rel));
                     if descend {
-                        let entry = make_entry(&rel, &abs, &meta)?;
+                        let entry = make_entry(&rel, &rel_os, &abs, &meta)?;
                         if let Some(entry) = entry {
                             self.excluded_dirs.insert(rel.clone(), entry);
                         }
-                        stack.push((abs, rel, child_info));
+                        stack.push((abs, rel, rel_os, child_info));
                     } else if meta.is_dir() {
                         self.stats.dirs_pruned += 1;
                     }
                     continue;
                 }
-                if name.to_str().is_none() {
-                    return Err(ContextError::NonUtf8Path { path: abs });
-                }
-                let Some(entry) = make_entry(&rel, &abs, &meta)? else {
+                let Some(entry) = make_entry(&rel, &rel_os, &abs, &meta)? else {
                     continue;
                 };
                 if entry.kind == EntryKind::File {
@@ -396,7 +461,7 @@ impl Walker<'_> {
                     File::open(&abs).map_err(io_err(&abs))?;
                 }
                 if entry.kind == EntryKind::Dir {
-                    stack.push((abs, rel, child_info));
+                    stack.push((abs, rel, rel_os, child_info));
                 }
                 self.entries.push(entry);
             }
@@ -414,7 +479,12 @@ impl Walker<'_> {
 }
 
 /// Builds the entry for one path; `None` for object types that are skipped.
-fn make_entry(rel: &str, abs: &Path, meta: &Metadata) -> Result<Option<Entry>, ContextError> {
+fn make_entry(
+    rel: &str,
+    rel_os: &Path,
+    abs: &Path,
+    meta: &Metadata,
+) -> Result<Option<Entry>, ContextError> {
     let file_type = meta.file_type();
     let (kind, size) = if file_type.is_symlink() {
         let target = fs::read_link(abs).map_err(io_err(abs))?;
@@ -433,6 +503,7 @@ fn make_entry(rel: &str, abs: &Path, meta: &Metadata) -> Result<Option<Entry>, C
         .map_or(0, |d| d.as_secs());
     Ok(Some(Entry {
         rel: rel.to_string(),
+        rel_os: rel_os.to_path_buf(),
         kind,
         mode: mode_bits(meta),
         size,
@@ -576,12 +647,14 @@ fn write_tar<W: Write>(entries: &[Entry], out: W) -> io::Result<()> {
             EntryKind::Dir => {
                 header.set_entry_type(tar::EntryType::Directory);
                 header.set_size(0);
-                builder.append_data(&mut header, format!("{}/", entry.rel), io::empty())?;
+                let mut name = entry.rel_os.clone().into_os_string();
+                name.push("/");
+                builder.append_data(&mut header, name, io::empty())?;
             }
             EntryKind::Symlink(target) => {
                 header.set_entry_type(tar::EntryType::Symlink);
                 header.set_size(0);
-                builder.append_link(&mut header, &entry.rel, target)?;
+                builder.append_link(&mut header, &entry.rel_os, target)?;
             }
             EntryKind::File => {
                 let with_path = |e: io::Error| {
@@ -598,7 +671,7 @@ fn write_tar<W: Write>(entries: &[Entry], out: W) -> io::Result<()> {
                     remaining: size,
                     path: &entry.abs,
                 };
-                builder.append_data(&mut header, &entry.rel, reader)?;
+                builder.append_data(&mut header, &entry.rel_os, reader)?;
             }
             EntryKind::Generated(content) => {
                 header.set_entry_type(tar::EntryType::Regular);
@@ -666,7 +739,7 @@ pub fn digest_with_fingerprints(
     let mut next_file = file_hashes.iter();
     for entry in ordered {
         // Length prefixes keep the encoding unambiguous.
-        put_bytes(&mut hasher, entry.rel.as_bytes());
+        put_bytes(&mut hasher, &path_bytes(&entry.rel_os));
         hasher.update(entry.mode.to_le_bytes());
         let print = match &entry.kind {
             EntryKind::Dir => {
@@ -1040,35 +1113,97 @@ mod tests {
     }
 
     #[test]
-    fn dockerfile_outside_context_is_an_error() {
+    fn a_dockerfile_outside_the_context_is_located_and_added() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("ctx");
         write(&root, "a.txt", b"x");
-        write(dir.path(), "Dockerfile", b"FROM scratch");
-        for dockerfile in [
+        write(dir.path(), "Dockerfile", b"FROM scratch\n");
+        let real = fs::canonicalize(dir.path().join("Dockerfile")).unwrap();
+        let generated = inline_dockerfile_name("FROM scratch\n");
+        let path_spec = |p: &str| ContextSpec {
+            root: root.clone(),
+            dockerfile: Dockerfile::Path(p.to_string()),
+        };
+        for given in [
             "../Dockerfile".to_string(),
             "sub/../../Dockerfile".to_string(),
             dir.path().join("Dockerfile").to_string_lossy().into_owned(),
         ] {
-            let err = walk(&ContextSpec {
-                root: root.clone(),
-                dockerfile: Dockerfile::Path(dockerfile.clone()),
-            })
-            .unwrap_err();
-            assert!(
-                matches!(err, ContextError::DockerfileOutsideContext { .. }),
-                "{dockerfile}: {err}"
+            let spec = path_spec(&given);
+            assert_eq!(
+                locate_dockerfile(&spec).unwrap(),
+                DockerfilePlace::Outside(real.clone()),
+                "{given}"
             );
-            assert!(err.to_string().contains("outside"), "{err}");
+            // In the context under a generated name, as an inline one.
+            assert_eq!(spec.dockerfile_name(), generated, "{given}");
+            let entries = walk(&spec).unwrap();
+            let rels: Vec<&str> = entries.iter().map(|e| e.rel.as_str()).collect();
+            assert_eq!(
+                rels,
+                [generated.as_str(), ".dockerignore", "a.txt"],
+                "{given}"
+            );
+            let added = entries.iter().find(|e| e.rel == generated).unwrap();
+            assert_eq!(added.text().as_deref(), Some("FROM scratch\n"));
         }
-        // An absolute path inside the root is fine.
-        write(&root, "Dockerfile", b"FROM scratch");
-        let inside = root.join("Dockerfile").to_string_lossy().into_owned();
-        assert!(walk(&ContextSpec {
-            root: root.clone(),
-            dockerfile: Dockerfile::Path(inside)
-        })
-        .is_ok());
+        // A symlink out of the context is outside too.
+        #[cfg(unix)]
+        {
+            symlink("../Dockerfile", root.join("Dockerfile")).unwrap();
+            assert_eq!(
+                locate_dockerfile(&path_spec("Dockerfile")).unwrap(),
+                DockerfilePlace::Outside(real.clone())
+            );
+        }
+        // Inside, however it is spelled.
+        write(&root, "docker/Dockerfile", b"FROM scratch");
+        for given in [
+            root.join("docker/Dockerfile")
+                .to_string_lossy()
+                .into_owned(),
+            "../ctx/docker/Dockerfile".to_string(),
+            "./docker//Dockerfile".to_string(),
+        ] {
+            assert_eq!(
+                locate_dockerfile(&path_spec(&given)).unwrap(),
+                DockerfilePlace::Inside("docker/Dockerfile".into()),
+                "{given}"
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn names_that_are_not_utf8_are_sent_byte_for_byte() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "Dockerfile", b"FROM scratch");
+        let odd = std::ffi::OsStr::from_bytes(b"caf\xe9");
+        write(&dir.path().join(odd), "x.txt", b"x");
+        let entries = walk(&spec(dir.path())).unwrap();
+        let rels: Vec<&Path> = entries.iter().map(|e| e.rel_os.as_path()).collect();
+        assert!(
+            rels.contains(&Path::new(odd).join("x.txt").as_path()),
+            "{rels:?}"
+        );
+        let bytes = collect_tar(entries.clone()).await;
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let names: Vec<Vec<u8>> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path_bytes().into_owned())
+            .collect();
+        assert!(names.contains(&b"caf\xe9/x.txt".to_vec()), "{names:?}");
+        // Two names that differ only in their invalid bytes digest apart.
+        let other = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xea"));
+        fs::create_dir(&other).unwrap();
+        fs::rename(dir.path().join(odd).join("x.txt"), other.join("x.txt")).unwrap();
+        fs::remove_dir(dir.path().join(odd)).unwrap();
+        assert_ne!(
+            digest(&entries).ok(),
+            digest(&walk(&spec(dir.path())).unwrap()).ok()
+        );
     }
 
     #[test]
