@@ -94,6 +94,21 @@ impl DockerIgnore {
         }
     }
 
+    /// A matcher for patterns that were already read from an ignore file
+    /// (BuildKit sends them as a list): each is trimmed and cleaned, empty
+    /// ones are skipped (moby's `NewPatternMatcher`). Fails on the first
+    /// pattern Docker would refuse.
+    pub fn from_patterns<S: AsRef<str>>(patterns: &[S]) -> Result<DockerIgnore, PatternError> {
+        let mut out = DockerIgnore::default();
+        for raw in patterns {
+            let raw = raw.as_ref().trim();
+            if !raw.is_empty() {
+                out.patterns.push(Pattern::new(raw)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Patterns that [`DockerIgnore::parse`] dropped because Docker rejects them.
     pub fn invalid_patterns(&self) -> &[PatternError] {
         &self.invalid

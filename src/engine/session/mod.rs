@@ -1,0 +1,467 @@
+//! kiln's own BuildKit session, through which a BuildKit build of a local
+//! directory reads its context, as `DOCKER_BUILDKIT=1 docker build` does:
+//! the build request says `remote=client-session` and carries no body, and
+//! the daemon pulls the files it needs over the session's `FileSync`
+//! service ([`filesync`]): only what the Dockerfile uses, and only files
+//! that changed since the last build of the same directory.
+//!
+//! The session is a hijacked `POST /session` (`Upgrade: h2c`) on a
+//! connection of kiln's own to the daemon (unix socket or plain TCP), with
+//! the `X-Docker-Expose-Session-*` headers naming the session, its shared
+//! key and the gRPC methods served; kiln then serves HTTP/2 gRPC on that
+//! connection: Health, FileSync (two directories, `context` and
+//! `dockerfile`) and Auth (registry credentials for base images).
+//! bollard's session cannot carry FileSync (its service list is private)
+//! and its BuildKit `build_image` always uploads a tar, hence this module.
+//!
+//! The shared key is the docker CLI's: sha256 of `<node id>:<directory>`,
+//! the node id being the random `.buildNodeID` kept in the docker config
+//! dir, so the daemon reuses its copy of the context across builds (and
+//! with the docker CLI for the same directory).
+
+mod auth;
+mod filesync;
+mod walk;
+mod wire;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bollard::auth::DockerCredentials;
+use bollard::Docker;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::JoinHandle;
+
+use crate::engine::connect::{self, ProcessEnv};
+use crate::engine::context::DockerfilePlace;
+use crate::engine::push::Transport;
+
+use auth::{AuthService, HealthService};
+use filesync::{FileSyncService, SyncedDir, TransferStats};
+
+/// Connecting to the daemon and its answer to the upgrade must not hang.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The gRPC methods the session serves (the daemon checks this list).
+const METHODS: &[&str] = &[
+    "/grpc.health.v1.Health/Check",
+    "/moby.filesync.v1.FileSync/DiffCopy",
+    "/moby.filesync.v1.Auth/Credentials",
+    "/moby.filesync.v1.Auth/FetchToken",
+    "/moby.filesync.v1.Auth/GetTokenAuthority",
+    "/moby.filesync.v1.Auth/VerifyTokenAuthority",
+];
+
+/// Why the session could not start; the build then uploads a tar.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SessionError {
+    #[error("kiln serves it only over unix:// and plain tcp:// daemon endpoints")]
+    NoDirectConnection,
+    #[error("cannot connect to the daemon at {addr}: {reason}")]
+    Connect { addr: String, reason: String },
+    #[error("the daemon did not open the session: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    Http(String),
+}
+
+/// A running session: served until dropped (dropping it closes the
+/// connection, and the daemon forgets the session).
+pub(crate) struct ContextSession {
+    serve: JoinHandle<()>,
+    query: BuildQuery,
+    stats: Arc<TransferStats>,
+}
+
+impl Drop for ContextSession {
+    fn drop(&mut self) {
+        self.serve.abort();
+    }
+}
+
+impl ContextSession {
+    /// How the `/build` request must be changed to use this session.
+    pub(crate) fn build_query(&self) -> BuildQuery {
+        self.query.clone()
+    }
+
+    /// What the daemon pulled of the build context, in words (the docker
+    /// CLI shows "transferring context"); None when it pulled nothing.
+    pub(crate) fn summary(&self) -> Option<String> {
+        let offered = self.stats.files_offered.load(Ordering::Relaxed);
+        let sent = self.stats.files_sent.load(Ordering::Relaxed);
+        let bytes = self.stats.bytes_sent.load(Ordering::Relaxed);
+        (offered > 0).then(|| {
+            format!(
+                "build context: the daemon asked for {sent} of {offered} files ({}) and had the rest",
+                crate::app::push::human_bytes(bytes)
+            )
+        })
+    }
+}
+
+/// The build request's query for a session build: BuildKit, the session,
+/// `remote=client-session`, and the Dockerfile's name in its directory.
+#[derive(Debug, Clone)]
+pub(crate) struct BuildQuery {
+    session_id: String,
+    dockerfile: String,
+}
+
+impl BuildQuery {
+    /// Rewrites a `/build` request's query (other requests pass unchanged).
+    /// bollard is asked for a legacy build (else it would start its own
+    /// session and upload a tar); this turns it into the session build.
+    pub(crate) fn apply(&self, mut req: bollard::BollardRequest) -> bollard::BollardRequest {
+        if !req.uri().path().ends_with("/build") {
+            return req;
+        }
+        let replaced = ["version", "session", "remote", "dockerfile"];
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        let old = req.uri().query().unwrap_or("").to_string();
+        for (k, v) in form_urlencoded::parse(old.as_bytes()) {
+            if !replaced.contains(&k.as_ref()) {
+                ser.append_pair(&k, &v);
+            }
+        }
+        ser.append_pair("version", "2")
+            .append_pair("session", &self.session_id)
+            .append_pair("remote", "client-session")
+            .append_pair("dockerfile", &self.dockerfile);
+        let uri = format!("{}?{}", req.uri().path(), ser.finish());
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = uri.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(new) = http::Uri::from_parts(parts) {
+                *req.uri_mut() = new;
+            }
+        }
+        req
+    }
+}
+
+/// Opens session `id` on the daemon serving the context directory `root`
+/// and the directory of the Dockerfile at `place`, with `creds` for the
+/// daemon's registry pulls. Returns once the daemon has taken the session.
+pub(crate) async fn start(
+    docker: &Docker,
+    id: &str,
+    root: &Path,
+    place: &DockerfilePlace,
+    creds: Option<HashMap<String, DockerCredentials>>,
+) -> Result<ContextSession, SessionError> {
+    let transport = match connect::resolve(&ProcessEnv) {
+        Ok(ep) => Transport::of(&ep),
+        Err(_) => Transport::Bollard,
+    };
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let (dockerfile_dir, dockerfile) = dockerfile_dir(&root, place);
+    let headers = SessionHeaders {
+        id: id.to_string(),
+        name: root
+            .file_name()
+            .map_or_else(|| "context".into(), |n| n.to_string_lossy().into_owned()),
+        shared_key: shared_key(&root),
+    };
+    let version = docker.client_version().to_string();
+    let upgraded = match &transport {
+        Transport::Unix(path) => {
+            let stream = dial(path, tokio::net::UnixStream::connect(path)).await?;
+            hijack(stream, "docker", &version, &headers).await?
+        }
+        Transport::Tcp(addr) => {
+            let stream = dial(addr, tokio::net::TcpStream::connect(addr)).await?;
+            hijack(stream, addr, &version, &headers).await?
+        }
+        Transport::Bollard => return Err(SessionError::NoDirectConnection),
+    };
+    let dirs = vec![
+        SyncedDir {
+            name: "context".into(),
+            dir: root,
+            reset_owner: true,
+        },
+        SyncedDir {
+            name: "dockerfile".into(),
+            dir: dockerfile_dir,
+            reset_owner: false,
+        },
+    ];
+    let stats = Arc::new(TransferStats::default());
+    let routes = tonic::service::Routes::new(FileSyncService::new(dirs, Arc::clone(&stats)))
+        .add_service(
+            bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer::new(
+                AuthService::new(creds),
+            ),
+        )
+        .add_service(
+            bollard_buildkit_proto::health::health_server::HealthServer::new(HealthService),
+        )
+        .prepare();
+    let serve = tokio::spawn(async move {
+        let service = TowerToHyperService::new(routes);
+        // Ends when the daemon closes the session (or on drop); a failure
+        // shows as the daemon's build error.
+        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(upgraded), service)
+            .await;
+    });
+    Ok(ContextSession {
+        serve,
+        query: BuildQuery {
+            session_id: id.to_string(),
+            dockerfile,
+        },
+        stats,
+    })
+}
+
+/// The directory served as `dockerfile` and the Dockerfile's name in it:
+/// the directory the config names (the docker CLI's `-f` directory), or,
+/// for a Dockerfile outside the context, the one it really lives in.
+fn dockerfile_dir(root: &Path, place: &DockerfilePlace) -> (PathBuf, String) {
+    let split = |path: &Path, fallback: &Path| {
+        let dir = path
+            .parent()
+            .map_or_else(|| fallback.to_path_buf(), Path::to_path_buf);
+        let name = path
+            .file_name()
+            .map_or_else(|| "Dockerfile".into(), |n| n.to_string_lossy().into_owned());
+        (dir, name)
+    };
+    match place {
+        DockerfilePlace::Inside(rel) => split(&root.join(rel), root),
+        DockerfilePlace::Outside(abs) => split(abs, root),
+    }
+}
+
+struct SessionHeaders {
+    id: String,
+    name: String,
+    shared_key: String,
+}
+
+async fn dial<S>(
+    addr: &str,
+    connecting: impl std::future::Future<Output = std::io::Result<S>>,
+) -> Result<S, SessionError> {
+    match tokio::time::timeout(DIAL_TIMEOUT, connecting).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(SessionError::Connect {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(SessionError::Connect {
+            addr: addr.to_string(),
+            reason: format!("no answer within {}s", DIAL_TIMEOUT.as_secs()),
+        }),
+    }
+}
+
+/// `POST /session` with `Upgrade: h2c`; the upgraded connection on 101.
+async fn hijack<S>(
+    stream: S,
+    host: &str,
+    version: &str,
+    headers: &SessionHeaders,
+) -> Result<TokioIo<Upgraded>, SessionError>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let http = |what: &str, e: &dyn std::fmt::Display| SessionError::Http(format!("{what}: {e}"));
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| http("HTTP handshake with the daemon failed", &e))?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let mut req = http::Request::post(format!("/v{version}/session"))
+        .header(http::header::HOST, host)
+        .header(http::header::CONNECTION, "Upgrade")
+        .header(http::header::UPGRADE, "h2c")
+        .header("X-Docker-Expose-Session-Uuid", &headers.id)
+        .header("X-Docker-Expose-Session-Sharedkey", &headers.shared_key);
+    if let Ok(name) = http::HeaderValue::from_str(&headers.name) {
+        req = req.header("X-Docker-Expose-Session-Name", name);
+    }
+    for method in METHODS {
+        req = req.header("X-Docker-Expose-Session-Grpc-Method", *method);
+    }
+    let req = req
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| http("bad session request", &e))?;
+    let resp = tokio::time::timeout(DIAL_TIMEOUT, sender.send_request(req))
+        .await
+        .map_err(|_| {
+            SessionError::Refused(format!("no answer within {}s", DIAL_TIMEOUT.as_secs()))
+        })?
+        .map_err(|e| http("the daemon did not answer the session request", &e))?;
+    if resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("message")?.as_str().map(String::from))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+        return Err(SessionError::Refused(format!(
+            "{} (HTTP {status})",
+            crate::sanitize::sanitize(&message)
+        )));
+    }
+    let upgraded = hyper::upgrade::on(resp)
+        .await
+        .map_err(|e| http("the session connection could not be taken over", &e))?;
+    Ok(TokioIo::new(upgraded))
+}
+
+/// The docker CLI's `getBuildSharedKey`: one key per client machine and
+/// directory.
+fn shared_key(dir: &Path) -> String {
+    let node = node_id();
+    hex::encode(Sha256::digest(format!("{node}:{}", dir.display())))
+}
+
+/// The docker CLI's `tryNodeIdentifier`: the random id stored in the
+/// docker config dir's `.buildNodeID` (created if missing), else the dir.
+fn node_id() -> String {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let Some(dir) = connect::docker_config_dir(&ProcessEnv) else {
+            return String::new();
+        };
+        read_or_create_node_id(&dir).unwrap_or_else(|| dir.display().to_string())
+    })
+    .clone()
+}
+
+fn read_or_create_node_id(dir: &Path) -> Option<String> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .ok()?;
+    let file = dir.join(".buildNodeID");
+    if std::fs::symlink_metadata(&file).is_err() {
+        let mut random = [0u8; 32];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut random))
+            .ok()?;
+        // Another process may create it first: then its id is read below.
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+        {
+            f.write_all(hex::encode(random).as_bytes()).ok()?;
+        }
+    }
+    std::fs::read_to_string(&file).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_id_is_created_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("docker");
+        let first = read_or_create_node_id(&conf).unwrap();
+        assert_eq!(first.len(), 64, "{first}");
+        assert!(first.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(read_or_create_node_id(&conf).unwrap(), first);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(conf.join(".buildNodeID"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn shared_key_depends_on_the_directory_only() {
+        assert_eq!(
+            shared_key(Path::new("/a/ctx")),
+            shared_key(Path::new("/a/ctx"))
+        );
+        assert_ne!(
+            shared_key(Path::new("/a/ctx")),
+            shared_key(Path::new("/b/ctx"))
+        );
+        assert_eq!(shared_key(Path::new("/a/ctx")).len(), 64);
+    }
+
+    #[test]
+    fn the_build_query_becomes_a_session_build() {
+        let q = BuildQuery {
+            session_id: "kiln-1-2-3".into(),
+            dockerfile: "Dockerfile.web".into(),
+        };
+        let req = http::Request::post("/v1.41/build?t=a%3A1&version=1&dockerfile=docker%2FDockerfile.web&session=kiln-1-2-3&rm=true")
+            .body(bollard::body_full(Bytes::new()))
+            .unwrap();
+        let req = q.apply(req);
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(req.uri().query().unwrap().as_bytes())
+                .into_owned()
+                .collect();
+        let get = |k: &str| -> Vec<&str> {
+            pairs
+                .iter()
+                .filter(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(get("version"), ["2"]);
+        assert_eq!(get("session"), ["kiln-1-2-3"]);
+        assert_eq!(get("remote"), ["client-session"]);
+        assert_eq!(get("dockerfile"), ["Dockerfile.web"]);
+        assert_eq!(get("t"), ["a:1"]);
+        assert_eq!(get("rm"), ["true"]);
+
+        let other = http::Request::get("/v1.41/images/json?all=1")
+            .body(bollard::body_full(Bytes::new()))
+            .unwrap();
+        assert_eq!(q.apply(other).uri().query(), Some("all=1"));
+    }
+
+    #[test]
+    fn the_dockerfile_dir_is_where_the_dockerfile_is() {
+        let root = Path::new("/ctx");
+        assert_eq!(
+            dockerfile_dir(root, &DockerfilePlace::Inside("Dockerfile".into())),
+            (PathBuf::from("/ctx"), "Dockerfile".to_string())
+        );
+        assert_eq!(
+            dockerfile_dir(
+                root,
+                &DockerfilePlace::Inside("docker/web.Dockerfile".into())
+            ),
+            (PathBuf::from("/ctx/docker"), "web.Dockerfile".to_string())
+        );
+        assert_eq!(
+            dockerfile_dir(
+                root,
+                &DockerfilePlace::Outside("/elsewhere/Dockerfile".into())
+            ),
+            (PathBuf::from("/elsewhere"), "Dockerfile".to_string())
+        );
+    }
+}
