@@ -22,8 +22,10 @@ use crate::engine::credentials;
 use crate::engine::inputs::{self, Inputs};
 use crate::engine::parse::{BuildKitParser, LegacyParser};
 use crate::engine::prebuilt;
+use crate::engine::session::{BuildQuery, ContextSession};
 use crate::engine::sink::Sink;
 use crate::engine::steps::OwnSteps;
+use crate::engine::transfer::{self, ContextUpload};
 use crate::protocol::BuildEvent;
 
 /// Run-wide build switches from the command line.
@@ -171,21 +173,6 @@ async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
 /// daemon's stream.
 async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outcome {
     let mut options = build_options(job, builder);
-    let (body, inputs) = match job.context {
-        ContextSource::Git(url) => {
-            options = options.remote(url);
-            (bollard::body_full(bytes::Bytes::new()), None)
-        }
-        ContextSource::Dir(root) => match local_context(job, root, check).await {
-            Some((entries, inputs)) => (
-                bollard::body_try_stream(context::tar_stream(entries)),
-                inputs,
-            ),
-            None => return Outcome::Reported,
-        },
-    };
-    // A build that pulls may change the daemon's copies of its bases.
-    let pulled_inputs = inputs.filter(|_| pulls(job));
     let dockerfile = match job.context {
         ContextSource::Dir(root) => job.dockerfile.text_in(root),
         ContextSource::Git(_) => None,
@@ -194,11 +181,53 @@ async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outc
         Some(text) => base_image_credentials(text, job.spec, job.sink).await,
         None => None,
     };
+    // Kept by the stream's reader: the daemon reads the context through it.
+    let mut session = None;
+    let (body, inputs) = match job.context {
+        ContextSource::Git(url) => {
+            options = options.remote(url);
+            (bollard::body_full(bytes::Bytes::new()), None)
+        }
+        ContextSource::Dir(root) => {
+            let Some((walked, inputs)) = local_context(job, root, check).await else {
+                return Outcome::Reported;
+            };
+            let id = session_id(job);
+            match transfer::prepare(job.docker, builder, &id, walked, creds.clone(), job.sink).await
+            {
+                ContextUpload::Session(s) => {
+                    // bollard would start a session of its own for BuildKit:
+                    // it is asked for a legacy build, which the session's
+                    // query turns into this session's build.
+                    options = options.version(BuilderVersion::BuilderV1);
+                    session = Some(s);
+                    (bollard::body_full(bytes::Bytes::new()), inputs)
+                }
+                ContextUpload::Tar(tar) => (bollard::body_try_stream(tar), inputs),
+            }
+        }
+    };
+    // A build that pulls may change the daemon's copies of its bases.
+    let pulled_inputs = inputs.filter(|_| pulls(job));
+    // A session build hands the credentials over through the session.
+    let creds = if session.is_some() { None } else { creds };
     let steps = own_steps(job, builder, dockerfile.as_deref());
-    let docker = with_repeated_params(job.docker, job.spec);
+    let query = session.as_ref().map(ContextSession::build_query);
+    let docker = with_build_query(job.docker, job.spec, query);
     let stream = docker.build_image(options.build(), creds, Some(body));
-    let read = StreamRead::new(builder, steps, pulled_inputs);
+    let mut read = StreamRead::new(builder, steps, pulled_inputs);
+    read.session = session;
     follow_stream(job, stream, read).await
+}
+
+/// Each BuildKit build needs its own session on the daemon.
+fn session_id(job: &Job<'_>) -> String {
+    format!(
+        "kiln-{}-{}-{}",
+        std::process::id(),
+        job.sink.run,
+        job.sink.image
+    )
 }
 
 /// Whether the build pulls its base images (`--pull`, `pull: true`).
@@ -234,14 +263,7 @@ fn build_options(job: &Job<'_>, builder: BuilderKind) -> BuildImageOptionsBuilde
         .nocache(spec.no_cache || flags.no_cache)
         .version(version);
     if builder == BuilderKind::Buildkit {
-        // Each BuildKit build needs its own session on the daemon.
-        let session_id = format!(
-            "kiln-{}-{}-{}",
-            std::process::id(),
-            job.sink.run,
-            job.sink.image
-        );
-        options = options.session(&session_id);
+        options = options.session(&session_id(job));
     }
     if let Some(first) = spec.tags.first() {
         options = options.t(first);
@@ -276,10 +298,11 @@ fn build_options(job: &Job<'_>, builder: BuilderKind) -> BuildImageOptionsBuilde
 }
 
 /// The API takes repeated `t` and `extrahosts` parameters, but bollard's
-/// options hold one string each: the rest go on the request's query. And
-/// bollard sends X-Registry-Config in standard base64 while the daemon
-/// reads url-safe base64, so it is re-encoded on the way out.
-fn with_repeated_params(docker: &Docker, spec: &ImageConfig) -> Docker {
+/// options hold one string each: the rest go on the request's query. A
+/// build reading its context through kiln's session gets that session's
+/// query. And bollard sends X-Registry-Config in standard base64 while the
+/// daemon reads url-safe base64, so it is re-encoded on the way out.
+fn with_build_query(docker: &Docker, spec: &ImageConfig, session: Option<BuildQuery>) -> Docker {
     let extra: Vec<(&'static str, String)> = spec
         .tags
         .iter()
@@ -288,28 +311,39 @@ fn with_repeated_params(docker: &Docker, spec: &ImageConfig) -> Docker {
         .chain(spec.extra_hosts.iter().map(|h| ("extrahosts", h.clone())))
         .collect();
     docker.clone().with_request_modifier(move |req| {
-        credentials::reencode_registry_headers(add_query(req, "/build", &extra))
+        let req = add_query(req, "/build", &extra);
+        let req = match &session {
+            Some(query) => query.apply(req),
+            None => req,
+        };
+        credentials::reencode_registry_headers(req)
     })
 }
 
 /// Read the context directory, with the build's inputs when they were
 /// worked out; None when nothing is left to do (it could not be read, or
 /// its inputs are unchanged and the image was skipped).
-async fn local_context(
+async fn local_context<'a>(
     job: &Job<'_>,
-    root: &std::path::Path,
+    root: &'a std::path::Path,
     check: &ChangeCheck,
-) -> Option<(Vec<context::Entry>, Option<Inputs>)> {
+) -> Option<(transfer::WalkedContext<'a>, Option<Inputs>)> {
     let cspec = ContextSpec {
         root: root.to_path_buf(),
         dockerfile: job.dockerfile.clone(),
     };
-    let walked = tokio::task::spawn_blocking(move || context::walk(&cspec)).await;
-    let entries = match walked
+    let walked = tokio::task::spawn_blocking(move || {
+        Ok::<_, context::ContextError>((
+            context::locate_dockerfile(&cspec)?,
+            context::walk(&cspec)?,
+        ))
+    })
+    .await;
+    let (place, entries) = match walked
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()))
     {
-        Ok(entries) => entries,
+        Ok(walked) => walked,
         Err(e) => {
             job.sink
                 .fail(format!("cannot read the build context: {e}"))
@@ -326,7 +360,14 @@ async fn local_context(
     };
     match compare_inputs(&subject, check, &entries).await {
         Change::Unchanged => None,
-        Change::Build(inputs) => Some((entries, inputs)),
+        Change::Build(inputs) => {
+            let walked = transfer::WalkedContext {
+                root,
+                place,
+                entries,
+            };
+            Some((walked, inputs))
+        }
     }
 }
 
@@ -373,7 +414,7 @@ async fn follow_stream(
             return Outcome::Reported;
         }
     }
-    if read.finish(job).await {
+    if read.finish(job).await && read.note_transfer(sink).await {
         report_result(sink, read.error, read.image_id).await;
     }
     Outcome::Reported
@@ -401,6 +442,9 @@ struct StreamRead {
     steps: OwnSteps,
     /// The inputs of a build that pulls, to bring up to date once it has.
     pulled_inputs: Option<Inputs>,
+    /// The session the daemon reads the context through, kept open while
+    /// the stream is read.
+    session: Option<ContextSession>,
     image_id: Option<String>,
     /// The first error the daemon reported (or the stream broke with).
     error: Option<String>,
@@ -413,8 +457,18 @@ impl StreamRead {
             parser: Parser::new(builder),
             steps,
             pulled_inputs,
+            session: None,
             image_id: None,
             error: None,
+        }
+    }
+
+    /// What the daemon pulled through the session (the docker CLI shows
+    /// "transferring context"); false when the app has gone away.
+    async fn note_transfer(&self, sink: &Sink) -> bool {
+        match self.session.as_ref().and_then(ContextSession::summary) {
+            Some(note) => sink.send(EngineEvent::Notice(note)).await,
+            None => true,
         }
     }
 

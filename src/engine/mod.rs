@@ -14,5 +14,7 @@ pub mod inputs;
 pub mod parse;
 pub mod prebuilt;
 pub mod push;
+pub(crate) mod session;
 pub mod sink;
 pub mod steps;
+pub(crate) mod transfer;

@@ -34,7 +34,7 @@ use tonic::server::{Grpc, NamedService, StreamingService};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::walk::{self, Item, WalkOpt};
-use super::wire::{kind, Packet};
+use super::wire::{kind, Packet, Stat};
 
 /// Size of the DATA packets (fsutil's buffer size).
 const CHUNK: usize = 32 * 1024;
@@ -47,9 +47,27 @@ const READERS: usize = 4;
 #[derive(Debug, Clone)]
 pub(crate) struct SyncedDir {
     pub name: String,
-    pub dir: PathBuf,
+    pub source: DirSource,
     /// Send uid/gid 0 (the docker CLI's `resetUIDAndGID` for the context).
     pub reset_owner: bool,
+}
+
+/// What a served directory holds.
+#[derive(Debug, Clone)]
+pub(crate) enum DirSource {
+    /// A directory on disk.
+    Disk(PathBuf),
+    /// One file that exists only in memory (an inline Dockerfile), in a
+    /// directory of its own, as the docker CLI writes a Dockerfile from
+    /// stdin to a temporary directory.
+    File { name: String, content: Bytes },
+}
+
+/// Where an announced file's content comes from.
+#[derive(Debug, Clone)]
+enum Content {
+    Disk(PathBuf),
+    Memory(Bytes),
 }
 
 /// What crossed the socket for the `context` directory, over all of the
@@ -128,7 +146,7 @@ impl StreamingService<Packet> for DiffCopy {
             // Only the build context's transfer is reported.
             let stats = (dir.name == "context").then_some(stats);
             Ok(Response::new(send(
-                dir.dir,
+                dir.source,
                 opt,
                 request.into_inner(),
                 stats,
@@ -164,12 +182,12 @@ fn requested(dirs: &[SyncedDir], md: &MetadataMap) -> Result<(SyncedDir, WalkOpt
 }
 
 /// Files announced and not yet asked for, by id.
-type Announced = Arc<Mutex<HashMap<u32, PathBuf>>>;
+type Announced = Arc<Mutex<HashMap<u32, Content>>>;
 
 /// Runs the sender: the walk announces entries, REQs are answered by a
 /// few readers, FIN ends it. Returns the stream of packets for the daemon.
 fn send(
-    dir: PathBuf,
+    dir: DirSource,
     opt: WalkOpt,
     incoming: Streaming<Packet>,
     stats: Option<Arc<TransferStats>>,
@@ -190,31 +208,59 @@ fn send(
 
 /// Walks the directory, sending a STAT per entry and the closing empty STAT.
 fn announce(
-    dir: &std::path::Path,
+    dir: &DirSource,
     opt: &WalkOpt,
     announced: &Announced,
     tx: &mpsc::Sender<Result<Packet, Status>>,
     stats: Option<&TransferStats>,
 ) {
     let mut next_id: u32 = 0;
-    let mut emit = |item: Item| -> bool {
-        if item.has_data() {
+    let mut emit = |stat: Stat, content: Option<Content>| -> bool {
+        if let Some(content) = content {
             if let Ok(mut files) = announced.lock() {
-                files.insert(next_id, item.abs.clone());
+                files.insert(next_id, content);
             }
             if let Some(stats) = stats {
                 stats.files_offered.fetch_add(1, Ordering::Relaxed);
             }
         }
         next_id = next_id.wrapping_add(1);
-        tx.blocking_send(Ok(Packet::stat(Some(item.stat)))).is_ok()
+        tx.blocking_send(Ok(Packet::stat(Some(stat)))).is_ok()
     };
-    match walk::walk(dir, opt, &mut emit) {
+    let walked = match dir {
+        DirSource::Disk(dir) => walk::walk(dir, opt, &mut |item: Item| {
+            let content = item.has_data().then(|| Content::Disk(item.abs));
+            emit(item.stat, content)
+        }),
+        DirSource::File { name, content } => {
+            let stat = memory_stat(name, content.len());
+            match emit(stat, Some(Content::Memory(content.clone()))) {
+                true => Ok(()),
+                false => Err(walk::WalkError::Stopped),
+            }
+        }
+    };
+    match walked {
         Ok(()) => {
             let _ = tx.blocking_send(Ok(Packet::stat(None)));
         }
         Err(walk::WalkError::Stopped) => {}
         Err(e) => fail(tx, &e.to_string()),
+    }
+}
+
+/// The stat of an in-memory file: 0644, owned by root, modified now (so a
+/// changed text is never mistaken for the daemon's copy of an older one).
+fn memory_stat(name: &str, size: usize) -> Stat {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    Stat {
+        path: name.as_bytes().to_vec(),
+        mode: 0o644,
+        size: size as i64,
+        mod_time: now,
+        ..Stat::default()
     }
 }
 
@@ -232,7 +278,7 @@ async fn answer(
     tx: mpsc::Sender<Result<Packet, Status>>,
     stats: Option<Arc<TransferStats>>,
 ) {
-    let (jobs, queue) = std::sync::mpsc::channel::<(u32, PathBuf)>();
+    let (jobs, queue) = std::sync::mpsc::channel::<(u32, Content)>();
     let queue = Arc::new(Mutex::new(queue));
     for _ in 0..READERS {
         let queue = Arc::clone(&queue);
@@ -248,10 +294,10 @@ async fn answer(
         };
         match packet.kind {
             kind::REQ => {
-                let path = announced.lock().ok().and_then(|mut f| f.remove(&packet.id));
-                match path {
-                    Some(path) => {
-                        if jobs.send((packet.id, path)).is_err() {
+                let content = announced.lock().ok().and_then(|mut f| f.remove(&packet.id));
+                match content {
+                    Some(content) => {
+                        if jobs.send((packet.id, content)).is_err() {
                             return;
                         }
                     }
@@ -282,7 +328,7 @@ async fn answer(
 /// One reader: takes requested files off the queue and sends their
 /// content, until the queue closes or the daemon goes away.
 fn read_files(
-    queue: &Mutex<std::sync::mpsc::Receiver<(u32, PathBuf)>>,
+    queue: &Mutex<std::sync::mpsc::Receiver<(u32, Content)>>,
     tx: &mpsc::Sender<Result<Packet, Status>>,
     stats: Option<&TransferStats>,
 ) {
@@ -291,10 +337,14 @@ fn read_files(
             Ok(q) => q.recv(),
             Err(_) => return,
         };
-        let Ok((id, path)) = job else {
+        let Ok((id, content)) = job else {
             return;
         };
-        match send_file(id, &path, tx) {
+        let sent = match &content {
+            Content::Disk(path) => send_file(id, path, tx),
+            Content::Memory(bytes) => Ok(send_bytes(id, bytes, tx)),
+        };
+        match sent {
             Ok(Some(bytes)) => {
                 if let Some(stats) = stats {
                     stats.files_sent.fetch_add(1, Ordering::Relaxed);
@@ -303,7 +353,11 @@ fn read_files(
             }
             Ok(None) => return,
             Err(e) => {
-                fail(tx, &format!("cannot read {}: {e}", path.display()));
+                let path = match &content {
+                    Content::Disk(path) => path.display().to_string(),
+                    Content::Memory(_) => "the Dockerfile".to_string(),
+                };
+                fail(tx, &format!("cannot read {path}: {e}"));
                 return;
             }
         }
@@ -340,6 +394,16 @@ fn send_file(
     Ok(done.then_some(sent))
 }
 
+/// Sends bytes held in memory as one file; None when the daemon is gone.
+fn send_bytes(id: u32, bytes: &Bytes, tx: &mpsc::Sender<Result<Packet, Status>>) -> Option<u64> {
+    for chunk in bytes.chunks(CHUNK) {
+        let packet = Packet::data(id, bytes.slice_ref(chunk));
+        tx.blocking_send(Ok(packet)).ok()?;
+    }
+    tx.blocking_send(Ok(Packet::data(id, Bytes::new()))).ok()?;
+    Some(bytes.len() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,8 +411,6 @@ mod tests {
     use hyper_util::service::TowerToHyperService;
     use tokio::io::DuplexStream;
     use tonic::metadata::MetadataValue;
-
-    use crate::engine::session::wire::Stat;
 
     /// A connector handing out one in-memory connection.
     #[derive(Clone)]
@@ -386,11 +448,21 @@ mod tests {
         let (client_io, server_io) = tokio::io::duplex(1 << 16);
         let stats = Arc::new(TransferStats::default());
         let service = FileSyncService::new(
-            vec![SyncedDir {
-                name: "context".into(),
-                dir: dir.to_path_buf(),
-                reset_owner: true,
-            }],
+            vec![
+                SyncedDir {
+                    name: "context".into(),
+                    source: DirSource::Disk(dir.to_path_buf()),
+                    reset_owner: true,
+                },
+                SyncedDir {
+                    name: "dockerfile".into(),
+                    source: DirSource::File {
+                        name: "Dockerfile".into(),
+                        content: Bytes::from_static(b"FROM scratch\n"),
+                    },
+                    reset_owner: false,
+                },
+            ],
             Arc::clone(&stats),
         );
         let routes = tonic::service::Routes::new(service).prepare();
@@ -549,6 +621,36 @@ mod tests {
         );
         let status = daemon.from_kiln.message().await.unwrap_err();
         assert!(status.message().contains("a.txt"), "{status:?}");
+    }
+
+    #[tokio::test]
+    async fn an_inline_dockerfile_is_served_from_memory() {
+        let dir = tree();
+        let mut daemon = diff_copy(dir.path(), &[("dir-name", "dockerfile")])
+            .await
+            .unwrap();
+        let stats = daemon.stats().await;
+        assert_eq!(stats.len(), 1);
+        let (id, path, stat) = &stats[0];
+        assert_eq!(
+            (path.as_str(), stat.size, stat.mode),
+            ("Dockerfile", 13, 0o644)
+        );
+        daemon.send(kind::REQ, *id).await;
+        let data = daemon.from_kiln.message().await.unwrap().unwrap();
+        assert_eq!(
+            (data.kind, &data.data[..]),
+            (kind::DATA, &b"FROM scratch\n"[..])
+        );
+        let end = daemon.from_kiln.message().await.unwrap().unwrap();
+        assert!(end.data.is_empty());
+        daemon.send(kind::FIN, 0).await;
+        assert_eq!(
+            daemon.from_kiln.message().await.unwrap().unwrap().kind,
+            kind::FIN
+        );
+        // Not the build context: not counted in its transfer.
+        assert_eq!(daemon.stats.files_offered.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@ mod walk;
 mod wire;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -46,7 +46,7 @@ use crate::engine::context::DockerfilePlace;
 use crate::engine::push::Transport;
 
 use auth::{AuthService, HealthService};
-use filesync::{FileSyncService, SyncedDir, TransferStats};
+use filesync::{DirSource, FileSyncService, SyncedDir, TransferStats};
 
 /// Connecting to the daemon and its answer to the upgrade must not hang.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,7 +103,7 @@ impl ContextSession {
         (offered > 0).then(|| {
             format!(
                 "build context: the daemon asked for {sent} of {offered} files ({}) and had the rest",
-                crate::app::push::human_bytes(bytes)
+                crate::format::human_bytes(bytes)
             )
         })
     }
@@ -187,12 +187,12 @@ pub(crate) async fn start(
     let dirs = vec![
         SyncedDir {
             name: "context".into(),
-            dir: root,
+            source: DirSource::Disk(root),
             reset_owner: true,
         },
         SyncedDir {
             name: "dockerfile".into(),
-            dir: dockerfile_dir,
+            source: dockerfile_dir,
             reset_owner: false,
         },
     ];
@@ -226,21 +226,31 @@ pub(crate) async fn start(
 }
 
 /// The directory served as `dockerfile` and the Dockerfile's name in it:
-/// the directory the config names (the docker CLI's `-f` directory), or,
-/// for a Dockerfile outside the context, the one it really lives in.
-fn dockerfile_dir(root: &Path, place: &DockerfilePlace) -> (PathBuf, String) {
-    let split = |path: &Path, fallback: &Path| {
-        let dir = path
-            .parent()
-            .map_or_else(|| fallback.to_path_buf(), Path::to_path_buf);
+/// the directory the config names (the docker CLI's `-f` directory); for a
+/// Dockerfile outside the context, the one it really lives in; for an
+/// inline one, a directory of its own holding just it.
+fn dockerfile_dir(root: &Path, place: &DockerfilePlace) -> (DirSource, String) {
+    let split = |path: &Path| {
+        let dir = path.parent().unwrap_or(root).to_path_buf();
         let name = path
             .file_name()
             .map_or_else(|| "Dockerfile".into(), |n| n.to_string_lossy().into_owned());
-        (dir, name)
+        (DirSource::Disk(dir), name)
     };
     match place {
-        DockerfilePlace::Inside(rel) => split(&root.join(rel), root),
-        DockerfilePlace::Outside(abs) => split(abs, root),
+        DockerfilePlace::Inside(rel) => split(&root.join(rel)),
+        DockerfilePlace::Outside(abs) => split(abs),
+        DockerfilePlace::Inline(text) => {
+            let name = "Dockerfile".to_string();
+            let content = Bytes::from(text.clone());
+            (
+                DirSource::File {
+                    name: name.clone(),
+                    content,
+                },
+                name,
+            )
+        }
     }
 }
 
@@ -444,24 +454,33 @@ mod tests {
 
     #[test]
     fn the_dockerfile_dir_is_where_the_dockerfile_is() {
+        use std::path::PathBuf;
         let root = Path::new("/ctx");
+        let on_disk = |place: DockerfilePlace| match dockerfile_dir(root, &place) {
+            (DirSource::Disk(dir), name) => (dir, name),
+            other => panic!("{other:?}"),
+        };
         assert_eq!(
-            dockerfile_dir(root, &DockerfilePlace::Inside("Dockerfile".into())),
+            on_disk(DockerfilePlace::Inside("Dockerfile".into())),
             (PathBuf::from("/ctx"), "Dockerfile".to_string())
         );
         assert_eq!(
-            dockerfile_dir(
-                root,
-                &DockerfilePlace::Inside("docker/web.Dockerfile".into())
-            ),
+            on_disk(DockerfilePlace::Inside("docker/web.Dockerfile".into())),
             (PathBuf::from("/ctx/docker"), "web.Dockerfile".to_string())
         );
         assert_eq!(
-            dockerfile_dir(
-                root,
-                &DockerfilePlace::Outside("/elsewhere/Dockerfile".into())
-            ),
+            on_disk(DockerfilePlace::Outside("/elsewhere/Dockerfile".into())),
             (PathBuf::from("/elsewhere"), "Dockerfile".to_string())
         );
+        match dockerfile_dir(root, &DockerfilePlace::Inline("FROM scratch\n".into())) {
+            (DirSource::File { name, content }, named) => {
+                assert_eq!(
+                    (name.as_str(), named.as_str()),
+                    ("Dockerfile", "Dockerfile")
+                );
+                assert_eq!(&content[..], b"FROM scratch\n");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -1,0 +1,64 @@
+//! How a directory context reaches the daemon for one build. BuildKit
+//! builds read it through kiln's session ([`super::session`]): the daemon
+//! pulls what the Dockerfile uses, and only what changed since its last
+//! copy. Legacy builds, and BuildKit builds whose session cannot start
+//! (said once, in a notice), get the whole context as a tar.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+
+use bollard::auth::DockerCredentials;
+use bollard::Docker;
+use bytes::Bytes;
+use futures::Stream;
+
+use crate::app::event::BuilderKind;
+use crate::app::EngineEvent;
+use crate::engine::context::{self, DockerfilePlace, Entry};
+use crate::engine::session::{self, ContextSession};
+use crate::engine::sink::Sink;
+
+/// The tar of a context, produced while it is sent.
+pub(crate) type TarStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// What the build request carries.
+pub(crate) enum ContextUpload {
+    /// No body: the daemon reads the context through this session, which
+    /// must live until the build ends.
+    Session(ContextSession),
+    /// The context as a tar stream (a Dockerfile that is not in the context
+    /// travels in it under a generated name, see `context::walk`).
+    Tar(TarStream),
+}
+
+/// The walked context of one build and where its Dockerfile is.
+pub(crate) struct WalkedContext<'a> {
+    pub root: &'a Path,
+    pub place: DockerfilePlace,
+    pub entries: Vec<Entry>,
+}
+
+/// Chooses the upload for `builder`.
+pub(crate) async fn prepare(
+    docker: &Docker,
+    builder: BuilderKind,
+    session_id: &str,
+    walked: WalkedContext<'_>,
+    creds: Option<HashMap<String, DockerCredentials>>,
+    sink: &Sink,
+) -> ContextUpload {
+    if builder == BuilderKind::Buildkit {
+        match session::start(docker, session_id, walked.root, &walked.place, creds).await {
+            Ok(s) => return ContextUpload::Session(s),
+            Err(e) => {
+                sink.send(EngineEvent::Notice(format!(
+                    "the BuildKit session for the build context could not start ({e}); sending the whole context as a tar"
+                )))
+                .await;
+            }
+        }
+    }
+    ContextUpload::Tar(Box::pin(context::tar_stream(walked.entries)))
+}
