@@ -1,0 +1,383 @@
+//! BuildKit builds read their context through kiln's own session (the
+//! FileSync service), as `DOCKER_BUILDKIT=1 docker build` does: the same
+//! files as a tar build, metadata intact, only changed files sent again, a
+//! Dockerfile in a subdirectory or outside the context, and a fallback to
+//! the tar upload when the daemon cannot open the session. Real daemon,
+//! except for the fallback (a scripted fake daemon).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use common::fake_daemon::{End, FakeDaemon, Reply, Route};
+use common::*;
+use serde_json::Value;
+
+/// `docker run --rm IMAGE ARGS`, stdout as bytes.
+fn run_in(image: &str, args: &[&str]) -> Vec<u8> {
+    let mut all = vec!["run", "--rm", image];
+    all.extend_from_slice(args);
+    let out = docker(&all);
+    assert!(
+        out.status.success(),
+        "docker run {image} {args:?}: {}",
+        stderr(&out)
+    );
+    out.stdout
+}
+
+/// Every regular file of the image's filesystem, sorted.
+fn files_of(image: &str) -> BTreeSet<String> {
+    String::from_utf8_lossy(&run_in(image, &["find", "/", "-xdev", "-type", "f"]))
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn notices(ev: &[Value], image: &str) -> Vec<String> {
+    of_type(ev, "notice", Some(image))
+        .iter()
+        .map(|n| n["message"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Step names and log lines of one image, to look for the daemon's words.
+fn steps_and_logs(ev: &[Value], image: &str) -> String {
+    let mut text = String::new();
+    for e in of_type(ev, "step", Some(image)) {
+        text.push_str(e["name"].as_str().unwrap_or_default());
+        text.push('\n');
+    }
+    for e in of_type(ev, "log", Some(image)) {
+        text.push_str(e["line"].as_str().unwrap_or_default());
+        text.push('\n');
+    }
+    text
+}
+
+fn build_ok(s: &Stack, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["build", "--json"];
+    all.extend_from_slice(args);
+    let out = s.kiln(&all);
+    assert!(out.status.success(), "{}\n{}", stderr(&out), stdout(&out));
+    events(&out)
+}
+
+#[test]
+fn dockerignore_rules_give_the_same_files_as_a_tar_build() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    s.child_context("ctx", "base", "COPY . /ctx/\n");
+    s.write(
+        "ctx/.dockerignore",
+        ".*\n!.keep\nsub/.*\n!sub/.config\nDockerfile\n**/*.tmp\nsecret\n",
+    );
+    for (rel, content) in [
+        (".hidden", "h"),
+        (".keep", "k"),
+        (".git/HEAD", "ref"),
+        ("a.txt", "a"),
+        ("b.tmp", "b"),
+        ("sub/.config", "c"),
+        ("sub/.env", "e"),
+        ("sub/c.tmp", "c"),
+        ("sub/d.txt", "d"),
+        ("secret/x", "x"),
+    ] {
+        s.write(&format!("ctx/{rel}"), content);
+    }
+    s.config(
+        r#"
+images:
+  - {name: base, tags: ["{prefix}/base:latest"]}
+  - {name: legacy, context: ./ctx, builder: legacy, tags: ["{prefix}/legacy:latest"]}
+  - {name: kit, context: ./ctx, builder: buildkit, tags: ["{prefix}/kit:latest"]}
+"#,
+    );
+    let ev = build_ok(&s, &[]);
+    assert_eq!(
+        of_type(&ev, "started", Some("kit"))[0]["builder"],
+        "buildkit"
+    );
+
+    let legacy = files_of(&s.tag("legacy"));
+    let kit = files_of(&s.tag("kit"));
+    assert_eq!(legacy, kit, "the builders disagree on the files");
+    let copied: BTreeSet<&str> = kit.iter().filter_map(|f| f.strip_prefix("/ctx/")).collect();
+    // Docker's rule: .dockerignore excludes the Dockerfile and itself too.
+    assert_eq!(
+        copied,
+        BTreeSet::from([".keep", "a.txt", "sub/.config", "sub/d.txt"]),
+        "{kit:?}"
+    );
+}
+
+#[test]
+fn symlinks_modes_empty_dirs_hard_links_and_odd_names_survive() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    s.child_context("ctx", "base", "COPY . /ctx/\n");
+    let ctx = s.path("ctx");
+    s.write("ctx/target.txt", "target\n");
+    std::os::unix::fs::symlink("target.txt", ctx.join("link")).unwrap();
+    std::os::unix::fs::symlink("/nowhere/at/all", ctx.join("dangling")).unwrap();
+    s.write("ctx/script.sh", "#!/bin/sh\n");
+    std::fs::set_permissions(
+        ctx.join("script.sh"),
+        std::fs::Permissions::from_mode(0o751),
+    )
+    .unwrap();
+    s.write("ctx/locked/inner.txt", "inner\n");
+    std::fs::set_permissions(ctx.join("locked"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::create_dir_all(ctx.join("empty/deeper")).unwrap();
+    s.write("ctx/hard1", "same inode\n");
+    std::fs::hard_link(ctx.join("hard1"), ctx.join("hard2")).unwrap();
+    let odd = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+    std::fs::write(ctx.join(odd), "latin-1 name\n").unwrap();
+    let old = std::time::UNIX_EPOCH + Duration::from_secs(981_173_106); // 2001-02-03
+    std::fs::File::options()
+        .write(true)
+        .open(ctx.join("target.txt"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    s.config(
+        "images:\n  - {name: base, tags: [\"{prefix}/base:latest\"]}\n  - {name: ctx, builder: buildkit, tags: [\"{prefix}/ctx:latest\"]}\n",
+    );
+    build_ok(&s, &["--no-cache"]);
+
+    let image = s.tag("ctx");
+    let stat = |path: &str| -> String {
+        let out = run_in(&image, &["stat", "-c", "%a %F %h %Y", path]);
+        String::from_utf8_lossy(&out).trim().to_string()
+    };
+    assert_eq!(stat("/ctx/script.sh").split(' ').next(), Some("751"));
+    assert!(stat("/ctx/locked").starts_with("700 directory"));
+    assert!(stat("/ctx/empty/deeper").contains("directory"));
+    assert!(stat("/ctx/link").contains("symbolic link"));
+    assert!(stat("/ctx/dangling").contains("symbolic link"));
+    assert_eq!(
+        String::from_utf8_lossy(&run_in(
+            &image,
+            &["sh", "-c", "readlink /ctx/link; readlink /ctx/dangling"]
+        )),
+        "target.txt\n/nowhere/at/all\n"
+    );
+    // Links are never followed, and the file keeps its mtime.
+    assert!(
+        stat("/ctx/target.txt").ends_with(" 981173106"),
+        "{}",
+        stat("/ctx/target.txt")
+    );
+    assert!(
+        stat("/ctx/hard1").contains("regular file 2 "),
+        "{}",
+        stat("/ctx/hard1")
+    );
+    let inodes = run_in(&image, &["stat", "-c", "%i", "/ctx/hard1", "/ctx/hard2"]);
+    let inodes: Vec<&[u8]> = inodes.split(|b| *b == b'\n').take(2).collect();
+    assert_eq!(inodes[0], inodes[1], "hard links are one file");
+    // The name that is not UTF-8 arrives byte for byte.
+    let listing = run_in(
+        &image,
+        &["sh", "-c", "for f in /ctx/*; do echo \"$f\"; done"],
+    );
+    assert!(
+        listing
+            .split(|b| *b == b'\n')
+            .any(|n| n == b"/ctx/caf\xe9.txt"),
+        "{}",
+        String::from_utf8_lossy(&listing)
+    );
+    assert_eq!(
+        run_in(&image, &["sh", "-c", "cat /ctx/caf*.txt"]),
+        b"latin-1 name\n"
+    );
+}
+
+#[test]
+fn only_changed_files_cross_and_the_change_is_seen() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    s.child_context("app", "base", "COPY data /data\nRUN cat /data/app.txt\n");
+    let first = format!("{}-first", s.prefix);
+    s.write("app/data/app.txt", &format!("{first}\n"));
+    for i in 0..3 {
+        std::fs::write(
+            s.path(&format!("app/data/big{i}.bin")),
+            vec![i as u8; 1 << 20],
+        )
+        .unwrap();
+    }
+    s.write("app/unused.txt", "not used by the Dockerfile\n");
+    s.config(
+        "images:\n  - {name: base, tags: [\"{prefix}/base:latest\"]}\n  - {name: app, builder: buildkit, tags: [\"{prefix}/app:latest\"]}\n",
+    );
+    let ev = build_ok(&s, &[]);
+    let text = steps_and_logs(&ev, "app");
+    assert!(text.contains("[internal] load build context"), "{text}");
+    assert!(!text.contains("load remote build context"), "{text}");
+    assert!(text.contains(&first), "{text}");
+    // Only what COPY uses is offered; a new directory is sent whole.
+    assert!(
+        notices(&ev, "app")
+            .iter()
+            .any(|n| n.starts_with("build context: the daemon asked for 4 of 4 files")),
+        "{:?}",
+        notices(&ev, "app")
+    );
+
+    // Same size, new content: the daemon sees the new mtime and asks again.
+    let second = format!("{}-secnd", s.prefix);
+    s.write("app/data/app.txt", &format!("{second}\n"));
+    let ev = build_ok(&s, &["app"]);
+    assert!(
+        notices(&ev, "app")
+            .iter()
+            .any(|n| n.starts_with("build context: the daemon asked for 1 of 4 files (")),
+        "{:?}",
+        notices(&ev, "app")
+    );
+    assert!(steps_and_logs(&ev, "app").contains(&second));
+    assert_eq!(
+        run_in(&s.tag("app"), &["cat", "/data/app.txt"]),
+        format!("{second}\n").as_bytes()
+    );
+}
+
+#[test]
+fn copy_from_a_stage_and_a_dockerfile_in_a_subdirectory() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    let msg = format!("{}-staged", s.prefix);
+    s.write("app/src/msg", &format!("{msg}\n"));
+    s.write(
+        "app/docker/app.Dockerfile",
+        &format!(
+            "FROM {base} AS build\nCOPY src/ /src/\nRUN cat /src/msg > /out\nFROM {base}\nCOPY --from=build /out /out\nRUN cat /out\n",
+            base = s.tag("base")
+        ),
+    );
+    s.config(
+        "images:\n  - {name: base, tags: [\"{prefix}/base:latest\"]}\n  - {name: app, builder: buildkit, dockerfile: docker/app.Dockerfile, tags: [\"{prefix}/app:latest\"]}\n",
+    );
+    let ev = build_ok(&s, &["--no-cache"]);
+    assert!(steps_and_logs(&ev, "app").contains(&msg));
+    assert_eq!(
+        run_in(&s.tag("app"), &["cat", "/out"]),
+        format!("{msg}\n").as_bytes()
+    );
+}
+
+#[test]
+fn a_dockerfile_outside_the_context_builds_under_both_builders() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    let body = format!("FROM {}\nCOPY . /ctx/\nRUN ls -A /ctx\n", s.tag("base"));
+    s.write("shared/Dockerfile", &body);
+    s.write("shared/web.Dockerfile", &body);
+    s.write("given/a.txt", "a\n");
+    s.write("linked/b.txt", "b\n");
+    s.write("linked/.dockerignore", "ignored.txt\n");
+    s.write("linked/ignored.txt", "i\n");
+    // A Dockerfile that is a symlink out of its context.
+    std::os::unix::fs::symlink("../shared/web.Dockerfile", s.path("linked/Dockerfile")).unwrap();
+    let mut yaml = String::from("images:\n  - {name: base, tags: [\"{prefix}/base:latest\"]}\n");
+    for builder in ["legacy", "buildkit"] {
+        yaml.push_str(&format!(
+            "  - {{name: given-{builder}, context: ./given, dockerfile: ../shared/Dockerfile, builder: {builder}, tags: [\"{{prefix}}/given-{builder}:latest\"]}}\n  - {{name: linked-{builder}, context: ./linked, builder: {builder}, tags: [\"{{prefix}}/linked-{builder}:latest\"]}}\n"
+        ));
+    }
+    s.config(&yaml);
+    let check = s.kiln(&["check"]);
+    assert!(
+        check.status.success(),
+        "{}\n{}",
+        stderr(&check),
+        stdout(&check)
+    );
+    build_ok(&s, &[]);
+
+    let listing = |image: &str| -> BTreeSet<String> {
+        files_of(&s.tag(image))
+            .into_iter()
+            .filter_map(|f| f.strip_prefix("/ctx/").map(String::from))
+            .collect()
+    };
+    for builder in ["legacy", "buildkit"] {
+        // The context only: no generated Dockerfile left behind.
+        assert_eq!(
+            listing(&format!("given-{builder}")),
+            BTreeSet::from(["a.txt".to_string()]),
+            "{builder}"
+        );
+        assert_eq!(
+            listing(&format!("linked-{builder}")),
+            BTreeSet::from([".dockerignore".to_string(), "b.txt".to_string()]),
+            "{builder}"
+        );
+    }
+    // The link itself is part of the context, as with the docker CLI.
+    assert!(Path::new(&s.path("linked/Dockerfile")).is_symlink());
+}
+
+#[test]
+fn a_daemon_that_refuses_the_session_gets_a_tar_and_kiln_says_so_once() {
+    let stack = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let tag = "127.0.0.1:5999/fallback:latest";
+    std::fs::create_dir_all(stack.path().join("app")).unwrap();
+    std::fs::write(stack.path().join("app/Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::write(
+        stack.path().join("kiln.yaml"),
+        format!("images:\n  - {{name: app, tags: [\"{tag}\"]}}\n"),
+    )
+    .unwrap();
+    // No /session route: the fake daemon answers it with 404.
+    let fail = r#"{"errorDetail":{"message":"scripted failure"},"error":"scripted failure"}"#;
+    let daemon = FakeDaemon::start(vec![Route::build(tag, Reply::lines(&[fail], End::Finish))]);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
+    cmd.arg("-f").arg(stack.path().join("kiln.yaml")).args([
+        "build",
+        "--json",
+        "--builder",
+        "buildkit",
+    ]);
+    isolate(&mut cmd, home.path());
+    cmd.env("DOCKER_HOST", daemon.host())
+        .env("DOCKER_CONFIG", home.path().join("docker"))
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_TLS_VERIFY");
+    let out = common::fake_daemon::run_bounded(cmd, Duration::from_secs(30));
+    let ev = events(&out);
+    let said: Vec<String> = notices(&ev, "app")
+        .into_iter()
+        .filter(|n| n.contains("sending the whole context as a tar"))
+        .collect();
+    assert_eq!(said.len(), 1, "{ev:#?}");
+    assert!(said[0].contains("HTTP 404"), "{}", said[0]);
+    let requests = daemon.requests();
+    let builds: Vec<&String> = requests.iter().filter(|r| r.contains("/build?")).collect();
+    assert_eq!(builds.len(), 1, "{requests:?}");
+    assert!(
+        !builds[0].contains("remote=client-session"),
+        "{}",
+        builds[0]
+    );
+    assert!(requests
+        .iter()
+        .any(|r| r.starts_with("POST") && r.contains("/session")));
+    assert_eq!(
+        of_type(&ev, "failed", Some("app"))[0]["error"],
+        "scripted failure"
+    );
+}
