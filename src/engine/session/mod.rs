@@ -46,6 +46,8 @@ use crate::engine::context::DockerfilePlace;
 use crate::engine::push::Transport;
 
 use auth::{AuthService, HealthService};
+use bollard_buildkit_proto::health::health_server::HealthServer;
+use bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer;
 use filesync::{DirSource, FileSyncService, SyncedDir, TransferStats};
 
 /// Connecting to the daemon and its answer to the upgrade must not hang.
@@ -159,10 +161,6 @@ pub(crate) async fn start(
     place: &DockerfilePlace,
     creds: Option<HashMap<String, DockerCredentials>>,
 ) -> Result<ContextSession, SessionError> {
-    let transport = match connect::resolve(&ProcessEnv) {
-        Ok(ep) => Transport::of(&ep),
-        Err(_) => Transport::Bollard,
-    };
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let (dockerfile_dir, dockerfile) = dockerfile_dir(&root, place);
     let headers = SessionHeaders {
@@ -172,18 +170,7 @@ pub(crate) async fn start(
             .map_or_else(|| "context".into(), |n| n.to_string_lossy().into_owned()),
         shared_key: shared_key(&root),
     };
-    let version = docker.client_version().to_string();
-    let upgraded = match &transport {
-        Transport::Unix(path) => {
-            let stream = dial(path, tokio::net::UnixStream::connect(path)).await?;
-            hijack(stream, "docker", &version, &headers).await?
-        }
-        Transport::Tcp(addr) => {
-            let stream = dial(addr, tokio::net::TcpStream::connect(addr)).await?;
-            hijack(stream, addr, &version, &headers).await?
-        }
-        Transport::Bollard => return Err(SessionError::NoDirectConnection),
-    };
+    let connection = open(docker, &headers).await?;
     let dirs = vec![
         SyncedDir {
             name: "context".into(),
@@ -197,24 +184,7 @@ pub(crate) async fn start(
         },
     ];
     let stats = Arc::new(TransferStats::default());
-    let routes = tonic::service::Routes::new(FileSyncService::new(dirs, Arc::clone(&stats)))
-        .add_service(
-            bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer::new(
-                AuthService::new(creds),
-            ),
-        )
-        .add_service(
-            bollard_buildkit_proto::health::health_server::HealthServer::new(HealthService),
-        )
-        .prepare();
-    let serve = tokio::spawn(async move {
-        let service = TowerToHyperService::new(routes);
-        // Ends when the daemon closes the session (or on drop); a failure
-        // shows as the daemon's build error.
-        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .serve_connection(TokioIo::new(upgraded), service)
-            .await;
-    });
+    let serve = tokio::spawn(serve(connection, dirs, creds, Arc::clone(&stats)));
     Ok(ContextSession {
         serve,
         query: BuildQuery {
@@ -223,6 +193,45 @@ pub(crate) async fn start(
         },
         stats,
     })
+}
+
+/// The session's connection: `POST /session` on a connection of kiln's own
+/// to the daemon, taken over once the daemon agrees.
+async fn open(docker: &Docker, headers: &SessionHeaders) -> Result<Upgraded, SessionError> {
+    let transport = match connect::resolve(&ProcessEnv) {
+        Ok(ep) => Transport::of(&ep),
+        Err(_) => Transport::Bollard,
+    };
+    let version = docker.client_version().to_string();
+    match &transport {
+        Transport::Unix(path) => {
+            let stream = dial(path, tokio::net::UnixStream::connect(path)).await?;
+            hijack(stream, "docker", &version, headers).await
+        }
+        Transport::Tcp(addr) => {
+            let stream = dial(addr, tokio::net::TcpStream::connect(addr)).await?;
+            hijack(stream, addr, &version, headers).await
+        }
+        Transport::Bollard => Err(SessionError::NoDirectConnection),
+    }
+}
+
+/// Serves gRPC (HTTP/2) on the session's connection until the daemon
+/// closes it (or the session is dropped); a failure shows as the daemon's
+/// build error.
+async fn serve(
+    connection: Upgraded,
+    dirs: Vec<SyncedDir>,
+    creds: Option<HashMap<String, DockerCredentials>>,
+    stats: Arc<TransferStats>,
+) {
+    let routes = tonic::service::Routes::new(FileSyncService::new(dirs, stats))
+        .add_service(AuthServer::new(AuthService::new(creds)))
+        .add_service(HealthServer::new(HealthService))
+        .prepare();
+    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .serve_connection(connection, TowerToHyperService::new(routes))
+        .await;
 }
 
 /// The directory served as `dockerfile` and the Dockerfile's name in it:
@@ -283,7 +292,7 @@ async fn hijack<S>(
     host: &str,
     version: &str,
     headers: &SessionHeaders,
-) -> Result<TokioIo<Upgraded>, SessionError>
+) -> Result<Upgraded, SessionError>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -332,10 +341,9 @@ where
             crate::sanitize::sanitize(&message)
         )));
     }
-    let upgraded = hyper::upgrade::on(resp)
+    hyper::upgrade::on(resp)
         .await
-        .map_err(|e| http("the session connection could not be taken over", &e))?;
-    Ok(TokioIo::new(upgraded))
+        .map_err(|e| http("the session connection could not be taken over", &e))
 }
 
 /// The docker CLI's `getBuildSharedKey`: one key per client machine and
