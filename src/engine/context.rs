@@ -35,6 +35,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::dockerignore::{clean, DockerIgnore, MatchInfo, PatternError};
+use super::hash_cache::HashCache;
 use crate::config::Dockerfile;
 
 /// Name of the ignore file read from the context root.
@@ -724,6 +725,15 @@ pub fn digest(entries: &[Entry]) -> Result<String, ContextError> {
 pub fn digest_with_fingerprints(
     entries: &[Entry],
 ) -> Result<(String, BTreeMap<String, String>), ContextError> {
+    digest_with_cache(entries, &HashCache::default())
+}
+
+/// [`digest_with_fingerprints`], reading only the files whose content
+/// `cache` does not already know (the result is the same).
+pub fn digest_with_cache(
+    entries: &[Entry],
+    cache: &HashCache,
+) -> Result<(String, BTreeMap<String, String>), ContextError> {
     let mut prints = BTreeMap::new();
     let mut ordered: Vec<&Entry> = entries.iter().collect();
     ordered.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -732,7 +742,7 @@ pub fn digest_with_fingerprints(
         .copied()
         .filter(|e| e.kind == EntryKind::File)
         .collect();
-    let file_hashes = hash_files(&files)?;
+    let file_hashes = hash_files(&files, cache)?;
 
     let mut hasher = Sha256::new();
     hasher.update(b"kiln-context-digest-v1\0");
@@ -795,7 +805,7 @@ type FileHash = Result<[u8; 32], ContextError>;
 
 /// Content hashes of `files`, in order, computed by a few worker threads
 /// pulling indices from a shared counter.
-fn hash_files(files: &[&Entry]) -> Result<Vec<[u8; 32]>, ContextError> {
+fn hash_files(files: &[&Entry], cache: &HashCache) -> Result<Vec<[u8; 32]>, ContextError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, MAX_HASH_THREADS)
@@ -812,7 +822,7 @@ fn hash_files(files: &[&Entry]) -> Result<Vec<[u8; 32]>, ContextError> {
                     while !failed.load(Ordering::Relaxed) {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(entry) = files.get(i) else { break };
-                        let result = hash_file(&entry.abs);
+                        let result = cache.hash(&entry.rel_os, &entry.abs, hash_file);
                         if result.is_err() {
                             failed.store(true, Ordering::Relaxed);
                         }

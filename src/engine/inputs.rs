@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use bollard::Docker;
 use sha2::{Digest, Sha256};
 
-use crate::config::{dockerfile_refs, ref_matches_tag, ImageConfig};
+use crate::config::{dockerfile_refs, ref_matches_tag, ContextSource, ImageConfig, Source};
 use crate::engine::bases;
 use crate::engine::context::{self, ContextError, Entry};
+use crate::engine::hash_cache::HashCache;
 use crate::format::short_digest;
 
 /// The key prefix of a base image's local id among the parts.
@@ -97,8 +98,19 @@ pub async fn compute(
         .find(|e| e.rel == dockerfile.trim_start_matches("./"))
         .and_then(context::Entry::text)
         .unwrap_or_default();
-    let (context_digest, mut files) =
-        tokio::task::spawn_blocking(move || context::digest_with_fingerprints(&entries)).await??;
+    let cache = match &spec.source {
+        Source::Build {
+            context: ContextSource::Dir(dir),
+            ..
+        } => HashCache::open(dir),
+        _ => HashCache::default(),
+    };
+    let (context_digest, mut files) = tokio::task::spawn_blocking(move || {
+        let digest = context::digest_with_cache(&entries, &cache);
+        cache.save();
+        digest
+    })
+    .await??;
     if files.len() > MAX_FINGERPRINTS {
         files.clear();
     }

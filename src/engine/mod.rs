@@ -10,6 +10,7 @@ pub mod context;
 pub mod credentials;
 pub mod dockerignore;
 pub mod executor;
+pub mod hash_cache;
 pub mod inputs;
 pub mod parse;
 pub mod prebuilt;
