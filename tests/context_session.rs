@@ -331,6 +331,31 @@ fn a_dockerfile_outside_the_context_builds_under_both_builders() {
 }
 
 #[test]
+fn an_inline_dockerfile_stays_out_of_the_image_under_both_builders() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    s.write("ctx/a.txt", "a\n");
+    // A compose file (services, no kiln.yaml keys) with dockerfile_inline.
+    let mut yaml =
+        String::from("services:\n  base:\n    build: ./base\n    image: {prefix}/base:latest\n");
+    for builder in ["legacy", "buildkit"] {
+        yaml.push_str(&format!(
+            "  inline-{builder}:\n    build:\n      context: ./ctx\n      dockerfile_inline: |\n        FROM {{prefix}}/base:latest\n        COPY . /ctx/\n    image: {{prefix}}/inline-{builder}:latest\n    x-kiln: {{builder: {builder}}}\n"
+        ));
+    }
+    s.config(&yaml);
+    build_ok(&s, &[]);
+    for builder in ["legacy", "buildkit"] {
+        let files: BTreeSet<String> = files_of(&format!("{}/inline-{builder}:latest", s.prefix))
+            .into_iter()
+            .filter_map(|f| f.strip_prefix("/ctx/").map(String::from))
+            .collect();
+        assert_eq!(files, BTreeSet::from(["a.txt".to_string()]), "{builder}");
+    }
+}
+
+#[test]
 fn a_daemon_that_refuses_the_session_gets_a_tar_and_kiln_says_so_once() {
     let stack = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
