@@ -22,7 +22,7 @@ use crate::engine::credentials;
 use crate::engine::inputs::{self, Inputs};
 use crate::engine::parse::{BuildKitParser, LegacyParser};
 use crate::engine::prebuilt;
-use crate::engine::session::{BuildQuery, ContextSession};
+use crate::engine::session::{self, BuildQuery, ContextSession};
 use crate::engine::sink::Sink;
 use crate::engine::steps::OwnSteps;
 use crate::engine::transfer::{self, ContextUpload};
@@ -172,7 +172,9 @@ async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
 /// One build attempt: options, the context (unless it is unchanged), the
 /// daemon's stream.
 async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outcome {
-    let mut options = build_options(job, builder);
+    // Each BuildKit build needs its own session on the daemon.
+    let session_id = session::new_id();
+    let mut options = build_options(job, builder, &session_id);
     let dockerfile = match job.context {
         ContextSource::Dir(root) => job.dockerfile.text_in(root),
         ContextSource::Git(_) => None,
@@ -192,9 +194,15 @@ async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outc
             let Some((walked, inputs)) = local_context(job, root, check).await else {
                 return Outcome::Reported;
             };
-            let id = session_id(job);
-            match transfer::prepare(job.docker, builder, &id, walked, creds.clone(), job.sink).await
-            {
+            let upload = transfer::prepare(
+                job.docker,
+                builder,
+                &session_id,
+                walked,
+                creds.clone(),
+                job.sink,
+            );
+            match upload.await {
                 ContextUpload::Session(s) => {
                     // bollard would start a session of its own for BuildKit:
                     // it is asked for a legacy build, which the session's
@@ -220,16 +228,6 @@ async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outc
     follow_stream(job, stream, read).await
 }
 
-/// Each BuildKit build needs its own session on the daemon.
-fn session_id(job: &Job<'_>) -> String {
-    format!(
-        "kiln-{}-{}-{}",
-        std::process::id(),
-        job.sink.run,
-        job.sink.image
-    )
-}
-
 /// Whether the build pulls its base images (`--pull`, `pull: true`).
 fn pulls(job: &Job<'_>) -> bool {
     job.spec.pull || job.flags.pull
@@ -250,7 +248,11 @@ fn own_steps(job: &Job<'_>, builder: BuilderKind, dockerfile: Option<&str>) -> O
 }
 
 /// The daemon's build options for this image and run.
-fn build_options(job: &Job<'_>, builder: BuilderKind) -> BuildImageOptionsBuilder {
+fn build_options(
+    job: &Job<'_>,
+    builder: BuilderKind,
+    session_id: &str,
+) -> BuildImageOptionsBuilder {
     let (spec, flags) = (job.spec, job.flags);
     let version = match builder {
         BuilderKind::Legacy => BuilderVersion::BuilderV1,
@@ -263,7 +265,7 @@ fn build_options(job: &Job<'_>, builder: BuilderKind) -> BuildImageOptionsBuilde
         .nocache(spec.no_cache || flags.no_cache)
         .version(version);
     if builder == BuilderKind::Buildkit {
-        options = options.session(&session_id(job));
+        options = options.session(session_id);
     }
     if let Some(first) = spec.tags.first() {
         options = options.t(first);

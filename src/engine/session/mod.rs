@@ -346,6 +346,27 @@ where
         .map_err(|e| http("the session connection could not be taken over", &e))
 }
 
+/// A new session id. The daemon keys its cache of a context transfer by
+/// the session id (with the patterns asked for), so an id must never come
+/// back: random, like the docker CLI's.
+pub(crate) fn new_id() -> String {
+    use std::io::Read;
+    let mut random = [0u8; 16];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random));
+    if read.is_err() {
+        // No randomness to be had: unique enough from the process, the time
+        // and a counter.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let seed = format!("{}:{now}:{n}", std::process::id());
+        random.copy_from_slice(&Sha256::digest(seed.as_bytes())[..16]);
+    }
+    format!("kiln-{}", hex::encode(random))
+}
+
 /// The docker CLI's `getBuildSharedKey`: one key per client machine and
 /// directory.
 fn shared_key(dir: &Path) -> String {
@@ -411,6 +432,15 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn session_ids_never_repeat() {
+        let ids: std::collections::HashSet<String> = (0..100).map(|_| new_id()).collect();
+        assert_eq!(ids.len(), 100);
+        assert!(ids
+            .iter()
+            .all(|id| id.starts_with("kiln-") && id.len() == 37));
     }
 
     #[test]
