@@ -69,6 +69,9 @@ impl ContextSpec {
             (Ok(DockerfilePlace::Outside(real)), Dockerfile::Path(p)) => fs::read(&real)
                 .map(|content| generated_dockerfile_name(&content))
                 .unwrap_or_else(|_| p.clone()),
+            // Inside, but named from outside (`/abs/ctx/Dockerfile`,
+            // `../ctx/Dockerfile`): the daemon wants it relative.
+            (Ok(DockerfilePlace::Inside(rel)), Dockerfile::Path(p)) if names_from_outside(p) => rel,
             (_, Dockerfile::Path(p)) => p.clone(),
             (_, Dockerfile::Inline(text)) => inline_dockerfile_name(text),
         }
@@ -81,6 +84,11 @@ impl ContextSpec {
 /// change.
 pub fn inline_dockerfile_name(text: &str) -> String {
     generated_dockerfile_name(text.as_bytes())
+}
+
+fn names_from_outside(path: &str) -> bool {
+    let cleaned = clean(path);
+    Path::new(path).is_absolute() || cleaned == ".." || cleaned.starts_with("../")
 }
 
 fn generated_dockerfile_name(content: &[u8]) -> String {
@@ -1180,6 +1188,19 @@ mod tests {
                 DockerfilePlace::Inside("docker/Dockerfile".into()),
                 "{given}"
             );
+        }
+        // The daemon is told a relative name; a relative one is kept as given.
+        for (given, told) in [
+            (
+                root.join("docker/Dockerfile")
+                    .to_string_lossy()
+                    .into_owned(),
+                "docker/Dockerfile",
+            ),
+            ("../ctx/docker/Dockerfile".to_string(), "docker/Dockerfile"),
+            ("./docker/Dockerfile".to_string(), "./docker/Dockerfile"),
+        ] {
+            assert_eq!(path_spec(&given).dockerfile_name(), told, "{given}");
         }
     }
 

@@ -247,7 +247,12 @@ fn dockerfile_dir(root: &Path, place: &DockerfilePlace) -> (DirSource, String) {
         (DirSource::Disk(dir), name)
     };
     match place {
-        DockerfilePlace::Inside(rel) => split(&root.join(rel)),
+        // Where it really is: a symlink to elsewhere in the context is
+        // followed here, not left for the daemon to fail on.
+        DockerfilePlace::Inside(rel) => {
+            let path = root.join(rel);
+            split(&std::fs::canonicalize(&path).unwrap_or(path))
+        }
         DockerfilePlace::Outside(abs) => split(abs),
         DockerfilePlace::Inline(text) => {
             let name = "Dockerfile".to_string();
