@@ -39,6 +39,42 @@ pub fn sanitize_line(s: &str) -> String {
     sanitize(s).into_owned()
 }
 
+/// Sanitises text of several lines: each line as [`sanitize`] does, the
+/// line breaks kept (`\r\n` and `\n`). Borrowed when already clean.
+pub fn sanitize_text(s: &str) -> Cow<'_, str> {
+    match next_special(s.as_bytes(), 0) {
+        None => Cow::Borrowed(s),
+        Some(_) if !s.contains('\n') => sanitize(s),
+        Some(_) => {
+            let lines: Vec<Cow<'_, str>> = s.split('\n').map(sanitize).collect();
+            Cow::Owned(lines.join("\n"))
+        }
+    }
+}
+
+/// A name from outside kiln (a file name, a key, a tag) shown inside a
+/// message: every control character is written out visibly (`\n`, `\t`,
+/// `\e`, `\u{9b}`), so the name can neither drive the terminal nor break
+/// a line, and two different names never look alike.
+pub fn visible(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() || c == '\\') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x1b' => out.push_str("\\e"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
 
@@ -351,6 +387,24 @@ mod tests {
     fn backspace_dropped() {
         assert_eq!(s("ab\x08c"), "abc");
         assert_eq!(s("\x08\x08x"), "x");
+    }
+
+    #[test]
+    fn text_keeps_its_line_breaks() {
+        assert!(matches!(sanitize_text("a\nb"), Cow::Borrowed(_)));
+        assert_eq!(sanitize_text("a\x1b[31m\nb\x07\r\nc"), "a\nb\nc");
+        assert_eq!(sanitize_text("one \x1b]0;t\x07line"), "one line");
+    }
+
+    #[test]
+    fn visible_names_show_their_controls() {
+        assert!(matches!(visible("web/index.html"), Cow::Borrowed(_)));
+        assert_eq!(visible("a\nb"), "a\\nb");
+        assert_eq!(visible("\x1b]52;c;x\x07"), "\\e]52;c;x\\u{7}");
+        assert_eq!(visible("t\tab\u{9b}"), "t\\tab\\u{9b}");
+        // A backslash is doubled, so `a\\nb` and `a\nb` differ.
+        assert_eq!(visible("a\\nb"), "a\\\\nb");
+        assert!(!visible("\x1b\u{85}\x7f").chars().any(|c| c.is_control()));
     }
 
     #[test]

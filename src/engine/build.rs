@@ -564,8 +564,8 @@ impl Parser {
 /// Credentials for the registries the Dockerfile pulls from (private base
 /// images), found as the docker CLI finds them. Legacy builds send them in
 /// X-Registry-Config, BuildKit through its session. None when there are
-/// none; a failing lookup is a notice, not a failure (the pull may not
-/// need them).
+/// none; a failing lookup is a notice saying what failed, not a failure
+/// (the pull may not need them).
 async fn base_image_credentials(
     dockerfile_text: &str,
     spec: &ImageConfig,
@@ -584,7 +584,7 @@ async fn base_image_credentials(
         Ok(s) => s,
         Err(e) => {
             sink.send(EngineEvent::Notice(format!(
-                "registry credentials unavailable: {e}"
+                "{e}; pulling base images without credentials"
             )))
             .await;
             return None;
@@ -599,7 +599,7 @@ async fn base_image_credentials(
             Ok(None) => {}
             Err(e) => {
                 sink.send(EngineEvent::Notice(format!(
-                    "no credentials for {registry}: {e}"
+                    "{e}; pulling from {registry} without credentials"
                 )))
                 .await;
             }

@@ -84,18 +84,27 @@ enum PullError {
     Request(bollard::errors::Error),
 }
 
+/// The user's credentials for `image`'s registry; when they cannot be
+/// had, a notice says why (the pull goes on without: it may not need them).
+async fn credentials_for(image: &str, sink: &Sink) -> Option<bollard::auth::DockerCredentials> {
+    let registry = credentials::registry_of(image);
+    let found = match credentials::Store::from_env() {
+        Ok(store) => store.get(&registry).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match found {
+        Ok(creds) => creds.map(|c| c.to_docker()),
+        Err(why) => {
+            let note = format!("{why}; pulling {image} without credentials");
+            sink.send(EngineEvent::Notice(note)).await;
+            None
+        }
+    }
+}
+
 /// Pull `image`, reporting progress as log lines (one per layer status).
 async fn pull_image(docker: &Docker, image: &str, sink: &Sink) -> Result<(), PullError> {
-    let registry = credentials::registry_of(image);
-    let creds = match credentials::Store::from_env() {
-        Ok(store) => store
-            .get(&registry)
-            .await
-            .ok()
-            .flatten()
-            .map(|c| c.to_docker()),
-        Err(_) => None,
-    };
+    let creds = credentials_for(image, sink).await;
     let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
         .from_image(image)
         .build();

@@ -27,7 +27,7 @@ use crate::app::event::Phase;
 use crate::app::EngineEvent;
 use crate::config::ImageConfig;
 use crate::engine::connect::{self, Endpoint, ProcessEnv};
-use crate::engine::credentials::{self, Credentials, Store};
+use crate::engine::credentials::{self, Credentials, HelperError, Store};
 use crate::engine::parse::{classify_push_error, parse_push_line, parse_push_refusal};
 use crate::engine::sink::Sink;
 use crate::protocol::{DaemonPushError, PushEvent};
@@ -117,21 +117,19 @@ async fn push_all(docker: &Docker, spec: &ImageConfig, sink: &Sink) {
     let version = docker.client_version().to_string();
     for tag in &spec.tags {
         let registry = credentials::registry_of(tag);
-        let creds = match store.get(&registry).await {
-            Ok(c) => c,
-            Err(e) => {
-                // Go on without: a registry that needs none still works, and
-                // one that does fails below with this notice to explain.
-                sink.send(EngineEvent::Notice(format!(
-                    "no credentials for {registry}: {e}"
-                )))
-                .await;
-                None
-            }
-        };
+        let lookup = store.get(&registry).await;
+        if let Err(e) = &lookup {
+            // Go on without: a registry that needs none still works, and
+            // one that does fails below, saying the lookup failed.
+            sink.send(EngineEvent::Notice(format!(
+                "{e}; pushing to {registry} without credentials"
+            )))
+            .await;
+        }
+        let creds = lookup.as_ref().ok().and_then(Option::as_ref);
         let result = match &transport {
-            Transport::Bollard => push_typed(docker, tag, creds.as_ref(), sink).await,
-            t => push_raw(t, &version, tag, creds.as_ref(), sink).await,
+            Transport::Bollard => push_typed(docker, tag, creds, sink).await,
+            t => push_raw(t, &version, tag, creds, sink).await,
         };
         match result {
             Ok(digest) => {
@@ -147,11 +145,7 @@ async fn push_all(docker: &Docker, spec: &ImageConfig, sink: &Sink) {
             }
             Err(PushError::Gone) => return,
             Err(PushError::Daemon(error)) => {
-                return fail(
-                    sink,
-                    explain(tag, &registry, &error, creds.as_ref(), &store),
-                )
-                .await
+                return fail(sink, explain(tag, &registry, &error, &lookup, &store)).await
             }
             Err(PushError::Other(msg)) => return fail(sink, format!("push of {tag}: {msg}")).await,
         }
@@ -170,19 +164,21 @@ enum PushError {
 }
 
 /// The failure as one sentence naming the tag and registry; authentication
-/// errors say so, and where the credentials came from (never what they are).
+/// errors say so, and where the credentials came from (never what they are)
+/// or why there were none.
 fn explain(
     tag: &str,
     registry: &str,
     error: &DaemonPushError,
-    creds: Option<&Credentials>,
+    lookup: &Result<Option<Credentials>, HelperError>,
     store: &Store,
 ) -> String {
     match error {
         DaemonPushError::Authentication(msg) => {
-            let hint = match creds {
-                Some(c) => format!("the credentials from {} were rejected", c.source),
-                None => format!(
+            let hint = match lookup {
+                Ok(Some(c)) => format!("the credentials from {} were rejected", c.source),
+                Err(e) => format!("the credential lookup failed: {e}"),
+                Ok(None) => format!(
                     "no credentials for {registry} in {} (docker login {registry})",
                     store
                         .path
@@ -486,7 +482,7 @@ mod tests {
             "r:5/x:1",
             "r:5",
             &classify_push_error("unauthorized: authentication required"),
-            None,
+            &Ok(None),
             &store,
         );
         assert!(
@@ -505,7 +501,7 @@ mod tests {
             "r:5/x:1",
             "r:5",
             &classify_push_error("no basic auth credentials"),
-            Some(&creds),
+            &Ok(Some(creds)),
             &store,
         );
         assert!(
@@ -514,10 +510,10 @@ mod tests {
         );
         assert!(!msg.contains("sekrit"));
         let refused = classify_push_error("connection refused");
-        let msg = explain("r:5/x:1", "r:5", &refused, None, &store);
+        let msg = explain("r:5/x:1", "r:5", &refused, &Ok(None), &store);
         assert_eq!(msg, "push of r:5/x:1 to r:5 failed: connection refused");
         let missing = DaemonPushError::NoSuchImage("no such image".into());
-        let msg = explain("r:5/x:1", "r:5", &missing, None, &store);
+        let msg = explain("r:5/x:1", "r:5", &missing, &Ok(None), &store);
         assert_eq!(msg, "push of r:5/x:1: no such image (build it first)");
     }
 }

@@ -9,6 +9,10 @@
 //! `X-Registry-Config` headers: `Credentials`' `Debug` redacts them and no
 //! error message quotes them.
 //!
+//! Files: `config_file.rs` reads config.json (its errors name the key path,
+//! never a value), `helper.rs` runs the helpers (in a process group killed
+//! whole on timeout; their error text quoted only when safe).
+//!
 //! Failures are typed: [`ConfigJsonError`] (config.json unreadable or
 //! invalid) and [`HelperError`], which names the helper and the server and
 //! says which [`HelperFailure`] it was (not on PATH, could not run, timed
@@ -23,20 +27,32 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
 use bollard::auth::DockerCredentials;
 use bollard::Docker;
-use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
+use serde::Serialize;
 
 use crate::engine::connect::{docker_config_dir, Env, ProcessEnv};
 
-/// A credential helper that has not answered by then is given up on.
-pub const HELPER_TIMEOUT: Duration = Duration::from_secs(15);
+mod config_file;
+mod helper;
+
+use config_file::ConfigFile;
+pub use config_file::{ConfigJsonError, KeyPath};
+pub use helper::{HelperError, HelperFailure, HELPER_TIMEOUT};
+use helper::{HelperReply, Runner};
+
+/// What a finished helper's exit status and output mean: whether it gave
+/// credentials, or how it failed (the failure's text is safe to show).
+pub fn helper_gave_credentials(
+    status: std::process::ExitStatus,
+    stdout: &[u8],
+    stderr: &[u8],
+) -> Result<bool, HelperFailure> {
+    helper::interpret(status, stdout, stderr).map(|reply| reply.is_some())
+}
 
 /// Docker Hub's registry host as kiln names it.
 pub const DOCKER_HUB: &str = "docker.io";
@@ -197,109 +213,13 @@ pub fn url_safe_registry_headers(docker: Docker) -> Docker {
     docker.with_request_modifier(reencode_registry_headers)
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct ConfigFile {
-    #[serde(default)]
-    auths: HashMap<String, AuthEntry>,
-    #[serde(default, rename = "credsStore")]
-    creds_store: Option<String>,
-    #[serde(default, rename = "credHelpers")]
-    cred_helpers: HashMap<String, String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct AuthEntry {
-    #[serde(default)]
-    auth: Option<String>,
-    #[serde(default)]
-    username: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    identitytoken: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct HelperReply {
-    #[serde(rename = "Username", default)]
-    username: String,
-    #[serde(rename = "Secret", default)]
-    secret: String,
-}
-
-/// Why `config.json` could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigJsonError {
-    #[error("cannot read {}: {source}", path.display())]
-    Unreadable {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{} is not valid: {source}", path.display())]
-    Invalid {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
-}
-
-/// A credential helper (`credHelpers` or `credsStore`) that gave no usable
-/// answer for a registry. (A helper that answers "credentials not found"
-/// is not an error: the lookup just finds nothing there.)
-#[derive(Debug, thiserror::Error)]
-#[error("docker-credential-{helper} {failure} (registry {server})")]
-pub struct HelperError {
-    /// `NAME` of `docker-credential-NAME`.
-    pub helper: String,
-    /// The server address it was asked about.
-    pub server: String,
-    pub failure: HelperFailure,
-}
-
-/// What went wrong with a credential helper. Each message follows the
-/// helper's name (see [`HelperError`]).
-#[derive(Debug, thiserror::Error)]
-pub enum HelperFailure {
-    /// No `docker-credential-NAME` on `PATH`.
-    #[error("is not on PATH")]
-    NotOnPath,
-    /// It is there but could not be started (permissions, interpreter, ...).
-    #[error("could not be run: {0}")]
-    CannotRun(std::io::Error),
-    /// Talking to it failed (its stdin or stdout).
-    #[error("failed: {0}")]
-    Io(std::io::Error),
-    /// It did not answer within the limit ([`HELPER_TIMEOUT`]).
-    #[error("did not answer within {}s", .0.as_secs())]
-    TimedOut(Duration),
-    /// It exited unsuccessfully; `said` is the first line of what it
-    /// printed, when short and not JSON (never risk echoing a secret).
-    #[error("failed ({status}){}", colon_then(.said))]
-    Exited {
-        status: std::process::ExitStatus,
-        said: Option<String>,
-    },
-    /// It answered with something other than `{ServerURL, Username, Secret}`.
-    #[error("answered with something that is not credentials JSON")]
-    NotCredentialsJson,
-}
-
-/// `": text"`, or nothing.
-fn colon_then(text: &Option<String>) -> String {
-    text.as_ref().map(|t| format!(": {t}")).unwrap_or_default()
-}
-
 /// The docker CLI's credentials configuration, loaded once.
 #[derive(Debug, Default)]
 pub struct Store {
     /// The config.json read (or that would have been).
     pub path: Option<PathBuf>,
     file: ConfigFile,
-    /// Directory prepended to PATH when looking for helpers (tests).
-    helper_dir: Option<PathBuf>,
-    /// How long a helper may take; `None`: [`HELPER_TIMEOUT`] (tests set it).
-    helper_timeout: Option<Duration>,
+    helpers: Runner,
 }
 
 impl Store {
@@ -319,37 +239,43 @@ impl Store {
 
     pub fn load_dir(dir: &Path) -> Result<Store, ConfigJsonError> {
         let path = dir.join("config.json");
-        let file = match std::fs::read_to_string(&path) {
-            Ok(text) => match serde_json::from_str(&text) {
-                Ok(file) => file,
-                Err(source) => return Err(ConfigJsonError::Invalid { path, source }),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
-            Err(source) => return Err(ConfigJsonError::Unreadable { path, source }),
-        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Store::parse(&path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store {
+                path: Some(path),
+                ..Store::default()
+            }),
+            Err(source) => Err(ConfigJsonError::Unreadable { path, source }),
+        }
+    }
+
+    /// The store `text` describes, as if read from `path` (which errors
+    /// name).
+    pub fn parse(path: &Path, text: &str) -> Result<Store, ConfigJsonError> {
         Ok(Store {
-            path: Some(path),
-            file,
+            path: Some(path.to_path_buf()),
+            file: ConfigFile::parse(path, text)?,
             ..Store::default()
         })
     }
 
     /// Look for credential helpers in `dir` first (tests).
     pub fn with_helper_dir(mut self, dir: PathBuf) -> Store {
-        self.helper_dir = Some(dir);
+        self.helpers.dir = Some(dir);
         self
     }
 
     /// Give helpers `limit` instead of [`HELPER_TIMEOUT`].
     #[cfg(test)]
-    pub(crate) fn with_helper_timeout(mut self, limit: Duration) -> Store {
-        self.helper_timeout = Some(limit);
+    pub(crate) fn with_helper_timeout(mut self, limit: std::time::Duration) -> Store {
+        self.helpers.limit = Some(limit);
         self
     }
 
     /// Credentials for `registry` (any spelling): `credHelpers`, then
     /// `credsStore`, then `auths`. `Ok(None)`: none configured. `Err`: a
-    /// helper failed (the message names the helper and the registry).
+    /// helper failed (the message names the helper, what happened and the
+    /// registry).
     pub async fn get(&self, registry: &str) -> Result<Option<Credentials>, HelperError> {
         let host = normalize_registry(registry);
         let server = server_address(&host);
@@ -362,12 +288,13 @@ impl Store {
         let mut store_error = None;
         if let Some(h) = helper {
             return self
-                .run_helper(&h, &server)
+                .helpers
+                .ask(&h, &server)
                 .await
                 .map(|r| r.map(|r| from_helper(r, &server, Source::Helper(h.clone()))));
         }
         if let Some(h) = self.file.creds_store.clone().filter(|h| !h.is_empty()) {
-            match self.run_helper(&h, &server).await {
+            match self.helpers.ask(&h, &server).await {
                 Ok(Some(r)) => return Ok(Some(from_helper(r, &server, Source::Store(h)))),
                 Ok(None) => {}
                 Err(e) => store_error = Some(e),
@@ -391,38 +318,15 @@ impl Store {
             // An exact key beats another spelling of the same registry.
             .min_by_key(|(k, _)| (k.as_str() != host && k.as_str() != server, k.as_str()))
             .map(|(_, e)| e)?;
-        let source = Source::File(self.path.clone().unwrap_or_default());
-        let (mut username, mut password) = (None, None);
-        if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
-            if let Some((u, p)) = STANDARD
-                .decode(auth.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| {
-                    s.split_once(':')
-                        .map(|(u, p)| (u.to_string(), p.to_string()))
-                })
-            {
-                username = Some(u);
-                password = Some(p);
-            }
-        }
-        if entry.username.is_some() {
-            username = entry.username.clone();
-        }
-        if entry.password.is_some() {
-            password = entry.password.clone();
-        }
-        let identity_token = entry.identitytoken.clone().filter(|t| !t.is_empty());
-        if username.is_none() && password.is_none() && identity_token.is_none() {
+        if entry.username.is_none() && entry.password.is_none() && entry.identitytoken.is_none() {
             return None; // e.g. `{}` left by a credsStore login
         }
         Some(Credentials {
-            username,
-            password,
-            identity_token,
+            username: entry.username.clone(),
+            password: entry.password.clone(),
+            identity_token: entry.identitytoken.clone(),
             server_address: server.to_string(),
-            source,
+            source: Source::File(self.path.clone().unwrap_or_default()),
         })
     }
 
@@ -434,8 +338,9 @@ impl Store {
         let hosts: BTreeSet<String> = self
             .file
             .auths
-            .keys()
-            .chain(self.file.cred_helpers.keys())
+            .iter()
+            .map(|(k, _)| k)
+            .chain(self.file.cred_helpers.iter().map(|(k, _)| k))
             .map(|k| normalize_registry(k))
             .collect();
         let mut map = HashMap::new();
@@ -445,109 +350,6 @@ impl Store {
             }
         }
         map
-    }
-
-    /// Asks `docker-credential-{helper}` for `server`'s credentials.
-    /// `Ok(None)`: it has none (the protocol's "credentials not found", or
-    /// an empty answer).
-    async fn run_helper(
-        &self,
-        helper: &str,
-        server: &str,
-    ) -> Result<Option<HelperReply>, HelperError> {
-        self.ask_helper(helper, server)
-            .await
-            .map_err(|failure| HelperError {
-                helper: helper.to_string(),
-                server: server.to_string(),
-                failure,
-            })
-    }
-
-    async fn ask_helper(
-        &self,
-        helper: &str,
-        server: &str,
-    ) -> Result<Option<HelperReply>, HelperFailure> {
-        let mut child = self.helper_command(helper).spawn().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                HelperFailure::NotOnPath
-            } else {
-                HelperFailure::CannotRun(e)
-            }
-        })?;
-        let exchange = async {
-            if let Some(mut stdin) = child.stdin.take() {
-                // A helper may exit without reading (broken pipe): its exit
-                // status and output say what happened.
-                let _ = stdin.write_all(server.as_bytes()).await;
-                let _ = stdin.shutdown().await;
-            }
-            child.wait_with_output().await
-        };
-        let limit = self.helper_timeout.unwrap_or(HELPER_TIMEOUT);
-        match tokio::time::timeout(limit, exchange).await {
-            Ok(Ok(output)) => helper_reply(&output),
-            Ok(Err(e)) => Err(HelperFailure::Io(e)),
-            Err(_) => Err(HelperFailure::TimedOut(limit)),
-        }
-    }
-
-    /// `docker-credential-{helper} get`, with piped stdio, looked for in the
-    /// test helper directory first.
-    fn helper_command(&self, helper: &str) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(format!("docker-credential-{helper}"));
-        if let Some(dir) = &self.helper_dir {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            let mut dirs = vec![dir.clone()];
-            dirs.extend(std::env::split_paths(&path));
-            if let Ok(joined) = std::env::join_paths(dirs) {
-                cmd.env("PATH", joined);
-            }
-        }
-        cmd.arg("get")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-}
-
-/// What a finished helper's output means.
-fn helper_reply(output: &std::process::Output) -> Result<Option<HelperReply>, HelperFailure> {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        // The protocol's "no credentials" answer.
-        if stdout.contains("credentials not found") {
-            return Ok(None);
-        }
-        return Err(HelperFailure::Exited {
-            status: output.status,
-            said: quotable_first_line(&stdout, &output.stderr),
-        });
-    }
-    let reply: HelperReply =
-        serde_json::from_str(stdout.trim()).map_err(|_| HelperFailure::NotCredentialsJson)?;
-    if reply.secret.is_empty() && reply.username.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(reply))
-}
-
-/// A failed helper's error text is on stdout or stderr; quote its first
-/// line only if it is short and not JSON (never risk echoing a secret).
-fn quotable_first_line(stdout: &str, stderr: &[u8]) -> Option<String> {
-    let text = if stdout.trim().is_empty() {
-        String::from_utf8_lossy(stderr)
-    } else {
-        std::borrow::Cow::Borrowed(stdout)
-    };
-    let line = text.lines().next().unwrap_or("").trim();
-    if line.is_empty() || line.len() > 200 || line.starts_with('{') {
-        None
-    } else {
-        Some(crate::sanitize::sanitize(line).into_owned())
     }
 }
 
@@ -576,6 +378,7 @@ fn from_helper(r: HelperReply, server: &str, source: Source) -> Credentials {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
 
     fn store(json: &str) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -721,7 +524,7 @@ mod tests {
         assert!(matches!(err.failure, HelperFailure::NotOnPath), "{err:?}");
         let text = err.to_string();
         assert!(
-            text.contains("docker-credential-nope is not on PATH"),
+            text.contains("docker-credential-nope not found on PATH"),
             "{text}"
         );
         assert!(text.contains("x.example"), "{text}");
@@ -775,9 +578,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.json"), "{not json").unwrap();
         let err = Store::load_dir(dir.path()).unwrap_err();
-        assert!(matches!(err, ConfigJsonError::Invalid { .. }), "{err:?}");
+        assert!(matches!(err, ConfigJsonError::Syntax { .. }), "{err:?}");
         let text = err.to_string();
-        assert!(text.contains("config.json is not valid: "), "{text}");
+        assert!(text.contains("config.json:1:2: not valid JSON: "), "{text}");
         std::fs::remove_file(dir.path().join("config.json")).unwrap();
         std::fs::create_dir(dir.path().join("config.json")).unwrap();
         let err = Store::load_dir(dir.path()).unwrap_err();
@@ -788,6 +591,142 @@ mod tests {
             Store::load_dir(dir.path()).is_ok(),
             "a missing file is empty"
         );
+    }
+
+    /// config.json loaded from `json`: the error text, or None.
+    fn config_error(json: &str) -> Option<String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), json).unwrap();
+        Store::load_dir(dir.path()).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn config_json_errors_name_the_key_and_never_quote_a_value() {
+        let cases = [
+            (
+                r#"{"auths": {"127.0.0.1:5630": "dTpwdw=="}}"#,
+                r#"auths["127.0.0.1:5630"] must be an object"#,
+                "dTpwdw==",
+            ),
+            (
+                r#"{"auths": {"r.example": {"username": "u", "password": 12345678}}}"#,
+                r#"auths["r.example"].password must be a string"#,
+                "12345678",
+            ),
+            (
+                r#"{"auths": {"r.example": {"auth": "not base64 at all!"}}}"#,
+                r#"auths["r.example"].auth must be the base64 of USER:PASSWORD"#,
+                "not base64",
+            ),
+            (
+                // base64 of "nocolonhere": no USER:PASSWORD inside.
+                r#"{"auths": {"r.example": {"auth": "bm9jb2xvbmhlcmU="}}}"#,
+                r#"auths["r.example"].auth must be the base64 of USER:PASSWORD"#,
+                "bm9jb2xvbmhlcmU",
+            ),
+            (
+                r#"{"credsStore": 42424242}"#,
+                "credsStore must be a string",
+                "42424242",
+            ),
+            (
+                r#"{"credHelpers": {"r.example": ["hunter22"]}}"#,
+                r#"credHelpers["r.example"] must be a string"#,
+                "hunter22",
+            ),
+            (
+                r#"{"auths": "s3cr3t-value"}"#,
+                "auths must be an object",
+                "s3cr3t-value",
+            ),
+            (r#"["tok3n-value"]"#, "must be a JSON object", "tok3n"),
+            (
+                r#"{"auths": {"r": {"password": "s3cr3t-pw"}} trailing"#,
+                "config.json:1:",
+                "s3cr3t-pw",
+            ),
+            (
+                r#"{"auths": {"r": {"password": "s3cr3t-pw"}}}"#,
+                "",
+                "s3cr3t-pw",
+            ),
+        ];
+        for (json, says, secret) in cases {
+            let Some(err) = config_error(json) else {
+                if says.is_empty() {
+                    continue; // a valid file (the escape is data)
+                }
+                panic!("{json} loaded without an error");
+            };
+            assert!(err.contains("config.json"), "names the file: {err}");
+            assert!(err.contains(says), "{json}: {err}");
+            assert!(!err.contains(secret), "quotes a value: {err}");
+        }
+    }
+
+    #[test]
+    fn helper_messages_say_what_happened() {
+        let (dir, s) = store(r#"{"credHelpers":{"x.example":"odd"}}"#);
+        let s = s.with_helper_timeout(Duration::from_millis(300));
+        let said = |body: &str| {
+            script(dir.path(), "odd", body);
+            rt().block_on(s.get("x.example")).unwrap_err().to_string()
+        };
+        assert_eq!(
+            said("echo 'keychain locked' >&2; exit 1"),
+            "docker-credential-odd exited 1: keychain locked (registry x.example)"
+        );
+        assert_eq!(
+            said("exec sleep 5"),
+            "docker-credential-odd timed out after 300ms (registry x.example)"
+        );
+        // Escapes are removed; anything that looks like a token is masked.
+        let text = said(
+            "printf 'bad \\033]52;c;ZXZpbA==\\007token ghp_A1b2C3d4E5f6G7h8I9j0K1 for user\\n' >&2; exit 1",
+        );
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+        assert!(!text.contains("ghp_A1b2C3d4E5f6G7h8I9j0K1"), "{text}");
+        assert!(text.contains("exited 1: bad"), "{text}");
+        let (_d, missing) = store(r#"{"credHelpers":{"x.example":"absent"}}"#);
+        let text = rt()
+            .block_on(missing.get("x.example"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            text,
+            "docker-credential-absent not found on PATH (registry x.example)"
+        );
+    }
+
+    #[test]
+    fn a_helper_that_times_out_is_killed_with_its_children() {
+        let (dir, s) = store(r#"{"credHelpers":{"x.example":"slow"}}"#);
+        let s = s.with_helper_timeout(Duration::from_millis(500));
+        let pids = dir.path().join("pids");
+        script(
+            dir.path(),
+            "slow",
+            &format!("sleep 60 &\necho $! > '{}'\nwait", pids.display()),
+        );
+        let err = rt().block_on(s.get("x.example")).unwrap_err();
+        assert!(matches!(err.failure, HelperFailure::TimedOut(_)), "{err:?}");
+        let pid = std::fs::read_to_string(&pids).unwrap();
+        let pid = pid.trim();
+        // Gone, or a zombie waiting for its new parent to reap it.
+        let gone = || match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z'),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !gone() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(gone(), "the helper's child {pid} was left running");
     }
 
     #[test]
