@@ -1,8 +1,9 @@
 //! The headless front-end (`kiln build --plain` / `--json`, `kiln push`):
 //! the model's events printed as lines, on the same runtime as the
-//! dashboard. Plain: `name | text`, aligned. JSON: one object per line (the
-//! README's contract), each stamped with the wall-clock `time` as it is
-//! written.
+//! dashboard. Plain: `name | text`, aligned, each line sanitised. JSON: one
+//! object per line (the README's contract), each stamped with the
+//! wall-clock `time` as it is written, control characters escaped
+//! (`output::write_json`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -19,7 +20,9 @@ use crate::config::Config;
 use crate::engine::build::BuildFlags;
 use crate::exit;
 use crate::format::plain_text;
+use crate::output;
 use crate::runtime::{FrontEnd, Runtime};
+use crate::sanitize::sanitize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -77,9 +80,10 @@ impl<W: Write> Printer<W> {
         let Some(text) = self.plain_text_marked(who, event) else {
             return Ok(());
         };
+        let who = sanitize(who);
         let width = self.name_width;
         text.lines()
-            .try_for_each(|line| writeln!(self.out, "{who:<width$} | {line}"))
+            .try_for_each(|line| writeln!(self.out, "{who:<width$} | {}", sanitize(line)))
     }
 
     /// The event's plain text; a log line marked with its step when
@@ -115,7 +119,7 @@ impl<W: Write> Printer<W> {
             event,
             time: &self.stamp.1,
         };
-        serde_json::to_writer(&mut self.out, &line).map_err(std::io::Error::other)?;
+        output::write_json(&mut self.out, &line)?;
         self.out.write_all(b"\n")
     }
 
@@ -196,7 +200,7 @@ pub(crate) async fn run(
     match ran {
         Ok(()) => app.exit_code(),
         Err(e) => {
-            eprintln!("kiln: error: {e}");
+            output::error(e);
             exit::FAILED
         }
     }

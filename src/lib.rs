@@ -4,7 +4,10 @@
 //! state and changes it only in `app::update`; `engine` does every Docker
 //! I/O in tasks that report back as messages; `runtime` runs the loop that
 //! joins them; `headless` and the dashboard (`tui`, drawing with `ui`) only
-//! print or draw the model.
+//! print or draw the model. Everything printed goes through `output`,
+//! which sanitises it (`sanitize`).
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod app;
 pub mod cli;
@@ -15,6 +18,7 @@ pub mod exit;
 pub mod format;
 pub mod headless;
 pub mod history;
+pub mod output;
 pub mod protocol;
 mod runtime;
 pub mod sanitize;

@@ -1,4 +1,8 @@
-//! Making untrusted build output safe to show in a terminal.
+//! Making untrusted text safe to show in a terminal: [`sanitize`] (a line
+//! of build output), [`sanitize_text`] (several lines), [`visible`] (a
+//! name or value quoted in kiln's own message). `crate::output` applies
+//! them to everything printed; the model applies them to every string
+//! that arrives in a message (`app::message`).
 //!
 //! Everything a build prints (RUN output, daemon messages, registry errors)
 //! is untrusted: it can hold escape sequences that clear the screen, move the
@@ -42,22 +46,22 @@ pub fn sanitize_line(s: &str) -> String {
 /// Sanitises text of several lines: each line as [`sanitize`] does, the
 /// line breaks kept (`\r\n` and `\n`). Borrowed when already clean.
 pub fn sanitize_text(s: &str) -> Cow<'_, str> {
-    match next_special(s.as_bytes(), 0) {
-        None => Cow::Borrowed(s),
-        Some(_) if !s.contains('\n') => sanitize(s),
-        Some(_) => {
-            let lines: Vec<Cow<'_, str>> = s.split('\n').map(sanitize).collect();
-            Cow::Owned(lines.join("\n"))
-        }
+    if s.split('\n')
+        .all(|line| next_special(line.as_bytes(), 0).is_none())
+    {
+        return Cow::Borrowed(s);
     }
+    let lines: Vec<Cow<'_, str>> = s.split('\n').map(sanitize).collect();
+    Cow::Owned(lines.join("\n"))
 }
 
-/// A name from outside kiln (a file name, a key, a tag) shown inside a
-/// message: every control character is written out visibly (`\n`, `\t`,
-/// `\e`, `\u{9b}`), so the name can neither drive the terminal nor break
-/// a line, and two different names never look alike.
+/// A name or value from outside kiln (a file name, a key, a tag, a config
+/// value) quoted inside one of kiln's messages: every control character is
+/// written out visibly (`\n`, `\t`, `\e`, `\u{9b}`), so it can neither
+/// drive the terminal nor break a line, and what is odd about it shows
+/// (where [`sanitize`] would silently drop it).
 pub fn visible(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(|c| c.is_control() || c == '\\') {
+    if !s.chars().any(|c| c.is_control()) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -67,7 +71,6 @@ pub fn visible(s: &str) -> Cow<'_, str> {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\x1b' => out.push_str("\\e"),
-            '\\' => out.push_str("\\\\"),
             c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
         }
@@ -402,8 +405,6 @@ mod tests {
         assert_eq!(visible("a\nb"), "a\\nb");
         assert_eq!(visible("\x1b]52;c;x\x07"), "\\e]52;c;x\\u{7}");
         assert_eq!(visible("t\tab\u{9b}"), "t\\tab\\u{9b}");
-        // A backslash is doubled, so `a\\nb` and `a\nb` differ.
-        assert_eq!(visible("a\\nb"), "a\\\\nb");
         assert!(!visible("\x1b\u{85}\x7f").chars().any(|c| c.is_control()));
     }
 

@@ -133,10 +133,8 @@ pub(crate) async fn run(
     runtime.shutdown(&mut app, &mut NoScreen).await;
     ran?;
     if app.run_started.is_some() {
-        println!(
-            "kiln | {}",
-            session_line(&app.session_summary(Instant::now()))
-        );
+        let line = session_line(&app.session_summary(Instant::now()));
+        let _ = crate::output::stdout(&format!("kiln | {line}"));
     }
     Ok(app.exit_code())
 }

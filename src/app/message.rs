@@ -3,11 +3,13 @@
 //! `EngineEvent` (what the engine observed for one image's run) and
 //! `Command` (what should happen next, carried out by the runtime).
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use super::edit::ImageOverride;
 use super::event::{BuilderKind, Event, Phase, SkipReason};
-use crate::protocol::{BuildEvent, ImageHistory, LastSuccess, PushEvent};
+use crate::protocol::{BuildEvent, DaemonPushError, ImageHistory, LastSuccess, PushEvent};
+use crate::sanitize::{sanitize, sanitize_text};
 
 /// Identifies one request to build an image; engine messages carry it so
 /// that messages from a cancelled or superseded run are dropped.
@@ -154,4 +156,96 @@ pub enum Command {
     MouseCapture(bool),
     /// Leave (the dashboard's `q`, Ctrl-C).
     Quit,
+}
+
+impl Msg {
+    /// The message with every string from outside kiln sanitised (daemon
+    /// and registry text, helper and history text, notices): the one place
+    /// such text enters the model, so the dashboard, the printers and the
+    /// history only ever see clean text. Multi-line texts keep their line
+    /// breaks (the printers prefix each line).
+    pub fn sanitized(mut self) -> Msg {
+        match &mut self {
+            Msg::Notice(text) | Msg::DaemonHealth { detail: text, .. } => clean_text(text),
+            Msg::DaemonInfo(label) => clean_line(label),
+            Msg::HistoryKnown(known) => {
+                for (_, facts) in known {
+                    facts
+                        .usual_steps
+                        .iter_mut()
+                        .for_each(|(n, _)| clean_line(n));
+                }
+            }
+            Msg::Engine { event, .. } => event.sanitize(),
+            Msg::Tick(_)
+            | Msg::BuildRequested { .. }
+            | Msg::PushRequested { .. }
+            | Msg::Interrupt(_)
+            | Msg::Key { .. }
+            | Msg::Mouse { .. }
+            | Msg::Resize { .. } => {}
+        }
+        self
+    }
+}
+
+impl EngineEvent {
+    fn sanitize(&mut self) {
+        match self {
+            EngineEvent::Build(event) => match event {
+                BuildEvent::Step { name, .. } => clean_line(name),
+                BuildEvent::StepDone { error, .. } => error.iter_mut().for_each(clean_text),
+                BuildEvent::Log { line, .. } => clean_line(line),
+                BuildEvent::ImageId(id) => clean_line(id),
+                BuildEvent::Error(text) => clean_text(text),
+            },
+            EngineEvent::Built { image_id } => clean_line(image_id),
+            EngineEvent::Failed { error: text, .. } | EngineEvent::Notice(text) => clean_text(text),
+            EngineEvent::Push { tag, event } => {
+                clean_line(tag);
+                match event {
+                    PushEvent::Layer { id, status, .. } => {
+                        clean_line(id);
+                        clean_line(status);
+                    }
+                    PushEvent::Digest { tag, digest, .. } => {
+                        clean_line(tag);
+                        clean_line(digest);
+                    }
+                    PushEvent::Retrying { id, .. } => clean_line(id),
+                    PushEvent::Error(
+                        DaemonPushError::Authentication(text)
+                        | DaemonPushError::NoSuchImage(text)
+                        | DaemonPushError::Other(text),
+                    ) => clean_text(text),
+                    PushEvent::Status(text) => clean_line(text),
+                }
+            }
+            EngineEvent::Pushed { tag, digest } => {
+                clean_line(tag);
+                clean_line(digest);
+            }
+            // Kept in history only, never shown.
+            EngineEvent::Inputs { .. } => {}
+            EngineEvent::Started { .. } | EngineEvent::Skipped(_) | EngineEvent::PushDone => {}
+        }
+    }
+}
+
+/// `s`, sanitised as one line (allocating only when it was not clean).
+fn clean_line(s: &mut String) {
+    let clean = match sanitize(s) {
+        Cow::Owned(c) => c,
+        Cow::Borrowed(_) => return,
+    };
+    *s = clean;
+}
+
+/// `s`, sanitised line by line.
+fn clean_text(s: &mut String) {
+    let clean = match sanitize_text(s) {
+        Cow::Owned(c) => c,
+        Cow::Borrowed(_) => return,
+    };
+    *s = clean;
 }

@@ -240,10 +240,11 @@ pub fn ms(d: Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
 }
 
-/// The one place state changes.
+/// The one place state changes. Text from outside kiln in `msg` is
+/// sanitised first (`Msg::sanitized`).
 pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
     let mut out = Vec::new();
-    match msg {
+    match msg.sanitized() {
         Msg::Tick(now) => {
             app.now = Some(now);
             stall::check_timers(app, now, &mut out);

@@ -11,18 +11,27 @@ use args::{Cli, Cmd};
 use crate::commands;
 use crate::config::{self, Config};
 use crate::exit;
-use crate::sanitize::sanitize;
+use crate::output;
 
 /// Parse the command line and run; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version: clap prints them (to stdout, styled).
+        Err(e) if !e.use_stderr() => e.exit(),
+        // A usage error quotes what was typed: it goes out sanitised.
+        Err(e) => {
+            output::stderr(&e.render().to_string());
+            return e.exit_code();
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("kiln: error: cannot start the async runtime: {e}");
+            output::error(format_args!("cannot start the async runtime: {e}"));
             return exit::FAILED;
         }
     };
@@ -48,12 +57,12 @@ async fn run(cli: Cli) -> i32 {
 /// Discover, load and override the config; problems are printed here.
 fn load_config(cli: &Cli) -> Result<Config, i32> {
     let cwd = std::env::current_dir().map_err(|e| {
-        eprintln!("kiln: error: cannot read the current directory: {e}");
+        output::error(format_args!("cannot read the current directory: {e}"));
         exit::USAGE
     })?;
     let kiln_file = std::env::var("KILN_FILE").ok().filter(|v| !v.is_empty());
     let files = config::discover(&cli.file, kiln_file.as_deref(), &cwd).map_err(|e| {
-        eprintln!("kiln: error: {e}");
+        output::error(&e);
         exit::USAGE
     })?;
     let compose = config::ComposeOptions {
@@ -63,21 +72,16 @@ fn load_config(cli: &Cli) -> Result<Config, i32> {
     };
     let env = |name: &str| std::env::var(name).ok();
     let loaded = config::load_stack(&files, &compose, &env).map_err(|e| {
-        // File names and values come from outside kiln: sanitised.
+        // File names and values come from outside kiln: `output` shows
+        // their control characters.
         match e {
-            config::LoadError::Config(errors) => {
-                for error in &errors.errors {
-                    eprintln!("{}", sanitize(&error.to_string()));
-                }
-            }
-            config::LoadError::Usage(message) => {
-                eprintln!("kiln: error: {}", sanitize(&message))
-            }
+            config::LoadError::Config(errors) => output::stderr(&errors.to_string()),
+            config::LoadError::Usage(message) => output::error(message),
         }
         exit::USAGE
     })?;
     for w in &loaded.warnings {
-        eprintln!("warning: {}", sanitize(&w.to_string()));
+        output::warning(w);
     }
     let mut config = loaded.config;
     let sets = match &cli.command {
@@ -87,7 +91,7 @@ fn load_config(cli: &Cli) -> Result<Config, i32> {
     };
     for spec in sets {
         config.apply_override(spec).map_err(|e| {
-            eprintln!("kiln: error: --set {spec}: {e}");
+            output::error(format_args!("--set {spec}: {e}"));
             exit::USAGE
         })?;
     }

@@ -7,12 +7,13 @@ use crate::config::Config;
 use crate::engine::connect;
 use crate::exit;
 use crate::headless::{self, Job};
+use crate::output;
 
 pub(crate) async fn run(mut config: Config, args: BuildArgs) -> i32 {
     let selection = match config.select(&args.images) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("kiln: error: {e}");
+            output::error(e);
             return exit::USAGE;
         }
     };

@@ -6,19 +6,16 @@
 use crate::config::{Config, ContextSource, Source};
 use crate::engine::bases::{external_bases, local_state};
 use crate::engine::connect::{self, ProcessEnv};
-use crate::exit;
 use crate::format::render_plan;
+use crate::output;
 use crate::protocol::BaseImage;
 use crate::sanitize::sanitize;
 
 pub(crate) async fn run(config: &Config) -> i32 {
     let bases = base_images(config).await;
     // Names, tags and paths come from the stack file (and the daemon's
-    // words from the daemon): sanitised.
-    for line in render_plan(config, &bases).lines() {
-        println!("{}", sanitize(line));
-    }
-    exit::SUCCESS
+    // words from the daemon): `output` sanitises them.
+    super::printed(output::stdout(&render_plan(config, &bases)))
 }
 
 /// The stack's base images with what the daemon has of them, or why the

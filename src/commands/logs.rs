@@ -1,12 +1,15 @@
-//! `kiln logs IMAGE [--run N]`: print a saved build log.
+//! `kiln logs IMAGE [--run N]`: print a saved build log, each line
+//! sanitised on the way out (a log may come from an older kiln, or have
+//! been edited).
 
 use crate::config::Config;
 use crate::exit;
+use crate::output;
 
 pub(crate) fn run(config: &Config, image: &str, run: u32) -> i32 {
     if config.index_of(image).is_none() {
         if let Err(e) = config.select(&[image.to_string()]) {
-            eprintln!("kiln: error: {e}");
+            output::error(e);
         }
         return exit::USAGE;
     }
@@ -16,26 +19,27 @@ pub(crate) fn run(config: &Config, image: &str, run: u32) -> i32 {
     };
     let runs = history.runs(image).unwrap_or_default();
     let Some(row) = runs.get(run as usize - 1) else {
-        eprintln!(
-            "kiln: error: {image} has {} recorded run{}; nothing at --run {run} (build it with `kiln build {image}`)",
+        output::error(format_args!(
+            "{image} has {} recorded run{}; nothing at --run {run} (build it with `kiln build {image}`)",
             runs.len(),
             if runs.len() == 1 { "" } else { "s" }
-        );
+        ));
         return exit::FAILED;
     };
     let Some(path) = &row.log_path else {
-        eprintln!("kiln: error: run {run} of {image} has no saved log");
+        output::error(format_args!("run {run} of {image} has no saved log"));
         return exit::FAILED;
     };
-    let printed = std::fs::File::open(path).and_then(|mut f| {
-        let mut out = std::io::stdout().lock();
-        std::io::copy(&mut f, &mut out)
+    let printed = std::fs::File::open(path).and_then(|f| {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        output::copy_lines(std::io::BufReader::new(f), &mut out)?;
+        std::io::Write::flush(&mut out)
     });
     match printed {
-        Ok(_) => exit::SUCCESS,
+        Ok(()) => exit::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::SUCCESS,
         Err(e) => {
-            eprintln!("kiln: error: cannot print {}: {e}", path.display());
+            output::error(format_args!("cannot print {}: {e}", path.display()));
             exit::FAILED
         }
     }

@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::exit;
 use crate::format::render_ls;
+use crate::output;
 
 pub(crate) fn run(config: &Config) -> i32 {
     let history = match super::open_history(config) {
@@ -12,13 +13,10 @@ pub(crate) fn run(config: &Config) -> i32 {
     let latest = match history.latest_runs() {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("kiln: error: cannot read the build history: {e}");
+            output::error(format_args!("cannot read the build history: {e}"));
             return exit::FAILED;
         }
     };
-    print!(
-        "{}",
-        render_ls(config, &latest, chrono::Utc::now().timestamp_millis())
-    );
-    exit::SUCCESS
+    let table = render_ls(config, &latest, chrono::Utc::now().timestamp_millis());
+    super::printed(output::stdout(&table))
 }

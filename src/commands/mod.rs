@@ -16,6 +16,7 @@ use crate::engine::build::BuildFlags;
 use crate::engine::connect::{self, ProcessEnv};
 use crate::exit;
 use crate::history::{self, History};
+use crate::output;
 
 /// The model's and the engine's share of the run options.
 fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
@@ -55,7 +56,7 @@ fn apply_builder(config: &mut Config, builder: Option<BuilderArg>) {
 /// The daemon, or the exit code after saying why it cannot be reached.
 async fn connect_or_exit() -> Result<(bollard::Docker, connect::Endpoint), i32> {
     connect::connect(&ProcessEnv).await.map_err(|e| {
-        eprintln!("kiln: error: {e}");
+        output::error(&e);
         exit::DAEMON
     })
 }
@@ -67,7 +68,20 @@ fn open_history(config: &Config) -> Result<History, i32> {
         .ok_or(history::HistoryError::NoDataDir)
         .and_then(|dir| History::open(&dir, &config.path))
         .map_err(|e| {
-            eprintln!("kiln: error: {e}");
+            output::error(&e);
             exit::FAILED
         })
+}
+
+/// The exit code after printing a command's result: a reader that went
+/// away (`| head`) is no failure; any other write error is.
+fn printed(result: std::io::Result<()>) -> i32 {
+    match result {
+        Ok(()) => exit::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::SUCCESS,
+        Err(e) => {
+            output::error(format_args!("cannot print: {e}"));
+            exit::FAILED
+        }
+    }
 }

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::engine::build::BuildFlags;
 use crate::exit;
 use crate::headless::{self, Job};
+use crate::output;
 
 /// Which images `kiln push` pushes: the named ones only (not their
 /// dependencies), or every image kiln builds. Prebuilt images are not ours
@@ -53,7 +54,7 @@ pub(crate) async fn run(config: Config, args: PushArgs) -> i32 {
     let selection = match select(&config, &args.images) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("kiln: error: {e}");
+            output::error(e);
             return exit::USAGE;
         }
     };

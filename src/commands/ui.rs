@@ -7,10 +7,11 @@ use crate::cli::args::UiArgs;
 use crate::config::Config;
 use crate::engine::connect;
 use crate::exit;
+use crate::output;
 
 pub(crate) async fn run(mut config: Config, args: UiArgs) -> i32 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        eprintln!("kiln: error: the dashboard needs a terminal; use `kiln build` for plain or JSON output");
+        output::error("the dashboard needs a terminal; use `kiln build` for plain or JSON output");
         return exit::USAGE;
     }
     super::apply_builder(&mut config, args.run.builder);
@@ -25,7 +26,7 @@ pub(crate) async fn run(mut config: Config, args: UiArgs) -> i32 {
     match crate::tui::run(docker, config, (opts, flags), args.build, daemon).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("kiln: error: terminal: {e}");
+            output::error(format_args!("terminal: {e}"));
             exit::FAILED
         }
     }

@@ -20,6 +20,7 @@ use crate::engine::bases;
 use crate::engine::context::{self, ContextError, Entry};
 use crate::engine::hash_cache::HashCache;
 use crate::format::short_digest;
+use crate::sanitize::visible;
 
 /// The key prefix of a base image's local id among the parts.
 const LOCAL: &str = "image ";
@@ -302,16 +303,20 @@ fn changed_files(
     if before.is_empty() || now.is_empty() {
         return None;
     }
+    // A file name may hold anything but `/` and NUL: its controls are
+    // shown, so a newline or an escape in a name neither breaks the
+    // notice's line nor reaches the terminal.
     let mut changes = Vec::new();
     for (path, print) in now {
+        let shown = visible(path);
         match before.get(path) {
-            None => changes.push(format!("{path} (added)")),
-            Some(old) if old != print => changes.push(format!("{path} (modified)")),
+            None => changes.push(format!("{shown} (added)")),
+            Some(old) if old != print => changes.push(format!("{shown} (modified)")),
             _ => {}
         }
     }
     for path in before.keys().filter(|p| !now.contains_key(*p)) {
-        changes.push(format!("{path} (removed)"));
+        changes.push(format!("{} (removed)", visible(path)));
     }
     if changes.is_empty() {
         return None;
