@@ -358,14 +358,15 @@ fn interpolation_in_load() {
     let yaml = "\
 images:
   - name: base
-    tags: [\"${REG}/base:${VERSION:-dev}\", \"x:${EMPTY-none}\", \"y:$${LIT}\"]
-    args: {A: \"${MISSING}\", N: 5, B: true}
+    tags: [\"${REG}/base:${VERSION:-dev}\", \"x:a${EMPTY-none}\"]
+    args: {A: \"${MISSING}\", N: 5, B: true, L: \"$${LIT}\"}
     push: ${PUSH:-true}
     timeout: ${T:-2m}
 ";
     let l = p.load_with(yaml, &env).unwrap();
     let img = &l.config.images[0];
-    assert_eq!(img.tags, vec!["localhost:5001/base:dev", "x:", "y:${LIT}"]);
+    assert_eq!(img.tags, vec!["localhost:5001/base:dev", "x:a"]);
+    assert_eq!(img.args.get("L").map(String::as_str), Some("${LIT}"));
     assert_eq!(img.args.get("A").map(String::as_str), Some(""));
     assert_eq!(img.args.get("N").map(String::as_str), Some("5"));
     assert_eq!(img.args.get("B").map(String::as_str), Some("true"));
@@ -840,4 +841,93 @@ fn a_declared_dependency_the_dockerfile_never_uses_is_a_warning() {
         warnings,
         vec!["6:18: 'tool' depends on 'base', but its Dockerfile does not use any of base's tags (base:latest); the dependency only orders the builds"]
     );
+}
+
+#[test]
+fn tags_and_references_follow_dockers_grammar() {
+    let p = Project::new();
+    p.dockerfile("base", "FROM alpine\n");
+    let digest = "a".repeat(64);
+    let yaml = format!(
+        "\
+images:
+  - name: base
+    tags: [Base:1, \"a//b\", \"ok:{long}\", \"web@sha256:{digest}\", good/name:1]
+    cache_from: [\"UPPER/x\", \"cache@sha256:{digest}\", \"bad cache\"]
+  - name: tools
+    image: \"Alpine:3\"
+",
+        long = "t".repeat(129)
+    );
+    let errs = p.errors(&yaml);
+    assert_eq!(errs.len(), 6, "{errs:#?}");
+    assert_eq!(
+        errs[0],
+        "3:12: invalid tag 'Base:1': the repository name must be lowercase"
+    );
+    assert!(
+        errs[1].starts_with("3:20: invalid tag 'a//b': not a valid image reference"),
+        "{}",
+        errs[1]
+    );
+    assert!(
+        errs[2].starts_with("3:28: invalid tag 'ok:ttt"),
+        "{}",
+        errs[2]
+    );
+    assert!(
+        errs[3].contains("a tag cannot carry a digest"),
+        "{}",
+        errs[3]
+    );
+    assert!(
+        errs[4].starts_with("4:110: invalid cache_from image 'bad cache'"),
+        "{}",
+        errs[4]
+    );
+    assert_eq!(
+        errs[5],
+        "6:12: invalid image reference 'Alpine:3': the repository name must be lowercase"
+    );
+    // `UPPER/x` is a valid reference (an uppercase first part is a host).
+    let mut c = p
+        .ok("images:\n  - {name: base, tags: [\"base:1\"]}\n")
+        .config;
+    let err = c.apply_override("base.tags=ok:1,Bad:2").unwrap_err();
+    assert!(
+        err.contains("invalid tag 'Bad:2': the repository name must be lowercase"),
+        "{err}"
+    );
+    assert_eq!(c.images[0].tags, vec!["base:1"], "refused: unchanged");
+}
+
+/// `kiln check` and `kiln build` refuse an invalid tag with exit 2 and its
+/// position, before anything runs: even with no daemon to reach (which
+/// would be exit 3), and never as a BuildKit fallback.
+#[test]
+fn an_invalid_tag_stops_check_and_build_before_anything_runs() {
+    let p = Project::new();
+    p.dockerfile("base", "FROM scratch\n");
+    let file = p.write("images:\n  - name: base\n    tags: [\"Base:1\"]\n");
+    for args in [&["check"][..], &["build", "--plain"], &["build", "--json"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .arg("-f")
+            .arg(&file)
+            .args(args)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env("XDG_DATA_HOME", p.dir().join("data"))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {text}");
+        assert!(
+            text.contains(&format!("{}:3:12: invalid tag 'Base:1'", file.display())),
+            "{args:?}: {text}"
+        );
+        assert!(!text.contains("BuildKit"), "{text}");
+    }
 }

@@ -84,8 +84,9 @@ impl ImageOverride {
                         "`tags:` needs at least one tag, e.g. `tags: app:dev`".into()
                     ));
                 }
-                if let Some(bad) = tags.iter().find(|t| !valid_tag(t)) {
-                    return Err(at(format!("`{bad}` is not a valid image tag")));
+                for tag in &tags {
+                    crate::config::check_tag(tag)
+                        .map_err(|why| at(format!("`{tag}` is not a valid image tag: {why}")))?;
                 }
                 ov.tags = Some(tags);
             } else if let Some(rest) = line.strip_prefix("target:") {
@@ -126,15 +127,6 @@ fn valid_arg_name(s: &str) -> bool {
 
 /// Docker's reference grammar, loosely: no whitespace, no control chars,
 /// no leading/trailing separators.
-fn valid_tag(s: &str) -> bool {
-    !s.is_empty()
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !s.starts_with([':', '/', '.', '-'])
-        && !s.ends_with([':', '/'])
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-:/@".contains(c))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

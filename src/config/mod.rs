@@ -24,6 +24,8 @@
 //! - `units.rs`: durations and sizes.
 //! - `dockerfile.rs`: image references in Dockerfiles, for inferred
 //!   dependencies.
+//! - `reference.rs`: Docker's grammar of image references, for tags and
+//!   `image:`/`cache_from:` values.
 //! - `plan.rs`: dependency graph, cycles, build order and waves, `select`.
 //! - `overrides.rs`: `--set IMAGE.FIELD=VALUE`.
 //! - `suggest.rs`: "did you mean" suggestions.
@@ -61,6 +63,7 @@ mod interpolate;
 mod overrides;
 mod plan;
 mod positions;
+mod reference;
 mod schema;
 mod suggest;
 mod units;
@@ -71,6 +74,7 @@ pub use dockerfile::{dockerfile_refs, ref_matches_tag};
 pub use dockerfile_steps::{buildkit_steps, PlannedStep};
 pub use interpolate::{interpolate, Interpolated};
 pub use plan::{Dep, Plan};
+pub use reference::{check_reference, check_tag};
 pub use units::{format_duration, parse_duration, parse_size};
 
 /// Default number of concurrent builds when neither `defaults.jobs` nor the

@@ -10,6 +10,7 @@
 //! override and says what is expected (see `config/mod.rs`).
 
 use super::plan::{edges, find_cycles, infer_deps};
+use super::reference::check_tag;
 use super::suggest::did_you_mean;
 use super::units::parse_duration;
 use super::{Config, Dockerfile, ImageConfig, Source};
@@ -148,8 +149,8 @@ fn set_field(
             if tags.is_empty() {
                 return Err("tags need at least one tag".to_string());
             }
-            if let Some(bad) = tags.iter().find(|t| t.chars().any(char::is_whitespace)) {
-                return Err(format!("invalid tag '{bad}'"));
+            for tag in &tags {
+                check_tag(tag).map_err(|why| format!("invalid tag '{tag}': {why}"))?;
             }
             img.tags = tags;
         }

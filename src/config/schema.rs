@@ -17,6 +17,7 @@ use serde_yaml::{Mapping, Value};
 use super::checks::{self, Loc, Meta, Problems};
 use super::interpolate::{interpolate, Env};
 use super::positions::{NodePath, Pos, Positions, Seg};
+use super::reference::{check_reference, check_tag};
 use super::suggest::{closest, did_you_mean};
 use super::units::{parse_duration, parse_size};
 use super::{
@@ -852,6 +853,10 @@ impl Ctx<'_> {
         if image.as_deref().is_some_and(|s| s.trim().is_empty()) {
             let at = self.pos.value(p);
             self.error(at, "'image' must not be empty");
+        } else if let Some(Err(why)) = image.as_deref().map(check_reference) {
+            let at = self.pos.value(p);
+            let shown = image.as_deref().unwrap_or_default();
+            self.error(at, format!("invalid image reference '{shown}': {why}"));
         }
         for k in BUILD_ONLY {
             if let Some((_, kp)) = f.get(k) {
@@ -912,12 +917,9 @@ impl Ctx<'_> {
         let (v, p) = f.get("tags")?;
         let list = self.string_list(v, p, "tags")?;
         for (i, t) in list.iter().enumerate() {
-            if t.is_empty() || t.chars().any(char::is_whitespace) {
+            if let Err(why) = check_tag(t) {
                 let at = self.pos.value(&item(p, i));
-                self.error(
-                    at,
-                    format!("invalid tag '{t}' (tags cannot be empty or contain spaces)"),
-                );
+                self.error(at, format!("invalid tag '{t}': {why}"));
             }
         }
         if list.is_empty() {
@@ -947,9 +949,24 @@ impl Ctx<'_> {
             target: self.optional_string(f, "target", None),
             network: self.optional_string(f, "network", d.network.clone()),
             platform: self.optional_string(f, "platform", d.platform.clone()),
-            cache_from: self.optional_list(f, "cache_from"),
+            cache_from: self.cache_from(f),
             extra_hosts: self.optional_list(f, "extra_hosts"),
         }
+    }
+
+    /// `cache_from`, each a valid image reference.
+    fn cache_from(&mut self, f: &Fields<'_>) -> Vec<String> {
+        let list = self.optional_list(f, "cache_from");
+        if let Some((_, p)) = f.get("cache_from") {
+            let p = p.clone();
+            for (i, r) in list.iter().enumerate() {
+                if let Err(why) = check_reference(r) {
+                    let at = self.pos.value(&item(&p, i));
+                    self.error(at, format!("invalid cache_from image '{r}': {why}"));
+                }
+            }
+        }
+        list
     }
 
     /// Declared `depends_on`, and where each entry is.
