@@ -334,7 +334,7 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
         .unwrap_or(5)
         .max(5);
     let mut s = format!(
-        "{:<width$}  {:<10}  {:>9}  {:>9}  {:<12}  TAGS\n",
+        "{:<width$}  {:<11}  {:>9}  {:>9}  {:<12}  TAGS\n",
         "IMAGE", "RESULT", "DURATION", "AGE", "IMAGE ID"
     );
     let short = |d: i64| format_duration(Duration::from_millis(d.max(0) as u64));
@@ -342,7 +342,7 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
         let _ = match latest.get(&img.name) {
             Some(r) => writeln!(
                 s,
-                "{:<width$}  {:<10}  {:>9}  {:>9}  {:<12}  {}",
+                "{:<width$}  {:<11}  {:>9}  {:>9}  {:<12}  {}",
                 img.name,
                 r.result,
                 r.ended_ms
@@ -355,7 +355,7 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
             ),
             None => writeln!(
                 s,
-                "{:<width$}  {:<10}  {:>9}  {:>9}  {:<12}  -",
+                "{:<width$}  {:<11}  {:>9}  {:>9}  {:<12}  -",
                 img.name, "never", "-", "-", "-"
             ),
         };

@@ -18,10 +18,13 @@ use sha2::{Digest, Sha256};
 
 use crate::protocol::{ImageHistory, LastSuccess, RunResult};
 
+mod process;
 mod recorder;
 pub use recorder::Recorder;
 
 /// Schema migrations, in order; `PRAGMA user_version` counts those applied.
+/// Append only: a history written by an older kiln is brought up to date
+/// by the ones it has not seen.
 const MIGRATIONS: &[&str] = &[
     // 1: runs, steps, stalls
     "CREATE TABLE runs (
@@ -62,7 +65,16 @@ const MIGRATIONS: &[&str] = &[
         pushed_ms INTEGER NOT NULL
      );
      CREATE INDEX pushes_by_run ON pushes(run_id);",
+    // 3: which process records a run (to tell a run whose kiln died from
+    // one still going), and a note on its log (`incomplete (disk full)`).
+    "ALTER TABLE runs ADD COLUMN pid INTEGER;
+     ALTER TABLE runs ADD COLUMN process TEXT;
+     ALTER TABLE runs ADD COLUMN log_note TEXT;",
 ];
+
+/// How long to wait for another kiln holding the database (two runs at
+/// once, one creating the schema).
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -177,13 +189,12 @@ impl History {
             source,
         })?;
         let conn = Connection::open(&path).map_err(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(2))
-            .map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        wal_mode(&conn).map_err(db)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
         migrate(&conn).map_err(db)?;
+        mark_interrupted_runs(&conn).map_err(db)?;
         let canonical = config_path
             .canonicalize()
             .unwrap_or_else(|_| config_path.to_path_buf());
@@ -195,15 +206,26 @@ impl History {
         })
     }
 
+    /// A run of `image` starts: its row, marked as this process's (so a
+    /// later open can tell whether it is still going).
     pub fn start_run(
         &mut self,
         image: &str,
         builder: &str,
         started_ms: i64,
     ) -> rusqlite::Result<i64> {
+        let pid = std::process::id();
         self.conn.execute(
-            "INSERT INTO runs (project, image, started_ms, builder) VALUES (?1, ?2, ?3, ?4)",
-            params![self.project, image, started_ms, builder],
+            "INSERT INTO runs (project, image, started_ms, builder, pid, process)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                self.project,
+                image,
+                started_ms,
+                builder,
+                pid,
+                process::identity(pid)
+            ],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -467,13 +489,152 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     })
 }
 
+/// Switch to WAL (once per database; it persists). Two kilns opening a
+/// fresh database both try; the loser may be told "busy" without waiting,
+/// so it waits here and looks again.
+fn wal_mode(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Bring the schema up to date in one write transaction: `BEGIN
+/// IMMEDIATE` takes the write lock before the version is read, so of two
+/// kilns opening a fresh history one creates the tables and the other,
+/// waiting (busy timeout), then finds them there.
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let current = |c: &Connection| -> rusqlite::Result<usize> {
+        c.pragma_query_value(None, "user_version", |r| r.get(0))
+    };
+    if current(conn)? >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let version = current(&tx)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i + 1)?;
-        tx.commit()?;
+    }
+    tx.commit()
+}
+
+/// Runs left `running` by a kiln that is gone (killed, or the machine went
+/// down) are marked `interrupted`: nothing will ever finish them. A run
+/// whose process is still there (the same pid, started at the same time
+/// since the same boot) is left alone.
+fn mark_interrupted_runs(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare("SELECT id, pid, process FROM runs WHERE result = 'running'")?;
+    let open: Vec<(i64, Option<u32>, Option<String>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, pid, recorded) in open {
+        let alive = match (pid, recorded) {
+            (Some(pid), Some(recorded)) => process::identity(pid).as_deref() == Some(&recorded),
+            // Recorded by a kiln from before pids were kept: if it is
+            // still running, its own result overwrites this one.
+            _ => false,
+        };
+        if !alive {
+            conn.execute(
+                "UPDATE runs SET result = 'interrupted' WHERE id = ?1 AND result = 'running'",
+                params![id],
+            )?;
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result_of(h: &History, id: i64) -> String {
+        h.conn
+            .query_row("SELECT result FROM runs WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn runs_of_a_gone_kiln_are_marked_interrupted_on_open() {
+        let root = tempfile::tempdir().unwrap();
+        let cfg = root.path().join("kiln.yaml");
+        let mut h = History::open(root.path(), &cfg).unwrap();
+        // This process's run: still going.
+        let mine = h.start_run("web", "legacy", 1).unwrap();
+        // A run of a process that has exited (and was reaped).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone_pid = child.id();
+        child.wait().unwrap();
+        let gone = h.start_run("api", "legacy", 1).unwrap();
+        h.conn
+            .execute(
+                "UPDATE runs SET pid = ?2 WHERE id = ?1",
+                params![gone, gone_pid],
+            )
+            .unwrap();
+        // A run of this pid, but of a process started at another time
+        // (the pid was reused), and one from before pids were recorded.
+        let reused = h.start_run("db", "legacy", 1).unwrap();
+        h.conn
+            .execute(
+                "UPDATE runs SET process = 'other-boot/1' WHERE id = ?1",
+                params![reused],
+            )
+            .unwrap();
+        let old = h.start_run("cache", "legacy", 1).unwrap();
+        h.conn
+            .execute(
+                "UPDATE runs SET pid = NULL, process = NULL WHERE id = ?1",
+                params![old],
+            )
+            .unwrap();
+        let done = h.start_run("ui", "legacy", 1).unwrap();
+        h.finish_run(done, "built", 2, None, None, None).unwrap();
+        drop(h);
+
+        let h = History::open(root.path(), &cfg).unwrap();
+        assert_eq!(result_of(&h, mine), "running");
+        assert_eq!(result_of(&h, gone), "interrupted");
+        assert_eq!(result_of(&h, reused), "interrupted");
+        assert_eq!(result_of(&h, old), "interrupted");
+        assert_eq!(result_of(&h, done), "built");
+    }
+
+    #[test]
+    fn an_older_history_is_migrated_in_place() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("history.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO runs (project, image, started_ms) VALUES ('p', 'web', 1)",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let h = History::open(root.path(), &root.path().join("kiln.yaml")).unwrap();
+        let version: usize = h
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        // Left running by a kiln that recorded no pid: interrupted.
+        assert_eq!(result_of(&h, 1), "interrupted");
+    }
 }
