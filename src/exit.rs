@@ -10,3 +10,7 @@ pub const USAGE: i32 = 2;
 pub const DAEMON: i32 = 3;
 /// Interrupted by Ctrl-C / SIGINT (128 + 2).
 pub const INTERRUPTED: i32 = 130;
+/// Stopped by SIGTERM (128 + 15).
+pub const TERMINATED: i32 = 143;
+/// Stopped by SIGHUP, the terminal gone (128 + 1).
+pub const HUNG_UP: i32 = 129;

@@ -15,7 +15,7 @@ use bollard::Docker;
 use crate::app::event::{Event, EventKind};
 use crate::app::push::TransitionFilter;
 use crate::app::step_marks::StepMarks;
-use crate::app::{App, Msg, RunOptions};
+use crate::app::{App, Msg, RunOptions, Stop};
 use crate::config::Config;
 use crate::engine::build::BuildFlags;
 use crate::exit;
@@ -41,6 +41,27 @@ pub struct Printer<W: Write> {
     marks: HashMap<String, StepMarks>,
     /// JSON: the last `time` stamp written, and its millisecond.
     stamp: (i64, String),
+    /// Writing failed (the reader went away: `| head`): what to do.
+    lost: LostOutput,
+}
+
+/// What becomes of a run whose output can no longer be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnLostOutput {
+    /// Stop it (`Stop::OutputClosed`): nobody sees what the builds do.
+    Stop,
+    /// Build on (`--keep-going-without-output`).
+    KeepGoing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LostOutput {
+    /// Every line so far was written.
+    No,
+    /// A write failed; the model is to be told.
+    Unreported,
+    /// Told (or not to be told).
+    Handled,
 }
 
 /// A JSON line: the event's fields, then `time`.
@@ -61,15 +82,31 @@ impl<W: Write> Printer<W> {
             push_lines: TransitionFilter::default(),
             marks: HashMap::new(),
             stamp: (i64::MIN, String::new()),
+            lost: LostOutput::No,
         }
     }
 
+    /// What to do when the output is gone (default: stop the run).
+    pub fn on_lost_output(mut self, then: OnLostOutput) -> Self {
+        if then == OnLostOutput::KeepGoing {
+            self.lost = LostOutput::Handled;
+        }
+        self
+    }
+
     pub fn print(&mut self, event: &Event) {
-        // A closed stdout (e.g. `| head`) must not stop the builds.
-        let _ = match self.format {
+        let written = match self.format {
             Format::Json => self.print_json(event),
             Format::Plain => self.print_plain(event),
         };
+        self.note(written);
+    }
+
+    /// Remember a failed write (the first one; the rest say the same).
+    fn note(&mut self, written: std::io::Result<()>) {
+        if written.is_err() && self.lost == LostOutput::No {
+            self.lost = LostOutput::Unreported;
+        }
     }
 
     fn print_plain(&mut self, event: &Event) -> std::io::Result<()> {
@@ -124,7 +161,8 @@ impl<W: Write> Printer<W> {
     }
 
     pub fn flush(&mut self) {
-        let _ = self.out.flush();
+        let flushed = self.out.flush();
+        self.note(flushed);
     }
 
     pub fn into_inner(self) -> W {
@@ -147,7 +185,16 @@ impl<W: Write> FrontEnd for Printer<W> {
         Ok(())
     }
 
+    /// The printer's only input: its output is gone, so the run stops
+    /// (once; unless told to keep going).
     async fn input(&mut self) -> std::io::Result<Option<Msg>> {
+        if self.lost == LostOutput::Unreported {
+            self.lost = LostOutput::Handled;
+            return Ok(Some(Msg::Stop {
+                why: Stop::OutputClosed,
+                at: Instant::now(),
+            }));
+        }
         std::future::pending().await
     }
 
@@ -172,7 +219,7 @@ pub(crate) async fn run(
     config: Arc<Config>,
     selection: Vec<usize>,
     (opts, flags): (RunOptions, BuildFlags),
-    format: Format,
+    (format, on_lost): (Format, OnLostOutput),
     job: Job,
 ) -> i32 {
     let names: Vec<String> = selection
@@ -180,7 +227,8 @@ pub(crate) async fn run(
         .map(|i| config.images[*i].name.clone())
         .collect();
     let stdout = std::io::stdout().lock();
-    let mut printer = Printer::new(std::io::BufWriter::new(stdout), format, &names);
+    let mut printer =
+        Printer::new(std::io::BufWriter::new(stdout), format, &names).on_lost_output(on_lost);
     let mut app = App::new(&config, &opts);
     let mut runtime = Runtime::new(docker, config, flags);
     runtime.open_history(&mut app, &mut printer).await;

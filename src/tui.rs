@@ -25,7 +25,7 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
 use crate::app::event::Event;
-use crate::app::{App, Msg, RunOptions};
+use crate::app::{App, Msg, RunOptions, Stop};
 use crate::config::Config;
 use crate::engine::build::BuildFlags;
 use crate::format::session_line;
@@ -131,7 +131,11 @@ pub(crate) async fn run(
     drop(dashboard);
     drop(guard);
     runtime.shutdown(&mut app, &mut NoScreen).await;
-    ran?;
+    // After SIGHUP the terminal is gone and drawing on it fails: the stop
+    // is what happened, not the failure.
+    if app.stopped.is_none() {
+        ran?;
+    }
     if app.run_started.is_some() {
         let line = session_line(&app.session_summary(Instant::now()));
         let _ = crate::output::stdout(&format!("kiln | {line}"));
@@ -214,10 +218,12 @@ impl FrontEnd for Dashboard {
                         }
                     }
                     Some(Err(e)) => return Err(e),
-                    None => {
+                    // The terminal is gone (its input ended): as a SIGHUP.
+                    None if !self.closed => {
                         self.closed = true;
-                        return Ok(None);
+                        return Ok(Some(Msg::Stop { why: Stop::Hangup, at: Instant::now() }));
                     }
+                    None => return Ok(None),
                 },
                 _ = tokio::time::sleep_until(next_frame.into()), if self.dirty => return Ok(None),
             }

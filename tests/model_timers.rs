@@ -383,3 +383,35 @@ fn pulling_builds_ask_the_registries_as_part_of_change_detection() {
         ChangeCheck::Forced { registry: true }
     );
 }
+
+#[test]
+fn a_stop_cancels_everything_and_its_reason_sets_the_exit_code() {
+    use kiln::app::Stop;
+    for (why, code) in [
+        (Stop::Interrupt, 130),
+        (Stop::Terminate, 143),
+        (Stop::Hangup, 129),
+        (Stop::OutputClosed, 1),
+    ] {
+        let mut a = app(STACK);
+        let t0 = Instant::now();
+        update(
+            &mut a,
+            Msg::BuildRequested {
+                images: vec![0, 1, 2],
+                at: t0,
+            },
+        );
+        let at = t0 + Duration::from_secs(1);
+        let cmds = update(&mut a, Msg::Stop { why, at });
+        assert!(cmds.contains(&Command::Quit), "{why:?}");
+        let cancelled = kinds(&cmds)
+            .iter()
+            .filter(|k| matches!(k, EventKind::Cancelled { .. }))
+            .count();
+        assert_eq!(cancelled, 3, "{why:?}: every image is cancelled");
+        // A second stop does not change how the first one ends the run.
+        update(&mut a, Msg::Interrupt(at));
+        assert_eq!(a.exit_code(), code, "{why:?}");
+    }
+}

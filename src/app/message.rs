@@ -35,8 +35,12 @@ pub enum Msg {
     /// What the build history knows, by image name: sent once when history
     /// opens, and again for an image after each of its runs is recorded.
     HistoryKnown(Vec<(String, ImageHistory)>),
-    /// Ctrl-C / SIGINT: cancel everything and leave.
+    /// Ctrl-C (the dashboard's key): cancel everything and leave; the same
+    /// as `Stop { why: Stop::Interrupt }`.
     Interrupt(Instant),
+    /// Stop the run at once: cancel everything (history says `cancelled`)
+    /// and leave, with the exit code `why` calls for.
+    Stop { why: Stop, at: Instant },
     /// Which daemon kiln talks to (endpoint, engine version, builder).
     DaemonInfo(String),
     /// The result of a daemon ping while builds run.
@@ -56,6 +60,21 @@ pub enum Msg {
     },
     /// Dashboard: the terminal's size.
     Resize { width: u16, height: u16 },
+}
+
+/// Why a run is stopped all at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Ctrl-C, SIGINT (exit 130).
+    Interrupt,
+    /// SIGTERM (exit 143).
+    Terminate,
+    /// SIGHUP: the terminal went away (exit 129).
+    Hangup,
+    /// Standard output was closed (`kiln build --json | head`): nobody
+    /// reads what the builds do (exit 1). Not sent with
+    /// `--keep-going-without-output`.
+    OutputClosed,
 }
 
 /// What the engine reports about one image's run.
@@ -181,6 +200,7 @@ impl Msg {
             | Msg::BuildRequested { .. }
             | Msg::PushRequested { .. }
             | Msg::Interrupt(_)
+            | Msg::Stop { .. }
             | Msg::Key { .. }
             | Msg::Mouse { .. }
             | Msg::Resize { .. } => {}

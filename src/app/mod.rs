@@ -38,7 +38,7 @@ pub use edit::ImageOverride;
 use event::{Event, EventKind, SkipReason};
 use image::ImageState;
 use log::LineKind;
-pub use message::{ChangeCheck, Command, EngineEvent, Msg, RunId};
+pub use message::{ChangeCheck, Command, EngineEvent, Msg, RunId, Stop};
 use schedule::RunKind;
 use status::Status;
 
@@ -71,8 +71,9 @@ pub struct App {
     pub now: Option<Instant>,
     pub run_started: Option<Instant>,
     next_run: RunId,
-    /// Ctrl-C was pressed: everything is being cancelled.
-    pub interrupted: bool,
+    /// Why the run was stopped all at once (Ctrl-C, a signal, output
+    /// closed): everything is being cancelled.
+    pub stopped: Option<Stop>,
     /// The build history is open (change detection can compare).
     pub history_on: bool,
     /// Why the daemon is not answering pings, while it isn't.
@@ -121,7 +122,7 @@ impl App {
             now: None,
             run_started: None,
             next_run: 1,
-            interrupted: false,
+            stopped: None,
             history_on: false,
             daemon_down: None,
             daemon: None,
@@ -206,15 +207,16 @@ impl App {
         }
     }
 
-    /// The process's exit code (`crate::exit`): interrupted, anything
-    /// failed, else success.
+    /// The process's exit code (`crate::exit`): how it was stopped, else
+    /// whether anything failed.
     pub fn exit_code(&self) -> i32 {
-        if self.interrupted {
-            exit::INTERRUPTED
-        } else if self.images.iter().any(|i| i.status.is_failure()) {
-            exit::FAILED
-        } else {
-            exit::SUCCESS
+        match self.stopped {
+            Some(Stop::Interrupt) => exit::INTERRUPTED,
+            Some(Stop::Terminate) => exit::TERMINATED,
+            Some(Stop::Hangup) => exit::HUNG_UP,
+            Some(Stop::OutputClosed) => exit::FAILED,
+            None if self.images.iter().any(|i| i.status.is_failure()) => exit::FAILED,
+            None => exit::SUCCESS,
         }
     }
 
@@ -277,12 +279,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             schedule::schedule(app, at, &mut out);
         }
         Msg::HistoryKnown(known) => on_history(app, known),
-        Msg::Interrupt(at) => {
-            app.now = Some(at);
-            app.interrupted = true;
-            schedule::cancel_all(app, at, &mut out);
-            keys::quit(app, &mut out);
-        }
+        Msg::Interrupt(at) => stop(app, Stop::Interrupt, at, &mut out),
+        Msg::Stop { why, at } => stop(app, why, at, &mut out),
         Msg::DaemonHealth { ok, detail } => on_daemon_health(app, ok, detail, &mut out),
         Msg::Notice(message) => notice(app, message, &mut out),
         Msg::DaemonInfo(label) => app.daemon = Some(label),
@@ -326,6 +324,15 @@ fn on_engine_event(
     if let Some(before) = built {
         session::mark_dependents_stale(app, i, before);
     }
+}
+
+/// Stop everything at once and leave; the first reason is the one the
+/// exit code tells.
+fn stop(app: &mut App, why: Stop, at: Instant, out: &mut Vec<Command>) {
+    app.now = Some(at);
+    app.stopped.get_or_insert(why);
+    schedule::cancel_all(app, at, out);
+    keys::quit(app, out);
 }
 
 /// What history knows arrived: the usual step durations (ETA, "slower than

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config;
-use crate::headless::Format;
+use crate::headless::{Format, OnLostOutput};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,7 +14,8 @@ use crate::headless::Format;
     about = "Build a stack of Docker images and watch every build, step and push live",
     after_help = "With no subcommand, kiln opens the dashboard.\n\
                   Exit codes: 0 all succeeded or unchanged, 1 a build/push failed, timed out or was cancelled,\n\
-                  2 invalid config or usage, 3 Docker daemon unreachable, 130 interrupted."
+                  2 invalid config or usage, 3 Docker daemon unreachable, 130 interrupted (Ctrl-C),\n\
+                  143 terminated (SIGTERM), 129 hung up (SIGHUP)."
 )]
 pub struct Cli {
     /// The stack file (default: $KILN_FILE, else kiln.yaml/kiln.yml here or in a parent
@@ -83,6 +84,9 @@ pub struct OutputArgs {
     /// Print one JSON event per line
     #[arg(long)]
     pub json: bool,
+    /// When the output is closed (`| head`), build on instead of cancelling
+    #[arg(long)]
+    pub keep_going_without_output: bool,
 }
 
 impl OutputArgs {
@@ -91,6 +95,15 @@ impl OutputArgs {
             Format::Json
         } else {
             Format::Plain
+        }
+    }
+
+    /// What a closed output does to the run.
+    pub fn on_lost_output(&self) -> OnLostOutput {
+        if self.keep_going_without_output {
+            OnLostOutput::KeepGoing
+        } else {
+            OnLostOutput::Stop
         }
     }
 }

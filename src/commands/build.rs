@@ -24,13 +24,13 @@ pub(crate) async fn run(mut config: Config, args: BuildArgs) -> i32 {
     };
     let (opts, mut flags) = super::run_options(&args.run);
     flags.buildkit_available = connect::buildkit_available(&docker).await;
-    let format = args.output.format();
+    let output = (args.output.format(), args.output.on_lost_output());
     headless::run(
         docker,
         Arc::new(config),
         selection,
         (opts, flags),
-        format,
+        output,
         Job::Build,
     )
     .await

@@ -63,6 +63,6 @@ pub(crate) async fn run(config: Config, args: PushArgs) -> i32 {
         Err(code) => return code,
     };
     let run = (RunOptions::default(), BuildFlags::default());
-    let format = args.output.format();
-    headless::run(docker, Arc::new(config), selection, run, format, Job::Push).await
+    let output = (args.output.format(), args.output.on_lost_output());
+    headless::run(docker, Arc::new(config), selection, run, output, Job::Push).await
 }

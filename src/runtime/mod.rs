@@ -223,7 +223,7 @@ impl Runtime {
     ) -> io::Result<()> {
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut interrupted = false;
+        let mut stopping = false;
         let mut changed = true;
         let mut was_lent = false;
         let mut quit = self.handle(app, front, first);
@@ -255,9 +255,9 @@ impl Runtime {
                     }
                     Msg::Tick(Instant::now())
                 }
-                _ = self.signals.next(), if !interrupted && !lent => {
-                    interrupted = true;
-                    Msg::Interrupt(Instant::now())
+                why = self.signals.next(), if !stopping && !lent => {
+                    stopping = true;
+                    Msg::Stop { why, at: Instant::now() }
                 }
             };
             let tick = matches!(msg, Msg::Tick(_));
