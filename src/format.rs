@@ -342,7 +342,7 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
         let _ = match latest.get(&img.name) {
             Some(r) => writeln!(
                 s,
-                "{:<width$}  {:<11}  {:>9}  {:>9}  {:<12}  {}",
+                "{:<width$}  {:<11}  {:>9}  {:>9}  {:<12}  {}{}",
                 img.name,
                 r.result,
                 r.ended_ms
@@ -352,6 +352,10 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
                 format!("{} ago", short(now_ms - r.ended_ms.unwrap_or(r.started_ms))),
                 r.image_id.as_deref().map(short_id).unwrap_or("-"),
                 run_tags(r),
+                r.log_note
+                    .as_deref()
+                    .map(|n| format!("  ({n})"))
+                    .unwrap_or_default(),
             ),
             None => writeln!(
                 s,
@@ -517,6 +521,7 @@ mod tests {
             log_path: None,
             tags: vec![format!("r/{image}:dev"), format!("r/{image}:1")],
             pushed: vec![format!("r/{image}:dev")],
+            log_note: None,
         };
         // Both started at 0; a ended at 45 s, b at 105 s; now is 150 s.
         let latest = HashMap::from([

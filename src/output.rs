@@ -63,16 +63,20 @@ pub fn write_line(out: &mut impl Write, line: &str) -> io::Result<()> {
 
 /// Copy `from` to `out` line by line, each sanitised (a saved log: it may
 /// be from an older kiln, or edited). Bytes that are not UTF-8 are shown
-/// as U+FFFD.
-pub fn copy_lines(mut from: impl BufRead, out: &mut impl Write) -> io::Result<()> {
+/// as U+FFFD. Returns the last line written.
+pub fn copy_lines(mut from: impl BufRead, out: &mut impl Write) -> io::Result<Option<String>> {
     let mut buf = Vec::new();
+    let mut last = None;
     loop {
         buf.clear();
         if from.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(());
+            return Ok(last);
         }
         let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        write_line(out, &String::from_utf8_lossy(line))?;
+        let line = sanitize(&String::from_utf8_lossy(line)).into_owned();
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
+        last = Some(line);
     }
 }
 

@@ -68,10 +68,27 @@ impl Drop for Tmpfs {
     }
 }
 
-/// A build printing ~400 KB on a data dir of `size`: it is built, every
-/// line is printed, and one notice says history and logs are off; returns
-/// that notice, or None when no tmpfs can be mounted here.
-fn fill_the_disk(size: &str) -> Option<String> {
+/// A build printing ~400 KB on a data dir (a tmpfs) of `size`.
+struct Filled {
+    stack: Stack,
+    data: PathBuf,
+    events: Vec<serde_json::Value>,
+    _mounted: Tmpfs,
+}
+
+impl Filled {
+    fn kiln(&self, args: &[&str]) -> std::process::Output {
+        self.stack
+            .kiln_cmd(args)
+            .env("XDG_DATA_HOME", &self.data)
+            .output()
+            .unwrap()
+    }
+}
+
+/// Build `loud` on a data dir of `size`: it is built and every line is
+/// printed. None when no tmpfs can be mounted here.
+fn fill_the_disk(size: &str) -> Option<Filled> {
     let s = Stack::new();
     s.busybox_context(
         "loud",
@@ -79,7 +96,7 @@ fn fill_the_disk(size: &str) -> Option<String> {
     );
     s.config("images:\n  - {name: loud, tags: [\"{prefix}/loud:latest\"]}\n");
     let data = s.home.path().join("full");
-    let Some(_mounted) = Tmpfs::mount(&data, size) else {
+    let Some(mounted) = Tmpfs::mount(&data, size) else {
         eprintln!("skipping: cannot mount a tmpfs here (needs root)");
         return None;
     };
@@ -99,28 +116,59 @@ fn fill_the_disk(size: &str) -> Option<String> {
         "the last line was printed: {:?}",
         lines.iter().rev().take(5).collect::<Vec<_>>()
     );
-    Some(history_off_notice(&ev))
+    Some(Filled {
+        stack: s,
+        data,
+        events: ev,
+        _mounted: mounted,
+    })
 }
 
 #[test]
 fn a_full_disk_turns_history_off_and_the_build_still_succeeds() {
     require_docker!();
     // 64 KB: the history database fills first.
-    if let Some(notice) = fill_the_disk("64k") {
+    if let Some(filled) = fill_the_disk("64k") {
+        let notice = history_off_notice(&filled.events);
         assert!(notice.contains("full"), "says why: {notice}");
     }
 }
 
 #[test]
-fn a_log_file_that_fills_the_disk_turns_logs_off_and_the_build_still_succeeds() {
+fn a_log_that_fills_the_disk_ends_marked_and_the_run_is_recorded() {
     require_docker!();
     // 320 KB: room for the database, not for the log.
-    if let Some(notice) = fill_the_disk("320k") {
-        assert!(
-            notice.contains("cannot write a log file") && notice.contains("No space left"),
-            "says why: {notice}"
-        );
-    }
+    let Some(filled) = fill_the_disk("320k") else {
+        return;
+    };
+    let said = notices(&filled.events);
+    let full: Vec<&String> = said.iter().filter(|m| m.contains("disk is full")).collect();
+    assert_eq!(full.len(), 1, "said once: {said:?}");
+    assert!(full[0].contains("loud's log is incomplete"), "{}", full[0]);
+    assert!(
+        !said.iter().any(|m| m.contains("history and logs are off")),
+        "history goes on: {said:?}"
+    );
+    // The run is recorded (not left `running`), with a note on its log.
+    let out = filled.kiln(&["ls"]);
+    let line = stdout(&out);
+    let line = line.lines().find(|l| l.starts_with("loud")).unwrap_or("");
+    assert!(line.contains("built"), "{line}");
+    assert!(line.contains("log incomplete (disk full)"), "{line}");
+    // The saved log ends with the marker, after whole lines.
+    let out = filled.kiln(&["logs", "loud"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut last = text.lines().rev();
+    assert_eq!(last.next(), Some("kiln: log incomplete (disk full)"));
+    let before = last.next().unwrap_or("");
+    assert!(
+        before.ends_with("filling the disk with build output, line after line"),
+        "a whole line before the marker: {before}"
+    );
+    // Room was given back: the data dir takes new writes.
+    std::fs::write(filled.data.join("room"), vec![b'x'; 32 * 1024])
+        .expect("the data dir is usable again");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::exit;
+use crate::history;
 use crate::output;
 
 pub(crate) fn run(config: &Config, image: &str, run: u32) -> i32 {
@@ -32,7 +33,12 @@ pub(crate) fn run(config: &Config, image: &str, run: u32) -> i32 {
     };
     let printed = std::fs::File::open(path).and_then(|f| {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        output::copy_lines(std::io::BufReader::new(f), &mut out)?;
+        let last = output::copy_lines(std::io::BufReader::new(f), &mut out)?;
+        // Cut short by a full disk: the log's last line says so, unless
+        // even that could not be written.
+        if row.log_note.is_some() && last.as_deref() != Some(history::INCOMPLETE_MARKER) {
+            output::write_line(&mut out, history::INCOMPLETE_MARKER)?;
+        }
         std::io::Write::flush(&mut out)
     });
     match printed {

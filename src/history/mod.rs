@@ -18,8 +18,10 @@ use sha2::{Digest, Sha256};
 
 use crate::protocol::{ImageHistory, LastSuccess, RunResult};
 
+mod log_file;
 mod process;
 mod recorder;
+pub use log_file::{INCOMPLETE_MARKER, INCOMPLETE_NOTE};
 pub use recorder::Recorder;
 
 /// Schema migrations, in order; `PRAGMA user_version` counts those applied.
@@ -136,6 +138,8 @@ pub struct RunRow {
     pub tags: Vec<String>,
     /// The tags pushed after it.
     pub pushed: Vec<String>,
+    /// Something to know about the log (`log incomplete (disk full)`).
+    pub log_note: Option<String>,
 }
 
 /// An image's latest run, for the dashboard: `RunRow`'s facts and what a
@@ -234,6 +238,15 @@ impl History {
         self.conn.execute(
             "UPDATE runs SET log_path = ?2 WHERE id = ?1",
             params![run, path.to_string_lossy()],
+        )?;
+        Ok(())
+    }
+
+    /// A note on a run's log (e.g. [`INCOMPLETE_NOTE`]).
+    pub fn set_log_note(&mut self, run: i64, note: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET log_note = ?2 WHERE id = ?1",
+            params![run, note],
         )?;
         Ok(())
     }
@@ -463,7 +476,7 @@ impl History {
 
 /// The columns `row` reads, in its order.
 const RUN_COLUMNS: &str = "id, image, started_ms, ended_ms, result, image_id, log_path, tags,
-    (SELECT group_concat(tag, char(10)) FROM pushes WHERE pushes.run_id = runs.id)";
+    (SELECT group_concat(tag, char(10)) FROM pushes WHERE pushes.run_id = runs.id), log_note";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let tags = r
@@ -486,6 +499,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         log_path: r.get::<_, Option<String>>(6)?.map(PathBuf::from),
         tags,
         pushed,
+        log_note: r.get(9)?,
     })
 }
 

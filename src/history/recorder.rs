@@ -3,11 +3,10 @@
 //! history keeps). It owns the `History`; nothing else writes to it.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use super::{private_dir, private_file, History};
+use super::log_file::{is_disk_full, LogFile, Written, INCOMPLETE_NOTE};
+use super::{private_dir, History};
 use crate::app::event::{Event, EventKind};
 use crate::app::step_marks::{step_mark, StepMarks};
 use crate::protocol::ImageHistory;
@@ -19,10 +18,35 @@ fn now_ms() -> i64 {
 /// One image's run as the recorder follows it.
 struct Open {
     run: i64,
-    log: Option<BufWriter<File>>,
+    log: Option<LogFile>,
     /// Which step the log's lines follow (marks interleaved output).
     marks: StepMarks,
     path: PathBuf,
+}
+
+/// Why recording stopped; a full disk also ends the open logs, cut back
+/// and marked (`log_file`).
+struct Trouble {
+    message: String,
+    disk_full: bool,
+}
+
+impl From<rusqlite::Error> for Trouble {
+    fn from(e: rusqlite::Error) -> Trouble {
+        Trouble {
+            disk_full: e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Trouble {
+    fn io(what: String, e: std::io::Error) -> Trouble {
+        Trouble {
+            disk_full: is_disk_full(&e),
+            message: format!("{what}: {e}"),
+        }
+    }
 }
 
 /// Writes what the model reports into history and log files.
@@ -35,6 +59,8 @@ pub struct Recorder {
     tags: HashMap<String, Vec<String>>,
     /// First problem met; reported once, then history is off.
     pub failed: Option<String>,
+    /// A log was cut short by a full disk; said once.
+    told_disk_full: bool,
 }
 
 impl Recorder {
@@ -45,19 +71,36 @@ impl Recorder {
             inputs: HashMap::new(),
             tags: HashMap::new(),
             failed: None,
+            told_disk_full: false,
         }
     }
 
-    /// Record one event. Returns a message the first time something fails
-    /// (the caller shows it); after that, recording stops.
+    /// Record one event. Returns a message for the user: the first time
+    /// something fails (after that, recording stops), or the first time a
+    /// full disk cuts a log short (recording goes on).
     pub fn record(&mut self, event: &Event) -> Option<String> {
         if self.failed.is_some() {
             return None;
         }
         match self.try_record(event) {
-            Ok(()) => None,
-            Err(e) => {
-                let msg = format!("build history and logs are off: {e}");
+            Ok(None) => None,
+            Ok(Some(image)) if !self.told_disk_full => {
+                self.told_disk_full = true;
+                Some(format!(
+                    "the disk is full: {image}'s log is incomplete (it ends with a note saying so); history goes on"
+                ))
+            }
+            Ok(Some(_)) => None,
+            Err(trouble) => {
+                if trouble.disk_full {
+                    // Give the disk some room back, and say where each log stops.
+                    for open in self.open.values_mut() {
+                        if let Some(log) = open.log.as_mut() {
+                            log.end_incomplete();
+                        }
+                    }
+                }
+                let msg = format!("build history and logs are off: {}", trouble.message);
                 self.failed = Some(msg.clone());
                 Some(msg)
             }
@@ -79,8 +122,8 @@ impl Recorder {
     /// current run's, else its latest run's. None without one.
     pub fn log_file(&mut self, image: &str) -> Option<PathBuf> {
         if let Some(open) = self.open.get_mut(image) {
-            if let Some(w) = open.log.as_mut() {
-                let _ = w.flush();
+            if let Some(log) = open.log.as_mut() {
+                let _ = log.flush();
             }
             return Some(open.path.clone());
         }
@@ -97,12 +140,14 @@ impl Recorder {
         self.history.known(image).ok()
     }
 
-    fn try_record(&mut self, event: &Event) -> Result<(), String> {
+    /// Record one event; `Ok(Some(image))` when a full disk cut that
+    /// image's log short.
+    fn try_record(&mut self, event: &Event) -> Result<Option<String>, Trouble> {
         let Some(image) = event.image.as_deref() else {
-            return Ok(());
+            return Ok(None);
         };
-        let db = |e: rusqlite::Error| e.to_string();
-        match &event.kind {
+        let db = Trouble::from;
+        let cut = match &event.kind {
             EventKind::Started { builder } => self.start_run(image, builder.as_str())?,
             EventKind::Step {
                 name,
@@ -111,16 +156,17 @@ impl Recorder {
                 ..
             } => {
                 let mark = step_mark(*cached, *shared);
-                self.write_line(image, &format!("==> {name}{mark}"))?;
+                let written = self.write_line(image, &format!("==> {name}{mark}"))?;
                 if let Some(o) = self.open.get_mut(image) {
                     o.marks.header(name);
                 }
+                written
             }
             EventKind::Log { line, step } => self.write_output(image, step.as_deref(), line)?,
             EventKind::Notice { message } => self.write_line(image, &format!("kiln: {message}"))?,
             // A shared step's time was spent by another step or build:
             // it says nothing about how long this step usually takes.
-            EventKind::StepDone { shared: true, .. } => {}
+            EventKind::StepDone { shared: true, .. } => Written::Ok,
             EventKind::StepDone {
                 name,
                 cached,
@@ -132,6 +178,7 @@ impl Recorder {
                         .record_step(o.run, name, *cached, *duration_ms)
                         .map_err(db)?;
                 }
+                Written::Ok
             }
             EventKind::Stalled {
                 silent_ms,
@@ -143,7 +190,7 @@ impl Recorder {
                         .record_stall(o.run, phase.as_str(), step.as_deref(), *silent_ms)
                         .map_err(db)?;
                 }
-                self.write_line(image, &format!("kiln: no output for {silent_ms} ms"))?;
+                self.write_line(image, &format!("kiln: no output for {silent_ms} ms"))?
             }
             EventKind::Built { image_id, .. } => {
                 self.finish(image, "built", Some(image_id), None)?
@@ -154,64 +201,79 @@ impl Recorder {
                 }
                 self.finish(image, "failed", None, Some(error))?
             }
-            EventKind::Pushed { tag, digest } => self
-                .history
-                .record_push(image, tag, digest, now_ms())
-                .map_err(db)?,
+            EventKind::Pushed { tag, digest } => {
+                self.history
+                    .record_push(image, tag, digest, now_ms())
+                    .map_err(db)?;
+                Written::Ok
+            }
             EventKind::TimedOut { .. } => self.finish(image, "timed_out", None, None)?,
             EventKind::Cancelled { .. } => self.finish(image, "cancelled", None, None)?,
-            _ => {}
-        }
-        Ok(())
+            _ => Written::Ok,
+        };
+        Ok((cut == Written::DiskFull).then(|| image.to_string()))
     }
 
     /// A run of `image` started: its row, and its log file (0600).
-    fn start_run(&mut self, image: &str, builder: &str) -> Result<(), String> {
+    fn start_run(&mut self, image: &str, builder: &str) -> Result<Written, Trouble> {
         let h = &mut self.history;
-        let run = h
-            .start_run(image, builder, now_ms())
-            .map_err(|e| e.to_string())?;
+        let run = h.start_run(image, builder, now_ms())?;
         let path = h.log_path(image, run);
         if let Some(dir) = path.parent() {
-            private_dir(dir).map_err(|e| e.to_string())?;
+            private_dir(dir).map_err(|e| Trouble {
+                message: e.to_string(),
+                disk_full: false,
+            })?;
         }
-        let log = private_file(&path, false)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        h.set_log_path(run, &path).map_err(|e| e.to_string())?;
+        let log = LogFile::create(path.clone())
+            .map_err(|e| Trouble::io(format!("cannot write {}", path.display()), e))?;
+        h.set_log_path(run, &path)?;
         if let Some(tags) = self.tags.remove(image) {
-            h.set_tags(run, &tags).map_err(|e| e.to_string())?;
+            h.set_tags(run, &tags)?;
         }
         self.open.insert(
             image.to_string(),
             Open {
                 run,
-                log: Some(BufWriter::new(log)),
+                log: Some(log),
                 marks: StepMarks::default(),
                 path,
             },
         );
-        Ok(())
+        Ok(Written::Ok)
     }
 
-    fn write_line(&mut self, image: &str, line: &str) -> Result<(), String> {
-        if let Some(Open { log: Some(w), .. }) = self.open.get_mut(image) {
-            writeln!(w, "{line}").map_err(|e| format!("cannot write a log file: {e}"))?;
+    /// A line of `image`'s log; a full disk ends the log (noted in history).
+    fn write_line(&mut self, image: &str, line: &str) -> Result<Written, Trouble> {
+        let Some(Open {
+            run,
+            log: Some(log),
+            ..
+        }) = self.open.get_mut(image)
+        else {
+            return Ok(Written::Ok);
+        };
+        let written = log
+            .line(line)
+            .map_err(|e| Trouble::io("cannot write a log file".into(), e))?;
+        if written == Written::DiskFull {
+            self.history.set_log_note(*run, INCOMPLETE_NOTE)?;
         }
-        Ok(())
+        Ok(written)
     }
 
     /// A line of build output, marked with its step when steps interleave.
-    fn write_output(&mut self, image: &str, step: Option<&str>, line: &str) -> Result<(), String> {
-        if let Some(Open {
-            log: Some(w),
-            marks,
-            ..
-        }) = self.open.get_mut(image)
-        {
-            let text = marks.line(step, line);
-            writeln!(w, "{text}").map_err(|e| format!("cannot write a log file: {e}"))?;
-        }
-        Ok(())
+    fn write_output(
+        &mut self,
+        image: &str,
+        step: Option<&str>,
+        line: &str,
+    ) -> Result<Written, Trouble> {
+        let Some(Open { marks, .. }) = self.open.get_mut(image) else {
+            return Ok(Written::Ok);
+        };
+        let text = marks.line(step, line).into_owned();
+        self.write_line(image, &text)
     }
 
     fn finish(
@@ -220,16 +282,22 @@ impl Recorder {
         result: &str,
         image_id: Option<&str>,
         error: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<Written, Trouble> {
         let Some(mut o) = self.open.remove(image) else {
-            return Ok(());
+            return Ok(Written::Ok);
         };
-        if let Some(w) = o.log.as_mut() {
+        let mut written = Written::Ok;
+        if let Some(log) = o.log.as_mut() {
+            let io = |e| Trouble::io("cannot write a log file".into(), e);
             if let Some(e) = error {
-                let _ = writeln!(w, "kiln: FAILED: {e}");
+                written = log.line(&format!("kiln: FAILED: {e}")).map_err(io)?;
             }
-            w.flush()
-                .map_err(|e| format!("cannot write a log file: {e}"))?;
+            if written == Written::Ok {
+                written = log.finish().map_err(io)?;
+            }
+            if written == Written::DiskFull {
+                self.history.set_log_note(o.run, INCOMPLETE_NOTE)?;
+            }
         }
         // Only a successful build's inputs are worth comparing against later.
         let inputs = self.inputs.remove(image).filter(|_| result == "built");
@@ -238,7 +306,7 @@ impl Recorder {
             None => (None, None),
         };
         self.history
-            .finish_run(o.run, result, now_ms(), image_id, digest, inputs)
-            .map_err(|e| e.to_string())
+            .finish_run(o.run, result, now_ms(), image_id, digest, inputs)?;
+        Ok(written)
     }
 }
