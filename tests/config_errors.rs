@@ -931,3 +931,60 @@ fn an_invalid_tag_stops_check_and_build_before_anything_runs() {
         assert!(!text.contains("BuildKit"), "{text}");
     }
 }
+
+#[test]
+fn deep_nesting_is_refused_at_once() {
+    let p = Project::new();
+    p.dockerfile("base", "FROM alpine\n");
+    for deep in [
+        format!(
+            "images:\n  - name: base\n    args: {{A: {}}}\n",
+            "[".repeat(100_000)
+        ),
+        format!(
+            "images:\n  - name: base\n    args: {}\n",
+            "{a: ".repeat(100_000)
+        ),
+        format!(
+            "images:\n  - name: base\n    args:\n{}",
+            (0..100)
+                .map(|i| format!("{}- x:\n", " ".repeat(6 + 2 * i)))
+                .collect::<String>()
+        ),
+    ] {
+        let errs = p.errors(&deep);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].ends_with(": YAML nested deeper than 64 levels"),
+            "{}",
+            errs[0]
+        );
+    }
+    // A compose file, by name and by content: the same.
+    for name in ["compose.yaml", "stack.yaml"] {
+        let file = p.dir().join(name);
+        fs::write(
+            &file,
+            format!("services:\n  web:\n    labels: {}\n", "[".repeat(100_000)),
+        )
+        .unwrap();
+        let env = |_: &str| None;
+        let Err(LoadError::Config(errs)) = load_stack(&[file], &ComposeOptions::default(), &env)
+        else {
+            panic!("{name}: expected a config error");
+        };
+        assert!(
+            errs.errors[0]
+                .message
+                .contains("YAML nested deeper than 64 levels"),
+            "{name}: {errs}"
+        );
+    }
+    // 60 levels are only YAML: the schema says what is wrong with them.
+    let errs = p.errors(&format!(
+        "images:\n  - name: base\n    args: {{A: {}{}}}\n",
+        "[".repeat(60),
+        "]".repeat(60)
+    ));
+    assert!(errs[0].contains("'args.A' must be a string"), "{errs:?}");
+}

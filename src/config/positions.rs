@@ -17,6 +17,43 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
+/// Collections nested deeper than this are refused before anything else
+/// reads the file: a YAML parser's cost grows with the depth at every
+/// token (100,000 nested `[` took 45 s to reach serde_yaml's recursion
+/// limit), and no stack file needs more than a handful of levels.
+pub const MAX_DEPTH: usize = 64;
+
+/// Where `text` first nests collections deeper than [`MAX_DEPTH`], if it
+/// does. Reading stops there, so the time spent is linear in the text
+/// read. A syntax error ends the check (serde_yaml reports it), except
+/// yaml_rust2's own limit on flow nesting (255 levels, which its
+/// look-ahead can reach before the parser has said a thing): that is too
+/// deep too.
+pub fn too_deep(text: &str) -> Option<Pos> {
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        let (event, mark) = match parser.next_token() {
+            Ok(next) => next,
+            Err(e) if e.info() == "recursion limit exceeded" => {
+                return Some(Pos::from_marker(e.marker()))
+            }
+            Err(_) => return None,
+        };
+        match event {
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(Pos::from_marker(&mark));
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => depth = depth.saturating_sub(1),
+            Event::StreamEnd => return None,
+            _ => {}
+        }
+    }
+}
+
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Pos {
@@ -252,6 +289,25 @@ mod tests {
 
     fn k(s: &str) -> Seg {
         Seg::Key(s.to_string())
+    }
+
+    #[test]
+    fn depth_is_checked_without_reading_on() {
+        let deep = format!("a: {}", "[".repeat(100_000));
+        assert!(too_deep(&deep).is_some());
+        let lines = format!("a:\n{}", " [\n".repeat(100_000));
+        assert!(too_deep(&lines).is_some_and(|p| p.line > MAX_DEPTH));
+        let ok = format!(
+            "a: {}{}",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        assert_eq!(too_deep(&ok), None);
+        let block: String = (0..200)
+            .map(|i| format!("{}- x:\n", " ".repeat(i * 2)))
+            .collect();
+        assert!(too_deep(&block).is_some());
+        assert_eq!(too_deep("a: [\n"), None, "a syntax error is serde_yaml's");
     }
 
     #[test]

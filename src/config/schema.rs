@@ -16,7 +16,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::checks::{self, Loc, Meta, Problems};
 use super::interpolate::{interpolate, Env};
-use super::positions::{NodePath, Pos, Positions, Seg};
+use super::positions::{too_deep, NodePath, Pos, Positions, Seg, MAX_DEPTH};
 use super::reference::{check_reference, check_tag};
 use super::suggest::{closest, did_you_mean};
 use super::units::{parse_duration, parse_size};
@@ -105,13 +105,7 @@ const BUILD_ONLY: &[&str] = &[
 ];
 
 pub(crate) fn load_text(path: &Path, text: &str, env: Env<'_>) -> Result<Loaded, ConfigErrors> {
-    let mut root: Value = match serde_yaml::from_str(text) {
-        Ok(v) => v,
-        Err(e) => return Err(syntax_error(path, &e)),
-    };
-    if let Err(e) = root.apply_merge() {
-        return Err(syntax_error(path, &e));
-    }
+    let root = parse_yaml(path, text)?;
     let mut cx = Ctx {
         file: path.to_path_buf(),
         pos: Positions::build(text),
@@ -142,6 +136,25 @@ pub(crate) fn load_text(path: &Path, text: &str, env: Env<'_>) -> Result<Loaded,
             })
         }
     }
+}
+
+/// The YAML of `path` as a value, merge keys applied; nesting deeper than
+/// [`MAX_DEPTH`] is refused before serde_yaml (whose cost grows with the
+/// depth at every token) reads it.
+pub(crate) fn parse_yaml(path: &Path, text: &str) -> Result<Value, ConfigErrors> {
+    if let Some(at) = too_deep(text) {
+        return Err(ConfigErrors {
+            errors: vec![ConfigError {
+                file: path.to_path_buf(),
+                line: at.line,
+                col: at.col,
+                message: format!("YAML nested deeper than {MAX_DEPTH} levels"),
+            }],
+        });
+    }
+    let mut root: Value = serde_yaml::from_str(text).map_err(|e| syntax_error(path, &e))?;
+    root.apply_merge().map_err(|e| syntax_error(path, &e))?;
+    Ok(root)
 }
 
 /// A serde_yaml error as one located error, without serde_yaml's own

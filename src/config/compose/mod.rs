@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::checks::Problems;
 use crate::config::interpolate::{interpolate, Env};
+use crate::config::positions::too_deep;
 use crate::config::suggest::did_you_mean;
 use crate::config::{read_text, ConfigErrors, LoadError, Loaded};
 
@@ -73,6 +74,10 @@ pub(crate) fn looks_like_compose(path: &Path, text: &str) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if FILE_NAMES.contains(&name) || OVERRIDE_FILE_NAMES.contains(&name) {
         return true;
+    }
+    // Too deep a file is no compose file: kiln.yaml's reading says why.
+    if too_deep(text).is_some() {
+        return false;
     }
     match serde_yaml::from_str::<serde_yaml::Value>(text) {
         Ok(serde_yaml::Value::Mapping(top)) => {
@@ -152,6 +157,10 @@ pub(crate) fn load(
 fn name_in_files(texts: &[String], env: Env<'_>) -> Option<String> {
     let mut name = None;
     for text in texts {
+        // (Too deep a file is refused where it is read as a tree.)
+        if too_deep(text).is_some() {
+            continue;
+        }
         let Ok(serde_yaml::Value::Mapping(top)) = serde_yaml::from_str(text) else {
             continue;
         };

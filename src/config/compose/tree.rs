@@ -117,10 +117,7 @@ pub(crate) fn parse(
     env: Env<'_>,
     out: &mut Problems,
 ) -> Result<Node, crate::config::ConfigErrors> {
-    let mut root: Value =
-        serde_yaml::from_str(text).map_err(|e| crate::config::schema::syntax_error(file, &e))?;
-    root.apply_merge()
-        .map_err(|e| crate::config::schema::syntax_error(file, &e))?;
+    let root: Value = crate::config::schema::parse_yaml(file, text)?;
     let mut builder = Builder {
         file,
         pos: Positions::build(text),
