@@ -18,12 +18,13 @@ pub(crate) async fn run(mut config: Config, args: BuildArgs) -> i32 {
         }
     };
     super::apply_builder(&mut config, args.run.builder);
-    let (docker, _) = match super::connect_or_exit().await {
+    let (docker, endpoint) = match super::connect_or_exit().await {
         Ok(found) => found,
         Err(code) => return code,
     };
     let (opts, mut flags) = super::run_options(&args.run);
     flags.buildkit_available = connect::buildkit_available(&docker).await;
+    flags.endpoint = Some(endpoint);
     let output = (args.output.format(), args.output.on_lost_output());
     headless::run(
         docker,

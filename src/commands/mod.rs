@@ -35,6 +35,7 @@ fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
             pull: args.pull,
             buildkit_available: false,
             stack_tags: Vec::new(),
+            endpoint: None,
         },
     )
 }

@@ -22,6 +22,7 @@ pub(crate) async fn run(mut config: Config, args: UiArgs) -> i32 {
     let (opts, mut flags) = super::run_options(&args.run);
     flags.buildkit_available = connect::buildkit_available(&docker).await;
     let daemon = connect::describe(&docker, &endpoint, flags.buildkit_available).await;
+    flags.endpoint = Some(endpoint);
     let config = Arc::new(config);
     match crate::tui::run(docker, config, (opts, flags), args.build, daemon).await {
         Ok(code) => code,

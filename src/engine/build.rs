@@ -17,6 +17,7 @@ use crate::app::event::BuilderKind;
 use crate::app::{ChangeCheck, EngineEvent};
 use crate::config::{BuilderChoice, ContextSource, Dockerfile, ImageConfig, Source};
 use crate::engine::change::{compare_inputs, Change, Subject};
+use crate::engine::connect::{self, Endpoint};
 use crate::engine::context::{self, ContextSpec};
 use crate::engine::credentials;
 use crate::engine::inputs::{self, Inputs};
@@ -38,6 +39,9 @@ pub struct BuildFlags {
     /// The tags of the images the stack builds (filled by the `Executor`):
     /// bases kiln builds itself are never asked of a registry.
     pub stack_tags: Vec<String>,
+    /// The daemon's endpoint, to name it when it stops answering (None:
+    /// resolved from the environment then).
+    pub endpoint: Option<Endpoint>,
 }
 
 /// Build (or, for a prebuilt image, check) one image. Returns when the build
@@ -391,6 +395,12 @@ async fn follow_stream(
                 events.push(BuildEvent::Error(e))
             }
             Err(e) => {
+                // A daemon that does not answer is no reason to fall back
+                // to another builder: say so, as at start.
+                if let Some(down) = connect::unreachable(&e, job.flags.endpoint.as_ref()) {
+                    job.sink.fail(down.to_string()).await;
+                    return Outcome::Reported;
+                }
                 if builder == BuilderKind::Buildkit && !started {
                     return Outcome::SessionFailed(describe_stream_error(&e));
                 }

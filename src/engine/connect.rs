@@ -306,6 +306,44 @@ pub async fn describe(docker: &Docker, ep: &Endpoint, buildkit: bool) -> String 
     format!("{} · {version} · {builder}", ep.host)
 }
 
+/// When a request failed because the daemon could not be reached (no
+/// socket, connection refused, not permitted, no connection made), what
+/// kiln says when it cannot reach the daemon at start (`cannot reach the
+/// Docker daemon at ENDPOINT …`); None for any other failure. `ep` is the
+/// endpoint in use (resolved from the environment when not known).
+pub fn unreachable(e: &bollard::errors::Error, ep: Option<&Endpoint>) -> Option<ConnectError> {
+    if !is_connect_failure(e) {
+        return None;
+    }
+    let ep = match ep {
+        Some(ep) => ep.clone(),
+        None => resolve(&ProcessEnv).unwrap_or_else(|_| default_endpoint()),
+    };
+    let (reason, hint) = explain(e);
+    Some(ConnectError::Unreachable {
+        host: ep.host,
+        origin: ep.origin,
+        reason,
+        hint,
+    })
+}
+
+/// Why a request to the daemon failed, in a few words (`connection
+/// refused`, `no such socket`), for "the Docker daemon is not answering".
+pub fn failure_reason(e: &bollard::errors::Error) -> String {
+    explain(e).0
+}
+
+/// Whether `e` says no connection to the daemon could be made (not: a
+/// connection that broke, or a request body that could not be read).
+fn is_connect_failure(e: &bollard::errors::Error) -> bool {
+    match e {
+        bollard::errors::Error::SocketNotFoundError(_) => true,
+        bollard::errors::Error::HyperLegacyError { err } => err.is_connect(),
+        _ => false,
+    }
+}
+
 /// The innermost cause of a connection error, in words, and a hint.
 fn explain(e: &bollard::errors::Error) -> (String, &'static str) {
     if let bollard::errors::Error::SocketNotFoundError(_) = e {

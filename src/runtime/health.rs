@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::app::Msg;
 use crate::config::format_duration;
-use crate::engine::connect::PING_TIMEOUT;
+use crate::engine::connect::{self, PING_TIMEOUT};
 
 /// How often the daemon is pinged while builds run.
 const HEALTH_EVERY: Duration = Duration::from_secs(5);
@@ -45,7 +45,7 @@ impl HealthCheck {
         tokio::spawn(async move {
             let (ok, detail) = match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
                 Ok(Ok(_)) => (true, String::new()),
-                Ok(Err(e)) => (false, e.to_string()),
+                Ok(Err(e)) => (false, connect::failure_reason(&e)),
                 Err(_) => (
                     false,
                     format!(
