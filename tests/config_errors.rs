@@ -674,15 +674,15 @@ fn overrides() {
     let before = c.clone();
     assert_eq!(
         c.apply_override("wbe.push=true").unwrap_err(),
-        "--set wbe.push=true: unknown image 'wbe' — did you mean 'web'?"
+        "--set wbe.push: unknown image 'wbe' — did you mean 'web'?"
     );
     assert_eq!(
         c.apply_override("web.tagz=x").unwrap_err(),
-        "--set web.tagz=x: unknown field 'tagz' — did you mean 'tags'?"
+        "--set web.tagz: unknown field 'tagz' — did you mean 'tags'?"
     );
     assert_eq!(
         c.apply_override("web.push=maybe").unwrap_err(),
-        "--set web.push=maybe: expected true or false, got 'maybe'"
+        "--set web.push: expected true or false, got 'maybe'"
     );
     assert!(c
         .apply_override("web.timeout=5x")
@@ -987,4 +987,78 @@ fn deep_nesting_is_refused_at_once() {
         "]".repeat(60)
     ));
     assert!(errs[0].contains("'args.A' must be a string"), "{errs:?}");
+}
+
+/// Each `--set` error names the override once, and its value once.
+#[test]
+fn set_errors_say_each_thing_once() {
+    let p = Project::new();
+    p.dockerfile("sec", "FROM scratch\n");
+    let file = p.write("images:\n  - name: sec\n");
+    for (spec, says) in [
+        (
+            "sec.timeout=XYZ",
+            "kiln: error: --set sec.timeout: invalid duration 'XYZ'",
+        ),
+        (
+            "sec.push=XYZ",
+            "kiln: error: --set sec.push: expected true or false, got 'XYZ'",
+        ),
+        ("XYZ", "kiln: error: --set XYZ: expected IMAGE.FIELD=VALUE"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .arg("-f")
+            .arg(&file)
+            .args(["build", "--set", spec])
+            .env("XDG_DATA_HOME", p.dir().join("data"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.starts_with(says), "{err}");
+        assert_eq!(
+            err.matches("--set").count() - err.matches("e.g. --set").count(),
+            1,
+            "{err}"
+        );
+        assert_eq!(err.matches("XYZ").count(), 1, "{err}");
+    }
+}
+
+/// What a YAML parser only hints at is said: a tab as the cause, the
+/// position of a duplicate key (not of its mapping).
+#[test]
+fn tabs_and_duplicate_keys_are_located_and_named() {
+    let p = Project::new();
+    p.dockerfile("a", "FROM scratch\n");
+    let errs = p.errors("images:\n\t- {name: a}\n");
+    assert!(errs[0].starts_with("2:1: "), "{errs:?}");
+    assert!(errs[0].contains("a tab"), "{errs:?}");
+    let errs = p.errors("images:\n  - name: a\nimages:\n  - name: b\n");
+    assert!(errs[0].starts_with("3:1: "), "{errs:?}");
+    assert!(
+        errs[0].contains("duplicate entry with key \"images\""),
+        "{errs:?}"
+    );
+    let errs = p.errors("images:\n  - name: a\n    context: a\n    context: b\n");
+    assert!(errs[0].starts_with("4:5: "), "{errs:?}");
+}
+
+/// Contexts are joined to the file's directory without `./` piling up.
+#[test]
+fn context_paths_are_clean() {
+    let p = Project::new();
+    p.dockerfile("sub/ctx2", "FROM scratch\n");
+    let file = p.dir().join(".").join("kiln.yaml");
+    fs::write(&file, "images:\n  - {name: a, context: ./sub/ctx2}\n").unwrap();
+    let c = load(&file, &no_env).unwrap().config;
+    let Source::Build {
+        context: ContextSource::Dir(dir),
+        ..
+    } = &c.images[0].source
+    else {
+        panic!("a directory context");
+    };
+    assert_eq!(dir, &p.dir().join("sub/ctx2"));
+    assert!(!dir.to_string_lossy().contains("/./"), "{}", dir.display());
 }

@@ -91,7 +91,7 @@ fn load_config(cli: &Cli) -> Result<Config, i32> {
     };
     for spec in sets {
         config.apply_override(spec).map_err(|e| {
-            output::error(format_args!("--set {spec}: {e}"));
+            output::error(e);
             exit::USAGE
         })?;
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::cli::args::UiArgs;
 use crate::config::Config;
-use crate::engine::connect;
+use crate::engine::{build, connect};
 use crate::exit;
 use crate::output;
 
@@ -21,7 +21,8 @@ pub(crate) async fn run(mut config: Config, args: UiArgs) -> i32 {
     };
     let (opts, mut flags) = super::run_options(&args.run);
     flags.buildkit_available = connect::buildkit_available(&docker).await;
-    let daemon = connect::describe(&docker, &endpoint, flags.buildkit_available).await;
+    let builders = build::builders_in_use(&config.images, &flags);
+    let daemon = connect::describe(&docker, &endpoint, &builders).await;
     flags.endpoint = Some(endpoint);
     let config = Arc::new(config);
     match crate::tui::run(docker, config, (opts, flags), args.build, daemon).await {

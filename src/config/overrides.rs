@@ -42,13 +42,15 @@ const BUILD_ONLY: &[&str] = &[
 ];
 
 pub(crate) fn apply(config: &mut Config, spec: &str) -> Result<(), String> {
-    let usage =
-        || format!("invalid override '{spec}' (expected IMAGE.FIELD=VALUE, e.g. web.target=dev)");
+    let usage = || format!("--set {spec}: expected IMAGE.FIELD=VALUE, e.g. --set web.target=dev");
     let (lhs, value) = spec.split_once('=').ok_or_else(usage)?;
     let (image, field) = lhs.trim().split_once('.').ok_or_else(usage)?;
     if image.is_empty() || field.is_empty() {
         return Err(usage());
     }
+    // Each message names the override once; the value only where it is
+    // the problem.
+    let at = format!("--set {}", lhs.trim());
     let targets: Vec<usize> = if image == "*" {
         (0..config.images.len()).collect()
     } else {
@@ -56,7 +58,7 @@ pub(crate) fn apply(config: &mut Config, spec: &str) -> Result<(), String> {
             Some(i) => vec![i],
             None => {
                 let hint = did_you_mean(image, config.images.iter().map(|i| i.name.as_str()));
-                return Err(format!("--set {spec}: unknown image '{image}'{hint}"));
+                return Err(format!("{at}: unknown image '{image}'{hint}"));
             }
         }
     };
@@ -73,14 +75,14 @@ pub(crate) fn apply(config: &mut Config, spec: &str) -> Result<(), String> {
         } else {
             hint
         };
-        return Err(format!("--set {spec}: unknown field '{field}'{hint}"));
+        return Err(format!("{at}: unknown field '{field}'{hint}"));
     }
     match (base, key) {
         ("args" | "labels", None) | ("args" | "labels", Some("")) => {
-            return Err(format!("--set {spec}: use {base}.KEY=VALUE"));
+            return Err(format!("{at}: use {base}.KEY=VALUE"));
         }
         ("args" | "labels", Some(_)) => {}
-        (_, Some(_)) => return Err(format!("--set {spec}: '{base}' has no sub-fields")),
+        (_, Some(_)) => return Err(format!("{at}: '{base}' has no sub-fields")),
         _ => {}
     }
 
@@ -93,11 +95,11 @@ pub(crate) fn apply(config: &mut Config, spec: &str) -> Result<(), String> {
                 continue;
             }
             return Err(format!(
-                "--set {spec}: '{}' is a prebuilt image (image:); it has no '{base}'",
+                "{at}: '{}' is a prebuilt image (image:); it has no '{base}'",
                 img.name
             ));
         }
-        set_field(img, base, key, value).map_err(|e| format!("--set {spec}: {e}"))?;
+        set_field(img, base, key, value).map_err(|e| format!("{at}: {e}"))?;
     }
     if matches!(base, "tags" | "args" | "dockerfile") {
         infer_deps(&mut next.images);
@@ -110,7 +112,7 @@ pub(crate) fn apply(config: &mut Config, spec: &str) -> Result<(), String> {
                 names.push(&next.images[f].name);
             }
             return Err(format!(
-                "--set {spec}: would create a dependency cycle: {}",
+                "{at}: would create a dependency cycle: {}",
                 names.join(" -> ")
             ));
         }

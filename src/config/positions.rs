@@ -94,6 +94,8 @@ struct Entry {
 #[derive(Debug, Default, Clone)]
 pub struct Positions {
     map: HashMap<NodePath, Entry>,
+    /// The first key that repeats one before it in the same mapping.
+    duplicate: Option<Pos>,
 }
 
 impl Positions {
@@ -106,7 +108,16 @@ impl Positions {
         // Errors are deliberately ignored: serde_yaml already accepted the
         // text, and a partial table is still useful.
         let _ = parser.load(&mut rec, false);
-        Positions { map: rec.map }
+        Positions {
+            map: rec.map,
+            duplicate: rec.duplicate,
+        }
+    }
+
+    /// Where the first key that repeats an earlier key of its mapping is
+    /// (serde_yaml only names the mapping).
+    pub fn first_duplicate_key(&self) -> Option<Pos> {
+        self.duplicate
     }
 
     /// Where the value at `path` starts, or the closest known ancestor.
@@ -160,6 +171,7 @@ struct Recorder {
     map: HashMap<NodePath, Entry>,
     stack: Vec<Frame>,
     done: bool,
+    duplicate: Option<Pos>,
 }
 
 /// Placeholder key for non-scalar keys (`? [a, b]: x`), which kiln never
@@ -254,7 +266,11 @@ impl Recorder {
                     }
                 }
                 p.push(Seg::Key(text.clone()));
-                self.map.entry(p).or_default().key = Some(pos);
+                let entry = self.map.entry(p).or_default();
+                if entry.key.is_some() && self.duplicate.is_none() {
+                    self.duplicate = Some(pos);
+                }
+                entry.key = Some(pos);
                 if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
                     *key = Some(Seg::Key(text));
                 }

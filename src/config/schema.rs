@@ -152,15 +152,18 @@ pub(crate) fn parse_yaml(path: &Path, text: &str) -> Result<Value, ConfigErrors>
             }],
         });
     }
-    let mut root: Value = serde_yaml::from_str(text).map_err(|e| syntax_error(path, &e))?;
-    root.apply_merge().map_err(|e| syntax_error(path, &e))?;
+    let mut root: Value = serde_yaml::from_str(text).map_err(|e| syntax_error(path, text, &e))?;
+    root.apply_merge()
+        .map_err(|e| syntax_error(path, text, &e))?;
     Ok(root)
 }
 
 /// A serde_yaml error as one located error, without serde_yaml's own
-/// "at line X column Y" (the location is already in front).
-pub(crate) fn syntax_error(path: &Path, e: &serde_yaml::Error) -> ConfigErrors {
-    let (line, col) = e
+/// "at line X column Y" (the location is already in front). A duplicate
+/// key is located at the key (serde_yaml gives its mapping's start); a
+/// tab where the error is is named as the cause.
+pub(crate) fn syntax_error(path: &Path, text: &str, e: &serde_yaml::Error) -> ConfigErrors {
+    let (mut line, mut col) = e
         .location()
         .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
     let mut message = e.to_string();
@@ -171,6 +174,14 @@ pub(crate) fn syntax_error(path: &Path, e: &serde_yaml::Error) -> ConfigErrors {
     // A second mark (libyaml's "while parsing X at line L column C") is
     // kept, in the same LINE:COL notation as the prefix.
     message = shorten_marks(&message);
+    if message.contains("duplicate entry with key") {
+        if let Some(at) = Positions::build(text).first_duplicate_key() {
+            (line, col) = (at.line, at.col);
+        }
+    }
+    if tab_at(text, line, col) && !message.contains("tab") {
+        message.push_str(" (a tab: YAML indents with spaces only)");
+    }
     ConfigErrors {
         errors: vec![ConfigError {
             file: path.to_path_buf(),
@@ -179,6 +190,17 @@ pub(crate) fn syntax_error(path: &Path, e: &serde_yaml::Error) -> ConfigErrors {
             message: format!("YAML syntax error: {message}"),
         }],
     }
+}
+
+/// Whether the 1-based `line`:`col` of `text` is a tab, or in the line's
+/// indentation holding one.
+fn tab_at(text: &str, line: usize, col: usize) -> bool {
+    let Some(l) = text.lines().nth(line.saturating_sub(1)) else {
+        return false;
+    };
+    let indent: String = l.chars().take_while(|c| c.is_whitespace()).collect();
+    l.chars().nth(col.saturating_sub(1)) == Some('\t')
+        || (col <= indent.chars().count() + 1 && indent.contains('\t'))
 }
 
 /// Rewrites `at line L column C` as `at L:C`.
@@ -1089,7 +1111,9 @@ fn source_of(
     let context = if is_git_context(&text) {
         ContextSource::Git(text.clone())
     } else {
-        ContextSource::Dir(dir.join(&text))
+        // Collecting the components drops every `.` but a leading one:
+        // `./kiln.yaml` with `context: ./sub` is `./sub`, not `././sub`.
+        ContextSource::Dir(dir.join(&text).components().collect())
     };
     let to_check = match &context {
         ContextSource::Dir(_) if place.ok => Some((text, at)),

@@ -151,6 +151,23 @@ fn choose_builder(choice: BuilderChoice, flags: &BuildFlags) -> BuilderKind {
     }
 }
 
+/// The builder(s) the images kiln builds will use on this daemon, for the
+/// status bar: `buildkit`, `legacy`, or both (`--builder` has been applied
+/// to `images` already).
+pub fn builders_in_use(images: &[ImageConfig], flags: &BuildFlags) -> String {
+    let kinds: std::collections::BTreeSet<&str> = images
+        .iter()
+        .filter(|i| !i.is_prebuilt())
+        .map(|i| choose_builder(i.builder, flags).as_str())
+        .collect();
+    if kinds.is_empty() {
+        return choose_builder(BuilderChoice::Auto, flags)
+            .as_str()
+            .to_string();
+    }
+    kinds.into_iter().collect::<Vec<_>>().join("+")
+}
+
 /// Build with the chosen builder; under `auto`, a BuildKit session that
 /// cannot start falls back to the legacy builder (saying so).
 async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
@@ -687,4 +704,37 @@ pub fn add_query(
         }
     }
     req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_bar_names_the_builders_the_images_use() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["a", "b"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+            std::fs::write(dir.path().join(d).join("Dockerfile"), "FROM scratch\n").unwrap();
+        }
+        let yaml = "images:\n  - name: a\n  - name: b\n  - {name: c, image: 'alpine:3'}\n";
+        let env = |_: &str| None;
+        let mut images = crate::config::load_str(&dir.path().join("kiln.yaml"), yaml, &env)
+            .unwrap()
+            .config
+            .images;
+        let flags = |buildkit_available| BuildFlags {
+            buildkit_available,
+            ..BuildFlags::default()
+        };
+        assert_eq!(builders_in_use(&images, &flags(true)), "buildkit");
+        assert_eq!(builders_in_use(&images, &flags(false)), "legacy");
+        // `--builder legacy` on a daemon that has BuildKit.
+        for img in &mut images {
+            img.builder = BuilderChoice::Legacy;
+        }
+        assert_eq!(builders_in_use(&images, &flags(true)), "legacy");
+        images[1].builder = BuilderChoice::BuildKit;
+        assert_eq!(builders_in_use(&images, &flags(true)), "buildkit+legacy");
+    }
 }

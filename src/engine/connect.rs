@@ -292,8 +292,8 @@ pub async fn buildkit_available(docker: &Docker) -> bool {
 }
 
 /// One line naming the daemon for the dashboard's status bar:
-/// endpoint, engine version, API version, and the default builder.
-pub async fn describe(docker: &Docker, ep: &Endpoint, buildkit: bool) -> String {
+/// endpoint, engine version, API version, and the builder(s) in use.
+pub async fn describe(docker: &Docker, ep: &Endpoint, builder: &str) -> String {
     let version = match tokio::time::timeout(PING_TIMEOUT, docker.version()).await {
         Ok(Ok(v)) => format!(
             "Engine {} (API {})",
@@ -302,7 +302,6 @@ pub async fn describe(docker: &Docker, ep: &Endpoint, buildkit: bool) -> String 
         ),
         _ => "Engine ?".to_string(),
     };
-    let builder = if buildkit { "buildkit" } else { "legacy" };
     format!("{} · {version} · {builder}", ep.host)
 }
 

@@ -236,7 +236,7 @@ fn build_source(build: &Node, dir: &Path, out: &mut Problems) -> Option<BuildSou
     let context = if git {
         ContextSource::Git(context_text.clone())
     } else {
-        ContextSource::Dir(dir.join(&context_text))
+        ContextSource::Dir(dir.join(&context_text).components().collect())
     };
     Some(BuildSource {
         meta_context: (!git).then_some((context_text, context_at)),
