@@ -140,3 +140,101 @@ pub fn sanitize(data: &[u8]) {
         );
     }
 }
+
+/// Every string (and number) value in a JSON document, and every key.
+fn json_texts(v: &serde_json::Value, values: &mut Vec<String>, keys: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => values.push(s.clone()),
+        serde_json::Value::Number(n) => values.push(n.to_string()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| json_texts(x, values, keys)),
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                keys.push(k.clone());
+                json_texts(x, values, keys);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The words kiln's config.json messages are made of (a value that is
+/// one of them may show up in a message without having been quoted).
+const CONFIG_JSON_WORDS: &str = "is not valid: must be an object a string a JSON object \
+    the base64 of USER:PASSWORD (it is a number a boolean an array null) the top level \
+    auths credsStore credHelpers auth username password identitytoken not valid JSON";
+
+/// The bytes as a `config.json`: loading never panics, and an error never
+/// quotes a value from the file (a password, an `auth`), only the file,
+/// the key path and what was expected.
+pub fn config_json(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(cap(data)) else {
+        return;
+    };
+    let path = std::path::Path::new("/fuzz/config.json");
+    let Err(e) = kiln::engine::credentials::Store::parse(path, text) else {
+        return;
+    };
+    let message = e.to_string();
+    assert!(
+        !message.chars().any(|c| c.is_control()),
+        "control character in {message:?}"
+    );
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) else {
+        return; // a syntax error: serde_json's words and a position only
+    };
+    let (mut values, mut keys) = (Vec::new(), Vec::new());
+    json_texts(&doc, &mut values, &mut keys);
+    let mut rest = message.replacen(&path.display().to_string(), "", 1);
+    for k in &keys {
+        rest = rest.replace(kiln::sanitize::visible(k).as_ref(), "");
+    }
+    for v in values.iter().filter(|v| v.len() >= 6) {
+        if CONFIG_JSON_WORDS.contains(v.as_str()) || keys.iter().any(|k| k.contains(v.as_str())) {
+            continue;
+        }
+        assert!(!rest.contains(v.as_str()), "{message:?} quotes the value {v:?}");
+    }
+}
+
+/// Chars a token (password, API key, base64) is made of, as kiln masks them.
+fn token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '~')
+}
+
+/// The bytes as what a credential helper did: its exit code (the first
+/// byte), then its stdout, a NUL, its stderr. Whatever it printed, what
+/// kiln says about a failure holds no control character and no run of
+/// token characters that could be a secret (24 or more, or 12 or more
+/// mixing letters and digits).
+pub fn helper_output(data: &[u8]) {
+    use std::os::unix::process::ExitStatusExt;
+    let data = cap(data);
+    let Some((&code, rest)) = data.split_first() else {
+        return;
+    };
+    let (stdout, stderr) = match rest.iter().position(|b| *b == 0) {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &[][..]),
+    };
+    let status = std::process::ExitStatus::from_raw(i32::from(code) << 8);
+    let Err(failure) = kiln::engine::credentials::helper_gave_credentials(status, stdout, stderr)
+    else {
+        return;
+    };
+    let message = failure.to_string();
+    assert!(
+        !message.chars().any(|c| c.is_control()),
+        "control character in {message:?}"
+    );
+    for said in [stdout, stderr] {
+        let said = String::from_utf8_lossy(said);
+        for run in said.split(|c: char| !token_char(c)) {
+            let n = run.chars().count();
+            let mixed = run.chars().any(|c| c.is_ascii_alphabetic())
+                && run.chars().any(|c| c.is_ascii_digit());
+            if n >= 24 || (n >= 12 && mixed) {
+                assert!(!message.contains(run), "{message:?} shows {run:?}");
+            }
+        }
+    }
+}

@@ -58,3 +58,13 @@ fn dockerignore() {
 fn sanitize() {
     replay("sanitize", harness::sanitize);
 }
+
+#[test]
+fn config_json() {
+    replay("config_json", harness::config_json);
+}
+
+#[test]
+fn helper_output() {
+    replay("helper_output", harness::helper_output);
+}
