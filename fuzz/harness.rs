@@ -192,7 +192,10 @@ pub fn config_json(data: &[u8]) {
         if CONFIG_JSON_WORDS.contains(v.as_str()) || keys.iter().any(|k| k.contains(v.as_str())) {
             continue;
         }
-        assert!(!rest.contains(v.as_str()), "{message:?} quotes the value {v:?}");
+        assert!(
+            !rest.contains(v.as_str()),
+            "{message:?} quotes the value {v:?}"
+        );
     }
 }
 

@@ -2,19 +2,32 @@
 //!
 //! `serde_yaml` is the parser of record for values, but it can only tell the
 //! position of the first syntax error. To report *every* problem as
-//! `FILE:LINE:COL`, this file re-reads the (already syntax-checked) text with
-//! `yaml_rust2`'s event parser and records, for each node path such as
-//! `images[2].contxt`, where its key and its value start. The validator walks
-//! the `serde_yaml::Value` with the same path and looks positions up here.
+//! `FILE:LINE:COL`, this file reads the text with `yaml_rust2`'s event
+//! parser and records, for each node such as `images[2].contxt`, where its
+//! key and its value start. The validator walks the `serde_yaml::Value`
+//! with the same path and looks positions up here.
+//!
+//! It is also the first reader of the text: collections nested deeper than
+//! [`MAX_DEPTH`] stop it at once, before serde_yaml (whose cost grows with
+//! the depth at every token) sees them.
+//!
+//! The table is a tree of node ids: each node holds its positions, and one
+//! map takes (parent, key or index) to a child. The first reading (with
+//! the depth check) keeps only the nodes down to an image's fields
+//! ([`SHALLOW`]), which is what a valid file's checks ask for; the first
+//! question about anything deeper (a label, a tag: asked when something is
+//! wrong with it) reads the whole table. So a file with a million labels
+//! costs one pass and no table for them unless one of them is wrong.
 //!
 //! Nodes the table cannot know (values reached through an alias `*x`, keys
 //! added by a `<<` merge, or anything if the two parsers ever disagree) fall
 //! back to the nearest ancestor that has a position, so a message is never
 //! lost, only less precise.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker;
 
 /// Collections nested deeper than this are refused before anything else
@@ -24,35 +37,17 @@ use yaml_rust2::scanner::Marker;
 pub const MAX_DEPTH: usize = 64;
 
 /// Where `text` first nests collections deeper than [`MAX_DEPTH`], if it
-/// does. Reading stops there, so the time spent is linear in the text
-/// read. A syntax error ends the check (serde_yaml reports it), except
-/// yaml_rust2's own limit on flow nesting (255 levels, which its
-/// look-ahead can reach before the parser has said a thing): that is too
-/// deep too.
+/// does (see [`Positions::read`]).
 pub fn too_deep(text: &str) -> Option<Pos> {
-    let mut parser = Parser::new_from_str(text);
-    let mut depth = 0usize;
-    loop {
-        let (event, mark) = match parser.next_token() {
-            Ok(next) => next,
-            Err(e) if e.info() == "recursion limit exceeded" => {
-                return Some(Pos::from_marker(e.marker()))
-            }
-            Err(_) => return None,
-        };
-        match event {
-            Event::MappingStart(..) | Event::SequenceStart(..) => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(Pos::from_marker(&mark));
-                }
-            }
-            Event::MappingEnd | Event::SequenceEnd => depth = depth.saturating_sub(1),
-            Event::StreamEnd => return None,
-            _ => {}
-        }
-    }
+    Positions::read(text).err()
 }
+
+/// Paths up to this long (`images[2].context`) are kept by the first
+/// reading; longer ones are read on demand.
+const SHALLOW: usize = 3;
+
+/// A node that is not recorded (deeper than the table keeps).
+const SKIP: u32 = u32::MAX;
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -84,168 +79,314 @@ pub enum Seg {
 /// A node path from the document root.
 pub type NodePath = Vec<Seg>;
 
+/// A position stored small: line and column, 0 for none.
 #[derive(Debug, Clone, Copy, Default)]
-struct Entry {
-    key: Option<Pos>,
-    value: Option<Pos>,
+struct At {
+    line: u32,
+    col: u32,
 }
 
-/// Positions of keys and values by node path.
-#[derive(Debug, Default, Clone)]
-pub struct Positions {
-    map: HashMap<NodePath, Entry>,
-    /// The first key that repeats one before it in the same mapping.
-    duplicate: Option<Pos>,
-}
-
-impl Positions {
-    /// Builds the table for the first document of `text`. A text that
-    /// `yaml_rust2` rejects yields whatever was recorded before the error
-    /// (possibly nothing); lookups then fall back as described above.
-    pub fn build(text: &str) -> Positions {
-        let mut rec = Recorder::default();
-        let mut parser = Parser::new_from_str(text);
-        // Errors are deliberately ignored: serde_yaml already accepted the
-        // text, and a partial table is still useful.
-        let _ = parser.load(&mut rec, false);
-        Positions {
-            map: rec.map,
-            duplicate: rec.duplicate,
+impl At {
+    fn of(p: Pos) -> At {
+        let small = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        At {
+            line: small(p.line),
+            col: small(p.col),
         }
+    }
+
+    fn get(self) -> Option<Pos> {
+        (self.line > 0).then_some(Pos {
+            line: self.line as usize,
+            col: self.col as usize,
+        })
+    }
+}
+
+/// One node: where its key and its value start.
+#[derive(Debug, Clone, Copy, Default)]
+struct Node {
+    key: At,
+    value: At,
+}
+
+/// Node id of the document root.
+const ROOT: u32 = 0;
+
+/// Positions of keys and values by node path, in `text`.
+#[derive(Debug, Clone)]
+pub struct Positions<'t> {
+    text: &'t str,
+    /// The nodes down to [`SHALLOW`], from the first reading.
+    shallow: Table,
+    /// Every node, read when first asked for.
+    full: OnceCell<Table>,
+}
+
+impl<'t> Positions<'t> {
+    /// Builds the whole table for the first document of `text`. A text
+    /// that `yaml_rust2` rejects yields whatever was recorded before the
+    /// error (possibly nothing); lookups then fall back as described above.
+    pub fn build(text: &'t str) -> Positions<'t> {
+        let full = Table::read(text, usize::MAX).unwrap_or_default();
+        Positions {
+            text,
+            shallow: full.clone(),
+            full: OnceCell::from(full),
+        }
+    }
+
+    /// Reads `text` once, keeping the shallow nodes, or says where it first
+    /// nests collections deeper than [`MAX_DEPTH`]: reading stops there, so
+    /// the time spent is linear in the text read. A syntax error ends the
+    /// reading (serde_yaml reports it; the table keeps what came before),
+    /// except yaml_rust2's own limit on flow nesting (255 levels, which its
+    /// look-ahead can reach before the parser has said a thing): that is
+    /// too deep too.
+    pub fn read(text: &'t str) -> Result<Positions<'t>, Pos> {
+        Ok(Positions {
+            text,
+            shallow: Table::read(text, SHALLOW)?,
+            full: OnceCell::new(),
+        })
     }
 
     /// Where the first key that repeats an earlier key of its mapping is
     /// (serde_yaml only names the mapping).
     pub fn first_duplicate_key(&self) -> Option<Pos> {
-        self.duplicate
+        self.table(usize::MAX).duplicate
+    }
+
+    /// Whether the document is a mapping with the key `name` at its top.
+    pub fn has_top_key(&self, name: &str) -> bool {
+        self.shallow
+            .children
+            .contains_key(&(ROOT, Seg::Key(name.to_string())))
     }
 
     /// Where the value at `path` starts, or the closest known ancestor.
     pub fn value(&self, path: &[Seg]) -> Pos {
-        self.lookup(path, false)
+        self.table(path.len()).lookup(path, false)
     }
 
     /// Where the key of the mapping entry at `path` starts; for sequence
     /// items and the root this is the value position.
     pub fn key(&self, path: &[Seg]) -> Pos {
-        self.lookup(path, true)
+        self.table(path.len()).lookup(path, true)
+    }
+
+    /// A table that knows paths `len` long.
+    fn table(&self, len: usize) -> &Table {
+        if len <= SHALLOW {
+            return &self.shallow;
+        }
+        self.full
+            .get_or_init(|| Table::read(self.text, usize::MAX).unwrap_or_default())
+    }
+}
+
+/// Nodes and their children, down to some depth.
+#[derive(Debug, Clone)]
+struct Table {
+    nodes: Vec<Node>,
+    children: HashMap<(u32, Seg), u32>,
+    /// The first key that repeats one before it in the same mapping.
+    duplicate: Option<Pos>,
+    /// Nodes whose paths are longer are not kept.
+    keep: usize,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            nodes: vec![Node::default()],
+            children: HashMap::new(),
+            duplicate: None,
+            keep: usize::MAX,
+        }
+    }
+}
+
+impl Table {
+    /// Read `text`, keeping nodes whose paths are at most `keep` long; Err:
+    /// where it nests too deep (see [`Positions::read`]).
+    fn read(text: &str, keep: usize) -> Result<Table, Pos> {
+        let mut rec = Recorder {
+            table: Table {
+                keep,
+                ..Table::default()
+            },
+            stack: Vec::new(),
+            done: false,
+        };
+        let mut parser = Parser::new_from_str(text);
+        while !rec.done {
+            let (event, mark) = match parser.next_token() {
+                Ok(next) => next,
+                Err(e) if e.info() == "recursion limit exceeded" => {
+                    return Err(Pos::from_marker(e.marker()))
+                }
+                Err(_) => break,
+            };
+            if matches!(event, Event::StreamEnd) {
+                break;
+            }
+            rec.on_event(event, Pos::from_marker(&mark));
+            if rec.stack.len() > MAX_DEPTH {
+                return Err(Pos::from_marker(&mark));
+            }
+        }
+        Ok(rec.table)
     }
 
     fn lookup(&self, path: &[Seg], want_key: bool) -> Pos {
-        let mut p = path;
-        let mut first = true;
-        loop {
-            if let Some(e) = self.map.get(p) {
-                let hit = if want_key && first {
-                    e.key.or(e.value)
-                } else {
-                    e.value.or(e.key)
-                };
-                if let Some(pos) = hit {
-                    return pos;
-                }
-            }
-            first = false;
-            match p.split_last() {
-                Some((_, parent)) => p = parent,
-                None => return Pos::START,
+        // The nodes along the path, as far as the table knows it.
+        let mut known = vec![ROOT];
+        for seg in path {
+            let parent = known[known.len() - 1];
+            match self.children.get(&(parent, seg.clone())) {
+                Some(&child) => known.push(child),
+                None => break,
             }
         }
+        let whole = known.len() == path.len() + 1;
+        for (i, &id) in known.iter().enumerate().rev() {
+            let node = self.nodes[id as usize];
+            let hit = if want_key && whole && i == known.len() - 1 {
+                node.key.get().or(node.value.get())
+            } else {
+                node.value.get().or(node.key.get())
+            };
+            if let Some(pos) = hit {
+                return pos;
+            }
+        }
+        Pos::START
+    }
+
+    /// The node `seg` under `parent` (at `depth`), made when new; [`SKIP`]
+    /// when it is deeper than the table keeps.
+    fn child(&mut self, parent: u32, seg: Seg, depth: usize) -> u32 {
+        if parent == SKIP || depth > self.keep {
+            return SKIP;
+        }
+        let next = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+        let id = *self.children.entry((parent, seg)).or_insert(next);
+        if id == next {
+            self.nodes.push(Node::default());
+        }
+        id
+    }
+
+    /// A node no path leads to (under a complex key).
+    fn orphan(&mut self) -> u32 {
+        SKIP
+    }
+
+    /// The node `id`, unless it is not kept.
+    fn node(&mut self, id: u32) -> Option<&mut Node> {
+        self.nodes.get_mut(id as usize)
     }
 }
 
 enum Frame {
     Map {
-        path: NodePath,
-        /// The key of the entry being read; `None` while expecting a key.
-        key: Option<Seg>,
+        node: u32,
+        /// The node of the entry whose key was just read; `None` while
+        /// expecting a key.
+        entry: Option<u32>,
+        /// This mapping is itself a key (`? {a: 1}: x`).
+        complex_key: bool,
     },
     Seq {
-        path: NodePath,
+        node: u32,
         index: usize,
+        complex_key: bool,
     },
 }
 
-#[derive(Default)]
-struct Recorder {
-    map: HashMap<NodePath, Entry>,
-    stack: Vec<Frame>,
-    done: bool,
-    duplicate: Option<Pos>,
+/// Where the next node goes.
+enum Slot {
+    /// The document's root value.
+    Root,
+    /// A value: this node.
+    Value(u32),
+    /// A key of this mapping.
+    KeyOf(u32),
 }
 
-/// Placeholder key for non-scalar keys (`? [a, b]: x`), which kiln never
-/// accepts; anything under it is recorded but never looked up.
-const COMPLEX_KEY: &str = "\u{0}complex";
+struct Recorder {
+    table: Table,
+    stack: Vec<Frame>,
+    done: bool,
+}
 
 impl Recorder {
-    /// Where the next node goes: `Ok(path)` for a value, `Err(path)` when the
-    /// node is a mapping key (the path of the entry it names).
-    fn slot(&self) -> Result<NodePath, NodePath> {
-        match self.stack.last() {
-            None => Ok(Vec::new()),
-            Some(Frame::Seq { path, index }) => {
-                let mut p = path.clone();
-                p.push(Seg::Index(*index));
-                Ok(p)
-            }
-            Some(Frame::Map { path, key: Some(k) }) => {
-                let mut p = path.clone();
-                p.push(k.clone());
-                Ok(p)
-            }
-            Some(Frame::Map { path, key: None }) => Err(path.clone()),
-        }
+    fn slot(&mut self) -> Slot {
+        let (parent, seg) = match self.stack.last() {
+            None => return Slot::Root,
+            Some(Frame::Seq { node, index, .. }) => (*node, Seg::Index(*index)),
+            Some(Frame::Map {
+                entry: Some(id), ..
+            }) => return Slot::Value(*id),
+            Some(Frame::Map {
+                node, entry: None, ..
+            }) => return Slot::KeyOf(*node),
+        };
+        let depth = self.stack.len();
+        Slot::Value(self.table.child(parent, seg, depth))
     }
 
     /// A complete node was consumed in the current parent.
     fn finish_node(&mut self) {
         match self.stack.last_mut() {
             Some(Frame::Seq { index, .. }) => *index += 1,
-            Some(Frame::Map { key, .. }) => {
-                // A finished value closes the entry; a finished complex key
-                // is handled in `begin_collection`.
-                *key = None;
-            }
+            // A finished value closes the entry.
+            Some(Frame::Map { entry, .. }) => *entry = None,
             None => self.done = true,
         }
     }
 
     fn begin_collection(&mut self, pos: Pos, is_map: bool) {
-        let path = match self.slot() {
-            Ok(p) => {
-                self.map.entry(p.clone()).or_default().value = Some(pos);
-                p
-            }
-            Err(parent) => {
-                // Collection used as a key: give the entry a placeholder key
-                // so the following value lands somewhere harmless.
-                if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
-                    *key = Some(Seg::Key(COMPLEX_KEY.to_string()));
+        let (node, complex_key) = match self.slot() {
+            Slot::Root => (ROOT, false),
+            Slot::Value(id) => (id, false),
+            Slot::KeyOf(_) => {
+                // A collection used as a key (kiln never accepts one): its
+                // nodes and the value after it go where no lookup leads.
+                let value = self.table.orphan();
+                if let Some(Frame::Map { entry, .. }) = self.stack.last_mut() {
+                    *entry = Some(value);
                 }
-                let mut p = parent;
-                p.push(Seg::Key(format!("{COMPLEX_KEY}-key")));
-                p
+                (self.table.orphan(), true)
             }
         };
+        if let Some(n) = self.table.node(node) {
+            n.value = At::of(pos);
+        }
         self.stack.push(if is_map {
-            Frame::Map { path, key: None }
+            Frame::Map {
+                node,
+                entry: None,
+                complex_key,
+            }
         } else {
-            Frame::Seq { path, index: 0 }
+            Frame::Seq {
+                node,
+                index: 0,
+                complex_key,
+            }
         });
     }
 
     fn end_collection(&mut self) {
-        let popped = self.stack.pop();
-        let was_complex_key = match &popped {
-            Some(Frame::Map { path, .. }) | Some(Frame::Seq { path, .. }) => matches!(
-                path.last(),
-                Some(Seg::Key(k)) if k.starts_with(COMPLEX_KEY) && k.ends_with("-key")
-            ),
+        let was_complex_key = match self.stack.pop() {
+            Some(Frame::Map { complex_key, .. }) | Some(Frame::Seq { complex_key, .. }) => {
+                complex_key
+            }
             None => false,
         };
-        // A complex key leaves its parent waiting for the value, whose key
-        // placeholder was already set.
+        // A complex key leaves its parent waiting for the value.
         if !was_complex_key {
             self.finish_node();
         }
@@ -253,38 +394,42 @@ impl Recorder {
 
     fn scalar(&mut self, text: String, pos: Pos) {
         match self.slot() {
-            Ok(p) => {
-                self.map.entry(p).or_default().value = Some(pos);
+            slot @ (Slot::Root | Slot::Value(_)) => {
+                let id = match slot {
+                    Slot::Value(id) => id,
+                    _ => ROOT,
+                };
+                if let Some(n) = self.table.node(id) {
+                    n.value = At::of(pos);
+                }
                 self.finish_node();
             }
-            Err(mut p) => {
+            Slot::KeyOf(map) => {
                 // yaml_rust2 marks a block mapping's start at the first
                 // key's ':'; the first key itself is where a reader looks.
-                if let Some(e) = self.map.get_mut(&p) {
-                    if e.value.is_none_or(|v| pos < v) {
-                        e.value = Some(pos);
+                if let Some(n) = self.table.node(map) {
+                    if n.value.get().is_none_or(|v| pos < v) {
+                        n.value = At::of(pos);
                     }
                 }
-                p.push(Seg::Key(text.clone()));
-                let entry = self.map.entry(p).or_default();
-                if entry.key.is_some() && self.duplicate.is_none() {
-                    self.duplicate = Some(pos);
+                let depth = self.stack.len();
+                let id = self.table.child(map, Seg::Key(text), depth);
+                let mut repeated = false;
+                if let Some(n) = self.table.node(id) {
+                    repeated = n.key.get().is_some();
+                    n.key = At::of(pos);
                 }
-                entry.key = Some(pos);
-                if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
-                    *key = Some(Seg::Key(text));
+                if repeated && self.table.duplicate.is_none() {
+                    self.table.duplicate = Some(pos);
+                }
+                if let Some(Frame::Map { entry, .. }) = self.stack.last_mut() {
+                    *entry = Some(id);
                 }
             }
         }
     }
-}
 
-impl MarkedEventReceiver for Recorder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        if self.done {
-            return;
-        }
-        let pos = Pos::from_marker(&mark);
+    fn on_event(&mut self, ev: Event, pos: Pos) {
         match ev {
             Event::Scalar(text, ..) => self.scalar(text, pos),
             // An alias's target has no positions of its own here; the alias
@@ -324,6 +469,32 @@ mod tests {
             .collect();
         assert!(too_deep(&block).is_some());
         assert_eq!(too_deep("a: [\n"), None, "a syntax error is serde_yaml's");
+    }
+
+    #[test]
+    fn deep_positions_are_read_when_first_asked_for() {
+        let text = "images:\n  - name: a\n    labels:\n      x: 1\n      y: [2, 3]\n";
+        let p = Positions::read(text).unwrap();
+        let full = Positions::build(text);
+        let name = [k("images"), Seg::Index(0), k("name")];
+        assert_eq!(p.value(&name), Pos { line: 2, col: 11 });
+        assert!(
+            p.full.get().is_none(),
+            "an image's field is in the first reading"
+        );
+        let y = [
+            k("images"),
+            Seg::Index(0),
+            k("labels"),
+            k("y"),
+            Seg::Index(1),
+        ];
+        assert_eq!(p.value(&y), Pos { line: 5, col: 14 });
+        assert!(p.full.get().is_some(), "a label needs the whole table");
+        for path in [&name[..], &y[..], &y[..4], &y[..3], &[k("nope")][..]] {
+            assert_eq!(p.value(path), full.value(path), "{path:?}");
+            assert_eq!(p.key(path), full.key(path), "{path:?}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::checks::{self, Loc, Meta, Problems};
 use super::interpolate::{interpolate, Env};
-use super::positions::{too_deep, NodePath, Pos, Positions, Seg, MAX_DEPTH};
+use super::positions::{NodePath, Pos, Positions, Seg, MAX_DEPTH};
 use super::reference::{check_reference, check_tag};
 use super::suggest::{closest, did_you_mean};
 use super::units::{parse_duration, parse_size};
@@ -105,10 +105,10 @@ const BUILD_ONLY: &[&str] = &[
 ];
 
 pub(crate) fn load_text(path: &Path, text: &str, env: Env<'_>) -> Result<Loaded, ConfigErrors> {
-    let root = parse_yaml(path, text)?;
+    let (root, pos) = parse_yaml(path, text)?;
     let mut cx = Ctx {
         file: path.to_path_buf(),
-        pos: Positions::build(text),
+        pos,
         env,
         out: Problems::default(),
     };
@@ -138,24 +138,26 @@ pub(crate) fn load_text(path: &Path, text: &str, env: Env<'_>) -> Result<Loaded,
     }
 }
 
-/// The YAML of `path` as a value, merge keys applied; nesting deeper than
-/// [`MAX_DEPTH`] is refused before serde_yaml (whose cost grows with the
-/// depth at every token) reads it.
-pub(crate) fn parse_yaml(path: &Path, text: &str) -> Result<Value, ConfigErrors> {
-    if let Some(at) = too_deep(text) {
-        return Err(ConfigErrors {
-            errors: vec![ConfigError {
-                file: path.to_path_buf(),
-                line: at.line,
-                col: at.col,
-                message: format!("YAML nested deeper than {MAX_DEPTH} levels"),
-            }],
-        });
-    }
+/// The YAML of `path` as a value (merge keys applied) and where its nodes
+/// are. Positions are read first: that reading also refuses nesting
+/// deeper than [`MAX_DEPTH`] before serde_yaml (whose cost grows with the
+/// depth at every token) reads the text.
+pub(crate) fn parse_yaml<'t>(
+    path: &Path,
+    text: &'t str,
+) -> Result<(Value, Positions<'t>), ConfigErrors> {
+    let positions = Positions::read(text).map_err(|at| ConfigErrors {
+        errors: vec![ConfigError {
+            file: path.to_path_buf(),
+            line: at.line,
+            col: at.col,
+            message: format!("YAML nested deeper than {MAX_DEPTH} levels"),
+        }],
+    })?;
     let mut root: Value = serde_yaml::from_str(text).map_err(|e| syntax_error(path, text, &e))?;
     root.apply_merge()
         .map_err(|e| syntax_error(path, text, &e))?;
-    Ok(root)
+    Ok((root, positions))
 }
 
 /// A serde_yaml error as one located error, without serde_yaml's own
@@ -374,7 +376,7 @@ pub(crate) fn is_git_context(s: &str) -> bool {
 
 struct Ctx<'a> {
     file: PathBuf,
-    pos: Positions,
+    pos: Positions<'a>,
     env: Env<'a>,
     out: Problems,
 }
@@ -432,8 +434,8 @@ impl Ctx<'_> {
     fn interp(&mut self, s: &str, path: &[Seg]) -> Option<String> {
         match interpolate(s, self.env) {
             Ok(r) => {
-                let at = self.pos.value(path);
                 for w in r.warnings {
+                    let at = self.pos.value(path);
                     self.warn(at, w);
                 }
                 Some(r.value)
@@ -535,6 +537,14 @@ impl Ctx<'_> {
                 ok = false;
                 continue;
             };
+            // A plain string (the usual case: nothing to interpolate, so
+            // nothing to report) is taken as it is, without a path.
+            if let Value::String(s) = untag(x) {
+                if !s.contains('$') {
+                    out.insert(name, s.clone());
+                    continue;
+                }
+            }
             let p = child(path, &name);
             match self.scalar_text(x, &p, &format!("{field}.{name}")) {
                 Some(s) => {

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::checks::Problems;
 use crate::config::interpolate::{interpolate, Env};
-use crate::config::positions::too_deep;
+use crate::config::positions::{too_deep, Positions};
 use crate::config::suggest::did_you_mean;
 use crate::config::{read_text, ConfigErrors, LoadError, Loaded};
 
@@ -75,16 +75,15 @@ pub(crate) fn looks_like_compose(path: &Path, text: &str) -> bool {
     if FILE_NAMES.contains(&name) || OVERRIDE_FILE_NAMES.contains(&name) {
         return true;
     }
-    // Too deep a file is no compose file: kiln.yaml's reading says why.
-    if too_deep(text).is_some() {
-        return false;
-    }
-    match serde_yaml::from_str::<serde_yaml::Value>(text) {
-        Ok(serde_yaml::Value::Mapping(top)) => {
-            let has = |k: &str| top.contains_key(k);
+    // Only the top-level keys count: the first, shallow reading of the
+    // positions has them (and refuses too deep a file: then this is no
+    // compose file, and kiln.yaml's reading says why).
+    match Positions::read(text) {
+        Ok(top) => {
+            let has = |k: &str| top.has_top_key(k);
             has("services") && !has("images") && !has("defaults") && !has("builder")
         }
-        _ => false,
+        Err(_) => false,
     }
 }
 

@@ -117,10 +117,10 @@ pub(crate) fn parse(
     env: Env<'_>,
     out: &mut Problems,
 ) -> Result<Node, crate::config::ConfigErrors> {
-    let root: Value = crate::config::schema::parse_yaml(file, text)?;
+    let (root, pos) = crate::config::schema::parse_yaml(file, text)?;
     let mut builder = Builder {
         file,
-        pos: Positions::build(text),
+        pos,
         env,
         out,
     };
@@ -129,7 +129,7 @@ pub(crate) fn parse(
 
 struct Builder<'a, 'o> {
     file: &'a Path,
-    pos: Positions,
+    pos: Positions<'a>,
     env: Env<'a>,
     out: &'o mut Problems,
 }
