@@ -616,7 +616,8 @@ fn values_from_the_file_reach_the_terminal_sanitised() {
         .env_remove("KILN_COMPOSE_TEST_UNSET")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    // No reference holds an escape: the mistake is named, the escape shown.
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
     for text in [common::stdout(&out), common::stderr(&out)] {
         assert!(
             !text.contains('\u{1b}') && !text.contains('\u{7}'),
@@ -624,11 +625,10 @@ fn values_from_the_file_reach_the_terminal_sanitised() {
         );
     }
     assert!(
-        common::stdout(&out).contains("prebuilt app:1"),
+        common::stderr(&out).contains("invalid image reference 'app\\e]0;title\\u{7}:1'"),
         "{}",
-        common::stdout(&out)
+        common::stderr(&out)
     );
-    assert!(common::stderr(&out).contains("variable KILN_COMPOSE_TEST_UNSET is not set"));
 }
 
 // ---- the real daemon ----
@@ -806,4 +806,31 @@ fn image_only_services_are_pulled_when_missing() {
         !common::stdout(&out).contains(&format!("pulling {absent}")),
         "never pulled"
     );
+}
+
+/// A compose file's tags and images follow Docker's reference grammar, as
+/// kiln.yaml's do: refused at their position before anything runs.
+#[test]
+fn compose_tags_and_images_follow_dockers_grammar() {
+    let s = Scratch::new();
+    let file = s.write(
+        "compose.yaml",
+        "services:\n  web:\n    image: Web:1\n    build:\n      context: app\n      tags: [\"a//b\"]\n  db:\n    image: \"Postgres:16\"\n",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("-f")
+        .arg(&file)
+        .arg("check")
+        .env_remove("KILN_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", common::stdout(&out));
+    let err = common::stderr(&out);
+    for says in [
+        ":3:12: invalid tag 'Web:1': the repository name must be lowercase",
+        ":6:14: invalid tag 'a//b': not a valid image reference",
+        ":8:12: invalid image reference 'Postgres:16': the repository name must be lowercase",
+    ] {
+        assert!(err.contains(says), "{says}: {err}");
+    }
 }

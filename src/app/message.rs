@@ -188,11 +188,19 @@ impl Msg {
             Msg::Notice(text) | Msg::DaemonHealth { detail: text, .. } => clean_text(text),
             Msg::DaemonInfo(label) => clean_line(label),
             Msg::HistoryKnown(known) => {
+                // Read from the history and saved logs: written by kiln, but
+                // maybe an older one, or edited.
                 for (_, facts) in known {
                     facts
                         .usual_steps
                         .iter_mut()
                         .for_each(|(n, _)| clean_line(n));
+                    if let Some(run) = &mut facts.last_run {
+                        run.image_id.iter_mut().for_each(clean_line);
+                        run.error.iter_mut().for_each(clean_text);
+                        run.last_step.iter_mut().for_each(clean_line);
+                        run.log_tail.iter_mut().for_each(clean_line);
+                    }
                 }
             }
             Msg::Engine { event, .. } => event.sanitize(),

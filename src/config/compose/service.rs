@@ -9,6 +9,7 @@ use super::read::{self, KeyValue};
 use super::tree::{Kind, Node};
 use crate::config::checks::{Loc, Meta, Problems};
 use crate::config::interpolate::Env;
+use crate::config::reference::{check_reference, check_tag};
 use crate::config::schema::is_git_context;
 use crate::config::{BuilderChoice, ContextSource, Dockerfile, ImageConfig, Source};
 
@@ -137,7 +138,15 @@ pub(crate) fn image(input: ServiceInput<'_>, out: &mut Problems) -> Option<(Imag
             meta.ok_for_files = from.ok_for_files;
             img.source = from.source;
             let default_name = format!("{}-{}", input.project, input.name);
-            img.tags = vec![image.unwrap_or(default_name)];
+            // The image is tagged with `image:` (or the default name):
+            // Docker's reference grammar says whether it can be.
+            let tag_at = svc.get("image").map_or(input.key_at, |n| &n.at);
+            let tag = image.unwrap_or(default_name);
+            // (A `${VAR:?…}` that failed is kept as written, and said.)
+            if let (Err(why), false) = (check_tag(&tag), tag.contains("${")) {
+                out.error(tag_at, format!("invalid tag '{tag}': {why}"));
+            }
+            img.tags = vec![tag];
             build_options(&build, svc, &input, &mut img, out);
         }
         None => {
@@ -148,6 +157,11 @@ pub(crate) fn image(input: ServiceInput<'_>, out: &mut Problems) -> Option<(Imag
                 );
                 return None;
             };
+            if let (Err(why), Some(n)) = (check_reference(&image), svc.get("image")) {
+                if !image.contains("${") {
+                    out.error(&n.at, format!("invalid image reference '{image}': {why}"));
+                }
+            }
             img.tags = vec![image];
             prebuilt_pull(svc, &mut img, out);
         }
@@ -270,11 +284,8 @@ fn build_options(
     }
     if let Some(n) = build.get("tags") {
         for (tag, at) in read::strings(n, "tags", out).unwrap_or_default() {
-            if tag.is_empty() || tag.chars().any(char::is_whitespace) {
-                out.error(
-                    &at,
-                    format!("invalid tag '{tag}' (tags cannot be empty or contain spaces)"),
-                );
+            if let (Err(why), false) = (check_tag(&tag), tag.contains("${")) {
+                out.error(&at, format!("invalid tag '{tag}': {why}"));
             } else if !img.tags.contains(&tag) {
                 img.tags.push(tag);
             }
