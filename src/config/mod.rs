@@ -305,7 +305,13 @@ pub fn load_stack(
         return Err(LoadError::Usage("no stack file given".to_string()));
     };
     let text = read_text(first)?;
-    if compose::looks_like_compose(first, &text) {
+    if compose::has_compose_name(first) {
+        return compose::load(files, compose, env);
+    }
+    // One reading of the positions (which also refuses too deep a file)
+    // tells a compose file by its keys and locates a kiln.yaml's problems.
+    let read = positions::Positions::read(&text);
+    if read.as_ref().is_ok_and(compose::has_compose_keys) {
         return compose::load(files, compose, env);
     }
     if files.len() > 1 {
@@ -320,7 +326,7 @@ pub fn load_stack(
             first.display()
         )));
     }
-    Ok(load_str(first, &text, env)?)
+    Ok(schema::load_read(first, &text, read, env)?)
 }
 
 /// Reads and validates `path`. `env` resolves `${VAR}`s (pass

@@ -105,7 +105,18 @@ const BUILD_ONLY: &[&str] = &[
 ];
 
 pub(crate) fn load_text(path: &Path, text: &str, env: Env<'_>) -> Result<Loaded, ConfigErrors> {
-    let (root, pos) = parse_yaml(path, text)?;
+    load_read(path, text, Positions::read(text), env)
+}
+
+/// [`load_text`] with the text's positions already read (or where it
+/// nests too deep).
+pub(crate) fn load_read<'t>(
+    path: &Path,
+    text: &'t str,
+    read: Result<Positions<'t>, Pos>,
+    env: Env<'t>,
+) -> Result<Loaded, ConfigErrors> {
+    let (root, pos) = parse_read(path, text, read)?;
     let mut cx = Ctx {
         file: path.to_path_buf(),
         pos,
@@ -146,7 +157,16 @@ pub(crate) fn parse_yaml<'t>(
     path: &Path,
     text: &'t str,
 ) -> Result<(Value, Positions<'t>), ConfigErrors> {
-    let positions = Positions::read(text).map_err(|at| ConfigErrors {
+    parse_read(path, text, Positions::read(text))
+}
+
+/// [`parse_yaml`] with the positions already read.
+fn parse_read<'t>(
+    path: &Path,
+    text: &'t str,
+    read: Result<Positions<'t>, Pos>,
+) -> Result<(Value, Positions<'t>), ConfigErrors> {
+    let positions = read.map_err(|at| ConfigErrors {
         errors: vec![ConfigError {
             file: path.to_path_buf(),
             line: at.line,

@@ -67,24 +67,19 @@ impl ComposeOptions {
     }
 }
 
-/// Whether `path` (with `text`) is a compose file rather than a kiln.yaml:
-/// it has a compose file name, or its top level has `services` and none of
-/// kiln.yaml's `images`, `defaults` or `builder`.
-pub(crate) fn looks_like_compose(path: &Path, text: &str) -> bool {
+/// Whether `path` has a compose file's name.
+pub(crate) fn has_compose_name(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if FILE_NAMES.contains(&name) || OVERRIDE_FILE_NAMES.contains(&name) {
-        return true;
-    }
-    // Only the top-level keys count: the first, shallow reading of the
-    // positions has them (and refuses too deep a file: then this is no
-    // compose file, and kiln.yaml's reading says why).
-    match Positions::read(text) {
-        Ok(top) => {
-            let has = |k: &str| top.has_top_key(k);
-            has("services") && !has("images") && !has("defaults") && !has("builder")
-        }
-        Err(_) => false,
-    }
+    FILE_NAMES.contains(&name) || OVERRIDE_FILE_NAMES.contains(&name)
+}
+
+/// Whether a file (read as far as its positions' first reading, which has
+/// the top-level keys) reads as a compose file rather than a kiln.yaml: its
+/// top level has `services` and none of kiln.yaml's `images`, `defaults`
+/// or `builder`.
+pub(crate) fn has_compose_keys(top: &Positions<'_>) -> bool {
+    let has = |k: &str| top.has_top_key(k);
+    has("services") && !has("images") && !has("defaults") && !has("builder")
 }
 
 /// Loads compose `files` (merged in order) into a config. `process` is the
