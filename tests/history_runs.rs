@@ -89,5 +89,5 @@ fn an_older_history_gains_the_new_columns_and_keeps_its_runs() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3, "every migration ran");
 }
