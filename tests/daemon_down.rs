@@ -86,8 +86,16 @@ fn check(host: &str, events: &[EngineEvent], reason: &str) {
     );
 }
 
+/// Builds on `host`, with the environment naming it too (as when kiln
+/// runs: its own connections, the BuildKit session's, resolve it there).
+async fn build_on_dead(host: &str, docker: Docker) -> Vec<EngineEvent> {
+    // One test at a time changes the environment (this file's only test).
+    std::env::set_var("DOCKER_HOST", host);
+    build_on(host, docker).await
+}
+
 #[tokio::test]
-async fn a_socket_gone_is_named_not_fallen_back_from() {
+async fn a_daemon_that_is_gone_is_named_not_fallen_back_from() {
     // The daemon was there when kiln started, then stopped (its socket
     // removed).
     let dir = tempfile::tempdir().unwrap();
@@ -97,18 +105,19 @@ async fn a_socket_gone_is_named_not_fallen_back_from() {
     let docker = Docker::connect_with_unix(&host, 5, bollard::API_DEFAULT_VERSION).unwrap();
     drop(listener);
     std::fs::remove_file(&path).unwrap();
-    check(&host, &build_on(&host, docker).await, "no such socket");
-}
+    check(&host, &build_on_dead(&host, docker).await, "no such socket");
 
-#[tokio::test]
-async fn a_refused_connection_is_named_not_fallen_back_from() {
     // A socket file nobody listens on any more.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("docker.sock");
+    let path = dir.path().join("refused.sock");
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
     let host = format!("unix://{}", path.display());
     let docker = Docker::connect_with_unix(&host, 5, bollard::API_DEFAULT_VERSION).unwrap();
-    check(&host, &build_on(&host, docker).await, "connection refused");
+    check(
+        &host,
+        &build_on_dead(&host, docker).await,
+        "connection refused",
+    );
+
     // A TCP port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -117,5 +126,9 @@ async fn a_refused_connection_is_named_not_fallen_back_from() {
         .port();
     let host = format!("tcp://127.0.0.1:{port}");
     let docker = Docker::connect_with_http(&host, 5, bollard::API_DEFAULT_VERSION).unwrap();
-    check(&host, &build_on(&host, docker).await, "connection refused");
+    check(
+        &host,
+        &build_on_dead(&host, docker).await,
+        "connection refused",
+    );
 }

@@ -17,7 +17,7 @@ use futures::Stream;
 use crate::app::event::BuilderKind;
 use crate::app::EngineEvent;
 use crate::engine::context::{self, DockerfilePlace, Entry};
-use crate::engine::session::{self, ContextSession};
+use crate::engine::session::{self, ContextSession, SessionError};
 use crate::engine::sink::Sink;
 
 /// The tar of a context, produced while it is sent.
@@ -52,6 +52,9 @@ pub(crate) async fn prepare(
     if builder == BuilderKind::Buildkit {
         match session::start(docker, session_id, walked.root, &walked.place, creds).await {
             Ok(s) => return ContextUpload::Session(s),
+            // No connection to the daemon: no fallback to speak of, the
+            // build request says the daemon is not answering.
+            Err(SessionError::Connect { .. }) => {}
             Err(e) => {
                 sink.send(EngineEvent::Notice(format!(
                     "the BuildKit session for the build context could not start ({e}); sending the whole context as a tar"
