@@ -86,10 +86,15 @@ fn unchanged_images_are_skipped_and_a_change_rebuilds_only_its_dependents() {
         "{why:?}"
     );
 
-    // --force rebuilds everything.
+    // --force rebuilds everything; what it built from (worked out while
+    // the daemon built) is recorded, so the next build has nothing to do.
     let ev = events(&s.kiln(&["build", "--json", "--force"]));
     for image in ["base", "mid", "top", "other"] {
         assert_eq!(result_of(&ev, image), "built", "{image}");
+    }
+    let ev = events(&s.kiln(&["build", "--json"]));
+    for image in ["base", "mid", "top", "other"] {
+        assert_eq!(result_of(&ev, image), "skipped:unchanged", "{image}");
     }
 
     // A removed image is rebuilt even though its inputs are the same.

@@ -16,11 +16,11 @@ use tokio_util::sync::CancellationToken;
 use crate::app::event::BuilderKind;
 use crate::app::{ChangeCheck, EngineEvent};
 use crate::config::{BuilderChoice, ContextSource, Dockerfile, ImageConfig, Source};
-use crate::engine::change::{compare_inputs, Change, Subject};
+use crate::engine::change::{self, compare_inputs, Change, InputsUse, Subject};
 use crate::engine::connect::{self, Endpoint};
 use crate::engine::context::{self, ContextSpec};
 use crate::engine::credentials;
-use crate::engine::inputs::{self, Inputs};
+use crate::engine::inputs;
 use crate::engine::parse::{BuildKitParser, LegacyParser};
 use crate::engine::prebuilt;
 use crate::engine::session::{self, BuildQuery, ContextSession};
@@ -191,7 +191,8 @@ async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
 }
 
 /// One build attempt: options, the context (unless it is unchanged), the
-/// daemon's stream.
+/// daemon's stream; the build's inputs, when only to be recorded, are
+/// worked out while the daemon builds.
 async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outcome {
     // Each BuildKit build needs its own session on the daemon.
     let session_id = session::new_id();
@@ -209,21 +210,30 @@ async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outc
     let (body, inputs) = match job.context {
         ContextSource::Git(url) => {
             options = options.remote(url);
-            (bollard::body_full(bytes::Bytes::new()), None)
+            (bollard::body_full(bytes::Bytes::new()), BuildInputs::None)
         }
         ContextSource::Dir(root) => {
-            let Some((walked, inputs)) = local_context(job, root, check).await else {
+            let Some((local, inputs)) = local_context(job, root, check, builder).await else {
                 return Outcome::Reported;
             };
             let upload = transfer::prepare(
                 job.docker,
                 builder,
                 &session_id,
-                walked,
+                local,
                 creds.clone(),
                 job.sink,
             );
-            match upload.await {
+            let upload = match upload.await {
+                Ok(upload) => upload,
+                Err(e) => {
+                    job.sink
+                        .fail(format!("cannot read the build context: {e}"))
+                        .await;
+                    return Outcome::Reported;
+                }
+            };
+            match upload {
                 ContextUpload::Session(s) => {
                     // bollard would start a session of its own for BuildKit:
                     // it is asked for a legacy build, which the session's
@@ -236,17 +246,49 @@ async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outc
             }
         }
     };
-    // A build that pulls may change the daemon's copies of its bases.
-    let pulled_inputs = inputs.filter(|_| pulls(job));
     // A session build hands the credentials over through the session.
     let creds = if session.is_some() { None } else { creds };
     let steps = own_steps(job, builder, dockerfile.as_deref());
     let query = session.as_ref().map(ContextSession::build_query);
     let docker = with_build_query(job.docker, job.spec, query);
     let stream = docker.build_image(options.build(), creds, Some(body));
-    let mut read = StreamRead::new(builder, steps, pulled_inputs);
+    let mut read = StreamRead::new(builder, steps, pulls(job));
     read.session = session;
-    follow_stream(job, stream, read).await
+    let (inputs, later) = inputs.split();
+    let (_, outcome) = tokio::join!(work_out_later(job, later), async {
+        let outcome = follow_stream(job, stream, &mut read, inputs).await;
+        // Drop the session (and its connection) with the stream.
+        read.session = None;
+        outcome
+    });
+    outcome
+}
+
+/// The inputs of a build that goes ahead whatever they are, worked out
+/// while the daemon builds (handed to the stream's reader when ready).
+async fn work_out_later(job: &Job<'_>, later: Option<LaterInputs>) {
+    let Some(LaterInputs {
+        registry,
+        entries,
+        spec,
+        ready,
+    }) = later
+    else {
+        return;
+    };
+    let entries = match entries {
+        Some(entries) => Ok(entries),
+        None => transfer::walk(spec).await,
+    };
+    let inputs = match entries {
+        Ok(entries) => change::work_out(&job.subject(), registry, entries).await,
+        Err(e) => {
+            let why = format!("cannot tell whether anything changed: {e}");
+            job.sink.send(EngineEvent::Notice(why)).await;
+            None
+        }
+    };
+    let _ = ready.send(inputs);
 }
 
 /// Whether the build pulls its base images (`--pull`, `pull: true`).
@@ -343,30 +385,125 @@ fn with_build_query(docker: &Docker, spec: &ImageConfig, session: Option<BuildQu
     })
 }
 
-/// Read the context directory, with the build's inputs when they were
-/// worked out; None when nothing is left to do (it could not be read, or
-/// its inputs are unchanged and the image was skipped).
+/// A build's inputs (change detection, history), by when they are known.
+enum BuildInputs {
+    /// Not worked out (history is off, a git context, or they could not be).
+    None,
+    /// Worked out and reported before the build.
+    Ready(inputs::Inputs),
+    /// To be worked out while the daemon builds, from these entries (or
+    /// the context walked then).
+    Later {
+        registry: bool,
+        entries: Option<Vec<context::Entry>>,
+        spec: ContextSpec,
+    },
+}
+
+/// Inputs still being worked out: what to work them out from, and where
+/// they go when ready.
+struct LaterInputs {
+    registry: bool,
+    entries: Option<Vec<context::Entry>>,
+    spec: ContextSpec,
+    ready: tokio::sync::oneshot::Sender<Option<inputs::Inputs>>,
+}
+
+/// The inputs as the stream's reader gets them.
+enum InputsFor {
+    None,
+    Ready(inputs::Inputs),
+    Pending(tokio::sync::oneshot::Receiver<Option<inputs::Inputs>>),
+}
+
+impl BuildInputs {
+    /// The reader's side, and the work to do meanwhile (if any).
+    fn split(self) -> (InputsFor, Option<LaterInputs>) {
+        match self {
+            BuildInputs::None => (InputsFor::None, None),
+            BuildInputs::Ready(i) => (InputsFor::Ready(i), None),
+            BuildInputs::Later {
+                registry,
+                entries,
+                spec,
+            } => {
+                let (ready, pending) = tokio::sync::oneshot::channel();
+                let later = LaterInputs {
+                    registry,
+                    entries,
+                    spec,
+                    ready,
+                };
+                (InputsFor::Pending(pending), Some(later))
+            }
+        }
+    }
+}
+
+impl InputsFor {
+    /// The inputs, waiting for them if they are still being worked out;
+    /// those worked out meanwhile are reported (for history) here.
+    async fn settle(self, sink: &Sink) -> Option<inputs::Inputs> {
+        match self {
+            InputsFor::None => None,
+            InputsFor::Ready(i) => Some(i),
+            InputsFor::Pending(pending) => {
+                let now = pending.await.ok().flatten()?;
+                sink.send(EngineEvent::Inputs {
+                    digest: now.digest.clone(),
+                    inputs: now.to_json(),
+                })
+                .await;
+                Some(now)
+            }
+        }
+    }
+}
+
+impl Job<'_> {
+    fn subject(&self) -> Subject<'_> {
+        Subject {
+            docker: self.docker,
+            spec: self.spec,
+            dockerfile: &self.dockerfile_name,
+            stack_tags: &self.flags.stack_tags,
+            sink: self.sink,
+        }
+    }
+}
+
+/// Find the Dockerfile and, unless a session build will not need them,
+/// walk the context; with what becomes of the build's inputs. None when
+/// nothing is left to do (it could not be read, or its inputs are
+/// unchanged and the image was skipped).
 async fn local_context<'a>(
     job: &Job<'_>,
     root: &'a std::path::Path,
     check: &ChangeCheck,
-) -> Option<(transfer::WalkedContext<'a>, Option<Inputs>)> {
-    let cspec = ContextSpec {
+    builder: BuilderKind,
+) -> Option<(transfer::LocalContext<'a>, BuildInputs)> {
+    let spec = ContextSpec {
         root: root.to_path_buf(),
         dockerfile: job.dockerfile.clone(),
     };
-    let walked = tokio::task::spawn_blocking(move || {
-        Ok::<_, context::ContextError>((
-            context::locate_dockerfile(&cspec)?,
-            context::walk(&cspec)?,
-        ))
-    })
-    .await;
-    let (place, entries) = match walked
+    let use_ = change::inputs_use(check);
+    // A BuildKit build reads its context through the session: the walk is
+    // only for the inputs, and those only decide (first) under `Decide`.
+    let walk_now = builder == BuilderKind::Legacy || matches!(use_, InputsUse::Decide);
+    let found = {
+        let spec = spec.clone();
+        tokio::task::spawn_blocking(move || {
+            let place = context::locate_dockerfile(&spec)?;
+            let entries = walk_now.then(|| context::walk(&spec)).transpose()?;
+            Ok::<_, context::ContextError>((place, entries))
+        })
+        .await
+    };
+    let (place, entries) = match found
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()))
     {
-        Ok(walked) => walked,
+        Ok(found) => found,
         Err(e) => {
             job.sink
                 .fail(format!("cannot read the build context: {e}"))
@@ -374,24 +511,32 @@ async fn local_context<'a>(
             return None;
         }
     };
-    let subject = Subject {
-        docker: job.docker,
-        spec: job.spec,
-        dockerfile: &job.dockerfile_name,
-        stack_tags: &job.flags.stack_tags,
-        sink: job.sink,
-    };
-    match compare_inputs(&subject, check, &entries).await {
-        Change::Unchanged => None,
-        Change::Build(inputs) => {
-            let walked = transfer::WalkedContext {
-                root,
-                place,
-                entries,
-            };
-            Some((walked, inputs))
+    let inputs = match use_ {
+        InputsUse::None => BuildInputs::None,
+        InputsUse::Record { why, registry } => {
+            change::report_rebuild(&job.subject(), why).await;
+            BuildInputs::Later {
+                registry,
+                entries: entries.clone(),
+                spec: spec.clone(),
+            }
         }
-    }
+        InputsUse::Decide => {
+            let entries = entries.as_deref().unwrap_or_default();
+            match compare_inputs(&job.subject(), check, entries).await {
+                Change::Unchanged => return None,
+                Change::Build(Some(i)) => BuildInputs::Ready(i),
+                Change::Build(None) => BuildInputs::None,
+            }
+        }
+    };
+    let local = transfer::LocalContext {
+        root,
+        place,
+        spec,
+        entries,
+    };
+    Some((local, inputs))
 }
 
 /// Read the daemon's build stream to its end: parse it, forward the
@@ -400,7 +545,8 @@ async fn follow_stream(
     job: &Job<'_>,
     mut stream: impl futures::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
         + Unpin,
-    mut read: StreamRead,
+    read: &mut StreamRead,
+    inputs: InputsFor,
 ) -> Outcome {
     let (sink, builder) = (job.sink, read.builder);
     let mut started = false;
@@ -419,6 +565,9 @@ async fn follow_stream(
                     return Outcome::Reported;
                 }
                 if builder == BuilderKind::Buildkit && !started {
+                    // The legacy builder may try again: what the inputs
+                    // are is known already.
+                    inputs.settle(sink).await;
                     return Outcome::SessionFailed(describe_stream_error(&e));
                 }
                 read.error = Some(describe_stream_error(&e));
@@ -437,14 +586,15 @@ async fn follow_stream(
     }
     if !started {
         if builder == BuilderKind::Buildkit && read.error.is_none() {
+            inputs.settle(sink).await;
             return Outcome::SessionFailed("the daemon closed the build stream".into());
         }
         if !sink.send(EngineEvent::Started { builder }).await {
             return Outcome::Reported;
         }
     }
-    if read.finish(job).await && read.note_transfer(sink).await {
-        report_result(sink, read.error, read.image_id).await;
+    if read.finish(job, inputs).await && read.note_transfer(sink).await {
+        report_result(sink, read.error.take(), read.image_id.take()).await;
     }
     Outcome::Reported
 }
@@ -469,8 +619,9 @@ struct StreamRead {
     builder: BuilderKind,
     parser: Parser,
     steps: OwnSteps,
-    /// The inputs of a build that pulls, to bring up to date once it has.
-    pulled_inputs: Option<Inputs>,
+    /// The build pulls its bases: its inputs are brought up to date once
+    /// it has.
+    pulls: bool,
     /// The session the daemon reads the context through, kept open while
     /// the stream is read.
     session: Option<ContextSession>,
@@ -480,12 +631,12 @@ struct StreamRead {
 }
 
 impl StreamRead {
-    fn new(builder: BuilderKind, steps: OwnSteps, pulled_inputs: Option<Inputs>) -> Self {
+    fn new(builder: BuilderKind, steps: OwnSteps, pulls: bool) -> Self {
         StreamRead {
             builder,
             parser: Parser::new(builder),
             steps,
-            pulled_inputs,
+            pulls,
             session: None,
             image_id: None,
             error: None,
@@ -520,8 +671,8 @@ impl StreamRead {
     }
 
     /// The end of the stream: what the parser held back and, after a
-    /// success, the image's steps the stream never showed.
-    async fn finish(&mut self, job: &Job<'_>) -> bool {
+    /// success, the image's steps the stream never showed and its inputs.
+    async fn finish(&mut self, job: &Job<'_>, inputs: InputsFor) -> bool {
         let mut events = Vec::new();
         self.parser.finish(&mut events);
         if !self.forward(events, job).await {
@@ -535,28 +686,28 @@ impl StreamRead {
         if !self.forward(unseen, job).await {
             return false;
         }
-        self.record_pulled_bases(job).await
-    }
-
-    /// After a build that pulled: its inputs with the base images it
-    /// pulled (the legacy builder tags them on the daemon), so the next
-    /// build compares against what this one used.
-    async fn record_pulled_bases(&mut self, job: &Job<'_>) -> bool {
-        let Some(mut inputs) = self.pulled_inputs.take() else {
-            return true;
-        };
-        let before = inputs.digest.clone();
-        inputs::refresh_local_bases(job.docker, &mut inputs).await;
-        if inputs.digest == before {
-            return true;
+        match inputs.settle(job.sink).await {
+            Some(inputs) if self.pulls => record_pulled_bases(job, inputs).await,
+            _ => true,
         }
-        job.sink
-            .send(EngineEvent::Inputs {
-                digest: inputs.digest.clone(),
-                inputs: inputs.to_json(),
-            })
-            .await
     }
+}
+
+/// After a build that pulled: its inputs with the base images it pulled
+/// (the legacy builder tags them on the daemon), so the next build compares
+/// against what this one used.
+async fn record_pulled_bases(job: &Job<'_>, mut inputs: inputs::Inputs) -> bool {
+    let before = inputs.digest.clone();
+    inputs::refresh_local_bases(job.docker, &mut inputs).await;
+    if inputs.digest == before {
+        return true;
+    }
+    job.sink
+        .send(EngineEvent::Inputs {
+            digest: inputs.digest.clone(),
+            inputs: inputs.to_json(),
+        })
+        .await
 }
 
 /// The stream parser of the builder in use.

@@ -38,45 +38,88 @@ pub(crate) struct Subject<'a> {
     pub sink: &'a Sink,
 }
 
-/// Compare as `check` says: skip (reported) when nothing changed and the
-/// image is (or, retagged, is again) what its tags point at; else report
-/// the inputs and why it rebuilds.
+/// What the build's inputs are for, as the model's `check` says.
+pub(crate) enum InputsUse {
+    /// Nothing: history is off.
+    None,
+    /// Only to be recorded: the build goes ahead whatever they are (`why`),
+    /// so they are worked out while the daemon builds.
+    Record { why: &'static str, registry: bool },
+    /// To decide whether to build: compared before anything is sent.
+    Decide,
+}
+
+pub(crate) fn inputs_use(check: &ChangeCheck) -> InputsUse {
+    match check {
+        ChangeCheck::Off => InputsUse::None,
+        ChangeCheck::Forced { registry } => InputsUse::Record {
+            why: "forced (--force or no_cache)",
+            registry: *registry,
+        },
+        ChangeCheck::Against {
+            last: None,
+            registry,
+        } => InputsUse::Record {
+            why: "no earlier successful build recorded",
+            registry: *registry,
+        },
+        ChangeCheck::Against { last: Some(_), .. } => InputsUse::Decide,
+    }
+}
+
+/// Say why a build goes ahead whatever its inputs are.
+pub(crate) async fn report_rebuild(s: &Subject<'_>, why: &str) {
+    notice(s, format!("rebuilding: {why}")).await;
+}
+
+/// Work out the build's inputs (saying what could not be checked); None
+/// when they cannot be (said in a notice: the build goes ahead).
+pub(crate) async fn work_out(
+    s: &Subject<'_>,
+    registry: bool,
+    entries: Vec<Entry>,
+) -> Option<Inputs> {
+    let registry = registry.then_some(RegistryCheck {
+        except: s.stack_tags,
+    });
+    match inputs::compute(s.docker, s.spec, s.dockerfile, entries, registry).await {
+        Ok(now) => {
+            for why in &now.unchecked {
+                notice(s, why.clone()).await;
+            }
+            Some(now)
+        }
+        Err(e) => {
+            notice(s, format!("cannot tell whether anything changed: {e}")).await;
+            None
+        }
+    }
+}
+
+/// Compare with the last success (`check` is `Against` one): skip
+/// (reported) when nothing changed and the image is (or, retagged, is
+/// again) what its tags point at; else report the inputs and why it
+/// rebuilds.
 pub(crate) async fn compare_inputs(
     s: &Subject<'_>,
     check: &ChangeCheck,
     entries: &[Entry],
 ) -> Change {
-    let (last, registry) = match check {
-        ChangeCheck::Off => return Change::Build(None),
-        ChangeCheck::Forced { registry } => (None, *registry),
-        ChangeCheck::Against { last, registry } => (last.as_ref(), *registry),
+    let ChangeCheck::Against {
+        last: Some(last),
+        registry,
+    } = check
+    else {
+        return Change::Build(None);
     };
-    let registry = registry.then_some(RegistryCheck {
-        except: s.stack_tags,
-    });
-    let now =
-        match inputs::compute(s.docker, s.spec, s.dockerfile, entries.to_vec(), registry).await {
-            Ok(i) => i,
-            Err(e) => {
-                notice(s, format!("cannot tell whether anything changed: {e}")).await;
-                return Change::Build(None);
-            }
-        };
-    for why in &now.unchecked {
-        notice(s, why.clone()).await;
-    }
-    let why = match (check, last) {
-        (ChangeCheck::Forced { .. }, _) => "forced (--force or no_cache)".to_string(),
-        (_, None) => "no earlier successful build recorded".to_string(),
-        (_, Some(last)) => match reasons(s, last, &now).await {
-            Some(why) => why,
-            None => {
-                s.sink
-                    .send(EngineEvent::Skipped(SkipReason::Unchanged))
-                    .await;
-                return Change::Unchanged;
-            }
-        },
+    let Some(now) = work_out(s, *registry, entries.to_vec()).await else {
+        return Change::Build(None);
+    };
+    let Some(why) = reasons(s, last, &now).await else {
+        s.sink
+            .send(EngineEvent::Skipped(SkipReason::Unchanged))
+            .await;
+        return Change::Unchanged;
     };
     s.sink
         .send(EngineEvent::Inputs {
@@ -84,7 +127,7 @@ pub(crate) async fn compare_inputs(
             inputs: now.to_json(),
         })
         .await;
-    notice(s, format!("rebuilding: {why}")).await;
+    report_rebuild(s, &why).await;
     Change::Build(Some(now))
 }
 

@@ -16,7 +16,7 @@ use futures::Stream;
 
 use crate::app::event::BuilderKind;
 use crate::app::EngineEvent;
-use crate::engine::context::{self, DockerfilePlace, Entry};
+use crate::engine::context::{self, ContextSpec, DockerfilePlace, Entry};
 use crate::engine::session::{self, ContextSession, SessionError};
 use crate::engine::sink::Sink;
 
@@ -33,25 +33,47 @@ pub(crate) enum ContextUpload {
     Tar(TarStream),
 }
 
-/// The walked context of one build and where its Dockerfile is.
-pub(crate) struct WalkedContext<'a> {
+/// The context of one build, where its Dockerfile is, and its entries when
+/// they were walked already (a session build needs none: the daemon asks
+/// for what it uses).
+pub(crate) struct LocalContext<'a> {
     pub root: &'a Path,
     pub place: DockerfilePlace,
-    pub entries: Vec<Entry>,
+    pub spec: ContextSpec,
+    pub entries: Option<Vec<Entry>>,
 }
 
-/// Chooses the upload for `builder`.
+impl LocalContext<'_> {
+    /// The entries, walking the context now if that was not done yet.
+    pub(crate) async fn entries(self) -> Result<Vec<Entry>, String> {
+        match self.entries {
+            Some(entries) => Ok(entries),
+            None => walk(self.spec).await,
+        }
+    }
+}
+
+/// Walk a context off the async threads.
+pub(crate) async fn walk(spec: ContextSpec) -> Result<Vec<Entry>, String> {
+    tokio::task::spawn_blocking(move || context::walk(&spec))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+}
+
+/// Chooses the upload for `builder`; an error when the context cannot be
+/// read for a tar.
 pub(crate) async fn prepare(
     docker: &Docker,
     builder: BuilderKind,
     session_id: &str,
-    walked: WalkedContext<'_>,
+    local: LocalContext<'_>,
     creds: Option<HashMap<String, DockerCredentials>>,
     sink: &Sink,
-) -> ContextUpload {
+) -> Result<ContextUpload, String> {
     if builder == BuilderKind::Buildkit {
-        match session::start(docker, session_id, walked.root, &walked.place, creds).await {
-            Ok(s) => return ContextUpload::Session(s),
+        match session::start(docker, session_id, local.root, &local.place, creds).await {
+            Ok(s) => return Ok(ContextUpload::Session(s)),
             // No connection to the daemon: no fallback to speak of, the
             // build request says the daemon is not answering.
             Err(SessionError::Connect { .. }) => {}
@@ -63,5 +85,6 @@ pub(crate) async fn prepare(
             }
         }
     }
-    ContextUpload::Tar(Box::pin(context::tar_stream(walked.entries)))
+    let entries = local.entries().await?;
+    Ok(ContextUpload::Tar(Box::pin(context::tar_stream(entries))))
 }
