@@ -1,12 +1,15 @@
-//! Just enough Dockerfile reading to infer dependencies between images.
+//! Just enough Dockerfile reading to infer dependencies between images and
+//! to know which files of its context a build can see.
 //!
 //! This file owns [`dockerfile_refs`] (which external images a Dockerfile
-//! names in `FROM`, `COPY --from=` and `RUN --mount=...,from=`) and
+//! names in `FROM`, `COPY --from=` and `RUN --mount=...,from=`),
 //! [`ref_matches_tag`] (whether such a reference names one of kiln's own
-//! tags). It is not a Dockerfile parser: it handles what matters for finding
-//! references (parser directives for the escape character, line
-//! continuations, comments, case-insensitive instructions, global `ARG`
-//! defaults overridden by build args, stage names) and ignores the rest.
+//! tags) and [`context_reads`] (which context paths `COPY`, `ADD` and bind
+//! mounts read: what watch mode rebuilds for). It is not a Dockerfile
+//! parser: it handles what matters for these (parser directives for the
+//! escape character, line continuations, comments, case-insensitive
+//! instructions, `ARG` defaults overridden by build args, `ENV`, stage
+//! names) and ignores the rest.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -87,6 +90,188 @@ pub fn dockerfile_refs(text: &str, args: &BTreeMap<String, String>) -> Vec<Strin
         }
     }
     refs
+}
+
+/// What a Dockerfile reads from its build context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextReads {
+    /// Possibly anything: `COPY . .`, a bind mount of the context root, or
+    /// a source kiln cannot work out (an unresolved `$VAR`, a pattern it
+    /// cannot read).
+    Everything,
+    /// Only paths these patterns match (or lie under), relative to the
+    /// context root: `COPY`/`ADD` sources as written (`./src/`, `*.txt`,
+    /// `/etc/conf`; `.` means the whole context).
+    Paths(Vec<String>),
+}
+
+/// Which context paths a Dockerfile's `COPY`/`ADD` sources (without
+/// `--from`) and `RUN --mount` bind mounts (without `from`) name, in every
+/// stage. Heredocs and URLs read nothing from the context. Anything kiln
+/// cannot resolve makes it [`ContextReads::Everything`]: a wrong "cannot
+/// see" would miss a rebuild, a wrong "can see" only costs one.
+pub fn context_reads(text: &str, args: &BTreeMap<String, String>) -> ContextReads {
+    let mut paths = Vec::new();
+    // Before the first FROM: global ARGs; after it, the stage's ARGs and ENV.
+    let mut global_args: BTreeMap<String, String> = BTreeMap::new();
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let mut saw_from = false;
+    for line in logical_lines(text) {
+        let mut words = line.split_whitespace();
+        let Some(instr) = words.next() else { continue };
+        let instr = instr.to_ascii_uppercase();
+        let rest = line.trim_start()[instr.len()..].trim();
+        let sources = match instr.as_str() {
+            "FROM" => {
+                saw_from = true;
+                vars = global_args.clone();
+                continue;
+            }
+            "ARG" => {
+                if saw_from {
+                    declare_args(rest, args, &global_args, &mut vars);
+                } else {
+                    let mut declared = global_args.clone();
+                    declare_args(rest, args, &global_args, &mut declared);
+                    global_args = declared;
+                }
+                continue;
+            }
+            "ENV" if saw_from => {
+                declare_env(rest, &mut vars);
+                continue;
+            }
+            "COPY" | "ADD" => copy_sources(rest),
+            "RUN" => mount_sources(rest),
+            _ => continue,
+        };
+        let Some(sources) = sources else { continue };
+        for source in sources {
+            let source = substitute(&source, &vars, args);
+            match context_pattern(&source) {
+                Some(p) => paths.push(p),
+                None => return ContextReads::Everything,
+            }
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    ContextReads::Paths(paths)
+}
+
+/// `ARG a=1 b`: each name's value is the build arg, else its default, else
+/// (in a stage) the global ARG of that name.
+fn declare_args(
+    rest: &str,
+    args: &BTreeMap<String, String>,
+    globals: &BTreeMap<String, String>,
+    table: &mut BTreeMap<String, String>,
+) {
+    for decl in rest.split_whitespace() {
+        let (name, default) = match decl.split_once('=') {
+            Some((n, d)) => (n, Some(unquote(d))),
+            None => (decl, None),
+        };
+        let value = args
+            .get(name)
+            .cloned()
+            .or(default)
+            .or_else(|| globals.get(name).cloned())
+            .unwrap_or_default();
+        table.insert(name.to_string(), value);
+    }
+}
+
+/// `ENV a=1 b=2` or the old `ENV a 1`.
+fn declare_env(rest: &str, vars: &mut BTreeMap<String, String>) {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    match words.first() {
+        Some(first) if !first.contains('=') => {
+            let value = words[1..].join(" ");
+            vars.insert(first.to_string(), unquote(&value));
+        }
+        _ => {
+            for w in words {
+                if let Some((k, v)) = w.split_once('=') {
+                    vars.insert(k.to_string(), unquote(v));
+                }
+            }
+        }
+    }
+}
+
+/// The context sources of `COPY`/`ADD` (all arguments but the last, after
+/// the flags, in shell or JSON form); None when it copies from a stage or
+/// an image, or reads no source.
+fn copy_sources(rest: &str) -> Option<Vec<String>> {
+    let mut words = rest.split_whitespace().peekable();
+    while let Some(w) = words.peek() {
+        if !w.starts_with("--") {
+            break;
+        }
+        if strip_prefix_ci(w, "--from=").is_some() {
+            return None;
+        }
+        words.next();
+    }
+    let args: Vec<String> = {
+        let tail: Vec<&str> = words.collect();
+        let joined = tail.join(" ");
+        match serde_json::from_str::<Vec<String>>(&joined) {
+            Ok(list) if joined.starts_with('[') => list,
+            _ => tail.iter().map(|w| unquote(w)).collect(),
+        }
+    };
+    let (_, sources) = args.split_last()?;
+    let from_context = sources
+        .iter()
+        .filter(|s| !s.starts_with("<<") && !is_url(s))
+        .cloned()
+        .collect();
+    Some(from_context)
+}
+
+/// `RUN --mount=...` bind mounts of the context (no `from`): their
+/// `source` (default: the whole context).
+fn mount_sources(rest: &str) -> Option<Vec<String>> {
+    let mut sources = Vec::new();
+    for w in rest.split_whitespace().take_while(|w| w.starts_with("--")) {
+        let Some(spec) = strip_prefix_ci(w, "--mount=") else {
+            continue;
+        };
+        let mut kind = "bind".to_string();
+        let mut source = ".".to_string();
+        let mut from = false;
+        for kv in unquote(spec).split(',') {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            match k.trim().to_ascii_lowercase().as_str() {
+                "type" => kind = v.trim().to_ascii_lowercase(),
+                "source" | "src" => source = v.trim().to_string(),
+                "from" => from = true,
+                _ => {}
+            }
+        }
+        if kind == "bind" && !from {
+            sources.push(source);
+        }
+    }
+    (!sources.is_empty()).then_some(sources)
+}
+
+fn is_url(s: &str) -> bool {
+    s.contains("://") || s.starts_with("git@")
+}
+
+/// A source as written, for a pattern relative to the context root; None
+/// when it could be anything (an unresolved variable, a spelling the
+/// pattern syntax cannot carry). Cleaning it (and seeing that `.` or `/`
+/// is the whole context) is the matcher's job.
+fn context_pattern(source: &str) -> Option<String> {
+    let unusable = source.is_empty()
+        || source.contains('$')
+        || source.starts_with('!')
+        || source.starts_with('#');
+    (!unusable).then(|| source.to_string())
 }
 
 /// Whether Dockerfile reference `r` names `tag`: exactly, or with `:latest`
@@ -326,6 +511,63 @@ mod tests {
         assert!(!ref_matches_tag("other/base", "base"));
     }
 
+    fn reads(text: &str) -> ContextReads {
+        context_reads(text, &BTreeMap::new())
+    }
+
+    fn paths(list: &[&str]) -> ContextReads {
+        ContextReads::Paths(list.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn copy_and_add_sources_are_what_a_build_reads() {
+        let df = "FROM base AS build\n\
+                  COPY --chown=1:1 src/ lib/*.rs /app/\n\
+                  COPY --from=tools /bin/x /x\n\
+                  ADD https://example.com/a.tgz /a.tgz\n\
+                  copy [\"conf dir/a.json\", \"/etc/\"]\n\
+                  COPY <<EOF /hello\nRUN true\n\
+                  FROM scratch\nCOPY --from=build /app /app\nADD ./static /static\n";
+        assert_eq!(
+            reads(df),
+            paths(&["./static", "conf dir/a.json", "lib/*.rs", "src/"])
+        );
+    }
+
+    #[test]
+    fn the_whole_context_or_an_unknown_source_reads_everything() {
+        assert_eq!(reads("FROM a\nCOPY . /app\n"), paths(&["."]));
+        assert_eq!(
+            reads("FROM a\nCOPY $UNSET/x /x\n"),
+            ContextReads::Everything
+        );
+        assert_eq!(
+            reads("FROM a\nRUN --mount=target=/src make\n"),
+            paths(&["."])
+        );
+        assert_eq!(
+            reads("FROM a\nRUN --mount=type=bind,source=go.mod,target=/m make\n"),
+            paths(&["go.mod"])
+        );
+        assert_eq!(
+            reads("FROM a\nRUN --mount=type=cache,target=/c --mount=from=b,target=/b make\n"),
+            paths(&[])
+        );
+    }
+
+    #[test]
+    fn sources_resolve_args_and_env() {
+        let df = "ARG DIR=web\nFROM a\nARG DIR\nARG SUB=public\nENV CONF=conf\n\
+                  COPY ${DIR}/$SUB $CONF/ /srv/\n";
+        assert_eq!(reads(df), paths(&["conf/", "web/public"]));
+        let mut args = BTreeMap::new();
+        args.insert("DIR".to_string(), "api".to_string());
+        assert_eq!(
+            context_reads(df, &args),
+            paths(&["api/public", "conf/"])
+        );
+    }
+
     #[test]
     fn garbage_does_not_panic() {
         for t in [
@@ -340,6 +582,7 @@ mod tests {
             "\\\n\\",
         ] {
             let _ = refs(t);
+            let _ = reads(t);
         }
     }
 }

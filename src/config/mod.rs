@@ -70,7 +70,7 @@ mod units;
 
 pub use compose::ComposeOptions;
 pub use discover::{discover, DiscoverError};
-pub use dockerfile::{dockerfile_refs, ref_matches_tag};
+pub use dockerfile::{context_reads, dockerfile_refs, ref_matches_tag, ContextReads};
 pub use dockerfile_steps::{buildkit_steps, PlannedStep};
 pub use interpolate::{interpolate, Interpolated};
 pub use plan::{Dep, Plan};
