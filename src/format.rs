@@ -78,7 +78,33 @@ pub fn plain_text(event: &Event) -> Option<String> {
             duration_ms,
         } => summary_line(succeeded, failed, skipped, *duration_ms),
         EventKind::Notice { message } => message.clone(),
+        EventKind::Watching {
+            paths,
+            images,
+            dirs,
+        } => watching_line(paths, *images, *dirs),
+        EventKind::Changed { files, more } => changed_line(files, *more),
     })
+}
+
+fn watching_line(paths: &[String], images: usize, dirs: usize) -> String {
+    format!(
+        "watching {images} image{} ({dirs} director{}): {}",
+        plural(images),
+        if dirs == 1 { "y" } else { "ies" },
+        paths.join(", ")
+    )
+}
+
+/// `changed: a.txt, src/b.rs and 3 more`.
+pub fn changed_line(files: &[String], more: usize) -> String {
+    let mut text = format!("changed: {}", files.join(", "));
+    if files.is_empty() {
+        text.push_str("(too many changes at once to name them)");
+    } else if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 fn ms(ms: u64) -> String {

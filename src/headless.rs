@@ -1,4 +1,5 @@
-//! The headless front-end (`kiln build --plain` / `--json`, `kiln push`):
+//! The headless front-end (`kiln build --plain` / `--json`, `kiln push`,
+//! `kiln watch`):
 //! the model's events printed as lines, on the same runtime as the
 //! dashboard. Plain: `name | text`, aligned, each line sanitised. JSON: one
 //! object per line (the README's contract), each stamped with the
@@ -16,7 +17,7 @@ use crate::app::event::{Event, EventKind};
 use crate::app::push::TransitionFilter;
 use crate::app::step_marks::StepMarks;
 use crate::app::{App, Msg, RunOptions, Stop};
-use crate::config::Config;
+use crate::config::{Config, StackSource};
 use crate::engine::build::BuildFlags;
 use crate::exit;
 use crate::format::plain_text;
@@ -199,17 +200,25 @@ impl<W: Write> FrontEnd for Printer<W> {
     }
 
     fn finished(&self, app: &App) -> bool {
-        app.is_idle()
+        app.is_idle() && !app.is_watching()
     }
 }
 
 /// What a headless run does with the images it is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
     /// Build them (`kiln build`), pushing those that push.
     Build,
     /// Push their tags as they are now (`kiln push`).
     Push,
+    /// Build them, then rebuild what changes until interrupted (`kiln
+    /// watch`): `names` as asked for, `restart` a running build on a
+    /// change, reload the stack from `reload` when its file changes.
+    Watch {
+        names: Vec<String>,
+        restart: bool,
+        reload: StackSource,
+    },
 }
 
 /// Run `job` on `selection` headless, printing events; returns the exit
@@ -231,15 +240,24 @@ pub(crate) async fn run(
         Printer::new(std::io::BufWriter::new(stdout), format, &names).on_lost_output(on_lost);
     let mut app = App::new(&config, &opts);
     let mut runtime = Runtime::new(docker, config, flags);
+    if let Job::Watch { reload, .. } = &job {
+        runtime = runtime.reload_from(reload.clone());
+    }
     runtime.open_history(&mut app, &mut printer).await;
     // (Plain text words the plan as a build; a push has no waves.)
-    if job == Job::Build || format == Format::Json {
+    if job != Job::Push || format == Format::Json {
         printer.print(&app.plan_event(&selection));
     }
     let (images, at) = (selection, Instant::now());
     let first = match job {
         Job::Build => Msg::BuildRequested { images, at },
         Job::Push => Msg::PushRequested { images, at },
+        Job::Watch { names, restart, .. } => Msg::WatchRequested {
+            names,
+            images,
+            restart,
+            at,
+        },
     };
     let ran = runtime.run(&mut app, &mut printer, first).await;
     runtime.shutdown(&mut app, &mut printer).await;

@@ -26,7 +26,7 @@ use ratatui::Terminal;
 
 use crate::app::event::Event;
 use crate::app::{App, Msg, RunOptions, Stop};
-use crate::config::Config;
+use crate::config::{Config, StackSource};
 use crate::engine::build::BuildFlags;
 use crate::format::session_line;
 use crate::runtime::{Effect, FrontEnd, Runtime};
@@ -97,15 +97,17 @@ fn install_panic_hook() {
 }
 
 /// Run the dashboard until the user quits; returns the exit code.
+/// `reload`: how to load the stack again when its file changes while
+/// watching (`W`).
 pub(crate) async fn run(
     docker: Docker,
-    config: Arc<Config>,
+    (config, reload): (Arc<Config>, StackSource),
     (opts, flags): (RunOptions, BuildFlags),
     build_all: bool,
     daemon: String,
 ) -> io::Result<i32> {
     let mut app = App::new(&config, &opts).with_color(color_from_env());
-    let mut runtime = Runtime::new(docker, config, flags);
+    let mut runtime = Runtime::new(docker, config, flags).reload_from(reload);
     let guard = TerminalGuard::enter()?;
     let mut dashboard = Dashboard::new(Terminal::new(CrosstermBackend::new(io::stdout()))?);
     runtime.handle(&mut app, &mut dashboard, Msg::DaemonInfo(daemon));

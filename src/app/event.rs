@@ -157,6 +157,21 @@ pub enum EventKind {
         skipped: Vec<String>,
         duration_ms: u64,
     },
+    /// Watch mode is watching: the paths (each image's context, the stack
+    /// file), how many images, how many directories under watch. Again
+    /// after every reload. (An addition to the contract.)
+    Watching {
+        paths: Vec<String>,
+        images: usize,
+        dirs: usize,
+    },
+    /// Watch mode saw files change in the image's context: a few of them
+    /// (relative to the context), and how many more. (An addition to the
+    /// contract.)
+    Changed {
+        files: Vec<String>,
+        more: usize,
+    },
     /// Something the user should know that is not about one build step:
     /// the daemon stopped answering, history is off, a fallback was taken.
     /// (An addition to the contract; `image` may be absent.)

@@ -4,10 +4,12 @@
 //! `Command` (what should happen next, carried out by the runtime).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::edit::ImageOverride;
 use super::event::{BuilderKind, Event, Phase, SkipReason};
+use crate::config::Config;
 use crate::protocol::{BuildEvent, DaemonPushError, ImageHistory, LastSuccess, PushEvent};
 use crate::sanitize::{sanitize, sanitize_text};
 
@@ -60,6 +62,46 @@ pub enum Msg {
     },
     /// Dashboard: the terminal's size.
     Resize { width: u16, height: u16 },
+    /// Watch mode (`kiln watch`): watch these images (`images`: the
+    /// `names` asked for and what they depend on; no names: all) and
+    /// rebuild what changes; `restart`: a change cancels a running build.
+    WatchRequested {
+        names: Vec<String>,
+        images: Vec<usize>,
+        restart: bool,
+        at: Instant,
+    },
+    /// The watcher is (re)set up: the paths it watches (contexts and the
+    /// stack file) and how many directories that is.
+    Watching {
+        paths: Vec<String>,
+        dirs: usize,
+        at: Instant,
+    },
+    /// Files changed in an image's context (paths relative to it, a few
+    /// named; `more`: how many more changed).
+    FilesChanged {
+        image: String,
+        files: Vec<String>,
+        more: usize,
+        at: Instant,
+    },
+    /// An image's context directory was deleted or renamed.
+    ContextGone {
+        image: String,
+        error: String,
+        at: Instant,
+    },
+    /// The stack file changed and loads: the new stack, and the images that
+    /// are new or whose settings changed.
+    StackReloaded {
+        config: Arc<Config>,
+        changed: Vec<String>,
+        at: Instant,
+    },
+    /// The stack file changed but does not load: why, with positions. The
+    /// last good stack stays.
+    StackInvalid(String),
 }
 
 /// Why a run is stopped all at once.
@@ -173,6 +215,13 @@ pub enum Command {
     /// Front-end: capture the mouse (wheel, clicks) or leave it to the
     /// terminal, for its own text selection (`m`).
     MouseCapture(bool),
+    /// Runtime: watch these images' contexts (and the stack file), from
+    /// now on; starts the watcher or sets it up anew.
+    Watch { images: Vec<usize> },
+    /// Runtime: stop watching.
+    Unwatch,
+    /// Runtime and engine: build from this stack from now on (a reload).
+    UseStack(Arc<Config>),
     /// Leave (the dashboard's `q`, Ctrl-C).
     Quit,
 }
@@ -204,6 +253,14 @@ impl Msg {
                 }
             }
             Msg::Engine { event, .. } => event.sanitize(),
+            // Watch mode: paths and file names from the file system, errors
+            // that name them, a stack file's problems.
+            Msg::Watching { paths: names, .. } | Msg::FilesChanged { files: names, .. } => {
+                names.iter_mut().for_each(clean_line)
+            }
+            Msg::ContextGone { error: text, .. } | Msg::StackInvalid(text) => clean_text(text),
+            // The stack is the one the command line loaded, loaded again.
+            Msg::StackReloaded { .. } | Msg::WatchRequested { .. } => {}
             Msg::Tick(_)
             | Msg::BuildRequested { .. }
             | Msg::PushRequested { .. }

@@ -28,6 +28,7 @@ pub mod stall;
 pub mod status;
 pub mod step_marks;
 pub mod view;
+pub mod watch;
 
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,10 @@ pub struct App {
     pub overrides: Vec<Option<ImageOverride>>,
     /// What this session did, run by run.
     pub session: session::Session,
+    /// Watch mode, while on (`kiln watch`, `W`).
+    pub watch: Option<watch::Watch>,
+    /// The run options, to set up images a reloaded stack adds.
+    pub options: RunOptions,
 }
 
 impl App {
@@ -129,6 +134,8 @@ impl App {
             view: view::View::new(config),
             overrides: vec![None; n],
             session: session::Session::default(),
+            watch: None,
+            options: opts.clone(),
         }
     }
 
@@ -158,6 +165,11 @@ impl App {
             image: None,
             kind: EventKind::Plan { images, waves },
         }
+    }
+
+    /// Watch mode is on: the run lasts until the user leaves.
+    pub fn is_watching(&self) -> bool {
+        self.watch.is_some()
     }
 
     /// Nothing queued or running.
@@ -250,6 +262,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Tick(now) => {
             app.now = Some(now);
             stall::check_timers(app, now, &mut out);
+            watch::settle(app, now, &mut out);
             schedule::schedule(app, now, &mut out);
         }
         Msg::BuildRequested { images, at } => {
@@ -276,6 +289,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
                 return out;
             }
             on_engine_event(app, image, at, event, &mut out);
+            watch::settle(app, at, &mut out);
             schedule::schedule(app, at, &mut out);
         }
         Msg::HistoryKnown(known) => on_history(app, known),
@@ -296,6 +310,45 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             app.view.width = width;
             app.view.height = height;
         }
+        Msg::WatchRequested {
+            names,
+            images,
+            restart,
+            at,
+        } => {
+            app.now = Some(at);
+            watch::start(app, names, images, restart, &mut out);
+        }
+        Msg::Watching { paths, dirs, at } => {
+            app.now = Some(at);
+            watch::on_watching(app, paths, dirs, at, &mut out);
+            schedule::schedule(app, at, &mut out);
+        }
+        Msg::FilesChanged {
+            image,
+            files,
+            more,
+            at,
+        } => {
+            app.now = Some(at);
+            watch::on_files_changed(app, &image, files, more, at, &mut out);
+            schedule::schedule(app, at, &mut out);
+        }
+        Msg::ContextGone { image, error, at } => {
+            app.now = Some(at);
+            watch::on_context_gone(app, &image, error, at, &mut out);
+            schedule::schedule(app, at, &mut out);
+        }
+        Msg::StackReloaded {
+            config,
+            changed,
+            at,
+        } => {
+            app.now = Some(at);
+            watch::on_stack_reloaded(app, config, changed, at, &mut out);
+            schedule::schedule(app, at, &mut out);
+        }
+        Msg::StackInvalid(error) => watch::on_stack_invalid(app, error, &mut out),
     }
     session::count_outcomes(app);
     keys::settle(app);

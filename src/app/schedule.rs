@@ -55,7 +55,11 @@ pub(super) fn request_run(
 
 /// Start what can start: queued images whose dependencies are ready, up to
 /// the jobs limit, in build order; skip those whose dependencies failed.
+/// Nothing starts while a reloaded stack waits for the running builds.
 pub(super) fn schedule(app: &mut App, now: Instant, out: &mut Vec<Command>) {
+    if super::watch::holds_builds(app) {
+        return;
+    }
     for i in app.order.clone() {
         if app.images[i].status != Status::Queued {
             continue;

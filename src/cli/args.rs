@@ -48,6 +48,8 @@ pub enum Cmd {
     Ui(UiArgs),
     /// Build images headless, printing progress as text or JSON lines
     Build(BuildArgs),
+    /// Build, then rebuild what changes as files are saved (headless)
+    Watch(WatchArgs),
     /// Validate the stack (kiln.yaml or compose files) and print the build plan
     Check,
     /// List the images with their last result, duration and age
@@ -128,6 +130,21 @@ pub struct BuildArgs {
     pub run: RunArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Images to watch (with everything they depend on); default: all
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// A change during a build of the same image cancels it and starts
+    /// again (default: one more build after the current one)
+    #[arg(long)]
+    pub restart: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BuilderArg {
     Auto,
@@ -135,7 +152,17 @@ pub enum BuilderArg {
     Legacy,
 }
 
-/// Options shared by `build` and the dashboard.
+impl BuilderArg {
+    pub fn choice(self) -> config::BuilderChoice {
+        match self {
+            BuilderArg::Auto => config::BuilderChoice::Auto,
+            BuilderArg::Buildkit => config::BuilderChoice::BuildKit,
+            BuilderArg::Legacy => config::BuilderChoice::Legacy,
+        }
+    }
+}
+
+/// Options shared by `build`, `watch` and the dashboard.
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
     /// Push every tag of each image after it builds

@@ -6,10 +6,10 @@ pub mod args;
 
 use clap::Parser;
 
-use args::{Cli, Cmd};
+use args::{BuilderArg, Cli, Cmd};
 
 use crate::commands;
-use crate::config::{self, Config};
+use crate::config::{ComposeOptions, Config, LoadError, StackError, StackSource};
 use crate::exit;
 use crate::output;
 
@@ -39,7 +39,11 @@ pub fn main() -> i32 {
 }
 
 async fn run(cli: Cli) -> i32 {
-    let config = match load_config(&cli) {
+    let source = match stack_source(&cli) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let config = match load_config(&source) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -48,52 +52,57 @@ async fn run(cli: Cli) -> i32 {
         Some(Cmd::Ls) => commands::ls::run(&config),
         Some(Cmd::Logs { image, run }) => commands::logs::run(&config, &image, run),
         Some(Cmd::Build(args)) => commands::build::run(config, args).await,
+        Some(Cmd::Watch(args)) => commands::watch::run(config, source, args).await,
         Some(Cmd::Push(args)) => commands::push::run(config, args).await,
-        Some(Cmd::Ui(args)) => commands::ui::run(config, args).await,
-        None => commands::ui::run(config, cli.ui).await,
+        Some(Cmd::Ui(args)) => commands::ui::run(config, source, args).await,
+        None => commands::ui::run(config, source, cli.ui).await,
     }
 }
 
-/// Discover, load and override the config; problems are printed here.
-fn load_config(cli: &Cli) -> Result<Config, i32> {
+/// Where the stack comes from and what the command line changes in it:
+/// the current directory, `$KILN_FILE`, `--file`, the compose options,
+/// `--set`, `--builder`.
+fn stack_source(cli: &Cli) -> Result<StackSource, i32> {
     let cwd = std::env::current_dir().map_err(|e| {
         output::error(format_args!("cannot read the current directory: {e}"));
         exit::USAGE
     })?;
-    let kiln_file = std::env::var("KILN_FILE").ok().filter(|v| !v.is_empty());
-    let files = config::discover(&cli.file, kiln_file.as_deref(), &cwd).map_err(|e| {
-        output::error(&e);
-        exit::USAGE
-    })?;
-    let compose = config::ComposeOptions {
-        project_name: cli.project_name.clone(),
-        profiles: cli.profile.clone(),
-        env_files: cli.env_file.clone(),
+    let (sets, builder) = match &cli.command {
+        Some(Cmd::Build(a)) => (&a.run.set, a.run.builder),
+        Some(Cmd::Watch(a)) => (&a.run.set, a.run.builder),
+        Some(Cmd::Ui(a)) => (&a.run.set, a.run.builder),
+        None => (&cli.ui.run.set, cli.ui.run.builder),
+        _ => (&cli.ui.run.set, None),
     };
+    Ok(StackSource {
+        files: cli.file.clone(),
+        kiln_file: std::env::var("KILN_FILE").ok().filter(|v| !v.is_empty()),
+        cwd,
+        compose: ComposeOptions {
+            project_name: cli.project_name.clone(),
+            profiles: cli.profile.clone(),
+            env_files: cli.env_file.clone(),
+        },
+        sets: sets.clone(),
+        builder: builder.map(BuilderArg::choice),
+    })
+}
+
+/// Load the stack; problems and warnings are printed here.
+fn load_config(source: &StackSource) -> Result<Config, i32> {
     let env = |name: &str| std::env::var(name).ok();
-    let loaded = config::load_stack(&files, &compose, &env).map_err(|e| {
+    let loaded = source.load(&env).map_err(|e| {
         // File names and values come from outside kiln: `output` shows
         // their control characters.
         match e {
-            config::LoadError::Config(errors) => output::stderr(&errors.to_string()),
-            config::LoadError::Usage(message) => output::error(message),
+            StackError::Invalid(LoadError::Config(errors)) => output::stderr(&errors.to_string()),
+            StackError::Invalid(LoadError::Usage(message)) => output::error(message),
+            other => output::error(other),
         }
         exit::USAGE
     })?;
     for w in &loaded.warnings {
         output::warning(w);
     }
-    let mut config = loaded.config;
-    let sets = match &cli.command {
-        Some(Cmd::Build(a)) => &a.run.set,
-        Some(Cmd::Ui(a)) => &a.run.set,
-        _ => &cli.ui.run.set,
-    };
-    for spec in sets {
-        config.apply_override(spec).map_err(|e| {
-            output::error(e);
-            exit::USAGE
-        })?;
-    }
-    Ok(config)
+    Ok(loaded.config)
 }

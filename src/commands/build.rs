@@ -9,7 +9,7 @@ use crate::exit;
 use crate::headless::{self, Job};
 use crate::output;
 
-pub(crate) async fn run(mut config: Config, args: BuildArgs) -> i32 {
+pub(crate) async fn run(config: Config, args: BuildArgs) -> i32 {
     let selection = match config.select(&args.images) {
         Ok(s) => s,
         Err(e) => {
@@ -17,7 +17,6 @@ pub(crate) async fn run(mut config: Config, args: BuildArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    super::apply_builder(&mut config, args.run.builder);
     let (docker, endpoint) = match super::connect_or_exit().await {
         Ok(found) => found,
         Err(code) => return code,

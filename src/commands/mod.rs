@@ -8,10 +8,11 @@ pub(crate) mod logs;
 pub(crate) mod ls;
 pub(crate) mod push;
 pub(crate) mod ui;
+pub(crate) mod watch;
 
 use crate::app::RunOptions;
-use crate::cli::args::{BuilderArg, RunArgs};
-use crate::config::{BuilderChoice, Config};
+use crate::cli::args::RunArgs;
+use crate::config::Config;
 use crate::engine::build::BuildFlags;
 use crate::engine::connect::{self, ProcessEnv};
 use crate::exit;
@@ -38,20 +39,6 @@ fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
             endpoint: None,
         },
     )
-}
-
-/// `--builder` overrides every image's `builder`.
-fn apply_builder(config: &mut Config, builder: Option<BuilderArg>) {
-    if let Some(b) = builder {
-        let choice = match b {
-            BuilderArg::Auto => BuilderChoice::Auto,
-            BuilderArg::Buildkit => BuilderChoice::BuildKit,
-            BuilderArg::Legacy => BuilderChoice::Legacy,
-        };
-        for img in &mut config.images {
-            img.builder = choice;
-        }
-    }
 }
 
 /// The daemon, or the exit code after saying why it cannot be reached.

@@ -4,17 +4,16 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use crate::cli::args::UiArgs;
-use crate::config::Config;
+use crate::config::{Config, StackSource};
 use crate::engine::{build, connect};
 use crate::exit;
 use crate::output;
 
-pub(crate) async fn run(mut config: Config, args: UiArgs) -> i32 {
+pub(crate) async fn run(config: Config, source: StackSource, args: UiArgs) -> i32 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         output::error("the dashboard needs a terminal; use `kiln build` for plain or JSON output");
         return exit::USAGE;
     }
-    super::apply_builder(&mut config, args.run.builder);
     let (docker, endpoint) = match super::connect_or_exit().await {
         Ok(found) => found,
         Err(code) => return code,
@@ -25,7 +24,7 @@ pub(crate) async fn run(mut config: Config, args: UiArgs) -> i32 {
     let daemon = connect::describe(&docker, &endpoint, &builders).await;
     flags.endpoint = Some(endpoint);
     let config = Arc::new(config);
-    match crate::tui::run(docker, config, (opts, flags), args.build, daemon).await {
+    match crate::tui::run(docker, (config, source), (opts, flags), args.build, daemon).await {
         Ok(code) => code,
         Err(e) => {
             output::error(format_args!("terminal: {e}"));

@@ -562,10 +562,7 @@ mod tests {
         assert_eq!(reads(df), paths(&["conf/", "web/public"]));
         let mut args = BTreeMap::new();
         args.insert("DIR".to_string(), "api".to_string());
-        assert_eq!(
-            context_reads(df, &args),
-            paths(&["api/public", "conf/"])
-        );
+        assert_eq!(context_reads(df, &args), paths(&["api/public", "conf/"]));
     }
 
     #[test]

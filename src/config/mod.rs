@@ -23,11 +23,14 @@
 //! - `interpolate.rs`: `${VAR}` substitution in string scalars.
 //! - `units.rs`: durations and sizes.
 //! - `dockerfile.rs`: image references in Dockerfiles, for inferred
-//!   dependencies.
+//!   dependencies, and the context paths a Dockerfile reads.
 //! - `reference.rs`: Docker's grammar of image references, for tags and
 //!   `image:`/`cache_from:` values.
 //! - `plan.rs`: dependency graph, cycles, build order and waves, `select`.
 //! - `overrides.rs`: `--set IMAGE.FIELD=VALUE`.
+//! - `stack.rs`: [`StackSource`], loading the stack as the command line
+//!   asked (discover, load, `--set`, `--builder`), at the start and on
+//!   every reload in watch mode; what a reload changed.
 //! - `suggest.rs`: "did you mean" suggestions.
 //!
 //! Errors: a problem in the file is a [`ConfigError`] (`FILE:LINE:COL:
@@ -65,6 +68,7 @@ mod plan;
 mod positions;
 mod reference;
 mod schema;
+mod stack;
 mod suggest;
 mod units;
 
@@ -75,6 +79,7 @@ pub use dockerfile_steps::{buildkit_steps, PlannedStep};
 pub use interpolate::{interpolate, Interpolated};
 pub use plan::{Dep, Plan};
 pub use reference::{check_reference, check_tag};
+pub use stack::{LoadedStack, StackError, StackSource};
 pub use units::{format_duration, parse_duration, parse_size};
 
 /// Default number of concurrent builds when neither `defaults.jobs` nor the

@@ -53,6 +53,12 @@ impl Executor {
         }
     }
 
+    /// Build from `config` from now on (a reload in watch mode); running
+    /// builds go on with what they started from.
+    pub fn use_stack(&mut self, config: Arc<Config>) {
+        self.config = config;
+    }
+
     /// Carry out an engine command; the others (events, history, quitting)
     /// are the runtime's.
     pub fn execute(&mut self, cmd: &Command) {
@@ -77,7 +83,10 @@ impl Executor {
             | Command::ShowLog { .. }
             | Command::Copy(_)
             | Command::MouseCapture(_)
-            | Command::Quit => {}
+            | Command::Quit
+            | Command::Watch { .. }
+            | Command::Unwatch
+            | Command::UseStack(_) => {}
         }
     }
 

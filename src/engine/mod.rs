@@ -1,6 +1,7 @@
-//! Everything that talks to the Docker daemon. Each build runs in its own
-//! task and reports back to the model as `Msg`s; nothing here decides what
-//! to build next (that is `app`'s scheduler).
+//! Everything that talks to the Docker daemon (and watches the files it
+//! builds from). Each build runs in its own task and reports back to the
+//! model as `Msg`s; nothing here decides what to build next (that is
+//! `app`'s scheduler).
 
 pub mod bases;
 pub mod build;
@@ -19,3 +20,4 @@ pub(crate) mod session;
 pub mod sink;
 pub mod steps;
 pub(crate) mod transfer;
+pub(crate) mod watch;

@@ -1,12 +1,13 @@
 //! The one runtime every front-end runs on: the model's message channel,
 //! the engine's executor, the history thread, the daemon health check, the
-//! signals and the clock, merged into one loop that feeds `app::update` and
-//! carries out the commands it returns. A front-end (`headless`'s printer,
+//! signals, the clock and (in watch mode) the file watcher, merged into one
+//! loop that feeds `app::update` and carries out the commands it returns. A front-end (`headless`'s printer,
 //! the dashboard) only shows: it prints events or draws the model, and may
 //! add input of its own (keys, mouse, resize).
 //!
 //! ```text
 //!  engine tasks ──┐
+//!  file watcher ──┤
 //!  history thread ┤
 //!  ticks, pings ──┼─► Msg ─► app::update ─► Commands ─┬─► Executor (engine)
 //!  signals ───────┤                                   ├─► history thread
@@ -29,9 +30,10 @@ use tokio::sync::mpsc;
 
 use crate::app::event::Event;
 use crate::app::{self, App, Command, Msg};
-use crate::config::Config;
+use crate::config::{Config, StackSource};
 use crate::engine::build::BuildFlags;
 use crate::engine::executor::Executor;
+use crate::engine::watch::Watcher;
 use health::HealthCheck;
 use recording::Recording;
 use signals::Signals;
@@ -93,6 +95,8 @@ pub(crate) enum Effect {
 
 pub(crate) struct Runtime {
     config: Arc<Config>,
+    /// Where engine tasks and the watcher send their messages.
+    tx: mpsc::Sender<Msg>,
     messages: mpsc::Receiver<Msg>,
     history_answers: mpsc::UnboundedReceiver<Msg>,
     history_tx: mpsc::UnboundedSender<Msg>,
@@ -100,6 +104,10 @@ pub(crate) struct Runtime {
     recording: Option<Recording>,
     health: HealthCheck,
     signals: Signals,
+    /// Watch mode's file watcher, while the model watches.
+    watcher: Option<Watcher>,
+    /// How to load the stack again when its file changes in watch mode.
+    reload: Option<StackSource>,
 }
 
 impl Runtime {
@@ -109,6 +117,7 @@ impl Runtime {
         let (history_tx, history_answers) = mpsc::unbounded_channel();
         Runtime {
             config: config.clone(),
+            tx: tx.clone(),
             messages,
             history_answers,
             history_tx,
@@ -116,7 +125,15 @@ impl Runtime {
             executor: Executor::new(docker, config, flags, tx),
             recording: None,
             signals: Signals::listen(),
+            watcher: None,
+            reload: None,
         }
+    }
+
+    /// In watch mode, reload the stack from `source` when its file changes.
+    pub(crate) fn reload_from(mut self, source: StackSource) -> Runtime {
+        self.reload = Some(source);
+        self
     }
 
     /// Open the build history (off the async threads): what it knows about
@@ -187,6 +204,19 @@ impl Runtime {
                     quit = true;
                     None
                 }
+                Command::Watch { images } => {
+                    self.watch(images);
+                    None
+                }
+                Command::Unwatch => {
+                    self.watcher = None;
+                    None
+                }
+                Command::UseStack(config) => {
+                    self.config = config.clone();
+                    self.executor.use_stack(config);
+                    None
+                }
                 engine => {
                     self.executor.execute(&engine);
                     None
@@ -211,6 +241,23 @@ impl Runtime {
             return Some(Msg::Notice(format!("no saved log for {name}")));
         };
         front.perform(Effect::Pager(path))
+    }
+
+    /// Watch `images` from now on: start the watcher, or set it up anew.
+    fn watch(&mut self, images: Vec<usize>) {
+        if self.watcher.is_none() {
+            match Watcher::start(self.tx.clone(), self.reload.clone()) {
+                Ok(w) => self.watcher = Some(w),
+                Err(e) => {
+                    let why = format!("watch mode cannot start its thread: {e}");
+                    let _ = self.tx.try_send(Msg::Notice(why));
+                    return;
+                }
+            }
+        }
+        if let Some(w) = &self.watcher {
+            w.configure(self.config.clone(), images);
+        }
     }
 
     /// The loop: from `first` until the model says quit or the front-end is
@@ -271,6 +318,7 @@ impl Runtime {
     /// doing so (a disk that filled up), then cancel what still runs on the
     /// daemon, waiting (bounded) for the tasks to let go of their streams.
     pub(crate) async fn shutdown<F: FrontEnd>(mut self, app: &mut App, front: &mut F) {
+        self.watcher = None;
         if let Some(recording) = self.recording.take() {
             let _ = tokio::task::spawn_blocking(move || recording.close()).await;
         }

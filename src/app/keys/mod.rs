@@ -100,6 +100,7 @@ fn apply(app: &mut App, action: Action, at: Instant, out: &mut Vec<Command>) {
         Action::ToggleTiled => normal::toggle_tiled(app),
         Action::ToggleZoom => normal::toggle_zoom(app),
         Action::ToggleMouse => normal::toggle_mouse(app, out),
+        Action::ToggleWatch => super::watch::toggle(app, out),
         Action::MoreJobs => normal::more_jobs(app, at, out),
         Action::FewerJobs => normal::fewer_jobs(app, at, out),
         Action::ShowHelp => {

@@ -87,6 +87,8 @@ actions! {
     ToggleZoom,
     /// Capture the mouse, or leave it to the terminal (text selection).
     ToggleMouse,
+    /// Watch every image's files and rebuild what changes, or stop.
+    ToggleWatch,
     /// One more build at once.
     MoreJobs,
     /// One build fewer at once (running ones finish).
@@ -377,6 +379,11 @@ pub const NORMAL: &[Row] = &[
         "m",
         "mouse capture on/off (terminal selection)",
         &[on(&[ch('m')], Action::ToggleMouse)],
+    ),
+    row(
+        "W",
+        "watch: rebuild what changes as files are saved (on/off)",
+        &[on(&[ch('W')], Action::ToggleWatch)],
     ),
     row(
         "+ / -",

@@ -1,0 +1,224 @@
+//! Loading the stack the way the command line asked for it: find the
+//! file(s), load them (a kiln.yaml or compose files), apply `--set`
+//! overrides and `--builder`. The command line loads it once at the start;
+//! watch mode loads it again, the same way, each time one of its files
+//! changes ([`StackSource::files`]). [`Config::changed_images`] says what a
+//! reload changed.
+
+use std::path::PathBuf;
+
+use super::positions::Positions;
+use super::{
+    compose, discover, load_stack, read_text, BuilderChoice, ComposeOptions, Config, ConfigError,
+    DiscoverError, LoadError,
+};
+
+/// Where the stack comes from and what the command line changes in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackSource {
+    /// `-f/--file` (repeatable, for compose files).
+    pub files: Vec<PathBuf>,
+    /// `$KILN_FILE` as it was at the start.
+    pub kiln_file: Option<String>,
+    /// Where relative paths (and discovery) start.
+    pub cwd: PathBuf,
+    /// `-p`, `--profile`, `--env-file` (compose files only).
+    pub compose: ComposeOptions,
+    /// `--set IMAGE.FIELD=VALUE`, in order.
+    pub sets: Vec<String>,
+    /// `--builder`: every image's builder.
+    pub builder: Option<BuilderChoice>,
+}
+
+/// Why the stack could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StackError {
+    #[error("{0}")]
+    NotFound(#[from] DiscoverError),
+    /// Problems in the files (`FILE:LINE:COL: message`, one per line), or
+    /// with how kiln was asked.
+    #[error("{0}")]
+    Invalid(#[from] LoadError),
+    /// A `--set` that does not apply (the message names it).
+    #[error("{0}")]
+    BadOverride(String),
+}
+
+/// A loaded stack and its warnings (same format as errors).
+#[derive(Debug, Clone)]
+pub struct LoadedStack {
+    pub config: Config,
+    pub warnings: Vec<ConfigError>,
+}
+
+impl StackSource {
+    /// Discover, load and override. `env` resolves `${VAR}`s.
+    pub fn load(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<LoadedStack, StackError> {
+        let files = discover(&self.files, self.kiln_file.as_deref(), &self.cwd)?;
+        let loaded = load_stack(&files, &self.compose, env)?;
+        let mut config = loaded.config;
+        for spec in &self.sets {
+            config
+                .apply_override(spec)
+                .map_err(StackError::BadOverride)?;
+        }
+        if let Some(choice) = self.builder {
+            for img in &mut config.images {
+                img.builder = choice;
+            }
+        }
+        Ok(LoadedStack {
+            config,
+            warnings: loaded.warnings,
+        })
+    }
+
+    /// The files a load reads, absolute: the stack's file(s) and, for
+    /// compose files, the env files (`--env-file`, else `.env` beside the
+    /// first file, which may not exist yet). None found: empty.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let Ok(found) = discover(&self.files, self.kiln_file.as_deref(), &self.cwd) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = found.iter().map(|f| self.cwd.join(f)).collect();
+        let is_compose = found
+            .first()
+            .is_some_and(|first| is_compose(&self.cwd.join(first)));
+        if is_compose && self.compose.env_files.is_empty() {
+            let dir = files
+                .first()
+                .and_then(|f| f.parent())
+                .map(|d| d.join(".env"));
+            files.extend(dir);
+        } else if is_compose {
+            files.extend(self.compose.env_files.iter().map(|f| self.cwd.join(f)));
+        }
+        files
+    }
+}
+
+/// Whether `path` is a compose file, as `load_stack` tells: by its name,
+/// else by its top-level keys.
+fn is_compose(path: &std::path::Path) -> bool {
+    compose::has_compose_name(path)
+        || read_text(path).is_ok_and(|text| {
+            Positions::read(&text).is_ok_and(|top| compose::has_compose_keys(&top))
+        })
+}
+
+impl Config {
+    /// The images of `new` that are not in `self` or whose settings differ
+    /// (where they are declared in the file does not count), in `new`'s
+    /// order.
+    pub fn changed_images(&self, new: &Config) -> Vec<String> {
+        new.images
+            .iter()
+            .filter(|img| {
+                self.images
+                    .iter()
+                    .find(|old| old.name == img.name)
+                    .is_none_or(|old| {
+                        let mut old = old.clone();
+                        old.line = img.line;
+                        old != **img
+                    })
+            })
+            .map(|img| img.name.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(dir: &std::path::Path, file: &str, yaml: &str) -> StackSource {
+        std::fs::write(dir.join(file), yaml).unwrap();
+        for name in ["a", "b"] {
+            std::fs::create_dir_all(dir.join(name)).unwrap();
+            std::fs::write(dir.join(name).join("Dockerfile"), "FROM scratch\n").unwrap();
+        }
+        StackSource {
+            cwd: dir.to_path_buf(),
+            ..StackSource::default()
+        }
+    }
+
+    #[test]
+    fn loads_like_the_command_line_with_overrides_and_builder() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut source = stack(
+            dir.path(),
+            "kiln.yaml",
+            "images:\n  - name: a\n  - name: b\n",
+        );
+        source.sets = vec!["a.args.X=1".into()];
+        source.builder = Some(BuilderChoice::Legacy);
+        let loaded = source.load(&|_| None).unwrap();
+        let a = &loaded.config.images[0];
+        assert_eq!(a.args.get("X").map(String::as_str), Some("1"));
+        assert!(loaded
+            .config
+            .images
+            .iter()
+            .all(|i| i.builder == BuilderChoice::Legacy));
+        assert_eq!(source.files(), [dir.path().join("kiln.yaml")]);
+    }
+
+    #[test]
+    fn a_compose_stack_depends_on_its_files_and_env_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut source = stack(
+            dir.path(),
+            "compose.yaml",
+            "services:\n  a:\n    build: ./a\n",
+        );
+        std::fs::write(dir.path().join("compose.override.yaml"), "services: {}\n").unwrap();
+        let files = source.files();
+        assert_eq!(files[0], dir.path().join("compose.yaml"));
+        assert_eq!(files.last().unwrap(), &dir.path().join(".env"));
+        assert!(source.load(&|_| None).is_ok());
+        source.compose.env_files = vec!["prod.env".into()];
+        assert_eq!(source.files().last().unwrap(), &dir.path().join("prod.env"));
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = stack(
+            dir.path(),
+            "kiln.yaml",
+            "images:\n  - name: a\n    contxt: a\n",
+        );
+        let err = source.load(&|_| None).unwrap_err();
+        assert!(matches!(err, StackError::Invalid(_)));
+        assert!(err.to_string().contains("kiln.yaml:3:5: "), "{err}");
+        let mut source = stack(dir.path(), "kiln.yaml", "images:\n  - name: a\n");
+        source.sets = vec!["nope.tags=x".into()];
+        let err = source.load(&|_| None).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--set nope.tags: unknown image 'nope'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn changed_images_ignores_where_an_entry_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = stack(
+            dir.path(),
+            "kiln.yaml",
+            "images:\n  - name: a\n  - name: b\n",
+        );
+        let old = source.load(&|_| None).unwrap().config;
+        let source = stack(
+            dir.path(),
+            "kiln.yaml",
+            "# moved down a line\nimages:\n  - name: a\n  - name: b\n    args: {X: '2'}\n  - name: c\n    context: a\n",
+        );
+        let new = source.load(&|_| None).unwrap().config;
+        assert_eq!(old.changed_images(&new), ["b", "c"]);
+        assert!(new.changed_images(&new).is_empty());
+    }
+}

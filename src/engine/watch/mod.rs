@@ -1,0 +1,645 @@
+//! The file watcher of watch mode: inotify (through `notify`) on every
+//! directory that can hold a path a watched image's build sees, and on the
+//! stack file; changes go to the model as messages, debounced.
+//!
+//! ```text
+//!  notify's thread ──► inputs ──► kiln-watch thread ──► Msg::FilesChanged / ContextGone /
+//!  runtime: Configure ┘             (scopes, dirs,        Watching / StackReloaded /
+//!                                   debounce)             StackInvalid ──► the runtime's channel
+//! ```
+//!
+//! - inotify watches one directory at a time; kiln adds one watch per
+//!   directory that matters (`scope.rs`), so a `node_modules` that
+//!   `.dockerignore` excludes costs nothing. New directories are walked and
+//!   watched as they appear; directories deleted or moved away are dropped.
+//! - Changes are collected per image until nothing relevant has happened
+//!   for [`QUIET`] (or [`MAX_WAIT`] has passed since the first): a
+//!   `git checkout` of thousands of files is one message per image.
+//! - The stack file's directory is watched (editors save by renaming a new
+//!   file over the old one); a change reloads the stack the way the
+//!   command line loaded it (`config::StackSource`).
+//! - A context directory deleted or renamed is reported for its image.
+//! - Idle, the thread blocks on its channel: no timer, no CPU.
+//!
+//! Nothing here decides what to rebuild: that is `app::watch`.
+
+mod dirs;
+pub(crate) mod scope;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
+use notify::{Event as FsEvent, EventKind as FsKind};
+use tokio::sync::mpsc;
+
+use crate::app::Msg;
+use crate::config::{Config, ContextSource, Source, StackSource};
+use crate::sanitize::visible;
+use dirs::Dirs;
+use scope::{Scope, MAX_NAMED};
+
+/// How long nothing relevant must happen before changes are reported.
+pub(crate) const QUIET: Duration = Duration::from_millis(300);
+/// The longest changes wait while relevant ones keep coming.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(10);
+/// How many changed files one message names (the rest are counted).
+pub(crate) const NAMED_FILES: usize = 20;
+
+/// What the watch thread is told.
+enum Input {
+    /// What inotify saw (through notify's thread).
+    Fs(notify::Result<FsEvent>),
+    /// Watch these images of this stack (and its file), instead of
+    /// whatever was watched before.
+    Configure {
+        config: Arc<Config>,
+        images: Vec<usize>,
+    },
+    Stop,
+}
+
+/// The running watcher; dropping it stops watching.
+pub(crate) struct Watcher {
+    inputs: std_mpsc::Sender<Input>,
+}
+
+impl Watcher {
+    /// Start the watch thread, reporting to `tx`; `reload` is how to load
+    /// the stack again when its file changes (none: the file is not
+    /// watched).
+    pub(crate) fn start(
+        tx: mpsc::Sender<Msg>,
+        reload: Option<StackSource>,
+    ) -> std::io::Result<Watcher> {
+        let (inputs, queue) = std_mpsc::channel();
+        let fs = inputs.clone();
+        std::thread::Builder::new()
+            .name("kiln-watch".into())
+            .spawn(move || {
+                let dirs = Dirs::new(move |event| {
+                    if !is_read_only(&event) {
+                        let _ = fs.send(Input::Fs(event));
+                    }
+                });
+                State::new(dirs, tx, reload).run(queue);
+            })?;
+        Ok(Watcher { inputs })
+    }
+
+    /// Watch `images` of `config` from now on.
+    pub(crate) fn configure(&self, config: Arc<Config>, images: Vec<usize>) {
+        let _ = self.inputs.send(Input::Configure { config, images });
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.inputs.send(Input::Stop);
+    }
+}
+
+/// Opening and reading files (every build reads its whole context) is no
+/// change; dropped on notify's thread, before it costs anything more.
+fn is_read_only(event: &notify::Result<FsEvent>) -> bool {
+    matches!(
+        event,
+        Ok(FsEvent {
+            kind: FsKind::Access(
+                AccessKind::Open(_) | AccessKind::Close(AccessMode::Read) | AccessKind::Read
+            ),
+            ..
+        })
+    )
+}
+
+/// A change at one path, as the scopes see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// Created or moved in.
+    Appeared { dir: bool },
+    /// Deleted or moved away.
+    Vanished { dir: bool },
+    /// Written, or its metadata changed.
+    Modified,
+}
+
+/// Changes seen and not yet reported.
+#[derive(Debug, Default)]
+struct Pending {
+    /// Per image: changed paths (relative to its context), and how many
+    /// more than could be kept.
+    files: BTreeMap<String, (BTreeSet<String>, usize)>,
+    /// Images whose Dockerfile or `.dockerignore` changed.
+    reread: BTreeSet<String>,
+    /// Images whose context directory went away.
+    gone: BTreeSet<String>,
+    /// The stack file changed.
+    stack: bool,
+    /// When the first change came, and the last.
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl Pending {
+    fn touch(&mut self, now: Instant) {
+        self.first.get_or_insert(now);
+        self.last = Some(now);
+    }
+
+    /// When to report: after the quiet period, or at the latest MAX_WAIT
+    /// after the first change.
+    fn due(&self) -> Option<Instant> {
+        Some((self.last? + QUIET).min(self.first? + MAX_WAIT))
+    }
+
+    fn add(&mut self, image: &str, rel: String, now: Instant) {
+        let (files, more) = self.files.entry(image.to_string()).or_default();
+        if files.len() < MAX_NAMED || files.contains(&rel) {
+            files.insert(rel);
+        } else {
+            *more += 1;
+        }
+        self.touch(now);
+    }
+}
+
+/// The watch thread's state.
+struct State {
+    dirs: Dirs,
+    tx: mpsc::Sender<Msg>,
+    reload: Option<StackSource>,
+    /// The stack the model builds from (to say what a reload changed).
+    config: Option<Arc<Config>>,
+    scopes: Vec<Scope>,
+    /// Per scope: the directories it watches.
+    scope_dirs: Vec<BTreeSet<PathBuf>>,
+    /// Per scope: its context directory is gone.
+    gone: Vec<bool>,
+    /// The stack's files (kiln.yaml, or compose files and their env
+    /// file), absolute.
+    stack_files: Vec<PathBuf>,
+    /// Directories watched to see the stack file and the context
+    /// directories themselves replaced, deleted or renamed.
+    parents: BTreeSet<PathBuf>,
+    pending: Pending,
+}
+
+impl State {
+    fn new(dirs: Dirs, tx: mpsc::Sender<Msg>, reload: Option<StackSource>) -> State {
+        State {
+            dirs,
+            tx,
+            reload,
+            config: None,
+            scopes: Vec::new(),
+            scope_dirs: Vec::new(),
+            gone: Vec::new(),
+            stack_files: Vec::new(),
+            parents: BTreeSet::new(),
+            pending: Pending::default(),
+        }
+    }
+
+    /// Until stopped (or the runtime is gone): wait for inputs, report what
+    /// is due.
+    fn run(mut self, queue: std_mpsc::Receiver<Input>) {
+        loop {
+            let input = match self.pending.due() {
+                None => queue.recv().ok(),
+                Some(due) => {
+                    let wait = due.saturating_duration_since(Instant::now());
+                    match queue.recv_timeout(wait) {
+                        Ok(input) => Some(input),
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                            if !self.report() {
+                                return;
+                            }
+                            continue;
+                        }
+                        Err(std_mpsc::RecvTimeoutError::Disconnected) => None,
+                    }
+                }
+            };
+            let alive = match input {
+                None | Some(Input::Stop) => false,
+                Some(Input::Fs(Ok(event))) => {
+                    self.on_event(event);
+                    true
+                }
+                Some(Input::Fs(Err(e))) => self.on_error(e),
+                Some(Input::Configure { config, images }) => self.configure(config, images),
+            };
+            if !alive {
+                return;
+            }
+        }
+    }
+
+    /// Send to the model; false when it is gone.
+    fn send(&self, msg: Msg) -> bool {
+        self.tx.blocking_send(msg).is_ok()
+    }
+
+    /// Watch `images` of `config` (and its file): new scopes, their
+    /// directories watched (before the old ones are let go, so the
+    /// directories both watch are never unwatched), then say what is
+    /// watched.
+    fn configure(&mut self, config: Arc<Config>, images: Vec<usize>) -> bool {
+        let mut scopes = Vec::new();
+        let mut unwatchable = Vec::new();
+        for &i in &images {
+            let Some(img) = config.images.get(i) else {
+                continue;
+            };
+            match &img.source {
+                Source::Build {
+                    context: ContextSource::Dir(root),
+                    dockerfile,
+                } => scopes.push(Scope::new(
+                    img.name.clone(),
+                    absolute(root),
+                    dockerfile,
+                    img.args.clone(),
+                )),
+                Source::Build {
+                    context: ContextSource::Git(_),
+                    ..
+                } => unwatchable.push(img.name.clone()),
+                Source::Prebuilt { .. } => {}
+            }
+        }
+        let stack_files = self.reload.as_ref().map(|r| r.files()).unwrap_or_default();
+        let mut parents: BTreeSet<PathBuf> = scopes
+            .iter()
+            .filter_map(|s| s.root.parent().map(Path::to_path_buf))
+            .collect();
+        parents.extend(
+            stack_files
+                .iter()
+                .filter_map(|f| f.parent().map(Path::to_path_buf)),
+        );
+
+        let mut scope_dirs = Vec::new();
+        let mut lost = Vec::new();
+        for scope in &scopes {
+            let dirs = match scope.walk(&scope.root, "", false) {
+                Ok(found) => found.dirs.into_iter().collect(),
+                Err(e) => {
+                    lost.push((scope.name.clone(), gone_error(&scope.root, &e)));
+                    BTreeSet::new()
+                }
+            };
+            self.dirs.add_all(&dirs);
+            scope_dirs.push(dirs);
+        }
+        self.dirs.add_all(&parents);
+        for old in std::mem::take(&mut self.scope_dirs) {
+            self.dirs.remove_all(&old);
+        }
+        self.dirs
+            .remove_all(&std::mem::replace(&mut self.parents, parents));
+        self.gone = scopes
+            .iter()
+            .map(|s| lost.iter().any(|(n, _)| *n == s.name))
+            .collect();
+        self.scopes = scopes;
+        self.scope_dirs = scope_dirs;
+        self.stack_files = stack_files;
+        self.config = Some(config);
+        self.pending = Pending::default();
+        self.say_what_is_watched(unwatchable, lost)
+    }
+
+    /// `Watching`, after any problems: images that cannot be watched, the
+    /// inotify limit, contexts that are gone.
+    fn say_what_is_watched(
+        &mut self,
+        unwatchable: Vec<String>,
+        lost: Vec<(String, String)>,
+    ) -> bool {
+        let mut msgs = Vec::new();
+        if !unwatchable.is_empty() {
+            msgs.push(Msg::Notice(format!(
+                "not watched (their context is a git URL): {}",
+                unwatchable.join(", ")
+            )));
+        }
+        if let Some(problem) = self.dirs.take_problem() {
+            msgs.push(Msg::Notice(problem));
+        }
+        let at = Instant::now();
+        for (image, error) in lost {
+            msgs.push(Msg::ContextGone { image, error, at });
+        }
+        let mut paths: Vec<String> = self
+            .scopes
+            .iter()
+            .map(|s| shown(&s.root.to_string_lossy()))
+            .collect();
+        let existing = self.stack_files.iter().filter(|f| f.is_file());
+        paths.extend(existing.map(|f| shown(&f.to_string_lossy())));
+        msgs.push(Msg::Watching {
+            paths,
+            dirs: self.dirs.len(),
+            at,
+        });
+        msgs.into_iter().all(|m| self.send(m))
+    }
+
+    /// One thing inotify saw.
+    fn on_event(&mut self, event: FsEvent) {
+        if event.need_rescan() {
+            self.missed_events();
+            return;
+        }
+        let Some(change) = self.change_of(&event) else {
+            return;
+        };
+        for path in &event.paths {
+            self.on_change(path, change);
+        }
+    }
+
+    /// The change an event is, if it is one.
+    fn change_of(&self, event: &FsEvent) -> Option<Change> {
+        let path = event.paths.first()?;
+        Some(match event.kind {
+            FsKind::Create(kind) => Change::Appeared {
+                dir: kind == CreateKind::Folder || (kind == CreateKind::Any && is_dir(path)),
+            },
+            FsKind::Remove(kind) => Change::Vanished {
+                dir: kind == RemoveKind::Folder || self.dirs.contains(path),
+            },
+            FsKind::Modify(ModifyKind::Name(RenameMode::From)) => Change::Vanished {
+                dir: self.dirs.contains(path),
+            },
+            FsKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+                Change::Appeared { dir: is_dir(path) }
+            }
+            // Reported as From and To already.
+            FsKind::Modify(ModifyKind::Name(_)) => return None,
+            FsKind::Modify(_) | FsKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                Change::Modified
+            }
+            _ => return None,
+        })
+    }
+
+    /// A change at `path`: to the stack file, or within (or of) contexts.
+    fn on_change(&mut self, path: &Path, change: Change) {
+        let now = Instant::now();
+        if self.stack_files.iter().any(|f| f == path) {
+            self.pending.stack = true;
+            self.pending.touch(now);
+        }
+        for k in 0..self.scopes.len() {
+            let root = &self.scopes[k].root;
+            if path == root {
+                self.on_root_change(k, change, now);
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                if !self.gone[k] {
+                    let rel = rel.to_string_lossy().into_owned();
+                    self.on_context_change(k, path, rel, change, now);
+                }
+            }
+        }
+    }
+
+    /// The context directory itself was deleted, moved away, or (after
+    /// that) is back.
+    fn on_root_change(&mut self, k: usize, change: Change, now: Instant) {
+        let name = self.scopes[k].name.clone();
+        match change {
+            Change::Vanished { .. } => {
+                self.gone[k] = true;
+                let dirs = std::mem::take(&mut self.scope_dirs[k]);
+                self.dirs.remove_all(&dirs);
+                self.pending.gone.insert(name);
+                self.pending.touch(now);
+            }
+            Change::Appeared { .. } if self.gone[k] => {
+                self.gone[k] = false;
+                self.pending.gone.remove(&name);
+                self.pending.reread.insert(name.clone());
+                self.pending.add(&name, ".".into(), now);
+            }
+            _ => {}
+        }
+    }
+
+    /// A change at `rel` inside scope `k`'s context: new directories are
+    /// walked and watched, vanished ones let go; what matters is kept for
+    /// the report.
+    fn on_context_change(
+        &mut self,
+        k: usize,
+        path: &Path,
+        rel: String,
+        change: Change,
+        now: Instant,
+    ) {
+        let scope = &self.scopes[k];
+        if scope.is_build_file(&rel) {
+            self.pending.reread.insert(scope.name.clone());
+        }
+        let dir = matches!(
+            change,
+            Change::Appeared { dir: true } | Change::Vanished { dir: true }
+        );
+        let matters = scope.matters(&rel, dir);
+        match change {
+            Change::Appeared { dir: true } if matters => {
+                // Its content may have been written before its watch was
+                // added: walk it for that too.
+                if let Ok(found) = scope.walk(path, &rel, true) {
+                    let name = scope.name.clone();
+                    self.watch_more(k, found.dirs);
+                    for p in found.paths {
+                        self.pending.add(&name, p, now);
+                    }
+                    if let Some((_, more)) = self.pending.files.get_mut(&name) {
+                        *more += found.more;
+                    }
+                }
+            }
+            Change::Vanished { dir: true } => self.let_go_below(k, path),
+            _ => {}
+        }
+        if matters {
+            let name = self.scopes[k].name.clone();
+            self.pending.add(&name, rel, now);
+        }
+    }
+
+    /// Scope `k` watches these directories too.
+    fn watch_more(&mut self, k: usize, dirs: Vec<PathBuf>) {
+        let new: BTreeSet<PathBuf> = dirs
+            .into_iter()
+            .filter(|d| !self.scope_dirs[k].contains(d))
+            .collect();
+        self.dirs.add_all(&new);
+        self.scope_dirs[k].extend(new);
+    }
+
+    /// Scope `k` no longer watches `dir` and what is below it.
+    fn let_go_below(&mut self, k: usize, dir: &Path) {
+        let below: BTreeSet<PathBuf> = self.scope_dirs[k]
+            .range(dir.to_path_buf()..)
+            .take_while(|d| d.starts_with(dir))
+            .cloned()
+            .collect();
+        for d in &below {
+            self.scope_dirs[k].remove(d);
+        }
+        self.dirs.remove_all(&below);
+    }
+
+    /// inotify's queue overflowed: changes were lost. Every image may have
+    /// changed; walk everything again.
+    fn missed_events(&mut self) {
+        let now = Instant::now();
+        for scope in &self.scopes {
+            self.pending.files.entry(scope.name.clone()).or_default();
+            self.pending.reread.insert(scope.name.clone());
+        }
+        self.pending.touch(now);
+    }
+
+    /// notify's own errors: the inotify limit (said once), or its thread
+    /// failing to read (nothing to do but say so). False when the model
+    /// is gone.
+    fn on_error(&mut self, error: notify::Error) -> bool {
+        let message = match error.kind {
+            notify::ErrorKind::MaxFilesWatch => match self.dirs.limit_problem() {
+                Some(problem) => problem,
+                None => return true,
+            },
+            _ => format!("the file watcher failed: {}", shown(&error.to_string())),
+        };
+        self.send(Msg::Notice(message))
+    }
+
+    /// The quiet period is over: re-read build files, then report contexts
+    /// gone, files changed, and the stack reloaded. False when the model
+    /// is gone.
+    fn report(&mut self) -> bool {
+        let pending = std::mem::take(&mut self.pending);
+        for name in &pending.reread {
+            self.reread(name);
+        }
+        let at = Instant::now();
+        let mut msgs = Vec::new();
+        for name in &pending.gone {
+            let Some(scope) = self.scopes.iter().find(|s| &s.name == name) else {
+                continue;
+            };
+            let error = format!(
+                "the build context {} was deleted or renamed",
+                scope.root.display()
+            );
+            msgs.push(Msg::ContextGone {
+                image: name.clone(),
+                error: shown(&error),
+                at,
+            });
+        }
+        for (image, (files, more)) in pending.files {
+            if pending.gone.contains(&image) {
+                continue;
+            }
+            let total = files.len() + more;
+            let files: Vec<String> = files.iter().take(NAMED_FILES).map(|f| shown(f)).collect();
+            msgs.push(Msg::FilesChanged {
+                more: total - files.len(),
+                image,
+                files,
+                at,
+            });
+        }
+        if pending.stack {
+            msgs.extend(self.reload_stack());
+        }
+        if let Some(problem) = self.dirs.take_problem() {
+            msgs.push(Msg::Notice(problem));
+        }
+        msgs.into_iter().all(|m| self.send(m))
+    }
+
+    /// Scope `name`'s Dockerfile or `.dockerignore` changed: read them and
+    /// watch the directories it now sees.
+    fn reread(&mut self, name: &str) {
+        let Some(k) = self.scopes.iter().position(|s| s.name == name) else {
+            return;
+        };
+        if self.gone[k] {
+            return;
+        }
+        self.scopes[k].reread();
+        let scope = &self.scopes[k];
+        let Ok(found) = scope.walk(&scope.root, "", false) else {
+            return;
+        };
+        let now: BTreeSet<PathBuf> = found.dirs.into_iter().collect();
+        let old = std::mem::replace(&mut self.scope_dirs[k], now.clone());
+        self.dirs.add_all(&now.difference(&old).cloned().collect());
+        self.dirs
+            .remove_all(&old.difference(&now).cloned().collect());
+    }
+
+    /// Load the stack again as the command line did: the new stack and
+    /// what changed in it, or why it does not load.
+    fn reload_stack(&self) -> Vec<Msg> {
+        let (Some(source), Some(old)) = (&self.reload, &self.config) else {
+            return Vec::new();
+        };
+        let env = |name: &str| std::env::var(name).ok();
+        match source.load(&env) {
+            Ok(loaded) => {
+                let mut msgs: Vec<Msg> = loaded
+                    .warnings
+                    .iter()
+                    .map(|w| Msg::Notice(format!("warning: {}", shown(&w.to_string()))))
+                    .collect();
+                msgs.push(Msg::StackReloaded {
+                    changed: old.changed_images(&loaded.config),
+                    config: Arc::new(loaded.config),
+                    at: Instant::now(),
+                });
+                msgs
+            }
+            Err(e) => {
+                let text: Vec<String> = e.to_string().lines().map(shown).collect();
+                vec![Msg::StackInvalid(text.join("\n"))]
+            }
+        }
+    }
+}
+
+/// Why a context directory cannot be watched.
+fn gone_error(root: &Path, e: &std::io::Error) -> String {
+    shown(&format!(
+        "cannot watch the build context {}: {e}",
+        root.display()
+    ))
+}
+
+/// Text from the file system (names, errors naming them) as it may be
+/// shown: control characters written out, so a name neither drives the
+/// terminal nor breaks a line, and what is odd about it shows.
+fn shown(text: &str) -> String {
+    visible(text).into_owned()
+}
+
+fn is_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// `path` made absolute against the current directory, without resolving
+/// symlinks (events name paths the way their watch was added).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

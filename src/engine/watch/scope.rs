@@ -1,0 +1,360 @@
+//! One image's share of a watch: its context root and the one question a
+//! change raises — does a change at this path matter to this image? — plus
+//! the directories to watch for it.
+//!
+//! A path matters when the build would see it: it is in the context after
+//! `.dockerignore` (Docker's matcher, `super::super::dockerignore`, as the
+//! context walker in `context.rs` applies it) and the Dockerfile reads it
+//! (`COPY`/`ADD` sources and bind mounts, `config::context_reads`). The
+//! Dockerfile and `.dockerignore` themselves always matter. Editors' swap
+//! and backup files never do.
+//!
+//! Directories are listed the way the context walker prunes: a directory
+//! nothing below which can matter (an excluded `node_modules`, a `docs/`
+//! the Dockerfile never copies) is not read, let alone watched. Symlinks
+//! are not followed (the context sends them as links).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::config::{context_reads, ContextReads, Dockerfile};
+use crate::engine::context::DOCKERIGNORE;
+use crate::engine::dockerignore::{clean, DockerIgnore};
+
+/// How many changed paths one walk of a new directory names at most.
+pub(crate) const MAX_NAMED: usize = 10_000;
+
+/// One watched image.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    pub name: String,
+    /// The context directory, absolute.
+    pub root: PathBuf,
+    /// The Dockerfile: its text, or its path relative to the root,
+    /// cleaned.
+    dockerfile: Dockerfile,
+    /// The build args (the Dockerfile's `$VAR`s in sources).
+    args: BTreeMap<String, String>,
+    ignore: DockerIgnore,
+    /// What the Dockerfile reads, as an ignore file that leaves out
+    /// everything else (`*`, then `!SOURCE` per source); None: everything.
+    reads: Option<DockerIgnore>,
+}
+
+/// What a walk below a directory found.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    /// Directories to watch (the start included).
+    pub dirs: Vec<PathBuf>,
+    /// Paths that matter, relative to the root (when asked for), at most
+    /// [`MAX_NAMED`].
+    pub paths: Vec<String>,
+    /// Paths that matter beyond those named.
+    pub more: usize,
+}
+
+impl Scope {
+    /// The scope of image `name` built from `root` with `dockerfile` (a
+    /// path is relative to the root); reads its `.dockerignore` and
+    /// Dockerfile.
+    pub fn new(
+        name: String,
+        root: PathBuf,
+        dockerfile: &Dockerfile,
+        args: BTreeMap<String, String>,
+    ) -> Scope {
+        let dockerfile = match dockerfile {
+            Dockerfile::Path(path) => {
+                let given = Path::new(path);
+                let relative = given.strip_prefix(&root).unwrap_or(given);
+                let cleaned = clean(&relative.to_string_lossy());
+                Dockerfile::Path(cleaned.trim_start_matches('/').to_string())
+            }
+            inline => inline.clone(),
+        };
+        let mut scope = Scope {
+            name,
+            root,
+            dockerfile,
+            args,
+            ignore: DockerIgnore::default(),
+            reads: None,
+        };
+        scope.reread();
+        scope
+    }
+
+    /// Read `.dockerignore` and the Dockerfile again (one of them changed).
+    /// Unreadable ones leave everything in view: the build will say what is
+    /// wrong with them.
+    pub fn reread(&mut self) {
+        self.ignore = fs::read(self.root.join(DOCKERIGNORE))
+            .map(|bytes| DockerIgnore::parse(&String::from_utf8_lossy(&bytes)))
+            .unwrap_or_default();
+        self.reads = self
+            .dockerfile
+            .text_in(&self.root)
+            .and_then(|text| reads_matcher(&text, &self.args));
+    }
+
+    /// Whether a change at `rel` (relative to the root) matters.
+    pub fn matters(&self, rel: &str, is_dir: bool) -> bool {
+        if self.is_build_file(rel) {
+            return true;
+        }
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        !is_editor_scratch(name)
+            && seen(&self.ignore, rel, is_dir)
+            && self.reads.as_ref().is_none_or(|r| seen(r, rel, is_dir))
+    }
+
+    /// The Dockerfile (unless it is inline, in the stack file) or
+    /// `.dockerignore`: a change there changes what the scope sees.
+    pub fn is_build_file(&self, rel: &str) -> bool {
+        rel == DOCKERIGNORE || matches!(&self.dockerfile, Dockerfile::Path(p) if p == rel)
+    }
+
+    /// Whether to watch directory `rel`: something below it can matter.
+    fn descends(&self, rel: &str) -> bool {
+        let holds_dockerfile = match &self.dockerfile {
+            Dockerfile::Path(p) => p.strip_prefix(rel).is_some_and(|r| r.starts_with('/')),
+            Dockerfile::Inline(_) => false,
+        };
+        self.matters(rel, true) || holds_dockerfile
+    }
+
+    /// Walk from directory `abs` (`rel` below the root; the root: "") down
+    /// through the directories to watch, collecting them and, with
+    /// `paths`, the paths below that matter. `Err` only when `abs` itself
+    /// cannot be read; what vanishes meanwhile is skipped.
+    pub fn walk(&self, abs: &Path, rel: &str, paths: bool) -> std::io::Result<Found> {
+        let mut found = Found::default();
+        let mut stack = vec![(abs.to_path_buf(), rel.to_string())];
+        let mut first = true;
+        while let Some((dir_abs, dir_rel)) = stack.pop() {
+            let listing = match fs::read_dir(&dir_abs) {
+                Ok(listing) => listing,
+                Err(e) if first => return Err(e),
+                Err(_) => continue,
+            };
+            first = false;
+            found.dirs.push(dir_abs);
+            for item in listing.flatten() {
+                let is_dir = item.file_type().is_ok_and(|t| t.is_dir());
+                let name = item.file_name();
+                let child = join(&dir_rel, &name.to_string_lossy());
+                if paths && self.matters(&child, is_dir) {
+                    if found.paths.len() < MAX_NAMED {
+                        found.paths.push(child.clone());
+                    } else {
+                        found.more += 1;
+                    }
+                }
+                if is_dir && self.descends(&child) {
+                    stack.push((item.path(), child));
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// `rel` (or, for a directory, something below it) is left in by `ignore`.
+fn seen(ignore: &DockerIgnore, rel: &str, is_dir: bool) -> bool {
+    !ignore.is_excluded(rel) || (is_dir && ignore.dir_may_have_included_children(rel))
+}
+
+/// What a Dockerfile reads, as a matcher (see `Scope::reads`); None when
+/// it may read anything.
+fn reads_matcher(dockerfile: &str, args: &BTreeMap<String, String>) -> Option<DockerIgnore> {
+    let ContextReads::Paths(sources) = context_reads(dockerfile, args) else {
+        return None;
+    };
+    let mut text = String::from("*\n");
+    for source in &sources {
+        let cleaned = clean(source.trim_start_matches('/'));
+        if cleaned == "." || cleaned == ".." || cleaned.starts_with("../") {
+            return None;
+        }
+        text.push('!');
+        text.push_str(&cleaned);
+        text.push('\n');
+    }
+    let matcher = DockerIgnore::parse(&text);
+    matcher.invalid_patterns().is_empty().then_some(matcher)
+}
+
+/// Files editors write beside the one being saved (vim's swap files and its
+/// `4913` probe, backups, emacs' lock and auto-save files, JetBrains'
+/// safe-write copies): never a reason to rebuild.
+pub(crate) fn is_editor_scratch(name: &str) -> bool {
+    name == "4913"
+        || name.ends_with('~')
+        || [".swp", ".swo", ".swx", "___jb_tmp___", "___jb_old___"]
+            .iter()
+            .any(|s| name.ends_with(s))
+        || name.starts_with(".#")
+        || (name.len() > 1 && name.starts_with('#') && name.ends_with('#'))
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in files {
+            let p = dir.path().join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, text).unwrap();
+        }
+        dir
+    }
+
+    fn scope(dir: &tempfile::TempDir) -> Scope {
+        Scope::new(
+            "web".into(),
+            dir.path().to_path_buf(),
+            &Dockerfile::Path("Dockerfile".into()),
+            BTreeMap::new(),
+        )
+    }
+
+    fn rels(scope: &Scope, found: &Found) -> Vec<String> {
+        let mut dirs: Vec<String> = found
+            .dirs
+            .iter()
+            .map(|d| {
+                d.strip_prefix(&scope.root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        dirs.sort();
+        dirs
+    }
+
+    #[test]
+    fn dockerignored_paths_do_not_matter_and_their_directories_are_not_watched() {
+        let dir = context(&[
+            ("Dockerfile", "FROM scratch\nCOPY . /app\n"),
+            (".dockerignore", "node_modules\n*.log\n!keep.log\n"),
+            ("src/app.js", ""),
+            ("node_modules/left/index.js", ""),
+            ("debug.log", ""),
+            ("keep.log", ""),
+        ]);
+        let s = scope(&dir);
+        assert!(s.matters("src/app.js", false));
+        assert!(!s.matters("node_modules/left/index.js", false));
+        assert!(!s.matters("debug.log", false));
+        assert!(s.matters("keep.log", false));
+        assert!(s.matters(".dockerignore", false));
+        assert!(s.matters("Dockerfile", false));
+        let found = s.walk(&s.root, "", true).unwrap();
+        assert_eq!(rels(&s, &found), ["", "src"]);
+        let mut paths = found.paths.clone();
+        paths.sort();
+        assert_eq!(
+            paths,
+            [
+                ".dockerignore",
+                "Dockerfile",
+                "keep.log",
+                "src",
+                "src/app.js"
+            ]
+        );
+    }
+
+    #[test]
+    fn paths_the_dockerfile_never_reads_do_not_matter() {
+        let dir = context(&[
+            (
+                "Dockerfile",
+                "FROM scratch\nCOPY src/ /app/\nCOPY conf/*.json /etc/\n",
+            ),
+            ("src/deep/a.rs", ""),
+            ("conf/a.json", ""),
+            ("conf/notes.txt", ""),
+            ("docs/readme.md", ""),
+        ]);
+        let s = scope(&dir);
+        assert!(s.matters("src/deep/a.rs", false));
+        assert!(s.matters("src/new/dir", true));
+        assert!(s.matters("conf/a.json", false));
+        assert!(!s.matters("conf/notes.txt", false));
+        assert!(!s.matters("docs/readme.md", false));
+        assert!(!s.matters("README.md", false));
+        let found = s.walk(&s.root, "", false).unwrap();
+        assert_eq!(rels(&s, &found), ["", "conf", "src", "src/deep"]);
+    }
+
+    #[test]
+    fn a_changed_dockerfile_is_read_again() {
+        let dir = context(&[("Dockerfile", "FROM scratch\nCOPY a /a\n"), ("b", "")]);
+        let mut s = scope(&dir);
+        assert!(!s.matters("b", false));
+        fs::write(dir.path().join("Dockerfile"), "FROM scratch\nCOPY . /\n").unwrap();
+        s.reread();
+        assert!(s.matters("b", false));
+    }
+
+    #[test]
+    fn an_inline_dockerfile_says_what_is_read() {
+        let dir = context(&[("app/main.py", ""), ("docs/x.md", "")]);
+        let s = Scope::new(
+            "web".into(),
+            dir.path().to_path_buf(),
+            &Dockerfile::Inline("FROM scratch\nCOPY app /app\n".into()),
+            BTreeMap::new(),
+        );
+        assert!(s.matters("app/main.py", false));
+        assert!(!s.matters("docs/x.md", false));
+        assert!(!s.matters("Dockerfile", false), "no Dockerfile file");
+    }
+
+    #[test]
+    fn editor_scratch_files_never_matter() {
+        let dir = context(&[("Dockerfile", "FROM scratch\nCOPY . /\n")]);
+        let s = scope(&dir);
+        for name in [
+            ".index.html.swp",
+            "index.html~",
+            "4913",
+            ".#index.html",
+            "#index.html#",
+            "index.html___jb_tmp___",
+        ] {
+            assert!(!s.matters(&format!("public/{name}"), false), "{name}");
+        }
+        assert!(s.matters("public/index.html", false));
+    }
+
+    #[test]
+    fn a_nested_dockerfile_keeps_its_directory_watched() {
+        let dir = context(&[
+            ("docker/web.Dockerfile", "FROM scratch\nCOPY app /app\n"),
+            ("app/main.py", ""),
+        ]);
+        let s = Scope::new(
+            "web".into(),
+            dir.path().to_path_buf(),
+            &Dockerfile::Path("./docker/web.Dockerfile".into()),
+            BTreeMap::new(),
+        );
+        assert!(s.matters("docker/web.Dockerfile", false));
+        let found = s.walk(&s.root, "", false).unwrap();
+        assert_eq!(rels(&s, &found), ["", "app", "docker"]);
+    }
+}
