@@ -1,7 +1,8 @@
-//! The status bar: counts per state, jobs running/limit, queue length and
-//! normal mode's key hints (from `app::keys::table`, shortened to fit,
-//! never dropped); on the right the search or the last message, and the
-//! daemon in the room that is left (cut with `…`, never overwritten).
+//! The status bar: counts per state, jobs running/limit, queue length,
+//! `watching N` in watch mode, and normal mode's key hints (from
+//! `app::keys::table`, shortened to fit, never dropped); on the right the
+//! search or the last message, and the daemon in the room that is left
+//! (cut with `…`, never overwritten).
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -101,6 +102,7 @@ fn counts(app: &App, theme: &Theme, tight: bool) -> Vec<Span<'static>> {
         format!("│ jobs {}/{} │ queue {queued} │ ", app.running(), app.jobs)
     };
     left.push(Span::styled(jobs, theme.fg(Color::DarkGray)));
+    left.extend(watching(app, theme, tight));
     if app.daemon_down.is_some() {
         left.push(Span::styled(
             if tight {
@@ -114,6 +116,22 @@ fn counts(app: &App, theme: &Theme, tight: bool) -> Vec<Span<'static>> {
         ));
     }
     left
+}
+
+/// `watching N` (images) in watch mode, `watching…` while it sets up;
+/// `tight`: `◉N`.
+fn watching(app: &App, theme: &Theme, tight: bool) -> Option<Span<'static>> {
+    let watch = app.watch.as_ref()?;
+    let text = match (watch.watching.is_some(), tight) {
+        (true, false) => format!("watching {} ", watch.images.len()),
+        (false, false) => "watching… ".to_string(),
+        (true, true) => format!("◉{} ", watch.images.len()),
+        (false, true) => "◉… ".to_string(),
+    };
+    Some(Span::styled(
+        text,
+        theme.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+    ))
 }
 
 /// What fits beside the counts in `avail` columns, in this order: the

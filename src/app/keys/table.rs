@@ -382,7 +382,7 @@ pub const NORMAL: &[Row] = &[
     ),
     row(
         "W",
-        "watch: rebuild what changes as files are saved (on/off)",
+        "watch files, rebuild what changes (on/off)",
         &[on(&[ch('W')], Action::ToggleWatch)],
     ),
     row(
