@@ -310,45 +310,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             app.view.width = width;
             app.view.height = height;
         }
-        Msg::WatchRequested {
-            names,
-            images,
-            restart,
-            at,
-        } => {
-            app.now = Some(at);
-            watch::start(app, names, images, restart, &mut out);
-        }
-        Msg::Watching { paths, dirs, at } => {
-            app.now = Some(at);
-            watch::on_watching(app, paths, dirs, at, &mut out);
-            schedule::schedule(app, at, &mut out);
-        }
-        Msg::FilesChanged {
-            image,
-            files,
-            more,
-            at,
-        } => {
-            app.now = Some(at);
-            watch::on_files_changed(app, &image, files, more, at, &mut out);
-            schedule::schedule(app, at, &mut out);
-        }
-        Msg::ContextGone { image, error, at } => {
-            app.now = Some(at);
-            watch::on_context_gone(app, &image, error, at, &mut out);
-            schedule::schedule(app, at, &mut out);
-        }
-        Msg::StackReloaded {
-            config,
-            changed,
-            at,
-        } => {
-            app.now = Some(at);
-            watch::on_stack_reloaded(app, config, changed, at, &mut out);
-            schedule::schedule(app, at, &mut out);
-        }
-        Msg::StackInvalid(error) => watch::on_stack_invalid(app, error, &mut out),
+        msg @ (Msg::WatchRequested { .. }
+        | Msg::Watching { .. }
+        | Msg::FilesChanged { .. }
+        | Msg::ContextGone { .. }
+        | Msg::StackReloaded { .. }
+        | Msg::StackInvalid(_)) => watch::on_msg(app, msg, &mut out),
     }
     session::count_outcomes(app);
     keys::settle(app);

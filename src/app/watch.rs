@@ -24,7 +24,7 @@ use std::time::Instant;
 use super::event::{Event, EventKind, Phase};
 use super::image::ImageState;
 use super::log::LineKind;
-use super::message::Command;
+use super::message::{Command, Msg};
 use super::schedule::{self, request_run, RunKind};
 use super::status::Status;
 use super::view::Mode;
@@ -53,9 +53,53 @@ pub struct Watch {
     pending: Option<(Arc<Config>, Vec<String>)>,
 }
 
+/// The watcher's messages (and `kiln watch`'s request), from `update`.
+pub(super) fn on_msg(app: &mut App, msg: Msg, out: &mut Vec<Command>) {
+    let at = match msg {
+        Msg::WatchRequested {
+            names,
+            images,
+            restart,
+            at,
+        } => {
+            start(app, names, images, restart, out);
+            at
+        }
+        Msg::Watching { paths, dirs, at } => {
+            on_watching(app, paths, dirs, at, out);
+            at
+        }
+        Msg::FilesChanged {
+            image,
+            files,
+            more,
+            at,
+        } => {
+            on_files_changed(app, &image, files, more, at, out);
+            at
+        }
+        Msg::ContextGone { image, error, at } => {
+            on_context_gone(app, &image, error, at, out);
+            at
+        }
+        Msg::StackReloaded {
+            config,
+            changed,
+            at,
+        } => {
+            on_stack_reloaded(app, config, changed, at, out);
+            at
+        }
+        Msg::StackInvalid(error) => return on_stack_invalid(app, error, out),
+        _ => return,
+    };
+    app.now = Some(at);
+    schedule::schedule(app, at, out);
+}
+
 /// `kiln watch`, or `W` in the dashboard: watch these images. The first
 /// build (of whatever is out of date) starts once the watcher is set up.
-pub(super) fn start(
+fn start(
     app: &mut App,
     names: Vec<String>,
     images: Vec<usize>,
@@ -87,7 +131,7 @@ pub(super) fn toggle(app: &mut App, out: &mut Vec<Command>) {
 
 /// The watcher is set up: say what it watches; the first time, build what
 /// is out of date.
-pub(super) fn on_watching(
+fn on_watching(
     app: &mut App,
     paths: Vec<String>,
     dirs: usize,
@@ -114,7 +158,7 @@ pub(super) fn on_watching(
 }
 
 /// Files changed in `name`'s context: rebuild it and its dependents.
-pub(super) fn on_files_changed(
+fn on_files_changed(
     app: &mut App,
     name: &str,
     files: Vec<String>,
@@ -132,13 +176,7 @@ pub(super) fn on_files_changed(
 
 /// `name`'s context directory is gone: that image fails (its build, if
 /// running, is stopped); the others go on.
-pub(super) fn on_context_gone(
-    app: &mut App,
-    name: &str,
-    error: String,
-    at: Instant,
-    out: &mut Vec<Command>,
-) {
+fn on_context_gone(app: &mut App, name: &str, error: String, at: Instant, out: &mut Vec<Command>) {
     let Some(i) = watched(app, name) else {
         return;
     };
@@ -171,7 +209,7 @@ pub(super) fn on_context_gone(
 
 /// The stack file changed and loads: use it now, or once the running
 /// builds end if it reshapes the images.
-pub(super) fn on_stack_reloaded(
+fn on_stack_reloaded(
     app: &mut App,
     config: Arc<Config>,
     changed: Vec<String>,
@@ -196,7 +234,7 @@ pub(super) fn on_stack_reloaded(
 
 /// The stack file changed but does not load: say why; keep the last good
 /// stack.
-pub(super) fn on_stack_invalid(app: &mut App, error: String, out: &mut Vec<Command>) {
+fn on_stack_invalid(app: &mut App, error: String, out: &mut Vec<Command>) {
     if app.watch.is_none() {
         return;
     }

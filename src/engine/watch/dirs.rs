@@ -42,7 +42,7 @@ impl Dirs {
         }
     }
 
-    fn add(&mut self, dir: &Path) {
+    pub(super) fn add(&mut self, dir: &Path) {
         if let Some(n) = self.wanted.get_mut(dir) {
             *n += 1;
             return;
@@ -78,7 +78,7 @@ impl Dirs {
         }
     }
 
-    fn remove(&mut self, dir: &Path) {
+    pub(super) fn remove(&mut self, dir: &Path) {
         let Some(n) = self.wanted.get_mut(dir) else {
             return;
         };

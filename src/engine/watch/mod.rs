@@ -283,31 +283,24 @@ impl State {
                 .filter_map(|f| f.parent().map(Path::to_path_buf)),
         );
 
-        let mut scope_dirs = Vec::new();
+        let old_dirs = std::mem::take(&mut self.scope_dirs);
+        let old_parents = std::mem::replace(&mut self.parents, parents);
+        self.scope_dirs = vec![BTreeSet::new(); scopes.len()];
+        self.gone = vec![false; scopes.len()];
+        self.scopes = scopes;
         let mut lost = Vec::new();
-        for scope in &scopes {
-            let dirs = match scope.walk(&scope.root, "", false) {
-                Ok(found) => found.dirs.into_iter().collect(),
-                Err(e) => {
-                    lost.push((scope.name.clone(), gone_error(&scope.root, &e)));
-                    BTreeSet::new()
-                }
-            };
-            self.dirs.add_all(&dirs);
-            scope_dirs.push(dirs);
+        for k in 0..self.scopes.len() {
+            let root = self.scopes[k].root.clone();
+            if let Err(e) = self.walk_and_watch(k, &root, "", false) {
+                lost.push((self.scopes[k].name.clone(), gone_error(&root, &e)));
+                self.gone[k] = true;
+            }
         }
-        self.dirs.add_all(&parents);
-        for old in std::mem::take(&mut self.scope_dirs) {
+        self.dirs.add_all(&self.parents.clone());
+        for old in old_dirs {
             self.dirs.remove_all(&old);
         }
-        self.dirs
-            .remove_all(&std::mem::replace(&mut self.parents, parents));
-        self.gone = scopes
-            .iter()
-            .map(|s| lost.iter().any(|(n, _)| *n == s.name))
-            .collect();
-        self.scopes = scopes;
-        self.scope_dirs = scope_dirs;
+        self.dirs.remove_all(&old_parents);
         self.stack_files = stack_files;
         self.config = Some(config);
         self.pending = Pending::default();
@@ -452,12 +445,11 @@ impl State {
         );
         let matters = scope.matters(&rel, dir);
         match change {
-            Change::Appeared { dir: true } if matters => {
+            Change::Appeared { dir: true } if scope.descends(&rel) => {
                 // Its content may have been written before its watch was
                 // added: walk it for that too.
-                if let Ok(found) = scope.walk(path, &rel, true) {
-                    let name = scope.name.clone();
-                    self.watch_more(k, found.dirs);
+                let name = scope.name.clone();
+                if let Ok(found) = self.walk_and_watch(k, path, &rel, true) {
                     for p in found.paths {
                         self.pending.add(&name, p, now);
                     }
@@ -475,14 +467,26 @@ impl State {
         }
     }
 
-    /// Scope `k` watches these directories too.
-    fn watch_more(&mut self, k: usize, dirs: Vec<PathBuf>) {
-        let new: BTreeSet<PathBuf> = dirs
-            .into_iter()
-            .filter(|d| !self.scope_dirs[k].contains(d))
-            .collect();
-        self.dirs.add_all(&new);
-        self.scope_dirs[k].extend(new);
+    /// Walk scope `k`'s directories from `abs` (`rel` in its context),
+    /// watching each before it is read; what the walk found, or why `abs`
+    /// cannot be read (then it is not watched either).
+    fn walk_and_watch(
+        &mut self,
+        k: usize,
+        abs: &Path,
+        rel: &str,
+        paths: bool,
+    ) -> std::io::Result<scope::Found> {
+        let (dirs, scope_dirs) = (&mut self.dirs, &mut self.scope_dirs[k]);
+        let walked = self.scopes[k].walk(abs, rel, paths, &mut |dir| {
+            if scope_dirs.insert(dir.to_path_buf()) {
+                dirs.add(dir);
+            }
+        });
+        if walked.is_err() && scope_dirs.remove(abs) {
+            dirs.remove(abs);
+        }
+        walked
     }
 
     /// Scope `k` no longer watches `dir` and what is below it.
@@ -579,15 +583,11 @@ impl State {
             return;
         }
         self.scopes[k].reread();
-        let scope = &self.scopes[k];
-        let Ok(found) = scope.walk(&scope.root, "", false) else {
-            return;
-        };
-        let now: BTreeSet<PathBuf> = found.dirs.into_iter().collect();
-        let old = std::mem::replace(&mut self.scope_dirs[k], now.clone());
-        self.dirs.add_all(&now.difference(&old).cloned().collect());
-        self.dirs
-            .remove_all(&old.difference(&now).cloned().collect());
+        // Watch what it sees now before letting go of what it saw.
+        let old = std::mem::take(&mut self.scope_dirs[k]);
+        let root = self.scopes[k].root.clone();
+        let _ = self.walk_and_watch(k, &root, "", false);
+        self.dirs.remove_all(&old);
     }
 
     /// Load the stack again as the command line did: the new stack and
@@ -642,4 +642,48 @@ fn is_dir(path: &Path) -> bool {
 /// symlinks (events name paths the way their watch was added).
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_are_due_after_a_quiet_period_or_the_longest_wait() {
+        let t0 = Instant::now();
+        let mut pending = Pending::default();
+        assert_eq!(pending.due(), None, "nothing pending: no timer at all");
+        pending.add("web", "a".into(), t0);
+        assert_eq!(pending.due(), Some(t0 + QUIET));
+        // A burst keeps pushing the report back...
+        for i in 1..20 {
+            pending.add("web", format!("f{i}"), t0 + QUIET * i / 2);
+        }
+        assert_eq!(pending.due(), Some(t0 + QUIET * 19 / 2 + QUIET));
+        // ...but never past the longest wait.
+        pending.add("web", "late".into(), t0 + MAX_WAIT);
+        assert_eq!(pending.due(), Some(t0 + MAX_WAIT));
+        let (files, more) = &pending.files["web"];
+        assert_eq!((files.len(), *more), (21, 0));
+    }
+
+    #[test]
+    fn a_burst_names_a_bounded_number_of_files() {
+        let t0 = Instant::now();
+        let mut pending = Pending::default();
+        for i in 0..MAX_NAMED + 5 {
+            pending.add("web", format!("f{i}"), t0);
+        }
+        pending.add("web", "f0".into(), t0);
+        let (files, more) = &pending.files["web"];
+        assert_eq!((files.len(), *more), (MAX_NAMED, 5));
+    }
+
+    #[test]
+    fn reads_are_no_change() {
+        let read = FsEvent::new(FsKind::Access(AccessKind::Open(AccessMode::Any)));
+        let written = FsEvent::new(FsKind::Access(AccessKind::Close(AccessMode::Write)));
+        assert!(is_read_only(&Ok(read)));
+        assert!(!is_read_only(&Ok(written)));
+    }
 }

@@ -45,8 +45,6 @@ pub(crate) struct Scope {
 /// What a walk below a directory found.
 #[derive(Debug, Default)]
 pub(crate) struct Found {
-    /// Directories to watch (the start included).
-    pub dirs: Vec<PathBuf>,
     /// Paths that matter, relative to the root (when asked for), at most
     /// [`MAX_NAMED`].
     pub paths: Vec<String>,
@@ -116,7 +114,7 @@ impl Scope {
     }
 
     /// Whether to watch directory `rel`: something below it can matter.
-    fn descends(&self, rel: &str) -> bool {
+    pub fn descends(&self, rel: &str) -> bool {
         let holds_dockerfile = match &self.dockerfile {
             Dockerfile::Path(p) => p.strip_prefix(rel).is_some_and(|r| r.starts_with('/')),
             Dockerfile::Inline(_) => false,
@@ -125,21 +123,28 @@ impl Scope {
     }
 
     /// Walk from directory `abs` (`rel` below the root; the root: "") down
-    /// through the directories to watch, collecting them and, with
-    /// `paths`, the paths below that matter. `Err` only when `abs` itself
-    /// cannot be read; what vanishes meanwhile is skipped.
-    pub fn walk(&self, abs: &Path, rel: &str, paths: bool) -> std::io::Result<Found> {
+    /// through the directories to watch, calling `watch` on each before
+    /// reading it (so that nothing created meanwhile goes unseen), and
+    /// collecting, with `paths`, the paths below that matter. `Err` only
+    /// when `abs` itself cannot be read; what vanishes meanwhile is skipped.
+    pub fn walk(
+        &self,
+        abs: &Path,
+        rel: &str,
+        paths: bool,
+        watch: &mut dyn FnMut(&Path),
+    ) -> std::io::Result<Found> {
         let mut found = Found::default();
         let mut stack = vec![(abs.to_path_buf(), rel.to_string())];
         let mut first = true;
         while let Some((dir_abs, dir_rel)) = stack.pop() {
+            watch(&dir_abs);
             let listing = match fs::read_dir(&dir_abs) {
                 Ok(listing) => listing,
                 Err(e) if first => return Err(e),
                 Err(_) => continue,
             };
             first = false;
-            found.dirs.push(dir_abs);
             for item in listing.flatten() {
                 let is_dir = item.file_type().is_ok_and(|t| t.is_dir());
                 let name = item.file_name();
@@ -229,19 +234,18 @@ mod tests {
         )
     }
 
-    fn rels(scope: &Scope, found: &Found) -> Vec<String> {
-        let mut dirs: Vec<String> = found
-            .dirs
-            .iter()
-            .map(|d| {
-                d.strip_prefix(&scope.root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
+    /// The directories a walk of the whole context watches, and what it
+    /// found.
+    fn walk(scope: &Scope, paths: bool) -> (Vec<String>, Found) {
+        let mut dirs = Vec::new();
+        let found = scope
+            .walk(&scope.root, "", paths, &mut |d| {
+                let rel = d.strip_prefix(&scope.root).unwrap();
+                dirs.push(rel.to_string_lossy().into_owned());
             })
-            .collect();
+            .unwrap();
         dirs.sort();
-        dirs
+        (dirs, found)
     }
 
     #[test]
@@ -261,8 +265,8 @@ mod tests {
         assert!(s.matters("keep.log", false));
         assert!(s.matters(".dockerignore", false));
         assert!(s.matters("Dockerfile", false));
-        let found = s.walk(&s.root, "", true).unwrap();
-        assert_eq!(rels(&s, &found), ["", "src"]);
+        let (dirs, found) = walk(&s, true);
+        assert_eq!(dirs, ["", "src"]);
         let mut paths = found.paths.clone();
         paths.sort();
         assert_eq!(
@@ -296,8 +300,7 @@ mod tests {
         assert!(!s.matters("conf/notes.txt", false));
         assert!(!s.matters("docs/readme.md", false));
         assert!(!s.matters("README.md", false));
-        let found = s.walk(&s.root, "", false).unwrap();
-        assert_eq!(rels(&s, &found), ["", "conf", "src", "src/deep"]);
+        assert_eq!(walk(&s, false).0, ["", "conf", "src", "src/deep"]);
     }
 
     #[test]
@@ -354,7 +357,6 @@ mod tests {
             BTreeMap::new(),
         );
         assert!(s.matters("docker/web.Dockerfile", false));
-        let found = s.walk(&s.root, "", false).unwrap();
-        assert_eq!(rels(&s, &found), ["", "app", "docker"]);
+        assert_eq!(walk(&s, false).0, ["", "app", "docker"]);
     }
 }

@@ -1,0 +1,390 @@
+//! `kiln watch` against real files and the real daemon: a saved file
+//! rebuilds its image and the images built on it, and nothing else; ignored
+//! and unread files rebuild nothing; saves during a build give one more
+//! build; a broken stack file keeps the last good stack until it is fixed;
+//! a renamed context fails its image only; Ctrl-C cancels and exits 130.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// How long a test waits for something kiln should do (the machine is
+/// shared and loaded: generous, and never a measure of speed).
+const PATIENCE: Duration = Duration::from_secs(120);
+/// How long nothing must happen to say that nothing happens: well past
+/// the watcher's quiet period.
+const SETTLE: Duration = Duration::from_secs(3);
+
+/// `kiln watch --json` running on a stack, its events collected as they
+/// come.
+struct Watching {
+    child: Child,
+    events: Arc<(Mutex<Vec<Value>>, Condvar)>,
+}
+
+impl Watching {
+    fn start(s: &Stack, args: &[&str]) -> Watching {
+        let mut cmd_args = vec!["watch", "--json"];
+        cmd_args.extend_from_slice(args);
+        let mut child = s
+            .kiln_cmd(&cmd_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run kiln watch");
+        let events = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let sink = events.clone();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                sink.0.lock().unwrap().push(v);
+                sink.1.notify_all();
+            }
+        });
+        Watching { child, events }
+    }
+
+    /// Wait until `check` holds for the events so far; they are returned.
+    fn until(&self, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + PATIENCE;
+        let (lock, cvar) = &*self.events;
+        let mut events = lock.lock().unwrap();
+        while !check(&events) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "waited for {what}; events: {events:#?}");
+            events = cvar.wait_timeout(events, left).unwrap().0;
+        }
+        events.clone()
+    }
+
+    /// How many events there are now.
+    fn mark(&self) -> usize {
+        self.events.0.lock().unwrap().len()
+    }
+
+    /// The events after `mark`, once `SETTLE` has passed without news.
+    fn settled_since(&self, mark: usize) -> Vec<Value> {
+        let mut seen = self.mark();
+        loop {
+            std::thread::sleep(SETTLE);
+            let now = self.mark();
+            if now == seen {
+                return self.events.0.lock().unwrap()[mark..].to_vec();
+            }
+            seen = now;
+        }
+    }
+
+    /// Wait until every image in `images` has ended a build (built or
+    /// skipped) after `mark`; the events after `mark`.
+    fn until_done(&self, mark: usize, images: &[&str]) -> Vec<Value> {
+        let events = self.until(&format!("{images:?} to finish"), |ev| {
+            images
+                .iter()
+                .all(|i| ended(&ev[mark.min(ev.len())..], i) > 0)
+        });
+        events[mark..].to_vec()
+    }
+
+    fn interrupt(&mut self) -> Option<i32> {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.child.wait().unwrap().code()
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// How many builds of `image` ended (built, or skipped as unchanged or
+/// prebuilt) in `events`.
+fn ended(events: &[Value], image: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e["image"] == image && (e["type"] == "built" || e["type"] == "skipped"))
+        .count()
+}
+
+fn count(events: &[Value], ty: &str, image: &str) -> usize {
+    of_type(events, ty, Some(image)).len()
+}
+
+/// base (busybox, copies motd) ← web (copies public/, has a
+/// .dockerignore), and other (copies extra).
+fn web_stack(s: &Stack, web_run: &str) {
+    s.busybox_context("base", "COPY motd /etc/motd\n");
+    s.write("base/motd", "v1\n");
+    s.child_context(
+        "web",
+        "base",
+        &format!("COPY public/ /srv/public/\n{web_run}"),
+    );
+    s.write("web/public/index.html", "<p>v1</p>\n");
+    s.write("web/.dockerignore", "node_modules\n*.log\n");
+    s.write("web/notes.md", "not copied by the Dockerfile\n");
+    s.write("web/node_modules/left/pad/index.js", "module.exports = 1\n");
+    s.busybox_context("other", "COPY extra /extra\n");
+    s.write("other/extra", "v1\n");
+    s.config(
+        r#"
+images:
+  - {name: base, tags: ["{prefix}/base:latest"]}
+  - {name: web, tags: ["{prefix}/web:latest"]}
+  - {name: other, tags: ["{prefix}/other:latest"]}
+"#,
+    );
+}
+
+/// Start watching `s`; wait for the first builds to end.
+fn watch_all(s: &Stack, args: &[&str]) -> Watching {
+    let w = Watching::start(s, args);
+    w.until_done(0, &["base", "web", "other"]);
+    w
+}
+
+#[test]
+fn a_saved_file_rebuilds_its_image_and_dependents_only() {
+    require_docker!();
+    let s = Stack::new();
+    web_stack(&s, "");
+    let w = watch_all(&s, &[]);
+    let first = w.until("watching", |ev| !of_type(ev, "watching", None).is_empty());
+    let watching = of_type(&first, "watching", None)[0];
+    assert_eq!(watching["images"], 3);
+    // base, web, web/public, other, and the stack's directory (for
+    // kiln.yaml and the contexts themselves): not node_modules.
+    assert_eq!(watching["dirs"], 5, "{watching}");
+    assert!(watching["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p.as_str().unwrap().ends_with("kiln.yaml")));
+
+    let mark = w.mark();
+    s.write("base/motd", "v2\n");
+    let after = w.until_done(mark, &["base", "web"]);
+    let changed = of_type(&after, "changed", Some("base"));
+    assert_eq!(changed.len(), 1, "{after:#?}");
+    assert_eq!(changed[0]["files"], serde_json::json!(["motd"]));
+    assert_eq!(count(&after, "started", "base"), 1);
+    assert_eq!(count(&after, "started", "web"), 1, "web builds on base");
+    assert!(position(&after, "built", "base") < position(&after, "started", "web"));
+    let later = w.settled_since(mark);
+    assert!(
+        later.iter().all(|e| e["image"] != "other"),
+        "other rebuilt: {later:#?}"
+    );
+
+    let mark = w.mark();
+    s.write("web/public/new/deep/page.html", "<p>new</p>\n");
+    let after = w.until_done(mark, &["web"]);
+    let changed = of_type(&after, "changed", Some("web"));
+    let files: Vec<&str> = changed
+        .iter()
+        .flat_map(|c| c["files"].as_array().unwrap())
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(files.contains(&"public/new/deep/page.html"), "{files:?}");
+    assert_eq!(count(&after, "built", "web"), 1, "{after:#?}");
+    let later = w.settled_since(mark);
+    assert!(later
+        .iter()
+        .all(|e| e["image"] != "base" && e["image"] != "other"));
+}
+
+#[test]
+fn ignored_and_unread_files_rebuild_nothing() {
+    require_docker!();
+    let s = Stack::new();
+    web_stack(&s, "");
+    let w = watch_all(&s, &[]);
+    let mark = w.mark();
+    s.write("web/debug.log", "ignored by .dockerignore\n");
+    s.write("web/node_modules/left/pad/index.js", "module.exports = 2\n");
+    s.write("web/node_modules/new/index.js", "module.exports = 3\n");
+    s.write("web/notes.md", "the Dockerfile never copies this\n");
+    s.write("web/public/.index.html.swp", "an editor's swap file\n");
+    let quiet = w.settled_since(mark);
+    assert!(quiet.is_empty(), "{quiet:#?}");
+
+    // The watcher still sees what matters, and names only that.
+    s.write("web/public/index.html", "<p>v2</p>\n");
+    let after = w.until_done(mark, &["web"]);
+    let changed = of_type(&after, "changed", Some("web"));
+    assert_eq!(changed.len(), 1);
+    assert_eq!(
+        changed[0]["files"],
+        serde_json::json!(["public/index.html"])
+    );
+    assert_eq!(count(&after, "built", "web"), 1);
+}
+
+#[test]
+fn saves_during_a_build_give_exactly_one_more_build() {
+    require_docker!();
+    let s = Stack::new();
+    web_stack(&s, "RUN sleep 4\n");
+    // (--no-cache: the sleep must run, even on a second run of the suite.)
+    let w = watch_all(&s, &["--no-cache"]);
+    let mark = w.mark();
+    s.write("web/public/a.txt", "a\n");
+    w.until("web to start", |ev| {
+        count(&ev[mark..], "started", "web") == 1
+    });
+    s.write("web/public/b.txt", "b\n");
+    std::thread::sleep(Duration::from_millis(100));
+    s.write("web/public/b.txt", "b, saved again\n");
+    w.until("a second build of web", |ev| {
+        count(&ev[mark..], "started", "web") == 2
+    });
+    let after = w.until("the second build to end", |ev| {
+        count(&ev[mark..], "built", "web") == 2
+    });
+    let later = w.settled_since(mark);
+    assert_eq!(count(&later, "started", "web"), 2, "{later:#?}");
+    assert_eq!(count(&later, "cancelled", "web"), 0);
+    let second = position(&after[mark..], "built", "web");
+    assert!(
+        second
+            < after[mark..]
+                .iter()
+                .rposition(|e| e["type"] == "started" && e["image"] == "web")
+                .unwrap(),
+        "the second build starts after the first ends"
+    );
+}
+
+#[test]
+fn with_restart_a_save_cancels_the_running_build() {
+    require_docker!();
+    let s = Stack::new();
+    web_stack(&s, "RUN sleep 30\n");
+    s.write("web/public/index.html", "<p>first</p>\n");
+    let w = Watching::start(&s, &["--restart", "--no-cache"]);
+    w.until("web to start", |ev| count(ev, "started", "web") == 1);
+    s.write("web/public/index.html", "<p>second</p>\n");
+    w.until("web to be cancelled and started again", |ev| {
+        count(ev, "cancelled", "web") == 1 && count(ev, "started", "web") == 2
+    });
+}
+
+#[test]
+fn a_broken_stack_file_keeps_the_last_good_stack_until_fixed() {
+    require_docker!();
+    let s = Stack::new();
+    web_stack(&s, "");
+    let w = watch_all(&s, &[]);
+    let good = std::fs::read_to_string(s.path("kiln.yaml")).unwrap();
+
+    let mark = w.mark();
+    s.write(
+        "kiln.yaml",
+        &good.replace("- {name: other,", "- {name: other, contxt: x,"),
+    );
+    let after = w.until("the stack error", |ev| {
+        !of_type(&ev[mark..], "notice", None).is_empty()
+    });
+    let notice = of_type(&after[mark..], "notice", None)[0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(notice.contains("still using the last good one"), "{notice}");
+    assert!(notice.contains("kiln.yaml:5:"), "the position: {notice}");
+    assert!(notice.contains("contxt"), "{notice}");
+
+    // The last good stack still runs.
+    let mark = w.mark();
+    s.write("other/extra", "v2\n");
+    w.until_done(mark, &["other"]);
+
+    // Fixed, with web's args changed: web (only) rebuilds.
+    let mark = w.mark();
+    s.write(
+        "kiln.yaml",
+        &good.replace(
+            "- {name: web, tags:",
+            "- {name: web, args: {EDITION: \"2\"}, tags:",
+        ),
+    );
+    let after = w.until_done(mark, &["web"]);
+    let said: Vec<&str> = of_type(&after, "notice", None)
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|m| m.ends_with("kiln.yaml reloaded (changed: web)")),
+        "{said:?}"
+    );
+    assert!(!of_type(&after, "watching", None).is_empty());
+    assert_eq!(count(&after, "built", "web"), 1, "{after:#?}");
+    let later = w.settled_since(mark);
+    assert_eq!(count(&later, "started", "base"), 0);
+    assert_eq!(count(&later, "started", "other"), 0);
+}
+
+#[test]
+fn a_renamed_context_fails_its_image_only() {
+    require_docker!();
+    let s = Stack::new();
+    web_stack(&s, "");
+    let w = watch_all(&s, &[]);
+    let mark = w.mark();
+    std::fs::rename(s.path("other"), s.path("other-moved")).unwrap();
+    let after = w.until("other to fail", |ev| {
+        count(&ev[mark..], "failed", "other") == 1
+    });
+    let failed = of_type(&after[mark..], "failed", Some("other"))[0];
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("was deleted or renamed"),
+        "{failed}"
+    );
+    // The others are still watched.
+    let mark = w.mark();
+    s.write("web/public/index.html", "<p>still here</p>\n");
+    let after = w.until_done(mark, &["web"]);
+    assert_eq!(count(&after, "built", "web"), 1);
+    assert_eq!(count(&after, "failed", "web"), 0);
+}
+
+#[test]
+fn ctrl_c_cancels_the_builds_and_exits_130() {
+    require_docker!();
+    let s = Stack::new();
+    let marker = format!("{}-watch-sleeper", s.prefix);
+    s.busybox_context("slow", &format!("RUN echo {marker} && sleep 120\n"));
+    s.config("images:\n  - name: slow\n    tags: [\"{prefix}/slow:latest\"]\n");
+    let mut w = Watching::start(&s, &["--builder", "legacy", "--no-cache"]);
+    w.until("the slow step to run", |ev| {
+        ev.iter()
+            .any(|e| e["type"] == "log" && e["line"] == marker.as_str())
+    });
+    let running =
+        || stdout(&docker(&["ps", "--no-trunc", "--format", "{{.Command}}"])).contains(&marker);
+    assert!(running(), "the build container should be running");
+    assert_eq!(w.interrupt(), Some(130));
+    let events = w.until("the summary", |ev| {
+        ev.last().is_some_and(|e| e["type"] == "summary")
+    });
+    assert_eq!(count(&events, "cancelled", "slow"), 1);
+    assert!(
+        eventually(Duration::from_secs(20), || !running()),
+        "the build container is still running after Ctrl-C"
+    );
+}
