@@ -40,7 +40,8 @@ use signals::Signals;
 
 /// Engine messages in flight before a build task waits for the loop.
 pub(crate) const CHANNEL_CAPACITY: usize = 4096;
-/// How often timers are checked (stall and timeout precision).
+/// How often timers are checked (stall and timeout precision), while
+/// anything is queued or running.
 const TICK: Duration = Duration::from_millis(250);
 
 /// What a front-end does in the loop. The runtime owns everything else.
@@ -296,10 +297,10 @@ impl Runtime {
                 },
                 Some(msg) = self.messages.recv() => msg,
                 Some(msg) = self.history_answers.recv() => msg,
-                _ = ticker.tick() => {
-                    if !app.is_idle() {
-                        self.health.maybe_ping(Instant::now());
-                    }
+                // Timers and pings only matter while something runs: idle
+                // (watch mode waiting for a save), the loop sleeps.
+                _ = ticker.tick(), if !app.is_idle() => {
+                    self.health.maybe_ping(Instant::now());
                     Msg::Tick(Instant::now())
                 }
                 why = self.signals.next(), if !stopping && !lent => {
