@@ -90,7 +90,8 @@ fn on_built(app: &mut App, i: usize, at: Instant, image_id: String, out: &mut Ve
     finish_current_step(app, i, at, out);
     let img = &mut app.images[i];
     img.image_id = Some(image_id.clone());
-    if let Some((digest, inputs)) = img.inputs.clone() {
+    // Moved, not copied: a big context's inputs name every file.
+    if let Some((digest, inputs)) = img.inputs.take() {
         img.last_success = Some(LastSuccess {
             digest,
             image_id: image_id.clone(),
@@ -124,6 +125,8 @@ fn on_skipped(app: &mut App, i: usize, at: Instant, reason: SkipReason, out: &mu
     let img = &mut app.images[i];
     img.status = Status::Skipped(reason);
     img.finished_at = Some(at);
+    // Unchanged: the inputs are the last success's, which the model has.
+    img.inputs = None;
     let push = reason == SkipReason::Unchanged && img.push.enabled;
     app.emit(out, i, EventKind::Skipped { reason });
     // Unchanged is no reason not to push: the registry may not have it yet

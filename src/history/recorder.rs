@@ -209,6 +209,12 @@ impl Recorder {
             }
             EventKind::TimedOut { .. } => self.finish(image, "timed_out", None, None)?,
             EventKind::Cancelled { .. } => self.finish(image, "cancelled", None, None)?,
+            // Skipped before it started: no run to keep its inputs with
+            // (unchanged, they are the last success's already).
+            EventKind::Skipped { .. } => {
+                self.inputs.remove(image);
+                Written::Ok
+            }
             _ => Written::Ok,
         };
         Ok((cut == Written::DiskFull).then(|| image.to_string()))
