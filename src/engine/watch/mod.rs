@@ -45,7 +45,7 @@ use scope::{Scope, MAX_NAMED};
 /// How long nothing relevant must happen before changes are reported.
 pub(crate) const QUIET: Duration = Duration::from_millis(300);
 /// The longest changes wait while relevant ones keep coming.
-pub(crate) const MAX_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(30);
 /// How many changed files one message names (the rest are counted).
 pub(crate) const NAMED_FILES: usize = 20;
 
@@ -303,7 +303,8 @@ impl State {
         self.dirs.remove_all(&old_parents);
         self.stack_files = stack_files;
         self.config = Some(config);
-        self.pending = Pending::default();
+        // What is pending stays: its changes happened (the model ignores
+        // images it no longer watches).
         self.say_what_is_watched(unwatchable, lost)
     }
 
