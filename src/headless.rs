@@ -213,11 +213,11 @@ pub enum Job {
     Push,
     /// Build them, then rebuild what changes until interrupted (`kiln
     /// watch`): `names` as asked for, `restart` a running build on a
-    /// change, reload the stack from `reload` when its file changes.
+    /// change, reload the stack from `reload` when its files change.
     Watch {
         names: Vec<String>,
         restart: bool,
-        reload: StackSource,
+        reload: Box<StackSource>,
     },
 }
 
@@ -241,7 +241,7 @@ pub(crate) async fn run(
     let mut app = App::new(&config, &opts);
     let mut runtime = Runtime::new(docker, config, flags);
     if let Job::Watch { reload, .. } = &job {
-        runtime = runtime.reload_from(reload.clone());
+        runtime = runtime.reload_from((**reload).clone());
     }
     runtime.open_history(&mut app, &mut printer).await;
     // (Plain text words the plan as a build; a push has no waves.)

@@ -434,3 +434,42 @@ fn w_toggles_watching_and_the_status_bar_says_so() {
     assert!(!app.is_watching());
     assert!(changed(&mut app, "base", &["x"], 4.0).is_empty());
 }
+
+#[test]
+fn a_stack_that_drops_and_reorders_images_keeps_each_ones_state_by_name() {
+    let mut app = settled();
+    // api fails once: the session's record has it.
+    changed(&mut app, "api", &["a"], 10.0);
+    started(&mut app, API, 10.1);
+    engine(
+        &mut app,
+        API,
+        10.5,
+        kiln::app::EngineEvent::Failed {
+            phase: Phase::Build,
+            error: "exit 2".into(),
+        },
+    );
+    app.view.selected = API;
+    // api moves to the top, web is gone.
+    let config = stack(
+        "defaults: {jobs: 2}\nimages:\n  - name: api\n    depends_on: [base]\n  - name: base\n  - name: tools\n    image: alpine:3.20\n",
+    );
+    let cmds = update(
+        &mut app,
+        Msg::StackReloaded {
+            config,
+            changed: vec![],
+            at: t(11.0),
+        },
+    );
+    assert!(cmds.iter().any(|c| matches!(c, Command::UseStack(_))));
+    let names: Vec<&str> = app.images.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["api", "base", "tools"]);
+    assert_eq!(app.images[0].status, Status::Failed(Phase::Build));
+    assert_eq!(app.images[1].status, Status::Done);
+    assert_eq!(app.view.selected, 0, "the selection follows api");
+    let summary = app.session_summary(t(12.0));
+    assert_eq!(summary.failed, ["api"]);
+    assert_eq!(app.deps[0], [1], "api builds on base, now at 1");
+}

@@ -428,6 +428,7 @@ fn use_stack(
 fn restack(app: &mut App, config: &Config, reshaped: bool) {
     let fresh = App::new(config, &app.options);
     let selected = app.images.get(app.view.selected).map(|i| i.name.clone());
+    let old_names: Vec<String> = app.images.iter().map(|i| i.name.clone()).collect();
     let mut old: BTreeMap<String, (ImageState, Option<super::ImageOverride>)> = app
         .images
         .drain(..)
@@ -457,6 +458,15 @@ fn restack(app: &mut App, config: &Config, reshaped: bool) {
     app.plan = fresh.plan;
     app.view.defaults = fresh.view.defaults;
     app.view.selected = selected.and_then(|name| app.index_of(&name)).unwrap_or(0);
+    // The session's record names images by position: follow them by name
+    // (the runs of an image no longer in the stack are forgotten).
+    let new_index: Vec<Option<usize>> = old_names.iter().map(|n| app.index_of(n)).collect();
+    let moved = |i: usize| new_index.get(i).copied().flatten();
+    let session = &mut app.session;
+    session
+        .outcomes
+        .retain_mut(|o| moved(o.image).map(|i| o.image = i).is_some());
+    session.awaited = session.awaited.and_then(moved);
     if reshaped && matches!(app.view.mode, Mode::Edit(_)) {
         app.view.mode = Mode::Normal;
     }

@@ -26,7 +26,7 @@ pub(crate) async fn run(config: Config, source: StackSource, args: WatchArgs) ->
     let job = Job::Watch {
         names: args.images,
         restart: args.restart,
-        reload: source,
+        reload: Box::new(source),
     };
     let output = (args.output.format(), args.output.on_lost_output());
     headless::run(
