@@ -2,12 +2,13 @@
 //! rebuilds its image and the images built on it, and nothing else; ignored
 //! and unread files rebuild nothing; saves during a build give one more
 //! build; a broken stack file keeps the last good stack until it is fixed;
-//! a renamed context fails its image only; Ctrl-C cancels and exits 130.
+//! a compose stack's `.env` is watched too; a renamed context fails its
+//! image only; Ctrl-C cancels and exits 130.
 
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,8 +33,11 @@ impl Watching {
     fn start(s: &Stack, args: &[&str]) -> Watching {
         let mut cmd_args = vec!["watch", "--json"];
         cmd_args.extend_from_slice(args);
-        let mut child = s
-            .kiln_cmd(&cmd_args)
+        Watching::spawn(s.kiln_cmd(&cmd_args))
+    }
+
+    fn spawn(mut cmd: Command) -> Watching {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -334,6 +338,62 @@ fn a_broken_stack_file_keeps_the_last_good_stack_until_fixed() {
     let later = w.settled_since(mark);
     assert_eq!(count(&later, "started", "base"), 0);
     assert_eq!(count(&later, "started", "other"), 0);
+}
+
+#[test]
+fn a_compose_stacks_env_file_is_watched_and_reloads_it() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    s.child_context("web", "base", "ARG EDITION\nLABEL edition=$EDITION\n");
+    s.write(
+        "compose.yaml",
+        &format!(
+            "services:\n  base:\n    build: ./base\n    image: {p}/base:latest\n  \
+             web:\n    build:\n      context: ./web\n      args:\n        \
+             EDITION: ${{EDITION:-0}}\n    image: {p}/web:latest\n",
+            p = s.prefix
+        ),
+    );
+    s.write(".env", "EDITION=1\n");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    cmd.current_dir(s.dir.path())
+        .args(["-f", "compose.yaml", "-p", &s.prefix, "watch", "--json"])
+        .env_remove("EDITION")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_PROFILES");
+    isolate(&mut cmd, s.home.path());
+    let w = Watching::spawn(cmd);
+    let first = w.until_done(0, &["base", "web"]);
+    let watching = of_type(&first, "watching", None)[0];
+    let paths: Vec<&str> = watching["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with("/compose.yaml")),
+        "{paths:?}"
+    );
+    assert!(paths.iter().any(|p| p.ends_with("/.env")), "{paths:?}");
+
+    let mark = w.mark();
+    s.write(".env", "EDITION=2\n");
+    let after = w.until_done(mark, &["web"]);
+    let said: Vec<&str> = of_type(&after, "notice", None)
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    assert!(
+        said.iter().any(|m| m.ends_with("reloaded (changed: web)")),
+        "{said:?}"
+    );
+    assert_eq!(count(&after, "built", "web"), 1, "{after:#?}");
+    let web = inspect(&format!("{}/web:latest", s.prefix)).unwrap();
+    assert_eq!(web["Config"]["Labels"]["edition"], "2");
+    let later = w.settled_since(mark);
+    assert_eq!(count(&later, "started", "base"), 0);
 }
 
 #[test]
