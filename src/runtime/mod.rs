@@ -1,9 +1,10 @@
 //! The one runtime every front-end runs on: the model's message channel,
 //! the engine's executor, the history thread, the daemon health check, the
 //! signals, the clock and (in watch mode) the file watcher, merged into one
-//! loop that feeds `app::update` and carries out the commands it returns. A front-end (`headless`'s printer,
-//! the dashboard) only shows: it prints events or draws the model, and may
-//! add input of its own (keys, mouse, resize).
+//! loop that feeds `app::update` and carries out the commands it returns.
+//! A front-end (`headless`'s printer, the dashboard) only shows: it prints
+//! events or draws the model, and may add input of its own (keys, mouse,
+//! resize).
 //!
 //! ```text
 //!  engine tasks ──┐
@@ -250,8 +251,16 @@ impl Runtime {
             match Watcher::start(self.tx.clone(), self.reload.clone()) {
                 Ok(w) => self.watcher = Some(w),
                 Err(e) => {
+                    // Said, and nothing watched: the first build still
+                    // comes (it waits for `Watching`).
                     let why = format!("watch mode cannot start its thread: {e}");
                     let _ = self.tx.try_send(Msg::Notice(why));
+                    let none = Msg::Watching {
+                        paths: Vec::new(),
+                        dirs: 0,
+                        at: Instant::now(),
+                    };
+                    let _ = self.tx.try_send(none);
                     return;
                 }
             }
