@@ -397,6 +397,34 @@ fn a_compose_stacks_env_file_is_watched_and_reloads_it() {
 }
 
 #[test]
+fn a_dockerfile_outside_the_context_is_watched() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("app", "");
+    let dockerfile = std::fs::read_to_string(s.path("app/Dockerfile")).unwrap();
+    std::fs::remove_file(s.path("app/Dockerfile")).unwrap();
+    s.write("docker/app.Dockerfile", &dockerfile);
+    s.config(
+        "images:\n  - {name: app, dockerfile: ../docker/app.Dockerfile, tags: [\"{prefix}/app:latest\"]}\n",
+    );
+    let w = Watching::start(&s, &[]);
+    w.until_done(0, &["app"]);
+    let mark = w.mark();
+    s.write(
+        "docker/app.Dockerfile",
+        &format!("{dockerfile}LABEL edited=yes\n"),
+    );
+    let after = w.until_done(mark, &["app"]);
+    let changed = of_type(&after, "changed", Some("app"));
+    assert_eq!(changed.len(), 1, "{after:#?}");
+    assert!(changed[0]["files"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("docker/app.Dockerfile"));
+    assert_eq!(count(&after, "built", "app"), 1, "{after:#?}");
+}
+
+#[test]
 fn a_renamed_context_fails_its_image_only() {
     require_docker!();
     let s = Stack::new();

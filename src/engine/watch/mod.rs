@@ -275,7 +275,8 @@ impl State {
         let stack_files = self.reload.as_ref().map(|r| r.files()).unwrap_or_default();
         let mut parents: BTreeSet<PathBuf> = scopes
             .iter()
-            .filter_map(|s| s.root.parent().map(Path::to_path_buf))
+            .flat_map(|s| [Some(&s.root), s.dockerfile_outside.as_ref()])
+            .filter_map(|p| p?.parent().map(Path::to_path_buf))
             .collect();
         parents.extend(
             stack_files
@@ -391,6 +392,11 @@ impl State {
             self.pending.touch(now);
         }
         for k in 0..self.scopes.len() {
+            if self.scopes[k].dockerfile_outside.as_deref() == Some(path) {
+                let name = self.scopes[k].name.clone();
+                self.pending.reread.insert(name.clone());
+                self.pending.add(&name, shown(&path.to_string_lossy()), now);
+            }
             let root = &self.scopes[k].root;
             if path == root {
                 self.on_root_change(k, change, now);

@@ -19,7 +19,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::config::{context_reads, ContextReads, Dockerfile};
-use crate::engine::context::DOCKERIGNORE;
+use crate::engine::context::{locate_dockerfile, ContextSpec, DockerfilePlace, DOCKERIGNORE};
 use crate::engine::dockerignore::{clean, DockerIgnore};
 
 /// How many changed paths one walk of a new directory names at most.
@@ -31,9 +31,14 @@ pub(crate) struct Scope {
     pub name: String,
     /// The context directory, absolute.
     pub root: PathBuf,
-    /// The Dockerfile: its text, or its path relative to the root,
-    /// cleaned.
+    /// The Dockerfile as configured (its text, or a path from the root).
     dockerfile: Dockerfile,
+    /// Where it is inside the context (clean, relative), if it is a file
+    /// there.
+    dockerfile_rel: Option<String>,
+    /// Where it is outside the context (its real path), if it is: watched
+    /// through its directory.
+    pub dockerfile_outside: Option<PathBuf>,
     /// The build args (the Dockerfile's `$VAR`s in sources).
     args: BTreeMap<String, String>,
     ignore: DockerIgnore,
@@ -62,19 +67,26 @@ impl Scope {
         dockerfile: &Dockerfile,
         args: BTreeMap<String, String>,
     ) -> Scope {
-        let dockerfile = match dockerfile {
-            Dockerfile::Path(path) => {
-                let given = Path::new(path);
-                let relative = given.strip_prefix(&root).unwrap_or(given);
-                let cleaned = clean(&relative.to_string_lossy());
-                Dockerfile::Path(cleaned.trim_start_matches('/').to_string())
+        let spec = ContextSpec {
+            root: root.clone(),
+            dockerfile: dockerfile.clone(),
+        };
+        let (dockerfile_rel, dockerfile_outside) = match (locate_dockerfile(&spec), dockerfile) {
+            (Ok(DockerfilePlace::Inside(rel)), _) => (Some(rel), None),
+            (Ok(DockerfilePlace::Outside(real)), _) => (None, Some(real)),
+            (Ok(DockerfilePlace::Inline(_)), _) | (Err(_), Dockerfile::Inline(_)) => (None, None),
+            // Not there (yet): where it would be, for when it comes.
+            (Err(_), Dockerfile::Path(path)) => {
+                let cleaned = clean(path.trim_start_matches("./"));
+                (Some(cleaned.trim_start_matches('/').to_string()), None)
             }
-            inline => inline.clone(),
         };
         let mut scope = Scope {
             name,
             root,
-            dockerfile,
+            dockerfile: dockerfile.clone(),
+            dockerfile_rel,
+            dockerfile_outside,
             args,
             ignore: DockerIgnore::default(),
             reads: None,
@@ -107,18 +119,19 @@ impl Scope {
             && self.reads.as_ref().is_none_or(|r| seen(r, rel, is_dir))
     }
 
-    /// The Dockerfile (unless it is inline, in the stack file) or
-    /// `.dockerignore`: a change there changes what the scope sees.
+    /// The Dockerfile (if it is a file in the context) or `.dockerignore`:
+    /// a change there changes what the scope sees.
     pub fn is_build_file(&self, rel: &str) -> bool {
-        rel == DOCKERIGNORE || matches!(&self.dockerfile, Dockerfile::Path(p) if p == rel)
+        rel == DOCKERIGNORE || self.dockerfile_rel.as_deref() == Some(rel)
     }
 
     /// Whether to watch directory `rel`: something below it can matter.
     pub fn descends(&self, rel: &str) -> bool {
-        let holds_dockerfile = match &self.dockerfile {
-            Dockerfile::Path(p) => p.strip_prefix(rel).is_some_and(|r| r.starts_with('/')),
-            Dockerfile::Inline(_) => false,
-        };
+        let holds_dockerfile = self
+            .dockerfile_rel
+            .as_deref()
+            .and_then(|p| p.strip_prefix(rel))
+            .is_some_and(|r| r.starts_with('/'));
         self.matters(rel, true) || holds_dockerfile
     }
 
@@ -325,6 +338,24 @@ mod tests {
         assert!(s.matters("app/main.py", false));
         assert!(!s.matters("docs/x.md", false));
         assert!(!s.matters("Dockerfile", false), "no Dockerfile file");
+    }
+
+    #[test]
+    fn a_dockerfile_outside_the_context_is_known_by_its_real_path() {
+        let dir = context(&[
+            ("web.Dockerfile", "FROM scratch\nCOPY a /a\n"),
+            ("ctx/a", ""),
+        ]);
+        let s = Scope::new(
+            "web".into(),
+            dir.path().join("ctx"),
+            &Dockerfile::Path("../web.Dockerfile".into()),
+            BTreeMap::new(),
+        );
+        let real = fs::canonicalize(dir.path().join("web.Dockerfile")).unwrap();
+        assert_eq!(s.dockerfile_outside, Some(real));
+        assert!(s.matters("a", false));
+        assert!(!s.is_build_file("../web.Dockerfile"));
     }
 
     #[test]
