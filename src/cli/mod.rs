@@ -15,6 +15,7 @@ use crate::output;
 
 /// Parse the command line and run; returns the process exit code.
 pub fn main() -> i32 {
+    crate::memory::tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // Help and version: clap prints them (to stdout, styled).

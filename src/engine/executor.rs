@@ -149,7 +149,7 @@ impl Executor {
         let work = task(sink, token);
         self.tasks.spawn(async move {
             work.await;
-            release_freed_memory();
+            crate::memory::release_freed();
         });
         // Reap finished tasks so the set stays small in a long session.
         while self.tasks.try_join_next().is_some() {}
@@ -165,18 +165,5 @@ impl Executor {
             while self.tasks.join_next().await.is_some() {}
         })
         .await;
-    }
-}
-
-/// Hand the memory a finished task freed (a context's walk and digests:
-/// tens of MiB for 100,000 files) back to the system. glibc keeps freed
-/// memory in its per-thread arenas, so a long session (watch mode, the
-/// dashboard) would otherwise hold on to the peak of its biggest build.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages to the system; it takes
-    // glibc's arena locks like any allocation.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
