@@ -8,21 +8,23 @@ use crate::config::{Config, StackSource};
 use crate::engine::connect;
 use crate::exit;
 use crate::headless::{self, Job};
+use crate::output;
 
 pub(crate) async fn run(config: Config, source: StackSource, args: WatchArgs) -> i32 {
     let selection = match config.select(&args.images) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("kiln: error: {e}");
+            output::error(e);
             return exit::USAGE;
         }
     };
-    let (docker, _) = match super::connect_or_exit().await {
+    let (docker, endpoint) = match super::connect_or_exit().await {
         Ok(found) => found,
         Err(code) => return code,
     };
     let (opts, mut flags) = super::run_options(&args.run);
     flags.buildkit_available = connect::buildkit_available(&docker).await;
+    flags.endpoint = Some(endpoint);
     let job = Job::Watch {
         names: args.images,
         restart: args.restart,
