@@ -49,6 +49,38 @@ async fn connect_or_exit() -> Result<(bollard::Docker, connect::Endpoint), i32> 
     })
 }
 
+/// What a run that builds needs from the daemon.
+struct Connected {
+    docker: bollard::Docker,
+    endpoint: connect::Endpoint,
+    /// The run options, with what the daemon can do (BuildKit, its
+    /// endpoint) filled in.
+    run: (RunOptions, BuildFlags),
+}
+
+/// Reach the daemon for a run, or the exit code after saying why it
+/// cannot be reached.
+async fn connect_for_run(args: &RunArgs) -> Result<Connected, i32> {
+    let (docker, endpoint) = connect_or_exit().await?;
+    let (opts, mut flags) = run_options(args);
+    flags.buildkit_available = connect::buildkit_available(&docker).await;
+    flags.endpoint = Some(endpoint.clone());
+    Ok(Connected {
+        docker,
+        endpoint,
+        run: (opts, flags),
+    })
+}
+
+/// The images named on the command line (with what they depend on), or
+/// the exit code after saying which name is wrong.
+fn select_or_exit(config: &Config, names: &[String]) -> Result<Vec<usize>, i32> {
+    config.select(names).map_err(|e| {
+        output::error(e);
+        exit::USAGE
+    })
+}
+
 /// The stack's history for reading (`ls`, `logs`), or the exit code after
 /// saying why it cannot be opened.
 fn open_history(config: &Config) -> Result<History, i32> {

@@ -14,17 +14,18 @@ pub(crate) async fn run(config: Config, source: StackSource, args: UiArgs) -> i3
         output::error("the dashboard needs a terminal; use `kiln build` for plain or JSON output");
         return exit::USAGE;
     }
-    let (docker, endpoint) = match super::connect_or_exit().await {
-        Ok(found) => found,
+    let super::Connected {
+        docker,
+        endpoint,
+        run,
+    } = match super::connect_for_run(&args.run).await {
+        Ok(c) => c,
         Err(code) => return code,
     };
-    let (opts, mut flags) = super::run_options(&args.run);
-    flags.buildkit_available = connect::buildkit_available(&docker).await;
-    let builders = build::builders_in_use(&config.images, &flags);
+    let builders = build::builders_in_use(&config.images, &run.1);
     let daemon = connect::describe(&docker, &endpoint, &builders).await;
-    flags.endpoint = Some(endpoint);
     let config = Arc::new(config);
-    match crate::tui::run(docker, (config, source), (opts, flags), args.build, daemon).await {
+    match crate::tui::run(docker, (config, source), run, args.build, daemon).await {
         Ok(code) => code,
         Err(e) => {
             output::error(format_args!("terminal: {e}"));
