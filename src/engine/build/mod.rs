@@ -6,28 +6,29 @@
 //! out the build's inputs and compares them as told, with no access to the
 //! history itself.
 
+mod build_inputs;
+mod stream;
+
 use std::collections::HashMap;
 
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use bollard::Docker;
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::event::BuilderKind;
 use crate::app::{ChangeCheck, EngineEvent};
 use crate::config::{BuilderChoice, ContextSource, Dockerfile, ImageConfig, Source};
-use crate::engine::change::{self, compare_inputs, Change, InputsUse, Subject};
-use crate::engine::connect::{self, Endpoint};
-use crate::engine::context::{self, ContextSpec};
+use crate::engine::change::Subject;
+use crate::engine::connect::Endpoint;
+use crate::engine::context::ContextSpec;
 use crate::engine::credentials;
-use crate::engine::inputs;
-use crate::engine::parse::{BuildKitParser, LegacyParser};
 use crate::engine::prebuilt;
 use crate::engine::session::{self, BuildQuery, ContextSession};
 use crate::engine::sink::Sink;
 use crate::engine::steps::OwnSteps;
 use crate::engine::transfer::{self, ContextUpload};
-use crate::protocol::BuildEvent;
+use build_inputs::{local_context, work_out_later, BuildInputs};
+use stream::{follow_stream, StreamRead};
 
 /// Run-wide build switches from the command line.
 #[derive(Debug, Clone, Default)]
@@ -264,33 +265,6 @@ async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outc
     outcome
 }
 
-/// The inputs of a build that goes ahead whatever they are, worked out
-/// while the daemon builds (handed to the stream's reader when ready).
-async fn work_out_later(job: &Job<'_>, later: Option<LaterInputs>) {
-    let Some(LaterInputs {
-        registry,
-        entries,
-        spec,
-        ready,
-    }) = later
-    else {
-        return;
-    };
-    let entries = match entries {
-        Some(entries) => Ok(entries),
-        None => transfer::walk(spec).await,
-    };
-    let inputs = match entries {
-        Ok(entries) => change::work_out(&job.subject(), registry, entries).await,
-        Err(e) => {
-            let why = format!("cannot tell whether anything changed: {e}");
-            job.sink.send(EngineEvent::Notice(why)).await;
-            None
-        }
-    };
-    let _ = ready.send(inputs);
-}
-
 /// Whether the build pulls its base images (`--pull`, `pull: true`).
 fn pulls(job: &Job<'_>) -> bool {
     job.spec.pull || job.flags.pull
@@ -385,81 +359,6 @@ fn with_build_query(docker: &Docker, spec: &ImageConfig, session: Option<BuildQu
     })
 }
 
-/// A build's inputs (change detection, history), by when they are known.
-enum BuildInputs {
-    /// Not worked out (history is off, a git context, or they could not be).
-    None,
-    /// Worked out and reported before the build.
-    Ready(inputs::Inputs),
-    /// To be worked out while the daemon builds, from these entries (or
-    /// the context walked then).
-    Later {
-        registry: bool,
-        entries: Option<Vec<context::Entry>>,
-        spec: ContextSpec,
-    },
-}
-
-/// Inputs still being worked out: what to work them out from, and where
-/// they go when ready.
-struct LaterInputs {
-    registry: bool,
-    entries: Option<Vec<context::Entry>>,
-    spec: ContextSpec,
-    ready: tokio::sync::oneshot::Sender<Option<inputs::Inputs>>,
-}
-
-/// The inputs as the stream's reader gets them.
-enum InputsFor {
-    None,
-    Ready(inputs::Inputs),
-    Pending(tokio::sync::oneshot::Receiver<Option<inputs::Inputs>>),
-}
-
-impl BuildInputs {
-    /// The reader's side, and the work to do meanwhile (if any).
-    fn split(self) -> (InputsFor, Option<LaterInputs>) {
-        match self {
-            BuildInputs::None => (InputsFor::None, None),
-            BuildInputs::Ready(i) => (InputsFor::Ready(i), None),
-            BuildInputs::Later {
-                registry,
-                entries,
-                spec,
-            } => {
-                let (ready, pending) = tokio::sync::oneshot::channel();
-                let later = LaterInputs {
-                    registry,
-                    entries,
-                    spec,
-                    ready,
-                };
-                (InputsFor::Pending(pending), Some(later))
-            }
-        }
-    }
-}
-
-impl InputsFor {
-    /// The inputs, waiting for them if they are still being worked out;
-    /// those worked out meanwhile are reported (for history) here.
-    async fn settle(self, sink: &Sink) -> Option<inputs::Inputs> {
-        match self {
-            InputsFor::None => None,
-            InputsFor::Ready(i) => Some(i),
-            InputsFor::Pending(pending) => {
-                let now = pending.await.ok().flatten()?;
-                sink.send(EngineEvent::Inputs {
-                    digest: now.digest.clone(),
-                    inputs: now.to_json(),
-                })
-                .await;
-                Some(now)
-            }
-        }
-    }
-}
-
 impl Job<'_> {
     fn subject(&self) -> Subject<'_> {
         Subject {
@@ -468,273 +367,6 @@ impl Job<'_> {
             dockerfile: &self.dockerfile_name,
             stack_tags: &self.flags.stack_tags,
             sink: self.sink,
-        }
-    }
-}
-
-/// Find the Dockerfile and, unless a session build will not need them,
-/// walk the context; with what becomes of the build's inputs. None when
-/// nothing is left to do (it could not be read, or its inputs are
-/// unchanged and the image was skipped).
-async fn local_context<'a>(
-    job: &Job<'_>,
-    root: &'a std::path::Path,
-    check: &ChangeCheck,
-    builder: BuilderKind,
-) -> Option<(transfer::LocalContext<'a>, BuildInputs)> {
-    let spec = ContextSpec {
-        root: root.to_path_buf(),
-        dockerfile: job.dockerfile.clone(),
-    };
-    let use_ = change::inputs_use(check);
-    // A BuildKit build reads its context through the session: the walk is
-    // only for the inputs, and those only decide (first) under `Decide`.
-    let walk_now = builder == BuilderKind::Legacy || matches!(use_, InputsUse::Decide);
-    let found = {
-        let spec = spec.clone();
-        tokio::task::spawn_blocking(move || {
-            let place = context::locate_dockerfile(&spec)?;
-            let entries = walk_now.then(|| context::walk(&spec)).transpose()?;
-            Ok::<_, context::ContextError>((place, entries))
-        })
-        .await
-    };
-    let (place, entries) = match found
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-    {
-        Ok(found) => found,
-        Err(e) => {
-            job.sink
-                .fail(format!("cannot read the build context: {e}"))
-                .await;
-            return None;
-        }
-    };
-    let inputs = match use_ {
-        InputsUse::None => BuildInputs::None,
-        InputsUse::Record { why, registry } => {
-            change::report_rebuild(&job.subject(), why).await;
-            BuildInputs::Later {
-                registry,
-                entries: entries.clone(),
-                spec: spec.clone(),
-            }
-        }
-        InputsUse::Decide => {
-            let entries = entries.as_deref().unwrap_or_default();
-            match compare_inputs(&job.subject(), check, entries).await {
-                Change::Unchanged => return None,
-                Change::Build(Some(i)) => BuildInputs::Ready(i),
-                Change::Build(None) => BuildInputs::None,
-            }
-        }
-    };
-    let local = transfer::LocalContext {
-        root,
-        place,
-        spec,
-        entries,
-    };
-    Some((local, inputs))
-}
-
-/// Read the daemon's build stream to its end: parse it, forward the
-/// events (the steps made the image's own), and report the result.
-async fn follow_stream(
-    job: &Job<'_>,
-    mut stream: impl futures::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
-        + Unpin,
-    read: &mut StreamRead,
-    inputs: InputsFor,
-) -> Outcome {
-    let (sink, builder) = (job.sink, read.builder);
-    let mut started = false;
-    while let Some(item) = stream.next().await {
-        let mut events = Vec::new();
-        match item {
-            Ok(info) => read.parser.feed(&info, &mut events),
-            Err(bollard::errors::Error::DockerStreamError { error: e }) => {
-                events.push(BuildEvent::Error(e))
-            }
-            Err(e) => {
-                // A daemon that does not answer is no reason to fall back
-                // to another builder: say so, as at start.
-                if let Some(down) = connect::unreachable(&e, job.flags.endpoint.as_ref()) {
-                    job.sink.fail(down.to_string()).await;
-                    return Outcome::Reported;
-                }
-                if builder == BuilderKind::Buildkit && !started {
-                    // The legacy builder may try again: what the inputs
-                    // are is known already.
-                    inputs.settle(sink).await;
-                    return Outcome::SessionFailed(describe_stream_error(&e));
-                }
-                read.error = Some(describe_stream_error(&e));
-                break;
-            }
-        }
-        if !started {
-            started = true;
-            if !sink.send(EngineEvent::Started { builder }).await {
-                return Outcome::Reported;
-            }
-        }
-        if !read.forward(events, job).await {
-            return Outcome::Reported;
-        }
-    }
-    if !started {
-        if builder == BuilderKind::Buildkit && read.error.is_none() {
-            inputs.settle(sink).await;
-            return Outcome::SessionFailed("the daemon closed the build stream".into());
-        }
-        if !sink.send(EngineEvent::Started { builder }).await {
-            return Outcome::Reported;
-        }
-    }
-    if read.finish(job, inputs).await && read.note_transfer(sink).await {
-        report_result(sink, read.error.take(), read.image_id.take()).await;
-    }
-    Outcome::Reported
-}
-
-/// The end of a build: built with its image id, or failed.
-async fn report_result(sink: &Sink, error: Option<String>, image_id: Option<String>) {
-    match (error, image_id) {
-        (Some(e), _) => sink.fail(e).await,
-        (None, Some(id)) => {
-            sink.send(EngineEvent::Built { image_id: id }).await;
-        }
-        (None, None) => {
-            sink.fail("the daemon ended the build without an image id".into())
-                .await
-        }
-    }
-}
-
-/// One build stream as it is read: the parser, the image's own steps, and
-/// what the stream said of the result.
-struct StreamRead {
-    builder: BuilderKind,
-    parser: Parser,
-    steps: OwnSteps,
-    /// The build pulls its bases: its inputs are brought up to date once
-    /// it has.
-    pulls: bool,
-    /// The session the daemon reads the context through, kept open while
-    /// the stream is read.
-    session: Option<ContextSession>,
-    image_id: Option<String>,
-    /// The first error the daemon reported (or the stream broke with).
-    error: Option<String>,
-}
-
-impl StreamRead {
-    fn new(builder: BuilderKind, steps: OwnSteps, pulls: bool) -> Self {
-        StreamRead {
-            builder,
-            parser: Parser::new(builder),
-            steps,
-            pulls,
-            session: None,
-            image_id: None,
-            error: None,
-        }
-    }
-
-    /// What the daemon pulled through the session (the docker CLI shows
-    /// "transferring context"); false when the app has gone away.
-    async fn note_transfer(&self, sink: &Sink) -> bool {
-        match self.session.as_ref().and_then(ContextSession::summary) {
-            Some(note) => sink.send(EngineEvent::Notice(note)).await,
-            None => true,
-        }
-    }
-
-    /// Send parsed events on as the image's own, remembering the image id
-    /// and the first error; false when the app has gone away.
-    async fn forward(&mut self, mut events: Vec<BuildEvent>, job: &Job<'_>) -> bool {
-        self.steps.rewrite(&mut events);
-        hide_arg_values(&mut events, &job.spec.args);
-        for ev in events {
-            match &ev {
-                BuildEvent::ImageId(id) => self.image_id = Some(id.clone()),
-                BuildEvent::Error(e) if self.error.is_none() => self.error = Some(e.clone()),
-                _ => {}
-            }
-            if !job.sink.send(EngineEvent::Build(ev)).await {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// The end of the stream: what the parser held back and, after a
-    /// success, the image's steps the stream never showed and its inputs.
-    async fn finish(&mut self, job: &Job<'_>, inputs: InputsFor) -> bool {
-        let mut events = Vec::new();
-        self.parser.finish(&mut events);
-        if !self.forward(events, job).await {
-            return false;
-        }
-        if self.error.is_some() || self.image_id.is_none() {
-            return true;
-        }
-        let mut unseen = Vec::new();
-        self.steps.unseen(&mut unseen);
-        if !self.forward(unseen, job).await {
-            return false;
-        }
-        match inputs.settle(job.sink).await {
-            Some(inputs) if self.pulls => record_pulled_bases(job, inputs).await,
-            _ => true,
-        }
-    }
-}
-
-/// After a build that pulled: its inputs with the base images it pulled
-/// (the legacy builder tags them on the daemon), so the next build compares
-/// against what this one used.
-async fn record_pulled_bases(job: &Job<'_>, mut inputs: inputs::Inputs) -> bool {
-    let before = inputs.digest.clone();
-    inputs::refresh_local_bases(job.docker, &mut inputs).await;
-    if inputs.digest == before {
-        return true;
-    }
-    job.sink
-        .send(EngineEvent::Inputs {
-            digest: inputs.digest.clone(),
-            inputs: inputs.to_json(),
-        })
-        .await
-}
-
-/// The stream parser of the builder in use.
-enum Parser {
-    Legacy(LegacyParser),
-    BuildKit(BuildKitParser),
-}
-
-impl Parser {
-    fn new(builder: BuilderKind) -> Self {
-        match builder {
-            BuilderKind::Legacy => Parser::Legacy(LegacyParser::new()),
-            BuilderKind::Buildkit => Parser::BuildKit(BuildKitParser::new()),
-        }
-    }
-
-    fn feed(&mut self, info: &bollard::models::BuildInfo, out: &mut Vec<BuildEvent>) {
-        match self {
-            Parser::Legacy(p) => p.feed(info, out),
-            Parser::BuildKit(p) => p.feed_info(info, out),
-        }
-    }
-
-    fn finish(&mut self, out: &mut Vec<BuildEvent>) {
-        match self {
-            Parser::Legacy(p) => p.finish(out),
-            Parser::BuildKit(p) => p.finish(out),
         }
     }
 }
@@ -784,48 +416,6 @@ async fn base_image_credentials(
         }
     }
     (!map.is_empty()).then_some(map)
-}
-
-/// BuildKit names a step by its instruction with build args substituted,
-/// so `RUN login $TOKEN` would show (and be logged and stored) with the
-/// token's value; so do the daemon's errors for a failed RUN. Put the
-/// `$NAME` back for values long enough not to be mistaken for ordinary
-/// text. (What a build itself prints is its own business.)
-fn hide_arg_values(events: &mut [BuildEvent], args: &std::collections::BTreeMap<String, String>) {
-    const MIN_LEN: usize = 4;
-    for ev in events.iter_mut() {
-        // The daemon's error for a failed RUN quotes the expanded command.
-        let text = match ev {
-            BuildEvent::Step { name, .. } => name,
-            BuildEvent::StepDone { error: Some(e), .. } | BuildEvent::Error(e) => e,
-            _ => continue,
-        };
-        for (key, value) in args {
-            if value.len() >= MIN_LEN && text.contains(value.as_str()) {
-                *text = text.replace(value.as_str(), &format!("${key}"));
-            }
-        }
-    }
-}
-
-fn describe_stream_error(e: &bollard::errors::Error) -> String {
-    match e {
-        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
-        // The connection is fine; a line of the stream is not JSON.
-        bollard::errors::Error::JsonDataError { message, .. } => {
-            format!("the daemon sent a build message kiln cannot read: {message}")
-        }
-        bollard::errors::Error::JsonSerdeError { err } => {
-            format!("the daemon sent malformed JSON in the build stream: {err}")
-        }
-        // tokio-util's framing: the body ended inside a JSON line.
-        bollard::errors::Error::IOError { err }
-            if err.to_string() == "bytes remaining on stream" =>
-        {
-            "the daemon ended the build stream in the middle of a message".into()
-        }
-        other => format!("lost the build stream from the daemon: {other}"),
-    }
 }
 
 /// Append `params` to the query of requests whose path is `path`.
