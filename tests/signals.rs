@@ -171,10 +171,6 @@ impl Drop for Tmux {
     }
 }
 
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 #[test]
 fn the_dashboard_restores_the_terminal_on_sigterm() {
     require_docker!();
@@ -186,24 +182,11 @@ fn the_dashboard_restores_the_terminal_on_sigterm() {
     let pidfile = s.home.path().join("kiln.pid");
     let cmd = s.kiln_cmd(&["--build", "--builder", "legacy", "--no-cache"]);
     // `exec` keeps the pid the shell wrote down.
-    let mut line = format!(
-        "sh -c 'echo $$ > {}; exec \"$@\"' kiln env",
-        pidfile.display()
+    let line = format!(
+        "sh -c 'echo $$ > {}; exec \"$@\"' kiln {}; echo KILN_EXIT=$?",
+        pidfile.display(),
+        shell_words(&cmd)
     );
-    for (k, v) in cmd.get_envs() {
-        let k = k.to_string_lossy();
-        match v {
-            Some(v) => line.push_str(&format!(" {k}={}", sh_quote(&v.to_string_lossy()))),
-            None => line.push_str(&format!(" -u {k}")),
-        }
-    }
-    line.push(' ');
-    line.push_str(&sh_quote(&cmd.get_program().to_string_lossy()));
-    for a in cmd.get_args() {
-        line.push(' ');
-        line.push_str(&sh_quote(&a.to_string_lossy()));
-    }
-    line.push_str("; echo KILN_EXIT=$?");
     let tmux = Tmux(format!("kiln-signals-{}", std::process::id()));
     tmux.run(&[
         "new-session",

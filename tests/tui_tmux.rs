@@ -133,27 +133,7 @@ fn command_line(s: &Stack, args: &[&str], env: &[(&str, &str)]) -> String {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut line = String::from("env");
-    for (k, v) in cmd.get_envs() {
-        let k = k.to_string_lossy();
-        match v {
-            Some(v) => line.push_str(&format!(" {k}={}", sh_quote(&v.to_string_lossy()))),
-            None => line.push_str(&format!(" -u {k}")),
-        }
-    }
-    line.push(' ');
-    line.push_str(&sh_quote(&cmd.get_program().to_string_lossy()));
-    for a in cmd.get_args() {
-        line.push(' ');
-        line.push_str(&sh_quote(&a.to_string_lossy()));
-    }
-    line.push_str("; echo KILN_EXIT=$?");
-    line
-}
-
-/// `s` quoted for sh.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+    format!("{}; echo KILN_EXIT=$?", shell_words(&cmd))
 }
 
 /// The list row of image `name` (`✓ name …`), without the pane beside it.

@@ -239,3 +239,29 @@ pub fn stderr(out: &Output) -> String {
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// `cmd` as words for sh: `env` with its environment spelled out (a tmux
+/// server does not pass a client's environment on), then the program and
+/// its arguments, each quoted.
+pub fn shell_words(cmd: &Command) -> String {
+    let mut line = String::from("env");
+    for (k, v) in cmd.get_envs() {
+        let k = k.to_string_lossy();
+        match v {
+            Some(v) => line.push_str(&format!(" {k}={}", sh_quote(&v.to_string_lossy()))),
+            None => line.push_str(&format!(" -u {k}")),
+        }
+    }
+    line.push(' ');
+    line.push_str(&sh_quote(&cmd.get_program().to_string_lossy()));
+    for a in cmd.get_args() {
+        line.push(' ');
+        line.push_str(&sh_quote(&a.to_string_lossy()));
+    }
+    line
+}
+
+/// `s` quoted for sh.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
