@@ -7,9 +7,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::tmux::Tmux;
 use common::*;
 
 /// A stack whose one image, `slow`, prints `marker` then sleeps (or ticks).
@@ -133,51 +134,9 @@ fn a_closed_stdout_cancels_the_builds_and_exits_1() {
     assert!(line.contains("built"), "{line}");
 }
 
-/// A tmux server of our own, killed on drop.
-struct Tmux(String);
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.0)
-            .args(args)
-            .output()
-            .expect("run tmux");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.run(&["capture-pane", "-p", "-t", "kiln"]);
-            if check(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(90),
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .output();
-    }
-}
-
 #[test]
 fn the_dashboard_restores_the_terminal_on_sigterm() {
     require_docker!();
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipping: tmux is not installed");
-        return;
-    }
     let (s, marker) = slow_stack("sleep 120");
     let pidfile = s.home.path().join("kiln.pid");
     let cmd = s.kiln_cmd(&["--build", "--builder", "legacy", "--no-cache"]);
@@ -187,21 +146,11 @@ fn the_dashboard_restores_the_terminal_on_sigterm() {
         pidfile.display(),
         shell_words(&cmd)
     );
-    let tmux = Tmux(format!("kiln-signals-{}", std::process::id()));
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "kiln",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        "sh",
-    ]);
-    tmux.run(&["send-keys", "-t", "kiln", "-l", &line]);
-    tmux.run(&["send-keys", "-t", "kiln", "Enter"]);
-    tmux.wait_for("the dashboard", |sc| sc.contains("images (1)"));
+    let Some(tmux) = Tmux::start(&line) else {
+        return;
+    };
+    let wait = Duration::from_secs(90);
+    tmux.wait_for("the dashboard", wait, |sc| sc.contains("images (1)"));
     assert!(eventually(Duration::from_secs(90), || container_running(
         &marker
     )));
@@ -228,7 +177,7 @@ fn the_dashboard_restores_the_terminal_on_sigterm() {
         .parse()
         .unwrap();
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    let shell = tmux.wait_for("the shell", |sc| {
+    let shell = tmux.wait_for("the shell", wait, |sc| {
         sc.lines().any(|l| l.starts_with("KILN_EXIT="))
     });
     assert!(shell.lines().any(|l| l == "KILN_EXIT=143"), "{shell}");

@@ -9,120 +9,16 @@
 
 mod common;
 
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::registry::Registry;
+use common::tmux::Tmux;
 use common::*;
 
-static SERVERS: AtomicUsize = AtomicUsize::new(0);
-
-/// A tmux server of our own (its own socket), killed on drop, running the
-/// dashboard in a 120x30 window.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    /// Start `kiln ARGS` of stack `s` in a shell in tmux, with `env` added
-    /// to the test's isolated environment; None without tmux.
-    fn kiln(s: &Stack, args: &[&str], env: &[(&str, &str)]) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            eprintln!("skipping: tmux is not installed");
-            return None;
-        }
-        let tmux = Tmux {
-            socket: format!(
-                "kiln-test-{}-{}",
-                std::process::id(),
-                SERVERS.fetch_add(1, Ordering::SeqCst)
-            ),
-        };
-        tmux.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "kiln",
-            "-x",
-            "120",
-            "-y",
-            "30",
-            "sh",
-        ]);
-        tmux.run(&["send-keys", "-t", "kiln", "-l", &command_line(s, args, env)]);
-        tmux.run(&["send-keys", "-t", "kiln", "Enter"]);
-        Some(tmux)
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "kiln"])
-    }
-
-    /// Keys by tmux's names (`Up`, `C-u`, `Enter`, `q`).
-    fn keys(&self, keys: &[&str]) {
-        for key in keys {
-            self.run(&["send-keys", "-t", "kiln", key]);
-        }
-    }
-
-    /// Text typed as is.
-    fn type_text(&self, text: &str) {
-        self.run(&["send-keys", "-t", "kiln", "-l", text]);
-    }
-
-    /// Poll the screen until `check` holds; panics with the screen if not.
-    fn wait_for(&self, what: &str, limit: Duration, check: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if check(&screen) {
-                return screen;
-            }
-            if start.elapsed() > limit {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// `q` (nothing left running), and the shell is back: kiln's exit code
-    /// and the screen after it.
-    fn quit(&self) -> (String, String) {
-        self.keys(&["q"]);
-        let shell = self.wait_for("the shell", Duration::from_secs(30), |sc| {
-            sc.lines().any(|l| l.starts_with("KILN_EXIT="))
-        });
-        let code = shell
-            .lines()
-            .find_map(|l| l.strip_prefix("KILN_EXIT="))
-            .unwrap_or_default()
-            .to_string();
-        (code, shell)
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
+/// `kiln ARGS` of stack `s` in a shell in tmux, with `env` added to the
+/// test's isolated environment; None without tmux.
+fn kiln_in_tmux(s: &Stack, args: &[&str], env: &[(&str, &str)]) -> Option<Tmux> {
+    Tmux::start(&command_line(s, args, env))
 }
 
 /// The shell command line running `kiln ARGS` with the test's isolated
@@ -165,7 +61,7 @@ images:
         "2s",
         "--no-cache",
     ];
-    let Some(tmux) = Tmux::kiln(&s, &args, &[]) else {
+    let Some(tmux) = kiln_in_tmux(&s, &args, &[]) else {
         return;
     };
     tmux.wait_for("the dashboard", Duration::from_secs(30), |sc| {
@@ -229,7 +125,7 @@ images:
     .unwrap();
     std::fs::set_permissions(&pager, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let pager = pager.display().to_string();
-    let Some(tmux) = Tmux::kiln(&s, &["--builder", "legacy"], &[("PAGER", &pager)]) else {
+    let Some(tmux) = kiln_in_tmux(&s, &["--builder", "legacy"], &[("PAGER", &pager)]) else {
         return;
     };
 
@@ -339,7 +235,7 @@ fn edited_tags_are_pushed_to_the_registry() {
     s.config(&format!(
         "images:\n  - name: app\n    tags: [\"{repo}/app:old\"]\n"
     ));
-    let Some(tmux) = Tmux::kiln(&s, &["--builder", "legacy"], &[]) else {
+    let Some(tmux) = kiln_in_tmux(&s, &["--builder", "legacy"], &[]) else {
         return;
     };
     tmux.wait_for("the dashboard", Duration::from_secs(30), |sc| {

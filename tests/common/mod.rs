@@ -9,6 +9,7 @@
 
 pub mod fake_daemon;
 pub mod registry;
+pub mod tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,115 @@
+//! A tmux server of a test's own, to drive a terminal program (the
+//! dashboard) as a user would: type, read the screen, wait for text.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static SERVERS: AtomicUsize = AtomicUsize::new(0);
+
+/// A tmux server of our own (its own socket), killed on drop, with one
+/// 120x30 window running a shell.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Start a server with a 120x30 shell and type `line` into it; None
+    /// without tmux.
+    pub fn start(line: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("skipping: tmux is not installed");
+            return None;
+        }
+        let tmux = Tmux {
+            socket: format!(
+                "kiln-test-{}-{}",
+                std::process::id(),
+                SERVERS.fetch_add(1, Ordering::SeqCst)
+            ),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "kiln",
+            "-x",
+            "120",
+            "-y",
+            "30",
+            "sh",
+        ]);
+        tmux.run(&["send-keys", "-t", "kiln", "-l", line]);
+        tmux.run(&["send-keys", "-t", "kiln", "Enter"]);
+        Some(tmux)
+    }
+
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "kiln"])
+    }
+
+    /// Keys by tmux's names (`Up`, `C-u`, `Enter`, `q`).
+    pub fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            self.run(&["send-keys", "-t", "kiln", key]);
+        }
+    }
+
+    /// Text typed as is.
+    pub fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "kiln", "-l", text]);
+    }
+
+    /// Poll the screen until `check` holds; panics with the screen if not.
+    pub fn wait_for(&self, what: &str, limit: Duration, check: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            if start.elapsed() > limit {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// `q` (nothing left running), and the shell is back: kiln's exit code
+    /// and the screen after it.
+    pub fn quit(&self) -> (String, String) {
+        self.keys(&["q"]);
+        let shell = self.wait_for("the shell", Duration::from_secs(30), |sc| {
+            sc.lines().any(|l| l.starts_with("KILN_EXIT="))
+        });
+        let code = shell
+            .lines()
+            .find_map(|l| l.strip_prefix("KILN_EXIT="))
+            .unwrap_or_default()
+            .to_string();
+        (code, shell)
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
