@@ -7,7 +7,7 @@
 //! a [`Loc`] (file and position), because a compose stack spreads one
 //! service over several files.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::plan::{edges, find_cycles, infer_deps};
@@ -69,6 +69,16 @@ impl Problems {
 
     pub fn warn(&mut self, at: &Loc, message: impl Into<String>) {
         self.warnings.push(at.problem(message));
+    }
+
+    /// Drops repeats of a problem (same place, same message), keeping the
+    /// first: YAML anchors and merge keys copy one written value into
+    /// several places, and its problem is said once, where it is written.
+    pub fn dedup(&mut self) {
+        for list in [&mut self.errors, &mut self.warnings] {
+            let mut seen = HashSet::new();
+            list.retain(|e| seen.insert((e.file.clone(), e.line, e.col, e.message.clone())));
+        }
     }
 }
 

@@ -63,6 +63,7 @@ mod discover;
 mod dockerfile;
 mod dockerfile_steps;
 mod interpolate;
+mod merge_keys;
 mod overrides;
 mod plan;
 mod positions;

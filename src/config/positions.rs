@@ -19,13 +19,25 @@
 //! wrong with it) reads the whole table. So a file with a million labels
 //! costs one pass and no table for them unless one of them is wrong.
 //!
-//! Nodes the table cannot know (values reached through an alias `*x`, keys
-//! added by a `<<` merge, or anything if the two parsers ever disagree) fall
-//! back to the nearest ancestor that has a position, so a message is never
-//! lost, only less precise.
+//! A path through an alias (`web: *defaults`, then `web.image`) leads to
+//! where the anchor's node was written, and a key a `<<` merge brings in
+//! is found where the merged mapping has it (its own key first, then each
+//! merged mapping in order, as `merge_keys.rs` resolves them): a problem in
+//! shared defaults is reported once, where it is written. Nodes the table
+//! cannot know (anything if the two parsers ever disagree) fall back to the
+//! nearest ancestor that has a position, so a message is never lost, only
+//! less precise.
+//!
+//! yaml_rust2 is stricter than serde_yaml (libyaml) and compose's go-yaml
+//! about one thing real files do: a flow collection whose lines (often its
+//! closing `]`) are indented no further than the key that holds it
+//! (`command: [` … `]` under the key's column). Where yaml_rust2 stops at
+//! such a line, the line is indented further for it and the text read
+//! again, and the columns of that line are given back as written.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker;
@@ -49,6 +61,18 @@ const SHALLOW: usize = 3;
 /// A node that is not recorded (deeper than the table keeps).
 const SKIP: u32 = u32::MAX;
 
+/// How many aliases and merge keys one step of a lookup follows (YAML
+/// cannot nest them in a loop; this only bounds a malformed table).
+const MAX_HOPS: usize = 32;
+
+/// How many bytes may be read again while indenting lines further for
+/// yaml_rust2 (see the module's doc): a few hundred reads of a typical
+/// file, while a huge file with many such lines keeps the fallback.
+const REREAD_BUDGET: usize = 32 << 20;
+
+/// Lines indented further for yaml_rust2: 1-based line → spaces added.
+type Pads = BTreeMap<usize, usize>;
+
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Pos {
@@ -66,6 +90,15 @@ impl Pos {
             line: m.line().max(1),
             col: m.col() + 1,
         }
+    }
+
+    /// A marker of the padded text as a position in the text as written.
+    fn unpadded(m: &Marker, pads: &Pads) -> Pos {
+        let mut p = Pos::from_marker(m);
+        if let Some(&pad) = pads.get(&p.line) {
+            p.col = p.col.saturating_sub(pad).max(1);
+        }
+        p
     }
 }
 
@@ -103,11 +136,13 @@ impl At {
     }
 }
 
-/// One node: where its key and its value start.
+/// One node: where its key and its value start, and for an alias the
+/// node of its anchor.
 #[derive(Debug, Clone, Copy, Default)]
 struct Node {
     key: At,
     value: At,
+    alias: Option<u32>,
 }
 
 /// Node id of the document root.
@@ -117,6 +152,8 @@ const ROOT: u32 = 0;
 #[derive(Debug, Clone)]
 pub struct Positions<'t> {
     text: &'t str,
+    /// Lines the first reading indented further (see the module's doc).
+    pads: Pads,
     /// The nodes down to [`SHALLOW`], from the first reading.
     shallow: Table,
     /// Every node, read when first asked for.
@@ -128,9 +165,10 @@ impl<'t> Positions<'t> {
     /// that `yaml_rust2` rejects yields whatever was recorded before the
     /// error (possibly nothing); lookups then fall back as described above.
     pub fn build(text: &'t str) -> Positions<'t> {
-        let full = Table::read(text, usize::MAX).unwrap_or_default();
+        let (full, pads) = Table::read_padded(text, usize::MAX).unwrap_or_default();
         Positions {
             text,
+            pads,
             shallow: full.clone(),
             full: OnceCell::from(full),
         }
@@ -144,9 +182,11 @@ impl<'t> Positions<'t> {
     /// look-ahead can reach before the parser has said a thing): that is
     /// too deep too.
     pub fn read(text: &'t str) -> Result<Positions<'t>, Pos> {
+        let (shallow, pads) = Table::read_padded(text, SHALLOW)?;
         Ok(Positions {
             text,
-            shallow: Table::read(text, SHALLOW)?,
+            pads,
+            shallow,
             full: OnceCell::new(),
         })
     }
@@ -175,13 +215,15 @@ impl<'t> Positions<'t> {
         self.table(path.len()).lookup(path, true)
     }
 
-    /// A table that knows paths `len` long.
+    /// A table that knows paths `len` long (through an alias, a short
+    /// path can lead anywhere).
     fn table(&self, len: usize) -> &Table {
-        if len <= SHALLOW {
+        if len <= SHALLOW && !self.shallow.has_alias {
             return &self.shallow;
         }
-        self.full
-            .get_or_init(|| Table::read(self.text, usize::MAX).unwrap_or_default())
+        self.full.get_or_init(|| {
+            Table::read(&padded(self.text, &self.pads), usize::MAX, &self.pads).unwrap_or_default()
+        })
     }
 }
 
@@ -194,6 +236,10 @@ struct Table {
     duplicate: Option<Pos>,
     /// Nodes whose paths are longer are not kept.
     keep: usize,
+    /// Whether the text has an alias (then lookups use the whole table).
+    has_alias: bool,
+    /// Where yaml_rust2 stopped at a line indented too little for it.
+    indent_error: Option<Pos>,
 }
 
 impl Default for Table {
@@ -203,20 +249,73 @@ impl Default for Table {
             children: HashMap::new(),
             duplicate: None,
             keep: usize::MAX,
+            has_alias: false,
+            indent_error: None,
         }
     }
 }
 
+/// `text` with each line in `pads` indented further.
+fn padded<'a>(text: &'a str, pads: &Pads) -> Cow<'a, str> {
+    if pads.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + pads.values().sum::<usize>());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if let Some(&pad) = pads.get(&(i + 1)) {
+            out.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.push_str(line);
+    }
+    Cow::Owned(out)
+}
+
+/// Indents `line` of `text` (as padded so far) past every line before it,
+/// so no block indentation can be deeper. False when it already was.
+fn pad_line(text: &str, pads: &mut Pads, line: usize) -> bool {
+    if pads.contains_key(&line) {
+        return false;
+    }
+    let widest = text
+        .split('\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    pads.insert(line, widest + 1);
+    true
+}
+
 impl Table {
-    /// Read `text`, keeping nodes whose paths are at most `keep` long; Err:
-    /// where it nests too deep (see [`Positions::read`]).
-    fn read(text: &str, keep: usize) -> Result<Table, Pos> {
+    /// [`Table::read`], indenting lines further where yaml_rust2 wants them
+    /// to be (see the module's doc), within [`REREAD_BUDGET`].
+    fn read_padded(text: &str, keep: usize) -> Result<(Table, Pads), Pos> {
+        let mut pads = Pads::new();
+        let mut spent = 0;
+        loop {
+            let now = padded(text, &pads);
+            let table = Table::read(&now, keep, &pads)?;
+            spent += now.len();
+            let Some(at) = table.indent_error else {
+                return Ok((table, pads));
+            };
+            if spent > REREAD_BUDGET || !pad_line(&now, &mut pads, at.line) {
+                return Ok((table, pads));
+            }
+        }
+    }
+
+    /// Read `text` (indented as `pads` says), keeping nodes whose paths are
+    /// at most `keep` long; Err: where it nests too deep (see
+    /// [`Positions::read`]).
+    fn read(text: &str, keep: usize, pads: &Pads) -> Result<Table, Pos> {
         let mut rec = Recorder {
             table: Table {
                 keep,
                 ..Table::default()
             },
             stack: Vec::new(),
+            anchors: HashMap::new(),
             done: false,
         };
         let mut parser = Parser::new_from_str(text);
@@ -224,16 +323,24 @@ impl Table {
             let (event, mark) = match parser.next_token() {
                 Ok(next) => next,
                 Err(e) if e.info() == "recursion limit exceeded" => {
-                    return Err(Pos::from_marker(e.marker()))
+                    return Err(Pos::unpadded(e.marker(), pads))
                 }
-                Err(_) => break,
+                Err(e) => {
+                    if matches!(
+                        e.info(),
+                        "invalid indentation" | "invalid indentation in flow construct"
+                    ) {
+                        rec.table.indent_error = Some(Pos::from_marker(e.marker()));
+                    }
+                    break;
+                }
             };
             if matches!(event, Event::StreamEnd) {
                 break;
             }
-            rec.on_event(event, Pos::from_marker(&mark));
+            rec.on_event(event, Pos::unpadded(&mark, pads));
             if rec.stack.len() > MAX_DEPTH {
-                return Err(Pos::from_marker(&mark));
+                return Err(Pos::unpadded(&mark, pads));
             }
         }
         Ok(rec.table)
@@ -243,9 +350,9 @@ impl Table {
         // The nodes along the path, as far as the table knows it.
         let mut known = vec![ROOT];
         for seg in path {
-            let parent = known[known.len() - 1];
-            match self.children.get(&(parent, seg.clone())) {
-                Some(&child) => known.push(child),
+            let parent = self.through_aliases(known[known.len() - 1]);
+            match self.find(parent, seg, 0) {
+                Some(child) => known.push(child),
                 None => break,
             }
         }
@@ -262,6 +369,36 @@ impl Table {
             }
         }
         Pos::START
+    }
+
+    /// The node an alias stands for (itself if it is none).
+    fn through_aliases(&self, mut id: u32) -> u32 {
+        for _ in 0..MAX_HOPS {
+            match self.nodes.get(id as usize).and_then(|n| n.alias) {
+                Some(target) if target != SKIP => id = target,
+                _ => break,
+            }
+        }
+        id
+    }
+
+    /// The child `seg` of mapping `parent`: its own, else one a `<<` merge
+    /// brings in (of a list of merged mappings, the first that has it).
+    fn find(&self, parent: u32, seg: &Seg, hops: usize) -> Option<u32> {
+        if let Some(&child) = self.children.get(&(parent, seg.clone())) {
+            return Some(child);
+        }
+        if hops > MAX_HOPS || !matches!(seg, Seg::Key(_)) {
+            return None;
+        }
+        let merged = *self.children.get(&(parent, Seg::Key("<<".to_string())))?;
+        let merged = self.through_aliases(merged);
+        if let Some(child) = self.find(merged, seg, hops + 1) {
+            return Some(child);
+        }
+        (0..)
+            .map_while(|i| self.children.get(&(merged, Seg::Index(i))))
+            .find_map(|&item| self.find(self.through_aliases(item), seg, hops + 1))
     }
 
     /// The node `seg` under `parent` (at `depth`), made when new; [`SKIP`]
@@ -318,6 +455,8 @@ enum Slot {
 struct Recorder {
     table: Table,
     stack: Vec<Frame>,
+    /// yaml_rust2's anchor ids → the nodes they name.
+    anchors: HashMap<usize, u32>,
     done: bool,
 }
 
@@ -347,7 +486,8 @@ impl Recorder {
         }
     }
 
-    fn begin_collection(&mut self, pos: Pos, is_map: bool) {
+    /// Starts a mapping or sequence; its node.
+    fn begin_collection(&mut self, pos: Pos, is_map: bool) -> u32 {
         let (node, complex_key) = match self.slot() {
             Slot::Root => (ROOT, false),
             Slot::Value(id) => (id, false),
@@ -377,6 +517,7 @@ impl Recorder {
                 complex_key,
             }
         });
+        node
     }
 
     fn end_collection(&mut self) {
@@ -392,7 +533,8 @@ impl Recorder {
         }
     }
 
-    fn scalar(&mut self, text: String, pos: Pos) {
+    /// A scalar; its node when it is a value (not a key).
+    fn scalar(&mut self, text: String, pos: Pos) -> Option<u32> {
         match self.slot() {
             slot @ (Slot::Root | Slot::Value(_)) => {
                 let id = match slot {
@@ -403,6 +545,7 @@ impl Recorder {
                     n.value = At::of(pos);
                 }
                 self.finish_node();
+                Some(id)
             }
             Slot::KeyOf(map) => {
                 // yaml_rust2 marks a block mapping's start at the first
@@ -425,18 +568,44 @@ impl Recorder {
                 if let Some(Frame::Map { entry, .. }) = self.stack.last_mut() {
                     *entry = Some(id);
                 }
+                None
             }
+        }
+    }
+
+    /// Anchor `anchor` (0: none) names node `id`.
+    fn name_anchor(&mut self, anchor: usize, id: u32) {
+        if anchor != 0 && id != SKIP {
+            self.anchors.insert(anchor, id);
         }
     }
 
     fn on_event(&mut self, ev: Event, pos: Pos) {
         match ev {
-            Event::Scalar(text, ..) => self.scalar(text, pos),
-            // An alias's target has no positions of its own here; the alias
-            // itself is recorded like a scalar so lookups land on `*x`.
-            Event::Alias(_) => self.scalar(String::from("*alias"), pos),
-            Event::MappingStart(..) => self.begin_collection(pos, true),
-            Event::SequenceStart(..) => self.begin_collection(pos, false),
+            Event::Scalar(text, _, anchor, _) => {
+                if let Some(id) = self.scalar(text, pos) {
+                    self.name_anchor(anchor, id);
+                }
+            }
+            // An alias is recorded like a scalar, so the alias itself is
+            // where its value is; what is under it is found at its anchor.
+            Event::Alias(anchor) => {
+                self.table.has_alias = true;
+                let target = self.anchors.get(&anchor).copied();
+                if let Some(id) = self.scalar(String::from("*alias"), pos) {
+                    if let Some(n) = self.table.node(id) {
+                        n.alias = target;
+                    }
+                }
+            }
+            Event::MappingStart(anchor, _) => {
+                let id = self.begin_collection(pos, true);
+                self.name_anchor(anchor, id);
+            }
+            Event::SequenceStart(anchor, _) => {
+                let id = self.begin_collection(pos, false);
+                self.name_anchor(anchor, id);
+            }
             Event::MappingEnd | Event::SequenceEnd => self.end_collection(),
             Event::DocumentEnd => self.done = true,
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
@@ -529,12 +698,55 @@ mod tests {
     }
 
     #[test]
+    fn merged_keys_are_found_where_they_are_written() {
+        let text = "x-a: &a\n  restart: always\nx-d: &d\n  <<: *a\n  image: nginx\nservices:\n  web:\n    <<: [*d, {extra: 1}]\n    image: own\n";
+        let p = Positions::build(text);
+        let web = [k("services"), k("web")];
+        let at = |key: &str| {
+            let mut path = web.to_vec();
+            path.push(k(key));
+            (p.key(&path), p.value(&path))
+        };
+        // Its own key, a key of the first merged mapping, one that mapping
+        // merged from another anchor, and one of the second merged mapping.
+        assert_eq!(
+            at("image"),
+            (Pos { line: 9, col: 5 }, Pos { line: 9, col: 12 })
+        );
+        assert_eq!(at("restart").0, Pos { line: 2, col: 3 });
+        assert_eq!(at("extra").0, Pos { line: 8, col: 15 });
+        let read = Positions::read(text).unwrap();
+        assert_eq!(
+            read.key(&[k("services"), k("web"), k("restart")]),
+            at("restart").0
+        );
+    }
+
+    #[test]
+    fn flow_collections_indented_like_their_key_keep_later_positions() {
+        let text =
+            "services:\n  a:\n    command: [\n    \"true\",\n    x\n    ]\n  b:\n    bogus: 1\n";
+        for p in [Positions::build(text), Positions::read(text).unwrap()] {
+            assert_eq!(
+                p.key(&[k("services"), k("b"), k("bogus")]),
+                Pos { line: 8, col: 5 }
+            );
+            let item = [k("services"), k("a"), k("command"), Seg::Index(1)];
+            assert_eq!(p.value(&item), Pos { line: 5, col: 5 });
+            assert!(!p.pads.is_empty());
+        }
+        // A file yaml_rust2 reads as it is is read once, unpadded.
+        assert!(Positions::build("a: [\n  1\n  ]\n").pads.is_empty());
+    }
+
+    #[test]
     fn complex_keys_and_aliases_do_not_confuse_siblings() {
         let text = "x: &a {p: 1}\n? [k1, k2]\n: v\ny: *a\nz: 3\n";
         let p = Positions::build(text);
         assert_eq!(p.key(&[k("y")]), Pos { line: 4, col: 1 });
         assert_eq!(p.value(&[k("y")]), Pos { line: 4, col: 4 });
-        assert_eq!(p.value(&[k("y"), k("p")]), Pos { line: 4, col: 4 });
+        // Under an alias: where the anchor's node has it.
+        assert_eq!(p.value(&[k("y"), k("p")]), Pos { line: 1, col: 11 });
         assert_eq!(p.key(&[k("z")]), Pos { line: 5, col: 1 });
     }
 }

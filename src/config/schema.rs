@@ -128,6 +128,7 @@ pub(crate) fn load_read<'t>(
         _ => PathBuf::from("."),
     };
     let config = cx.document(&root, path, &dir);
+    cx.out.dedup();
     let by_pos = |a: &ConfigError, b: &ConfigError| (a.line, a.col).cmp(&(b.line, b.col));
     cx.out.errors.sort_by(by_pos);
     cx.out.warnings.sort_by(by_pos);
@@ -175,8 +176,17 @@ fn parse_read<'t>(
         }],
     })?;
     let mut root: Value = serde_yaml::from_str(text).map_err(|e| syntax_error(path, text, &e))?;
-    root.apply_merge()
-        .map_err(|e| syntax_error(path, text, &e))?;
+    super::merge_keys::apply(&mut root).map_err(|e| {
+        let at = positions.value(&e.path);
+        ConfigErrors {
+            errors: vec![ConfigError {
+                file: path.to_path_buf(),
+                line: at.line,
+                col: at.col,
+                message: e.message,
+            }],
+        }
+    })?;
     Ok((root, positions))
 }
 
