@@ -817,7 +817,11 @@ fn public_unit_helpers() {
     assert_eq!(format_duration(Duration::from_secs(72)), "1m12s");
     let args: BTreeMap<String, String> = [("V".to_string(), "2".to_string())].into();
     assert_eq!(
-        dockerfile_refs("ARG V=1\nFROM base:$V AS b\nCOPY --from=b / /\n", &args),
+        dockerfile_refs(
+            "ARG V=1\nFROM base:$V AS b\nCOPY --from=b / /\n",
+            &args,
+            None
+        ),
         vec!["base:2"]
     );
 }

@@ -65,7 +65,7 @@ fn references(config: &Config) -> Vec<(String, String)> {
         let Some(text) = dockerfile.text_in(root) else {
             continue;
         };
-        for reference in external_bases(&text, &img.args, &stack_tags) {
+        for reference in external_bases(&text, &img.args, img.target.as_deref(), &stack_tags) {
             found.push((reference, img.name.clone()));
         }
     }

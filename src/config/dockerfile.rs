@@ -16,16 +16,25 @@ use std::collections::{BTreeMap, HashSet};
 /// Image references a Dockerfile pulls in from outside itself, in order of
 /// first appearance, without duplicates. Stage names (`FROM x AS builder`
 /// then `COPY --from=builder`), stage indexes and `scratch` are excluded;
-/// references that still contain an unresolved `$` are dropped.
-pub fn dockerfile_refs(text: &str, args: &BTreeMap<String, String>) -> Vec<String> {
-    let mut refs: Vec<String> = Vec::new();
-    let mut seen = HashSet::new();
+/// references that still contain an unresolved `$` are dropped. With a
+/// `target`, only the stages up to it count: stages after it are never
+/// built (the legacy builder builds every stage before it, BuildKit only
+/// those it uses); a target that names no stage counts them all.
+pub fn dockerfile_refs(
+    text: &str,
+    args: &BTreeMap<String, String>,
+    target: Option<&str>,
+) -> Vec<String> {
+    // Each reference with the index of the stage that names it.
+    let mut found: Vec<(usize, String)> = Vec::new();
     let mut stages: HashSet<String> = HashSet::new();
+    // Each stage's `AS` name (lower-cased), in order.
+    let mut stage_names: Vec<Option<String>> = Vec::new();
     // ARGs declared before the first FROM are the only ones FROM can use.
     let mut global_args: BTreeMap<String, String> = BTreeMap::new();
     let mut saw_from = false;
 
-    let mut push = |r: String, stages: &HashSet<String>| {
+    let mut push = |r: String, stages: &HashSet<String>, stage: usize| {
         let lower = r.to_ascii_lowercase();
         if r.is_empty()
             || r.contains('$')
@@ -35,9 +44,7 @@ pub fn dockerfile_refs(text: &str, args: &BTreeMap<String, String>) -> Vec<Strin
         {
             return;
         }
-        if seen.insert(r.clone()) {
-            refs.push(r);
-        }
+        found.push((stage, r));
     };
 
     for line in logical_lines(text) {
@@ -60,17 +67,21 @@ pub fn dockerfile_refs(text: &str, args: &BTreeMap<String, String>) -> Vec<Strin
                 let mut it = rest.iter().filter(|w| !w.starts_with("--"));
                 let Some(image) = it.next() else { continue };
                 let image = substitute(image, &global_args, args);
-                push(image, &stages);
-                if let (Some(kw), Some(stage)) = (it.next(), it.next()) {
-                    if kw.eq_ignore_ascii_case("as") {
-                        stages.insert(stage.to_ascii_lowercase());
+                push(image, &stages, stage_names.len());
+                let name = match (it.next(), it.next()) {
+                    (Some(kw), Some(stage)) if kw.eq_ignore_ascii_case("as") => {
+                        Some(stage.to_ascii_lowercase())
                     }
-                }
+                    _ => None,
+                };
+                stages.extend(name.clone());
+                stage_names.push(name);
             }
             "COPY" | "ADD" => {
                 for w in rest.iter().take_while(|w| w.starts_with("--")) {
                     if let Some(v) = strip_prefix_ci(w, "--from=") {
-                        push(substitute(&unquote(v), &global_args, args), &stages);
+                        let r = substitute(&unquote(v), &global_args, args);
+                        push(r, &stages, stage_names.len().saturating_sub(1));
                     }
                 }
             }
@@ -81,7 +92,8 @@ pub fn dockerfile_refs(text: &str, args: &BTreeMap<String, String>) -> Vec<Strin
                     };
                     for kv in unquote(spec).split(',') {
                         if let Some(v) = strip_prefix_ci(kv.trim(), "from=") {
-                            push(substitute(v, &global_args, args), &stages);
+                            let r = substitute(v, &global_args, args);
+                            push(r, &stages, stage_names.len().saturating_sub(1));
                         }
                     }
                 }
@@ -89,7 +101,16 @@ pub fn dockerfile_refs(text: &str, args: &BTreeMap<String, String>) -> Vec<Strin
             _ => {}
         }
     }
-    refs
+    let last = target
+        .map(str::to_ascii_lowercase)
+        .and_then(|t| stage_names.iter().position(|n| n.as_deref() == Some(&t)))
+        .unwrap_or(usize::MAX);
+    let mut seen = HashSet::new();
+    found
+        .into_iter()
+        .filter(|(stage, r)| *stage <= last && seen.insert(r.clone()))
+        .map(|(_, r)| r)
+        .collect()
 }
 
 /// What a Dockerfile reads from its build context.
@@ -441,7 +462,7 @@ mod tests {
     use super::*;
 
     fn refs(text: &str) -> Vec<String> {
-        dockerfile_refs(text, &BTreeMap::new())
+        dockerfile_refs(text, &BTreeMap::new(), None)
     }
 
     #[test]
@@ -474,7 +495,25 @@ mod tests {
         );
         let mut args = BTreeMap::new();
         args.insert("TAG".to_string(), "1.0".to_string());
-        assert_eq!(dockerfile_refs(df, &args)[0], "localhost:5001/base:1.0");
+        assert_eq!(
+            dockerfile_refs(df, &args, None)[0],
+            "localhost:5001/base:1.0"
+        );
+    }
+
+    #[test]
+    fn stages_after_the_target_are_never_built() {
+        let df = "FROM node:20 AS Dev\nCOPY --from=tools:1 /t /t\nFROM dev AS test\nFROM nginx:1.27 AS prod\nCOPY --from=dev /app /app\n";
+        let with = |target| dockerfile_refs(df, &BTreeMap::new(), target);
+        assert_eq!(with(Some("dev")), ["node:20", "tools:1"]);
+        assert_eq!(with(Some("TEST")), ["node:20", "tools:1"]);
+        assert_eq!(with(Some("prod")), ["node:20", "tools:1", "nginx:1.27"]);
+        assert_eq!(with(None), with(Some("prod")));
+        assert_eq!(
+            with(Some("nope")),
+            with(None),
+            "an unknown target counts all"
+        );
     }
 
     #[test]

@@ -260,7 +260,7 @@ pub(crate) fn infer_deps(images: &mut [ImageConfig]) {
                 dockerfile,
             } => dockerfile
                 .text_in(dir)
-                .map(|text| dockerfile_refs(&text, &img.args)),
+                .map(|text| dockerfile_refs(&text, &img.args, img.target.as_deref())),
             _ => None,
         })
         .collect();

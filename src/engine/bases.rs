@@ -15,14 +15,16 @@ use crate::engine::credentials;
 use crate::protocol::LocalBase;
 use crate::sanitize::sanitize;
 
-/// The images `dockerfile` builds on that kiln does not build itself (not
-/// one of `stack_tags`), in order, without `scratch`.
+/// The images a build of `target` (None: the last stage) of `dockerfile`
+/// builds on that kiln does not build itself (not one of `stack_tags`), in
+/// order, without `scratch`.
 pub fn external_bases(
     dockerfile: &str,
     args: &std::collections::BTreeMap<String, String>,
+    target: Option<&str>,
     stack_tags: &[String],
 ) -> Vec<String> {
-    dockerfile_refs(dockerfile, args)
+    dockerfile_refs(dockerfile, args, target)
         .into_iter()
         .filter(|r| !stack_tags.iter().any(|t| ref_matches_tag(r, t)))
         .collect()
@@ -153,7 +155,7 @@ mod tests {
         let df = "FROM localhost:5001/debian:12 AS b\nFROM app-base\nCOPY --from=b /x /x\nFROM scratch\n";
         let stack = vec!["app-base:latest".to_string()];
         assert_eq!(
-            external_bases(df, &Default::default(), &stack),
+            external_bases(df, &Default::default(), None, &stack),
             vec!["localhost:5001/debian:12"]
         );
     }

@@ -132,7 +132,7 @@ pub async fn compute(
         spec.platform.clone().unwrap_or_default(),
     );
     let mut unchecked = Vec::new();
-    for r in dockerfile_refs(&dockerfile_text, &spec.args) {
+    for r in dockerfile_refs(&dockerfile_text, &spec.args, spec.target.as_deref()) {
         parts.insert(format!("{LOCAL}{r}"), local_id(docker, &r).await);
         let Some(check) = registry else { continue };
         if check.except.iter().any(|t| ref_matches_tag(&r, t)) {

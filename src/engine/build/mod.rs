@@ -382,7 +382,7 @@ async fn base_image_credentials(
     sink: &Sink,
 ) -> Option<HashMap<String, bollard::auth::DockerCredentials>> {
     let registries: std::collections::BTreeSet<String> =
-        crate::config::dockerfile_refs(dockerfile_text, &spec.args)
+        crate::config::dockerfile_refs(dockerfile_text, &spec.args, spec.target.as_deref())
             .iter()
             .filter(|r| r.as_str() != "scratch")
             .map(|r| credentials::registry_of(r))
