@@ -188,19 +188,34 @@ fn parse_and_merge(
     if !syntax.is_empty() {
         return Err(ConfigErrors { errors: syntax }.into());
     }
-    let mut trees = trees.into_iter();
-    let mut merged = trees.next().expect("at least one file");
-    for later in trees {
-        if !matches!(later.kind, tree::Kind::Map(_)) {
-            out.error(
-                &later.at,
-                "expected a mapping at the top level of an override file",
-            );
-            continue;
+    // An empty file (or one of only comments) adds nothing, as compose-go
+    // skips an empty document; only all of them empty is an error (said
+    // where the tree is turned into a project).
+    let first = trees[0].clone();
+    let mut merged: Option<tree::Node> = None;
+    for (i, later) in trees.into_iter().enumerate() {
+        match (&later.kind, merged) {
+            (tree::Kind::Null, m) => merged = m,
+            (tree::Kind::Map(_), None) => merged = Some(later),
+            (tree::Kind::Map(_), Some(earlier)) => {
+                merged = Some(merge::merge(earlier, later, &mut Vec::new(), out));
+            }
+            (_, m) => {
+                out.error(&later.at, top_level_not_a_mapping(i > 0));
+                merged = m;
+            }
         }
-        merged = merge::merge(merged, later, &mut Vec::new(), out);
     }
-    Ok(merged)
+    Ok(merged.unwrap_or(first))
+}
+
+/// What a file whose top level is a list or a scalar is told.
+fn top_level_not_a_mapping(is_override: bool) -> &'static str {
+    if is_override {
+        "expected a mapping at the top level of an override file"
+    } else {
+        "expected a mapping with 'services:' at the top level"
+    }
 }
 
 /// `--profile`s, else `COMPOSE_PROFILES` (comma-separated).
@@ -253,6 +268,7 @@ fn finish(
             .unwrap_or(files.len());
         (file, e.line, e.col)
     };
+    out.dedup();
     out.errors.sort_by_key(order);
     out.warnings.sort_by_key(order);
     match config {

@@ -10,7 +10,6 @@ use super::service::{self, RunSettings, ServiceInput};
 use super::tree::{Kind, Node};
 use crate::config::checks::{self, Loc, Problems};
 use crate::config::interpolate::Env;
-use crate::config::schema::valid_name;
 use crate::config::suggest::did_you_mean;
 use crate::config::{
     ref_matches_tag, BuilderChoice, Config, ImageConfig, Source, DEFAULT_JOBS, DEFAULT_STALL_AFTER,
@@ -278,14 +277,8 @@ fn services<'n>(top: &'n Node, out: &mut Problems) -> Option<Vec<Declared<'n>>> 
     }
     let mut list = Vec::new();
     for e in node.entries() {
-        if !valid_name(&e.key) {
-            out.error(
-                &e.key_at,
-                format!(
-                    "service name '{}' cannot name a kiln image: use lowercase letters, digits, '_', '.', '-', starting with a letter or digit",
-                    e.key
-                ),
-            );
+        if let Err(why) = valid_service_name(&e.key) {
+            out.error(&e.key_at, format!("service name '{}' {why}", e.key));
             continue;
         }
         let Some(svc) = read::mapping(&e.value, &format!("services.{}", e.key), out) else {
@@ -315,6 +308,22 @@ fn services<'n>(top: &'n Node, out: &mut Problems) -> Option<Vec<Declared<'n>>> 
         });
     }
     Some(list)
+}
+
+/// The compose specification's service names (`^[a-zA-Z0-9._-]+$`),
+/// which kiln's image names are; but not `.` or `..`, which would name the
+/// wrong directory for the image's saved logs.
+fn valid_service_name(name: &str) -> Result<(), &'static str> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() || !name.chars().all(allowed) {
+        return Err("is not a valid compose service name: use letters, digits, '.', '_' and '-'");
+    }
+    if name == "." || name == ".." {
+        return Err(
+            "cannot name a kiln image: kiln keeps each image's logs in a directory of its name",
+        );
+    }
+    Ok(())
 }
 
 /// `depends_on` as a list of names or a mapping of names to conditions.

@@ -141,9 +141,17 @@ pub(crate) fn image(input: ServiceInput<'_>, out: &mut Problems) -> Option<(Imag
             // The image is tagged with `image:` (or the default name):
             // Docker's reference grammar says whether it can be.
             let tag_at = svc.get("image").map_or(input.key_at, |n| &n.at);
-            let tag = image.unwrap_or(default_name);
+            let tag = image.clone().unwrap_or(default_name);
+            if image.is_none() && input.name.chars().any(|c| c.is_ascii_uppercase()) {
+                out.error(
+                    tag_at,
+                    format!(
+                        "service '{}' builds an image that compose names '{tag}', and an image name cannot have capital letters: give the service an 'image:' or a lowercase name",
+                        input.name
+                    ),
+                );
             // (A `${VAR:?…}` that failed is kept as written, and said.)
-            if let (Err(why), false) = (check_tag(&tag), tag.contains("${")) {
+            } else if let (Err(why), false) = (check_tag(&tag), tag.contains("${")) {
                 out.error(tag_at, format!("invalid tag '{tag}': {why}"));
             }
             img.tags = vec![tag];
