@@ -87,7 +87,7 @@ fn errors(result: Result<Loaded, LoadError>, base: &Path) -> Vec<String> {
 
 #[test]
 fn shop_is_discovered_with_its_override_file() {
-    let found = discover(&[], None, &shop_dir().join("web")).unwrap();
+    let found = discover(&[], &FileEnv::default(), &shop_dir().join("web")).unwrap();
     assert_eq!(found, shop_files());
 }
 

@@ -528,7 +528,7 @@ fn discovery_walks_up_and_explains_failure() {
     let p = Project::new();
     let deep = p.dir().join("x/y");
     fs::create_dir_all(&deep).unwrap();
-    let err = discover(&[], None, &deep).unwrap_err();
+    let err = discover(&[], &FileEnv::default(), &deep).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -538,7 +538,7 @@ fn discovery_walks_up_and_explains_failure() {
     );
     fs::write(p.dir().join("kiln.yaml"), "images: []\n").unwrap();
     assert_eq!(
-        discover(&[], None, &deep).unwrap(),
+        discover(&[], &FileEnv::default(), &deep).unwrap(),
         [p.dir().join("kiln.yaml")]
     );
 }
@@ -738,13 +738,54 @@ images:
         .images
         .iter()
         .all(|i| i.push && i.timeout == Duration::from_secs(300)));
-    // An error inside an aliased node is reported at the alias.
-    let yaml = "x-bad: &bad\n  timeout: nope\nimages:\n  - name: a\n    <<: *bad\n";
+    // An error inside merged defaults is reported where it is written,
+    // once however many images merge it.
+    let yaml = "x-bad: &bad\n  timeout: nope\nimages:\n  - name: a\n    <<: *bad\n  - name: b\n    <<: *bad\n";
     let errs = p.errors(yaml);
-    assert_eq!(errs.len(), 1);
+    assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
-        errs[0].starts_with("4:5: timeout: invalid duration 'nope'"),
+        errs[0].starts_with("2:12: timeout: invalid duration 'nope'"),
         "{errs:?}"
+    );
+}
+
+/// A merge key inside an anchor (defaults built on other defaults) is
+/// resolved, not left behind as a field named `<<`; the image's own keys
+/// win, then the merged mappings in order.
+#[test]
+fn merge_keys_inside_anchors_are_resolved() {
+    let p = Project::new();
+    p.dockerfile("a", "FROM alpine\n");
+    let yaml = "\
+x-args: &args
+  A: \"1\"
+  B: \"1\"
+x-base: &base
+  timeout: 5m
+  args:
+    <<: *args
+    B: \"2\"
+x-more: &more
+  <<: *base
+  push: true
+images:
+  - name: a
+    <<: [*more, {timeout: 9m, target: t}]
+    timeout: 7m
+";
+    let c = p.ok(yaml).config;
+    let a = &c.images[0];
+    assert!(a.push);
+    assert_eq!(a.timeout, Duration::from_secs(7 * 60));
+    assert_eq!(a.target.as_deref(), Some("t"));
+    let args: Vec<(&str, &str)> = a.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(args, [("A", "1"), ("B", "2")]);
+    let errs = p.errors("x-x: &x {push: maybe}\nx-y: &y\n  <<: *x\nimages:\n  - name: a\n    <<: *y\n");
+    assert_eq!(errs, ["1:16: 'push' must be true or false"]);
+    let errs = p.errors("images:\n  - name: a\n    <<: 3\n");
+    assert_eq!(
+        errs,
+        ["3:9: a merge key '<<' takes a mapping or a list of mappings (an alias like *defaults)"]
     );
 }
 

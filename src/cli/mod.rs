@@ -9,7 +9,7 @@ use clap::Parser;
 use args::{BuilderArg, Cli, Cmd};
 
 use crate::commands;
-use crate::config::{ComposeOptions, Config, LoadError, StackError, StackSource};
+use crate::config::{ComposeOptions, Config, FileEnv, LoadError, StackError, StackSource};
 use crate::exit;
 use crate::output;
 
@@ -77,7 +77,7 @@ fn stack_source(cli: &Cli) -> Result<StackSource, i32> {
     };
     Ok(StackSource {
         files: cli.file.clone(),
-        kiln_file: std::env::var("KILN_FILE").ok().filter(|v| !v.is_empty()),
+        file_env: FileEnv::from_env(&|k| std::env::var(k).ok(), &cli.env_file),
         cwd,
         compose: ComposeOptions {
             project_name: cli.project_name.clone(),

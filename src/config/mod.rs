@@ -74,7 +74,7 @@ mod suggest;
 mod units;
 
 pub use compose::ComposeOptions;
-pub use discover::{discover, DiscoverError};
+pub use discover::{discover, DiscoverError, FileEnv};
 pub use dockerfile::{context_reads, dockerfile_refs, ref_matches_tag, ContextReads};
 pub use dockerfile_steps::{buildkit_steps, PlannedStep};
 pub use interpolate::{interpolate, Interpolated};

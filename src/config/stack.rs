@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use super::positions::Positions;
 use super::{
     compose, discover, load_stack, read_text, BuilderChoice, ComposeOptions, Config, ConfigError,
-    DiscoverError, LoadError,
+    DiscoverError, FileEnv, LoadError,
 };
 
 /// Where the stack comes from and what the command line changes in it.
@@ -18,8 +18,9 @@ use super::{
 pub struct StackSource {
     /// `-f/--file` (repeatable, for compose files).
     pub files: Vec<PathBuf>,
-    /// `$KILN_FILE` as it was at the start.
-    pub kiln_file: Option<String>,
+    /// `$KILN_FILE`, `$COMPOSE_FILE` and what goes with them, as they were
+    /// at the start.
+    pub file_env: FileEnv,
     /// Where relative paths (and discovery) start.
     pub cwd: PathBuf,
     /// `-p`, `--profile`, `--env-file` (compose files only).
@@ -54,7 +55,7 @@ pub struct LoadedStack {
 impl StackSource {
     /// Discover, load and override. `env` resolves `${VAR}`s.
     pub fn load(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<LoadedStack, StackError> {
-        let files = discover(&self.files, self.kiln_file.as_deref(), &self.cwd)?;
+        let files = discover(&self.files, &self.file_env, &self.cwd)?;
         let loaded = load_stack(&files, &self.compose, env)?;
         let mut config = loaded.config;
         for spec in &self.sets {
@@ -77,7 +78,7 @@ impl StackSource {
     /// compose files, the env files (`--env-file`, else `.env` beside the
     /// first file, which may not exist yet). None found: empty.
     pub fn files(&self) -> Vec<PathBuf> {
-        let Ok(found) = discover(&self.files, self.kiln_file.as_deref(), &self.cwd) else {
+        let Ok(found) = discover(&self.files, &self.file_env, &self.cwd) else {
             return Vec::new();
         };
         let mut files: Vec<PathBuf> = found.iter().map(|f| self.cwd.join(f)).collect();

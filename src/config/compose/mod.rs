@@ -18,7 +18,11 @@
 //! (compose file, override file or `.env`) where the value was written.
 
 mod env;
+mod extends;
+mod files;
+mod include;
 mod merge;
+mod paths;
 mod project;
 mod read;
 mod service;
@@ -65,6 +69,18 @@ impl ComposeOptions {
     pub fn is_empty(&self) -> bool {
         self == &ComposeOptions::default()
     }
+}
+
+/// The variables the `--env-file`s (else `.env` in `dir`) set, as the
+/// compose CLI reads them before it knows the project (for
+/// `COMPOSE_FILE`); none when they cannot be read (loading the project
+/// reports why).
+pub(crate) fn env_file_vars(
+    explicit: &[PathBuf],
+    dir: &Path,
+    process: Env<'_>,
+) -> std::collections::BTreeMap<String, String> {
+    env::read_env_files(explicit, dir, process).unwrap_or_default()
 }
 
 /// Whether `path` has a compose file's name.
@@ -133,7 +149,7 @@ pub(crate) fn load(
     };
 
     let mut out = Problems::default();
-    let merged = parse_and_merge(files, &texts, &full_env, &mut out)?;
+    let (merged, read) = read_project(files, &dir, &full_env, &mut out)?;
     let profiles = enabled_profiles(opts, &full_env);
     let project = project::Project {
         name: &name,
@@ -144,7 +160,7 @@ pub(crate) fn load(
     };
     let converted = project::to_config(&merged, &project, &mut out);
     check_profile_flags(&opts.profiles, &converted.known_profiles)?;
-    finish(files, converted.config, out)
+    finish(&read, converted.config, out)
 }
 
 /// The last non-empty top-level `name:` among the files, interpolated.
@@ -169,44 +185,38 @@ fn name_in_files(texts: &[String], env: Env<'_>) -> Option<String> {
     name
 }
 
-/// Parses every file and merges them in order. YAML syntax errors (of all
+/// Reads every file (with what they include and extend) and merges them
+/// in order; also every file read, in order. YAML syntax errors (of all
 /// files) end the load.
-fn parse_and_merge(
+fn read_project(
     files: &[PathBuf],
-    texts: &[String],
+    dir: &Path,
     env: Env<'_>,
     out: &mut Problems,
-) -> Result<tree::Node, LoadError> {
-    let mut trees = Vec::with_capacity(files.len());
-    let mut syntax = Vec::new();
-    for (file, text) in files.iter().zip(texts) {
-        match tree::parse(file, text, env, out) {
-            Ok(t) => trees.push(t),
-            Err(e) => syntax.extend(e.errors),
+) -> Result<(tree::Node, Vec<PathBuf>), LoadError> {
+    let mut loader = files::Loader::new(dir, out);
+    let named: Vec<files::Named> = files
+        .iter()
+        .map(|f| files::Named {
+            path: f.clone(),
+            at: None,
+        })
+        .collect();
+    let merged = loader.project(&named, Path::new(""), env, &[]);
+    if !loader.syntax.is_empty() {
+        return Err(ConfigErrors {
+            errors: std::mem::take(&mut loader.syntax),
         }
+        .into());
     }
-    if !syntax.is_empty() {
-        return Err(ConfigErrors { errors: syntax }.into());
-    }
-    // An empty file (or one of only comments) adds nothing, as compose-go
-    // skips an empty document; only all of them empty is an error (said
-    // where the tree is turned into a project).
-    let first = trees[0].clone();
-    let mut merged: Option<tree::Node> = None;
-    for (i, later) in trees.into_iter().enumerate() {
-        match (&later.kind, merged) {
-            (tree::Kind::Null, m) => merged = m,
-            (tree::Kind::Map(_), None) => merged = Some(later),
-            (tree::Kind::Map(_), Some(earlier)) => {
-                merged = Some(merge::merge(earlier, later, &mut Vec::new(), out));
-            }
-            (_, m) => {
-                out.error(&later.at, top_level_not_a_mapping(i > 0));
-                merged = m;
-            }
-        }
-    }
-    Ok(merged.unwrap_or(first))
+    // Every file empty: the first one's (empty) tree, which says so.
+    let root = merged.unwrap_or_else(|| {
+        tree::Node::new(
+            tree::Kind::Null,
+            crate::config::checks::Loc::new(&files[0], crate::config::positions::Pos::START),
+        )
+    });
+    Ok((root, loader.files))
 }
 
 /// What a file whose top level is a list or a scalar is told.

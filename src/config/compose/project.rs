@@ -248,12 +248,6 @@ fn top_level<'n>(root: &'n Node, out: &mut Problems) -> Option<&'n Node> {
         }
     }
     read::unknown_keys(root, TOP_KEYS, "top-level key", out);
-    if let Some(e) = root.entry("include") {
-        out.error(
-            &e.key_at,
-            "'include' is not supported by kiln; pass the included files with -f instead",
-        );
-    }
     if let Some(n) = root.get("name") {
         read::string(n, "name", out);
     }
@@ -285,12 +279,6 @@ fn services<'n>(top: &'n Node, out: &mut Problems) -> Option<Vec<Declared<'n>>> 
             continue;
         };
         read::unknown_keys(svc, SERVICE_KEYS, "service key", out);
-        if let Some(ext) = svc.entry("extends") {
-            out.error(
-                &ext.key_at,
-                "'extends' is not supported by kiln yet; merge the services with an override file (-f) instead",
-            );
-        }
         let profiles = svc
             .get("profiles")
             .and_then(|n| read::strings(n, "profiles", out))

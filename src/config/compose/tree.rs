@@ -77,6 +77,21 @@ impl Node {
         self.entries().iter().find(|e| e.key == key)
     }
 
+    /// The entries of a mapping, to change (None for other kinds).
+    pub fn entries_mut(&mut self) -> Option<&mut Vec<Entry>> {
+        match &mut self.kind {
+            Kind::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// Removes the entry `key` of a mapping and returns it.
+    pub fn take(&mut self, key: &str) -> Option<Entry> {
+        let entries = self.entries_mut()?;
+        let i = entries.iter().position(|e| e.key == key)?;
+        Some(entries.remove(i))
+    }
+
     /// The value of `key` in a mapping, unless absent or null.
     pub fn get(&self, key: &str) -> Option<&Node> {
         self.entry(key)

@@ -1,0 +1,197 @@
+//! Relative paths of included projects and extended files, made to start
+//! at the main project's directory.
+//!
+//! kiln joins a build context to the main project's directory; compose-go
+//! resolves the paths of an included project against that project's own
+//! directory, and those of a service extended from another file against
+//! that file's directory (`paths/resolve.go`). So each file is read with
+//! its *base* (where its relative paths start, relative to the main
+//! project's directory: empty for the main project's files) and its paths
+//! are rewritten to `base/path` as it is read. Rewritten are the paths
+//! kiln reads: a service's `build` (short form) and `build.context`, and
+//! the top-level `secrets.*.file` and `configs.*.file`. Remote contexts
+//! (git, URLs, `service:` and other `scheme://` contexts) and absolute
+//! paths stay as written. No I/O.
+
+use std::path::{Component, Path, PathBuf};
+
+use super::tree::{Entry, Kind, Node};
+use crate::config::schema::is_git_context;
+
+/// `path` without `.` components (`./a/./b` is `a/b`; `..` is kept: a
+/// symlink may stand before it). Empty: `.`.
+pub(crate) fn clean(path: &Path) -> PathBuf {
+    let cleaned: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    if cleaned.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        cleaned
+    }
+}
+
+/// Whether `base` is the main project's directory.
+fn is_main(base: &Path) -> bool {
+    base.as_os_str().is_empty() || base == Path::new(".")
+}
+
+/// Rewrites the relative paths of one file's tree to start at the main
+/// project's directory (see the module's doc).
+pub(crate) fn rebase(tree: &mut Node, base: &Path) {
+    if is_main(base) {
+        return;
+    }
+    let Some(top) = tree.entries_mut() else {
+        return;
+    };
+    for section in top.iter_mut() {
+        let Some(items) = section.value.entries_mut() else {
+            continue;
+        };
+        for item in items.iter_mut() {
+            match section.key.as_str() {
+                "services" => rebase_build(&mut item.value, base),
+                "secrets" | "configs" => {
+                    if let Some(file) = item.value.entries_mut().and_then(|e| find(e, "file")) {
+                        rebase_str(&mut file.value, base, false);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A service's `build: DIR` or `build.context`.
+fn rebase_build(service: &mut Node, base: &Path) {
+    let Some(build) = service.entries_mut().and_then(|e| find(e, "build")) else {
+        return;
+    };
+    match build.value.entries_mut() {
+        Some(entries) => {
+            if let Some(context) = find(entries, "context") {
+                rebase_str(&mut context.value, base, true);
+            }
+        }
+        None => rebase_str(&mut build.value, base, true),
+    }
+}
+
+fn find<'e>(entries: &'e mut [Entry], key: &str) -> Option<&'e mut Entry> {
+    entries.iter_mut().find(|e| e.key == key)
+}
+
+/// A path string made to start at the main project's directory; `context`:
+/// remote build contexts are left alone.
+fn rebase_str(node: &mut Node, base: &Path, context: bool) {
+    let Kind::Str(text) = &mut node.kind else {
+        return;
+    };
+    let remote = context
+        && (text.contains("://")
+            || text.starts_with("service:")
+            || text.starts_with("ssh://")
+            || is_git_context(text));
+    if text.is_empty() || remote || Path::new(text.as_str()).is_absolute() {
+        return;
+    }
+    *text = clean(&base.join(text.as_str()))
+        .to_string_lossy()
+        .into_owned();
+}
+
+/// A `build:` mapping without `context` builds the directory its project
+/// is in: for an included project, `base` (compose-go sets the default
+/// before resolving the project's paths).
+pub(crate) fn default_contexts(tree: &mut Node, base: &Path) {
+    if is_main(base) {
+        return;
+    }
+    let Some(services) = tree
+        .entries_mut()
+        .and_then(|top| find(top, "services"))
+        .and_then(|s| s.value.entries_mut())
+    else {
+        return;
+    };
+    for service in services.iter_mut() {
+        let Some(build) = service.value.entries_mut().and_then(|e| find(e, "build")) else {
+            continue;
+        };
+        let at = build.value.at.clone();
+        let Some(entries) = build.value.entries_mut() else {
+            continue;
+        };
+        if entries.iter().all(|e| e.key != "context") {
+            let dir = base.to_string_lossy().into_owned();
+            entries.push(Entry {
+                key: "context".to_string(),
+                key_at: at.clone(),
+                value: Node::new(Kind::Str(dir), at),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::checks::Problems;
+    use crate::config::compose::tree::parse;
+
+    fn tree(text: &str) -> Node {
+        let mut out = Problems::default();
+        parse(Path::new("c.yaml"), text, &|_| None, &mut out).unwrap()
+    }
+
+    fn text(n: &Node, path: &[&str]) -> String {
+        let mut n = n;
+        for key in path {
+            n = n.get(key).unwrap();
+        }
+        n.scalar_text().unwrap()
+    }
+
+    #[test]
+    fn paths_kiln_reads_start_at_the_main_project() {
+        let mut t = tree(
+            "services:\n  a:\n    build: ./app\n  b:\n    build:\n      context: ../b\n      dockerfile: x/Dockerfile\n  c:\n    build: https://github.com/x/y.git#main\n  d:\n    build: {context: /abs}\n  e:\n    build: {dockerfile: D}\nsecrets:\n  s: {file: ./s.txt}\n",
+        );
+        rebase(&mut t, Path::new("sub/dir"));
+        let at = |t: &Node, svc: &str, rest: &[&str]| {
+            let mut p = vec!["services", svc];
+            p.extend_from_slice(rest);
+            text(t, &p)
+        };
+        assert_eq!(at(&t, "a", &["build"]), "sub/dir/app");
+        assert_eq!(at(&t, "b", &["build", "context"]), "sub/dir/../b");
+        assert_eq!(at(&t, "b", &["build", "dockerfile"]), "x/Dockerfile");
+        assert_eq!(at(&t, "c", &["build"]), "https://github.com/x/y.git#main");
+        assert_eq!(at(&t, "d", &["build", "context"]), "/abs");
+        assert_eq!(text(&t, &["secrets", "s", "file"]), "sub/dir/s.txt");
+        default_contexts(&mut t, Path::new("sub/dir"));
+        assert_eq!(at(&t, "e", &["build", "context"]), "sub/dir");
+        assert_eq!(at(&t, "a", &["build"]), "sub/dir/app");
+    }
+
+    #[test]
+    fn the_main_project_is_left_as_written() {
+        let mut t = tree("services:\n  a:\n    build: ./app\n  e:\n    build: {dockerfile: D}\n");
+        rebase(&mut t, Path::new(""));
+        default_contexts(&mut t, Path::new("."));
+        assert_eq!(text(&t, &["services", "a", "build"]), "./app");
+        assert!(t
+            .get("services")
+            .unwrap()
+            .get("e")
+            .unwrap()
+            .get("build")
+            .unwrap()
+            .get("context")
+            .is_none());
+        assert_eq!(clean(Path::new("./a/./b/../c")), Path::new("a/b/../c"));
+        assert_eq!(clean(Path::new("./")), Path::new("."));
+    }
+}
