@@ -8,7 +8,9 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use common::compose::{env_of, errors, kiln_compose, load_with, Scratch};
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,23 +31,6 @@ fn shop_files() -> Vec<PathBuf> {
     ]
 }
 
-/// An environment holding only `vars` (the process's is never read).
-fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    move |k: &str| map.get(k).cloned()
-}
-
-fn load_with(
-    files: &[PathBuf],
-    opts: &ComposeOptions,
-    vars: &[(&str, &str)],
-) -> Result<Loaded, LoadError> {
-    load_stack(files, opts, &env_of(vars))
-}
-
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -63,23 +48,6 @@ fn build_source(dir: &str, dockerfile: &str) -> Source {
     Source::Build {
         context: ContextSource::Dir(shop_dir().join(dir)),
         dockerfile: Dockerfile::Path(dockerfile.to_string()),
-    }
-}
-
-/// The errors of a load that must fail, one `FILE:LINE:COL: message` per
-/// entry, file names relative to `base`.
-fn errors(result: Result<Loaded, LoadError>, base: &Path) -> Vec<String> {
-    match result {
-        Ok(_) => panic!("expected errors"),
-        Err(LoadError::Usage(m)) => vec![format!("usage: {m}")],
-        Err(LoadError::Config(e)) => e
-            .errors
-            .iter()
-            .map(|e| {
-                let file = e.file.strip_prefix(base).unwrap_or(&e.file);
-                format!("{}:{}:{}: {}", file.display(), e.line, e.col, e.message)
-            })
-            .collect(),
     }
 }
 
@@ -382,35 +350,6 @@ wave 3:
 
 // ---- located errors ----
 
-/// A compose project in a temp dir with `app/Dockerfile`.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("proj/app")).unwrap();
-        std::fs::write(dir.path().join("proj/app/Dockerfile"), "FROM scratch\n").unwrap();
-        Scratch { dir }
-    }
-
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let p = self.dir.path().join("proj").join(rel);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn errors(&self, files: &[(&str, &str)]) -> Vec<String> {
-        self.errors_with(files, &ComposeOptions::default())
-    }
-
-    fn errors_with(&self, files: &[(&str, &str)], opts: &ComposeOptions) -> Vec<String> {
-        let paths: Vec<PathBuf> = files.iter().map(|(n, t)| self.write(n, t)).collect();
-        errors(load_with(&paths, opts, &[]), &self.dir.path().join("proj"))
-    }
-}
-
 #[test]
 fn unknown_keys_are_located_with_suggestions() {
     let s = Scratch::new();
@@ -473,7 +412,7 @@ services:
       shm_size: lots
   four:
     command: [sh]
-  Five:
+  \"fi ve\":
     image: five
   six:
     build: ./app
@@ -491,7 +430,7 @@ services:
             "compose.yaml:16:17: 'no_cache' must be true or false",
             "compose.yaml:17:17: shm_size: invalid size 'lots' (use e.g. 64m, 1g, 512k or a number of bytes)",
             "compose.yaml:18:3: service 'four' has neither 'image' nor 'build'",
-            "compose.yaml:20:3: service name 'Five' cannot name a kiln image: use lowercase letters, digits, '_', '.', '-', starting with a letter or digit",
+            "compose.yaml:20:3: service name 'fi ve' is not a valid compose service name: use letters, digits, '.', '_' and '-'",
             "compose.yaml:24:23: depends_on: unknown service 'sevn' — did you mean 'seven'?",
             "compose.yaml:26:12: NEEDED: set NEEDED to the image",
         ]
@@ -728,22 +667,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// kiln run on `compose.yaml` in `stack`'s directory, with an empty
-/// docker config.
-fn kiln_compose(stack: &common::Stack, args: &[&str]) -> std::process::Output {
-    let docker_config = stack.home.path().join("docker");
-    std::fs::create_dir_all(&docker_config).unwrap();
-    std::fs::write(docker_config.join("config.json"), "{}").unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
-    cmd.current_dir(stack.dir.path())
-        .args(args)
-        .env("DOCKER_CONFIG", &docker_config)
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .env_remove("COMPOSE_PROFILES");
-    common::isolate(&mut cmd, stack.home.path());
-    cmd.output().unwrap()
-}
-
 /// An image-only service follows compose's `pull_policy`: the default
 /// (`missing`) pulls an image the daemon does not have, `never` does not.
 #[test]
@@ -833,4 +756,184 @@ fn compose_tags_and_images_follow_dockers_grammar() {
     ] {
         assert!(err.contains(says), "{says}: {err}");
     }
+}
+
+// ---- compose files as real projects write them ----
+
+/// A merge key inside an anchor (`x-defaults` built on `x-a`) is resolved,
+/// in a service and in `build.args`; a mistake in the shared defaults is
+/// reported once, where it is written, however many services use it.
+#[test]
+fn merge_keys_inside_anchors_are_resolved() {
+    let s = Scratch::new();
+    let text = "\
+x-a: &a
+  restart: unless-stopped
+x-args: &args
+  MODE: shared
+x-defaults: &defaults
+  <<: *a
+  build:
+    context: ./app
+    args:
+      <<: *args
+      LEVEL: \"2\"
+services:
+  web:
+    <<: *defaults
+  worker:
+    <<: *defaults
+    image: worker
+";
+    let file = s.write("compose.yaml", text);
+    let c = load_with(&[file], &ComposeOptions::default(), &[])
+        .unwrap()
+        .config;
+    for name in ["web", "worker"] {
+        assert_eq!(
+            image(&c, name).args,
+            map(&[("LEVEL", "2"), ("MODE", "shared")]),
+            "{name}"
+        );
+    }
+    assert_eq!(image(&c, "worker").tags, ["worker"]);
+    let bad = text.replace("  restart: unless-stopped\n", "  restart: unless-stopped\n  bogus: 1\n");
+    assert_eq!(
+        s.errors(&[("compose.yaml", &bad)]),
+        ["compose.yaml:3:3: unknown service key 'bogus'"]
+    );
+}
+
+/// After a flow sequence whose `]` stands on a later line (indented like
+/// its key, which libyaml and compose accept), later problems keep their
+/// own positions, once each.
+#[test]
+fn positions_after_a_flow_sequence_closed_on_a_later_line() {
+    let s = Scratch::new();
+    let text = "\
+services:
+  app:
+    build: ./app
+    command: [
+    \"true\"
+    ]
+  web:
+    build: ./app
+    bogus: 1
+  db:
+    image: postgres
+    entrypoint: [sh,
+  -c]
+    volumes: {}
+    bogsu: 2
+";
+    assert_eq!(
+        s.errors(&[("compose.yaml", text)]),
+        [
+            "compose.yaml:9:5: unknown service key 'bogus'",
+            "compose.yaml:15:5: unknown service key 'bogsu'",
+        ]
+    );
+}
+
+/// An override file holding only comments, or nothing, adds nothing (as
+/// compose-go skips an empty document); a first file that is empty is
+/// fine when another file defines the services; only all files empty is
+/// an error. (Compose v1, `docker-compose` 1.29, refuses any empty file.)
+#[test]
+fn empty_compose_files_add_nothing() {
+    let s = Scratch::new();
+    let base = s.write("compose.yaml", "services:\n  app:\n    build: ./app\n");
+    for text in ["# nothing here yet\n", "", "---\n"] {
+        let over = s.write("compose.override.yaml", text);
+        let c = load_with(&[base.clone(), over], &ComposeOptions::default(), &[])
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+            .config;
+        assert_eq!(c.images.len(), 1);
+    }
+    let empty = s.write("compose.yaml", "# comments only\n");
+    let over = s.write("compose.override.yaml", "services:\n  app:\n    build: ./app\n");
+    let c = load_with(&[empty, over], &ComposeOptions::default(), &[]).unwrap();
+    assert_eq!(c.config.images[0].name, "app");
+    assert_eq!(
+        s.errors(&[("compose.yaml", "# x\n"), ("compose.override.yaml", "")]),
+        ["compose.yaml:1:1: the compose file is empty; add a 'services:' mapping"]
+    );
+    assert_eq!(
+        s.errors(&[("compose.yaml", "services: {}\n"), ("compose.override.yaml", "[a]\n")]),
+        [
+            "compose.yaml:1:1: 'services' is empty; define at least one service",
+            "compose.override.yaml:1:1: expected a mapping at the top level of an override file",
+        ]
+    );
+}
+
+/// Service names follow the compose specification (`^[a-zA-Z0-9._-]+$`):
+/// capitals are fine for a prebuilt image or one with `image:`; a service
+/// that builds without `image:` gets compose's name `<project>-<service>`,
+/// which Docker refuses with capitals (compose v1 says so, v2 fails at
+/// the build), so kiln says so before building.
+#[test]
+fn service_names_with_capitals() {
+    let s = Scratch::new();
+    let text = "\
+services:
+  frontendTests:
+    build: ./app
+    image: shop/frontend-tests
+  myDB:
+    image: postgres:16
+  api.v2_x-y:
+    build: ./app
+";
+    let file = s.write("compose.yaml", text);
+    let c = load_with(&[file], &ComposeOptions::default(), &[])
+        .unwrap()
+        .config;
+    let names: Vec<&str> = c.images.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["frontendTests", "myDB", "api.v2_x-y"]);
+    assert_eq!(image(&c, "frontendTests").tags, ["shop/frontend-tests"]);
+    assert_eq!(image(&c, "api.v2_x-y").tags, ["proj-api.v2_x-y"]);
+    assert_eq!(
+        s.errors(&[(
+            "compose.yaml",
+            "services:\n  frontendTests:\n    build: ./app\n  \"a/b\":\n    image: x\n  ..:\n    image: y\n"
+        )]),
+        [
+            "compose.yaml:2:3: service 'frontendTests' builds an image that compose names 'proj-frontendTests', and an image name cannot have capital letters: give the service an 'image:' or a lowercase name",
+            "compose.yaml:4:3: service name 'a/b' is not a valid compose service name: use letters, digits, '.', '_' and '-'",
+            "compose.yaml:6:3: service name '..' cannot name a kiln image: kiln keeps each image's logs in a directory of its name",
+        ]
+    );
+}
+
+/// `kiln check` lists the base images of the stages a build of
+/// `build.target` runs, not those of later stages it never reaches (nor
+/// infers dependencies from them).
+#[test]
+fn check_lists_only_the_bases_the_target_reaches() {
+    require_docker!();
+    let stack = common::Stack::new();
+    let absent = format!("{}-never-pulled:1", stack.prefix);
+    stack.write(
+        "app/Dockerfile",
+        &format!("FROM scratch AS dev\nCOPY x /x\nFROM {absent} AS prod\nCOPY --from=dev /x /x\n"),
+    );
+    stack.write("app/x", "x\n");
+    let compose = |target: &str| {
+        stack.write(
+            "compose.yaml",
+            &format!("services:\n  app:\n    build:\n      context: app\n      target: {target}\n"),
+        );
+        let out = kiln_compose(&stack, &["check"]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        common::stdout(&out)
+    };
+    let dev = compose("dev");
+    assert!(!dev.contains("base images") && !dev.contains(&absent), "{dev}");
+    let prod = compose("prod");
+    assert!(
+        prod.contains(&format!("{absent}  not on the daemon: the first build pulls it (used by app)")),
+        "{prod}"
+    );
 }

@@ -7,6 +7,7 @@
 //! the step would otherwise be a silent cache hit.
 #![allow(dead_code)]
 
+pub mod compose;
 pub mod fake_daemon;
 pub mod registry;
 pub mod tmux;
@@ -170,6 +171,8 @@ pub fn isolate(cmd: &mut Command, home: &Path) {
         .env("XDG_CACHE_HOME", home.join("cache"))
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env_remove("KILN_FILE")
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PATH_SEPARATOR")
         .env("NO_COLOR", "1");
 }
 
