@@ -797,7 +797,10 @@ services:
         );
     }
     assert_eq!(image(&c, "worker").tags, ["worker"]);
-    let bad = text.replace("  restart: unless-stopped\n", "  restart: unless-stopped\n  bogus: 1\n");
+    let bad = text.replace(
+        "  restart: unless-stopped\n",
+        "  restart: unless-stopped\n  bogus: 1\n",
+    );
     assert_eq!(
         s.errors(&[("compose.yaml", &bad)]),
         ["compose.yaml:3:3: unknown service key 'bogus'"]
@@ -852,7 +855,10 @@ fn empty_compose_files_add_nothing() {
         assert_eq!(c.images.len(), 1);
     }
     let empty = s.write("compose.yaml", "# comments only\n");
-    let over = s.write("compose.override.yaml", "services:\n  app:\n    build: ./app\n");
+    let over = s.write(
+        "compose.override.yaml",
+        "services:\n  app:\n    build: ./app\n",
+    );
     let c = load_with(&[empty, over], &ComposeOptions::default(), &[]).unwrap();
     assert_eq!(c.config.images[0].name, "app");
     assert_eq!(
@@ -860,7 +866,10 @@ fn empty_compose_files_add_nothing() {
         ["compose.yaml:1:1: the compose file is empty; add a 'services:' mapping"]
     );
     assert_eq!(
-        s.errors(&[("compose.yaml", "services: {}\n"), ("compose.override.yaml", "[a]\n")]),
+        s.errors(&[
+            ("compose.yaml", "services: {}\n"),
+            ("compose.override.yaml", "[a]\n")
+        ]),
         [
             "compose.yaml:1:1: 'services' is empty; define at least one service",
             "compose.override.yaml:1:1: expected a mapping at the top level of an override file",
@@ -930,10 +939,15 @@ fn check_lists_only_the_bases_the_target_reaches() {
         common::stdout(&out)
     };
     let dev = compose("dev");
-    assert!(!dev.contains("base images") && !dev.contains(&absent), "{dev}");
+    assert!(
+        !dev.contains("base images") && !dev.contains(&absent),
+        "{dev}"
+    );
     let prod = compose("prod");
     assert!(
-        prod.contains(&format!("{absent}  not on the daemon: the first build pulls it (used by app)")),
+        prod.contains(&format!(
+            "{absent}  not on the daemon: the first build pulls it (used by app)"
+        )),
         "{prod}"
     );
 }

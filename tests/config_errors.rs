@@ -778,9 +778,14 @@ images:
     assert!(a.push);
     assert_eq!(a.timeout, Duration::from_secs(7 * 60));
     assert_eq!(a.target.as_deref(), Some("t"));
-    let args: Vec<(&str, &str)> = a.args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args: Vec<(&str, &str)> = a
+        .args
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert_eq!(args, [("A", "1"), ("B", "2")]);
-    let errs = p.errors("x-x: &x {push: maybe}\nx-y: &y\n  <<: *x\nimages:\n  - name: a\n    <<: *y\n");
+    let errs =
+        p.errors("x-x: &x {push: maybe}\nx-y: &y\n  <<: *x\nimages:\n  - name: a\n    <<: *y\n");
     assert_eq!(errs, ["1:16: 'push' must be true or false"]);
     let errs = p.errors("images:\n  - name: a\n    <<: 3\n");
     assert_eq!(

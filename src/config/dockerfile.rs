@@ -77,30 +77,44 @@ pub fn dockerfile_refs(
                 stages.extend(name.clone());
                 stage_names.push(name);
             }
-            "COPY" | "ADD" => {
-                for w in rest.iter().take_while(|w| w.starts_with("--")) {
-                    if let Some(v) = strip_prefix_ci(w, "--from=") {
-                        let r = substitute(&unquote(v), &global_args, args);
-                        push(r, &stages, stage_names.len().saturating_sub(1));
-                    }
-                }
-            }
-            "RUN" => {
-                for w in rest.iter().take_while(|w| w.starts_with("--")) {
-                    let Some(spec) = strip_prefix_ci(w, "--mount=") else {
-                        continue;
-                    };
-                    for kv in unquote(spec).split(',') {
-                        if let Some(v) = strip_prefix_ci(kv.trim(), "from=") {
-                            let r = substitute(v, &global_args, args);
-                            push(r, &stages, stage_names.len().saturating_sub(1));
-                        }
-                    }
+            kw @ ("COPY" | "ADD" | "RUN") => {
+                for source in from_sources(kw, &rest) {
+                    let r = substitute(&source, &global_args, args);
+                    push(r, &stages, stage_names.len().saturating_sub(1));
                 }
             }
             _ => {}
         }
     }
+    up_to_target(found, &stage_names, target)
+}
+
+/// What `COPY --from=` / `ADD --from=` (unquoted), or a `RUN`'s
+/// `--mount=…,from=…`, name.
+fn from_sources(keyword: &str, rest: &[&str]) -> Vec<String> {
+    let flags = rest.iter().take_while(|w| w.starts_with("--"));
+    if keyword != "RUN" {
+        return flags
+            .filter_map(|w| strip_prefix_ci(w, "--from=").map(unquote))
+            .collect();
+    }
+    flags
+        .filter_map(|w| strip_prefix_ci(w, "--mount=").map(unquote))
+        .flat_map(|spec| {
+            spec.split(',')
+                .filter_map(|kv| strip_prefix_ci(kv.trim(), "from=").map(String::from))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The references of the stages up to `target` (all without one, or when
+/// it names no stage), each once, in order.
+fn up_to_target(
+    found: Vec<(usize, String)>,
+    stage_names: &[Option<String>],
+    target: Option<&str>,
+) -> Vec<String> {
     let last = target
         .map(str::to_ascii_lowercase)
         .and_then(|t| stage_names.iter().position(|n| n.as_deref() == Some(&t)))

@@ -16,7 +16,6 @@
 use serde_yaml::{Mapping, Value};
 
 use super::positions::{NodePath, Seg};
-use super::schema::key_text;
 
 /// A `<<` whose value cannot be merged, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +34,14 @@ fn resolve(value: &mut Value, path: &mut NodePath) -> Result<(), MergeError> {
     match value {
         Value::Mapping(map) => {
             for (k, v) in map.iter_mut() {
-                path.push(Seg::Key(key_text(k).unwrap_or_default()));
+                // (Only a plain key can be on a path the table knows.)
+                let key = match k {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => String::new(),
+                };
+                path.push(Seg::Key(key));
                 let resolved = resolve(v, path);
                 path.pop();
                 resolved?;

@@ -22,6 +22,10 @@ use crate::config::checks::{Loc, Problems};
 use crate::config::interpolate::Env;
 use crate::config::suggest::did_you_mean;
 
+/// How long a chain of `extends` may be (a cycle through a symlink is not
+/// seen as one by comparing paths).
+const MAX_CHAIN: usize = 32;
+
 /// The file a service is resolved in.
 struct FileCx<'a> {
     /// As shown.
@@ -52,9 +56,18 @@ pub(crate) fn apply(
     };
     let names: Vec<String> = services.iter().map(|e| e.key.clone()).collect();
     let cx = FileCx { file, base, env };
+    let mut walk = Walk::default();
     for name in names {
-        resolve(ld, services, &cx, &name, &mut Vec::new());
+        resolve(ld, services, &cx, &name, &mut walk);
     }
+}
+
+/// The services (by file) being resolved, to refuse a cycle, and those
+/// that could not be (said once).
+#[derive(Default)]
+struct Walk {
+    visiting: Vec<(PathBuf, String)>,
+    failed: Vec<(PathBuf, String)>,
 }
 
 fn services_mut(tree: &mut Node) -> Option<&mut Vec<Entry>> {
@@ -66,23 +79,24 @@ fn services_mut(tree: &mut Node) -> Option<&mut Vec<Entry>> {
 }
 
 /// The service `name` of `services` with its `extends` applied (and kept
-/// so in `services`); `None` when it cannot be. `visiting`: the services
-/// (by file) being resolved, to refuse a cycle.
+/// so in `services`); `None` when it cannot be.
 fn resolve(
     ld: &mut Loader<'_, '_>,
     services: &mut [Entry],
     cx: &FileCx<'_>,
     name: &str,
-    visiting: &mut Vec<(PathBuf, String)>,
+    walk: &mut Walk,
 ) -> Option<Node> {
     let i = services.iter().position(|e| e.key == name)?;
     let Some(ext) = services[i].value.entry("extends").cloned() else {
         return Some(services[i].value.clone());
     };
-    let target = read_target(&ext, ld.out)?;
     let me = (absolute(cx.file), name.to_string());
-    if let Some(j) = visiting.iter().position(|v| *v == me) {
-        let cycle: Vec<&str> = visiting[j..]
+    if walk.failed.contains(&me) {
+        return None;
+    }
+    if let Some(j) = walk.visiting.iter().position(|v| *v == me) {
+        let cycle: Vec<&str> = walk.visiting[j..]
             .iter()
             .map(|(_, n)| n.as_str())
             .chain([name])
@@ -91,18 +105,30 @@ fn resolve(
             &ext.key_at,
             format!("extends cycle: {}", cycle.join(" extends ")),
         );
+        walk.failed.extend(walk.visiting[j..].iter().cloned());
         return None;
     }
-    visiting.push(me);
-    let base = match &target.file {
-        None => base_in_same_file(ld, services, cx, &target, visiting),
-        Some((file, at)) => base_in_other_file(ld, cx, &target, file, at, visiting),
+    if walk.visiting.len() > MAX_CHAIN {
+        ld.out.error(
+            &ext.key_at,
+            format!("extends chains longer than {MAX_CHAIN} services"),
+        );
+        return None;
+    }
+    walk.visiting.push(me.clone());
+    let base = read_target(&ext, ld.out).and_then(|target| match &target.file {
+        None => base_in_same_file(ld, services, cx, &target, walk),
+        Some((file, at)) => base_in_other_file(ld, cx, &target, file, at, walk),
+    });
+    walk.visiting.pop();
+    let Some(base) = base else {
+        walk.failed.push(me);
+        return None;
     };
-    visiting.pop();
     let mut own = services[i].value.clone();
     own.take("extends");
     let mut path = vec!["services".to_string(), name.to_string()];
-    let merged = merge::merge(base?, own, &mut path, ld.out);
+    let merged = merge::merge(base, own, &mut path, ld.out);
     services[i].value = merged.clone();
     Some(merged)
 }
@@ -153,12 +179,12 @@ fn base_in_same_file(
     services: &mut [Entry],
     cx: &FileCx<'_>,
     target: &Target,
-    visiting: &mut Vec<(PathBuf, String)>,
+    walk: &mut Walk,
 ) -> Option<Node> {
     if !has_service(ld, services, cx.file, target) {
         return None;
     }
-    resolve(ld, services, cx, &target.service, visiting)
+    resolve(ld, services, cx, &target.service, walk)
 }
 
 /// The base service in `file` (relative to the project's directory).
@@ -168,7 +194,7 @@ fn base_in_other_file(
     target: &Target,
     file: &str,
     at: &Loc,
-    visiting: &mut Vec<(PathBuf, String)>,
+    walk: &mut Walk,
 ) -> Option<Node> {
     let rel = paths::clean(&cx.base.join(file));
     let named = Named {
@@ -196,7 +222,7 @@ fn base_in_other_file(
         base: &base,
         env: cx.env,
     };
-    resolve(ld, services, &other_cx, &target.service, visiting)
+    resolve(ld, services, &other_cx, &target.service, walk)
 }
 
 /// Whether `services` (of `file`) has the target; an error if not.

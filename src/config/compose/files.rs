@@ -1,23 +1,14 @@
-//! A compose project's files read into one tree, the way compose-go's
-//! loader (`loader/loader.go`, `loadYamlFile`) reads them, file by file:
-//!
-//! 1. the file parsed into a located tree and interpolated (`tree.rs`),
-//!    its relative paths rewritten to start at the main project's
-//!    directory (`paths.rs`);
-//! 2. its `include`s loaded as projects of their own and imported
-//!    (`include.rs`);
-//! 3. its services' `extends` applied (`extends.rs`), after the includes
-//!    so a service can extend an included one;
-//! 4. merged over the files before it (`merge.rs`). An empty file (or one
-//!    of only comments) adds nothing: compose-go skips an empty document.
-//!
-//! Every file read is remembered, in order: problems are sorted by it and
-//! watch mode reloads when one changes.
+//! Reading a compose project's files: each file read once into a located
+//! tree, interpolated, its relative paths rewritten to start at the main
+//! project's directory (`paths.rs`); every file read remembered, in order
+//! (problems are sorted by it, and watch mode reloads when one changes).
+//! How the files of a project are put together (includes, extends,
+//! merging) is `include.rs`'s [`project`](super::include::project).
 
 use std::path::{Path, PathBuf};
 
-use super::tree::{self, Kind, Node};
-use super::{extends, include, merge, paths};
+use super::paths;
+use super::tree::{self, Node};
 use crate::config::checks::{Loc, Problems};
 use crate::config::interpolate::Env;
 use crate::config::{read_text, ConfigError};
@@ -25,8 +16,9 @@ use crate::config::{read_text, ConfigError};
 /// A file of a project, and where it was named (`None`: on the command
 /// line or found by discovery).
 pub(crate) struct Named {
-    /// As shown in messages: joined to the main project's directory as
-    /// given, without `.` components.
+    /// As shown in messages: a file of the command line as given; one
+    /// included or extended joined to the main project's directory as
+    /// given and cleaned as text (`paths::clean`).
     pub path: PathBuf,
     pub at: Option<Loc>,
 }
@@ -55,43 +47,6 @@ impl<'a, 'o> Loader<'a, 'o> {
     /// A path relative to the main project's directory, as shown.
     pub fn shown(&self, rel: &Path) -> PathBuf {
         paths::clean(&self.dir.join(rel))
-    }
-
-    /// Loads `files` as one project whose relative paths start at `base`
-    /// (relative to the main project's directory) and whose variables come
-    /// from `env`. `chain`: the files (as shown) that include this project,
-    /// to refuse a cycle. The merged tree; `None` when no file holds anything.
-    pub fn project(
-        &mut self,
-        files: &[Named],
-        base: &Path,
-        env: Env<'_>,
-        chain: &[PathBuf],
-    ) -> Option<Node> {
-        let mut merged: Option<Node> = None;
-        for (i, file) in files.iter().enumerate() {
-            let Some(mut tree) = self.read(file, base, env) else {
-                continue;
-            };
-            match &tree.kind {
-                Kind::Null => continue,
-                Kind::Map(_) => {}
-                _ => {
-                    self.out
-                        .error(&tree.at, super::top_level_not_a_mapping(i > 0));
-                    continue;
-                }
-            }
-            let mut within = chain.to_vec();
-            within.push(file.path.clone());
-            include::apply(self, &mut tree, base, env, &within);
-            extends::apply(self, &mut tree, &file.path, base, env);
-            merged = Some(match merged {
-                None => tree,
-                Some(earlier) => merge::merge(earlier, tree, &mut Vec::new(), self.out),
-            });
-        }
-        merged
     }
 
     /// One file as a tree, its paths starting at `base`. `None` when it
@@ -127,9 +82,9 @@ impl<'a, 'o> Loader<'a, 'o> {
     }
 }
 
-/// `path` absolute against the current directory, without `.`
-/// components (symlinks are not resolved: compose-go compares paths as
-/// joined).
+/// `path` absolute against the current directory and cleaned as text, to
+/// compare files (compose-go compares paths as `filepath.Join` cleans
+/// them, without resolving symlinks).
 pub(crate) fn absolute(path: &Path) -> PathBuf {
     paths::clean(&std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
 }

@@ -1,4 +1,16 @@
-//! `include:`, as compose-go's `loader/include.go` reads it. Each entry is
+//! A compose project's files put together, and `include:`.
+//!
+//! [`project`] reads a project the way compose-go's loader
+//! (`loader/loader.go`, `loadYamlFile`) does, file by file:
+//! 1. the file read into a located, interpolated tree, its relative paths
+//!    rewritten to start at the main project's directory (`files.rs`);
+//! 2. its `include`s loaded as projects of their own and imported (here);
+//! 3. its services' `extends` applied (`extends.rs`), after the includes
+//!    so a service can extend an included one;
+//! 4. merged over the files before it (`merge.rs`). An empty file (or one
+//!    of only comments) adds nothing: compose-go skips an empty document.
+//!
+//! `include:` as compose-go's `loader/include.go` reads it. Each entry is
 //! a path, or a mapping of `path` (a file or a list: the later files are
 //! that project's override files), `project_directory` and `env_file`.
 //!
@@ -20,10 +32,14 @@ use std::path::{Path, PathBuf};
 use super::env::{self, EnvVars};
 use super::files::{absolute, Loader, Named};
 use super::tree::{Entry, Kind, Node};
-use super::{merge, paths, read};
+use super::{extends, merge, paths, read};
 use crate::config::checks::{Loc, Problems};
 use crate::config::interpolate::Env;
 use crate::config::read_text;
+
+/// How deep includes may nest (a cycle through a symlink is not seen as
+/// one by comparing paths).
+const MAX_NESTING: usize = 32;
 
 /// Keys of an include given as a mapping.
 const KEYS: &[&str] = &["path", "env_file", "project_directory"];
@@ -40,16 +56,47 @@ struct Spec {
     env_files: Vec<(String, Loc)>,
 }
 
-/// Loads the `include:` of `tree` (a file of the project whose paths
-/// start at `base`) and imports what it defines; removes the key.
-/// `chain`: the files being loaded that lead here, this one last.
-pub(crate) fn apply(
+/// Loads `files` as one project whose relative paths start at `base`
+/// (relative to the main project's directory) and whose variables come
+/// from `env`. `chain`: the files (as shown) that include this project,
+/// to refuse a cycle. The merged tree; `None` when no file holds anything.
+pub(crate) fn project(
     ld: &mut Loader<'_, '_>,
-    tree: &mut Node,
+    files: &[Named],
     base: &Path,
     env: Env<'_>,
     chain: &[PathBuf],
-) {
+) -> Option<Node> {
+    let mut merged: Option<Node> = None;
+    for (i, file) in files.iter().enumerate() {
+        let Some(mut tree) = ld.read(file, base, env) else {
+            continue;
+        };
+        match &tree.kind {
+            Kind::Null => continue,
+            Kind::Map(_) => {}
+            _ => {
+                ld.out
+                    .error(&tree.at, super::top_level_not_a_mapping(i > 0));
+                continue;
+            }
+        }
+        let mut within = chain.to_vec();
+        within.push(file.path.clone());
+        apply(ld, &mut tree, base, env, &within);
+        extends::apply(ld, &mut tree, &file.path, base, env);
+        merged = Some(match merged {
+            None => tree,
+            Some(earlier) => merge::merge(earlier, tree, &mut Vec::new(), ld.out),
+        });
+    }
+    merged
+}
+
+/// Loads the `include:` of `tree` (a file of the project whose paths
+/// start at `base`) and imports what it defines; removes the key.
+/// `chain`: the files being loaded that lead here, this one last.
+fn apply(ld: &mut Loader<'_, '_>, tree: &mut Node, base: &Path, env: Env<'_>, chain: &[PathBuf]) {
     let Some(entry) = tree.take("include") else {
         return;
     };
@@ -149,6 +196,13 @@ fn include(
             at: Some(at.clone()),
         })
         .collect();
+    if chain.len() > MAX_NESTING {
+        ld.out.error(
+            &spec.paths[0].1,
+            format!("includes nest deeper than {MAX_NESTING} files"),
+        );
+        return;
+    }
     let first = absolute(&files[0].path);
     if let Some(i) = chain.iter().position(|f| absolute(f) == first) {
         let cycle: Vec<String> = chain[i..]
@@ -170,7 +224,7 @@ fn include(
         return;
     };
     let included_env = |k: &str| env(k).or_else(|| vars.get(k).cloned());
-    let Some(mut imported) = ld.project(&files, &project_dir, &included_env, chain) else {
+    let Some(mut imported) = project(ld, &files, &project_dir, &included_env, chain) else {
         return;
     };
     paths::default_contexts(&mut imported, &project_dir);

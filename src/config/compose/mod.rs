@@ -202,7 +202,7 @@ fn read_project(
             at: None,
         })
         .collect();
-    let merged = loader.project(&named, Path::new(""), env, &[]);
+    let merged = include::project(&mut loader, &named, Path::new(""), env, &[]);
     if !loader.syntax.is_empty() {
         return Err(ConfigErrors {
             errors: std::mem::take(&mut loader.syntax),

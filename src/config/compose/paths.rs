@@ -18,13 +18,25 @@ use std::path::{Component, Path, PathBuf};
 use super::tree::{Entry, Kind, Node};
 use crate::config::schema::is_git_context;
 
-/// `path` without `.` components (`./a/./b` is `a/b`; `..` is kept: a
-/// symlink may stand before it). Empty: `.`.
+/// `path` cleaned as text the way Go's `filepath.Clean` (and so
+/// compose-go, which joins paths with it) cleans it: `.` dropped, `a/..`
+/// dropped, `..` kept only where nothing is before it to drop. Empty: `.`.
 pub(crate) fn clean(path: &Path) -> PathBuf {
-    let cleaned: PathBuf = path
-        .components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .collect();
+    let mut parts: Vec<Component> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match parts.last() {
+                Some(Component::Normal(_)) => {
+                    parts.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => parts.push(c),
+            },
+            other => parts.push(other),
+        }
+    }
+    let cleaned: PathBuf = parts.iter().collect();
     if cleaned.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
@@ -166,7 +178,7 @@ mod tests {
             text(t, &p)
         };
         assert_eq!(at(&t, "a", &["build"]), "sub/dir/app");
-        assert_eq!(at(&t, "b", &["build", "context"]), "sub/dir/../b");
+        assert_eq!(at(&t, "b", &["build", "context"]), "sub/b");
         assert_eq!(at(&t, "b", &["build", "dockerfile"]), "x/Dockerfile");
         assert_eq!(at(&t, "c", &["build"]), "https://github.com/x/y.git#main");
         assert_eq!(at(&t, "d", &["build", "context"]), "/abs");
@@ -191,7 +203,9 @@ mod tests {
             .unwrap()
             .get("context")
             .is_none());
-        assert_eq!(clean(Path::new("./a/./b/../c")), Path::new("a/b/../c"));
+        assert_eq!(clean(Path::new("./a/./b/../c")), Path::new("a/c"));
+        assert_eq!(clean(Path::new("a/../../b")), Path::new("../b"));
+        assert_eq!(clean(Path::new("/../x")), Path::new("/x"));
         assert_eq!(clean(Path::new("./")), Path::new("."));
     }
 }

@@ -137,32 +137,18 @@ pub(crate) fn image(input: ServiceInput<'_>, out: &mut Problems) -> Option<(Imag
             meta.dockerfile_at = from.dockerfile_at;
             meta.ok_for_files = from.ok_for_files;
             img.source = from.source;
-            let default_name = format!("{}-{}", input.project, input.name);
-            // The image is tagged with `image:` (or the default name):
-            // Docker's reference grammar says whether it can be.
-            let tag_at = svc.get("image").map_or(input.key_at, |n| &n.at);
-            let tag = image.clone().unwrap_or(default_name);
-            if image.is_none() && input.name.chars().any(|c| c.is_ascii_uppercase()) {
-                out.error(
-                    tag_at,
-                    format!(
-                        "service '{}' builds an image that compose names '{tag}', and an image name cannot have capital letters: give the service an 'image:' or a lowercase name",
-                        input.name
-                    ),
-                );
-            // (A `${VAR:?…}` that failed is kept as written, and said.)
-            } else if let (Err(why), false) = (check_tag(&tag), tag.contains("${")) {
-                out.error(tag_at, format!("invalid tag '{tag}': {why}"));
-            }
-            img.tags = vec![tag];
+            img.tags = vec![built_tag(image, &input, out)];
             build_options(&build, svc, &input, &mut img, out);
         }
         None => {
             let Some(image) = image else {
-                out.error(
-                    input.key_at,
-                    format!("service '{}' has neither 'image' nor 'build'", input.name),
-                );
+                // (An `extends` still here could not be applied: said.)
+                if svc.entry("extends").is_none() {
+                    out.error(
+                        input.key_at,
+                        format!("service '{}' has neither 'image' nor 'build'", input.name),
+                    );
+                }
                 return None;
             };
             if let (Err(why), Some(n)) = (check_reference(&image), svc.get("image")) {
@@ -175,6 +161,33 @@ pub(crate) fn image(input: ServiceInput<'_>, out: &mut Problems) -> Option<(Imag
         }
     }
     Some((img, meta))
+}
+
+/// The tag of a built image: `image:`, else compose's name for it,
+/// `<project>-<service>`; Docker's reference grammar says whether it can
+/// be a tag.
+fn built_tag(image: Option<String>, input: &ServiceInput<'_>, out: &mut Problems) -> String {
+    let tag_at = input.node.get("image").map_or(input.key_at, |n| &n.at);
+    let Some(tag) = image else {
+        let tag = format!("{}-{}", input.project, input.name);
+        if input.name.chars().any(|c| c.is_ascii_uppercase()) {
+            out.error(
+                tag_at,
+                format!(
+                    "service '{}' builds an image that compose names '{tag}', and an image name cannot have capital letters: give the service an 'image:' or a lowercase name",
+                    input.name
+                ),
+            );
+        } else if let Err(why) = check_tag(&tag) {
+            out.error(tag_at, format!("invalid tag '{tag}': {why}"));
+        }
+        return tag;
+    };
+    // (A `${VAR:?…}` that failed is kept as written, and said.)
+    if let (Err(why), false) = (check_tag(&tag), tag.contains("${")) {
+        out.error(tag_at, format!("invalid tag '{tag}': {why}"));
+    }
+    tag
 }
 
 /// `build: DIR` as the long form `{context: DIR}`.
