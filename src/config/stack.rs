@@ -75,25 +75,32 @@ impl StackSource {
     }
 
     /// The files a load reads, absolute: the stack's file(s) and, for
-    /// compose files, the env files (`--env-file`, else `.env` beside the
-    /// first file, which may not exist yet). None found: empty.
-    pub fn files(&self) -> Vec<PathBuf> {
+    /// compose files, the files they include and extend and the env files
+    /// (`--env-file`, else `.env` beside the first file, which may not
+    /// exist yet; those of included projects). `env` resolves `${VAR}`s
+    /// (an include's path may use one). None found: empty.
+    pub fn files(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
         let Ok(found) = discover(&self.files, &self.file_env, &self.cwd) else {
             return Vec::new();
         };
-        let mut files: Vec<PathBuf> = found.iter().map(|f| self.cwd.join(f)).collect();
         let is_compose = found
             .first()
             .is_some_and(|first| is_compose(&self.cwd.join(first)));
-        if is_compose && self.compose.env_files.is_empty() {
-            let dir = files
-                .first()
-                .and_then(|f| f.parent())
-                .map(|d| d.join(".env"));
-            files.extend(dir);
-        } else if is_compose {
+        if !is_compose {
+            return found.iter().map(|f| self.cwd.join(f)).collect();
+        }
+        let mut files: Vec<PathBuf> = compose::files_read(&found, &self.compose, env)
+            .iter()
+            .map(|f| self.cwd.join(f))
+            .collect();
+        if self.compose.env_files.is_empty() {
+            let dotenv = self.cwd.join(&found[0]).parent().map(|d| d.join(".env"));
+            files.extend(dotenv);
+        } else {
             files.extend(self.compose.env_files.iter().map(|f| self.cwd.join(f)));
         }
+        let mut seen = std::collections::HashSet::new();
+        files.retain(|f| seen.insert(f.clone()));
         files
     }
 }
@@ -163,7 +170,7 @@ mod tests {
             .images
             .iter()
             .all(|i| i.builder == BuilderChoice::Legacy));
-        assert_eq!(source.files(), [dir.path().join("kiln.yaml")]);
+        assert_eq!(source.files(&|_| None), [dir.path().join("kiln.yaml")]);
     }
 
     #[test]
@@ -175,12 +182,44 @@ mod tests {
             "services:\n  a:\n    build: ./a\n",
         );
         std::fs::write(dir.path().join("compose.override.yaml"), "services: {}\n").unwrap();
-        let files = source.files();
+        let files = source.files(&|_| None);
         assert_eq!(files[0], dir.path().join("compose.yaml"));
         assert_eq!(files.last().unwrap(), &dir.path().join(".env"));
         assert!(source.load(&|_| None).is_ok());
         source.compose.env_files = vec!["prod.env".into()];
-        assert_eq!(source.files().last().unwrap(), &dir.path().join("prod.env"));
+        assert_eq!(
+            source.files(&|_| None).last().unwrap(),
+            &dir.path().join("prod.env")
+        );
+        // What it includes and extends (with the variables of its path),
+        // and the included project's env file.
+        source.compose.env_files.clear();
+        std::fs::write(
+            dir.path().join("compose.yaml"),
+            "include: [\"${SUB}/compose.yaml\"]\nservices:\n  a:\n    extends: {file: base.yaml, service: a}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("base.yaml"),
+            "services:\n  a:\n    build: ./a\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/compose.yaml"), "services: {}\n").unwrap();
+        std::fs::write(dir.path().join("sub/.env"), "").unwrap();
+        let env = |k: &str| (k == "SUB").then(|| "sub".to_string());
+        assert!(source.load(&env).is_ok());
+        let files = source.files(&env);
+        for f in [
+            "compose.yaml",
+            "sub/compose.yaml",
+            "sub/.env",
+            "base.yaml",
+            "compose.override.yaml",
+            ".env",
+        ] {
+            assert!(files.contains(&dir.path().join(f)), "{f}: {files:?}");
+        }
     }
 
     #[test]

@@ -98,6 +98,85 @@ pub(crate) fn has_compose_keys(top: &Positions<'_>) -> bool {
     has("services") && !has("images") && !has("defaults") && !has("builder")
 }
 
+/// What loading a project needs before its files are read: the project
+/// directory (the first file's, as given), the env files' variables and
+/// the project name.
+struct Setting {
+    dir: PathBuf,
+    dotenv: env::EnvVars,
+    name: String,
+}
+
+impl Setting {
+    fn new(
+        files: &[PathBuf],
+        opts: &ComposeOptions,
+        process: Env<'_>,
+    ) -> Result<Setting, LoadError> {
+        let Some(first) = files.first() else {
+            return Err(LoadError::Usage("no compose file given".to_string()));
+        };
+        let mut texts = Vec::with_capacity(files.len());
+        let mut unreadable = Vec::new();
+        for f in files {
+            match read_text(f) {
+                Ok(t) => texts.push(t),
+                Err(e) => unreadable.extend(e.errors),
+            }
+        }
+        if !unreadable.is_empty() {
+            return Err(ConfigErrors { errors: unreadable }.into());
+        }
+        let dir = match first.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let absolute_dir = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
+        let dotenv =
+            env::read_env_files(&opts.env_files, &absolute_dir, process).map_err(|e| match e {
+                env::EnvFileError::Syntax(err) => ConfigErrors { errors: vec![err] }.into(),
+                env::EnvFileError::Missing(msg) => LoadError::Usage(msg),
+            })?;
+        let base_env = |k: &str| process(k).or_else(|| dotenv.get(k).cloned());
+        let (name, _) = env::project_name(
+            opts.project_name.as_deref(),
+            base_env("COMPOSE_PROJECT_NAME"),
+            name_in_files(&texts, &base_env),
+            &absolute_dir,
+        )
+        .map_err(LoadError::Usage)?;
+        Ok(Setting { dir, dotenv, name })
+    }
+
+    /// A variable for interpolation: the process's, else the env files';
+    /// `COMPOSE_PROJECT_NAME` is the chosen name (compose-go sets it).
+    fn var(&self, process: Env<'_>, k: &str) -> Option<String> {
+        if k == "COMPOSE_PROJECT_NAME" {
+            return Some(self.name.clone());
+        }
+        process(k).or_else(|| self.dotenv.get(k).cloned())
+    }
+}
+
+/// Every file loading `files` reads (they, what they include and extend,
+/// the included projects' env files), in order; the given files when the
+/// project cannot be read that far.
+pub(crate) fn files_read(
+    files: &[PathBuf],
+    opts: &ComposeOptions,
+    process: Env<'_>,
+) -> Vec<PathBuf> {
+    let Ok(setting) = Setting::new(files, opts, process) else {
+        return files.to_vec();
+    };
+    let full_env = |k: &str| setting.var(process, k);
+    let mut out = Problems::default();
+    match read_project(files, &setting.dir, &full_env, &mut out) {
+        Ok((_, read)) => read,
+        Err(_) => files.to_vec(),
+    }
+}
+
 /// Loads compose `files` (merged in order) into a config. `process` is the
 /// process environment.
 pub(crate) fn load(
@@ -105,56 +184,17 @@ pub(crate) fn load(
     opts: &ComposeOptions,
     process: Env<'_>,
 ) -> Result<Loaded, LoadError> {
-    let Some(first) = files.first() else {
-        return Err(LoadError::Usage("no compose file given".to_string()));
-    };
-    let mut texts = Vec::with_capacity(files.len());
-    let mut unreadable = Vec::new();
-    for f in files {
-        match read_text(f) {
-            Ok(t) => texts.push(t),
-            Err(e) => unreadable.extend(e.errors),
-        }
-    }
-    if !unreadable.is_empty() {
-        return Err(ConfigErrors { errors: unreadable }.into());
-    }
-    let dir = match first.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let absolute_dir = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
-
-    let dotenv =
-        env::read_env_files(&opts.env_files, &absolute_dir, process).map_err(|e| match e {
-            env::EnvFileError::Syntax(err) => ConfigErrors { errors: vec![err] }.into(),
-            env::EnvFileError::Missing(msg) => LoadError::Usage(msg),
-        })?;
-    let base_env = |k: &str| process(k).or_else(|| dotenv.get(k).cloned());
-    let (name, _) = env::project_name(
-        opts.project_name.as_deref(),
-        base_env("COMPOSE_PROJECT_NAME"),
-        name_in_files(&texts, &base_env),
-        &absolute_dir,
-    )
-    .map_err(LoadError::Usage)?;
-    // compose-go sets COMPOSE_PROJECT_NAME to the chosen name for
-    // interpolation.
-    let full_env = |k: &str| {
-        if k == "COMPOSE_PROJECT_NAME" {
-            Some(name.clone())
-        } else {
-            base_env(k)
-        }
-    };
+    let setting = Setting::new(files, opts, process)?;
+    let (first, dir, name) = (&files[0], &setting.dir, &setting.name);
+    let full_env = |k: &str| setting.var(process, k);
 
     let mut out = Problems::default();
-    let (merged, read) = read_project(files, &dir, &full_env, &mut out)?;
+    let (merged, read) = read_project(files, dir, &full_env, &mut out)?;
     let profiles = enabled_profiles(opts, &full_env);
     let project = project::Project {
-        name: &name,
+        name,
         path: first,
-        dir: &dir,
+        dir,
         profiles: &profiles,
         env: &full_env,
     };

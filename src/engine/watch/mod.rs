@@ -272,7 +272,12 @@ impl State {
                 Source::Prebuilt { .. } => {}
             }
         }
-        let stack_files = self.reload.as_ref().map(|r| r.files()).unwrap_or_default();
+        let env = |name: &str| std::env::var(name).ok();
+        let stack_files = self
+            .reload
+            .as_ref()
+            .map(|r| r.files(&env))
+            .unwrap_or_default();
         let mut parents: BTreeSet<PathBuf> = scopes
             .iter()
             .flat_map(|s| [Some(&s.root), s.dockerfile_outside.as_ref()])
