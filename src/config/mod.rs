@@ -8,8 +8,8 @@
 //!   file checks → dependencies*, and [`load_stack`], which sends compose
 //!   files to `compose/` instead.
 //! - `discover.rs`: [`discover`], where the file is (`--file`, `$KILN_FILE`,
-//!   `kiln.yaml`/`kiln.yml` in the current or a parent directory, else a
-//!   compose file and its override file).
+//!   `$COMPOSE_FILE`, `kiln.yaml`/`kiln.yml` in the current or a parent
+//!   directory, else a compose file and its override file).
 //! - `compose/`: compose files into the same [`Config`] (its `mod.rs` says
 //!   how: environment and project name, located trees, override merging,
 //!   services as images).
@@ -17,6 +17,8 @@
 //!   Dockerfiles on disk, `depends_on`, cycles), shared by both formats.
 //! - `positions.rs`: the `path → line:col` side table built from
 //!   `yaml_rust2` events (why: see that file).
+//! - `merge_keys.rs`: YAML merge keys (`<<: *defaults`) resolved in the
+//!   parsed value, also those inside anchors.
 //! - `schema.rs`: walks the `serde_yaml::Value` and turns it into
 //!   [`ImageConfig`]s, collecting every problem rather than stopping at the
 //!   first.
@@ -48,9 +50,9 @@
 //! second, event-level read with `yaml_rust2` keyed by node path. Keeping the
 //! values from serde_yaml (instead of building a positioned tree from
 //! yaml_rust2 events) avoids re-implementing YAML's scalar typing rules
-//! (`yes`, `0x10`, `1e3`, ...) and lets merge keys and aliases be resolved by
-//! serde_yaml; the price is that nodes reached only through an alias report
-//! the position of the alias, which is still the right line to look at.
+//! (`yes`, `0x10`, `1e3`, ...) and lets aliases be resolved by serde_yaml
+//! (merge keys by `merge_keys.rs`); the positions table follows aliases and
+//! merge keys to where a node was written.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -6,16 +6,21 @@
 //! 1. `env.rs`: the environment (process, then `.env` or `--env-file`)
 //!    and the project name (`-p`, `COMPOSE_PROJECT_NAME`, `name:`, the
 //!    directory);
-//! 2. `tree.rs`: each file parsed into a tree of located nodes, every
-//!    string interpolated (`${VAR:-default}`, `${VAR:?err}`, `$$`);
-//! 3. `merge.rs`: the files merged in order, as override files are;
-//! 4. `project.rs` / `service.rs`: profiles, `depends_on`, `x-kiln:`, and
+//! 2. `include.rs` puts the project's files together, file by file: each
+//!    read (`files.rs`) into a tree of located nodes (`tree.rs`), every
+//!    string interpolated (`${VAR:-default}`, `${VAR:?err}`, `$$`), the
+//!    relative paths of included and extended files rewritten to start at
+//!    the project's directory (`paths.rs`); its `include`s loaded and
+//!    imported, its `extends` applied (`extends.rs`); then merged over
+//!    the files before it as override files are (`merge.rs`);
+//! 3. `project.rs` / `service.rs`: profiles, `depends_on`, `x-kiln:`, and
 //!    each enabled service turned into an image, tagged `image:` or
 //!    `<project>-<service>`;
-//! 5. the same whole-stack checks as kiln.yaml (`checks.rs`).
+//! 4. the same whole-stack checks as kiln.yaml (`checks.rs`).
 //!
 //! Problems are reported all at once, each at `FILE:LINE:COL` of the file
-//! (compose file, override file or `.env`) where the value was written.
+//! (compose file, override file, included or extended file, or `.env`)
+//! where the value was written.
 
 mod env;
 mod extends;
