@@ -153,7 +153,7 @@ fn include_mistakes_are_located_in_their_file() {
     let s = Scratch::new();
     s.write(
         "lib/compose.yaml",
-        "include: [../compose.yaml]\nservices:\n  lib:\n    build:\n      context: .\n      dockerfil: x\n",
+        "include: [../compose.yaml]\nservics: {}\nservices:\n  lib:\n    build:\n      context: .\n      dockerfil: x\n",
     );
     s.write("lib/Dockerfile", "FROM scratch\n");
     let text = "\
@@ -180,7 +180,9 @@ services:
                 "lib/compose.yaml:1:11: include cycle: {0}/compose.yaml includes {0}/lib/compose.yaml includes {0}/compose.yaml",
                 s.proj().display()
             ),
-            "lib/compose.yaml:6:7: unknown build key 'dockerfil' — did you mean 'dockerfile'?"
+            "lib/compose.yaml:2:1: unknown top-level key 'servics' — did you mean 'services'?"
+                .to_string(),
+            "lib/compose.yaml:7:7: unknown build key 'dockerfil' — did you mean 'dockerfile'?"
                 .to_string(),
         ]
     );

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use super::env::{self, EnvVars};
 use super::files::{absolute, Loader, Named};
+use super::project::TOP_KEYS;
 use super::tree::{Entry, Kind, Node};
 use super::{extends, merge, paths, read};
 use crate::config::checks::{Loc, Problems};
@@ -227,6 +228,8 @@ fn include(
     let Some(mut imported) = project(ld, &files, &project_dir, &included_env, chain) else {
         return;
     };
+    // (Only its resources are imported: its other keys are checked here.)
+    read::unknown_keys(&imported, TOP_KEYS, "top-level key", ld.out);
     paths::default_contexts(&mut imported, &project_dir);
     import(tree, imported, ld.out);
 }
