@@ -866,6 +866,10 @@ fn empty_compose_files_add_nothing() {
         ["compose.yaml:1:1: the compose file is empty; add a 'services:' mapping"]
     );
     assert_eq!(
+        s.errors(&[("compose.yaml", "[a]\n")]),
+        ["compose.yaml:1:1: expected a mapping with 'services:' at the top level"]
+    );
+    assert_eq!(
         s.errors(&[
             ("compose.yaml", "services: {}\n"),
             ("compose.override.yaml", "[a]\n")

@@ -79,6 +79,11 @@ pub(crate) fn project(
             _ => {
                 ld.out
                     .error(&tree.at, super::top_level_not_a_mapping(i > 0));
+                // (A first file of a list stands as the root, not as
+                // nothing: it is not empty.)
+                if i == 0 {
+                    merged = Some(tree);
+                }
                 continue;
             }
         }
