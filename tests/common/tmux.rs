@@ -95,15 +95,23 @@ impl Tmux {
     pub fn quit(&self) -> (String, String) {
         self.keys(&["q"]);
         let shell = self.wait_for("the shell", Duration::from_secs(30), |sc| {
-            sc.lines().any(|l| l.starts_with("KILN_EXIT="))
+            sc.lines().any(|l| exit_code(l).is_some())
         });
         let code = shell
             .lines()
-            .find_map(|l| l.strip_prefix("KILN_EXIT="))
+            .find_map(exit_code)
             .unwrap_or_default()
             .to_string();
         (code, shell)
     }
+}
+
+/// The code of a `KILN_EXIT=N` line (not of the command line that prints
+/// it, `KILN_EXIT=$?`, which the screen may wrap to the start of a line).
+pub fn exit_code(line: &str) -> Option<&str> {
+    line.strip_prefix("KILN_EXIT=")
+        .map(str::trim_end)
+        .filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl Drop for Tmux {
