@@ -715,7 +715,7 @@ fn push_cut_lines_are_errors_not_panics() {
         for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             for cut in 1..line.len() {
                 let r = parse_push_line(&line[..cut]);
-                if let Err(e) = r {
+                if let Err(e) = r.map_err(|e| e.to_string()) {
                     assert!(e.starts_with("malformed push line"), "{e}");
                 }
             }
