@@ -20,8 +20,10 @@
 //! something inside it back.
 //!
 //! Matching is hand-written (no regex engine): moby compiles each pattern to
-//! a Go regexp, and the token set below mirrors exactly what that compiler
-//! emits. Known, deliberate deviations from the Go implementation, all in
+//! a Go regexp; here the pattern is read as `filepath.Match` reads it
+//! ([`super::glob`], shared with the BuildKit session's include patterns)
+//! and compiled, as moby compiles it, to tokens that mirror exactly what
+//! its regexp compiler emits. Known, deliberate deviations from the Go implementation, all in
 //! patterns nobody writes on purpose:
 //! * an escape such as `\n` or `\d` is the literal character (`n`, `d`), as
 //!   documented for `filepath.Match`, where Go's regexp would read a regexp
@@ -30,6 +32,8 @@
 //! * a bare `^` outside a class is a literal character.
 
 use std::fmt;
+
+use super::glob::{self, Tok};
 
 /// A pattern Docker would refuse (the build fails with this error).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,30 +350,6 @@ enum Matcher {
     Glob(Vec<Tok>),
 }
 
-#[derive(Debug, Clone)]
-enum Tok {
-    Lit(char),
-    /// `?`: one character other than `/`.
-    One,
-    /// `*`: any run of characters other than `/`.
-    Star,
-    /// `**` followed by more pattern: regexp `(.*/)?`, i.e. nothing, or
-    /// anything ending in `/`.
-    AnyDirs,
-    /// `**` at the end of a pattern that is already a regexp: `.*`.
-    AnyRest,
-    Class {
-        negated: bool,
-        ranges: Vec<(char, char)>,
-    },
-}
-
-impl Tok {
-    fn class_matches(negated: bool, ranges: &[(char, char)], c: char) -> bool {
-        ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != negated
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Detected {
     Exact,
@@ -380,25 +360,32 @@ enum Detected {
 
 impl Matcher {
     /// Port of moby's `Pattern.compile`, with `filepath.Match`'s syntax
-    /// check folded in (moby runs that check first and refuses the pattern).
+    /// check folded in (moby runs that check first and refuses the pattern):
+    /// the pattern is read by [`glob::lex`], and `**` and the match
+    /// strategy are moby's.
     fn compile(pattern: &str) -> Result<Matcher, &'static str> {
-        const BAD: &str = "syntax error in pattern";
-        let chars: Vec<char> = pattern.chars().collect();
+        let lexemes = glob::lex(pattern)?;
+        let star_at = |i: usize| lexemes.get(i).is_some_and(|l| l.tok == Tok::Star);
+        let slash_at = |i: usize| {
+            lexemes
+                .get(i)
+                .is_some_and(|l| !l.escaped && l.tok == Tok::Lit('/'))
+        };
         let mut toks = Vec::new();
         let mut detected = Detected::Exact;
         let mut i = 0;
         let mut iteration = 0;
-        while i < chars.len() {
-            let ch = chars[i];
+        while i < lexemes.len() {
+            let lexeme = &lexemes[i];
             i += 1;
-            match ch {
-                '*' if chars.get(i) == Some(&'*') => {
+            match &lexeme.tok {
+                Tok::Star if star_at(i) => {
                     i += 1;
                     // "**/" is treated as "**".
-                    if chars.get(i) == Some(&'/') {
+                    if slash_at(i) {
                         i += 1;
                     }
-                    if i == chars.len() {
+                    if i == lexemes.len() {
                         if detected == Detected::Exact {
                             detected = Detected::Prefix;
                         } else {
@@ -413,33 +400,20 @@ impl Matcher {
                         detected = Detected::Suffix;
                     }
                 }
-                '*' => {
-                    toks.push(Tok::Star);
+                Tok::Class { ranges, .. } if ranges.iter().any(|(lo, hi)| lo > hi) => {
+                    // Go's regexp compiler refuses a reversed range.
+                    return Err(glob::BAD_PATTERN);
+                }
+                // An escaped character, `]`, and the wildcards make a regexp.
+                tok @ (Tok::Star | Tok::One | Tok::Class { .. } | Tok::Lit(']')) => {
+                    toks.push(tok.clone());
                     detected = Detected::Glob;
                 }
-                '?' => {
-                    toks.push(Tok::One);
+                tok if lexeme.escaped => {
+                    toks.push(tok.clone());
                     detected = Detected::Glob;
                 }
-                '\\' => {
-                    // On Linux a backslash escapes the next character; a
-                    // trailing one is rejected by filepath.Match.
-                    let next = chars.get(i).copied().ok_or(BAD)?;
-                    i += 1;
-                    toks.push(Tok::Lit(next));
-                    detected = Detected::Glob;
-                }
-                '[' => {
-                    let (tok, next) = parse_class(&chars, i).ok_or(BAD)?;
-                    i = next;
-                    toks.push(tok);
-                    detected = Detected::Glob;
-                }
-                ']' => {
-                    toks.push(Tok::Lit(']'));
-                    detected = Detected::Glob;
-                }
-                other => toks.push(Tok::Lit(other)),
+                tok => toks.push(tok.clone()),
             }
             iteration += 1;
         }
@@ -467,7 +441,7 @@ impl Matcher {
                     || s.strip_prefix('/').is_some_and(|rest| path == rest)
             }
             Matcher::Glob(toks) => {
-                let states = run(toks, path);
+                let states = glob::run(toks, path);
                 states[toks.len()]
             }
         }
@@ -481,119 +455,7 @@ impl Matcher {
             Matcher::Prefix(p) => prefix.starts_with(p.as_str()) || p.starts_with(prefix),
             // Any suffix can be appended after the prefix.
             Matcher::Suffix(_) => true,
-            Matcher::Glob(toks) => run(toks, prefix).iter().any(|&s| s),
-        }
-    }
-}
-
-/// Parses the class starting just after `[` at `start`, following
-/// `filepath.Match`'s rules (and rejecting reversed ranges, which Go's
-/// regexp compiler would reject). Returns the token and the index after `]`.
-fn parse_class(chars: &[char], start: usize) -> Option<(Tok, usize)> {
-    let mut i = start;
-    let negated = chars.get(i) == Some(&'^');
-    if negated {
-        i += 1;
-    }
-    let mut ranges = Vec::new();
-    loop {
-        if chars.get(i) == Some(&']') && !ranges.is_empty() {
-            return Some((Tok::Class { negated, ranges }, i + 1));
-        }
-        let lo = class_char(chars, &mut i)?;
-        let mut hi = lo;
-        if chars.get(i) == Some(&'-') {
-            i += 1;
-            hi = class_char(chars, &mut i)?;
-        }
-        if lo > hi {
-            return None;
-        }
-        ranges.push((lo, hi));
-    }
-}
-
-/// `filepath.Match`'s `getEsc`: one possibly escaped class character; an
-/// unescaped `-` or `]` here, or running out of pattern, is a syntax error.
-fn class_char(chars: &[char], i: &mut usize) -> Option<char> {
-    let mut c = *chars.get(*i)?;
-    if c == '-' || c == ']' {
-        return None;
-    }
-    if c == '\\' {
-        *i += 1;
-        c = *chars.get(*i)?;
-    }
-    *i += 1;
-    Some(c)
-}
-
-/// Simulates the pattern's NFA over `text`; element `k` of the result says
-/// whether the first `k` tokens can consume exactly `text`.
-fn run(toks: &[Tok], text: &str) -> Vec<bool> {
-    let mut states = vec![false; toks.len() + 1];
-    states[0] = true;
-    close(toks, &mut states);
-    let mut next = vec![false; toks.len() + 1];
-    for c in text.chars() {
-        next.iter_mut().for_each(|s| *s = false);
-        for (k, tok) in toks.iter().enumerate() {
-            if !states[k] {
-                continue;
-            }
-            match tok {
-                Tok::Lit(l) => {
-                    if c == *l {
-                        next[k + 1] = true;
-                    }
-                }
-                Tok::One => {
-                    if c != '/' {
-                        next[k + 1] = true;
-                    }
-                }
-                Tok::Star => {
-                    if c != '/' {
-                        next[k] = true;
-                    }
-                }
-                // Go's `.` does not match a newline; kept for fidelity.
-                Tok::AnyDirs => {
-                    if c != '\n' {
-                        next[k] = true;
-                        if c == '/' {
-                            next[k + 1] = true;
-                        }
-                    }
-                }
-                Tok::AnyRest => {
-                    if c != '\n' {
-                        next[k] = true;
-                    }
-                }
-                Tok::Class { negated, ranges } => {
-                    if Tok::class_matches(*negated, ranges, c) {
-                        next[k + 1] = true;
-                    }
-                }
-            }
-        }
-        close(toks, &mut next);
-        std::mem::swap(&mut states, &mut next);
-        if !states.iter().any(|&s| s) {
-            // Dead: no later character can revive the match.
-            break;
-        }
-    }
-    states
-}
-
-/// Epsilon closure: the repeating tokens may match nothing. Epsilon moves
-/// only go one token forward, so a single forward pass suffices.
-fn close(toks: &[Tok], states: &mut [bool]) {
-    for (k, tok) in toks.iter().enumerate() {
-        if states[k] && matches!(tok, Tok::Star | Tok::AnyDirs | Tok::AnyRest) {
-            states[k + 1] = true;
+            Matcher::Glob(toks) => glob::run(toks, prefix).iter().any(|&s| s),
         }
     }
 }
@@ -761,63 +623,6 @@ mod tests {
         ];
         for (patterns, text, want) in cases {
             assert_eq!(excluded(patterns, text), *want, "{patterns:?} {text}");
-        }
-    }
-
-    /// moby's tests adapted from Go's filepath.Match tests (`TestMatch`).
-    #[test]
-    fn filepath_match_table() {
-        let cases: &[(&str, &str, bool)] = &[
-            ("abc", "abc", true),
-            ("*", "abc", true),
-            ("*c", "abc", true),
-            ("a*", "a", true),
-            ("a*", "abc", true),
-            ("a*", "ab/c", true),
-            ("a*/b", "abc/b", true),
-            ("a*/b", "a/c/b", false),
-            ("a*b*c*d*e*/f", "axbxcxdxe/f", true),
-            ("a*b*c*d*e*/f", "axbxcxdxexxx/f", true),
-            ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", false),
-            ("a*b*c*d*e*/f", "axbxcxdxexxx/fff", false),
-            ("a*b?c*x", "abxbbxdbxebxczzx", true),
-            ("a*b?c*x", "abxbbxdbxebxczzy", false),
-            ("ab[c]", "abc", true),
-            ("ab[b-d]", "abc", true),
-            ("ab[e-g]", "abc", false),
-            ("ab[^c]", "abc", false),
-            ("ab[^b-d]", "abc", false),
-            ("ab[^e-g]", "abc", true),
-            ("a\\*b", "a*b", true),
-            ("a\\*b", "ab", false),
-            ("a?b", "a☺b", true),
-            ("a[^a]b", "a☺b", true),
-            ("a???b", "a☺b", false),
-            ("a[^a][^a][^a]b", "a☺b", false),
-            ("[a-ζ]*", "α", true),
-            ("*[a-ζ]", "A", false),
-            ("a?b", "a/b", false),
-            ("a*b", "a/b", false),
-            ("[\\]a]", "]", true),
-            ("[\\-]", "-", true),
-            ("[x\\-]", "x", true),
-            ("[x\\-]", "-", true),
-            ("[x\\-]", "z", false),
-            ("[\\-x]", "x", true),
-            ("[\\-x]", "-", true),
-            ("[\\-x]", "a", false),
-            ("*x", "xxx", true),
-        ];
-        for &(pattern, text, want) in cases {
-            assert_eq!(excluded(&[pattern], text), want, "{pattern:?} {text:?}");
-        }
-        for bad in [
-            "[]a]", "[-]", "[x-]", "[-x]", "\\", "[a-b-c]", "[", "[^", "[^bc", "a[", "[z-a]",
-        ] {
-            let err = DockerIgnore::try_parse(bad).unwrap_err();
-            assert_eq!(err.reason, "syntax error in pattern", "{bad:?}");
-            assert!(DockerIgnore::parse(bad).is_empty());
-            assert_eq!(DockerIgnore::parse(bad).invalid_patterns().len(), 1);
         }
     }
 

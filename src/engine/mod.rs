@@ -11,6 +11,7 @@ pub mod context;
 pub mod credentials;
 pub mod dockerignore;
 pub mod executor;
+pub(crate) mod glob;
 pub mod hash_cache;
 pub mod inputs;
 pub mod parse;

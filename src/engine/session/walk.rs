@@ -8,7 +8,7 @@
 //! * `include-patterns` (and `followpaths`, whose symlinks are resolved
 //!   into more include patterns first) keep a path when a pattern matches
 //!   it or, for a directory on the way, a prefix of the pattern
-//!   (`filepath.Match` globbing);
+//!   (`filepath.Match` globbing, [`crate::engine::glob`]);
 //! * `exclude-patterns` are `.dockerignore` patterns, matched with
 //!   [`DockerIgnore`] exactly as kiln's tar upload matches them (moby's
 //!   incremental parent matching), so both builders see the same files.
@@ -31,6 +31,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::engine::dockerignore::{clean, DockerIgnore, MatchInfo, PatternError};
+use crate::engine::glob::{filepath_match, has_wildcards};
 
 use super::wire::Stat;
 
@@ -405,7 +406,8 @@ fn match_prefix(pattern: &str, name: &str) -> (bool, bool) {
         pattern = &pattern[..cut];
         partial = true;
     }
-    (glob_match(pattern, name), partial)
+    // A malformed pattern matches nothing (fsutil ignores the error).
+    (filepath_match(pattern, name).unwrap_or(false), partial)
 }
 
 /// fsutil's `dedupePaths`: drops paths below an earlier one; None (no
@@ -503,7 +505,7 @@ impl SymlinkResolver<'_> {
     ) -> Result<Option<Vec<String>>, WalkError> {
         let real = self.root.join(p);
         let base = p.rsplit('/').next().unwrap_or(p);
-        if allow_wildcard && contains_wildcards(base) {
+        if allow_wildcard && has_wildcards(base) {
             let parent = real.parent().unwrap_or(self.root);
             let listing = match fs::read_dir(parent) {
                 Ok(l) => l,
@@ -516,7 +518,10 @@ impl SymlinkResolver<'_> {
                 .collect();
             names.sort();
             let mut out = Vec::new();
-            for name in names.iter().filter(|n| glob_match(base, n)) {
+            for name in names
+                .iter()
+                .filter(|n| filepath_match(base, n).unwrap_or(false))
+            {
                 if let Some(t) = self.read_symlink(&join(&dir_of(p), name), false)? {
                     out.extend(t);
                 }
@@ -538,187 +543,6 @@ impl SymlinkResolver<'_> {
         }
         Ok(Some(vec![join("/", &join(&dir_of(p), &link))]))
     }
-}
-
-fn contains_wildcards(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 1,
-            b'*' | b'?' | b'[' => return true,
-            _ => {}
-        }
-        i += 1;
-    }
-    false
-}
-
-/// Go's `path/filepath.Match` (Unix): `*` any run of non-`/` characters,
-/// `?` one non-`/` character, `[...]` classes, `\` escapes. A malformed
-/// pattern matches nothing (fsutil ignores the error).
-pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
-    let mut pattern = pattern;
-    let mut name = name;
-    'pattern: while !pattern.is_empty() {
-        let (star, chunk, rest) = scan_chunk(pattern);
-        pattern = rest;
-        if star && chunk.is_empty() {
-            // A trailing `*` matches the rest unless it has a `/`.
-            return !name.contains('/');
-        }
-        match match_chunk(chunk, name) {
-            Ok(Some(t)) if t.is_empty() || !pattern.is_empty() => {
-                name = t;
-                continue;
-            }
-            Err(()) => return false,
-            _ => {}
-        }
-        if star {
-            // Let the star eat characters (never a `/`) and retry.
-            for (i, c) in name.char_indices() {
-                if c == '/' {
-                    break;
-                }
-                match match_chunk(chunk, &name[i + c.len_utf8()..]) {
-                    Ok(Some(t)) => {
-                        if pattern.is_empty() && !t.is_empty() {
-                            continue;
-                        }
-                        name = t;
-                        continue 'pattern;
-                    }
-                    Err(()) => return false,
-                    Ok(None) => {}
-                }
-            }
-        }
-        return false;
-    }
-    name.is_empty()
-}
-
-/// Splits off leading stars and the chunk up to the next star outside a
-/// class.
-fn scan_chunk(pattern: &str) -> (bool, &str, &str) {
-    let trimmed = pattern.trim_start_matches('*');
-    let star = trimmed.len() != pattern.len();
-    let bytes = trimmed.as_bytes();
-    let mut in_range = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if i + 1 < bytes.len() => i += 1,
-            b'[' => in_range = true,
-            b']' => in_range = false,
-            b'*' if !in_range => break,
-            _ => {}
-        }
-        i += 1;
-    }
-    // `\` skips one byte; land on a character boundary.
-    while !trimmed.is_char_boundary(i) {
-        i += 1;
-    }
-    (star, &trimmed[..i], &trimmed[i..])
-}
-
-/// Matches one star-free chunk at the start of `s`: the rest of `s`, None
-/// when it does not match, Err for a malformed chunk.
-fn match_chunk<'s>(chunk: &str, s: &'s str) -> Result<Option<&'s str>, ()> {
-    let mut chunk = chunk;
-    let mut s = s;
-    let mut failed = false;
-    while let Some(c0) = chunk.chars().next() {
-        if !failed && s.is_empty() {
-            failed = true;
-        }
-        match c0 {
-            '[' => {
-                let mut r = None;
-                if !failed {
-                    let ch = s.chars().next().unwrap_or('\0');
-                    s = &s[ch.len_utf8()..];
-                    r = Some(ch);
-                }
-                chunk = &chunk[1..];
-                let negated = chunk.starts_with('^');
-                if negated {
-                    chunk = &chunk[1..];
-                }
-                let mut matched = false;
-                let mut ranges = 0;
-                loop {
-                    if ranges > 0 && chunk.starts_with(']') {
-                        chunk = &chunk[1..];
-                        break;
-                    }
-                    let (lo, rest) = class_char(chunk)?;
-                    chunk = rest;
-                    let mut hi = lo;
-                    if let Some(after) = chunk.strip_prefix('-') {
-                        let (h, rest) = class_char(after)?;
-                        hi = h;
-                        chunk = rest;
-                    }
-                    if r.is_some_and(|r| lo <= r && r <= hi) {
-                        matched = true;
-                    }
-                    ranges += 1;
-                }
-                if matched == negated {
-                    failed = true;
-                }
-            }
-            '?' => {
-                if !failed {
-                    let ch = s.chars().next().unwrap_or('\0');
-                    if ch == '/' {
-                        failed = true;
-                    }
-                    s = &s[ch.len_utf8()..];
-                }
-                chunk = &chunk[1..];
-            }
-            _ => {
-                if c0 == '\\' {
-                    chunk = &chunk[1..];
-                    if chunk.is_empty() {
-                        return Err(());
-                    }
-                }
-                let lit = chunk.chars().next().unwrap_or('\0');
-                if !failed {
-                    let ch = s.chars().next().unwrap_or('\0');
-                    if ch != lit {
-                        failed = true;
-                    }
-                    s = &s[ch.len_utf8()..];
-                }
-                chunk = &chunk[lit.len_utf8()..];
-            }
-        }
-    }
-    Ok((!failed).then_some(s))
-}
-
-/// One (possibly escaped) character of a class, and the chunk after it.
-fn class_char(chunk: &str) -> Result<(char, &str), ()> {
-    if chunk.is_empty() || chunk.starts_with('-') || chunk.starts_with(']') {
-        return Err(());
-    }
-    let chunk = match chunk.strip_prefix('\\') {
-        Some("") => return Err(()),
-        Some(rest) => rest,
-        None => chunk,
-    };
-    let c = chunk.chars().next().ok_or(())?;
-    let rest = &chunk[c.len_utf8()..];
-    if rest.is_empty() {
-        return Err(());
-    }
-    Ok((c, rest))
 }
 
 #[cfg(test)]
@@ -940,76 +764,6 @@ mod tests {
         });
         assert!(matches!(r, Err(WalkError::Stopped)));
         assert_eq!(seen, 1);
-    }
-
-    /// Go's path/filepath match_test.go (the Unix cases).
-    #[test]
-    fn glob_matches_like_go() {
-        let cases: &[(&str, &str, bool)] = &[
-            ("abc", "abc", true),
-            ("*", "abc", true),
-            ("*c", "abc", true),
-            ("a*", "a", true),
-            ("a*", "abc", true),
-            ("a*", "ab/c", false),
-            ("a*/b", "abc/b", true),
-            ("a*/b", "a/c/b", false),
-            ("a*b*c*d*e*/f", "axbxcxdxe/f", true),
-            ("a*b*c*d*e*/f", "axbxcxdxexxx/f", true),
-            ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", false),
-            ("a*b*c*d*e*/f", "axbxcxdxexxx/fff", false),
-            ("a*b?c*x", "abxbbxdbxebxczzx", true),
-            ("a*b?c*x", "abxbbxdbxebxczzy", false),
-            ("ab[c]", "abc", true),
-            ("ab[b-d]", "abc", true),
-            ("ab[e-g]", "abc", false),
-            ("ab[^c]", "abc", false),
-            ("ab[^b-d]", "abc", false),
-            ("ab[^e-g]", "abc", true),
-            ("a\\*b", "a*b", true),
-            ("a\\*b", "ab", false),
-            ("a?b", "a☺b", true),
-            ("a[^a]b", "a☺b", true),
-            ("a???b", "a☺b", false),
-            ("a[^a][^a][^a]b", "a☺b", false),
-            ("[a-ζ]*", "α", true),
-            ("*[a-ζ]", "A", false),
-            ("a?b", "a/b", false),
-            ("a*b", "a/b", false),
-            ("[\\]a]", "]", true),
-            ("[\\-]", "-", true),
-            ("[x\\-]", "x", true),
-            ("[x\\-]", "-", true),
-            ("[x\\-]", "z", false),
-            ("[\\-x]", "x", true),
-            ("[\\-x]", "-", true),
-            ("[\\-x]", "a", false),
-            ("[]a]", "]", false),
-            ("[-]", "-", false),
-            ("[x-]", "x", false),
-            ("[x-]", "-", false),
-            ("[x-]", "z", false),
-            ("[-x]", "x", false),
-            ("[-x]", "-", false),
-            ("[-x]", "a", false),
-            ("\\", "a", false),
-            ("[a-b-c]", "a", false),
-            ("[", "a", false),
-            ("[^", "a", false),
-            ("[^bc", "a", false),
-            ("a[", "a", false),
-            ("a[", "ab", false),
-            ("a[", "x", false),
-            ("a/b[", "x", false),
-            ("*x", "xxx", true),
-        ];
-        for &(pattern, name, want) in cases {
-            assert_eq!(
-                glob_match(pattern, name),
-                want,
-                "Match({pattern:?}, {name:?})"
-            );
-        }
     }
 
     #[test]
