@@ -64,6 +64,7 @@ mod compose;
 mod discover;
 mod dockerfile;
 mod dockerfile_steps;
+pub mod fields;
 mod interpolate;
 mod merge_keys;
 mod overrides;
@@ -74,6 +75,8 @@ mod schema;
 mod stack;
 mod suggest;
 mod units;
+mod values;
+mod yaml;
 
 pub use compose::ComposeOptions;
 pub use discover::{discover, DiscoverError, FileEnv};
@@ -84,6 +87,7 @@ pub use plan::{Dep, Plan};
 pub use reference::{check_reference, check_tag};
 pub use stack::{LoadedStack, StackError, StackSource};
 pub use units::{format_duration, parse_duration, parse_size};
+pub use values::FieldValue;
 
 /// Default number of concurrent builds when neither `defaults.jobs` nor the
 /// CLI says otherwise.
@@ -232,6 +236,35 @@ pub struct ImageConfig {
 }
 
 impl ImageConfig {
+    /// The image `name` from `source`, written at `line`, with no tags yet
+    /// and every other field at kiln's default.
+    pub fn new(name: &str, source: Source, line: usize) -> ImageConfig {
+        ImageConfig {
+            name: name.to_string(),
+            source,
+            tags: Vec::new(),
+            args: BTreeMap::new(),
+            target: None,
+            labels: BTreeMap::new(),
+            cache_from: Vec::new(),
+            depends_on: Vec::new(),
+            inferred_depends_on: Vec::new(),
+            unused_depends_on: Vec::new(),
+            no_cache: false,
+            pull: false,
+            pull_if_missing: false,
+            network: None,
+            extra_hosts: Vec::new(),
+            shm_size: None,
+            platform: None,
+            stall_after: DEFAULT_STALL_AFTER,
+            timeout: DEFAULT_TIMEOUT,
+            push: false,
+            builder: BuilderChoice::Auto,
+            line,
+        }
+    }
+
     /// Whether this is an `image:` entry that is never built.
     pub fn is_prebuilt(&self) -> bool {
         matches!(self.source, Source::Prebuilt { .. })

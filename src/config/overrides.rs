@@ -9,37 +9,15 @@
 //! Errors are `String`s, only ever shown as usage errors: each names the
 //! override and says what is expected (see `config/mod.rs`).
 
+use std::collections::BTreeMap;
+
+use super::fields::{self, Field, Kind};
 use super::plan::{edges, find_cycles, infer_deps};
 use super::reference::check_tag;
 use super::suggest::did_you_mean;
 use super::units::parse_duration;
-use super::{Config, Dockerfile, ImageConfig, Source};
-
-const FIELDS: &[&str] = &[
-    "tags",
-    "args.KEY",
-    "labels.KEY",
-    "target",
-    "platform",
-    "network",
-    "no_cache",
-    "pull",
-    "push",
-    "stall_after",
-    "timeout",
-    "dockerfile",
-];
-
-/// Fields that make no sense for an `image:` entry.
-const BUILD_ONLY: &[&str] = &[
-    "args",
-    "labels",
-    "target",
-    "platform",
-    "network",
-    "no_cache",
-    "dockerfile",
-];
+use super::values::{scalar, FieldValue};
+use super::{Config, ImageConfig};
 
 pub(crate) fn apply(config: &mut Config, spec: &str) -> Result<(), String> {
     let usage = || format!("--set {spec}: expected IMAGE.FIELD=VALUE, e.g. --set web.target=dev");
@@ -66,22 +44,22 @@ pub(crate) fn apply(config: &mut Config, spec: &str) -> Result<(), String> {
         Some((b, k)) => (b, Some(k)),
         None => (field, None),
     };
-    let known = FIELDS.iter().any(|f| f.split('.').next() == Some(base));
-    if !known {
-        let plain = FIELDS.iter().map(|f| f.split('.').next().unwrap_or(f));
-        let hint = did_you_mean(base, plain);
+    let settable = fields::settable();
+    let Some(&field) = settable.iter().find(|f| f.name == base) else {
+        let hint = did_you_mean(base, settable.iter().map(|f| f.name));
         let hint = if hint.is_empty() {
-            format!(" (fields: {})", FIELDS.join(", "))
+            let listed: Vec<String> = settable.iter().map(|f| spelled(f)).collect();
+            format!(" (fields: {})", listed.join(", "))
         } else {
             hint
         };
         return Err(format!("{at}: unknown field '{field}'{hint}"));
-    }
-    match (base, key) {
-        ("args" | "labels", None) | ("args" | "labels", Some("")) => {
+    };
+    match (field.kind, key) {
+        (Kind::Map, None | Some("")) => {
             return Err(format!("{at}: use {base}.KEY=VALUE"));
         }
-        ("args" | "labels", Some(_)) => {}
+        (Kind::Map, Some(_)) => {}
         (_, Some(_)) => return Err(format!("{at}: '{base}' has no sub-fields")),
         _ => {}
     }
@@ -90,7 +68,7 @@ pub(crate) fn apply(config: &mut Config, spec: &str) -> Result<(), String> {
     for &i in &targets {
         // `*` skips prebuilt images for build-only fields instead of failing.
         let img = &mut next.images[i];
-        if img.is_prebuilt() && BUILD_ONLY.contains(&base) {
+        if img.is_prebuilt() && !field.prebuilt {
             if image == "*" {
                 continue;
             }
@@ -99,7 +77,7 @@ pub(crate) fn apply(config: &mut Config, spec: &str) -> Result<(), String> {
                 img.name
             ));
         }
-        set_field(img, base, key, value).map_err(|e| format!("{at}: {e}"))?;
+        set_field(img, field, key, value).map_err(|e| format!("{at}: {e}"))?;
     }
     if matches!(base, "tags" | "args" | "dockerfile") {
         infer_deps(&mut next.images);
@@ -134,52 +112,61 @@ fn non_empty(v: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
+/// How `--set` and its messages spell a field: `args.KEY` for a map.
+fn spelled(field: &Field) -> String {
+    match field.kind {
+        Kind::Map => format!("{}.KEY", field.name),
+        _ => field.name.to_string(),
+    }
+}
+
+/// `value` as the command line gives it, put into `field`: a list is
+/// comma-separated, an empty string clears an optional string, a flag is
+/// also `yes`/`no`/`1`/`0`.
 fn set_field(
     img: &mut ImageConfig,
-    base: &str,
+    field: &Field,
     key: Option<&str>,
     value: &str,
 ) -> Result<(), String> {
-    match base {
-        "tags" => {
-            let tags: Vec<String> = value
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(String::from)
-                .collect();
-            if tags.is_empty() {
-                return Err("tags need at least one tag".to_string());
-            }
-            for tag in &tags {
-                check_tag(tag).map_err(|why| format!("invalid tag '{tag}': {why}"))?;
-            }
-            img.tags = tags;
-        }
-        "args" | "labels" => {
+    let typed = match field.kind {
+        Kind::List => FieldValue::List(list(field, value)?),
+        Kind::Map => {
             let key = key.unwrap_or_default().to_string();
-            let map = if base == "args" {
-                &mut img.args
-            } else {
-                &mut img.labels
-            };
-            map.insert(key, value.to_string());
+            FieldValue::Map(BTreeMap::from([(key, value.to_string())]))
         }
-        "target" => img.target = non_empty(value),
-        "platform" => img.platform = non_empty(value),
-        "network" => img.network = non_empty(value),
-        "no_cache" => img.no_cache = parse_bool(value)?,
-        "pull" => img.pull = parse_bool(value)?,
-        "push" => img.push = parse_bool(value)?,
-        "stall_after" => img.stall_after = parse_duration(value)?,
-        "timeout" => img.timeout = parse_duration(value)?,
-        "dockerfile" => {
-            let v = non_empty(value).ok_or("dockerfile cannot be empty")?;
-            if let Source::Build { dockerfile, .. } = &mut img.source {
-                *dockerfile = Dockerfile::Path(v);
-            }
+        Kind::Text if field.name == "dockerfile" => {
+            FieldValue::Text(Some(non_empty(value).ok_or("dockerfile cannot be empty")?))
         }
-        other => return Err(format!("unknown field '{other}'")),
+        Kind::Text | Kind::Name => FieldValue::Text(non_empty(value)),
+        Kind::Flag => FieldValue::Flag(parse_bool(value)?),
+        Kind::Duration => FieldValue::Duration(parse_duration(value)?),
+        Kind::Size | Kind::Count | Kind::Choice(_) => match scalar(field, value) {
+            Some(read) => read?,
+            None => return Err(format!("unknown field '{}'", field.name)),
+        },
+    };
+    if !img.put(field.name, typed) {
+        return Err(format!("unknown field '{}'", field.name));
     }
     Ok(())
+}
+
+/// A comma-separated list; tags must be at least one, each valid.
+fn list(field: &Field, value: &str) -> Result<Vec<String>, String> {
+    let items: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect();
+    if field.name == "tags" {
+        if items.is_empty() {
+            return Err("tags need at least one tag".to_string());
+        }
+        for tag in &items {
+            check_tag(tag).map_err(|why| format!("invalid tag '{tag}': {why}"))?;
+        }
+    }
+    Ok(items)
 }

@@ -9,12 +9,11 @@ use super::read;
 use super::service::{self, RunSettings, ServiceInput};
 use super::tree::{Kind, Node};
 use crate::config::checks::{self, Loc, Problems};
+use crate::config::fields::{self, Entry};
 use crate::config::interpolate::Env;
 use crate::config::suggest::did_you_mean;
-use crate::config::{
-    ref_matches_tag, BuilderChoice, Config, ImageConfig, Source, DEFAULT_JOBS, DEFAULT_STALL_AFTER,
-    DEFAULT_TIMEOUT,
-};
+use crate::config::values::FieldValue;
+use crate::config::{ref_matches_tag, Config, ImageConfig, Source, DEFAULT_JOBS};
 
 /// Top-level keys of the compose specification (`x-*` are extensions).
 pub(crate) const TOP_KEYS: &[&str] = &[
@@ -120,11 +119,6 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "working_dir",
 ];
 
-/// kiln's fields in a top-level `x-kiln:`.
-const KILN_TOP_KEYS: &[&str] = &["jobs", "stall_after", "timeout", "push", "builder"];
-/// kiln's fields in a service's `x-kiln:`.
-const KILN_SERVICE_KEYS: &[&str] = &["stall_after", "timeout", "push", "builder"];
-
 /// What the conversion needs besides the tree.
 pub(crate) struct Project<'a> {
     pub name: &'a str,
@@ -170,17 +164,7 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
     let Some(top) = top_level(root, out) else {
         return converted;
     };
-    let defaults = RunSettings {
-        stall_after: DEFAULT_STALL_AFTER,
-        timeout: DEFAULT_TIMEOUT,
-        push: false,
-        builder: BuilderChoice::Auto,
-    };
-    let kiln_top = top.get("x-kiln");
-    let run = run_settings(kiln_top, &defaults, Level::Top, out);
-    let jobs = kiln_top
-        .and_then(|k| k.get("jobs"))
-        .and_then(|n| jobs(n, out));
+    let (run, jobs) = run_settings(top.get("x-kiln"), Level::Top, out);
     let Some(services) = services(top, out) else {
         return converted;
     };
@@ -208,7 +192,11 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
             project: project.name,
             dir: project.dir,
             env: project.env,
-            run: run_settings(svc.node.get("x-kiln"), &run, Level::Service, out),
+            run: run
+                .iter()
+                .cloned()
+                .chain(run_settings(svc.node.get("x-kiln"), Level::Service, out).0)
+                .collect(),
             depends_on: build_dependencies(svc, &services, project.profiles, out),
         };
         if let Some((img, meta)) = service::image(input, out) {
@@ -465,69 +453,44 @@ fn use_stack_built_images(images: &mut [ImageConfig], metas: &mut [checks::Meta]
     }
 }
 
-/// `x-kiln:` over `base` (its `jobs` is read by the caller).
+/// The values an `x-kiln:` gives, and (at the top level) `jobs`.
 fn run_settings(
     node: Option<&Node>,
-    base: &RunSettings,
     level: Level,
     out: &mut Problems,
-) -> RunSettings {
-    let mut run = base.clone();
+) -> (RunSettings, Option<usize>) {
+    let mut run = RunSettings::new();
+    let mut jobs = None;
     let Some(node) = node.and_then(|n| read::mapping(n, "x-kiln", out)) else {
-        return run;
+        return (run, jobs);
     };
-    let keys = match level {
-        Level::Top => KILN_TOP_KEYS,
-        Level::Service => KILN_SERVICE_KEYS,
-    };
+    let takes = fields::xkiln(level == Level::Top);
     for e in node.entries() {
-        if keys.contains(&e.key.as_str()) {
+        if takes.iter().any(|f| f.name == e.key) {
             continue;
         }
-        if level == Level::Service && e.key == "jobs" {
+        if fields::xkiln(true).iter().any(|f| f.name == e.key) {
             out.error(
                 &e.key_at,
-                "'jobs' is for the whole stack: set it in the top-level x-kiln",
+                format!(
+                    "'{}' is for the whole stack: set it in the top-level x-kiln",
+                    e.key
+                ),
             );
             continue;
         }
-        let hint = did_you_mean(&e.key, keys.iter().copied());
+        let hint = did_you_mean(&e.key, takes.iter().map(|f| f.name));
         out.error(&e.key_at, format!("unknown x-kiln field '{}'{hint}", e.key));
     }
-    if let Some(n) = node.get("stall_after") {
-        run.stall_after = read::duration(n, "stall_after", out).unwrap_or(run.stall_after);
-    }
-    if let Some(n) = node.get("timeout") {
-        run.timeout = read::duration(n, "timeout", out).unwrap_or(run.timeout);
-    }
-    if let Some(n) = node.get("push") {
-        run.push = read::boolean(n, "push", out).unwrap_or(run.push);
-    }
-    if let Some(n) = node.get("builder") {
-        let text = read::string(n, "builder", out).unwrap_or_default();
-        match BuilderChoice::parse(&text) {
-            Some(b) => run.builder = b,
-            None => {
-                let hint = did_you_mean(&text, ["auto", "buildkit", "legacy"]);
-                out.error(
-                    &n.at,
-                    format!("'builder' must be one of auto, buildkit, legacy (got '{text}'){hint}"),
-                );
-            }
+    for field in takes {
+        let Some(n) = node.get(field.name) else {
+            continue;
+        };
+        match read::value(n, field, out) {
+            Some(FieldValue::Count(n)) if field.entry == Entry::No => jobs = Some(n),
+            Some(value) => run.push((field, value)),
+            None => {}
         }
     }
-    run
-}
-
-fn jobs(node: &Node, out: &mut Problems) -> Option<usize> {
-    match node
-        .scalar_text()
-        .and_then(|t| t.trim().parse::<usize>().ok())
-    {
-        Some(n) if n >= 1 => Some(n),
-        _ => {
-            out.error(&node.at, "'jobs' must be an integer >= 1");
-            None
-        }
-    }
+    (run, jobs)
 }

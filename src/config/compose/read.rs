@@ -2,12 +2,11 @@
 //! returns `None` when a value has the wrong shape, so one run reports
 //! every mistake.
 
-use std::time::Duration;
-
 use super::tree::{Kind, Node};
 use crate::config::checks::{Loc, Problems};
+use crate::config::fields::{Field, Kind as FieldKind};
 use crate::config::suggest::closest;
-use crate::config::units::{parse_duration, parse_size};
+use crate::config::values::{scalar_of, FieldValue};
 
 /// One `KEY=VALUE` of a key-value list or mapping (`args`, `labels`).
 #[derive(Debug, Clone, PartialEq)]
@@ -73,18 +72,9 @@ pub(crate) fn non_empty(node: &Node, what: &str, out: &mut Problems) -> Option<S
 /// `true`/`false`, also as a string (after interpolation `${X:-false}` is
 /// one), case-insensitive.
 pub(crate) fn boolean(node: &Node, what: &str, out: &mut Problems) -> Option<bool> {
-    let text = match &node.kind {
-        Kind::Bool(b) => return Some(*b),
-        Kind::Str(s) => s.trim().to_ascii_lowercase(),
-        _ => String::new(),
-    };
-    match text.as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => {
-            out.error(&node.at, format!("'{what}' must be true or false"));
-            None
-        }
+    match scalar(node, FieldKind::Flag, what, &flag_text(node), out)? {
+        FieldValue::Flag(b) => Some(b),
+        _ => None,
     }
 }
 
@@ -175,18 +165,50 @@ pub(crate) fn key_values(node: &Node, what: &str, out: &mut Problems) -> Option<
     }
 }
 
-pub(crate) fn duration(node: &Node, what: &str, out: &mut Problems) -> Option<Duration> {
-    let text = node.scalar_text().unwrap_or_default();
-    parse_duration(&text)
-        .map_err(|e| out.error(&node.at, format!("{what}: {e}")))
-        .ok()
+/// The value of `field` at `node`, read by the field's kind; the scalar
+/// kinds as kiln.yaml reads them (`values.rs`). `None` (the problem
+/// recorded) when it is not one, and for the kinds whose compose shapes
+/// are read where they are used (lists, mappings).
+pub(crate) fn value(node: &Node, field: &Field, out: &mut Problems) -> Option<FieldValue> {
+    let name = field.name;
+    let text = match field.kind {
+        FieldKind::Name | FieldKind::Text => {
+            return string(node, name, out).map(|s| FieldValue::Text(Some(s)))
+        }
+        FieldKind::List | FieldKind::Map => return None,
+        // A choice that is not a string is said twice: not a string, and
+        // not one of the words.
+        FieldKind::Choice(_) => string(node, name, out).unwrap_or_default(),
+        FieldKind::Flag => flag_text(node),
+        _ => node.scalar_text().unwrap_or_default(),
+    };
+    scalar(node, field.kind, name, &text, out)
 }
 
-pub(crate) fn size(node: &Node, what: &str, out: &mut Problems) -> Option<u64> {
-    let text = node.scalar_text().unwrap_or_default();
-    parse_size(&text)
-        .map_err(|e| out.error(&node.at, format!("{what}: {e}")))
-        .ok()
+/// A flag's text: a boolean or a string (anything else is no flag).
+fn flag_text(node: &Node) -> String {
+    match &node.kind {
+        Kind::Bool(b) => b.to_string(),
+        Kind::Str(s) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// A scalar of `kind` read from `text`, with its problem located at `node`.
+fn scalar(
+    node: &Node,
+    kind: FieldKind,
+    what: &str,
+    text: &str,
+    out: &mut Problems,
+) -> Option<FieldValue> {
+    match scalar_of(kind, what, text)? {
+        Ok(value) => Some(value),
+        Err(message) => {
+            out.error(&node.at, message);
+            None
+        }
+    }
 }
 
 #[cfg(test)]

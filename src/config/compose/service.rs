@@ -8,10 +8,12 @@ use std::path::Path;
 use super::read::{self, KeyValue};
 use super::tree::{Kind, Node};
 use crate::config::checks::{Loc, Meta, Problems};
+use crate::config::fields::{Compose, Field, FIELDS};
 use crate::config::interpolate::Env;
 use crate::config::reference::{check_reference, check_tag};
 use crate::config::schema::is_git_context;
-use crate::config::{BuilderChoice, ContextSource, Dockerfile, ImageConfig, Source};
+use crate::config::values::FieldValue;
+use crate::config::{ContextSource, Dockerfile, ImageConfig, Source};
 
 /// Keys of a service's long-form `build:` (compose-spec `service.build`).
 pub(crate) const BUILD_KEYS: &[&str] = &[
@@ -56,14 +58,9 @@ const UNSUPPORTED_BUILD_KEYS: &[(&str, &str)] = &[
     ("entitlements", "entitlements cannot be granted"),
 ];
 
-/// kiln's run settings for one service (from `x-kiln:`).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RunSettings {
-    pub stall_after: std::time::Duration,
-    pub timeout: std::time::Duration,
-    pub push: bool,
-    pub builder: BuilderChoice,
-}
+/// kiln's run settings for one service: the top-level `x-kiln:`'s values,
+/// then the service's own (the later wins).
+pub(crate) type RunSettings = Vec<(&'static Field, FieldValue)>;
 
 /// What a service needs from the project around it.
 pub(crate) struct ServiceInput<'a> {
@@ -94,32 +91,14 @@ pub(crate) fn image(input: ServiceInput<'_>, out: &mut Problems) -> Option<(Imag
     let image = svc
         .get("image")
         .and_then(|n| read::non_empty(n, "image", out));
-    let mut img = ImageConfig {
-        name: input.name.to_string(),
-        source: Source::Prebuilt {
-            image: image.clone().unwrap_or_default(),
-        },
-        tags: Vec::new(),
-        args: BTreeMap::new(),
-        target: None,
-        labels: BTreeMap::new(),
-        cache_from: Vec::new(),
-        depends_on: input.depends_on.iter().map(|(d, _)| d.clone()).collect(),
-        inferred_depends_on: Vec::new(),
-        unused_depends_on: Vec::new(),
-        no_cache: false,
-        pull: false,
-        pull_if_missing: false,
-        network: None,
-        extra_hosts: Vec::new(),
-        shm_size: None,
-        platform: None,
-        stall_after: input.run.stall_after,
-        timeout: input.run.timeout,
-        push: input.run.push,
-        builder: input.run.builder,
-        line: input.key_at.pos.line,
+    let prebuilt = Source::Prebuilt {
+        image: image.clone().unwrap_or_default(),
     };
+    let mut img = ImageConfig::new(input.name, prebuilt, input.key_at.pos.line);
+    img.depends_on = input.depends_on.iter().map(|(d, _)| d.clone()).collect();
+    for (field, value) in &input.run {
+        img.put(field.name, value.clone());
+    }
     let mut meta = Meta {
         name_at: input.key_at.clone(),
         depends_at: input.depends_on.iter().map(|(_, at)| at.clone()).collect(),
@@ -292,49 +271,36 @@ fn build_options(
     img: &mut ImageConfig,
     out: &mut Problems,
 ) {
-    if let Some(n) = build.get("args") {
-        img.args = build_args(
-            read::key_values(n, "args", out).unwrap_or_default(),
-            input.env,
-        );
-    }
-    if let Some(n) = build.get("labels") {
-        for kv in read::key_values(n, "labels", out).unwrap_or_default() {
-            img.labels.insert(kv.key, kv.value.unwrap_or_default());
-        }
-    }
-    if let Some(n) = build.get("tags") {
-        for (tag, at) in read::strings(n, "tags", out).unwrap_or_default() {
-            if let (Err(why), false) = (check_tag(&tag), tag.contains("${")) {
-                out.error(&at, format!("invalid tag '{tag}': {why}"));
-            } else if !img.tags.contains(&tag) {
-                img.tags.push(tag);
+    for field in FIELDS {
+        let Compose::Build(key) = field.compose else {
+            continue;
+        };
+        let Some(n) = build.get(key) else {
+            continue;
+        };
+        match field.name {
+            // Where the build comes from: `build_source`.
+            "context" | "dockerfile" => {}
+            "args" => {
+                img.args = build_args(read::key_values(n, key, out).unwrap_or_default(), input.env);
+            }
+            "labels" => {
+                for kv in read::key_values(n, key, out).unwrap_or_default() {
+                    img.labels.insert(kv.key, kv.value.unwrap_or_default());
+                }
+            }
+            "tags" => more_tags(n, img, out),
+            "cache_from" => {
+                img.cache_from = cache_from(read::strings(n, key, out).unwrap_or_default(), out);
+            }
+            "extra_hosts" => img.extra_hosts = extra_hosts(n, out),
+            _ => {
+                if let Some(value) = read::value(n, field, out) {
+                    img.put(field.name, value);
+                }
             }
         }
     }
-    if let Some(n) = build.get("cache_from") {
-        img.cache_from = cache_from(read::strings(n, "cache_from", out).unwrap_or_default(), out);
-    }
-    if let Some(n) = build.get("extra_hosts") {
-        img.extra_hosts = extra_hosts(n, out);
-    }
-    img.target = build
-        .get("target")
-        .and_then(|n| read::string(n, "target", out));
-    img.network = build
-        .get("network")
-        .and_then(|n| read::string(n, "network", out));
-    img.no_cache = build
-        .get("no_cache")
-        .and_then(|n| read::boolean(n, "no_cache", out))
-        .unwrap_or(false);
-    img.pull = build
-        .get("pull")
-        .and_then(|n| read::boolean(n, "pull", out))
-        .unwrap_or(false);
-    img.shm_size = build
-        .get("shm_size")
-        .and_then(|n| read::size(n, "shm_size", out));
     img.platform = platform(build, svc, out);
     for (key, why) in UNSUPPORTED_BUILD_KEYS {
         if let Some(e) = build
@@ -350,6 +316,17 @@ fn build_options(
                 &e.key_at,
                 "'privileged' is ignored: the /build API cannot grant it",
             );
+        }
+    }
+}
+
+/// `build.tags`, each valid, after the image's own tag.
+fn more_tags(node: &Node, img: &mut ImageConfig, out: &mut Problems) {
+    for (tag, at) in read::strings(node, "tags", out).unwrap_or_default() {
+        if let (Err(why), false) = (check_tag(&tag), tag.contains("${")) {
+            out.error(&at, format!("invalid tag '{tag}': {why}"));
+        } else if !img.tags.contains(&tag) {
+            img.tags.push(tag);
         }
     }
 }

@@ -15,7 +15,7 @@ use serde_yaml::Value;
 use crate::config::checks::{Loc, Problems};
 use crate::config::interpolate::{interpolate, Env};
 use crate::config::positions::{NodePath, Positions, Seg};
-use crate::config::schema::key_text;
+use crate::config::yaml::key_text;
 
 /// How an override file asks a value to be merged (compose's YAML tags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +132,7 @@ pub(crate) fn parse(
     env: Env<'_>,
     out: &mut Problems,
 ) -> Result<Node, crate::config::ConfigErrors> {
-    let (root, pos) = crate::config::schema::parse_yaml(file, text)?;
+    let (root, pos) = crate::config::yaml::parse_yaml(file, text)?;
     let mut builder = Builder {
         file,
         pos,
