@@ -1,6 +1,7 @@
 //! Change detection: a digest of everything that determines a build — the
 //! context files after .dockerignore (names, modes, contents), the
-//! Dockerfile's path, build args, target, platform, labels, tags, and the
+//! Dockerfile's path, the image's fields that the table of fields counts
+//! (`config::fields`: build args, target, platform, labels, tags), and the
 //! image ids of the images its Dockerfile builds on. Equal to the last
 //! successful build's digest, with that image still present: nothing to do.
 //!
@@ -15,7 +16,10 @@ use std::collections::BTreeMap;
 use bollard::Docker;
 use sha2::{Digest, Sha256};
 
-use crate::config::{dockerfile_refs, ref_matches_tag, ContextSource, ImageConfig, Source};
+use crate::config::fields::{Change, FIELDS};
+use crate::config::{
+    dockerfile_refs, ref_matches_tag, ContextSource, FieldValue, ImageConfig, Source,
+};
 use crate::engine::bases;
 use crate::engine::context::{self, ContextError, Entry};
 use crate::engine::hash_cache::HashCache;
@@ -116,21 +120,9 @@ pub async fn compute(
         files.clear();
     }
 
-    let mut parts = BTreeMap::new();
+    let mut parts = field_parts(spec);
     parts.insert("context".to_string(), context_digest);
     parts.insert("dockerfile".to_string(), dockerfile.to_string());
-    // Build args can carry secrets: history keeps only their hash.
-    parts.insert("args".to_string(), hash_map(&spec.args));
-    parts.insert("labels".to_string(), join_map(&spec.labels));
-    parts.insert("tags".to_string(), spec.tags.join(","));
-    parts.insert(
-        "target".to_string(),
-        spec.target.clone().unwrap_or_default(),
-    );
-    parts.insert(
-        "platform".to_string(),
-        spec.platform.clone().unwrap_or_default(),
-    );
     let mut unchecked = Vec::new();
     for r in dockerfile_refs(&dockerfile_text, &spec.args, spec.target.as_deref()) {
         parts.insert(format!("{LOCAL}{r}"), local_id(docker, &r).await);
@@ -152,6 +144,46 @@ pub async fn compute(
         digest,
         unchecked,
     })
+}
+
+/// The parts that are the image's fields: each field the table counts
+/// (`config::fields`, [`Change`]), under its name. A field whose values
+/// may be secrets (build args) is kept as a hash only.
+fn field_parts(spec: &ImageConfig) -> BTreeMap<String, String> {
+    let mut parts = BTreeMap::new();
+    for field in FIELDS {
+        let hashed = match field.change {
+            Change::Counts => false,
+            Change::Hashed => true,
+            Change::Own(_) | Change::Not(_) => continue,
+        };
+        if let Some(value) = spec.get(field.name) {
+            parts.insert(field.name.to_string(), part_text(&value, hashed));
+        }
+    }
+    parts
+}
+
+/// A field's value as a part of the inputs. (What history has stored
+/// for args, labels, tags, target and platform is spelt this way: a
+/// different spelling would make every image look changed.)
+fn part_text(value: &FieldValue, hashed: bool) -> String {
+    let text = match value {
+        FieldValue::Map(m) if hashed => return hash_map(m),
+        FieldValue::Map(m) => join_map(m),
+        FieldValue::List(l) => l.join(","),
+        FieldValue::Text(t) => t.clone().unwrap_or_default(),
+        FieldValue::Flag(b) => b.to_string(),
+        FieldValue::Duration(d) => d.as_millis().to_string(),
+        FieldValue::Size(n) => n.map(|n| n.to_string()).unwrap_or_default(),
+        FieldValue::Count(n) => n.to_string(),
+        FieldValue::Choice(c) => c.to_string(),
+    };
+    if hashed {
+        hex::encode(&Sha256::digest(text.as_bytes())[..16])
+    } else {
+        text
+    }
 }
 
 /// The id of the local image `r`, or `absent`.
@@ -412,6 +444,46 @@ mod tests {
         }
         let text = explain_change(Some(&before.to_json()), &now).unwrap();
         assert!(text.ends_with(" and 8 more"), "{text}");
+    }
+
+    #[test]
+    fn the_fields_the_table_counts_are_parts_spelt_as_history_keeps_them() {
+        use crate::config::{ContextSource, Dockerfile};
+        let source = Source::Build {
+            context: ContextSource::Dir("web".into()),
+            dockerfile: Dockerfile::Path("Dockerfile".into()),
+        };
+        let mut spec = ImageConfig::new("web", source, 1);
+        spec.tags = vec!["web:1".into(), "web:latest".into()];
+        spec.args.insert("TOKEN".into(), "s3cret".into());
+        spec.labels.insert("a".into(), "1".into());
+        spec.labels.insert("b".into(), "2".into());
+        spec.target = Some("run".into());
+        spec.shm_size = Some(1 << 20);
+        let parts = field_parts(&spec);
+        let counted: Vec<&str> = FIELDS
+            .iter()
+            .filter(|f| matches!(f.change, Change::Counts | Change::Hashed))
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(parts.keys().map(String::as_str).collect::<Vec<_>>(), {
+            let mut c = counted.clone();
+            c.sort_unstable();
+            c
+        });
+        let mut args = Sha256::new();
+        args.update(b"TOKEN\0s3cret\0");
+        let want = [
+            ("args", hex::encode(&args.finalize()[..16])),
+            ("labels", "a=1\nb=2".to_string()),
+            ("platform", String::new()),
+            ("tags", "web:1,web:latest".to_string()),
+            ("target", "run".to_string()),
+        ];
+        for (k, v) in want {
+            assert_eq!(parts[k], v, "{k}");
+        }
+        assert!(!parts.values().any(|v| v.contains("s3cret")));
     }
 
     #[test]
