@@ -19,9 +19,17 @@
 //!   `yaml_rust2` events (why: see that file).
 //! - `merge_keys.rs`: YAML merge keys (`<<: *defaults`) resolved in the
 //!   parsed value, also those inside anchors.
-//! - `schema.rs`: walks the `serde_yaml::Value` and turns it into
-//!   [`ImageConfig`]s, collecting every problem rather than stopping at the
-//!   first.
+//! - `fields.rs`: the table of image fields (name, kind, where each may be
+//!   written, `--set`, its compose key, whether change detection counts it)
+//!   that every reader of fields follows, and kiln.yaml's JSON Schema made
+//!   from it; `values.rs`: a field's typed value put into an
+//!   [`ImageConfig`] by name, and the grammar of the scalar kinds that
+//!   kiln.yaml and compose files share.
+//! - `yaml.rs`: a stack file's YAML read into a `serde_yaml::Value` with its
+//!   positions, syntax errors located.
+//! - `schema/`: kiln.yaml's layout (`mod.rs`: the top level, `defaults:`,
+//!   each entry into an [`ImageConfig`]) and its typed readers (`read.rs`),
+//!   collecting every problem rather than stopping at the first.
 //! - `interpolate.rs`: `${VAR}` substitution in string scalars.
 //! - `units.rs`: durations and sizes.
 //! - `dockerfile.rs`: image references in Dockerfiles, for inferred
@@ -447,7 +455,8 @@ impl Config {
     }
 
     /// Applies a CLI override `IMAGE.FIELD=VALUE` (`IMAGE` may be `*` for
-    /// every image). Fields: `tags` (comma-separated), `args.KEY`,
+    /// every image). Fields: those the table of fields marks settable
+    /// ([`fields::settable`]): `tags` (comma-separated), `args.KEY`,
     /// `labels.KEY`, `target`, `platform`, `network` (empty value clears
     /// these three), `no_cache`, `pull`, `push`, `stall_after`, `timeout`,
     /// `dockerfile`. On error the config is unchanged.

@@ -21,10 +21,10 @@
 //!
 //! Matching is hand-written (no regex engine): moby compiles each pattern to
 //! a Go regexp; here the pattern is read as `filepath.Match` reads it
-//! ([`super::glob`], shared with the BuildKit session's include patterns)
-//! and compiled, as moby compiles it, to tokens that mirror exactly what
-//! its regexp compiler emits. Known, deliberate deviations from the Go implementation, all in
-//! patterns nobody writes on purpose:
+//! (`glob.rs`, shared with the BuildKit session's include patterns) and
+//! compiled, as moby compiles it, to tokens that mirror exactly what its
+//! regexp compiler emits. Known, deliberate deviations from the Go
+//! implementation, all in patterns nobody writes on purpose:
 //! * an escape such as `\n` or `\d` is the literal character (`n`, `d`), as
 //!   documented for `filepath.Match`, where Go's regexp would read a regexp
 //!   escape;

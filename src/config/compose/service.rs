@@ -263,7 +263,8 @@ fn build_source(build: &Node, dir: &Path, out: &mut Problems) -> Option<BuildSou
     })
 }
 
-/// Everything else of `build:`, and the service's `platform`.
+/// Everything else of `build:`, and the fields a built service gives
+/// beside it (`platform`).
 fn build_options(
     build: &Node,
     svc: &Node,
@@ -272,15 +273,19 @@ fn build_options(
     out: &mut Problems,
 ) {
     for field in FIELDS {
-        let Compose::Build(key) = field.compose else {
-            continue;
+        let (node, key) = match field.compose {
+            Compose::Build(key) => (build, key),
+            Compose::Service(key) => (svc, key),
+            Compose::No | Compose::XKiln => continue,
         };
-        let Some(n) = build.get(key) else {
+        let Some(n) = node.get(key) else {
             continue;
         };
         match field.name {
-            // Where the build comes from: `build_source`.
-            "context" | "dockerfile" => {}
+            // Where the build comes from (`build_source`), what the service
+            // is called and waits for (`image`, the project), and the
+            // platform (`platform`, below, with `build.platforms`).
+            "context" | "dockerfile" | "image" | "depends_on" | "platform" => {}
             "args" => {
                 img.args = build_args(read::key_values(n, key, out).unwrap_or_default(), input.env);
             }

@@ -118,6 +118,7 @@ struct BuildPlace {
     ok: bool,
 }
 
+/// An image name: `[a-z0-9][a-z0-9_.-]*`.
 pub(crate) fn valid_name(n: &str) -> bool {
     let b = n.as_bytes();
     !b.is_empty()
@@ -136,6 +137,7 @@ pub(crate) fn is_git_context(s: &str) -> bool {
     (s.starts_with("http://") || s.starts_with("https://"))
         && (s.ends_with(".git") || s.contains(".git#"))
 }
+
 impl Ctx<'_> {
     /// The whole file: top-level fields, `defaults`, each image entry,
     /// then the checks that need every entry.
