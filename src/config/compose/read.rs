@@ -5,7 +5,7 @@
 use super::tree::{Kind, Node};
 use crate::config::checks::{Loc, Problems};
 use crate::config::fields::{Field, Kind as FieldKind};
-use crate::config::suggest::closest;
+use crate::config::suggest::did_you_mean;
 use crate::config::values::{scalar_of, FieldValue};
 
 /// One `KEY=VALUE` of a key-value list or mapping (`args`, `labels`).
@@ -24,10 +24,7 @@ pub(crate) fn unknown_keys(node: &Node, valid: &[&str], what: &str, out: &mut Pr
         if e.key.starts_with("x-") || valid.contains(&e.key.as_str()) {
             continue;
         }
-        let hint = match closest(&e.key, valid.iter().copied()) {
-            Some(c) => format!(" — did you mean '{c}'?"),
-            None => String::new(),
-        };
+        let hint = did_you_mean(&e.key, valid.iter().copied());
         out.error(&e.key_at, format!("unknown {what} '{}'{hint}", e.key));
     }
 }

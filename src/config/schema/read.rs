@@ -13,7 +13,7 @@ use crate::config::checks::{Loc, Problems};
 use crate::config::fields::{Field, Kind};
 use crate::config::interpolate::{interpolate, Env};
 use crate::config::positions::{NodePath, Pos, Positions, Seg};
-use crate::config::suggest::closest;
+use crate::config::suggest::did_you_mean;
 use crate::config::values::{scalar, FieldValue};
 use crate::config::yaml::{key_text, untag};
 
@@ -95,10 +95,10 @@ impl Ctx<'_> {
             if allow_x && name.starts_with("x-") {
                 continue;
             }
-            let hint = match closest(&name, valid.iter().copied()) {
-                Some(c) => format!(" — did you mean '{c}'?"),
-                None => format!(" (valid fields: {})", valid.join(", ")),
-            };
+            let mut hint = did_you_mean(&name, valid.iter().copied());
+            if hint.is_empty() {
+                hint = format!(" (valid fields: {})", valid.join(", "));
+            }
             let at = self.pos.key(&p);
             self.error(at, format!("unknown field '{name}'{hint}"));
         }
