@@ -97,26 +97,21 @@ fn tab_at(text: &str, line: usize, col: usize) -> bool {
 
 /// Rewrites `at line L column C` as `at L:C`.
 fn shorten_marks(msg: &str) -> String {
+    let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let mut out = String::new();
     let mut rest = msg;
-    while let Some(i) = rest.find("at line ") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + "at line ".len()..];
-        let line_end = after
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let (line, tail) = after.split_at(line_end);
+    while let Some((before, after)) = rest.split_once("at line ") {
+        out.push_str(before);
+        let (line, tail) = after.split_at(digits(after));
         let col_part = tail.strip_prefix(" column ").unwrap_or("");
-        let col_end = col_part
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(col_part.len());
-        if line.is_empty() || col_end == 0 {
+        let (col, next) = col_part.split_at(digits(col_part));
+        if line.is_empty() || col.is_empty() {
             out.push_str("at line ");
             rest = after;
             continue;
         }
-        out.push_str(&format!("at {line}:{}", &col_part[..col_end]));
-        rest = &col_part[col_end..];
+        out.push_str(&format!("at {line}:{col}"));
+        rest = next;
     }
     out.push_str(rest);
     out
@@ -140,5 +135,31 @@ pub(crate) fn key_text(k: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         Value::Null => Some("null".to_string()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_are_shortened_only_when_whole() {
+        for (given, want) in [
+            (
+                "x, while parsing a block at line 2 column 3",
+                "x, while parsing a block at 2:3",
+            ),
+            (
+                "at line 1 column 2 and at line 10 column 20",
+                "at 1:2 and at 10:20",
+            ),
+            ("at line 3", "at line 3"),
+            ("at line  column 2", "at line  column 2"),
+            ("at line é column 1", "at line é column 1"),
+            ("at line 7 column é", "at line 7 column é"),
+            ("no mark", "no mark"),
+        ] {
+            assert_eq!(shorten_marks(given), want, "{given:?}");
+        }
     }
 }

@@ -163,7 +163,7 @@ impl DockerIgnore {
         };
         let mut excluded = false;
         for (i, _) in cleaned.match_indices('/').chain([(cleaned.len(), "")]) {
-            let (m, child) = self.matches_with_parent(&cleaned[..i], &info);
+            let (m, child) = self.matches_with_parent(cleaned.split_at(i).0, &info);
             excluded = m;
             info = child;
         }
@@ -239,14 +239,14 @@ fn read_lines(text: &str) -> Vec<String> {
         if line.starts_with('#') {
             continue;
         }
-        let mut pattern = line.trim();
+        let pattern = line.trim();
         if pattern.is_empty() {
             continue;
         }
-        let invert = pattern.starts_with('!');
-        if invert {
-            pattern = pattern[1..].trim();
-        }
+        let (invert, pattern) = match pattern.strip_prefix('!') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, pattern),
+        };
         let mut normalised = String::new();
         if !pattern.is_empty() {
             normalised = clean(pattern);
@@ -297,7 +297,7 @@ pub(crate) fn clean(path: &str) -> String {
 /// `a`, `a/b`.
 fn ancestors(path: &str) -> impl Iterator<Item = &str> {
     path.match_indices('/')
-        .map(move |(i, _)| &path[..i])
+        .map(move |(i, _)| path.split_at(i).0)
         .filter(|a| !a.is_empty())
 }
 

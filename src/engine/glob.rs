@@ -175,7 +175,7 @@ pub(crate) fn filepath_match(pattern: &str, name: &str) -> Result<bool, &'static
                 if c == '/' {
                     break;
                 }
-                if let Some(t) = match_chunk(chunk, &name[i + c.len_utf8()..]) {
+                if let Some(t) = match_chunk(chunk, name.split_at(i + c.len_utf8()).1) {
                     if pattern.is_empty() && !t.is_empty() {
                         continue;
                     }

@@ -44,7 +44,7 @@ fn names_from_outside(path: &str) -> bool {
 
 pub(super) fn generated_dockerfile_name(content: &[u8]) -> String {
     let hash = Sha256::digest(content);
-    format!(".dockerfile.{}", &hex::encode(hash)[..20])
+    format!(".dockerfile.{}", hex::encode(&hash[..10]))
 }
 
 /// Where the Dockerfile is, seen from the context.

@@ -84,8 +84,8 @@ pub fn walk_with_stats(spec: &ContextSpec) -> Result<(Vec<Entry>, WalkStats), Co
     let mut parents = Vec::new();
     for entry in &entries {
         let mut rel = entry.rel.as_str();
-        while let Some(i) = rel.rfind('/') {
-            rel = &rel[..i];
+        while let Some((parent, _)) = rel.rsplit_once('/') {
+            rel = parent;
             if present.contains(rel) {
                 break;
             }

@@ -122,15 +122,15 @@ impl LegacyParser {
             self.buf_is_stderr = stderr;
         }
         if !self.buf.is_empty() {
-            match s.find('\n') {
-                Some(pos) => {
-                    self.buf.push_str(&s[..pos]);
+            match s.split_once('\n') {
+                Some((head, rest)) => {
+                    self.buf.push_str(head);
                     let mut line = std::mem::take(&mut self.buf);
                     self.line(&line, out);
                     // Reuse the allocation for the next partial line.
                     line.clear();
                     self.buf = line;
-                    s = &s[pos + 1..];
+                    s = rest;
                 }
                 None => {
                     self.buf.push_str(s);
@@ -139,9 +139,9 @@ impl LegacyParser {
                 }
             }
         }
-        while let Some(pos) = s.find('\n') {
-            self.line(&s[..pos], out);
-            s = &s[pos + 1..];
+        while let Some((line, rest)) = s.split_once('\n') {
+            self.line(line, out);
+            s = rest;
         }
         self.buf.push_str(s);
         self.cap_buf(out);

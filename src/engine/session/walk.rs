@@ -230,9 +230,9 @@ impl Walker<'_> {
             return true;
         };
         if let Some(dir) = &self.last_included_dir {
-            if rel.len() > dir.len()
-                && rel.starts_with(dir.as_str())
-                && rel[dir.len()..].starts_with('/')
+            if rel
+                .strip_prefix(dir.as_str())
+                .is_some_and(|below| below.starts_with('/'))
             {
                 return true;
             }
@@ -403,7 +403,7 @@ fn match_prefix(pattern: &str, name: &str) -> (bool, bool) {
             .match_indices('/')
             .nth(depth)
             .map_or(pattern.len(), |(i, _)| i);
-        pattern = &pattern[..cut];
+        pattern = pattern.split_at(cut).0;
         partial = true;
     }
     // A malformed pattern matches nothing (fsutil ignores the error).
@@ -441,7 +441,7 @@ fn join(a: &str, b: &str) -> String {
 /// Go's `filepath.Dir` for slash paths.
 fn dir_of(p: &str) -> String {
     match p.rfind('/') {
-        Some(i) => clean(&p[..=i]),
+        Some(i) => clean(p.split_at(i + 1).0),
         None => ".".to_string(),
     }
 }
