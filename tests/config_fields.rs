@@ -5,6 +5,7 @@
 //! accepted there and land in the image (or be refused where the table
 //! says it is not taken). A field added to the table but forgotten by one
 //! of its readers fails here.
+#![allow(clippy::unwrap_used)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
