@@ -111,7 +111,7 @@ const fn row(name: &'static str, kind: Kind, about: &'static str) -> Field {
         prebuilt: false,
         set: None,
         compose: Compose::No,
-        change: Change::Not("not an input of the build"),
+        change: Change::Not("where the build runs, not what it is made of"),
     }
 }
 
