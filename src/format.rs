@@ -9,8 +9,9 @@ use std::time::Duration;
 use crate::app::event::{Event, EventKind, Phase};
 use crate::app::session::SessionSummary;
 use crate::app::step_marks::step_mark;
-use crate::config::{self, format_duration, Config};
+use crate::config::{self, Config};
 use crate::history::RunRow;
+use crate::human::{format_duration, format_ms as ms, human_bytes, plural, short_digest, short_id};
 use crate::protocol::{BaseImage, LocalBase};
 
 /// The plain-text rendering of an event, or None for events plain output
@@ -107,10 +108,6 @@ pub fn changed_line(files: &[String], more: usize) -> String {
     text
 }
 
-fn ms(ms: u64) -> String {
-    format_duration(Duration::from_millis(ms))
-}
-
 fn plan_line(images: &[String], waves: &[Vec<String>]) -> String {
     let waves: Vec<String> = waves.iter().map(|w| w.join(", ")).collect();
     format!(
@@ -203,36 +200,6 @@ pub fn session_line(s: &SessionSummary) -> String {
         parts.join(", ")
     };
     format!("{what} in {}", format_duration(s.duration))
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-/// An image id as people read it: 12 hex digits, without `sha256:`.
-pub fn short_id(id: &str) -> &str {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    &hex[..hex.len().min(12)]
-}
-
-/// `1.98 MB`-style sizes (powers of 1000, as the docker CLI shows them).
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.2} {}", UNITS[u])
-    }
 }
 
 /// `kiln check`'s output: the images in waves, with their dependencies,
@@ -335,18 +302,6 @@ fn render_bases(s: &mut String, bases: &Result<Vec<BaseImage>, String>) {
             b.reference,
             b.used_by.join(", ")
         );
-    }
-}
-
-/// `sha256:0123456789ab…`: a digest as people read it.
-pub fn short_digest(digest: &str) -> String {
-    let (algo, hex) = digest.split_once(':').unwrap_or(("", digest));
-    let cut = hex.get(..12).unwrap_or(hex);
-    let ellipsis = if cut.len() < hex.len() { "…" } else { "" };
-    if algo.is_empty() {
-        format!("{cut}{ellipsis}")
-    } else {
-        format!("{algo}:{cut}{ellipsis}")
     }
 }
 
@@ -570,13 +525,5 @@ mod tests {
             text.contains("0123456789ab  r/a:dev (pushed), r/a:1\n"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn sizes_and_ids() {
-        assert_eq!(human_bytes(1_982_256), "1.98 MB");
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(short_id("sha256:abcdef0123456789"), "abcdef012345");
-        assert_eq!(short_id("abc"), "abc");
     }
 }

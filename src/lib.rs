@@ -18,6 +18,7 @@ pub mod exit;
 pub mod format;
 pub mod headless;
 pub mod history;
+pub mod human;
 mod memory;
 pub mod output;
 pub mod protocol;

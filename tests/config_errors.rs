@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kiln::config::*;
+use kiln::human::format_duration;
 
 fn no_env(_: &str) -> Option<String> {
     None

@@ -9,7 +9,8 @@ use super::image::Step;
 use super::log::LineKind;
 use super::message::{Command, EngineEvent};
 use super::status::Status;
-use super::{ms, push, App};
+use super::{push, App};
+use crate::human::millis;
 use crate::protocol::{BuildEvent, LastSuccess};
 
 /// How many log lines a `failed` event carries.
@@ -72,14 +73,14 @@ fn saw_output(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
         LineKind::Note,
         format!(
             "output resumed after {} of silence",
-            crate::config::format_duration(silent)
+            crate::human::format_duration(silent)
         ),
     );
     app.emit(
         out,
         i,
         EventKind::Resumed {
-            silent_ms: ms(silent),
+            silent_ms: millis(silent),
         },
     );
 }
@@ -98,7 +99,7 @@ fn on_built(app: &mut App, i: usize, at: Instant, image_id: String, out: &mut Ve
             inputs: Some(inputs),
         });
     }
-    let duration_ms = img.elapsed(at).map(ms).unwrap_or(0);
+    let duration_ms = img.elapsed(at).map(millis).unwrap_or(0);
     let push = img.push.enabled;
     if !push {
         img.finished_at = Some(at);
@@ -256,7 +257,7 @@ fn on_step_done(
             name,
             cached,
             shared,
-            duration_ms: ms(duration),
+            duration_ms: millis(duration),
         },
     );
 }

@@ -13,7 +13,7 @@ use super::push::PushState;
 use super::status::Status;
 use super::step_marks::StepMarks;
 use super::RunId;
-use crate::config::format_duration;
+use crate::human::format_duration;
 use crate::protocol::{LastRun, LastSuccess, RunResult};
 
 /// One step of a build as the model knows it.

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Plan};
 use crate::exit;
+use crate::human::millis;
 use crate::protocol::ImageHistory;
 pub use edit::ImageOverride;
 use event::{Event, EventKind, SkipReason};
@@ -172,6 +173,12 @@ impl App {
         self.watch.is_some()
     }
 
+    /// Whether the scheduler must start nothing new: a reshaping reload
+    /// (watch mode) waits for the running builds to end.
+    pub fn holds_builds(&self) -> bool {
+        self.watch.as_ref().is_some_and(watch::Watch::holds_builds)
+    }
+
     /// Nothing queued or running.
     pub fn is_idle(&self) -> bool {
         !self.images.iter().any(|i| i.status.is_pending())
@@ -206,7 +213,7 @@ impl App {
         }
         let duration_ms = self
             .run_started
-            .map(|s| ms(now.saturating_duration_since(s)))
+            .map(|s| millis(now.saturating_duration_since(s)))
             .unwrap_or(0);
         Event {
             image: None,
@@ -248,10 +255,6 @@ impl App {
     fn index_of(&self, name: &str) -> Option<usize> {
         self.images.iter().position(|i| i.name == name)
     }
-}
-
-pub fn ms(d: Duration) -> u64 {
-    d.as_millis().min(u64::MAX as u128) as u64
 }
 
 /// The one place state changes. Text from outside kiln in `msg` is

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use super::event::{EventKind, Phase};
 use super::log::LineKind;
 use super::status::Status;
-use super::{ms, App, Command};
-use crate::config::format_duration;
+use super::{App, Command};
+use crate::human::millis;
+use crate::human::{format_duration, short_digest};
 use crate::protocol::PushEvent;
 
 /// At most one progress tick per layer per this much event time.
@@ -161,20 +162,10 @@ impl PushedTag {
     pub fn short(&self) -> String {
         let what = match self.bytes {
             0 => "pushed (every layer was there)".to_string(),
-            n => format!("pushed {}", crate::format::human_bytes(n)),
+            n => format!("pushed {}", crate::human::human_bytes(n)),
         };
         format!("{what} in {}", format_duration(self.took))
     }
-}
-
-/// `sha256:` and the first 12 hex digits of a digest, then `…`.
-pub fn short_digest(digest: &str) -> String {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    if hex.chars().count() <= 12 {
-        return digest.to_string();
-    }
-    let cut: String = hex.chars().take(12).collect();
-    format!("sha256:{cut}…")
 }
 
 impl PushState {
@@ -446,7 +437,7 @@ fn maybe_resume(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
         out,
         i,
         EventKind::Resumed {
-            silent_ms: ms(silent),
+            silent_ms: millis(silent),
         },
     );
 }
@@ -521,7 +512,7 @@ pub(super) fn check_stall(app: &mut App, i: usize, now: Instant, out: &mut Vec<C
         out,
         i,
         EventKind::Stalled {
-            silent_ms: ms(silent),
+            silent_ms: millis(silent),
             phase: Phase::Push,
             step,
         },

@@ -9,7 +9,8 @@ use super::event::{EventKind, SkipReason};
 use super::log::LineKind;
 use super::message::{ChangeCheck, Command};
 use super::status::Status;
-use super::{ms, push, App};
+use super::{push, App};
+use crate::human::millis;
 
 /// What a run does with each image it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +58,7 @@ pub(super) fn request_run(
 /// the jobs limit, in build order; skip those whose dependencies failed.
 /// Nothing starts while a reloaded stack waits for the running builds.
 pub(super) fn schedule(app: &mut App, now: Instant, out: &mut Vec<Command>) {
-    if super::watch::holds_builds(app) {
+    if app.holds_builds() {
         return;
     }
     for i in app.order.clone() {
@@ -168,7 +169,7 @@ pub(super) fn cancel(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command
         return;
     }
     let after_ms = if status.is_active() {
-        img.elapsed(at).map(ms).unwrap_or(0)
+        img.elapsed(at).map(millis).unwrap_or(0)
     } else {
         0
     };

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::event::{Phase, SkipReason};
 use super::status::Status;
 use super::App;
-use crate::config::format_duration;
+use crate::human::format_duration;
 use crate::protocol::RunResult;
 
 /// One finished run of an image in this session.

@@ -10,8 +10,9 @@ use super::image::ImageState;
 use super::log::LineKind;
 use super::push;
 use super::status::Status;
-use super::{ms, App, Command};
-use crate::config::format_duration;
+use super::{App, Command};
+use crate::human::format_duration;
+use crate::human::millis;
 
 pub(super) fn check_timers(app: &mut App, now: Instant, out: &mut Vec<Command>) {
     for i in 0..app.images.len() {
@@ -50,7 +51,7 @@ pub(super) fn check_timers(app: &mut App, now: Instant, out: &mut Vec<Command>) 
                 out,
                 i,
                 EventKind::Stalled {
-                    silent_ms: ms(silent),
+                    silent_ms: millis(silent),
                     phase,
                     step,
                 },
@@ -91,7 +92,7 @@ fn time_out(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
         out,
         i,
         EventKind::TimedOut {
-            after_ms: ms(after),
+            after_ms: millis(after),
         },
     );
 }
@@ -130,8 +131,8 @@ fn check_slow_step(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>
             i,
             EventKind::SlowStep {
                 name,
-                elapsed_ms: ms(elapsed),
-                usual_ms: ms(usual),
+                elapsed_ms: millis(elapsed),
+                usual_ms: millis(usual),
             },
         );
     }

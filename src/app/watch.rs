@@ -53,6 +53,14 @@ pub struct Watch {
     pending: Option<(Arc<Config>, Vec<String>)>,
 }
 
+impl Watch {
+    /// Whether the scheduler must start nothing new: a reshaping reload
+    /// waits for the running builds to end.
+    pub fn holds_builds(&self) -> bool {
+        self.pending.is_some()
+    }
+}
+
 /// The watcher's messages (and `kiln watch`'s request), from `update`.
 pub(super) fn on_msg(app: &mut App, msg: Msg, out: &mut Vec<Command>) {
     let at = match msg {
@@ -244,12 +252,6 @@ fn on_stack_invalid(app: &mut App, error: String, out: &mut Vec<Command>) {
         problems.join("; ")
     );
     super::notice(app, message, out);
-}
-
-/// Whether the scheduler must start nothing new: a reshaping reload waits
-/// for the running builds to end.
-pub(super) fn holds_builds(app: &App) -> bool {
-    app.watch.as_ref().is_some_and(|w| w.pending.is_some())
 }
 
 /// After the engine reported or a timer fired: apply a reload that was

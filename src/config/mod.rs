@@ -94,7 +94,7 @@ pub use interpolate::{interpolate, Interpolated};
 pub use plan::{Dep, Plan};
 pub use reference::{check_reference, check_tag};
 pub use stack::{LoadedStack, StackError, StackSource};
-pub use units::{format_duration, parse_duration, parse_size};
+pub use units::{parse_duration, parse_size};
 pub use values::FieldValue;
 
 /// Default number of concurrent builds when neither `defaults.jobs` nor the

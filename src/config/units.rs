@@ -97,24 +97,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-/// Formats a duration short, for status lines: `950ms`, `12s`, `1m12s`,
-/// `2h03m`. Below one second shows milliseconds; below a minute whole
-/// seconds; below an hour minutes and seconds; otherwise hours and minutes.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1_000 {
-        return format!("{ms}ms");
-    }
-    let secs = d.as_secs();
-    if secs < 60 {
-        format!("{secs}s")
-    } else if secs < 3_600 {
-        format!("{}m{:02}s", secs / 60, secs % 60)
-    } else {
-        format!("{}h{:02}m", secs / 3_600, (secs % 3_600) / 60)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,19 +171,5 @@ mod tests {
         assert!(parse_size("12q")
             .unwrap_err()
             .starts_with("invalid size '12q'"));
-    }
-
-    #[test]
-    fn formats() {
-        assert_eq!(format_duration(Duration::from_millis(950)), "950ms");
-        assert_eq!(format_duration(Duration::from_millis(0)), "0ms");
-        assert_eq!(format_duration(Duration::from_secs(12)), "12s");
-        assert_eq!(format_duration(Duration::from_secs(72)), "1m12s");
-        assert_eq!(format_duration(Duration::from_secs(65)), "1m05s");
-        assert_eq!(
-            format_duration(Duration::from_secs(2 * 3600 + 180)),
-            "2h03m"
-        );
-        assert_eq!(format_duration(Duration::from_secs(30 * 3600)), "30h00m");
     }
 }

@@ -15,7 +15,7 @@ use crate::config::ImageConfig;
 use crate::engine::context::Entry;
 use crate::engine::inputs::{self, Inputs, RegistryCheck, Tags};
 use crate::engine::sink::Sink;
-use crate::format::short_id;
+use crate::human::short_id;
 use crate::protocol::LastSuccess;
 
 /// What change detection found.

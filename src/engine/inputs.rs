@@ -23,7 +23,7 @@ use crate::config::{
 use crate::engine::bases;
 use crate::engine::context::{self, ContextError, Entry};
 use crate::engine::hash_cache::HashCache;
-use crate::format::short_digest;
+use crate::human::short_digest;
 use crate::sanitize::visible;
 
 /// The key prefix of a base image's local id among the parts.
@@ -401,7 +401,7 @@ pub fn explain_tags(moved: &[(String, Option<String>)]) -> String {
         .map(|(tag, now)| match now {
             Some(id) => format!(
                 "tag {tag} now points at another image ({})",
-                crate::format::short_id(id)
+                crate::human::short_id(id)
             ),
             None => format!("tag {tag} is gone"),
         })

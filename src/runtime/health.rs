@@ -9,8 +9,8 @@ use bollard::Docker;
 use tokio::sync::mpsc;
 
 use crate::app::Msg;
-use crate::config::format_duration;
 use crate::engine::connect::{self, PING_TIMEOUT};
+use crate::human::format_duration;
 
 /// How often the daemon is pinged while builds run.
 const HEALTH_EVERY: Duration = Duration::from_secs(5);

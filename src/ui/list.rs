@@ -21,7 +21,7 @@ use crate::app::image::ImageState;
 use crate::app::status::Status;
 use crate::app::view::{self, list_offset, Focus, Mode};
 use crate::app::App;
-use crate::config::format_duration;
+use crate::human::format_duration;
 use crate::protocol::RunResult;
 
 /// Below this many columns a row leaves its state out: symbol, name and
@@ -230,7 +230,7 @@ fn done_text(img: &ImageState, full: bool) -> String {
             return format!(
                 "pushed {} tags, {} in {}",
                 many.len(),
-                crate::format::human_bytes(bytes),
+                crate::human::human_bytes(bytes),
                 format_duration(took)
             );
         }

@@ -22,7 +22,7 @@ use crate::app::log::{LineKind, LogLine, LogRing};
 use crate::app::status::Status;
 use crate::app::view::{self, find_all, Focus};
 use crate::app::App;
-use crate::config::format_duration;
+use crate::human::format_duration;
 
 /// Marks a step header that was a cache hit (see `app::build`).
 const CACHED_SUFFIX: &str = "  CACHED";
@@ -122,7 +122,7 @@ fn image_id(img: &ImageState) -> Option<String> {
         s if s.is_final() => img.image_id.as_deref(),
         _ => None,
     };
-    id.map(|id| crate::format::short_id(id).to_string())
+    id.map(|id| crate::human::short_id(id).to_string())
 }
 
 /// "follow", "paused" (not following, at the tail), or "↑12" lines back;

@@ -14,8 +14,8 @@ use crate::app::image::ImageState;
 use crate::app::push::Layer;
 use crate::app::status::Status;
 use crate::app::App;
-use crate::config::format_duration;
-use crate::format::human_bytes;
+use crate::human::format_duration;
+use crate::human::human_bytes;
 
 /// Most layer rows shown; unfinished layers first.
 const MAX_LAYERS: usize = 8;

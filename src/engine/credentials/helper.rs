@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::config::format_duration;
+use crate::human::format_duration;
 
 /// A credential helper that has not answered by then is given up on.
 pub const HELPER_TIMEOUT: Duration = Duration::from_secs(15);

@@ -105,7 +105,7 @@ impl ContextSession {
         (offered > 0).then(|| {
             format!(
                 "build context: the daemon asked for {sent} of {offered} files ({}) and had the rest",
-                crate::format::human_bytes(bytes)
+                crate::human::human_bytes(bytes)
             )
         })
     }
