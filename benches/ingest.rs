@@ -23,12 +23,13 @@ use std::time::Instant;
 use bollard::moby::buildkit::v1::{StatusResponse, Vertex, VertexLog};
 use bollard::models::BuildInfo;
 use criterion::{criterion_group, Criterion, Throughput};
-use kiln::app::event::BuilderKind;
-use kiln::app::{update, App, Command, EngineEvent, Msg, RunOptions};
+
+use kiln::app::{update, App, Command, Msg, RunOptions};
 use kiln::engine::parse::{BuildKitParser, LegacyParser};
 use kiln::headless::{Format, Printer};
 use kiln::history::{History, Recorder};
 use kiln::protocol::BuildEvent;
+use kiln::protocol::{BuilderKind, EngineEvent};
 
 const LINES: usize = 100_000;
 /// Lines per daemon message (the daemon sends one per write, often many lines).

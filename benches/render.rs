@@ -17,10 +17,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, BenchmarkId, Criterion};
-use kiln::app::event::BuilderKind;
+
 use kiln::app::log::LogRing;
-use kiln::app::{update, App, EngineEvent, Msg, RunOptions};
+use kiln::app::{update, App, Msg, RunOptions};
 use kiln::protocol::BuildEvent;
+use kiln::protocol::{BuilderKind, EngineEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 

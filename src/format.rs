@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::app::event::{Event, EventKind, Phase};
+use crate::app::event::{Event, EventKind};
 use crate::app::session::SessionSummary;
 use crate::app::step_marks::step_mark;
 use crate::config::{self, Config};
 use crate::history::RunRow;
 use crate::human::{format_duration, format_ms as ms, human_bytes, plural, short_digest, short_id};
+use crate::protocol::Phase;
 use crate::protocol::{BaseImage, LocalBase};
 
 /// The plain-text rendering of an event, or None for events plain output
@@ -370,7 +371,7 @@ fn run_tags(r: &RunRow) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::event::BuilderKind;
+    use crate::protocol::BuilderKind;
 
     fn text(kind: EventKind) -> Option<String> {
         plain_text(&Event::for_image("web", kind))

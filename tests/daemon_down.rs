@@ -5,10 +5,11 @@
 //! fail the same way with a worse message. No daemon needed.
 
 use bollard::Docker;
-use kiln::app::{ChangeCheck, EngineEvent, Msg};
 use kiln::engine::build::{self, BuildFlags};
 use kiln::engine::connect::{Endpoint, Origin};
+use kiln::engine::report::Report;
 use kiln::engine::sink::Sink;
+use kiln::protocol::{ChangeCheck, EngineEvent};
 use tokio_util::sync::CancellationToken;
 
 /// What the engine reports building a one-image stack on `host`.
@@ -34,11 +35,7 @@ async fn build_on(host: &str, docker: Docker) -> Vec<EngineEvent> {
         }),
         ..BuildFlags::default()
     };
-    let sink = Sink {
-        tx,
-        run: 1,
-        image: 0,
-    };
+    let sink = Sink::new(tx, 1, 0);
     build::run(
         docker,
         config.images[0].clone(),
@@ -49,7 +46,7 @@ async fn build_on(host: &str, docker: Docker) -> Vec<EngineEvent> {
     )
     .await;
     let mut out = Vec::new();
-    while let Ok(Msg::Engine { event, .. }) = rx.try_recv() {
+    while let Ok(Report::Run { event, .. }) = rx.try_recv() {
         out.push(event);
     }
     out

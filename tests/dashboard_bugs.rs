@@ -9,10 +9,11 @@ mod ui_support;
 use std::time::Duration;
 
 use crossterm::event::KeyCode;
-use kiln::app::event::Phase;
+
 use kiln::app::status::Status;
 use kiln::app::view::Mode;
-use kiln::app::{update, Command, EngineEvent, Msg};
+use kiln::app::{update, Command, Msg};
+use kiln::protocol::{EngineEvent, Phase};
 use kiln::protocol::{ImageHistory, PushEvent};
 use ratatui::style::Color;
 use ui_support::*;

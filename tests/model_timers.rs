@@ -4,10 +4,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kiln::app::event::{EventKind, Phase, SkipReason};
+use kiln::app::event::EventKind;
 use kiln::app::status::Status;
-use kiln::app::{update, App, ChangeCheck, Command, EngineEvent, Msg, RunOptions};
+use kiln::app::{update, App, Command, Msg, RunOptions};
 use kiln::protocol::{BuildEvent, ImageHistory};
+use kiln::protocol::{ChangeCheck, EngineEvent, Phase, SkipReason};
 
 fn app(yaml: &str) -> App {
     let env = |_: &str| None;

@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use kiln::app::event::{EventKind, Phase};
+use kiln::app::event::EventKind;
 use kiln::app::status::Status;
-use kiln::app::{update, App, ChangeCheck, Command, EngineEvent, Msg, RunOptions};
+use kiln::app::{update, App, Command, Msg, RunOptions};
 use kiln::protocol::PushEvent;
+use kiln::protocol::{ChangeCheck, EngineEvent, Phase};
 
 fn app(yaml: &str, opts: RunOptions) -> (tempfile::TempDir, App) {
     let dir = tempfile::tempdir().unwrap();
@@ -175,7 +176,7 @@ fn a_built_image_with_push_goes_on_to_push_and_dependents_start() {
     r.engine(
         1,
         13.0,
-        EngineEvent::Skipped(kiln::app::event::SkipReason::Prebuilt),
+        EngineEvent::Skipped(kiln::protocol::SkipReason::Prebuilt),
     );
     assert!(r.app.is_idle());
     assert_eq!(r.app.exit_code(), 0);
@@ -292,12 +293,12 @@ fn a_failed_push_fails_the_image_but_not_its_dependents() {
     assert_eq!(r.app.images[0].status, Status::Failed(Phase::Push));
     assert_ne!(
         r.app.images[1].status,
-        Status::Skipped(kiln::app::event::SkipReason::DependencyFailed)
+        Status::Skipped(kiln::protocol::SkipReason::DependencyFailed)
     );
     r.engine(
         1,
         3.0,
-        EngineEvent::Skipped(kiln::app::event::SkipReason::Prebuilt),
+        EngineEvent::Skipped(kiln::protocol::SkipReason::Prebuilt),
     );
     assert!(r.app.is_idle());
     assert_eq!(r.app.exit_code(), 1);

@@ -12,13 +12,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::models::BuildInfo;
-use kiln::app::event::{BuilderKind, Event, EventKind};
-use kiln::app::{update, App, Command, EngineEvent, Msg};
+use kiln::app::event::{Event, EventKind};
+use kiln::app::{update, App, Command, Msg};
 use kiln::engine::parse::BuildKitParser;
 use kiln::engine::steps::OwnSteps;
 use kiln::headless::{Format, Printer};
 use kiln::history::{History, Recorder};
 use kiln::protocol::BuildEvent;
+use kiln::protocol::{BuilderKind, EngineEvent};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

@@ -7,7 +7,8 @@ use crossterm::event::{KeyCode, KeyModifiers, MouseEventKind};
 use kiln::app::log::LineKind;
 use kiln::app::status::Status;
 use kiln::app::view::{Focus, Mode};
-use kiln::app::{update, ChangeCheck, Command, EngineEvent, Msg};
+use kiln::app::{update, Command, Msg};
+use kiln::protocol::{ChangeCheck, EngineEvent};
 use ui_support::*;
 
 #[test]
@@ -416,7 +417,7 @@ fn slash_on_the_list_filters_it_and_bang_shows_the_trouble() {
         BASE,
         2.0,
         EngineEvent::Failed {
-            phase: kiln::app::event::Phase::Build,
+            phase: kiln::protocol::Phase::Build,
             error: "boom".into(),
         },
     );
@@ -699,7 +700,7 @@ fn the_quit_summary_counts_the_whole_session() {
         &mut app,
         TOOLS,
         1.0,
-        EngineEvent::Skipped(kiln::app::event::SkipReason::Prebuilt),
+        EngineEvent::Skipped(kiln::protocol::SkipReason::Prebuilt),
     );
     built(&mut app, WEB, 2.0);
     built(&mut app, API, 2.0);
@@ -709,13 +710,13 @@ fn the_quit_summary_counts_the_whole_session() {
         &mut app,
         BASE,
         3.5,
-        EngineEvent::Skipped(kiln::app::event::SkipReason::Unchanged),
+        EngineEvent::Skipped(kiln::protocol::SkipReason::Unchanged),
     );
     engine(
         &mut app,
         TOOLS,
         3.5,
-        EngineEvent::Skipped(kiln::app::event::SkipReason::Prebuilt),
+        EngineEvent::Skipped(kiln::protocol::SkipReason::Prebuilt),
     );
     key(&mut app, KeyCode::Char('j'), 4.0);
     key(&mut app, KeyCode::Char('c'), 4.0); // web cancelled

@@ -5,10 +5,11 @@
 mod ui_support;
 
 use crossterm::event::KeyCode;
-use kiln::app::event::Phase;
+
 use kiln::app::log::LogRing;
 use kiln::app::status::Status;
-use kiln::app::EngineEvent;
+
+use kiln::protocol::{EngineEvent, Phase};
 use ratatui::style::Color;
 use ui_support::*;
 

@@ -8,10 +8,11 @@ mod ui_support;
 use std::sync::Arc;
 
 use crossterm::event::KeyCode;
-use kiln::app::event::{EventKind, Phase};
+use kiln::app::event::EventKind;
 use kiln::app::status::Status;
 use kiln::app::{update, App, Command, Msg};
 use kiln::config::Config;
+use kiln::protocol::Phase;
 use ui_support::*;
 
 /// The stack of `ui_support` (base ← web, base ← api, tools prebuilt;
@@ -55,7 +56,7 @@ fn settled() -> App {
         &mut app,
         TOOLS,
         0.5,
-        kiln::app::EngineEvent::Skipped(kiln::app::event::SkipReason::Prebuilt),
+        kiln::protocol::EngineEvent::Skipped(kiln::protocol::SkipReason::Prebuilt),
     );
     assert!(app.is_idle(), "{:?}", statuses(&app));
     app
@@ -158,7 +159,7 @@ fn a_change_rebuilds_the_image_then_its_dependents_only() {
     assert_eq!(app.images[API].status, Status::Queued);
     assert_eq!(
         app.images[TOOLS].status,
-        Status::Skipped(kiln::app::event::SkipReason::Prebuilt)
+        Status::Skipped(kiln::protocol::SkipReason::Prebuilt)
     );
     assert!(notes(&app, WEB).contains(&"base changed".to_string()));
     let cmds = built(&mut app, BASE, 11.0);
@@ -308,7 +309,7 @@ fn a_vanished_context_fails_that_image_only() {
     );
     assert_eq!(
         app.images[TOOLS].status,
-        Status::Skipped(kiln::app::event::SkipReason::Prebuilt)
+        Status::Skipped(kiln::protocol::SkipReason::Prebuilt)
     );
 }
 
@@ -445,7 +446,7 @@ fn a_stack_that_drops_and_reorders_images_keeps_each_ones_state_by_name() {
         &mut app,
         API,
         10.5,
-        kiln::app::EngineEvent::Failed {
+        kiln::protocol::EngineEvent::Failed {
             phase: Phase::Build,
             error: "exit 2".into(),
         },

@@ -4,14 +4,15 @@
 
 use std::time::Instant;
 
-use super::event::{EventKind, Phase, SkipReason};
+use super::event::EventKind;
 use super::image::Step;
 use super::log::LineKind;
-use super::message::{Command, EngineEvent};
+use super::message::Command;
 use super::status::Status;
 use super::{push, App};
 use crate::human::millis;
 use crate::protocol::{BuildEvent, LastSuccess};
+use crate::protocol::{EngineEvent, Phase, SkipReason};
 
 /// How many log lines a `failed` event carries.
 const FAILURE_TAIL_LINES: usize = 10;

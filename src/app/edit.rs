@@ -14,19 +14,8 @@
 //!
 //! A missing `tags:` or `target:` line keeps the config's value.
 
-use std::collections::BTreeMap;
-
 use crate::config::{Config, Source};
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ImageOverride {
-    /// Replaces the config's build args.
-    pub args: BTreeMap<String, String>,
-    /// Replaces the config's tags when present.
-    pub tags: Option<Vec<String>>,
-    /// Replaces the config's target when present; `Some("")` clears it.
-    pub target: Option<String>,
-}
+use crate::protocol::ImageOverride;
 
 impl ImageOverride {
     /// The config's current values, as the prompt starts out; None for

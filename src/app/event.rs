@@ -6,58 +6,7 @@
 
 use serde::Serialize;
 
-/// Which phase of an image's life an event is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Build,
-    Push,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Build => "build",
-            Phase::Push => "push",
-        }
-    }
-}
-
-/// Which builder the daemon ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BuilderKind {
-    Legacy,
-    Buildkit,
-}
-
-impl BuilderKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BuilderKind::Legacy => "legacy",
-            BuilderKind::Buildkit => "buildkit",
-        }
-    }
-}
-
-/// Why an image was not built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipReason {
-    Unchanged,
-    DependencyFailed,
-    Prebuilt,
-}
-
-impl SkipReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkipReason::Unchanged => "unchanged",
-            SkipReason::DependencyFailed => "dependency_failed",
-            SkipReason::Prebuilt => "prebuilt",
-        }
-    }
-}
+use crate::protocol::{BuilderKind, Phase, SkipReason};
 
 /// One event of the contract. `image` is absent for `plan` and `summary`.
 #[derive(Debug, Clone, PartialEq, Serialize)]

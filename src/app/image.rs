@@ -6,14 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use super::edit::ImageOverride;
-use super::event::{BuilderKind, Phase};
 use super::log::LogRing;
 use super::push::PushState;
 use super::status::Status;
 use super::step_marks::StepMarks;
-use super::RunId;
+
 use crate::human::format_duration;
+use crate::protocol::{BuilderKind, ImageOverride, Phase, RunId};
 use crate::protocol::{LastRun, LastSuccess, RunResult};
 
 /// One step of a build as the model knows it.

@@ -1,21 +1,20 @@
 //! What goes into the model and what comes out of it: `Msg` (everything
-//! that happens: the clock, requests, the engine's reports, the user's keys),
-//! `EngineEvent` (what the engine observed for one image's run) and
-//! `Command` (what should happen next, carried out by the runtime).
+//! that happens: the clock, requests, the engine's reports, the user's keys)
+//! and `Command` (what should happen next, carried out by the runtime). What
+//! the engine reports (`EngineEvent`) and what a build needs of the model
+//! (`ChangeCheck`, `ImageOverride`) are `protocol`'s: both sides use them.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::edit::ImageOverride;
-use super::event::{BuilderKind, Event, Phase, SkipReason};
+use super::event::Event;
 use crate::config::Config;
-use crate::protocol::{BuildEvent, DaemonPushError, ImageHistory, LastSuccess, PushEvent};
+use crate::protocol::{
+    BuildEvent, ChangeCheck, DaemonPushError, EngineEvent, ImageHistory, ImageOverride, PushEvent,
+    RunId,
+};
 use crate::sanitize::{sanitize, sanitize_text};
-
-/// Identifies one request to build an image; engine messages carry it so
-/// that messages from a cancelled or superseded run are dropped.
-pub type RunId = u64;
 
 /// What happened. Everything that changes state arrives as one of these.
 #[derive(Debug, Clone)]
@@ -119,63 +118,6 @@ pub enum Stop {
     OutputClosed,
 }
 
-/// What the engine reports about one image's run.
-#[derive(Debug, Clone)]
-pub enum EngineEvent {
-    /// The daemon accepted the build; which builder runs it.
-    Started {
-        builder: BuilderKind,
-    },
-    Build(BuildEvent),
-    Built {
-        image_id: String,
-    },
-    /// The engine decided not to build (unchanged, prebuilt image present).
-    Skipped(SkipReason),
-    Failed {
-        phase: Phase,
-        error: String,
-    },
-    /// Something to tell the user about this image (fallbacks, warnings).
-    Notice(String),
-    /// What this build's inputs are (change detection; kept in history).
-    Inputs {
-        digest: String,
-        inputs: String,
-    },
-    /// A line of the push of `tag` (layer progress, retries, status text).
-    Push {
-        tag: String,
-        event: PushEvent,
-    },
-    /// `tag` is in the registry; `digest` is its manifest's.
-    Pushed {
-        tag: String,
-        digest: String,
-    },
-    /// Every tag is pushed (failures come as `Failed { phase: Push }`).
-    PushDone,
-}
-
-/// What the engine compares a build's inputs against before building: the
-/// model's decision about change detection, with the data it needs.
-/// `registry`: the build pulls its base images (`--pull`, `pull: true`), so
-/// their digests in the registries count as inputs too.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChangeCheck {
-    /// History is off: build without working out the inputs.
-    Off,
-    /// Build whatever changed (`--force`, `--no-cache`, `no_cache`), but
-    /// work out the inputs so the next build can compare against them.
-    Forced { registry: bool },
-    /// Skip the build when its inputs equal this last success's and that
-    /// image is still tagged; `None`: no successful build yet.
-    Against {
-        last: Option<LastSuccess>,
-        registry: bool,
-    },
-}
-
 /// What should happen next, carried out outside the model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -252,7 +194,7 @@ impl Msg {
                     }
                 }
             }
-            Msg::Engine { event, .. } => event.sanitize(),
+            Msg::Engine { event, .. } => sanitize_engine_event(event),
             // Watch mode: paths and file names from the file system, errors
             // that name them, a stack file's problems.
             Msg::Watching { paths: names, .. } | Msg::FilesChanged { files: names, .. } => {
@@ -274,46 +216,46 @@ impl Msg {
     }
 }
 
-impl EngineEvent {
-    fn sanitize(&mut self) {
-        match self {
-            EngineEvent::Build(event) => match event {
-                BuildEvent::Step { name, .. } => clean_line(name),
-                BuildEvent::StepDone { error, .. } => error.iter_mut().for_each(clean_text),
-                BuildEvent::Log { line, .. } => clean_line(line),
-                BuildEvent::ImageId(id) => clean_line(id),
-                BuildEvent::Error(text) => clean_text(text),
-            },
-            EngineEvent::Built { image_id } => clean_line(image_id),
-            EngineEvent::Failed { error: text, .. } | EngineEvent::Notice(text) => clean_text(text),
-            EngineEvent::Push { tag, event } => {
-                clean_line(tag);
-                match event {
-                    PushEvent::Layer { id, status, .. } => {
-                        clean_line(id);
-                        clean_line(status);
-                    }
-                    PushEvent::Digest { tag, digest, .. } => {
-                        clean_line(tag);
-                        clean_line(digest);
-                    }
-                    PushEvent::Retrying { id, .. } => clean_line(id),
-                    PushEvent::Error(
-                        DaemonPushError::Authentication(text)
-                        | DaemonPushError::NoSuchImage(text)
-                        | DaemonPushError::Other(text),
-                    ) => clean_text(text),
-                    PushEvent::Status(text) => clean_line(text),
+/// The engine's report with the daemon's, registries' and helpers' text
+/// sanitised.
+fn sanitize_engine_event(event: &mut EngineEvent) {
+    match event {
+        EngineEvent::Build(event) => match event {
+            BuildEvent::Step { name, .. } => clean_line(name),
+            BuildEvent::StepDone { error, .. } => error.iter_mut().for_each(clean_text),
+            BuildEvent::Log { line, .. } => clean_line(line),
+            BuildEvent::ImageId(id) => clean_line(id),
+            BuildEvent::Error(text) => clean_text(text),
+        },
+        EngineEvent::Built { image_id } => clean_line(image_id),
+        EngineEvent::Failed { error: text, .. } | EngineEvent::Notice(text) => clean_text(text),
+        EngineEvent::Push { tag, event } => {
+            clean_line(tag);
+            match event {
+                PushEvent::Layer { id, status, .. } => {
+                    clean_line(id);
+                    clean_line(status);
                 }
+                PushEvent::Digest { tag, digest, .. } => {
+                    clean_line(tag);
+                    clean_line(digest);
+                }
+                PushEvent::Retrying { id, .. } => clean_line(id),
+                PushEvent::Error(
+                    DaemonPushError::Authentication(text)
+                    | DaemonPushError::NoSuchImage(text)
+                    | DaemonPushError::Other(text),
+                ) => clean_text(text),
+                PushEvent::Status(text) => clean_line(text),
             }
-            EngineEvent::Pushed { tag, digest } => {
-                clean_line(tag);
-                clean_line(digest);
-            }
-            // Kept in history only, never shown.
-            EngineEvent::Inputs { .. } => {}
-            EngineEvent::Started { .. } | EngineEvent::Skipped(_) | EngineEvent::PushDone => {}
         }
+        EngineEvent::Pushed { tag, digest } => {
+            clean_line(tag);
+            clean_line(digest);
+        }
+        // Kept in history only, never shown.
+        EngineEvent::Inputs { .. } => {}
+        EngineEvent::Started { .. } | EngineEvent::Skipped(_) | EngineEvent::PushDone => {}
     }
 }
 

@@ -35,12 +35,11 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Plan};
 use crate::exit;
 use crate::human::millis;
-use crate::protocol::ImageHistory;
-pub use edit::ImageOverride;
-use event::{Event, EventKind, SkipReason};
+use crate::protocol::{EngineEvent, ImageHistory, ImageOverride, RunId, SkipReason};
+use event::{Event, EventKind};
 use image::ImageState;
 use log::LineKind;
-pub use message::{ChangeCheck, Command, EngineEvent, Msg, RunId, Stop};
+pub use message::{Command, Msg, Stop};
 use schedule::RunKind;
 use status::Status;
 
@@ -191,7 +190,7 @@ impl App {
             .filter(|i| {
                 matches!(
                     i.status,
-                    Status::Building | Status::Stalled(event::Phase::Build)
+                    Status::Building | Status::Stalled(crate::protocol::Phase::Build)
                 )
             })
             .count()

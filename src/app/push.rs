@@ -13,12 +13,13 @@
 
 use std::time::{Duration, Instant};
 
-use super::event::{EventKind, Phase};
+use super::event::EventKind;
 use super::log::LineKind;
 use super::status::Status;
 use super::{App, Command};
 use crate::human::millis;
 use crate::human::{format_duration, short_digest};
+use crate::protocol::Phase;
 use crate::protocol::PushEvent;
 
 /// At most one progress tick per layer per this much event time.

@@ -5,12 +5,13 @@
 
 use std::time::Instant;
 
-use super::event::{EventKind, SkipReason};
+use super::event::EventKind;
 use super::log::LineKind;
-use super::message::{ChangeCheck, Command};
+use super::message::Command;
 use super::status::Status;
 use super::{push, App};
 use crate::human::millis;
+use crate::protocol::{ChangeCheck, SkipReason};
 
 /// What a run does with each image it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::event::{Phase, SkipReason};
 use super::status::Status;
 use super::App;
 use crate::human::format_duration;
 use crate::protocol::RunResult;
+use crate::protocol::{Phase, SkipReason};
 
 /// One finished run of an image in this session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::event::{EventKind, Phase};
+use super::event::EventKind;
 use super::image::ImageState;
 use super::log::LineKind;
 use super::push;
@@ -13,6 +13,7 @@ use super::status::Status;
 use super::{App, Command};
 use crate::human::format_duration;
 use crate::human::millis;
+use crate::protocol::Phase;
 
 pub(super) fn check_timers(app: &mut App, now: Instant, out: &mut Vec<Command>) {
     for i in 0..app.images.len() {

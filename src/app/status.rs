@@ -6,7 +6,7 @@
 //! Idle → Queued → Building ⇄ Stalled → Pushing ⇄ Stalled
 //!      → Done | Failed | TimedOut | Cancelled | Skipped
 
-use super::event::{Phase, SkipReason};
+use crate::protocol::{Phase, SkipReason};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

@@ -11,12 +11,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui_textarea::TextArea;
 use unicode_width::UnicodeWidthStr;
 
-use super::edit::ImageOverride;
 use super::image::ImageState;
 use super::log::LogRing;
 use super::status::Status;
 use super::App;
 use crate::config::Config;
+use crate::protocol::ImageOverride;
 use crate::protocol::RunResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

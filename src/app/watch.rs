@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::event::{Event, EventKind, Phase};
+use super::event::{Event, EventKind};
 use super::image::ImageState;
 use super::log::LineKind;
 use super::message::{Command, Msg};
@@ -31,6 +31,7 @@ use super::view::Mode;
 use super::App;
 use crate::config::Config;
 use crate::format::changed_line;
+use crate::protocol::Phase;
 
 /// Watch mode's state in the model.
 #[derive(Debug, Clone, Default)]

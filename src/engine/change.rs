@@ -9,14 +9,13 @@
 use bollard::query_parameters::TagImageOptionsBuilder;
 use bollard::Docker;
 
-use crate::app::event::SkipReason;
-use crate::app::{ChangeCheck, EngineEvent};
 use crate::config::ImageConfig;
 use crate::engine::context::Entry;
 use crate::engine::inputs::{self, Inputs, RegistryCheck, Tags};
 use crate::engine::sink::Sink;
 use crate::human::short_id;
 use crate::protocol::LastSuccess;
+use crate::protocol::{ChangeCheck, EngineEvent, SkipReason};
 
 /// What change detection found.
 pub(crate) enum Change {

@@ -1,7 +1,8 @@
-//! Carries out the model's engine commands: starts a task per build and
-//! cancels them. Which image may start when (dependencies, the jobs limit,
-//! failure propagation) is decided by the pure scheduler in `app`; this only
-//! does the I/O.
+//! Carries out the engine's requests (the runtime makes them of the
+//! model's commands): starts a task per build or push and cancels them.
+//! Which image may start when (dependencies, the jobs limit, failure
+//! propagation) is decided by the pure scheduler in `app`; this only does
+//! the I/O. Each task reports through a `Sink` on the engine's channel.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,20 +13,43 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{ChangeCheck, Command, ImageOverride, Msg, RunId};
 use crate::config::Config;
 use crate::engine::build::{self, BuildFlags};
 use crate::engine::push;
+use crate::engine::report::Report;
 use crate::engine::sink::Sink;
+use crate::protocol::{ChangeCheck, ImageOverride, RunId};
 
 /// How long shutdown waits for tasks to let go of their daemon streams.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What the engine is asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Build (or check, for prebuilt images) this image, with the
+    /// dashboard's edits for this run applied to its config, if any.
+    Build {
+        run: RunId,
+        image: usize,
+        overrides: Option<ImageOverride>,
+        check: ChangeCheck,
+    },
+    /// Push `tags` of this image (a fresh build of run `run`, or the image
+    /// as it is for `kiln push`).
+    Push {
+        run: RunId,
+        image: usize,
+        tags: Vec<String>,
+    },
+    /// Stop run `run` of this image on the daemon.
+    Cancel { run: RunId, image: usize },
+}
 
 pub struct Executor {
     docker: Docker,
     config: Arc<Config>,
     flags: BuildFlags,
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::Sender<Report>,
     running: HashMap<usize, (RunId, CancellationToken)>,
     tasks: JoinSet<()>,
 }
@@ -35,7 +59,7 @@ impl Executor {
         docker: Docker,
         config: Arc<Config>,
         mut flags: BuildFlags,
-        tx: mpsc::Sender<Msg>,
+        tx: mpsc::Sender<Report>,
     ) -> Self {
         flags.stack_tags = config
             .images
@@ -59,34 +83,23 @@ impl Executor {
         self.config = config;
     }
 
-    /// Carry out an engine command; the others (events, history, quitting)
-    /// are the runtime's.
-    pub fn execute(&mut self, cmd: &Command) {
-        match cmd {
-            Command::StartBuild {
+    /// Carry out one request.
+    pub fn execute(&mut self, request: Request) {
+        match request {
+            Request::Build {
                 run,
                 image,
                 overrides,
                 check,
-            } => self.start(*run, *image, overrides.as_ref(), check.clone()),
-            Command::Push { run, image, tags } => self.start_push(*run, *image, tags),
-            Command::Cancel { run, image } => {
-                if let Some((r, token)) = self.running.get(image) {
-                    if r == run {
+            } => self.start(run, image, overrides.as_ref(), check),
+            Request::Push { run, image, tags } => self.start_push(run, image, &tags),
+            Request::Cancel { run, image } => {
+                if let Some((r, token)) = self.running.get(&image) {
+                    if *r == run {
                         token.cancel();
                     }
                 }
             }
-            Command::Emit(_)
-            | Command::RecordInputs { .. }
-            | Command::RecordTags { .. }
-            | Command::ShowLog { .. }
-            | Command::Copy(_)
-            | Command::MouseCapture(_)
-            | Command::Quit
-            | Command::Watch { .. }
-            | Command::Unwatch
-            | Command::UseStack(_) => {}
         }
     }
 
@@ -141,11 +154,7 @@ impl Executor {
         if let Some((_, old)) = self.running.insert(image, (run, token.clone())) {
             old.cancel();
         }
-        let sink = Sink {
-            tx: self.tx.clone(),
-            run,
-            image,
-        };
+        let sink = Sink::new(self.tx.clone(), run, image);
         let work = task(sink, token);
         self.tasks.spawn(async move {
             work.await;

@@ -1,7 +1,10 @@
 //! Everything that talks to the Docker daemon (and watches the files it
-//! builds from). Each build runs in its own task and reports back to the
-//! model as `Msg`s; nothing here decides what to build next (that is
-//! `app`'s scheduler).
+//! builds from). The executor takes the runtime's `Request`s and runs each
+//! image's work in its own task, which reports through a `Sink` as
+//! `Report`s: the engine's own type, which the runtime turns into the
+//! model's messages. Nothing here decides what to build next (that is
+//! `app`'s scheduler), and nothing here knows the model (`crate::app`):
+//! what both sides read is `protocol`'s.
 
 pub mod bases;
 pub mod build;
@@ -17,6 +20,7 @@ pub mod inputs;
 pub mod parse;
 pub mod prebuilt;
 pub mod push;
+pub mod report;
 pub(crate) mod session;
 pub mod sink;
 pub mod steps;

@@ -6,11 +6,10 @@
 use bollard::Docker;
 use futures::StreamExt;
 
-use crate::app::event::SkipReason;
-use crate::app::EngineEvent;
 use crate::engine::credentials;
 use crate::engine::sink::Sink;
 use crate::protocol::BuildEvent;
+use crate::protocol::{EngineEvent, SkipReason};
 
 /// When a prebuilt image is pulled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,14 +23,13 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::event::Phase;
-use crate::app::EngineEvent;
 use crate::config::ImageConfig;
 use crate::engine::connect::{self, Endpoint, ProcessEnv};
 use crate::engine::credentials::{self, Credentials, HelperError, Store};
 use crate::engine::parse::{classify_push_error, parse_push_line, parse_push_refusal};
 use crate::engine::sink::Sink;
 use crate::protocol::{DaemonPushError, PushEvent};
+use crate::protocol::{EngineEvent, Phase};
 
 /// Connecting to the daemon for a push must not hang.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,26 +1,33 @@
 //! Where an engine task reports: one image's run, stamped with the time each
-//! event happened, into the model's channel.
+//! event happened, onto the engine's channel (`Report::Run`).
 
 use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::app::event::Phase;
-use crate::app::{EngineEvent, Msg, RunId};
+use crate::engine::report::Report;
+use crate::protocol::{EngineEvent, Phase, RunId};
 
-/// Sends one image's events to the app, stamped with the time they happened.
+/// Sends one image's events to the runtime, stamped with the time they
+/// happened.
 #[derive(Clone)]
 pub struct Sink {
-    pub tx: mpsc::Sender<Msg>,
-    pub run: RunId,
-    pub image: usize,
+    tx: mpsc::Sender<Report>,
+    run: RunId,
+    image: usize,
 }
 
 impl Sink {
-    /// False when the app has gone away (the front-end is shutting down).
+    /// The sink of run `run` of image `image` (an index into the config).
+    pub fn new(tx: mpsc::Sender<Report>, run: RunId, image: usize) -> Sink {
+        Sink { tx, run, image }
+    }
+
+    /// False when the runtime has gone away (the front-end is shutting
+    /// down).
     pub async fn send(&self, event: EngineEvent) -> bool {
         self.tx
-            .send(Msg::Engine {
+            .send(Report::Run {
                 run: self.run,
                 image: self.image,
                 at: Instant::now(),

@@ -14,11 +14,10 @@ use bollard::Docker;
 use bytes::Bytes;
 use futures::Stream;
 
-use crate::app::event::BuilderKind;
-use crate::app::EngineEvent;
 use crate::engine::context::{self, ContextSpec, DockerfilePlace, Entry};
 use crate::engine::session::{self, ContextSession, SessionError};
 use crate::engine::sink::Sink;
+use crate::protocol::{BuilderKind, EngineEvent};
 
 /// The tar of a context, produced while it is sent.
 pub(crate) type TarStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;

@@ -7,18 +7,23 @@
 //! resize).
 //!
 //! ```text
-//!  engine tasks ──┐
-//!  file watcher ──┤
+//!  engine tasks ──┐ Report
+//!  file watcher ──┤ (translate)
 //!  history thread ┤
-//!  ticks, pings ──┼─► Msg ─► app::update ─► Commands ─┬─► Executor (engine)
+//!  ticks, pings ──┼─► Msg ─► app::update ─► Commands ─┬─► Executor (engine), as Requests
 //!  signals ───────┤                                   ├─► history thread
 //!  front-end input┘                                   ├─► FrontEnd::show
 //!                                                      └─► FrontEnd::perform
 //! ```
+//!
+//! The engine does not know the model: its tasks and its watcher report
+//! on a channel of their own (`engine::report::Report`), and take
+//! `engine::executor::Request`s; `translate` maps both ways.
 
 mod health;
 mod recording;
 mod signals;
+mod translate;
 
 use std::collections::VecDeque;
 use std::io;
@@ -34,12 +39,14 @@ use crate::app::{self, App, Command, Msg};
 use crate::config::{Config, StackSource};
 use crate::engine::build::BuildFlags;
 use crate::engine::executor::Executor;
+use crate::engine::report::Report;
 use crate::engine::watch::Watcher;
 use health::HealthCheck;
 use recording::Recording;
 use signals::Signals;
 
-/// Engine messages in flight before a build task waits for the loop.
+/// Engine reports (and other messages) in flight before a build task
+/// waits for the loop.
 pub(crate) const CHANNEL_CAPACITY: usize = 4096;
 /// How often timers are checked (stall and timeout precision), while
 /// anything is queued or running.
@@ -97,7 +104,10 @@ pub(crate) enum Effect {
 
 pub(crate) struct Runtime {
     config: Arc<Config>,
-    /// Where engine tasks and the watcher send their messages.
+    /// Where engine tasks and the watcher report.
+    engine_tx: mpsc::Sender<Report>,
+    reports: mpsc::Receiver<Report>,
+    /// Where the health check (and the runtime itself) send messages.
     tx: mpsc::Sender<Msg>,
     messages: mpsc::Receiver<Msg>,
     history_answers: mpsc::UnboundedReceiver<Msg>,
@@ -116,15 +126,18 @@ impl Runtime {
     /// Everything a run needs, listening for signals from now on.
     pub(crate) fn new(docker: Docker, config: Arc<Config>, flags: BuildFlags) -> Runtime {
         let (tx, messages) = mpsc::channel(CHANNEL_CAPACITY);
+        let (engine_tx, reports) = mpsc::channel(CHANNEL_CAPACITY);
         let (history_tx, history_answers) = mpsc::unbounded_channel();
         Runtime {
             config: config.clone(),
+            engine_tx: engine_tx.clone(),
+            reports,
             tx: tx.clone(),
             messages,
             history_answers,
             history_tx,
-            health: HealthCheck::new(docker.clone(), tx.clone()),
-            executor: Executor::new(docker, config, flags, tx),
+            health: HealthCheck::new(docker.clone(), tx),
+            executor: Executor::new(docker, config, flags, engine_tx),
             recording: None,
             signals: Signals::listen(),
             watcher: None,
@@ -220,7 +233,9 @@ impl Runtime {
                     None
                 }
                 engine => {
-                    self.executor.execute(&engine);
+                    if let Some(request) = translate::request(engine) {
+                        self.executor.execute(request);
+                    }
                     None
                 }
             };
@@ -248,7 +263,7 @@ impl Runtime {
     /// Watch `images` from now on: start the watcher, or set it up anew.
     fn watch(&mut self, images: Vec<usize>) {
         if self.watcher.is_none() {
-            match Watcher::start(self.tx.clone(), self.reload.clone()) {
+            match Watcher::start(self.engine_tx.clone(), self.reload.clone()) {
                 Ok(w) => self.watcher = Some(w),
                 Err(e) => {
                     // Said, and nothing watched: the first build still
@@ -285,7 +300,8 @@ impl Runtime {
         let mut was_lent = false;
         let mut quit = self.handle(app, front, first);
         loop {
-            front.present(app, changed, !self.messages.is_empty())?;
+            let backlog = !self.messages.is_empty() || !self.reports.is_empty();
+            front.present(app, changed, backlog)?;
             if quit || front.finished(app) {
                 return Ok(());
             }
@@ -304,6 +320,7 @@ impl Runtime {
                         continue;
                     }
                 },
+                Some(report) = self.reports.recv() => translate::message(report),
                 Some(msg) = self.messages.recv() => msg,
                 Some(msg) = self.history_answers.recv() => msg,
                 // Timers and pings only matter while something runs: idle

@@ -16,13 +16,14 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::{truncate, Theme};
-use crate::app::event::{Phase, SkipReason};
+
 use crate::app::image::ImageState;
 use crate::app::status::Status;
 use crate::app::view::{self, list_offset, Focus, Mode};
 use crate::app::App;
 use crate::human::format_duration;
 use crate::protocol::RunResult;
+use crate::protocol::{Phase, SkipReason};
 
 /// Below this many columns a row leaves its state out: symbol, name and
 /// timer (the pane's title has the rest).

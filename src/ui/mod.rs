@@ -18,10 +18,10 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::app::event::{Phase, SkipReason};
 use crate::app::status::Status;
 use crate::app::view::{self, Mode};
 use crate::app::App;
+use crate::protocol::{Phase, SkipReason};
 
 /// Draw the whole dashboard.
 pub fn draw(app: &App, frame: &mut Frame) {

@@ -94,7 +94,7 @@ fn draw_layer(
         .map(|now| now.saturating_duration_since(l.last_progress))
         .unwrap_or_default();
     let stalled = l.is_in_flight()
-        && img.status == Status::Stalled(crate::app::event::Phase::Push)
+        && img.status == Status::Stalled(crate::protocol::Phase::Push)
         && silent >= img.stall_after;
     let mut status = match l.total {
         Some(t) if !l.is_done() => {

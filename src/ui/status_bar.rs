@@ -13,11 +13,12 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::{truncate, Theme};
-use crate::app::event::{Phase, SkipReason};
+
 use crate::app::keys::table;
 use crate::app::status::Status;
 use crate::app::view::Mode;
 use crate::app::App;
+use crate::protocol::{Phase, SkipReason};
 
 /// The states counted, in the order shown.
 const ORDER: &[Status] = &[

@@ -7,9 +7,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use kiln::app::event::BuilderKind;
-use kiln::app::{update, App, Command, EngineEvent, Msg, RunOptions};
+
+use kiln::app::{update, App, Command, Msg, RunOptions};
 use kiln::protocol::BuildEvent;
+use kiln::protocol::{BuilderKind, EngineEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 

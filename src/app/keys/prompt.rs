@@ -7,9 +7,10 @@ use crossterm::event::KeyEvent;
 use ratatui_textarea::{CursorMove, DataCursor, TextArea};
 
 use super::{apply, table};
-use crate::app::edit::ImageOverride;
+
 use crate::app::view::{EditPrompt, Mode};
 use crate::app::{App, Command};
+use crate::protocol::ImageOverride;
 
 /// Keys the prompt table does not bind go to the text area.
 pub(super) fn on_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Command>) {

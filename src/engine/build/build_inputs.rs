@@ -3,8 +3,6 @@
 //! out while the daemon builds when the build goes ahead anyway (`--force`,
 //! a first build), and handed to the stream's reader for history.
 
-use crate::app::event::BuilderKind;
-use crate::app::{ChangeCheck, EngineEvent};
 use crate::engine::change::{self, compare_inputs, Change, InputsUse};
 use crate::engine::context::{self, ContextSpec};
 use crate::engine::inputs;
@@ -12,6 +10,7 @@ use crate::engine::sink::Sink;
 use crate::engine::transfer;
 
 use super::Job;
+use crate::protocol::{BuilderKind, ChangeCheck, EngineEvent};
 
 /// The inputs of a build that goes ahead whatever they are, worked out
 /// while the daemon builds (handed to the stream's reader when ready).

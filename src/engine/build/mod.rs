@@ -15,8 +15,6 @@ use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use bollard::Docker;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::event::BuilderKind;
-use crate::app::{ChangeCheck, EngineEvent};
 use crate::config::{BuilderChoice, ContextSource, Dockerfile, ImageConfig, Source};
 use crate::engine::change::Subject;
 use crate::engine::connect::Endpoint;
@@ -27,6 +25,7 @@ use crate::engine::session::{self, BuildQuery, ContextSession};
 use crate::engine::sink::Sink;
 use crate::engine::steps::OwnSteps;
 use crate::engine::transfer::{self, ContextUpload};
+use crate::protocol::{BuilderKind, ChangeCheck, EngineEvent};
 use build_inputs::{local_context, work_out_later, BuildInputs};
 use stream::{follow_stream, StreamRead};
 

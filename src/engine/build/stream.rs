@@ -4,8 +4,6 @@
 
 use futures::StreamExt;
 
-use crate::app::event::BuilderKind;
-use crate::app::EngineEvent;
 use crate::engine::connect;
 use crate::engine::inputs;
 use crate::engine::parse::{BuildKitParser, LegacyParser};
@@ -16,6 +14,7 @@ use crate::protocol::BuildEvent;
 
 use super::build_inputs::InputsFor;
 use super::{Job, Outcome};
+use crate::protocol::{BuilderKind, EngineEvent};
 
 /// Read the daemon's build stream to its end: parse it, forward the
 /// events (the steps made the image's own), and report the result.

@@ -1,11 +1,12 @@
 //! The file watcher of watch mode: inotify (through `notify`) on every
 //! directory that can hold a path a watched image's build sees, and on the
-//! stack file; changes go to the model as messages, debounced.
+//! stack file; changes are reported (`WatchEvent`, on the engine's
+//! channel), debounced.
 //!
 //! ```text
-//!  notify's thread ──► inputs ──► kiln-watch thread ──► Msg::FilesChanged / ContextGone /
+//!  notify's thread ──► inputs ──► kiln-watch thread ──► WatchEvent::FilesChanged / ContextGone /
 //!  runtime: Configure ┘             (scopes, dirs,        Watching / StackReloaded /
-//!                                   debounce)             StackInvalid ──► the runtime's channel
+//!                                   debounce)             StackInvalid ──► the engine's channel
 //! ```
 //!
 //! - inotify watches one directory at a time; kiln adds one watch per
@@ -36,8 +37,8 @@ use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, 
 use notify::{Event as FsEvent, EventKind as FsKind};
 use tokio::sync::mpsc;
 
-use crate::app::Msg;
 use crate::config::{Config, ContextSource, Source, StackSource};
+use crate::engine::report::{Report, WatchEvent};
 use crate::sanitize::visible;
 use dirs::Dirs;
 use scope::{Scope, MAX_NAMED};
@@ -72,7 +73,7 @@ impl Watcher {
     /// the stack again when its file changes (none: the file is not
     /// watched).
     pub(crate) fn start(
-        tx: mpsc::Sender<Msg>,
+        tx: mpsc::Sender<Report>,
         reload: Option<StackSource>,
     ) -> std::io::Result<Watcher> {
         let (inputs, queue) = std_mpsc::channel();
@@ -170,7 +171,7 @@ impl Pending {
 /// The watch thread's state.
 struct State {
     dirs: Dirs,
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::Sender<Report>,
     reload: Option<StackSource>,
     /// The stack the model builds from (to say what a reload changed).
     config: Option<Arc<Config>>,
@@ -189,7 +190,7 @@ struct State {
 }
 
 impl State {
-    fn new(dirs: Dirs, tx: mpsc::Sender<Msg>, reload: Option<StackSource>) -> State {
+    fn new(dirs: Dirs, tx: mpsc::Sender<Report>, reload: Option<StackSource>) -> State {
         State {
             dirs,
             tx,
@@ -239,9 +240,9 @@ impl State {
         }
     }
 
-    /// Send to the model; false when it is gone.
-    fn send(&self, msg: Msg) -> bool {
-        self.tx.blocking_send(msg).is_ok()
+    /// Report to the runtime; false when it is gone.
+    fn send(&self, event: WatchEvent) -> bool {
+        self.tx.blocking_send(Report::Watch(event)).is_ok()
     }
 
     /// Watch `images` of `config` (and its file): new scopes, their
@@ -323,17 +324,17 @@ impl State {
     ) -> bool {
         let mut msgs = Vec::new();
         if !unwatchable.is_empty() {
-            msgs.push(Msg::Notice(format!(
+            msgs.push(WatchEvent::Notice(format!(
                 "not watched (their context is a git URL): {}",
                 unwatchable.join(", ")
             )));
         }
         if let Some(problem) = self.dirs.take_problem() {
-            msgs.push(Msg::Notice(problem));
+            msgs.push(WatchEvent::Notice(problem));
         }
         let at = Instant::now();
         for (image, error) in lost {
-            msgs.push(Msg::ContextGone { image, error, at });
+            msgs.push(WatchEvent::ContextGone { image, error, at });
         }
         let mut paths: Vec<String> = self
             .scopes
@@ -342,7 +343,7 @@ impl State {
             .collect();
         let existing = self.stack_files.iter().filter(|f| f.is_file());
         paths.extend(existing.map(|f| shown(&f.to_string_lossy())));
-        msgs.push(Msg::Watching {
+        msgs.push(WatchEvent::Watching {
             paths,
             dirs: self.dirs.len(),
             at,
@@ -526,7 +527,7 @@ impl State {
     }
 
     /// notify's own errors: the inotify limit (said once), or its thread
-    /// failing to read (nothing to do but say so). False when the model
+    /// failing to read (nothing to do but say so). False when the runtime
     /// is gone.
     fn on_error(&mut self, error: notify::Error) -> bool {
         let message = match error.kind {
@@ -536,11 +537,11 @@ impl State {
             },
             _ => format!("the file watcher failed: {}", shown(&error.to_string())),
         };
-        self.send(Msg::Notice(message))
+        self.send(WatchEvent::Notice(message))
     }
 
     /// The quiet period is over: re-read build files, then report contexts
-    /// gone, files changed, and the stack reloaded. False when the model
+    /// gone, files changed, and the stack reloaded. False when the runtime
     /// is gone.
     fn report(&mut self) -> bool {
         let pending = std::mem::take(&mut self.pending);
@@ -557,7 +558,7 @@ impl State {
                 "the build context {} was deleted or renamed",
                 scope.root.display()
             );
-            msgs.push(Msg::ContextGone {
+            msgs.push(WatchEvent::ContextGone {
                 image: name.clone(),
                 error: shown(&error),
                 at,
@@ -569,7 +570,7 @@ impl State {
             }
             let total = files.len() + more;
             let files: Vec<String> = files.iter().take(NAMED_FILES).map(|f| shown(f)).collect();
-            msgs.push(Msg::FilesChanged {
+            msgs.push(WatchEvent::FilesChanged {
                 more: total - files.len(),
                 image,
                 files,
@@ -580,7 +581,7 @@ impl State {
             msgs.extend(self.reload_stack());
         }
         if let Some(problem) = self.dirs.take_problem() {
-            msgs.push(Msg::Notice(problem));
+            msgs.push(WatchEvent::Notice(problem));
         }
         msgs.into_iter().all(|m| self.send(m))
     }
@@ -604,19 +605,19 @@ impl State {
 
     /// Load the stack again as the command line did: the new stack and
     /// what changed in it, or why it does not load.
-    fn reload_stack(&self) -> Vec<Msg> {
+    fn reload_stack(&self) -> Vec<WatchEvent> {
         let (Some(source), Some(old)) = (&self.reload, &self.config) else {
             return Vec::new();
         };
         let env = |name: &str| std::env::var(name).ok();
         match source.load(&env) {
             Ok(loaded) => {
-                let mut msgs: Vec<Msg> = loaded
+                let mut msgs: Vec<WatchEvent> = loaded
                     .warnings
                     .iter()
-                    .map(|w| Msg::Notice(format!("warning: {}", shown(&w.to_string()))))
+                    .map(|w| WatchEvent::Notice(format!("warning: {}", shown(&w.to_string()))))
                     .collect();
-                msgs.push(Msg::StackReloaded {
+                msgs.push(WatchEvent::StackReloaded {
                     changed: old.changed_images(&loaded.config),
                     config: Arc::new(loaded.config),
                     at: Instant::now(),
@@ -625,7 +626,7 @@ impl State {
             }
             Err(e) => {
                 let text: Vec<String> = e.to_string().lines().map(shown).collect();
-                vec![Msg::StackInvalid(text.join("\n"))]
+                vec![WatchEvent::StackInvalid(text.join("\n"))]
             }
         }
     }

@@ -1,0 +1,138 @@
+//! Between the model and the engine: what the model asks of a run (its id,
+//! the change check, the dashboard's edits) and what the engine reports
+//! about it (`EngineEvent`). The engine's tasks send these through their
+//! `Sink`; the runtime hands them to the model as `Msg::Engine`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::daemon::{BuildEvent, PushEvent};
+use super::history::LastSuccess;
+
+/// Identifies one request to build an image; engine messages carry it so
+/// that messages from a cancelled or superseded run are dropped.
+pub type RunId = u64;
+
+/// Which phase of an image's life an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Build,
+    Push,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Build => "build",
+            Phase::Push => "push",
+        }
+    }
+}
+
+/// Which builder the daemon ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuilderKind {
+    Legacy,
+    Buildkit,
+}
+
+impl BuilderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuilderKind::Legacy => "legacy",
+            BuilderKind::Buildkit => "buildkit",
+        }
+    }
+}
+
+/// Why an image was not built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    Unchanged,
+    DependencyFailed,
+    Prebuilt,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Unchanged => "unchanged",
+            SkipReason::DependencyFailed => "dependency_failed",
+            SkipReason::Prebuilt => "prebuilt",
+        }
+    }
+}
+
+/// What the engine reports about one image's run.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// The daemon accepted the build; which builder runs it.
+    Started {
+        builder: BuilderKind,
+    },
+    Build(BuildEvent),
+    Built {
+        image_id: String,
+    },
+    /// The engine decided not to build (unchanged, prebuilt image present).
+    Skipped(SkipReason),
+    Failed {
+        phase: Phase,
+        error: String,
+    },
+    /// Something to tell the user about this image (fallbacks, warnings).
+    Notice(String),
+    /// What this build's inputs are (change detection; kept in history).
+    Inputs {
+        digest: String,
+        inputs: String,
+    },
+    /// A line of the push of `tag` (layer progress, retries, status text).
+    Push {
+        tag: String,
+        event: PushEvent,
+    },
+    /// `tag` is in the registry; `digest` is its manifest's.
+    Pushed {
+        tag: String,
+        digest: String,
+    },
+    /// Every tag is pushed (failures come as `Failed { phase: Push }`).
+    PushDone,
+}
+
+/// What the engine compares a build's inputs against before building: the
+/// model's decision about change detection, with the data it needs.
+/// `registry`: the build pulls its base images (`--pull`, `pull: true`), so
+/// their digests in the registries count as inputs too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeCheck {
+    /// History is off: build without working out the inputs.
+    Off,
+    /// Build whatever changed (`--force`, `--no-cache`, `no_cache`), but
+    /// work out the inputs so the next build can compare against them.
+    Forced { registry: bool },
+    /// Skip the build when its inputs equal this last success's and that
+    /// image is still tagged; `None`: no successful build yet.
+    Against {
+        last: Option<LastSuccess>,
+        registry: bool,
+    },
+}
+
+/// The dashboard's edits to one image for its next builds (the edit
+/// prompt, `e`; parsed and shown by `app::edit`): the engine applies them
+/// to its copy of the image's config when it starts the build.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImageOverride {
+    /// Replaces the config's build args.
+    pub args: BTreeMap<String, String>,
+    /// Replaces the config's tags when present.
+    pub tags: Option<Vec<String>>,
+    /// Replaces the config's target when present; `Some("")` clears it.
+    pub target: Option<String>,
+}

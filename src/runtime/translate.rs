@@ -1,0 +1,85 @@
+//! Between the model and the engine, which do not know each other: the
+//! engine's reports become the model's messages, and the model's commands
+//! for the engine become the engine's requests. A new kind of report (a new
+//! engine, a new watcher) is mapped here, and nowhere else.
+
+use crate::app::{Command, Msg};
+use crate::engine::executor::Request;
+use crate::engine::report::{Report, WatchEvent};
+
+/// The model's message for what the engine reported.
+pub(super) fn message(report: Report) -> Msg {
+    match report {
+        Report::Run {
+            run,
+            image,
+            at,
+            event,
+        } => Msg::Engine {
+            run,
+            image,
+            at,
+            event,
+        },
+        Report::Watch(event) => watch_message(event),
+    }
+}
+
+fn watch_message(event: WatchEvent) -> Msg {
+    match event {
+        WatchEvent::Watching { paths, dirs, at } => Msg::Watching { paths, dirs, at },
+        WatchEvent::FilesChanged {
+            image,
+            files,
+            more,
+            at,
+        } => Msg::FilesChanged {
+            image,
+            files,
+            more,
+            at,
+        },
+        WatchEvent::ContextGone { image, error, at } => Msg::ContextGone { image, error, at },
+        WatchEvent::StackReloaded {
+            config,
+            changed,
+            at,
+        } => Msg::StackReloaded {
+            config,
+            changed,
+            at,
+        },
+        WatchEvent::StackInvalid(text) => Msg::StackInvalid(text),
+        WatchEvent::Notice(text) => Msg::Notice(text),
+    }
+}
+
+/// The engine's request for a command of the model's, if it is one for
+/// the engine.
+pub(super) fn request(command: Command) -> Option<Request> {
+    Some(match command {
+        Command::StartBuild {
+            run,
+            image,
+            overrides,
+            check,
+        } => Request::Build {
+            run,
+            image,
+            overrides,
+            check,
+        },
+        Command::Push { run, image, tags } => Request::Push { run, image, tags },
+        Command::Cancel { run, image } => Request::Cancel { run, image },
+        Command::Emit(_)
+        | Command::RecordInputs { .. }
+        | Command::RecordTags { .. }
+        | Command::ShowLog { .. }
+        | Command::Copy(_)
+        | Command::MouseCapture(_)
+        | Command::Watch { .. }
+        | Command::Unwatch
+        | Command::UseStack(_)
+        | Command::Quit => return None,
+    })
+}
