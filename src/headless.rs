@@ -13,14 +13,14 @@ use std::time::Instant;
 
 use bollard::Docker;
 
-use crate::app::event::{Event, EventKind};
+use crate::app::event::Event;
 use crate::app::push::TransitionFilter;
 use crate::app::step_marks::StepMarks;
+use crate::app::words::plain_line;
 use crate::app::{App, Msg, RunOptions, Stop};
 use crate::config::{Config, StackSource};
 use crate::engine::build::BuildFlags;
 use crate::exit;
-use crate::format::plain_text;
 use crate::output;
 use crate::runtime::{FrontEnd, Runtime};
 use crate::sanitize::sanitize;
@@ -115,32 +115,14 @@ impl<W: Write> Printer<W> {
             return Ok(());
         }
         let who = event.image.as_deref().unwrap_or("kiln");
-        let Some(text) = self.plain_text_marked(who, event) else {
+        let marks = self.marks.entry(who.to_string()).or_default();
+        let Some(text) = plain_line(&event.kind, marks) else {
             return Ok(());
         };
         let who = sanitize(who);
         let width = self.name_width;
         text.lines()
             .try_for_each(|line| writeln!(self.out, "{who:<width$} | {}", sanitize(line)))
-    }
-
-    /// The event's plain text; a log line marked with its step when
-    /// steps interleave (`StepMarks`).
-    fn plain_text_marked(&mut self, image: &str, event: &Event) -> Option<String> {
-        match &event.kind {
-            EventKind::Started { .. } => self.marks.entry(image.to_string()).or_default().clear(),
-            EventKind::Step { name, .. } => self
-                .marks
-                .entry(image.to_string())
-                .or_default()
-                .header(name),
-            EventKind::Log { line, step } => {
-                let marks = self.marks.entry(image.to_string()).or_default();
-                return Some(marks.line(step.as_deref(), line).into_owned());
-            }
-            _ => {}
-        }
-        plain_text(event)
     }
 
     fn print_json(&mut self, event: &Event) -> std::io::Result<()> {

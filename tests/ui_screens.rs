@@ -289,7 +289,12 @@ fn a_silent_pushing_layer_is_marked_stalled() {
         .expect("a bar for the uploading layer");
     assert!(row.contains("STALLED 45s"), "{row}");
     let buf = render_buffer(&mut app, 100, 18);
-    let (x, y) = (0..18u16)
+    // On the bar's row (the pane's note on the stall says STALLED too).
+    let bar_row = screen
+        .lines()
+        .position(|l| l.contains("e9d438ee2b8d Pushing"))
+        .expect("the bar's row") as u16;
+    let (x, y) = (bar_row..bar_row + 1)
         .flat_map(|y| (0..100u16).map(move |x| (x, y)))
         .find(|&(x, y)| {
             buf[(x, y)].symbol() == "S"

@@ -12,7 +12,7 @@ use kiln::app::event::EventKind;
 use kiln::app::status::Status;
 use kiln::app::{update, App, Command, Msg};
 use kiln::config::Config;
-use kiln::protocol::Phase;
+use kiln::protocol::{Phase, WatchEvent};
 use ui_support::*;
 
 /// The stack of `ui_support` (base ← web, base ← api, tools prebuilt;
@@ -36,11 +36,11 @@ fn watching() -> App {
 fn set_up(app: &mut App, at: f64) -> Vec<Command> {
     update(
         app,
-        Msg::Watching {
+        Msg::Watch(WatchEvent::Watching {
             paths: vec!["/s/base".into(), "/s/kiln.yaml".into()],
             dirs: 3,
             at: t(at),
-        },
+        }),
     )
 }
 
@@ -65,12 +65,12 @@ fn settled() -> App {
 fn changed(app: &mut App, image: &str, files: &[&str], at: f64) -> Vec<Command> {
     update(
         app,
-        Msg::FilesChanged {
+        Msg::Watch(WatchEvent::FilesChanged {
             image: image.into(),
             files: files.iter().map(|f| f.to_string()).collect(),
             more: 0,
             at: t(at),
-        },
+        }),
     )
 }
 
@@ -290,11 +290,11 @@ fn a_vanished_context_fails_that_image_only() {
     let run = app.images[BASE].run;
     let cmds = update(
         &mut app,
-        Msg::ContextGone {
+        Msg::Watch(WatchEvent::ContextGone {
             image: "base".into(),
             error: "the build context /s/base was deleted or renamed".into(),
             at: t(11.0),
-        },
+        }),
     );
     assert!(cmds.contains(&Command::Cancel { run, image: BASE }));
     assert!(events(&cmds).iter().any(|(image, kind)| image.as_deref() == Some("base")
@@ -335,11 +335,11 @@ fn a_reloaded_stack_rebuilds_what_it_changed() {
     let config = stack(RELOADED);
     let cmds = update(
         &mut app,
-        Msg::StackReloaded {
+        Msg::Watch(WatchEvent::StackReloaded {
             config: config.clone(),
             changed: vec!["web".into()],
             at: t(10.0),
-        },
+        }),
     );
     assert!(cmds.contains(&Command::UseStack(config)));
     assert!(cmds.contains(&Command::Watch {
@@ -357,7 +357,9 @@ fn a_broken_stack_is_shown_and_the_last_good_one_stays() {
     let mut app = settled();
     let cmds = update(
         &mut app,
-        Msg::StackInvalid("kiln.yaml:3:5: unknown field 'contxt'".into()),
+        Msg::Watch(WatchEvent::StackInvalid(
+            "kiln.yaml:3:5: unknown field 'contxt'".into(),
+        )),
     );
     assert_eq!(cmds.len(), 1);
     let said = events(&cmds);
@@ -382,11 +384,11 @@ fn a_stack_that_reshapes_the_images_waits_for_running_builds() {
     ));
     let cmds = update(
         &mut app,
-        Msg::StackReloaded {
+        Msg::Watch(WatchEvent::StackReloaded {
             config: grown.clone(),
             changed: vec!["base".into(), "web".into(), "extra".into()],
             at: t(11.0),
-        },
+        }),
     );
     assert!(!cmds.iter().any(|c| matches!(c, Command::UseStack(_))));
     assert_eq!(app.images.len(), 4, "not yet");
@@ -458,11 +460,11 @@ fn a_stack_that_drops_and_reorders_images_keeps_each_ones_state_by_name() {
     );
     let cmds = update(
         &mut app,
-        Msg::StackReloaded {
+        Msg::Watch(WatchEvent::StackReloaded {
             config,
             changed: vec![],
             at: t(11.0),
-        },
+        }),
     );
     assert!(cmds.iter().any(|c| matches!(c, Command::UseStack(_))));
     let names: Vec<&str> = app.images.iter().map(|i| i.name.as_str()).collect();

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use super::event::EventKind;
 use super::image::Step;
-use super::log::LineKind;
 use super::message::Command;
 use super::status::Status;
 use super::{push, App};
@@ -45,10 +44,7 @@ pub(super) fn on_engine_event(
                 inputs,
             });
         }
-        EngineEvent::Notice(message) => {
-            app.images[i].log.push(LineKind::Note, message.clone());
-            app.emit(out, i, EventKind::Notice { message });
-        }
+        EngineEvent::Notice(message) => app.emit(out, i, EventKind::Notice { message }),
         EngineEvent::Push { tag, event } => push::on_progress(app, i, at, tag, event, out),
         EngineEvent::Pushed { tag, digest } => push::on_pushed(app, i, at, tag, digest, out),
         EngineEvent::PushDone => push::on_done(app, i, at, out),
@@ -70,13 +66,6 @@ fn saw_output(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
         Phase::Build => Status::Building,
         Phase::Push => Status::Pushing,
     };
-    img.log.push(
-        LineKind::Note,
-        format!(
-            "output resumed after {} of silence",
-            crate::human::format_duration(silent)
-        ),
-    );
     app.emit(
         out,
         i,
@@ -155,19 +144,16 @@ fn on_failed(
     img.finished_at = Some(at);
     img.current_step = None;
     img.error = Some(error.clone());
-    for line in error.lines() {
-        img.log.push(LineKind::Error, line.to_string());
+    let mut failed = EventKind::Failed {
+        phase,
+        error,
+        log_tail: Vec::new(),
+    };
+    app.show(i, &failed);
+    if let EventKind::Failed { log_tail, .. } = &mut failed {
+        *log_tail = app.images[i].log.tail(FAILURE_TAIL_LINES);
     }
-    let log_tail = img.log.tail(FAILURE_TAIL_LINES);
-    app.emit(
-        out,
-        i,
-        EventKind::Failed {
-            phase,
-            error,
-            log_tail,
-        },
-    );
+    app.announce(out, i, failed);
 }
 
 fn on_build_event(app: &mut App, i: usize, at: Instant, ev: BuildEvent, out: &mut Vec<Command>) {
@@ -205,15 +191,6 @@ fn on_build_event(app: &mut App, i: usize, at: Instant, ev: BuildEvent, out: &mu
 
 fn on_step(app: &mut App, i: usize, step: Step, out: &mut Vec<Command>) {
     let img = &mut app.images[i];
-    let header = if step.shared {
-        format!("{}  SHARED", step.name)
-    } else if step.cached {
-        format!("{}  CACHED", step.name)
-    } else {
-        step.name.clone()
-    };
-    img.log.push(LineKind::Step, header);
-    img.marks.header(&step.name);
     let event = EventKind::Step {
         index: step.index,
         total: step.total,
@@ -270,8 +247,6 @@ fn on_log(app: &mut App, i: usize, step: Option<String>, line: String, out: &mut
         .and_then(|id| img.step_by_id(id))
         .or(img.current_step)
         .map(|s| img.steps[s].name.clone());
-    let text = img.marks.line(step_name.as_deref(), &line).into_owned();
-    img.log.push(LineKind::Output, text);
     app.emit(
         out,
         i,

@@ -12,7 +12,7 @@ use super::event::Event;
 use crate::config::Config;
 use crate::protocol::{
     BuildEvent, ChangeCheck, DaemonPushError, EngineEvent, ImageHistory, ImageOverride, PushEvent,
-    RunId,
+    RunId, WatchEvent,
 };
 use crate::sanitize::{sanitize, sanitize_text};
 
@@ -70,37 +70,8 @@ pub enum Msg {
         restart: bool,
         at: Instant,
     },
-    /// The watcher is (re)set up: the paths it watches (contexts and the
-    /// stack file) and how many directories that is.
-    Watching {
-        paths: Vec<String>,
-        dirs: usize,
-        at: Instant,
-    },
-    /// Files changed in an image's context (paths relative to it, a few
-    /// named; `more`: how many more changed).
-    FilesChanged {
-        image: String,
-        files: Vec<String>,
-        more: usize,
-        at: Instant,
-    },
-    /// An image's context directory was deleted or renamed.
-    ContextGone {
-        image: String,
-        error: String,
-        at: Instant,
-    },
-    /// The stack file changed and loads: the new stack, and the images that
-    /// are new or whose settings changed.
-    StackReloaded {
-        config: Arc<Config>,
-        changed: Vec<String>,
-        at: Instant,
-    },
-    /// The stack file changed but does not load: why, with positions. The
-    /// last good stack stays.
-    StackInvalid(String),
+    /// What watch mode's file watcher saw.
+    Watch(WatchEvent),
 }
 
 /// Why a run is stopped all at once.
@@ -197,12 +168,8 @@ impl Msg {
             Msg::Engine { event, .. } => sanitize_engine_event(event),
             // Watch mode: paths and file names from the file system, errors
             // that name them, a stack file's problems.
-            Msg::Watching { paths: names, .. } | Msg::FilesChanged { files: names, .. } => {
-                names.iter_mut().for_each(clean_line)
-            }
-            Msg::ContextGone { error: text, .. } | Msg::StackInvalid(text) => clean_text(text),
-            // The stack is the one the command line loaded, loaded again.
-            Msg::StackReloaded { .. } | Msg::WatchRequested { .. } => {}
+            Msg::Watch(event) => sanitize_watch_event(event),
+            Msg::WatchRequested { .. } => {}
             Msg::Tick(_)
             | Msg::BuildRequested { .. }
             | Msg::PushRequested { .. }
@@ -256,6 +223,20 @@ fn sanitize_engine_event(event: &mut EngineEvent) {
         // Kept in history only, never shown.
         EngineEvent::Inputs { .. } => {}
         EngineEvent::Started { .. } | EngineEvent::Skipped(_) | EngineEvent::PushDone => {}
+    }
+}
+
+/// The watcher's report with the file system's text sanitised: paths and
+/// file names, errors that name them, a stack file's problems.
+fn sanitize_watch_event(event: &mut WatchEvent) {
+    match event {
+        WatchEvent::Watching { paths: names, .. }
+        | WatchEvent::FilesChanged { files: names, .. } => names.iter_mut().for_each(clean_line),
+        WatchEvent::ContextGone { error: text, .. }
+        | WatchEvent::StackInvalid(text)
+        | WatchEvent::Notice(text) => clean_text(text),
+        // The stack is the one the command line loaded, loaded again.
+        WatchEvent::StackReloaded { .. } => {}
     }
 }
 

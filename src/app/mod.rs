@@ -29,6 +29,7 @@ pub mod status;
 pub mod step_marks;
 pub mod view;
 pub mod watch;
+pub mod words;
 
 use std::time::{Duration, Instant};
 
@@ -238,7 +239,24 @@ impl App {
         }
     }
 
-    fn emit(&self, out: &mut Vec<Command>, image: usize, kind: EventKind) {
+    /// Emit an event of image `image`: its lines go to the image's log
+    /// (`words::log_lines`, the pane), and the event to the front-end and
+    /// the history.
+    fn emit(&mut self, out: &mut Vec<Command>, image: usize, kind: EventKind) {
+        self.show(image, &kind);
+        self.announce(out, image, kind);
+    }
+
+    /// The lines `kind` puts in image `image`'s log (the first half of
+    /// `emit`, for an event that carries the log's tail).
+    fn show(&mut self, image: usize, kind: &EventKind) {
+        let img = &mut self.images[image];
+        words::log_lines(kind, &mut img.marks, |k, text| img.log.push(k, text));
+    }
+
+    /// The event, for the front-end and the history (the second half of
+    /// `emit`).
+    fn announce(&self, out: &mut Vec<Command>, image: usize, kind: EventKind) {
         out.push(Command::Emit(Event::for_image(
             &self.images[image].name,
             kind,
@@ -312,12 +330,13 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             app.view.width = width;
             app.view.height = height;
         }
-        msg @ (Msg::WatchRequested { .. }
-        | Msg::Watching { .. }
-        | Msg::FilesChanged { .. }
-        | Msg::ContextGone { .. }
-        | Msg::StackReloaded { .. }
-        | Msg::StackInvalid(_)) => watch::on_msg(app, msg, &mut out),
+        Msg::WatchRequested {
+            names,
+            images,
+            restart,
+            at,
+        } => watch::on_request(app, (names, images, restart), at, &mut out),
+        Msg::Watch(event) => watch::on_event(app, event, &mut out),
     }
     session::count_outcomes(app);
     keys::settle(app);
@@ -378,8 +397,8 @@ fn on_history(app: &mut App, known: Vec<(String, ImageHistory)>) {
     }
 }
 
-/// The tail of the latest run's saved log, as the pane shows it: kiln's
-/// step headers, notes and failure as such; the rest is build output.
+/// The tail of the latest run's saved log, as the pane showed it
+/// (`words::read_saved_line`).
 fn show_saved_log(img: &mut ImageState, tail: Vec<String>) {
     if tail.is_empty() {
         return;
@@ -389,19 +408,7 @@ fn show_saved_log(img: &mut ImageState, tail: Vec<String>) {
         "the latest run's log, from its saved file (o shows all of it):".into(),
     );
     for line in tail {
-        let (kind, text) = if let Some(step) = line.strip_prefix("==> ") {
-            let text = match step.strip_suffix(" (cached)") {
-                Some(name) => format!("{name}  CACHED"),
-                None => step.to_string(),
-            };
-            (LineKind::Step, text)
-        } else if let Some(error) = line.strip_prefix("kiln: FAILED: ") {
-            (LineKind::Error, error.to_string())
-        } else if let Some(note) = line.strip_prefix("kiln: ") {
-            (LineKind::Note, note.to_string())
-        } else {
-            (LineKind::Output, line)
-        };
+        let (kind, text) = words::read_saved_line(&line);
         img.log.push(kind, text);
     }
 }

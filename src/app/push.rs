@@ -430,10 +430,6 @@ fn maybe_resume(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
         .map(|s| at.saturating_duration_since(s))
         .unwrap_or_default();
     img.status = Status::Pushing;
-    img.log.push(
-        LineKind::Note,
-        format!("push resumed after {} of silence", format_duration(silent)),
-    );
     app.emit(
         out,
         i,
@@ -502,13 +498,6 @@ pub(super) fn check_stall(app: &mut App, i: usize, now: Instant, out: &mut Vec<C
     img.status = Status::Stalled(Phase::Push);
     img.push.silent_since = Some(since);
     let step = layer.map(|id| format!("layer {id}"));
-    img.log.push(
-        LineKind::Note,
-        match &step {
-            Some(s) => format!("push: no progress on {s} for {}", format_duration(silent)),
-            None => format!("push: no output for {}", format_duration(silent)),
-        },
-    );
     app.emit(
         out,
         i,

@@ -176,7 +176,6 @@ pub(super) fn cancel(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command
     };
     img.status = Status::Cancelled;
     img.finished_at = Some(at);
-    img.log.push(LineKind::Note, "cancelled".into());
     if status.is_active() {
         out.push(Command::Cancel {
             run: img.run,

@@ -7,11 +7,9 @@ use std::time::Instant;
 
 use super::event::EventKind;
 use super::image::ImageState;
-use super::log::LineKind;
 use super::push;
 use super::status::Status;
 use super::{App, Command};
-use crate::human::format_duration;
 use crate::human::millis;
 use crate::protocol::Phase;
 
@@ -44,10 +42,6 @@ pub(super) fn check_timers(app: &mut App, now: Instant, out: &mut Vec<Command>) 
         if silent >= img.stall_after {
             img.status = Status::Stalled(phase);
             let step = img.current_step_name();
-            img.log.push(
-                LineKind::Note,
-                format!("no output for {}", format_duration(silent)),
-            );
             app.emit(
                 out,
                 i,
@@ -77,14 +71,6 @@ fn time_out(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
     img.status = Status::TimedOut;
     img.finished_at = Some(now);
     img.current_step = None;
-    img.log.push(
-        LineKind::Error,
-        format!(
-            "timed out after {} (timeout {})",
-            format_duration(after),
-            format_duration(img.timeout)
-        ),
-    );
     out.push(Command::Cancel {
         run: img.run,
         image: i,
@@ -119,14 +105,6 @@ fn check_slow_step(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>
     if elapsed > usual * SLOW_FACTOR && elapsed > usual + SLOW_MARGIN {
         let name = step.name.clone();
         img.steps[s].flagged_slow = true;
-        img.log.push(
-            LineKind::Note,
-            format!(
-                "slower than usual: running {} (usually {})",
-                format_duration(elapsed),
-                format_duration(usual)
-            ),
-        );
         app.emit(
             out,
             i,

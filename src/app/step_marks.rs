@@ -45,18 +45,6 @@ impl StepMarks {
     }
 }
 
-/// How a step header says it did no work of its own: `  (shared)` (done
-/// once for identical work elsewhere), `  (cached)`, or nothing.
-pub fn step_mark(cached: bool, shared: bool) -> &'static str {
-    if shared {
-        "  (shared)"
-    } else if cached {
-        "  (cached)"
-    } else {
-        ""
-    }
-}
-
 /// How a step is named in a mark: BuildKit's `[stage i/N]` prefix when the
 /// name has one, else the whole name.
 pub fn step_label(name: &str) -> &str {

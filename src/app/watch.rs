@@ -24,14 +24,14 @@ use std::time::Instant;
 use super::event::{Event, EventKind};
 use super::image::ImageState;
 use super::log::LineKind;
-use super::message::{Command, Msg};
+use super::message::Command;
 use super::schedule::{self, request_run, RunKind};
 use super::status::Status;
 use super::view::Mode;
 use super::App;
 use crate::config::Config;
-use crate::format::changed_line;
 use crate::protocol::Phase;
+use crate::protocol::WatchEvent;
 
 /// Watch mode's state in the model.
 #[derive(Debug, Clone, Default)]
@@ -62,23 +62,26 @@ impl Watch {
     }
 }
 
-/// The watcher's messages (and `kiln watch`'s request), from `update`.
-pub(super) fn on_msg(app: &mut App, msg: Msg, out: &mut Vec<Command>) {
-    let at = match msg {
-        Msg::WatchRequested {
-            names,
-            images,
-            restart,
-            at,
-        } => {
-            start(app, names, images, restart, out);
-            at
-        }
-        Msg::Watching { paths, dirs, at } => {
+/// `kiln watch`'s request: watch `(names, images, restart)`.
+pub(super) fn on_request(
+    app: &mut App,
+    (names, images, restart): (Vec<String>, Vec<usize>, bool),
+    at: Instant,
+    out: &mut Vec<Command>,
+) {
+    start(app, names, images, restart, out);
+    app.now = Some(at);
+    schedule::schedule(app, at, out);
+}
+
+/// What the watcher saw, from `update`.
+pub(super) fn on_event(app: &mut App, event: WatchEvent, out: &mut Vec<Command>) {
+    let at = match event {
+        WatchEvent::Watching { paths, dirs, at } => {
             on_watching(app, paths, dirs, at, out);
             at
         }
-        Msg::FilesChanged {
+        WatchEvent::FilesChanged {
             image,
             files,
             more,
@@ -87,11 +90,11 @@ pub(super) fn on_msg(app: &mut App, msg: Msg, out: &mut Vec<Command>) {
             on_files_changed(app, &image, files, more, at, out);
             at
         }
-        Msg::ContextGone { image, error, at } => {
+        WatchEvent::ContextGone { image, error, at } => {
             on_context_gone(app, &image, error, at, out);
             at
         }
-        Msg::StackReloaded {
+        WatchEvent::StackReloaded {
             config,
             changed,
             at,
@@ -99,8 +102,8 @@ pub(super) fn on_msg(app: &mut App, msg: Msg, out: &mut Vec<Command>) {
             on_stack_reloaded(app, config, changed, at, out);
             at
         }
-        Msg::StackInvalid(error) => return on_stack_invalid(app, error, out),
-        _ => return,
+        WatchEvent::StackInvalid(error) => return on_stack_invalid(app, error, out),
+        WatchEvent::Notice(message) => return super::notice(app, message, out),
     };
     app.now = Some(at);
     schedule::schedule(app, at, out);
@@ -178,7 +181,7 @@ fn on_files_changed(
     let Some(i) = watched(app, name) else {
         return;
     };
-    let why = changed_line(&files, more);
+    let why = super::words::changed(&files, more);
     app.emit(out, i, EventKind::Changed { files, more });
     rebuild_with_dependents(app, i, &why, at, out);
 }
@@ -203,17 +206,16 @@ fn on_context_gone(app: &mut App, name: &str, error: String, at: Instant, out: &
     img.finished_at = Some(at);
     img.current_step = None;
     img.error = Some(error.clone());
-    img.log.push(LineKind::Error, error.clone());
-    let log_tail = img.log.tail(1);
-    app.emit(
-        out,
-        i,
-        EventKind::Failed {
-            phase: Phase::Build,
-            error,
-            log_tail,
-        },
-    );
+    let mut failed = EventKind::Failed {
+        phase: Phase::Build,
+        error,
+        log_tail: Vec::new(),
+    };
+    app.show(i, &failed);
+    if let EventKind::Failed { log_tail, .. } = &mut failed {
+        *log_tail = app.images[i].log.tail(1);
+    }
+    app.announce(out, i, failed);
 }
 
 /// The stack file changed and loads: use it now, or once the running

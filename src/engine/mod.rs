@@ -3,7 +3,7 @@
 //! image's work in its own task, which reports through a `Sink` as
 //! `Report`s: the engine's own type, which the runtime turns into the
 //! model's messages. Nothing here decides what to build next (that is
-//! `app`'s scheduler), and nothing here knows the model (`crate::app`):
+//! `app`'s scheduler), and nothing here imports the model (`app`):
 //! what both sides read is `protocol`'s.
 
 pub mod bases;

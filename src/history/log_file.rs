@@ -25,12 +25,23 @@ pub(crate) struct LogFile {
 }
 
 /// How a write went.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Written {
     Ok,
     /// The disk is full: the log was cut back and marked incomplete, and
     /// takes no more lines.
     DiskFull,
+}
+
+impl Written {
+    /// How two writes went together: cut short if either was.
+    pub(crate) fn or(self, other: Written) -> Written {
+        if self == Written::DiskFull {
+            self
+        } else {
+            other
+        }
+    }
 }
 
 impl LogFile {

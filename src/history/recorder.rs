@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use super::log_file::{is_disk_full, LogFile, Written, INCOMPLETE_NOTE};
 use super::{private_dir, History};
 use crate::app::event::{Event, EventKind};
-use crate::app::step_marks::{step_mark, StepMarks};
+use crate::app::step_marks::StepMarks;
+use crate::app::words::{log_lines, saved_line};
 use crate::protocol::ImageHistory;
 
 fn now_ms() -> i64 {
@@ -141,82 +142,85 @@ impl Recorder {
     }
 
     /// Record one event; `Ok(Some(image))` when a full disk cut that
-    /// image's log short.
+    /// image's log short. Every event is named: one the recorder does not
+    /// know is a compile error, not a line missing from the saved log.
     fn try_record(&mut self, event: &Event) -> Result<Option<String>, Trouble> {
         let Some(image) = event.image.as_deref() else {
             return Ok(None);
         };
         let db = Trouble::from;
-        let cut = match &event.kind {
-            EventKind::Started { builder } => self.start_run(image, builder.as_str())?,
-            EventKind::Step {
-                name,
-                cached,
-                shared,
-                ..
-            } => {
-                let mark = step_mark(*cached, *shared);
-                let written = self.write_line(image, &format!("==> {name}{mark}"))?;
-                if let Some(o) = self.open.get_mut(image) {
-                    o.marks.header(name);
+        let open = self.open.get(image).map(|o| o.run);
+        let cut =
+            match &event.kind {
+                EventKind::Started { builder } => self.start_run(image, builder.as_str())?,
+                EventKind::Step { .. }
+                | EventKind::Log { .. }
+                | EventKind::Notice { .. }
+                | EventKind::Resumed { .. }
+                | EventKind::SlowStep { .. } => self.write_lines(image, &event.kind)?,
+                // A shared step's time was spent by another step or build:
+                // it says nothing about how long this step usually takes.
+                EventKind::StepDone { shared: true, .. } => Written::Ok,
+                EventKind::StepDone {
+                    name,
+                    cached,
+                    duration_ms,
+                    ..
+                } => {
+                    if let Some(run) = open {
+                        self.history
+                            .record_step(run, name, *cached, *duration_ms)
+                            .map_err(db)?;
+                    }
+                    Written::Ok
                 }
-                written
-            }
-            EventKind::Log { line, step } => self.write_output(image, step.as_deref(), line)?,
-            EventKind::Notice { message } => self.write_line(image, &format!("kiln: {message}"))?,
-            // A shared step's time was spent by another step or build:
-            // it says nothing about how long this step usually takes.
-            EventKind::StepDone { shared: true, .. } => Written::Ok,
-            EventKind::StepDone {
-                name,
-                cached,
-                duration_ms,
-                ..
-            } => {
-                if let Some(o) = self.open.get(image) {
+                EventKind::Stalled {
+                    silent_ms,
+                    phase,
+                    step,
+                } => {
+                    if let Some(run) = open {
+                        self.history
+                            .record_stall(run, phase.as_str(), step.as_deref(), *silent_ms)
+                            .map_err(db)?;
+                    }
+                    self.write_lines(image, &event.kind)?
+                }
+                EventKind::Built { image_id, .. } => self.finish(image, "built", Some(image_id))?,
+                EventKind::Failed { error, .. } => {
+                    if let Some(run) = open {
+                        self.history.set_error(run, error).map_err(db)?;
+                    }
+                    self.write_lines(image, &event.kind)?
+                        .or(self.finish(image, "failed", None)?)
+                }
+                EventKind::TimedOut { .. } => self
+                    .write_lines(image, &event.kind)?
+                    .or(self.finish(image, "timed_out", None)?),
+                EventKind::Cancelled { .. } => self
+                    .write_lines(image, &event.kind)?
+                    .or(self.finish(image, "cancelled", None)?),
+                EventKind::Pushed { tag, digest } => {
                     self.history
-                        .record_step(o.run, name, *cached, *duration_ms)
+                        .record_push(image, tag, digest, now_ms())
                         .map_err(db)?;
+                    Written::Ok
                 }
-                Written::Ok
-            }
-            EventKind::Stalled {
-                silent_ms,
-                phase,
-                step,
-            } => {
-                if let Some(o) = self.open.get(image) {
-                    self.history
-                        .record_stall(o.run, phase.as_str(), step.as_deref(), *silent_ms)
-                        .map_err(db)?;
+                // Skipped before it started: no run to keep its inputs with
+                // (unchanged, they are the last success's already).
+                EventKind::Skipped { .. } => {
+                    self.inputs.remove(image);
+                    Written::Ok
                 }
-                self.write_line(image, &format!("kiln: no output for {silent_ms} ms"))?
-            }
-            EventKind::Built { image_id, .. } => {
-                self.finish(image, "built", Some(image_id), None)?
-            }
-            EventKind::Failed { error, .. } => {
-                if let Some(o) = self.open.get(image) {
-                    self.history.set_error(o.run, error).map_err(db)?;
-                }
-                self.finish(image, "failed", None, Some(error))?
-            }
-            EventKind::Pushed { tag, digest } => {
-                self.history
-                    .record_push(image, tag, digest, now_ms())
-                    .map_err(db)?;
-                Written::Ok
-            }
-            EventKind::TimedOut { .. } => self.finish(image, "timed_out", None, None)?,
-            EventKind::Cancelled { .. } => self.finish(image, "cancelled", None, None)?,
-            // Skipped before it started: no run to keep its inputs with
-            // (unchanged, they are the last success's already).
-            EventKind::Skipped { .. } => {
-                self.inputs.remove(image);
-                Written::Ok
-            }
-            _ => Written::Ok,
-        };
+                // Not kept: the plan, the queue, push progress (the push's
+                // result is), the session's summary, watch mode's doings.
+                EventKind::Plan { .. }
+                | EventKind::Queued
+                | EventKind::PushProgress { .. }
+                | EventKind::Summary { .. }
+                | EventKind::Watching { .. }
+                | EventKind::Changed { .. } => Written::Ok,
+            };
         Ok((cut == Written::DiskFull).then(|| image.to_string()))
     }
 
@@ -268,26 +272,28 @@ impl Recorder {
         Ok(written)
     }
 
-    /// A line of build output, marked with its step when steps interleave.
-    fn write_output(
-        &mut self,
-        image: &str,
-        step: Option<&str>,
-        line: &str,
-    ) -> Result<Written, Trouble> {
+    /// The lines `kind` puts in `image`'s log (`words::log_lines`, as the
+    /// pane shows them), each saved with its kind (`words::saved_line`).
+    fn write_lines(&mut self, image: &str, kind: &EventKind) -> Result<Written, Trouble> {
         let Some(Open { marks, .. }) = self.open.get_mut(image) else {
             return Ok(Written::Ok);
         };
-        let text = marks.line(step, line).into_owned();
-        self.write_line(image, &text)
+        let mut lines = Vec::new();
+        log_lines(kind, marks, |k, text| lines.push(saved_line(k, &text)));
+        let mut written = Written::Ok;
+        for line in lines {
+            written = written.or(self.write_line(image, &line)?);
+        }
+        Ok(written)
     }
 
+    /// `image`'s run ended with `result`: its log closed, its row
+    /// finished (with its inputs, if it was built).
     fn finish(
         &mut self,
         image: &str,
         result: &str,
         image_id: Option<&str>,
-        error: Option<&str>,
     ) -> Result<Written, Trouble> {
         let Some(mut o) = self.open.remove(image) else {
             return Ok(Written::Ok);
@@ -295,12 +301,7 @@ impl Recorder {
         let mut written = Written::Ok;
         if let Some(log) = o.log.as_mut() {
             let io = |e| Trouble::io("cannot write a log file".into(), e);
-            if let Some(e) = error {
-                written = log.line(&format!("kiln: FAILED: {e}")).map_err(io)?;
-            }
-            if written == Written::Ok {
-                written = log.finish().map_err(io)?;
-            }
+            written = log.finish().map_err(io)?;
             if written == Written::DiskFull {
                 self.history.set_log_note(o.run, INCOMPLETE_NOTE)?;
             }

@@ -41,6 +41,7 @@ use crate::engine::build::BuildFlags;
 use crate::engine::executor::Executor;
 use crate::engine::report::Report;
 use crate::engine::watch::Watcher;
+use crate::protocol::WatchEvent;
 use health::HealthCheck;
 use recording::Recording;
 use signals::Signals;
@@ -270,11 +271,11 @@ impl Runtime {
                     // comes (it waits for `Watching`).
                     let why = format!("watch mode cannot start its thread: {e}");
                     let _ = self.tx.try_send(Msg::Notice(why));
-                    let none = Msg::Watching {
+                    let none = Msg::Watch(WatchEvent::Watching {
                         paths: Vec::new(),
                         dirs: 0,
                         at: Instant::now(),
-                    };
+                    });
                     let _ = self.tx.try_send(none);
                     return;
                 }

@@ -5,7 +5,7 @@
 
 use crate::app::{Command, Msg};
 use crate::engine::executor::Request;
-use crate::engine::report::{Report, WatchEvent};
+use crate::engine::report::Report;
 
 /// The model's message for what the engine reported.
 pub(super) fn message(report: Report) -> Msg {
@@ -21,36 +21,7 @@ pub(super) fn message(report: Report) -> Msg {
             at,
             event,
         },
-        Report::Watch(event) => watch_message(event),
-    }
-}
-
-fn watch_message(event: WatchEvent) -> Msg {
-    match event {
-        WatchEvent::Watching { paths, dirs, at } => Msg::Watching { paths, dirs, at },
-        WatchEvent::FilesChanged {
-            image,
-            files,
-            more,
-            at,
-        } => Msg::FilesChanged {
-            image,
-            files,
-            more,
-            at,
-        },
-        WatchEvent::ContextGone { image, error, at } => Msg::ContextGone { image, error, at },
-        WatchEvent::StackReloaded {
-            config,
-            changed,
-            at,
-        } => Msg::StackReloaded {
-            config,
-            changed,
-            at,
-        },
-        WatchEvent::StackInvalid(text) => Msg::StackInvalid(text),
-        WatchEvent::Notice(text) => Msg::Notice(text),
+        Report::Watch(event) => Msg::Watch(event),
     }
 }
 

@@ -21,11 +21,9 @@ use crate::app::image::ImageState;
 use crate::app::log::{LineKind, LogLine, LogRing};
 use crate::app::status::Status;
 use crate::app::view::{self, find_all, Focus};
+use crate::app::words::CACHED_MARK;
 use crate::app::App;
 use crate::human::format_duration;
-
-/// Marks a step header that was a cache hit (see `app::build`).
-const CACHED_SUFFIX: &str = "  CACHED";
 
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, i: usize) {
     let block = border(app, theme, i, area.width as usize);
@@ -285,8 +283,8 @@ impl Paint<'_> {
     fn row(&self, line: &LogLine, row: Range<usize>) -> Line<'static> {
         let text = &line.text;
         let mut marks: Vec<(Range<usize>, Style)> = Vec::new();
-        if line.kind == LineKind::Step && text.ends_with(CACHED_SUFFIX) {
-            let at = text.len() - CACHED_SUFFIX.len();
+        if line.kind == LineKind::Step && text.ends_with(CACHED_MARK) {
+            let at = text.len() - CACHED_MARK.len();
             marks.push((
                 at..text.len(),
                 self.theme.fg(Color::Green).add_modifier(Modifier::DIM),

@@ -38,7 +38,8 @@ use notify::{Event as FsEvent, EventKind as FsKind};
 use tokio::sync::mpsc;
 
 use crate::config::{Config, ContextSource, Source, StackSource};
-use crate::engine::report::{Report, WatchEvent};
+use crate::engine::report::Report;
+use crate::protocol::WatchEvent;
 use crate::sanitize::visible;
 use dirs::Dirs;
 use scope::{Scope, MAX_NAMED};
