@@ -2,6 +2,8 @@
 //! the tags pushed after it, its error and last step; and an older history
 //! file gaining them without losing its runs (migrations only append).
 
+mod common;
+
 use kiln::history::History;
 use kiln::protocol::RunResult;
 
@@ -90,4 +92,36 @@ fn an_older_history_gains_the_new_columns_and_keeps_its_runs() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, 3, "every migration ran");
+}
+
+/// `kiln ls` over a history someone edited by hand: an image id that is
+/// not hex (not even ASCII) is shortened by characters, never cut inside
+/// one (that was a panic: exit 101).
+#[test]
+fn ls_shows_a_hand_edited_image_id_without_panicking() {
+    let s = common::Stack::new();
+    s.write("web/Dockerfile", "FROM scratch\n");
+    s.config("images:\n  - {name: web}\n");
+    let data = s.home.path().join("data").join("kiln");
+    let mut h = History::open(&data, &s.path("kiln.yaml")).unwrap();
+    let run = h.start_run("web", "legacy", 1_000).unwrap();
+    // Byte 12 falls inside a character.
+    let id = format!("sha256:a{}", "é".repeat(40));
+    h.finish_run(run, "built", 2_000, Some(&id), None, None)
+        .unwrap();
+    drop(h);
+    let out = s.kiln(&["ls"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{:?}: {stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("web "))
+        .expect("web's row");
+    let short = format!("a{}", "é".repeat(11));
+    assert!(row.contains(&format!("{short}  ")), "{row}");
 }

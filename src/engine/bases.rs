@@ -86,7 +86,22 @@ fn repository(reference: &str) -> String {
 #[error("{registry}{}", .credentials.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
 pub struct RegistryError {
     pub registry: String,
-    pub credentials: Option<String>,
+    pub credentials: Option<CredentialsError>,
+}
+
+/// Why the user's credentials for a registry could not be looked up (the
+/// registry is then asked without).
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// The docker config file could not be read.
+    #[error("registry credentials unavailable: {0}")]
+    Config(#[from] credentials::ConfigJsonError),
+    /// The config names a credential helper for the registry, which failed.
+    #[error("no credentials for {registry}: {error}")]
+    Helper {
+        registry: String,
+        error: credentials::HelperError,
+    },
 }
 
 /// The digest of the manifest the registry serves for `reference` now.
@@ -95,35 +110,32 @@ pub async fn registry_digest(docker: &Docker, reference: &str) -> Result<String,
         Ok(creds) => (creds, None),
         Err(why) => (None, Some(why)),
     };
-    let fail = |message: &str| RegistryError {
-        registry: sanitize(message).into_owned(),
-        credentials: credentials.clone(),
-    };
     // The daemon decodes X-Registry-Auth as url-safe base64.
     let docker = credentials::url_safe_registry_headers(docker.clone());
-    match docker.inspect_registry_image(reference, creds).await {
+    let said = match docker.inspect_registry_image(reference, creds).await {
         Ok(found) => match found.descriptor.digest {
-            Some(digest) if !digest.is_empty() => Ok(digest),
-            _ => Err(fail("the registry answered without a digest")),
+            Some(digest) if !digest.is_empty() => return Ok(digest),
+            _ => "the registry answered without a digest".to_string(),
         },
-        Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
-            Err(fail(&message))
-        }
-        Err(e) => Err(fail(&e.to_string())),
-    }
+        Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => message,
+        Err(e) => e.to_string(),
+    };
+    Err(RegistryError {
+        registry: sanitize(&said).into_owned(),
+        credentials,
+    })
 }
 
 /// The user's credentials for `reference`'s registry, or why they could
 /// not be looked up.
 async fn registry_credentials(
     reference: &str,
-) -> Result<Option<bollard::auth::DockerCredentials>, String> {
+) -> Result<Option<bollard::auth::DockerCredentials>, CredentialsError> {
     let registry = credentials::registry_of(reference);
-    let store = credentials::Store::from_env()
-        .map_err(|e| format!("registry credentials unavailable: {e}"))?;
+    let store = credentials::Store::from_env()?;
     match store.get(&registry).await {
         Ok(found) => Ok(found.map(|c| c.to_docker())),
-        Err(e) => Err(format!("no credentials for {registry}: {e}")),
+        Err(error) => Err(CredentialsError::Helper { registry, error }),
     }
 }
 

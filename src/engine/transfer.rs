@@ -14,7 +14,7 @@ use bollard::Docker;
 use bytes::Bytes;
 use futures::Stream;
 
-use crate::engine::context::{self, ContextSpec, DockerfilePlace, Entry};
+use crate::engine::context::{self, ContextError, ContextSpec, DockerfilePlace, Entry};
 use crate::engine::session::{self, ContextSession, SessionError};
 use crate::engine::sink::Sink;
 use crate::protocol::{BuilderKind, EngineEvent};
@@ -42,9 +42,22 @@ pub(crate) struct LocalContext<'a> {
     pub entries: Option<Vec<Entry>>,
 }
 
+/// Why a context could not be read for a build.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WalkError {
+    /// Its walk failed (a directory that cannot be read, a Dockerfile not
+    /// found, ...).
+    #[error("{0}")]
+    Context(#[from] ContextError),
+    /// The thread walking it stopped (a panic, or the runtime shutting
+    /// down).
+    #[error("{0}")]
+    Stopped(#[from] tokio::task::JoinError),
+}
+
 impl LocalContext<'_> {
     /// The entries, walking the context now if that was not done yet.
-    pub(crate) async fn entries(self) -> Result<Vec<Entry>, String> {
+    pub(crate) async fn entries(self) -> Result<Vec<Entry>, WalkError> {
         match self.entries {
             Some(entries) => Ok(entries),
             None => walk(self.spec).await,
@@ -53,11 +66,8 @@ impl LocalContext<'_> {
 }
 
 /// Walk a context off the async threads.
-pub(crate) async fn walk(spec: ContextSpec) -> Result<Vec<Entry>, String> {
-    tokio::task::spawn_blocking(move || context::walk(&spec))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
+pub(crate) async fn walk(spec: ContextSpec) -> Result<Vec<Entry>, WalkError> {
+    Ok(tokio::task::spawn_blocking(move || context::walk(&spec)).await??)
 }
 
 /// Chooses the upload for `builder`; an error when the context cannot be
@@ -69,7 +79,7 @@ pub(crate) async fn prepare(
     local: LocalContext<'_>,
     creds: Option<HashMap<String, DockerCredentials>>,
     sink: &Sink,
-) -> Result<ContextUpload, String> {
+) -> Result<ContextUpload, WalkError> {
     if builder == BuilderKind::Buildkit {
         match session::start(docker, session_id, local.root, &local.place, creds).await {
             Ok(s) => return Ok(ContextUpload::Session(s)),
