@@ -15,6 +15,7 @@
 //! ```
 //!
 //! (`scripts/bench-callgrind` does this for every workload.)
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
 use std::rc::Rc;

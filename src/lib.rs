@@ -7,8 +7,6 @@
 //! print or draw the model. Everything printed goes through `output`,
 //! which sanitises it (`sanitize`).
 
-#![deny(clippy::print_stdout, clippy::print_stderr)]
-
 pub mod app;
 pub mod cli;
 mod commands;

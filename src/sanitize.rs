@@ -152,13 +152,13 @@ fn sanitize_slow(s: &str, first: usize) -> String {
         col: 0,
         overwrite: false,
     };
-    out.push(&s[..first]);
+    out.push(s.get(..first).unwrap_or_default());
     let mut i = first;
     while i < b.len() {
         let j = next_special(b, i).unwrap_or(b.len());
         // Every index we stop at is an ASCII byte or a C1 lead byte, so
-        // slicing here is always on a char boundary.
-        out.push(&s[i..j]);
+        // this is always on characters.
+        out.push(s.get(i..j).unwrap_or_default());
         if j >= b.len() {
             break;
         }

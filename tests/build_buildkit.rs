@@ -1,5 +1,6 @@
 //! BuildKit builds against the real daemon: the same events as the legacy
 //! builder, multi-stage targets, cache mounts, and failures naming the step.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! order, tags, failures and their dependents, .dockerignore, cancellation.
 //! (The legacy builder's build containers show in `docker ps`, which is what
 //! the cancellation test watches.)
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -276,7 +277,7 @@ fn ctrl_c_cancels_the_build_on_the_daemon() {
         eventually(Duration::from_secs(10), running),
         "the build container should be running"
     );
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    send_signal(child.id(), libc::SIGINT);
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));

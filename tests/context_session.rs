@@ -4,6 +4,7 @@
 //! Dockerfile in a subdirectory or outside the context, and a fallback to
 //! the tar upload when the daemon cannot open the session. Real daemon,
 //! except for the fallback (a scripted fake daemon).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

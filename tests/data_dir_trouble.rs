@@ -1,6 +1,7 @@
 //! History and logs are a convenience, never a reason to lose a build: with
 //! a data dir that cannot be created, or a disk that fills up mid-build,
 //! kiln still builds, says once that history and logs are off, and exits 0.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -97,7 +98,7 @@ fn fill_the_disk(size: &str) -> Option<Filled> {
     s.config("images:\n  - {name: loud, tags: [\"{prefix}/loud:latest\"]}\n");
     let data = s.home.path().join("full");
     let Some(mounted) = Tmpfs::mount(&data, size) else {
-        eprintln!("skipping: cannot mount a tmpfs here (needs root)");
+        cannot_run("a tmpfs cannot be mounted here (needs root)");
         return None;
     };
     // The legacy builder: BuildKit clips output past 200 KiB/s.
@@ -179,7 +180,7 @@ fn a_disk_already_full_turns_history_off_with_the_reason() {
     s.config("images:\n  - {name: solo, tags: [\"{prefix}/solo:latest\"]}\n");
     let data = s.home.path().join("full");
     let Some(_mounted) = Tmpfs::mount(&data, "64k") else {
-        eprintln!("skipping: cannot mount a tmpfs here (needs root)");
+        cannot_run("a tmpfs cannot be mounted here (needs root)");
         return;
     };
     // Fill it up before kiln starts.

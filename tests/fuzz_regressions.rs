@@ -2,6 +2,7 @@
 //! `tests/fixtures/fuzz/<target>/` goes through the same function the
 //! cargo-fuzz target of that name runs (`fuzz/harness.rs`), so a crash once
 //! found stays fixed. `scripts/fuzz` explains how inputs get there.
+#![allow(clippy::unwrap_used)]
 
 #[path = "../fuzz/harness.rs"]
 mod harness;
@@ -20,12 +21,15 @@ fn replay(target: &str, run: fn(&[u8])) {
     assert!(!files.is_empty(), "no inputs in {}", dir.display());
     for file in files {
         let data = std::fs::read(&file).unwrap();
-        eprintln!("replaying {}", file.display());
-        run(&data);
-        // Every prefix too: streams cut anywhere must not trip the parsers.
-        for cut in (0..data.len()).step_by(data.len() / 16 + 1) {
-            run(&data[..cut]);
-        }
+        let replayed = std::panic::catch_unwind(|| {
+            run(&data);
+            // Every prefix too: streams cut anywhere must not trip the
+            // parsers.
+            for cut in (0..data.len()).step_by(data.len() / 16 + 1) {
+                run(&data[..cut]);
+            }
+        });
+        assert!(replayed.is_ok(), "{} trips the parser", file.display());
     }
 }
 

@@ -1,4 +1,5 @@
 //! Stalls and timeouts of real builds on the real daemon.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

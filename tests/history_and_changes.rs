@@ -1,4 +1,5 @@
 //! Change detection, build history and saved logs against the real daemon.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

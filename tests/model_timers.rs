@@ -1,5 +1,6 @@
 //! The model's timers on a fake clock: stalls, resumes, timeouts, slow
 //! steps and the scheduler, as sequences of messages in and events out.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
 //! Replays output recorded from a real Docker 20.10 daemon (see
 //! tests/fixtures/README.md) through the public parsing API.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 

@@ -3,6 +3,7 @@
 //! and rebuilds when it moved (saying from what to what); `kiln check`
 //! says which bases are only local; a tag another tool moved is put back
 //! (or, the old image gone, rebuilt) saying what happened.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -4,6 +4,7 @@
 //! log's tail. The run has a line of every kind the pane shows for an
 //! event: cached, shared and interleaved steps, a notice of two lines, a
 //! stall and its end, a slow step, and a failure of two lines.
+#![allow(clippy::unwrap_used)]
 
 mod ui_support;
 

@@ -3,6 +3,7 @@
 //! restored, exit 143 / 129); a kiln killed outright leaves no run
 //! `running` forever; a closed stdout (`| head`) cancels the builds and
 //! exits 1 unless `--keep-going-without-output`. Real daemon, real binary.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -74,7 +75,7 @@ fn sigterm_and_sighup_cancel_the_builds_and_exit_143_and_129() {
             eventually(Duration::from_secs(20), || container_running(&marker)),
             "signal {signal}: the build is not running"
         );
-        unsafe { libc::kill(child.id() as i32, signal) };
+        send_signal(child.id(), signal);
         let rest: Vec<String> = lines.map_while(Result::ok).collect();
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(code), "signal {signal}: {rest:?}");
@@ -171,12 +172,12 @@ fn the_dashboard_restores_the_terminal_on_sigterm() {
         "alternate screen, hidden cursor: {on:?}"
     );
     assert!(on[2..].contains(&"1"), "mouse tracking on: {on:?}");
-    let pid: i32 = std::fs::read_to_string(&pidfile)
+    let pid: u32 = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()
         .parse()
         .unwrap();
-    unsafe { libc::kill(pid, libc::SIGTERM) };
+    send_signal(pid, libc::SIGTERM);
     let shell = tmux.wait_for("the shell", wait, |sc| {
         sc.lines().any(|l| common::tmux::exit_code(l).is_some())
     });

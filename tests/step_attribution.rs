@@ -5,6 +5,7 @@
 //! events go the engine's way (parser, then the image's own steps), then
 //! through the model into the three readable views: the dashboard's log
 //! pane, the saved log and `--plain`.
+#![allow(clippy::unwrap_used)]
 
 mod ui_support;
 

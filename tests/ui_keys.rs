@@ -1,5 +1,6 @@
 //! The dashboard's keys and mouse as `update` sequences: messages in, state
 //! and commands out, with synthetic instants.
+#![allow(clippy::unwrap_used)]
 
 mod ui_support;
 

@@ -1,6 +1,7 @@
 //! Whole dashboard screens rendered to a TestBackend and snapshotted with
 //! insta (tests/snapshots/), plus direct checks of the cells whose colour
 //! carries meaning. Every time is a synthetic instant: no real clock.
+#![allow(clippy::unwrap_used)]
 
 mod ui_support;
 

@@ -4,6 +4,7 @@
 //! build; a broken stack file keeps the last good stack until it is fixed;
 //! a compose stack's `.env` is watched too; a renamed context fails its
 //! image only; Ctrl-C cancels and exits 130.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -99,7 +100,7 @@ impl Watching {
     }
 
     fn interrupt(&mut self) -> Option<i32> {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        send_signal(self.child.id(), libc::SIGINT);
         self.child.wait().unwrap().code()
     }
 }
@@ -107,7 +108,7 @@ impl Watching {
 impl Drop for Watching {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+            send_signal(self.child.id(), libc::SIGINT);
             let _ = self.child.wait();
         }
     }

@@ -2,6 +2,7 @@
 //! rebuilds and when, one more build for changes during a build (or a
 //! restart), stack reloads good and bad, a vanished context, and `W`.
 //! Messages in, state and commands out, with synthetic instants.
+#![allow(clippy::unwrap_used)]
 
 mod ui_support;
 

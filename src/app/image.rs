@@ -360,11 +360,8 @@ fn exit_code(error: &str) -> Option<u32> {
     ["returned a non-zero code: ", "exit code: "]
         .iter()
         .find_map(|marker| {
-            let at = error.rfind(marker)? + marker.len();
-            let digits: String = error[at..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
+            let (_, after) = error.rsplit_once(marker)?;
+            let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
             digits.parse().ok()
         })
 }

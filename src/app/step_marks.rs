@@ -49,8 +49,8 @@ impl StepMarks {
 /// name has one, else the whole name.
 pub fn step_label(name: &str) -> &str {
     if name.starts_with('[') {
-        if let Some(end) = name.find(']') {
-            return &name[..=end];
+        if let Some(label) = name.find(']').and_then(|end| name.get(..=end)) {
+            return label;
         }
     }
     name

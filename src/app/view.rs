@@ -82,7 +82,7 @@ pub fn find_all<'a>(text: &'a str, query: &'a str) -> impl Iterator<Item = (usiz
     let mut out = Vec::new();
     if !needle.is_empty() {
         let mut from = 0;
-        while let Some(pos) = hay[from..].find(&needle) {
+        while let Some(pos) = hay.get(from..).and_then(|rest| rest.find(&needle)) {
             let start = from + pos;
             let end = start + needle.len();
             if text.is_char_boundary(start) && text.is_char_boundary(end) {

@@ -153,9 +153,13 @@ pub fn context_reads(text: &str, args: &BTreeMap<String, String>) -> ContextRead
     let mut saw_from = false;
     for line in logical_lines(text) {
         let mut words = line.split_whitespace();
-        let Some(instr) = words.next() else { continue };
-        let instr = instr.to_ascii_uppercase();
-        let rest = line.trim_start()[instr.len()..].trim();
+        let Some(word) = words.next() else { continue };
+        let instr = word.to_ascii_uppercase();
+        let rest = line
+            .trim_start()
+            .strip_prefix(word)
+            .unwrap_or_default()
+            .trim();
         let sources = match instr.as_str() {
             "FROM" => {
                 saw_from = true;
@@ -333,8 +337,7 @@ pub(super) fn normalize(r: &str) -> String {
     }
     // A tag is what follows the last ':' after the last '/'; a ':' before
     // that is a registry port (`localhost:5001/base`).
-    let last_slash = s.rfind('/').map_or(0, |p| p + 1);
-    let has_tag = s[last_slash..].contains(':');
+    let has_tag = s.rsplit('/').next().unwrap_or(s).contains(':');
     if has_tag {
         s.to_string()
     } else {
@@ -343,11 +346,9 @@ pub(super) fn normalize(r: &str) -> String {
 }
 
 pub(super) fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    if s.len() >= prefix.len()
-        && s.is_char_boundary(prefix.len())
-        && s[..prefix.len()].eq_ignore_ascii_case(prefix)
-    {
-        Some(&s[prefix.len()..])
+    let head = s.get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix) {
+        s.get(prefix.len()..)
     } else {
         None
     }
@@ -356,8 +357,8 @@ pub(super) fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 pub(super) fn unquote(s: &str) -> String {
     let t = s.trim();
     for q in ['"', '\''] {
-        if t.len() >= 2 && t.starts_with(q) && t.ends_with(q) {
-            return t[1..t.len() - 1].to_string();
+        if let Some(inner) = t.strip_prefix(q).and_then(|t| t.strip_suffix(q)) {
+            return inner.to_string();
         }
     }
     t.to_string()
@@ -372,22 +373,16 @@ pub(super) fn substitute(
     args: &BTreeMap<String, String>,
 ) -> String {
     let lookup = |n: &str| args.get(n).or_else(|| globals.get(n)).cloned();
-    let b = s.as_bytes();
     let mut out = String::new();
-    let mut i = 0;
-    while i < b.len() {
-        let next = s[i..].find('$').map_or(b.len(), |p| i + p);
-        out.push_str(&s[i..next]);
-        i = next;
-        if i >= b.len() {
-            break;
-        }
-        if b.get(i + 1) == Some(&b'{') {
-            let Some(close) = s[i..].find('}').map(|p| i + p) else {
-                out.push_str(&s[i..]);
-                break;
+    let mut rest = s;
+    while let Some((before, after)) = rest.split_once('$') {
+        out.push_str(before);
+        rest = if let Some(body) = after.strip_prefix('{') {
+            let Some((inner, tail)) = body.split_once('}') else {
+                out.push('$');
+                out.push_str(after);
+                return out;
             };
-            let inner = &s[i + 2..close];
             let (name, op, arg) = if let Some((n, a)) = inner.split_once(":-") {
                 (n, "-", a)
             } else if let Some((n, a)) = inner.split_once(":+") {
@@ -395,28 +390,37 @@ pub(super) fn substitute(
             } else {
                 (inner, "", "")
             };
-            let v = lookup(name);
-            match (op, v) {
+            match (op, lookup(name)) {
                 ("", Some(v)) => out.push_str(&v),
                 ("-", Some(v)) if !v.is_empty() => out.push_str(&v),
                 ("-", _) => out.push_str(arg),
                 ("+", Some(v)) if !v.is_empty() => out.push_str(arg),
                 ("+", _) => {}
-                _ => out.push_str(&s[i..=close]),
+                _ => {
+                    out.push_str("${");
+                    out.push_str(inner);
+                    out.push('}');
+                }
             }
-            i = close + 1;
+            tail
         } else {
-            let mut j = i + 1;
-            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
-                j += 1;
+            // Names are ASCII: where one ends is on a character.
+            let end = after
+                .bytes()
+                .position(|b| !(b.is_ascii_alphanumeric() || b == b'_'))
+                .unwrap_or(after.len());
+            let (name, tail) = after.split_at(end);
+            match lookup(name) {
+                Some(v) if !name.is_empty() => out.push_str(&v),
+                _ => {
+                    out.push('$');
+                    out.push_str(name);
+                }
             }
-            match lookup(&s[i + 1..j]) {
-                Some(v) if j > i + 1 => out.push_str(&v),
-                _ => out.push_str(&s[i..j.max(i + 1)]),
-            }
-            i = j.max(i + 1);
-        }
+            tail
+        };
     }
+    out.push_str(rest);
     out
 }
 

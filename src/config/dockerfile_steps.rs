@@ -90,8 +90,8 @@ fn glob_matches(pattern: &str, text: &str) -> bool {
         return remaining.is_empty();
     };
     for part in middle {
-        match remaining.find(part.as_str()) {
-            Some(at) => remaining = &remaining[at + part.len()..],
+        match remaining.split_once(part.as_str()) {
+            Some((_, after)) => remaining = after,
             None => return false,
         }
     }

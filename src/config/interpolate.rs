@@ -45,6 +45,12 @@ fn is_name_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// Where the name at the start of `s` ends (names are ASCII: the end is on
+/// a character).
+fn name_end(s: &str) -> usize {
+    s.bytes().position(|b| !is_name_char(b)).unwrap_or(s.len())
+}
+
 fn expand(
     s: &str,
     whole: &str,
@@ -55,48 +61,34 @@ fn expand(
     if depth > MAX_NESTING {
         return Err(format!("substitutions nested too deeply in '{whole}'"));
     }
-    let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
-    let mut i = 0;
-    while i < b.len() {
-        // Copy the run up to the next '$' in one go; '$' is ASCII so every
-        // index used for slicing is a char boundary.
-        let next = s[i..].find('$').map_or(b.len(), |p| i + p);
-        out.push_str(&s[i..next]);
-        i = next;
-        if i >= b.len() {
-            break;
-        }
-        match b.get(i + 1) {
-            Some(b'$') => {
-                out.push('$');
-                i += 2;
-            }
-            Some(b'{') => {
-                let close = matching_brace(b, i + 2)
-                    .ok_or_else(|| format!("unterminated '${{' in '{whole}' (missing '}}')"))?;
-                let inner = &s[i + 2..close];
-                out.push_str(&braced(inner, whole, env, warnings, depth)?);
-                i = close + 1;
-            }
-            Some(&c) if is_name_start(c) => {
-                let mut j = i + 1;
-                while j < b.len() && is_name_char(b[j]) {
-                    j += 1;
-                }
-                let name = &s[i + 1..j];
-                out.push_str(&plain(name, env, warnings));
-                i = j;
-            }
-            // A '$' not starting a substitution (e.g. "$1", trailing "$") is
-            // kept literally rather than rejected: shell snippets in args
-            // should not need escaping for that.
-            _ => {
-                out.push('$');
-                i += 1;
-            }
-        }
+    let mut rest = s;
+    // Copy the run up to the next '$' in one go.
+    while let Some((before, after)) = rest.split_once('$') {
+        out.push_str(before);
+        rest = if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            tail
+        } else if let Some(body) = after.strip_prefix('{') {
+            let close = matching_brace(body.as_bytes(), 0)
+                .ok_or_else(|| format!("unterminated '${{' in '{whole}' (missing '}}')"))?;
+            // `}` is ASCII: `close` is on a character.
+            let (inner, tail) = body.split_at(close);
+            out.push_str(&braced(inner, whole, env, warnings, depth)?);
+            tail.strip_prefix('}').unwrap_or(tail)
+        } else if after.bytes().next().is_some_and(is_name_start) {
+            let (name, tail) = after.split_at(name_end(after));
+            out.push_str(&plain(name, env, warnings));
+            tail
+        } else {
+            // A '$' not starting a substitution (e.g. "$1", trailing "$")
+            // is kept literally rather than rejected: shell snippets in
+            // args should not need escaping for that.
+            out.push('$');
+            after
+        };
     }
+    out.push_str(rest);
     Ok(out)
 }
 
@@ -142,12 +134,7 @@ fn braced(
     if ib.is_empty() || !is_name_start(ib[0]) {
         return Err(format!("invalid variable name in '${{{inner}}}'"));
     }
-    let mut n = 1;
-    while n < ib.len() && is_name_char(ib[n]) {
-        n += 1;
-    }
-    let name = &inner[..n];
-    let rest = &inner[n..];
+    let (name, rest) = inner.split_at(name_end(inner));
     let value = env(name);
     let set_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
     let (op, arg) = if rest.is_empty() {

@@ -92,7 +92,7 @@ pub use dockerfile::{context_reads, dockerfile_refs, ref_matches_tag, ContextRea
 pub use dockerfile_steps::{buildkit_steps, PlannedStep};
 pub use interpolate::{interpolate, Interpolated};
 pub use plan::{Dep, Plan};
-pub use reference::{check_reference, check_tag};
+pub use reference::{check_reference, check_tag, split_tag};
 pub use stack::{LoadedStack, StackError, StackSource};
 pub use units::{parse_duration, parse_size};
 pub use values::FieldValue;

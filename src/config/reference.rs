@@ -99,6 +99,20 @@ pub fn check_reference(reference: &str) -> Result<bool, String> {
 /// `docker.io/` (and a one-component name `library/`), as
 /// `ParseNormalizedNamed` does; the part before the first `/` is a domain
 /// when it is `localhost`, has a `.` or `:`, or has uppercase letters.
+/// The name and the tag of a reference without a digest: `host:5000/a/b:1`
+/// → (`host:5000/a/b`, `1`); no tag means `latest`. A tag is what follows
+/// the last `:` after the last `/` (a `:` before it is a registry port).
+pub fn split_tag(reference: &str) -> (&str, &str) {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    match last.rsplit_once(':') {
+        Some((_, tag)) => {
+            let name = reference.strip_suffix(tag).unwrap_or(reference);
+            (name.strip_suffix(':').unwrap_or(name), tag)
+        }
+        None => (reference, "latest"),
+    }
+}
+
 fn normalized(reference: &str) -> String {
     match reference.split_once('/') {
         None => format!("docker.io/library/{reference}"),
@@ -195,5 +209,20 @@ mod tests {
         assert!(check_reference(&format!("busybox@sha256:{}", "A".repeat(64))).is_err());
         assert!(check_reference(&format!("busybox@md5:{}", "a".repeat(32))).is_err());
         assert!(check_reference("busybox@sha256:abc").is_err());
+    }
+
+    #[test]
+    fn names_and_tags() {
+        assert_eq!(
+            split_tag("127.0.0.1:5001/kiln/x:1"),
+            ("127.0.0.1:5001/kiln/x", "1")
+        );
+        assert_eq!(
+            split_tag("localhost:5001/x"),
+            ("localhost:5001/x", "latest")
+        );
+        assert_eq!(split_tag("busybox"), ("busybox", "latest"));
+        assert_eq!(split_tag("rw/pybase:3.11"), ("rw/pybase", "3.11"));
+        assert_eq!(split_tag("ü/ß:ö"), ("ü/ß", "ö"));
     }
 }

@@ -24,23 +24,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         }
         return Ok(Duration::from_secs(secs));
     }
-    let bytes = t.as_bytes();
-    let mut i = 0;
     let mut total_ms: u64 = 0;
-    while i < bytes.len() {
-        let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        if start == i {
+    let mut rest = t.as_str();
+    while !rest.is_empty() {
+        let (digits, after) = rest.split_at(
+            rest.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len()),
+        );
+        if digits.is_empty() {
             return Err(bad());
         }
-        let n: u64 = t[start..i].parse().map_err(|_| bad())?;
-        let ustart = i;
-        while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let per_ms: u64 = match &t[ustart..i] {
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        let (unit, after) = after.split_at(
+            after
+                .find(|c: char| !c.is_ascii_alphabetic())
+                .unwrap_or(after.len()),
+        );
+        let per_ms: u64 = match unit {
             "ms" => 1,
             "s" => 1_000,
             "m" => 60_000,
@@ -49,6 +49,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         };
         let part = n.checked_mul(per_ms).ok_or_else(bad)?;
         total_ms = total_ms.checked_add(part).ok_or_else(bad)?;
+        rest = after;
     }
     if total_ms == 0 {
         return Err(format!("duration '{s}' must be greater than 0"));
@@ -81,7 +82,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         // Exact arithmetic on the fraction so `1.5g` is exactly 1.5 GiB and
         // nothing goes through a lossy f64.
         let int: u64 = int.parse().map_err(|_| bad())?;
-        let frac = &frac[..frac.len().min(9)];
+        let frac = frac.get(..frac.len().min(9)).unwrap_or(frac);
         let frac_n: u64 = frac.parse().map_err(|_| bad())?;
         let scale = 10u64.pow(frac.len() as u32);
         let whole = int.checked_mul(mult).ok_or_else(bad)?;

@@ -10,7 +10,7 @@
 
 use bollard::Docker;
 
-use crate::config::{dockerfile_refs, ref_matches_tag};
+use crate::config::{dockerfile_refs, ref_matches_tag, split_tag};
 use crate::engine::credentials;
 use crate::protocol::LocalBase;
 use crate::sanitize::sanitize;
@@ -61,11 +61,7 @@ pub fn repo_digest(repo_digests: &[String], reference: &str) -> Option<String> {
 /// `docker.io/library/` dropped: `localhost:5001/base`, `debian`.
 fn repository(reference: &str) -> String {
     let r = reference.split('@').next().unwrap_or(reference);
-    let last_slash = r.rfind('/').map_or(0, |p| p + 1);
-    let r = match r[last_slash..].find(':') {
-        Some(colon) => &r[..last_slash + colon],
-        None => r,
-    };
+    let (r, _) = split_tag(r);
     for prefix in [
         "docker.io/library/",
         "index.docker.io/library/",

@@ -9,7 +9,7 @@
 use bollard::query_parameters::TagImageOptionsBuilder;
 use bollard::Docker;
 
-use crate::config::ImageConfig;
+use crate::config::{split_tag, ImageConfig};
 use crate::engine::context::Entry;
 use crate::engine::inputs::{self, Inputs, RegistryCheck, Tags};
 use crate::engine::sink::Sink;
@@ -188,31 +188,6 @@ async fn retag(
     Ok(())
 }
 
-/// `("localhost:5001/x", "1")` from `localhost:5001/x:1`; a tag without
-/// one is `latest`.
-fn split_tag(tag: &str) -> (&str, &str) {
-    let last_slash = tag.rfind('/').map_or(0, |p| p + 1);
-    match tag[last_slash..].rfind(':') {
-        Some(colon) => (&tag[..last_slash + colon], &tag[last_slash + colon + 1..]),
-        None => (tag, "latest"),
-    }
-}
-
 async fn notice(s: &Subject<'_>, message: String) {
     s.sink.send(EngineEvent::Notice(message)).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tags_split_into_repository_and_name() {
-        assert_eq!(split_tag("localhost:5001/x:1"), ("localhost:5001/x", "1"));
-        assert_eq!(
-            split_tag("localhost:5001/x"),
-            ("localhost:5001/x", "latest")
-        );
-        assert_eq!(split_tag("rw/pybase:3.11"), ("rw/pybase", "3.11"));
-    }
 }

@@ -23,7 +23,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ImageConfig;
+use crate::config::{split_tag, ImageConfig};
 use crate::engine::connect::{self, Endpoint, ProcessEnv};
 use crate::engine::credentials::{self, Credentials, HelperError, Store};
 use crate::engine::parse::{classify_push_error, parse_push_line, parse_push_refusal};
@@ -61,19 +61,6 @@ impl Transport {
             return Transport::Tcp(authority.to_string());
         }
         Transport::Bollard
-    }
-}
-
-/// `name` and `tag` of a reference (`host:5000/a/b:1` → `host:5000/a/b`, `1`;
-/// no tag means `latest`).
-pub fn split_reference(reference: &str) -> (&str, &str) {
-    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[last_slash..].rfind(':') {
-        Some(i) => (
-            &reference[..last_slash + i],
-            &reference[last_slash + i + 1..],
-        ),
-        None => (reference, "latest"),
     }
 }
 
@@ -336,7 +323,7 @@ fn push_request(
     host_header: &str,
     creds: Option<&Credentials>,
 ) -> Result<http::Request<Empty<Bytes>>, PushError> {
-    let (name, tag) = split_reference(reference);
+    let (name, tag) = split_tag(reference);
     let query: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("tag", tag)
         .finish();
@@ -397,7 +384,7 @@ async fn push_typed(
     creds: Option<&Credentials>,
     sink: &Sink,
 ) -> Result<String, PushError> {
-    let (name, tag) = split_reference(reference);
+    let (name, tag) = split_tag(reference);
     // bollard encodes X-Registry-Auth as standard base64: re-encode.
     let docker = credentials::url_safe_registry_headers(docker.clone());
     let options = PushImageOptionsBuilder::new().tag(tag).build();
@@ -432,20 +419,6 @@ async fn push_typed(
 mod tests {
     use super::*;
     use crate::engine::connect::Origin;
-
-    #[test]
-    fn references_split_into_name_and_tag() {
-        assert_eq!(
-            split_reference("127.0.0.1:5001/kiln/x:1"),
-            ("127.0.0.1:5001/kiln/x", "1")
-        );
-        assert_eq!(
-            split_reference("127.0.0.1:5001/kiln/x"),
-            ("127.0.0.1:5001/kiln/x", "latest")
-        );
-        assert_eq!(split_reference("busybox"), ("busybox", "latest"));
-        assert_eq!(split_reference("a/b:c"), ("a/b", "c"));
-    }
 
     #[test]
     fn transports_follow_the_endpoint() {

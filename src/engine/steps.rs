@@ -148,8 +148,8 @@ impl OwnSteps {
 
 /// `("[builder 2/9]", "RUN make")` from `[builder 2/9] RUN make`.
 fn split_label(name: &str) -> Option<(&str, &str)> {
-    let end = name.find(']')?;
-    Some((&name[..=end], name[end + 1..].trim_start()))
+    let (inside, rest) = name.split_once(']')?;
+    Some((name.get(..=inside.len())?, rest.trim_start()))
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub(super) fn identity(pid: u32) -> Option<String> {
 /// line. The command name (field 2, in parentheses) may hold spaces and
 /// parentheses itself: fields are counted after its last `)`.
 fn state_and_start(stat: &str) -> Option<(&str, &str)> {
-    let after = &stat[stat.rfind(')')? + 1..];
+    let (_, after) = stat.rsplit_once(')')?;
     let mut fields = after.split_whitespace();
     let state = fields.next()?;
     // Fields 4 to 21 come between.

@@ -110,6 +110,11 @@ fn title(app: &App, theme: &Theme, i: usize, room: usize) -> Line<'static> {
     Line::from(spans)
 }
 
+/// `text[range]`, owned; empty if the range is not on characters.
+fn slice(text: &str, range: Range<usize>) -> String {
+    text.get(range).unwrap_or_default().to_string()
+}
+
 /// Below this many columns a title leaves the state out.
 const MIN_STATE: usize = 6;
 
@@ -304,7 +309,7 @@ impl Paint<'_> {
             if self.current {
                 hl = hl.add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
             }
-            for (s, e) in find_all(&text[from..to], q) {
+            for (s, e) in find_all(text.get(from..to).unwrap_or_default(), q) {
                 marks.push((from + s..from + e, hl));
             }
         }
@@ -330,19 +335,21 @@ fn spans(
     let mut spans: Vec<Span> = Vec::new();
     let mut start = row.start;
     let mut style = style_at(start);
-    for (at, _) in text[row.clone()]
+    for (at, _) in text
+        .get(row.clone())
+        .unwrap_or_default()
         .char_indices()
         .map(|(o, c)| (row.start + o, c))
     {
         let here = style_at(at);
         if here != style {
-            spans.push(Span::styled(text[start..at].to_string(), style));
+            spans.push(Span::styled(slice(text, start..at), style));
             start = at;
             style = here;
         }
     }
     if start < row.end {
-        spans.push(Span::styled(text[start..row.end].to_string(), style));
+        spans.push(Span::styled(slice(text, start..row.end), style));
     }
     Line::from(spans)
 }

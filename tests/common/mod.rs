@@ -27,13 +27,33 @@ pub fn docker_available() -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    if !ok && std::env::var("KILN_REQUIRE_DOCKER").as_deref() == Ok("1") {
-        panic!("KILN_REQUIRE_DOCKER=1 but the Docker daemon is not reachable (is dockerd running? run scripts/setup)");
-    }
     if !ok {
-        eprintln!("skipping: no Docker daemon (set KILN_REQUIRE_DOCKER=1 to make this a failure)");
+        cannot_run("the Docker daemon is not reachable (is dockerd running? run scripts/setup)");
     }
     ok
+}
+
+/// The calling test cannot run here, because `why` (no daemon, no tmux,
+/// no tmpfs). With KILN_REQUIRE_DOCKER=1 (CI, `scripts/test`) nothing may
+/// be skipped: the test fails. Without it, the test is skipped, saying so.
+pub fn cannot_run(why: &str) {
+    if std::env::var("KILN_REQUIRE_DOCKER").as_deref() == Ok("1") {
+        panic!("KILN_REQUIRE_DOCKER=1 but {why}");
+    }
+    say_skipped(why);
+}
+
+// The test's own output, which the harness shows with it.
+#[allow(clippy::print_stderr)]
+fn say_skipped(why: &str) {
+    eprintln!("skipping: {why} (set KILN_REQUIRE_DOCKER=1 to make this a failure)");
+}
+
+/// Send `signal` to process `pid` (a kiln the test started).
+pub fn send_signal(pid: u32, signal: i32) {
+    let pid = i32::try_from(pid).expect("a process id fits kill(2)");
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    unsafe { libc::kill(pid, signal) };
 }
 
 /// Skip the calling test when there is no daemon (and it is not required).

@@ -15,10 +15,10 @@ pub struct Tmux {
 
 impl Tmux {
     /// Start a server with a 120x30 shell and type `line` into it; None
-    /// without tmux.
+    /// without tmux (a failure with KILN_REQUIRE_DOCKER=1: `cannot_run`).
     pub fn start(line: &str) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
-            eprintln!("skipping: tmux is not installed");
+            super::cannot_run("tmux is not installed (run scripts/setup)");
             return None;
         }
         let tmux = Tmux {

@@ -122,15 +122,15 @@ fn is_space(c: char) -> bool {
 
 impl<'a> Parser<'a> {
     fn rest(&self) -> &'a str {
-        &self.text[self.i..]
+        self.text.get(self.i..).unwrap_or_default()
     }
 
     fn error_at(&self, offset: usize, message: impl Into<String>) -> ConfigError {
-        let before = &self.text[..offset.min(self.text.len())];
+        let before = self.text.get(..offset).unwrap_or(self.text);
         let line = before.matches('\n').count() + 1;
         let col = before
-            .rfind('\n')
-            .map_or(before, |n| &before[n + 1..])
+            .rsplit_once('\n')
+            .map_or(before, |(_, col)| col)
             .chars()
             .count()
             + 1;
@@ -194,7 +194,7 @@ impl<'a> Parser<'a> {
         // A last line without a separator is a bare key, like a line
         // ending in a newline.
         let (n, sep) = end.unwrap_or((src.len(), '\n'));
-        let key = src[..n].trim_end().to_string();
+        let key = src.get(..n).unwrap_or(src).trim_end().to_string();
         if key.contains(char::is_whitespace) {
             return Err(self.error_at(start, format!("key {key:?} cannot contain a space")));
         }
@@ -216,10 +216,7 @@ impl<'a> Parser<'a> {
             _ => {
                 let line = src.split('\n').next().unwrap_or("");
                 self.i += (line.len() + 1).min(src.len());
-                let value = match line.find(" #") {
-                    Some(n) => &line[..n],
-                    None => line,
-                };
+                let value = line.split_once(" #").map_or(line, |(value, _)| value);
                 return Ok((value.trim_end().to_string(), true));
             }
         };

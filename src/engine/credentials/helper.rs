@@ -244,9 +244,11 @@ pub fn quotable(text: &str) -> Option<String> {
     let names_a_secret = ["secret", "password", "passwd", "token", "auth"]
         .iter()
         .any(|w| {
-            lower
-                .match_indices(w)
-                .any(|(i, _)| lower[i + w.len()..].trim_start().starts_with([':', '=']))
+            lower.match_indices(w).any(|(i, _)| {
+                lower
+                    .get(i + w.len()..)
+                    .is_some_and(|after| after.trim_start().starts_with([':', '=']))
+            })
         });
     if line.contains(['{', '}']) || names_a_secret {
         return None;
