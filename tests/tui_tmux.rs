@@ -161,8 +161,9 @@ images:
         sc.contains(" keys ")
     });
     tmux.keys(&["q"]);
-    std::thread::sleep(Duration::from_millis(800));
-    let screen = tmux.screen();
+    let screen = tmux.wait_for("the help to close", Duration::from_secs(10), |sc| {
+        !sc.contains(" keys ")
+    });
     assert!(
         screen.contains("images (2)") && !screen.contains(" keys "),
         "{screen}"

@@ -9,6 +9,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -19,9 +20,6 @@ use serde_json::Value;
 /// How long a test waits for something kiln should do (the machine is
 /// shared and loaded: generous, and never a measure of speed).
 const PATIENCE: Duration = Duration::from_secs(120);
-/// How long nothing must happen to say that nothing happens: well past
-/// the watcher's quiet period.
-const SETTLE: Duration = Duration::from_secs(3);
 
 /// `kiln watch --json` running on a stack, its events collected as they
 /// come.
@@ -75,17 +73,28 @@ impl Watching {
         self.events.0.lock().unwrap().len()
     }
 
-    /// The events after `mark`, once `SETTLE` has passed without news.
-    fn settled_since(&self, mark: usize) -> Vec<Value> {
-        let mut seen = self.mark();
-        loop {
-            std::thread::sleep(SETTLE);
-            let now = self.mark();
-            if now == seen {
-                return self.events.0.lock().unwrap()[mark..].to_vec();
-            }
-            seen = now;
-        }
+    /// The events after `mark` that anything done so far brings: the
+    /// stack file `stack` is saved unchanged and kiln reloads it ("no
+    /// image changed"). kiln takes what the watcher reports in order, and
+    /// a change's (or a build's) consequences are printed when it is, so
+    /// whatever earlier saves and builds were to bring comes before that
+    /// reload's notice: the events up to it are all of them. (No waiting
+    /// for a silence that proves nothing.)
+    fn settled_since(&self, mark: usize, stack: &Path) -> Vec<Value> {
+        let fence = self.mark();
+        let text = std::fs::read(stack).unwrap();
+        std::fs::write(stack, text).unwrap();
+        let reloaded = |e: &Value| {
+            e["type"] == "notice"
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.ends_with("reloaded (no image changed)"))
+        };
+        let events = self.until("the stack file saved unchanged to be reloaded", |ev| {
+            ev[fence..].iter().any(reloaded)
+        });
+        let end = fence + events[fence..].iter().position(reloaded).unwrap();
+        events[mark..end].to_vec()
     }
 
     /// Wait until every image in `images` has ended a build (built or
@@ -187,7 +196,7 @@ fn a_saved_file_rebuilds_its_image_and_dependents_only() {
     assert_eq!(count(&after, "started", "base"), 1);
     assert_eq!(count(&after, "started", "web"), 1, "web builds on base");
     assert!(position(&after, "built", "base") < position(&after, "started", "web"));
-    let later = w.settled_since(mark);
+    let later = w.settled_since(mark, &s.path("kiln.yaml"));
     assert!(
         later.iter().all(|e| e["image"] != "other"),
         "other rebuilt: {later:#?}"
@@ -204,7 +213,7 @@ fn a_saved_file_rebuilds_its_image_and_dependents_only() {
         .collect();
     assert!(files.contains(&"public/new/deep/page.html"), "{files:?}");
     assert_eq!(count(&after, "built", "web"), 1, "{after:#?}");
-    let later = w.settled_since(mark);
+    let later = w.settled_since(mark, &s.path("kiln.yaml"));
     assert!(later
         .iter()
         .all(|e| e["image"] != "base" && e["image"] != "other"));
@@ -222,7 +231,7 @@ fn ignored_and_unread_files_rebuild_nothing() {
     s.write("web/node_modules/new/index.js", "module.exports = 3\n");
     s.write("web/notes.md", "the Dockerfile never copies this\n");
     s.write("web/public/.index.html.swp", "an editor's swap file\n");
-    let quiet = w.settled_since(mark);
+    let quiet = w.settled_since(mark, &s.path("kiln.yaml"));
     assert!(quiet.is_empty(), "{quiet:#?}");
 
     // The watcher still sees what matters, and names only that.
@@ -250,7 +259,10 @@ fn saves_during_a_build_give_exactly_one_more_build() {
         count(&ev[mark..], "started", "web") == 1
     });
     s.write("web/public/b.txt", "b\n");
-    std::thread::sleep(Duration::from_millis(100));
+    // Seen (a change of its own), then saved again.
+    w.until("the save during the build", |ev| {
+        count(&ev[mark..], "changed", "web") == 2
+    });
     s.write("web/public/b.txt", "b, saved again\n");
     w.until("a second build of web", |ev| {
         count(&ev[mark..], "started", "web") == 2
@@ -258,8 +270,9 @@ fn saves_during_a_build_give_exactly_one_more_build() {
     let after = w.until("the second build to end", |ev| {
         count(&ev[mark..], "built", "web") == 2
     });
-    let later = w.settled_since(mark);
+    let later = w.settled_since(mark, &s.path("kiln.yaml"));
     assert_eq!(count(&later, "started", "web"), 2, "{later:#?}");
+    assert_eq!(count(&later, "queued", "web"), 2, "{later:#?}");
     assert_eq!(count(&later, "cancelled", "web"), 0);
     let second = position(&after[mark..], "built", "web");
     assert!(
@@ -336,7 +349,7 @@ fn a_broken_stack_file_keeps_the_last_good_stack_until_fixed() {
     );
     assert!(!of_type(&after, "watching", None).is_empty());
     assert_eq!(count(&after, "built", "web"), 1, "{after:#?}");
-    let later = w.settled_since(mark);
+    let later = w.settled_since(mark, &s.path("kiln.yaml"));
     assert_eq!(count(&later, "started", "base"), 0);
     assert_eq!(count(&later, "started", "other"), 0);
 }
@@ -393,7 +406,7 @@ fn a_compose_stacks_env_file_is_watched_and_reloads_it() {
     assert_eq!(count(&after, "built", "web"), 1, "{after:#?}");
     let web = inspect(&format!("{}/web:latest", s.prefix)).unwrap();
     assert_eq!(web["Config"]["Labels"]["edition"], "2");
-    let later = w.settled_since(mark);
+    let later = w.settled_since(mark, &s.path("compose.yaml"));
     assert_eq!(count(&later, "started", "base"), 0);
 }
 

@@ -68,6 +68,9 @@ pub struct HashCache {
     file: Option<PathBuf>,
     known: Known,
     seen: Mutex<Known>,
+    /// The time `settled` measures from; None: the system clock's now (a
+    /// test sets it, to stand at a later moment without waiting for it).
+    as_of: Option<SystemTime>,
 }
 
 impl HashCache {
@@ -93,6 +96,7 @@ impl HashCache {
             file: Some(file),
             known,
             seen: Mutex::default(),
+            as_of: None,
         }
     }
 
@@ -114,7 +118,7 @@ impl HashCache {
             Some(known) if known.stamp == stamp => known.hash,
             _ => read(abs)?,
         };
-        if settled(stamp.ctime_ns) {
+        if self.settled(stamp.ctime_ns) {
             if let Ok(mut seen) = self.seen.lock() {
                 seen.insert(rel.to_vec(), Remembered { stamp, hash });
             }
@@ -129,13 +133,16 @@ impl HashCache {
         let seen = self.seen.into_inner().unwrap_or_default();
         let _ = write(&file, &seen);
     }
-}
 
-fn settled(ctime_ns: i64) -> bool {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64);
-    now.saturating_sub(ctime_ns) > SETTLED.as_nanos() as i64
+    /// Whether a file changed at `ctime_ns` is old enough to remember.
+    fn settled(&self, ctime_ns: i64) -> bool {
+        let now = self
+            .as_of
+            .unwrap_or_else(SystemTime::now)
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        now.saturating_sub(ctime_ns) > SETTLED.as_nanos() as i64
+    }
 }
 
 fn write(file: &Path, seen: &Known) -> io::Result<()> {
@@ -210,11 +217,14 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
-    /// A file written well before now, so its hash may be remembered.
-    fn settled_file(path: &Path, content: &[u8]) {
-        fs::write(path, content).unwrap();
-        // ctime cannot be set back; wait it out instead.
-        std::thread::sleep(SETTLED + Duration::from_millis(50));
+    /// A cache whose clock stands past `SETTLED` from now: what is
+    /// written now is old enough to remember (a ctime cannot be set back;
+    /// the clock can be moved on instead of waited out).
+    fn later(file: PathBuf) -> HashCache {
+        HashCache {
+            as_of: Some(SystemTime::now() + SETTLED + Duration::from_millis(50)),
+            ..HashCache::at(file)
+        }
     }
 
     fn counting_read(count: &Cell<u32>) -> impl FnOnce(&Path) -> io::Result<[u8; 32]> + '_ {
@@ -229,17 +239,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("cache/ctx");
         let a = dir.path().join("a.txt");
-        settled_file(&a, b"one");
+        fs::write(&a, b"one").unwrap();
         let reads = Cell::new(0);
 
-        let cache = HashCache::at(store.clone());
+        let cache = later(store.clone());
         let first = cache
             .hash(Path::new("a.txt"), &a, counting_read(&reads))
             .unwrap();
         cache.save();
         assert_eq!(reads.get(), 1);
 
-        let cache = HashCache::at(store.clone());
+        let cache = later(store.clone());
         let again = cache
             .hash(Path::new("a.txt"), &a, counting_read(&reads))
             .unwrap();
@@ -254,7 +264,8 @@ mod tests {
             .unwrap();
         assert_eq!(reads.get(), 2);
         assert_eq!(changed, <[u8; 32]>::from(Sha256::digest(b"two")));
-        // Not settled yet: not remembered, read again next time.
+        // Not settled yet (the system clock): not remembered, read again
+        // next time.
         cache.save();
         let cache = HashCache::at(store.clone());
         cache
