@@ -1,7 +1,7 @@
 //! Rendering: one full dashboard frame (`ui::draw` into a ratatui
 //! `TestBackend` 200x60), with N images whose log panes hold L lines each.
 //! The model is filled through `update` with synthetic engine events (as
-//! `tests/ui_support` does): a third of the images done, the rest building,
+//! `tests/model_support` does): a third of the images done, the rest building,
 //! each with a few steps; the ring capacity is raised to L when L exceeds
 //! the default 10 000, to show what a bigger ring would cost.
 //!

@@ -5,7 +5,7 @@
 //! in `parse_fixtures.rs`.
 #![allow(clippy::unwrap_used)]
 
-mod ui_support;
+mod model_support;
 
 use std::time::Duration;
 
@@ -14,10 +14,10 @@ use crossterm::event::KeyCode;
 use kiln::app::status::Status;
 use kiln::app::view::Mode;
 use kiln::app::{update, Command, Msg};
+use kiln::protocol::PushEvent;
 use kiln::protocol::{EngineEvent, Phase};
-use kiln::protocol::{ImageHistory, PushEvent};
+use model_support::*;
 use ratatui::style::Color;
-use ui_support::*;
 
 /// The row of the list (or any screen line) that mentions `what`.
 fn line_with<'a>(screen: &'a str, what: &str) -> &'a str {
@@ -82,16 +82,7 @@ fn bug3_sub_second_builds_show_their_duration_and_keep_it_while_pushing() {
 #[test]
 fn bug4_no_eta_rather_than_a_wrong_one() {
     let mut app = app();
-    update(
-        &mut app,
-        Msg::HistoryKnown(vec![(
-            "base".into(),
-            ImageHistory {
-                usual_steps: vec![("RUN make".into(), Duration::from_secs(4))],
-                ..Default::default()
-            },
-        )]),
-    );
+    usually(&mut app, "base", "RUN make", Duration::from_secs(4));
     build(&mut app, &[BASE], 0.0);
     started(&mut app, BASE, 0.0);
     step(&mut app, BASE, 1, 1, "RUN make", false, 0.0);
@@ -206,7 +197,7 @@ fn bug8_keys_say_why_they_did_nothing() {
     assert!(said.contains("nothing to cancel"), "{said:?}");
 
     // An image failing again at once: the status line says so.
-    let mut app = ui_support::app();
+    let mut app = model_support::app();
     build(&mut app, &[BASE], 0.0);
     let fail = |app: &mut kiln::app::App, at| {
         engine(

@@ -2,20 +2,16 @@
 //! steps and the scheduler, as sequences of messages in and events out.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+mod model_support;
+
 use std::time::{Duration, Instant};
 
 use kiln::app::event::EventKind;
 use kiln::app::status::Status;
-use kiln::app::{update, App, Command, Msg, RunOptions};
-use kiln::protocol::{BuildEvent, ImageHistory};
+use kiln::app::{update, Command, Msg, RunOptions};
+use kiln::protocol::ImageHistory;
 use kiln::protocol::{ChangeCheck, EngineEvent, Phase, SkipReason};
-
-fn app(yaml: &str) -> App {
-    let env = |_: &str| None;
-    let loaded = kiln::config::load_str(Path::new("kiln.yaml"), yaml, &env).expect("valid config");
-    App::new(&loaded.config, &RunOptions::default())
-}
+use model_support::*;
 
 const STACK: &str = "
 defaults: {stall_after: 60s, timeout: 10m, jobs: 1}
@@ -25,49 +21,9 @@ images:
   - {name: solo, image: 'x/solo:1'}
 ";
 
-fn kinds(cmds: &[Command]) -> Vec<EventKind> {
-    cmds.iter()
-        .filter_map(|c| match c {
-            Command::Emit(e) => Some(e.kind.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn engine(app: &mut App, image: usize, at: Instant, event: EngineEvent) -> Vec<Command> {
-    let run = app.images[image].run;
-    update(
-        app,
-        Msg::Engine {
-            run,
-            image,
-            at,
-            event,
-        },
-    )
-}
-
-fn step(name: &str) -> EngineEvent {
-    EngineEvent::Build(BuildEvent::Step {
-        id: name.into(),
-        index: None,
-        total: None,
-        name: name.into(),
-        cached: false,
-        shared: false,
-    })
-}
-
-fn log(line: &str) -> EngineEvent {
-    EngineEvent::Build(BuildEvent::Log {
-        step: None,
-        line: line.into(),
-    })
-}
-
 #[test]
 fn jobs_limit_and_dependencies_decide_what_starts() {
-    let mut a = app(STACK);
+    let mut a = app_from(STACK);
     let t0 = Instant::now();
     let cmds = update(
         &mut a,
@@ -114,7 +70,7 @@ fn jobs_limit_and_dependencies_decide_what_starts() {
 
 #[test]
 fn silence_past_stall_after_is_a_stall_and_output_resumes_it() {
-    let mut a = app(STACK);
+    let mut a = app_from(STACK);
     let t0 = Instant::now();
     update(
         &mut a,
@@ -123,7 +79,7 @@ fn silence_past_stall_after_is_a_stall_and_output_resumes_it() {
             at: t0,
         },
     );
-    engine(&mut a, 0, t0, step("RUN make"));
+    engine(&mut a, 0, t0, step_event("RUN make"));
     assert!(kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(59)))).is_empty());
     assert_eq!(a.images[0].status, Status::Building);
 
@@ -148,7 +104,7 @@ fn silence_past_stall_after_is_a_stall_and_output_resumes_it() {
         &mut a,
         0,
         t0 + Duration::from_secs(75),
-        log("finally"),
+        log_event("finally"),
     ));
     assert_eq!(k[0], EventKind::Resumed { silent_ms: 75_000 });
     assert_eq!(a.images[0].status, Status::Building);
@@ -169,12 +125,14 @@ fn silence_past_stall_after_is_a_stall_and_output_resumes_it() {
 
 #[test]
 fn a_build_past_its_timeout_is_cancelled_and_its_dependents_skipped() {
-    let mut a = app("
+    let mut a = app_from(
+        "
 defaults: {timeout: 30s, stall_after: 1h}
 images:
   - {name: base, image: 'x/base:1'}
   - {name: web, image: 'x/web:1', depends_on: [base]}
-");
+",
+    );
     let t0 = Instant::now();
     update(
         &mut a,
@@ -183,7 +141,12 @@ images:
             at: t0,
         },
     );
-    engine(&mut a, 0, t0 + Duration::from_secs(29), log("still going"));
+    engine(
+        &mut a,
+        0,
+        t0 + Duration::from_secs(29),
+        log_event("still going"),
+    );
     let cmds = update(&mut a, Msg::Tick(t0 + Duration::from_secs(30)));
     assert!(cmds.contains(&Command::Cancel {
         run: a.images[0].run,
@@ -201,12 +164,12 @@ images:
     assert!(a.is_idle());
     assert_eq!(a.exit_code(), 1);
     // Late output from the cancelled build is dropped.
-    assert!(engine(&mut a, 0, t0 + Duration::from_secs(31), log("late")).is_empty());
+    assert!(engine(&mut a, 0, t0 + Duration::from_secs(31), log_event("late")).is_empty());
 }
 
 #[test]
 fn a_step_well_past_its_usual_duration_is_flagged_once() {
-    let mut a = app(STACK);
+    let mut a = app_from(STACK);
     let t0 = Instant::now();
     // What history knows arrives when it opens, before anything builds.
     update(
@@ -231,17 +194,17 @@ fn a_step_well_past_its_usual_duration_is_flagged_once() {
         },
     );
     assert_eq!(a.images[0].eta(t0), Some(Duration::from_secs(10)));
-    engine(&mut a, 0, t0, step("RUN make"));
+    engine(&mut a, 0, t0, step_event("RUN make"));
     // 3x usual is 12 s, but the margin asks for more than usual + 10 s = 14 s.
     for s in [5, 12, 13] {
-        engine(&mut a, 0, t0 + Duration::from_secs(s), log("tick"));
+        engine(&mut a, 0, t0 + Duration::from_secs(s), log_event("tick"));
         let k = kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(s))));
         assert!(
             !k.iter().any(|k| matches!(k, EventKind::SlowStep { .. })),
             "flagged at {s}s"
         );
     }
-    engine(&mut a, 0, t0 + Duration::from_secs(15), log("tick"));
+    engine(&mut a, 0, t0 + Duration::from_secs(15), log_event("tick"));
     let k = kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(15))));
     assert_eq!(
         k,
@@ -256,7 +219,7 @@ fn a_step_well_past_its_usual_duration_is_flagged_once() {
 
 #[test]
 fn without_history_nothing_is_slow() {
-    let mut a = app(STACK);
+    let mut a = app_from(STACK);
     let t0 = Instant::now();
     update(
         &mut a,
@@ -265,9 +228,9 @@ fn without_history_nothing_is_slow() {
             at: t0,
         },
     );
-    engine(&mut a, 0, t0, step("RUN make"));
+    engine(&mut a, 0, t0, step_event("RUN make"));
     for s in (10..600).step_by(10) {
-        engine(&mut a, 0, t0 + Duration::from_secs(s), log("tick"));
+        engine(&mut a, 0, t0 + Duration::from_secs(s), log_event("tick"));
         let k = kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(s))));
         assert!(!k.iter().any(|k| matches!(k, EventKind::SlowStep { .. })));
     }
@@ -276,7 +239,7 @@ fn without_history_nothing_is_slow() {
 
 #[test]
 fn ctrl_c_cancels_running_and_queued_images() {
-    let mut a = app(STACK);
+    let mut a = app_from(STACK);
     let t0 = Instant::now();
     update(
         &mut a,
@@ -297,7 +260,7 @@ fn ctrl_c_cancels_running_and_queued_images() {
 
 #[test]
 fn the_daemon_going_silent_is_reported_once_and_its_return_too() {
-    let mut a = app(STACK);
+    let mut a = app_from(STACK);
     let down = || Msg::DaemonHealth {
         ok: false,
         detail: "connection refused".into(),
@@ -328,9 +291,7 @@ fn the_daemon_going_silent_is_reported_once_and_its_return_too() {
 
 /// The check a StartBuild of image 0 carries, once history is open.
 fn first_check(yaml: &str, opts: RunOptions) -> ChangeCheck {
-    let env = |_: &str| None;
-    let loaded = kiln::config::load_str(Path::new("kiln.yaml"), yaml, &env).expect("valid config");
-    let mut a = App::new(&loaded.config, &opts);
+    let mut a = app_with(yaml, &opts);
     update(&mut a, Msg::HistoryKnown(Vec::new()));
     let cmds = update(
         &mut a,
@@ -395,7 +356,7 @@ fn a_stop_cancels_everything_and_its_reason_sets_the_exit_code() {
         (Stop::Hangup, 129),
         (Stop::OutputClosed, 1),
     ] {
-        let mut a = app(STACK);
+        let mut a = app_from(STACK);
         let t0 = Instant::now();
         update(
             &mut a,

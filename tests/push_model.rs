@@ -3,22 +3,16 @@
 //! own timeout clock, failures that leave dependents alone, `kiln push`.
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+mod model_support;
+
+use std::time::Instant;
 
 use kiln::app::event::EventKind;
 use kiln::app::status::Status;
 use kiln::app::{update, App, Command, Msg, RunOptions};
 use kiln::protocol::PushEvent;
 use kiln::protocol::{ChangeCheck, EngineEvent, Phase};
-
-fn app(yaml: &str, opts: RunOptions) -> (tempfile::TempDir, App) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kiln.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let loaded = kiln::config::load(&path, &|_| None).unwrap_or_else(|e| panic!("{e}"));
-    let app = App::new(&loaded.config, &opts);
-    (dir, app)
-}
+use model_support::*;
 
 const STACK: &str = r#"
 defaults: {stall_after: 60s, timeout: 10m}
@@ -31,40 +25,28 @@ images:
     depends_on: [a]
 "#;
 
+/// An App and messages to it at seconds after the base (`t`).
 struct Run {
     app: App,
-    t0: Instant,
-    _dir: tempfile::TempDir,
 }
 
 impl Run {
     fn new(yaml: &str, opts: RunOptions) -> Run {
-        let (_dir, app) = app(yaml, opts);
         Run {
-            app,
-            t0: Instant::now(),
-            _dir,
+            app: app_with(yaml, &opts),
         }
     }
     fn at(&self, secs: f64) -> Instant {
-        self.t0 + Duration::from_secs_f64(secs)
+        t(secs)
     }
     fn send(&mut self, msg: Msg) -> Vec<Command> {
         update(&mut self.app, msg)
     }
     fn engine(&mut self, image: usize, secs: f64, event: EngineEvent) -> Vec<Command> {
-        let run = self.app.images[image].run;
-        let at = self.at(secs);
-        self.send(Msg::Engine {
-            run,
-            image,
-            at,
-            event,
-        })
+        engine(&mut self.app, image, secs, event)
     }
     fn tick(&mut self, secs: f64) -> Vec<Command> {
-        let at = self.at(secs);
-        self.send(Msg::Tick(at))
+        tick(&mut self.app, secs)
     }
     fn layer(&mut self, secs: f64, id: &str, status: &str, cur: Option<u64>) -> Vec<Command> {
         self.engine(
@@ -81,27 +63,6 @@ impl Run {
             },
         )
     }
-}
-
-fn kinds(cmds: &[Command]) -> Vec<&EventKind> {
-    cmds.iter()
-        .filter_map(|c| match c {
-            Command::Emit(e) => Some(&e.kind),
-            _ => None,
-        })
-        .collect()
-}
-
-fn types(cmds: &[Command]) -> Vec<String> {
-    kinds(cmds)
-        .iter()
-        .map(|k| {
-            serde_json::to_value(k).unwrap()["type"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
 }
 
 /// Build `a` (push: true) up to the start of its push at t=10.
@@ -201,7 +162,7 @@ fn a_silent_layer_stalls_the_push_and_its_progress_resumes_it() {
     }
     let ev = kinds(&stalled);
     assert_eq!(ev.len(), 1, "{ev:?}");
-    match ev[0] {
+    match &ev[0] {
         EventKind::Stalled {
             silent_ms,
             phase,
@@ -326,9 +287,9 @@ fn kiln_push_pushes_without_building_and_cli_push_enables_it() {
     assert_eq!(r.app.images[1].status, Status::Pushing);
     assert_eq!(r.app.images[0].status, Status::Idle);
 
-    let (_d, app) = app(
+    let app = app_with(
         STACK,
-        RunOptions {
+        &RunOptions {
             push: true,
             ..Default::default()
         },

@@ -6,29 +6,20 @@
 //! stall and its end, a slow step, and a failure of two lines.
 #![allow(clippy::unwrap_used)]
 
-mod ui_support;
+mod model_support;
 
 use std::time::Duration;
 
 use kiln::app::event::Event;
 use kiln::app::log::LogLine;
 use kiln::app::{update, App, Command, Msg};
-use kiln::history::{History, Recorder};
 use kiln::protocol::{
     BuildEvent, BuilderKind, EngineEvent, ImageHistory, LastRun, Phase, RunResult,
 };
-use ui_support::*;
+use model_support::*;
 
 const BUILDER: &str = "[builder 3/4] RUN make";
 const RUNTIME: &str = "[stage-1 4/4] RUN make test";
-
-/// The emitted events of a batch of commands.
-fn emitted(cmds: Vec<Command>, into: &mut Vec<Event>) {
-    into.extend(cmds.into_iter().filter_map(|c| match c {
-        Command::Emit(e) => Some(e),
-        _ => None,
-    }));
-}
 
 /// A BuildKit step `(cached, shared)`.
 fn buildkit_step(
@@ -68,19 +59,9 @@ fn line_of(app: &mut App, step: &str, line: &str, at: f64) -> Vec<Command> {
 /// Base's run, as the model shows it, and the events it emitted.
 fn a_run() -> (App, Vec<Event>) {
     let mut app = app();
-    // History knows how long the runtime's step usually takes: 1 s.
-    update(
-        &mut app,
-        Msg::HistoryKnown(vec![(
-            "base".into(),
-            ImageHistory {
-                usual_steps: vec![(RUNTIME.into(), Duration::from_secs(1))],
-                ..ImageHistory::default()
-            },
-        )]),
-    );
+    usually(&mut app, "base", RUNTIME, Duration::from_secs(1));
     let mut events = Vec::new();
-    let mut keep = |cmds: Vec<Command>| emitted(cmds, &mut events);
+    let mut keep = |cmds: Vec<Command>| events.extend(emitted(&cmds));
     keep(build(&mut app, &[BASE], 0.0));
     let started = EngineEvent::Started {
         builder: BuilderKind::Buildkit,
@@ -117,26 +98,6 @@ fn a_run() -> (App, Vec<Event>) {
     };
     keep(engine(&mut app, BASE, 42.0, failed));
     (app, events)
-}
-
-/// What the recorder saves of `events`: base's saved log, line by line.
-fn saved_log(events: &[Event]) -> Vec<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let history = History::open(dir.path(), &dir.path().join("kiln.yaml")).unwrap();
-    let mut recorder = Recorder::new(history);
-    for e in events {
-        assert_eq!(recorder.record(e), None);
-    }
-    let history = History::open(dir.path(), &dir.path().join("kiln.yaml")).unwrap();
-    let path = history.runs("base").unwrap()[0]
-        .log_path
-        .clone()
-        .expect("a saved log");
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
 }
 
 /// The pane of an image this session has not built, when history opens
@@ -189,7 +150,7 @@ fn a_saved_log_replays_exactly_as_it_was_shown() {
         texts.iter().any(|t| t.starts_with("slower than usual: ")),
         "{texts:#?}"
     );
-    let log = saved_log(&events);
+    let log = saved_log(&events, "base");
     assert!(
         log.contains(&"==> [1/4] FROM busybox  (cached)".to_string()),
         "{log:#?}"

@@ -7,7 +7,7 @@
 //! pane, the saved log and `--plain`.
 #![allow(clippy::unwrap_used)]
 
-mod ui_support;
+mod model_support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,7 +18,6 @@ use kiln::app::{update, App, Command, Msg};
 use kiln::engine::parse::BuildKitParser;
 use kiln::engine::steps::OwnSteps;
 use kiln::headless::{Format, Printer};
-use kiln::history::{History, Recorder};
 use kiln::protocol::BuildEvent;
 use kiln::protocol::{BuilderKind, EngineEvent};
 
@@ -73,7 +72,7 @@ fn dockerfile_steps(events: &[BuildEvent]) -> Vec<(String, bool, bool)> {
 
 /// One image, `app`, run through the model: every event the model emits.
 fn through_the_model(events: Vec<BuildEvent>) -> (App, Vec<Event>) {
-    let mut app = ui_support::app_from("images:\n  - name: base\n");
+    let mut app = model_support::app_from("images:\n  - name: base\n");
     let start = Instant::now();
     let mut emitted = Vec::new();
     let mut send = |app: &mut App, msg: Msg| {
@@ -115,23 +114,6 @@ fn through_the_model(events: Vec<BuildEvent>) -> (App, Vec<Event>) {
 
 fn pane(app: &App) -> Vec<String> {
     app.images[0].log.iter().map(|l| l.text.clone()).collect()
-}
-
-fn saved_log(emitted: &[Event]) -> Vec<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let history = History::open(dir.path(), &dir.path().join("kiln.yaml")).unwrap();
-    let mut recorder = Recorder::new(history);
-    for e in emitted {
-        assert_eq!(recorder.record(e), None);
-    }
-    let history = History::open(dir.path(), &dir.path().join("kiln.yaml")).unwrap();
-    let runs = history.runs("base").unwrap();
-    let path = runs[0].log_path.clone().expect("a log file");
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
 }
 
 fn plain(emitted: &[Event]) -> Vec<String> {
@@ -205,7 +187,11 @@ fn parallel_stages_lines_are_attributed_to_their_own_step() {
         expected(&|n: &str| n.to_string())
     );
     assert_eq!(
-        between(&saved_log(&emitted), BUILDER_RUN, "runtime line 6"),
+        between(
+            &model_support::saved_log(&emitted, "base"),
+            BUILDER_RUN,
+            "runtime line 6"
+        ),
         expected(&|n: &str| format!("==> {n}"))
     );
     assert_eq!(
@@ -291,7 +277,7 @@ fn a_build_sharing_work_with_another_shows_its_own_steps() {
     let header = format!("[builder 2/3] {shared_run}  SHARED");
     let at = pane_view.iter().position(|l| *l == header).unwrap();
     assert_eq!(pane_view[at + 1], "shared step");
-    let log = saved_log(&emitted);
+    let log = model_support::saved_log(&emitted, "base");
     assert!(
         log.contains(&format!("==> [builder 2/3] {shared_run}  (shared)")),
         "{log:#?}"

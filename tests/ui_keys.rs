@@ -2,7 +2,7 @@
 //! and commands out, with synthetic instants.
 #![allow(clippy::unwrap_used)]
 
-mod ui_support;
+mod model_support;
 
 use crossterm::event::{KeyCode, KeyModifiers, MouseEventKind};
 use kiln::app::log::LineKind;
@@ -10,7 +10,7 @@ use kiln::app::status::Status;
 use kiln::app::view::{Focus, Mode};
 use kiln::app::{update, Command, Msg};
 use kiln::protocol::{ChangeCheck, EngineEvent};
-use ui_support::*;
+use model_support::*;
 
 #[test]
 fn arrows_and_jk_move_the_selection_within_bounds() {
@@ -94,7 +94,7 @@ fn c_cancels_the_selected_build_and_its_dependents_are_skipped() {
     assert_eq!(app.images[BASE].status, Status::Cancelled);
     assert!(matches!(app.images[WEB].status, Status::Skipped(_)));
     // A queued image is cancelled without an engine command.
-    let mut app = ui_support::app();
+    let mut app = model_support::app();
     key(&mut app, KeyCode::Char('B'), 0.0);
     key(&mut app, KeyCode::Char('j'), 0.0);
     let cmds = key(&mut app, KeyCode::Char('c'), 1.0);

@@ -3,7 +3,7 @@
 //! carries meaning. Every time is a synthetic instant: no real clock.
 #![allow(clippy::unwrap_used)]
 
-mod ui_support;
+mod model_support;
 
 use crossterm::event::KeyCode;
 
@@ -11,8 +11,8 @@ use kiln::app::log::LogRing;
 use kiln::app::status::Status;
 
 use kiln::protocol::{EngineEvent, Phase};
+use model_support::*;
 use ratatui::style::Color;
-use ui_support::*;
 
 /// base building (step 3/4 after two cache hits), web and api queued.
 fn building() -> kiln::app::App {
@@ -191,7 +191,7 @@ fn state_colours() {
     let buf = render_buffer(&mut app, 100, 16);
     assert_eq!(symbol_cell(&buf, BASE).fg, Color::Red, "failed");
 
-    let mut app = ui_support::app();
+    let mut app = model_support::app();
     build(&mut app, &[BASE], 0.0);
     built(&mut app, BASE, 1.0);
     let buf = render_buffer(&mut app, 100, 16);

@@ -4,7 +4,7 @@
 //! Messages in, state and commands out, with synthetic instants.
 #![allow(clippy::unwrap_used)]
 
-mod ui_support;
+mod model_support;
 
 use std::sync::Arc;
 
@@ -14,9 +14,9 @@ use kiln::app::status::Status;
 use kiln::app::{update, App, Command, Msg};
 use kiln::config::Config;
 use kiln::protocol::{Phase, WatchEvent};
-use ui_support::*;
+use model_support::*;
 
-/// The stack of `ui_support` (base ← web, base ← api, tools prebuilt;
+/// The stack of `model_support` (base ← web, base ← api, tools prebuilt;
 /// two jobs), watched whole, the watcher set up at `t(0)`.
 fn watching() -> App {
     let mut app = app();
@@ -96,7 +96,7 @@ fn notes(app: &App, image: usize) -> Vec<String> {
         .collect()
 }
 
-/// A stack like `ui_support::STACK`, loaded from `yaml`.
+/// A stack like `model_support::STACK`, loaded from `yaml`.
 fn stack(yaml: &str) -> Arc<Config> {
     let dir = tempfile::tempdir().unwrap();
     for name in ["base", "web", "api", "extra"] {

@@ -1,6 +1,8 @@
-//! Shared by the dashboard's tests: an App from a YAML stack (contexts in a
-//! temp dir), messages with synthetic instants relative to one base, and
-//! rendering to a TestBackend.
+//! Shared by the model's tests (the dashboard's too: they draw the model):
+//! an App from a YAML stack (contexts in a temp dir), messages at made-up
+//! instants (seconds after one base, `t`, or any `Instant`), the events a
+//! batch of commands emits, what the history's recorder saves of them,
+//! and rendering to a TestBackend.
 #![allow(dead_code)]
 
 use std::sync::OnceLock;
@@ -8,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
+use kiln::app::event::{Event, EventKind};
 use kiln::app::{update, App, Command, Msg, RunOptions};
-use kiln::protocol::BuildEvent;
-use kiln::protocol::{BuilderKind, EngineEvent};
+use kiln::history::{History, Recorder};
+use kiln::protocol::{BuildEvent, BuilderKind, EngineEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -40,7 +43,16 @@ pub fn app() -> App {
     app_from(STACK)
 }
 
+/// The App of `yaml` (its images `base`, `web` and `api` may build from
+/// contexts of those names), drawn in colour.
 pub fn app_from(yaml: &str) -> App {
+    let mut app = app_with(yaml, &RunOptions::default());
+    app.view.color = true;
+    app
+}
+
+/// The App of `yaml` with the command line's `opts`.
+pub fn app_with(yaml: &str, opts: &RunOptions) -> App {
     let dir = tempfile::tempdir().unwrap();
     for name in ["base", "web", "api"] {
         std::fs::create_dir_all(dir.path().join(name)).unwrap();
@@ -49,15 +61,30 @@ pub fn app_from(yaml: &str) -> App {
     let env = |_: &str| None;
     let loaded = kiln::config::load_str(&dir.path().join("kiln.yaml"), yaml, &env)
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut app = App::new(&loaded.config, &RunOptions::default());
-    app.view.color = true;
-    app
+    App::new(&loaded.config, opts)
 }
 
 /// The instant `secs` seconds after a fixed base.
 pub fn t(secs: f64) -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();
     *BASE.get_or_init(Instant::now) + Duration::from_secs_f64(secs)
+}
+
+/// When a message happens: seconds after the base (`t`), or an instant.
+pub trait At {
+    fn instant(self) -> Instant;
+}
+
+impl At for f64 {
+    fn instant(self) -> Instant {
+        t(self)
+    }
+}
+
+impl At for Instant {
+    fn instant(self) -> Instant {
+        self
+    }
 }
 
 pub fn key(app: &mut App, code: KeyCode, at: f64) -> Vec<Command> {
@@ -105,31 +132,113 @@ pub fn mouse(app: &mut App, kind: MouseEventKind, column: u16, row: u16, at: f64
     )
 }
 
-pub fn tick(app: &mut App, at: f64) -> Vec<Command> {
-    update(app, Msg::Tick(t(at)))
+pub fn tick(app: &mut App, at: impl At) -> Vec<Command> {
+    update(app, Msg::Tick(at.instant()))
 }
 
-pub fn build(app: &mut App, images: &[usize], at: f64) -> Vec<Command> {
+pub fn build(app: &mut App, images: &[usize], at: impl At) -> Vec<Command> {
     update(
         app,
         Msg::BuildRequested {
             images: images.to_vec(),
-            at: t(at),
+            at: at.instant(),
         },
     )
 }
 
-pub fn engine(app: &mut App, image: usize, at: f64, event: EngineEvent) -> Vec<Command> {
+/// What the engine reports of `image`'s current run, at `at`.
+pub fn engine(app: &mut App, image: usize, at: impl At, event: EngineEvent) -> Vec<Command> {
     let run = app.images[image].run;
     update(
         app,
         Msg::Engine {
             run,
             image,
-            at: t(at),
+            at: at.instant(),
             event,
         },
     )
+}
+
+/// A BuildKit-style step named `name` (its id is its name).
+pub fn step_event(name: &str) -> EngineEvent {
+    EngineEvent::Build(BuildEvent::Step {
+        id: name.into(),
+        index: None,
+        total: None,
+        name: name.into(),
+        cached: false,
+        shared: false,
+    })
+}
+
+/// A line of output of no known step.
+pub fn log_event(line: &str) -> EngineEvent {
+    EngineEvent::Build(BuildEvent::Log {
+        step: None,
+        line: line.into(),
+    })
+}
+
+/// History opens knowing how long `step` of `image` usually takes.
+pub fn usually(app: &mut App, image: &str, step: &str, takes: Duration) -> Vec<Command> {
+    update(
+        app,
+        Msg::HistoryKnown(vec![(
+            image.into(),
+            kiln::protocol::ImageHistory {
+                usual_steps: vec![(step.into(), takes)],
+                ..Default::default()
+            },
+        )]),
+    )
+}
+
+/// The events a batch of commands emits.
+pub fn emitted(cmds: &[Command]) -> Vec<Event> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Emit(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The kinds of the events a batch of commands emits.
+pub fn kinds(cmds: &[Command]) -> Vec<EventKind> {
+    emitted(cmds).into_iter().map(|e| e.kind).collect()
+}
+
+/// Their `type`s, as the JSON contract names them.
+pub fn types(cmds: &[Command]) -> Vec<String> {
+    kinds(cmds)
+        .iter()
+        .map(|k| {
+            serde_json::to_value(k).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// What the history's recorder saves of `events`: `image`'s (first) saved
+/// log, line by line.
+pub fn saved_log(events: &[Event], image: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(dir.path(), &dir.path().join("kiln.yaml")).unwrap();
+    let mut recorder = Recorder::new(history);
+    for e in events {
+        assert_eq!(recorder.record(e), None);
+    }
+    let history = History::open(dir.path(), &dir.path().join("kiln.yaml")).unwrap();
+    let runs = history.runs(image).unwrap();
+    let path = runs[0].log_path.clone().expect("a saved log");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 pub fn started(app: &mut App, image: usize, at: f64) {
