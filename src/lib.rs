@@ -2,9 +2,9 @@
 //!
 //! The shape is the Elm architecture (ARCHITECTURE.md): `app` owns all
 //! state and changes it only in `app::update`; `engine` does every Docker
-//! I/O in tasks that report back as messages; `runtime` runs the loop that
-//! joins them; `headless` and the dashboard (`tui`, drawing with `ui`) only
-//! print or draw the model. Everything printed goes through `output`,
+//! I/O in tasks that report back (what both read is `protocol`'s);
+//! `runtime` runs the loop that joins them; `headless` and the dashboard
+//! (`tui`, drawing with `ui`) only print or draw the model. Everything printed goes through `output`,
 //! which sanitises it (`sanitize`).
 
 pub mod app;
