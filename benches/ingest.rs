@@ -15,7 +15,12 @@
 //! ```
 //!
 //! (`scripts/bench-callgrind` does this for every workload.)
-#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::string_slice,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::path::Path;
 use std::rc::Rc;

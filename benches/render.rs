@@ -12,7 +12,12 @@
 //! KILN_BENCH_ONCE="list 20 images x 10000 lines" valgrind --tool=callgrind \
 //!   --toggle-collect='*workload*' target/release/deps/render-<hash>
 //! ```
-#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::string_slice,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -2,7 +2,12 @@
 //! readable form, decoding BuildKit trace items.
 //!
 //! usage: `dump_fixture FILE.jsonl`
-#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::string_slice,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 use bollard::models::{BuildInfo, BuildInfoAux};
 
 fn main() {

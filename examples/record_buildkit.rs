@@ -6,7 +6,12 @@
 //! proxy writes them; see tests/fixtures/README.md). This program only drives
 //! the build (a BuildKit build needs a session over a hijacked connection,
 //! which bollard provides) and prints a summary of what bollard yields.
-#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::string_slice,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use bollard::{body_full, ClientVersion, Docker};
 use futures::StreamExt;

@@ -8,7 +8,7 @@
 //! written inline, followed through `pub use` re-exports to the file that
 //! defines it, as the compiler does; test code (`#[cfg(test)]` and after)
 //! does not count, nor does importing one's own ancestor.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! order, tags, failures and their dependents, .dockerignore, cancellation.
 //! (The legacy builder's build containers show in `docker ps`, which is what
 //! the cancellation test watches.)
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 

@@ -5,7 +5,7 @@
 //! expectations written by hand from the compose specification (and, where
 //! compose v1 understands the file, `docker-compose config`); located
 //! errors; and the shop built on the real daemon.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Several kiln processes on one history: the first ones to open a fresh
 //! data dir create its schema together (one transaction, waiting for each
 //! other), and every run is recorded.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Behaviour of the public `config` API on whole files: exact error
 //! positions, reporting everything at once, dependencies, discovery, and
 //! robustness against garbage. Uses only the public API.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;

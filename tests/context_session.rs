@@ -4,7 +4,7 @@
 //! Dockerfile in a subdirectory or outside the context, and a fallback to
 //! the tar upload when the daemon cannot open the session. Real daemon,
 //! except for the fallback (a scripted fake daemon).
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 

@@ -4,7 +4,7 @@
 //! reported as "no credentials"; a malformed config.json is named by file
 //! and key path, never by a value. Real daemon, real registry with a
 //! password.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 

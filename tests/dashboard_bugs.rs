@@ -3,7 +3,7 @@
 //! fix. Bug 1 (edited tags pushed) is `ui_keys::edited_tags_are_what_is_pushed`
 //! and the registry test in `tui_tmux.rs`; bug 10 (stdout/stderr order) is
 //! in `parse_fixtures.rs`.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod model_support;
 

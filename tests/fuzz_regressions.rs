@@ -2,7 +2,7 @@
 //! `tests/fixtures/fuzz/<target>/` goes through the same function the
 //! cargo-fuzz target of that name runs (`fuzz/harness.rs`), so a crash once
 //! found stays fixed. `scripts/fuzz` explains how inputs get there.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 #[path = "../fuzz/harness.rs"]
 mod harness;

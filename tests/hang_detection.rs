@@ -1,5 +1,5 @@
 //! Stalls and timeouts of real builds on the real daemon.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Change detection, build history and saved logs against the real daemon.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! What history keeps of a run for the dashboard and `kiln ls`: its tags,
 //! the tags pushed after it, its error and last step; and an older history
 //! file gaining them without losing its runs (migrations only append).
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 

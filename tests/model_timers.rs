@@ -1,6 +1,6 @@
 //! The model's timers on a fake clock: stalls, resumes, timeouts, slow
 //! steps and the scheduler, as sequences of messages in and events out.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod model_support;
 

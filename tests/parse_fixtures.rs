@@ -1,6 +1,6 @@
 //! Replays output recorded from a real Docker 20.10 daemon (see
 //! tests/fixtures/README.md) through the public parsing API.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 use std::path::{Path, PathBuf};
 

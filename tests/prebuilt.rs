@@ -1,6 +1,6 @@
 //! Prebuilt images (`image:` entries): never built, checked to exist,
 //! pulled when `pull: true` — from a local registry, never the internet.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 

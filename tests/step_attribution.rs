@@ -5,7 +5,7 @@
 //! events go the engine's way (parser, then the image's own steps), then
 //! through the model into the three readable views: the dashboard's log
 //! pane, the saved log and `--plain`.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod model_support;
 

@@ -6,7 +6,7 @@
 //! cached image with `F`, and ignores the `q` that closes `?`; tags edited
 //! with `e` are the ones pushed to the registry. `q` leaves the alternate
 //! screen and the shell is back.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! The dashboard's keys and mouse as `update` sequences: messages in, state
 //! and commands out, with synthetic instants.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod model_support;
 

@@ -1,7 +1,7 @@
 //! Whole dashboard screens rendered to a TestBackend and snapshotted with
 //! insta (tests/snapshots/), plus direct checks of the cells whose colour
 //! carries meaning. Every time is a synthetic instant: no real clock.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod model_support;
 

@@ -2,7 +2,7 @@
 //! rebuilds and when, one more build for changes during a build (or a
 //! restart), stack reloads good and bad, a vanished context, and `W`.
 //! Messages in, state and commands out, with synthetic instants.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod model_support;
 
