@@ -34,8 +34,7 @@ use kiln::app::{update, App, Command, Msg, RunOptions};
 use kiln::engine::parse::{BuildKitParser, LegacyParser};
 use kiln::headless::{Format, Printer};
 use kiln::history::{History, Recorder};
-use kiln::protocol::BuildEvent;
-use kiln::protocol::{BuilderKind, EngineEvent};
+use kiln::protocol::{BuildEvent, BuilderKind, EngineEvent};
 
 const LINES: usize = 100_000;
 /// Lines per daemon message (the daemon sends one per write, often many lines).

@@ -26,8 +26,7 @@ use criterion::{criterion_group, BenchmarkId, Criterion};
 
 use kiln::app::log::LogRing;
 use kiln::app::{update, App, Msg, RunOptions};
-use kiln::protocol::BuildEvent;
-use kiln::protocol::{BuilderKind, EngineEvent};
+use kiln::protocol::{BuildEvent, BuilderKind, EngineEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 

@@ -14,8 +14,7 @@ use crossterm::event::KeyCode;
 use kiln::app::status::Status;
 use kiln::app::view::Mode;
 use kiln::app::{update, Command, Msg};
-use kiln::protocol::PushEvent;
-use kiln::protocol::{EngineEvent, Phase};
+use kiln::protocol::{EngineEvent, Phase, PushEvent};
 use model_support::*;
 use ratatui::style::Color;
 

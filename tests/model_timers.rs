@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use kiln::app::event::EventKind;
 use kiln::app::status::Status;
 use kiln::app::{update, Command, Msg, RunOptions};
-use kiln::protocol::ImageHistory;
-use kiln::protocol::{ChangeCheck, EngineEvent, Phase, SkipReason};
+use kiln::protocol::{ChangeCheck, EngineEvent, ImageHistory, Phase, SkipReason};
 use model_support::*;
 
 const STACK: &str = "

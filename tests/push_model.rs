@@ -10,8 +10,7 @@ use std::time::Instant;
 use kiln::app::event::EventKind;
 use kiln::app::status::Status;
 use kiln::app::{update, App, Command, Msg, RunOptions};
-use kiln::protocol::PushEvent;
-use kiln::protocol::{ChangeCheck, EngineEvent, Phase};
+use kiln::protocol::{ChangeCheck, EngineEvent, Phase, PushEvent};
 use model_support::*;
 
 const STACK: &str = r#"

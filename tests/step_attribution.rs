@@ -18,8 +18,7 @@ use kiln::app::{update, App, Command, Msg};
 use kiln::engine::parse::BuildKitParser;
 use kiln::engine::steps::OwnSteps;
 use kiln::headless::{Format, Printer};
-use kiln::protocol::BuildEvent;
-use kiln::protocol::{BuilderKind, EngineEvent};
+use kiln::protocol::{BuildEvent, BuilderKind, EngineEvent};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

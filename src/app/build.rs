@@ -10,8 +10,7 @@ use super::message::Command;
 use super::status::Status;
 use super::{push, App};
 use crate::human::millis;
-use crate::protocol::{BuildEvent, LastSuccess};
-use crate::protocol::{EngineEvent, Phase, SkipReason};
+use crate::protocol::{BuildEvent, EngineEvent, LastSuccess, Phase, SkipReason};
 
 /// How many log lines a `failed` event carries.
 const FAILURE_TAIL_LINES: usize = 10;

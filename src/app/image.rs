@@ -12,8 +12,7 @@ use super::status::Status;
 use super::step_marks::StepMarks;
 
 use crate::human::format_duration;
-use crate::protocol::{BuilderKind, ImageOverride, Phase, RunId};
-use crate::protocol::{LastRun, LastSuccess, RunResult};
+use crate::protocol::{BuilderKind, ImageOverride, LastRun, LastSuccess, Phase, RunId, RunResult};
 
 /// One step of a build as the model knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Plan};
 use crate::exit;
 use crate::human::millis;
-use crate::protocol::{EngineEvent, ImageHistory, ImageOverride, RunId, SkipReason};
+use crate::protocol::{EngineEvent, ImageHistory, ImageOverride, Phase, RunId, SkipReason};
 use event::{Event, EventKind};
 use image::ImageState;
 use log::LineKind;
@@ -188,12 +188,7 @@ impl App {
     pub fn running(&self) -> usize {
         self.images
             .iter()
-            .filter(|i| {
-                matches!(
-                    i.status,
-                    Status::Building | Status::Stalled(crate::protocol::Phase::Build)
-                )
-            })
+            .filter(|i| matches!(i.status, Status::Building | Status::Stalled(Phase::Build)))
             .count()
     }
 

@@ -17,10 +17,8 @@ use super::event::EventKind;
 use super::log::LineKind;
 use super::status::Status;
 use super::{App, Command};
-use crate::human::millis;
-use crate::human::{format_duration, short_digest};
-use crate::protocol::Phase;
-use crate::protocol::PushEvent;
+use crate::human::{format_duration, millis, short_digest};
+use crate::protocol::{Phase, PushEvent};
 
 /// At most one progress tick per layer per this much event time.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(500);

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use super::status::Status;
 use super::App;
 use crate::human::format_duration;
-use crate::protocol::RunResult;
-use crate::protocol::{Phase, SkipReason};
+use crate::protocol::{Phase, RunResult, SkipReason};
 
 /// One finished run of an image in this session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,8 +16,7 @@ use super::log::LogRing;
 use super::status::Status;
 use super::App;
 use crate::config::Config;
-use crate::protocol::ImageOverride;
-use crate::protocol::RunResult;
+use crate::protocol::{ImageOverride, RunResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Focus {

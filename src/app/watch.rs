@@ -30,8 +30,7 @@ use super::status::Status;
 use super::view::Mode;
 use super::App;
 use crate::config::Config;
-use crate::protocol::Phase;
-use crate::protocol::WatchEvent;
+use crate::protocol::{Phase, WatchEvent};
 
 /// Watch mode's state in the model.
 #[derive(Debug, Clone, Default)]

@@ -14,8 +14,7 @@ use crate::engine::context::Entry;
 use crate::engine::inputs::{self, Inputs, RegistryCheck, Tags};
 use crate::engine::sink::Sink;
 use crate::human::short_id;
-use crate::protocol::LastSuccess;
-use crate::protocol::{ChangeCheck, EngineEvent, SkipReason};
+use crate::protocol::{ChangeCheck, EngineEvent, LastSuccess, SkipReason};
 
 /// What change detection found.
 pub(crate) enum Change {

@@ -8,8 +8,7 @@ use futures::StreamExt;
 
 use crate::engine::credentials;
 use crate::engine::sink::Sink;
-use crate::protocol::BuildEvent;
-use crate::protocol::{EngineEvent, SkipReason};
+use crate::protocol::{BuildEvent, EngineEvent, SkipReason};
 
 /// When a prebuilt image is pulled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

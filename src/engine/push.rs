@@ -28,8 +28,7 @@ use crate::engine::connect::{self, Endpoint, ProcessEnv};
 use crate::engine::credentials::{self, Credentials, HelperError, Store};
 use crate::engine::parse::{classify_push_error, parse_push_line, parse_push_refusal};
 use crate::engine::sink::Sink;
-use crate::protocol::{DaemonPushError, PushEvent};
-use crate::protocol::{EngineEvent, Phase};
+use crate::protocol::{DaemonPushError, EngineEvent, Phase, PushEvent};
 
 /// Connecting to the daemon for a push must not hang.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -22,8 +22,7 @@ use crate::app::status::Status;
 use crate::app::view::{self, list_offset, Focus, Mode};
 use crate::app::App;
 use crate::human::format_duration;
-use crate::protocol::RunResult;
-use crate::protocol::{Phase, SkipReason};
+use crate::protocol::{Phase, RunResult, SkipReason};
 
 /// Below this many columns a row leaves its state out: symbol, name and
 /// timer (the pane's title has the rest).

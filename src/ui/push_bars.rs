@@ -14,8 +14,7 @@ use crate::app::image::ImageState;
 use crate::app::push::Layer;
 use crate::app::status::Status;
 use crate::app::App;
-use crate::human::format_duration;
-use crate::human::human_bytes;
+use crate::human::{format_duration, human_bytes};
 
 /// Most layer rows shown; unfinished layers first.
 const MAX_LAYERS: usize = 8;

@@ -10,11 +10,10 @@ use crate::engine::parse::{BuildKitParser, LegacyParser};
 use crate::engine::session::ContextSession;
 use crate::engine::sink::Sink;
 use crate::engine::steps::OwnSteps;
-use crate::protocol::BuildEvent;
+use crate::protocol::{BuildEvent, BuilderKind, EngineEvent};
 
 use super::build_inputs::InputsFor;
 use super::{Job, Outcome};
-use crate::protocol::{BuilderKind, EngineEvent};
 
 /// Read the daemon's build stream to its end: parse it, forward the
 /// events (the steps made the image's own), and report the result.
