@@ -180,10 +180,10 @@ fn words(kind: &EventKind) -> Option<String> {
 /// A line of an image's log as its saved log keeps it: the kind in a
 /// prefix (`==> ` a step header, `kiln: FAILED: ` an error, `kiln: ` a
 /// note), a step's mark in words. [`read_saved_line`] reverses it.
-pub fn saved_line(kind: LineKind, text: &str) -> String {
+pub fn saved_line(kind: LineKind, text: String) -> String {
     match kind {
         LineKind::Step => {
-            let (name, mark) = split_mark(text, CACHED_MARK, SHARED_MARK);
+            let (name, mark) = split_mark(&text, CACHED_MARK, SHARED_MARK);
             let mark = step_mark(
                 mark == Mark::Cached,
                 mark == Mark::Shared,
@@ -194,7 +194,8 @@ pub fn saved_line(kind: LineKind, text: &str) -> String {
         }
         LineKind::Error => format!("{SAVED_ERROR}{text}"),
         LineKind::Note => format!("{SAVED_NOTE}{text}"),
-        LineKind::Output => text.to_string(),
+        // Build output, the bulk: kept as it is, not copied.
+        LineKind::Output => text,
     }
 }
 

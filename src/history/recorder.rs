@@ -62,6 +62,9 @@ pub struct Recorder {
     pub failed: Option<String>,
     /// A log was cut short by a full disk; said once.
     told_disk_full: bool,
+    /// The lines of the event being written (kept: one allocation for
+    /// the whole run, not one per line).
+    lines: Vec<String>,
 }
 
 impl Recorder {
@@ -73,6 +76,7 @@ impl Recorder {
             tags: HashMap::new(),
             failed: None,
             told_disk_full: false,
+            lines: Vec::new(),
         }
     }
 
@@ -148,80 +152,82 @@ impl Recorder {
         let Some(image) = event.image.as_deref() else {
             return Ok(None);
         };
+        let kind = &event.kind;
         let db = Trouble::from;
-        let open = self.open.get(image).map(|o| o.run);
-        let cut =
-            match &event.kind {
-                EventKind::Started { builder } => self.start_run(image, builder.as_str())?,
-                EventKind::Step { .. }
-                | EventKind::Log { .. }
-                | EventKind::Notice { .. }
-                | EventKind::Resumed { .. }
-                | EventKind::SlowStep { .. } => self.write_lines(image, &event.kind)?,
-                // A shared step's time was spent by another step or build:
-                // it says nothing about how long this step usually takes.
-                EventKind::StepDone { shared: true, .. } => Written::Ok,
-                EventKind::StepDone {
-                    name,
-                    cached,
-                    duration_ms,
-                    ..
-                } => {
-                    if let Some(run) = open {
-                        self.history
-                            .record_step(run, name, *cached, *duration_ms)
-                            .map_err(db)?;
-                    }
-                    Written::Ok
-                }
-                EventKind::Stalled {
-                    silent_ms,
-                    phase,
-                    step,
-                } => {
-                    if let Some(run) = open {
-                        self.history
-                            .record_stall(run, phase.as_str(), step.as_deref(), *silent_ms)
-                            .map_err(db)?;
-                    }
-                    self.write_lines(image, &event.kind)?
-                }
-                EventKind::Built { image_id, .. } => self.finish(image, "built", Some(image_id))?,
-                EventKind::Failed { error, .. } => {
-                    if let Some(run) = open {
-                        self.history.set_error(run, error).map_err(db)?;
-                    }
-                    self.write_lines(image, &event.kind)?
-                        .or(self.finish(image, "failed", None)?)
-                }
-                EventKind::TimedOut { .. } => self
-                    .write_lines(image, &event.kind)?
-                    .or(self.finish(image, "timed_out", None)?),
-                EventKind::Cancelled { .. } => self
-                    .write_lines(image, &event.kind)?
-                    .or(self.finish(image, "cancelled", None)?),
-                EventKind::Pushed { tag, digest } => {
-                    self.history
-                        .record_push(image, tag, digest, now_ms())
+        // (Looked up where needed: a log line, the bulk, needs no run.)
+        let run = |r: &Recorder| r.open.get(image).map(|o| o.run);
+        let cut = match kind {
+            EventKind::Started { builder } => self.start_run(image, builder.as_str())?,
+            EventKind::Step { .. }
+            | EventKind::Log { .. }
+            | EventKind::Notice { .. }
+            | EventKind::Resumed { .. }
+            | EventKind::SlowStep { .. } => self.write_lines(image, kind)?,
+            // A shared step's time was spent by another step or build:
+            // it says nothing about how long this step usually takes.
+            EventKind::StepDone { shared: true, .. } => Written::Ok,
+            EventKind::StepDone {
+                name,
+                cached,
+                duration_ms,
+                ..
+            } => {
+                if let Some(run) = run(self) {
+                    let h = &mut self.history;
+                    h.record_step(run, name, *cached, *duration_ms)
                         .map_err(db)?;
-                    Written::Ok
                 }
-                // Skipped before it started: no run to keep its inputs with
-                // (unchanged, they are the last success's already).
-                EventKind::Skipped { .. } => {
-                    self.inputs.remove(image);
-                    Written::Ok
+                Written::Ok
+            }
+            EventKind::Stalled {
+                silent_ms,
+                phase,
+                step,
+            } => {
+                if let Some(run) = run(self) {
+                    let (phase, step) = (phase.as_str(), step.as_deref());
+                    let h = &mut self.history;
+                    h.record_stall(run, phase, step, *silent_ms).map_err(db)?;
                 }
-                // Not kept: the plan, the queue, push progress (the push's
-                // result is), the session's summary, watch mode's doings.
-                EventKind::Plan { .. }
-                | EventKind::Queued
-                | EventKind::PushProgress { .. }
-                | EventKind::Summary { .. }
-                | EventKind::Watching { .. }
-                | EventKind::Changed { .. } => Written::Ok,
-            };
+                self.write_lines(image, kind)?
+            }
+            EventKind::Built { image_id, .. } => self.finish(image, "built", Some(image_id))?,
+            EventKind::Failed { error, .. } => {
+                if let Some(run) = run(self) {
+                    self.history.set_error(run, error).map_err(db)?;
+                }
+                self.ended(image, kind, "failed")?
+            }
+            EventKind::TimedOut { .. } => self.ended(image, kind, "timed_out")?,
+            EventKind::Cancelled { .. } => self.ended(image, kind, "cancelled")?,
+            EventKind::Pushed { tag, digest } => {
+                let h = &mut self.history;
+                h.record_push(image, tag, digest, now_ms()).map_err(db)?;
+                Written::Ok
+            }
+            // Skipped before it started: no run to keep its inputs with
+            // (unchanged, they are the last success's already).
+            EventKind::Skipped { .. } => {
+                self.inputs.remove(image);
+                Written::Ok
+            }
+            // Not kept: the plan, the queue, push progress (the push's
+            // result is), the session's summary, watch mode's doings.
+            EventKind::Plan { .. }
+            | EventKind::Queued
+            | EventKind::PushProgress { .. }
+            | EventKind::Summary { .. }
+            | EventKind::Watching { .. }
+            | EventKind::Changed { .. } => Written::Ok,
+        };
         Ok((cut == Written::DiskFull).then(|| image.to_string()))
+    }
+
+    /// `image`'s run ended with `result` (not built): the event's lines,
+    /// then the run finished.
+    fn ended(&mut self, image: &str, kind: &EventKind, result: &str) -> Result<Written, Trouble> {
+        let written = self.write_lines(image, kind)?;
+        Ok(written.or(self.finish(image, result, None)?))
     }
 
     /// A run of `image` started: its row, and its log file (0600).
@@ -278,13 +284,21 @@ impl Recorder {
         let Some(Open { marks, .. }) = self.open.get_mut(image) else {
             return Ok(Written::Ok);
         };
-        let mut lines = Vec::new();
-        log_lines(kind, marks, |k, text| lines.push(saved_line(k, &text)));
+        let mut lines = std::mem::take(&mut self.lines);
+        log_lines(kind, marks, |k, text| lines.push(saved_line(k, text)));
         let mut written = Written::Ok;
-        for line in lines {
-            written = written.or(self.write_line(image, &line)?);
+        let mut result = Ok(());
+        for line in lines.drain(..) {
+            match self.write_line(image, &line) {
+                Ok(w) => written = written.or(w),
+                Err(trouble) => {
+                    result = Err(trouble);
+                    break;
+                }
+            }
         }
-        Ok(written)
+        self.lines = lines;
+        result.map(|()| written)
     }
 
     /// `image`'s run ended with `result`: its log closed, its row
