@@ -7,6 +7,7 @@
 //! on the merged `extends` values. Problems are located in the file they
 //! are written in. The last test builds such a project on the real
 //! daemon.
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 
