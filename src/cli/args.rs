@@ -10,7 +10,8 @@ use crate::headless::{Format, OnLostOutput};
 #[derive(Debug, Parser)]
 #[command(
     name = "kiln",
-    version,
+    // The version and, built from a git checkout, the commit (build.rs).
+    version = env!("KILN_VERSION"),
     about = "Build a stack of Docker images and watch every build, step and push live",
     after_help = "With no subcommand, kiln opens the dashboard.\n\
                   Exit codes: 0 all succeeded or unchanged, 1 a build/push failed, timed out or was cancelled,\n\
