@@ -54,7 +54,12 @@ pub enum Cmd {
     /// Validate the stack (kiln.yaml or compose files) and print the build plan
     Check,
     /// List the images with their last result, duration and age
-    Ls,
+    Ls {
+        /// Print only the image names, one per line (for scripts and shell
+        /// completion; the history is not read)
+        #[arg(long)]
+        names: bool,
+    },
     /// Print an image's saved build log (the latest run by default)
     Logs {
         /// The image
@@ -65,6 +70,13 @@ pub enum Cmd {
     },
     /// Push images' tags as they are now (no build), with per-layer progress
     Push(PushArgs),
+    /// Print a shell completion script (e.g. `source <(kiln completions bash)`)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print kiln's manual page, kiln(1), as roff (e.g. `kiln man | man -l -`)
+    Man,
 }
 
 #[derive(Debug, Args)]

@@ -39,8 +39,17 @@ pub fn main() -> i32 {
     runtime.block_on(run(cli))
 }
 
-async fn run(cli: Cli) -> i32 {
-    let source = match stack_source(&cli) {
+async fn run(mut cli: Cli) -> i32 {
+    // The commands that need no stack: they must work where there is none.
+    match cli.command.take() {
+        Some(Cmd::Completions { shell }) => commands::completions::run(shell),
+        Some(Cmd::Man) => commands::man::run(),
+        command => run_on_stack(cli, command).await,
+    }
+}
+
+async fn run_on_stack(cli: Cli, command: Option<Cmd>) -> i32 {
+    let source = match stack_source(&cli, &command) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -48,14 +57,16 @@ async fn run(cli: Cli) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match cli.command {
+    match command {
         Some(Cmd::Check) => commands::check::run(&config).await,
-        Some(Cmd::Ls) => commands::ls::run(&config),
+        Some(Cmd::Ls { names }) => commands::ls::run(&config, names),
         Some(Cmd::Logs { image, run }) => commands::logs::run(&config, &image, run),
         Some(Cmd::Build(args)) => commands::build::run(config, args).await,
         Some(Cmd::Watch(args)) => commands::watch::run(config, source, args).await,
         Some(Cmd::Push(args)) => commands::push::run(config, args).await,
         Some(Cmd::Ui(args)) => commands::ui::run(config, source, args).await,
+        // Taken care of in `run`.
+        Some(Cmd::Completions { .. } | Cmd::Man) => exit::USAGE,
         None => commands::ui::run(config, source, cli.ui).await,
     }
 }
@@ -63,12 +74,12 @@ async fn run(cli: Cli) -> i32 {
 /// Where the stack comes from and what the command line changes in it:
 /// the current directory, `$KILN_FILE`, `--file`, the compose options,
 /// `--set`, `--builder`.
-fn stack_source(cli: &Cli) -> Result<StackSource, i32> {
+fn stack_source(cli: &Cli, command: &Option<Cmd>) -> Result<StackSource, i32> {
     let cwd = std::env::current_dir().map_err(|e| {
         output::error(format_args!("cannot read the current directory: {e}"));
         exit::USAGE
     })?;
-    let (sets, builder) = match &cli.command {
+    let (sets, builder) = match command {
         Some(Cmd::Build(a)) => (&a.run.set, a.run.builder),
         Some(Cmd::Watch(a)) => (&a.run.set, a.run.builder),
         Some(Cmd::Ui(a)) => (&a.run.set, a.run.builder),

@@ -1,11 +1,16 @@
-//! `kiln ls`: each image's last result, duration, age and image id.
+//! `kiln ls`: each image's last result, duration, age and image id; with
+//! `--names`, only the names (what the completion scripts offer).
 
 use crate::config::Config;
 use crate::exit;
 use crate::format::render_ls;
 use crate::output;
 
-pub(crate) fn run(config: &Config) -> i32 {
+pub(crate) fn run(config: &Config, names_only: bool) -> i32 {
+    if names_only {
+        let names: Vec<&str> = config.images.iter().map(|i| i.name.as_str()).collect();
+        return super::printed(output::stdout(&names.join("\n")));
+    }
     let history = match super::open_history(config) {
         Ok(h) => h,
         Err(code) => return code,

@@ -4,8 +4,10 @@
 
 pub(crate) mod build;
 pub(crate) mod check;
+pub(crate) mod completions;
 pub(crate) mod logs;
 pub(crate) mod ls;
+pub(crate) mod man;
 pub(crate) mod push;
 pub(crate) mod ui;
 pub(crate) mod watch;
