@@ -178,6 +178,7 @@ fn every_shell_gets_a_script_naming_every_command() {
             "ls",
             "logs",
             "push",
+            "init",
             "completions",
             "man",
         ] {
@@ -238,6 +239,7 @@ fn man_renders_the_page_with_commands_options_environment_and_files() {
         "kiln ls",
         "kiln logs",
         "kiln push",
+        "kiln init",
         "kiln completions",
         "kiln man",
     ] {
@@ -248,6 +250,7 @@ fn man_renders_the_page_with_commands_options_environment_and_files() {
     }
     for text in [
         "--stall-after <DUR>",
+        "--ignore-compose",
         "--run <N>",
         "history.sqlite",
         "config.json",

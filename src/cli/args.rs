@@ -70,6 +70,8 @@ pub enum Cmd {
     },
     /// Push images' tags as they are now (no build), with per-layer progress
     Push(PushArgs),
+    /// Write a kiln.yaml for the Dockerfiles in this directory and below
+    Init(InitArgs),
     /// Print a shell completion script (e.g. `source <(kiln completions bash)`)
     Completions {
         /// The shell
@@ -77,6 +79,22 @@ pub enum Cmd {
     },
     /// Print kiln's manual page, kiln(1), as roff (e.g. `kiln man | man -l -`)
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory to look in and write kiln.yaml to (default: the
+    /// current directory)
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print the kiln.yaml instead of writing it (what was found and the
+    /// plan go to stderr)
+    #[arg(long)]
+    pub stdout: bool,
+    /// Write a kiln.yaml even though a compose file is here (kiln reads
+    /// compose files as they are; a kiln.yaml then takes precedence)
+    #[arg(long)]
+    pub ignore_compose: bool,
 }
 
 #[derive(Debug, Args)]

@@ -44,8 +44,20 @@ async fn run(mut cli: Cli) -> i32 {
     match cli.command.take() {
         Some(Cmd::Completions { shell }) => commands::completions::run(shell),
         Some(Cmd::Man) => commands::man::run(),
+        Some(Cmd::Init(_)) if stack_options_given(&cli) => {
+            output::error("kiln init writes kiln.yaml; --file, --project-name, --profile and --env-file do not apply to it");
+            exit::USAGE
+        }
+        Some(Cmd::Init(args)) => commands::init::run(&args).await,
         command => run_on_stack(cli, command).await,
     }
+}
+
+fn stack_options_given(cli: &Cli) -> bool {
+    !cli.file.is_empty()
+        || cli.project_name.is_some()
+        || !cli.profile.is_empty()
+        || !cli.env_file.is_empty()
 }
 
 async fn run_on_stack(cli: Cli, command: Option<Cmd>) -> i32 {
@@ -66,7 +78,7 @@ async fn run_on_stack(cli: Cli, command: Option<Cmd>) -> i32 {
         Some(Cmd::Push(args)) => commands::push::run(config, args).await,
         Some(Cmd::Ui(args)) => commands::ui::run(config, source, args).await,
         // Taken care of in `run`.
-        Some(Cmd::Completions { .. } | Cmd::Man) => exit::USAGE,
+        Some(Cmd::Init(_) | Cmd::Completions { .. } | Cmd::Man) => exit::USAGE,
         None => commands::ui::run(config, source, cli.ui).await,
     }
 }

@@ -20,7 +20,7 @@ pub(crate) async fn run(config: &Config) -> i32 {
 
 /// The stack's base images with what the daemon has of them, or why the
 /// daemon could not be asked.
-async fn base_images(config: &Config) -> Result<Vec<BaseImage>, String> {
+pub(super) async fn base_images(config: &Config) -> Result<Vec<BaseImage>, String> {
     let mut bases: Vec<BaseImage> = Vec::new();
     for (reference, image) in references(config) {
         match bases.iter_mut().find(|b| b.reference == reference) {

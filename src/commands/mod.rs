@@ -5,6 +5,7 @@
 pub(crate) mod build;
 pub(crate) mod check;
 pub(crate) mod completions;
+pub(crate) mod init;
 pub(crate) mod logs;
 pub(crate) mod ls;
 pub(crate) mod man;

@@ -86,8 +86,8 @@ mod units;
 mod values;
 mod yaml;
 
-pub use compose::ComposeOptions;
-pub use discover::{discover, DiscoverError, FileEnv};
+pub use compose::{ComposeOptions, FILE_NAMES as COMPOSE_FILE_NAMES};
+pub use discover::{discover, DiscoverError, FileEnv, FILE_NAMES};
 pub use dockerfile::{context_reads, dockerfile_refs, ref_matches_tag, ContextReads};
 pub use dockerfile_steps::{buildkit_steps, PlannedStep};
 pub use interpolate::{interpolate, Interpolated};
