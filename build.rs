@@ -22,9 +22,21 @@ fn main() {
     let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
     let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     println!("cargo:rerun-if-env-changed=KILN_BUILD_COMMIT");
-    let commit = from_env()
-        .or_else(|| from_git(&dir))
-        .or_else(|| from_vcs_info(&dir));
+    let commit = from_env().or_else(|| from_git(&dir)).or_else(|| {
+        // Not a checkout: cargo package's copy (target/package/kiln-*), an
+        // installed crate, a tarball. Cargo keys this script's results by
+        // package, not by directory, so a checkout building into the same
+        // target dir after `cargo package` would find them fresh and keep
+        // this copy's commit; a file that never exists makes cargo run
+        // this again next time (a copy like this is built once anyway).
+        if let Some(out) = std::env::var_os("OUT_DIR") {
+            println!(
+                "cargo:rerun-if-changed={}",
+                Path::new(&out).join("never-written").display()
+            );
+        }
+        from_vcs_info(&dir)
+    });
     let full = match commit {
         Some(c) => format!("{version} ({c})"),
         None => version,
