@@ -41,6 +41,8 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("DOCKER_CONTEXT", "The docker context to use, else the currentContext of config.json."),
     ("DOCKER_CONFIG", "The docker CLI's configuration directory (default ~/.docker): config.json, contexts, .buildNodeID."),
     ("KILN_FILE", "The stack file, when no --file is given."),
+    ("COMPOSE_FILE", "Compose files to read, when neither --file nor KILN_FILE is given: it comes before looking for a kiln.yaml (also read from .env and the --env-files)."),
+    ("COMPOSE_PATH_SEPARATOR", "What separates the files of COMPOSE_FILE (default :)."),
     ("COMPOSE_PROJECT_NAME", "The compose project name, when no -p is given."),
     ("COMPOSE_PROFILES", "Compose profiles to enable (comma-separated), when no --profile is given."),
     ("COMPOSE_DISABLE_ENV_FILE", "When 1 or true, the compose .env file is not read."),
