@@ -81,14 +81,14 @@ fn from_vcs_info(dir: &Path) -> Option<String> {
     let path = dir.join(".cargo_vcs_info.json");
     rerun_if_changed(&path);
     let text = std::fs::read_to_string(path).ok()?;
-    let rest = &text[text.find("\"sha1\"")? + "\"sha1\"".len()..];
+    let (_, rest) = text.split_once("\"sha1\"")?;
     let rest = rest.trim_start().strip_prefix(':')?.trim_start();
     let sha: String = rest
         .strip_prefix('"')?
         .chars()
         .take_while(|c| c.is_ascii_hexdigit())
         .collect();
-    (sha.len() >= 9).then(|| sha[..9].to_string())
+    (sha.len() >= 9).then(|| sha.chars().take(9).collect())
 }
 
 /// Only files that exist: a missing one would make cargo run this every

@@ -2,6 +2,7 @@
 //! that real bash, zsh and fish load and that complete the stack's image
 //! names, a man page `man` renders without a warning that documents every
 //! environment variable kiln reads, and `--version` naming the commit.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -230,9 +230,14 @@ fn repository(reference: &str) -> &str {
         .strip_prefix("docker.io/library/")
         .or_else(|| reference.strip_prefix("docker.io/"))
         .unwrap_or(reference);
-    let last_slash = r.rfind('/').map_or(0, |p| p + 1);
-    match r[last_slash..].rfind(':') {
-        Some(colon) => &r[..last_slash + colon],
+    // A tag is what follows a ':' in the last path component (a ':'
+    // before a '/' is a registry's port).
+    let last = r.rsplit_once('/').map_or(r, |(_, last)| last);
+    match last.rsplit_once(':') {
+        Some((_, tag)) => r
+            .strip_suffix(tag)
+            .and_then(|s| s.strip_suffix(':'))
+            .unwrap_or(r),
         None => r,
     }
 }
@@ -247,8 +252,10 @@ fn with_tag(reference: &str) -> String {
 }
 
 fn has_tag(reference: &str) -> bool {
-    let last_slash = reference.rfind('/').map_or(0, |p| p + 1);
-    reference[last_slash..].contains(':')
+    let last = reference
+        .rsplit_once('/')
+        .map_or(reference, |(_, last)| last);
+    last.contains(':')
 }
 
 /// Whether image `from` builds on `to`, directly or through others.
@@ -313,6 +320,7 @@ fn components(path: &Path) -> Vec<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
