@@ -2,7 +2,7 @@
 //! writes loads, `kiln check` orders the images by their `FROM` lines, a
 //! stack it wrote builds on the real daemon in that order, and it never
 //! overwrites a kiln.yaml nor writes one beside a compose file unless told.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! that real bash, zsh and fish load and that complete the stack's image
 //! names, a man page `man` renders without a warning that documents every
 //! environment variable kiln reads, and `--version` naming the commit.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 
