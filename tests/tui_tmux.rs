@@ -131,8 +131,9 @@ images:
     };
 
     // History on open: each image's last result, its log in the pane.
+    // (The whole first frame: under load tmux can show one half-drawn.)
     let screen = tmux.wait_for("history", Duration::from_secs(30), |sc| {
-        row(sc, "broken").contains("failed")
+        row(sc, "broken").contains("failed") && sc.contains("12000")
     });
     assert!(row(&screen, "chatty").contains("built"), "{screen}");
     assert!(
