@@ -45,6 +45,23 @@ fn sample(field: &Field) -> String {
         (_, Kind::Choice(words)) => words[words.len() - 1].into(),
         (_, Kind::List) => "[\"a:1\"]".into(),
         (_, Kind::Map) => "{K: v}".into(),
+        // Files of the project (a secret's file and a key file need only
+        // exist to load).
+        (_, Kind::Secrets) => "[{id: tok, src: ./web/Dockerfile.alt}]".into(),
+        (_, Kind::Ssh) => "[{id: deploy, paths: [./web/Dockerfile.alt]}]".into(),
+    }
+}
+
+/// A sample value for `field` in a compose file's `build:`, and what the
+/// top level needs beside it.
+fn compose_sample(field: &Field) -> (String, &'static str) {
+    match field.kind {
+        Kind::Secrets => (
+            "[tok]".into(),
+            "secrets:\n  tok:\n    file: ./web/Dockerfile.alt\n",
+        ),
+        Kind::Ssh => ("[deploy=./web/Dockerfile.alt]".into(), ""),
+        _ => (sample(field), ""),
     }
 }
 
@@ -218,10 +235,10 @@ fn compose_reads_every_field_where_the_table_says() {
         let yaml = match field.compose {
             Compose::No => continue,
             Compose::Build("context") => continue,
-            Compose::Build(key) => format!(
-                "{services}    build:\n      context: ./web\n      {key}: {}\n",
-                sample(field)
-            ),
+            Compose::Build(key) => {
+                let (value, top) = compose_sample(field);
+                format!("{top}{services}    build:\n      context: ./web\n      {key}: {value}\n")
+            }
             Compose::Service(key) => format!(
                 "{services}    build:\n      context: ./web\n    {key}: {}\n",
                 sample(field)

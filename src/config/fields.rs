@@ -36,6 +36,12 @@ pub enum Kind {
     /// A mapping of names to strings (numbers and booleans are written as
     /// text).
     Map,
+    /// Build secrets: a list of `{id, src: FILE}` or `{id, env: VAR}`
+    /// (compose: `build.secrets` naming the top-level `secrets:`).
+    Secrets,
+    /// SSH agents: a list of `default` (or another id: `$SSH_AUTH_SOCK`)
+    /// or `{id, paths: [KEY or SOCKET...]}` (compose: `build.ssh`).
+    Ssh,
 }
 
 /// Where an image entry of kiln.yaml takes the field.
@@ -318,6 +324,30 @@ pub const FIELDS: &[Field] = &[
         ..row("push", Kind::Flag, "Push the tags after a successful build")
     },
     Field {
+        defaults: Some(11),
+        compose: Compose::Build("secrets"),
+        change: Change::Not(
+            "the daemon's cache does not key on a secret's content either (a build would reuse its cached steps), and a hash of a short token kept in history could be guessed offline",
+        ),
+        ..row(
+            "secrets",
+            Kind::Secrets,
+            "Build secrets for RUN --mount=type=secret: {id, src: FILE} or {id, env: VAR}",
+        )
+    },
+    Field {
+        defaults: Some(12),
+        compose: Compose::Build("ssh"),
+        change: Change::Not(
+            "an SSH agent is how a build reaches elsewhere, and the daemon's cache does not key on it",
+        ),
+        ..row(
+            "ssh",
+            Kind::Ssh,
+            "SSH agents for RUN --mount=type=ssh: default ($SSH_AUTH_SOCK) or {id, paths: [KEY...]}",
+        )
+    },
+    Field {
         defaults: Some(0),
         compose: Compose::XKiln,
         change: Change::Not("either builder makes the same image"),
@@ -459,6 +489,41 @@ fn kind_schema(kind: Kind) -> Value {
         Kind::Map => json!({
             "type": "object",
             "additionalProperties": {"type": ["string", "number", "boolean"]},
+        }),
+        Kind::Secrets => json!({
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "minLength": 1},
+                    "src": {"type": "string", "description": "A file, relative to kiln.yaml"},
+                    "env": {"type": "string", "description": "An environment variable"},
+                },
+                "required": ["id"],
+                "oneOf": [{"required": ["src"]}, {"required": ["env"]}],
+                "additionalProperties": false,
+            },
+        }),
+        Kind::Ssh => json!({
+            "type": "array",
+            "items": {
+                "anyOf": [
+                    {"type": "string", "description": "An id forwarding $SSH_AUTH_SOCK (default)"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string", "minLength": 1},
+                            "paths": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "description": "Private key files, or one agent socket (none: $SSH_AUTH_SOCK)",
+                            },
+                        },
+                        "required": ["id"],
+                        "additionalProperties": false,
+                    },
+                ],
+            },
         }),
     }
 }

@@ -25,6 +25,8 @@
 //!   from it; `values.rs`: a field's typed value put into an
 //!   [`ImageConfig`] by name, and the grammar of the scalar kinds that
 //!   kiln.yaml and compose files share.
+//! - `secrets.rs`: build secrets and SSH agents (`secrets:`, `ssh:`), and
+//!   the checks both formats share (files, variables, sockets, builder).
 //! - `yaml.rs`: a stack file's YAML read into a `serde_yaml::Value` with its
 //!   positions, syntax errors located.
 //! - `schema/`: kiln.yaml's layout (`mod.rs`: the top level, `defaults:`,
@@ -80,6 +82,7 @@ mod plan;
 mod positions;
 mod reference;
 mod schema;
+mod secrets;
 mod stack;
 mod suggest;
 mod units;
@@ -93,6 +96,7 @@ pub use dockerfile_steps::{buildkit_steps, PlannedStep};
 pub use interpolate::{interpolate, Interpolated};
 pub use plan::{Dep, Plan};
 pub use reference::{check_reference, check_tag, split_tag};
+pub use secrets::{BuildSecret, SecretSource, SecretValue, SshForward, SshSource, DEFAULT_SSH_ID};
 pub use stack::{LoadedStack, StackError, StackSource};
 pub use units::{parse_duration, parse_size};
 pub use values::FieldValue;
@@ -239,6 +243,12 @@ pub struct ImageConfig {
     pub timeout: Duration,
     pub push: bool,
     pub builder: BuilderChoice,
+    /// Build secrets (`RUN --mount=type=secret`), served by kiln's
+    /// BuildKit session; by id, the defaults' first.
+    pub secrets: Vec<BuildSecret>,
+    /// SSH agents (`RUN --mount=type=ssh`), served by kiln's BuildKit
+    /// session; by id, the defaults' first.
+    pub ssh: Vec<SshForward>,
     /// 1-based line of the entry in the file, for later messages.
     pub line: usize,
 }
@@ -269,6 +279,8 @@ impl ImageConfig {
             timeout: DEFAULT_TIMEOUT,
             push: false,
             builder: BuilderChoice::Auto,
+            secrets: Vec::new(),
+            ssh: Vec::new(),
             line,
         }
     }

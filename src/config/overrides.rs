@@ -145,6 +145,9 @@ fn set_field(
             Some(read) => read?,
             None => return Err(format!("unknown field '{}'", field.name)),
         },
+        // (Not settable: the table says so; a secret on the command line
+        // would stand in the shell's history.)
+        Kind::Secrets | Kind::Ssh => return Err(format!("unknown field '{}'", field.name)),
     };
     if !img.put(field.name, typed) {
         return Err(format!("unknown field '{}'", field.name));

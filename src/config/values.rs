@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::fields::{Field, Kind};
 use super::suggest::did_you_mean;
 use super::units::{parse_duration, parse_size};
-use super::{BuilderChoice, Dockerfile, ImageConfig, Source};
+use super::{BuildSecret, BuilderChoice, Dockerfile, ImageConfig, Source, SshForward};
 
 /// A field's value, typed by its [`Kind`].
 #[derive(Debug, Clone, PartialEq)]
@@ -29,12 +29,14 @@ pub enum FieldValue {
     Count(usize),
     /// One of the kind's words, as the table spells it.
     Choice(&'static str),
+    Secrets(Vec<BuildSecret>),
+    Ssh(Vec<SshForward>),
 }
 
 impl ImageConfig {
     /// Puts `value` into the field `name`: a map adds its entries to the
-    /// image's (so an image's args go over the defaults'), any other value
-    /// replaces. False when the field is not one an image holds as a value
+    /// image's (so an image's args go over the defaults'), secrets and SSH
+    /// agents by id the same way, any other value replaces. False when the field is not one an image holds as a value
     /// (`name`, `context`, `image`: where it comes from) or the value is
     /// not of its kind.
     pub fn put(&mut self, name: &str, value: FieldValue) -> bool {
@@ -55,6 +57,18 @@ impl ImageConfig {
             ("shm_size", V::Size(n)) => self.shm_size = n,
             ("stall_after", V::Duration(d)) => self.stall_after = d,
             ("timeout", V::Duration(d)) => self.timeout = d,
+            ("secrets", V::Secrets(l)) => {
+                for s in l {
+                    self.secrets.retain(|old| old.id != s.id);
+                    self.secrets.push(s);
+                }
+            }
+            ("ssh", V::Ssh(l)) => {
+                for s in l {
+                    self.ssh.retain(|old| old.id != s.id);
+                    self.ssh.push(s);
+                }
+            }
             ("builder", V::Choice(c)) => match BuilderChoice::parse(c) {
                 Some(b) => self.builder = b,
                 None => return false,
@@ -91,6 +105,8 @@ impl ImageConfig {
             "stall_after" => V::Duration(self.stall_after),
             "timeout" => V::Duration(self.timeout),
             "builder" => V::Choice(self.builder.as_str()),
+            "secrets" => V::Secrets(self.secrets.clone()),
+            "ssh" => V::Ssh(self.ssh.clone()),
             _ => return None,
         })
     }
@@ -135,7 +151,9 @@ pub(crate) fn scalar_of(kind: Kind, name: &str, text: &str) -> Option<Result<Fie
                 )),
             }
         }
-        Kind::Name | Kind::Text | Kind::List | Kind::Map => return None,
+        Kind::Name | Kind::Text | Kind::List | Kind::Map | Kind::Secrets | Kind::Ssh => {
+            return None
+        }
     })
 }
 

@@ -178,12 +178,19 @@ fn part_text(value: &FieldValue, hashed: bool) -> String {
         FieldValue::Size(n) => n.map(|n| n.to_string()).unwrap_or_default(),
         FieldValue::Count(n) => n.to_string(),
         FieldValue::Choice(c) => c.to_string(),
+        // Ids only, never a value (the table counts neither anyway).
+        FieldValue::Secrets(l) => ids(l.iter().map(|s| s.id.as_str())),
+        FieldValue::Ssh(l) => ids(l.iter().map(|s| s.id.as_str())),
     };
     if hashed {
         hex::encode(&Sha256::digest(text.as_bytes())[..16])
     } else {
         text
     }
+}
+
+fn ids<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    ids.collect::<Vec<_>>().join(",")
 }
 
 /// The id of the local image `r`, or `absent`.

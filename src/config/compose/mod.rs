@@ -30,6 +30,7 @@ mod merge;
 mod paths;
 mod project;
 mod read;
+mod secrets;
 mod service;
 mod tree;
 

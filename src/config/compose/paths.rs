@@ -8,10 +8,11 @@
 //! its *base* (where its relative paths start, relative to the main
 //! project's directory: empty for the main project's files) and its paths
 //! are rewritten to `base/path` as it is read. Rewritten are the paths
-//! kiln reads: a service's `build` (short form) and `build.context`, and
-//! the top-level `secrets.*.file` and `configs.*.file`. Remote contexts
-//! (git, URLs, `service:` and other `scheme://` contexts) and absolute
-//! paths stay as written. No I/O.
+//! kiln reads: a service's `build` (short form), `build.context` and the
+//! paths of `build.ssh`, and the top-level `secrets.*.file` and
+//! `configs.*.file`. Remote contexts (git, URLs, `service:` and other
+//! `scheme://` contexts), absolute paths and paths in the home directory
+//! (`~/…`, which compose-go expands) stay as written. No I/O.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -86,8 +87,38 @@ fn rebase_build(service: &mut Node, base: &Path) {
             if let Some(context) = find(entries, "context") {
                 rebase_str(&mut context.value, base, true);
             }
+            if let Some(ssh) = find(entries, "ssh") {
+                rebase_ssh(&mut ssh.value, base);
+            }
         }
         None => rebase_str(&mut build.value, base, true),
+    }
+}
+
+/// The paths of `build.ssh`: `ID=PATH` items of its list form, the values
+/// of its mapping form.
+fn rebase_ssh(ssh: &mut Node, base: &Path) {
+    match &mut ssh.kind {
+        Kind::Seq(items) => {
+            for item in items {
+                let Kind::Str(text) = &mut item.kind else {
+                    continue;
+                };
+                if let Some((id, path)) = text.split_once('=') {
+                    let mut node = Node::new(Kind::Str(path.to_string()), item.at.clone());
+                    rebase_str(&mut node, base, false);
+                    if let Kind::Str(path) = node.kind {
+                        *text = format!("{id}={path}");
+                    }
+                }
+            }
+        }
+        Kind::Map(entries) => {
+            for e in entries {
+                rebase_str(&mut e.value, base, false);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -106,7 +137,8 @@ fn rebase_str(node: &mut Node, base: &Path, context: bool) {
             || text.starts_with("service:")
             || text.starts_with("ssh://")
             || is_git_context(text));
-    if text.is_empty() || remote || Path::new(text.as_str()).is_absolute() {
+    if text.is_empty() || remote || text.starts_with('~') || Path::new(text.as_str()).is_absolute()
+    {
         return;
     }
     *text = clean(&base.join(text.as_str()))
@@ -169,7 +201,7 @@ mod tests {
     #[test]
     fn paths_kiln_reads_start_at_the_main_project() {
         let mut t = tree(
-            "services:\n  a:\n    build: ./app\n  b:\n    build:\n      context: ../b\n      dockerfile: x/Dockerfile\n  c:\n    build: https://github.com/x/y.git#main\n  d:\n    build: {context: /abs}\n  e:\n    build: {dockerfile: D}\nsecrets:\n  s: {file: ./s.txt}\n",
+            "services:\n  a:\n    build: ./app\n  b:\n    build:\n      context: ../b\n      dockerfile: x/Dockerfile\n      ssh: [default, k=./key, h=~/.ssh/id]\n  f:\n    build: {ssh: {k: key}}\n  c:\n    build: https://github.com/x/y.git#main\n  d:\n    build: {context: /abs}\n  e:\n    build: {dockerfile: D}\nsecrets:\n  s: {file: ./s.txt}\n",
         );
         rebase(&mut t, Path::new("sub/dir"));
         let at = |t: &Node, svc: &str, rest: &[&str]| {
@@ -183,6 +215,19 @@ mod tests {
         assert_eq!(at(&t, "c", &["build"]), "https://github.com/x/y.git#main");
         assert_eq!(at(&t, "d", &["build", "context"]), "/abs");
         assert_eq!(text(&t, &["secrets", "s", "file"]), "sub/dir/s.txt");
+        let ssh = t
+            .get("services")
+            .unwrap()
+            .get("b")
+            .unwrap()
+            .get("build")
+            .unwrap();
+        let items: Vec<String> = match &ssh.get("ssh").unwrap().kind {
+            Kind::Seq(items) => items.iter().filter_map(Node::scalar_text).collect(),
+            _ => panic!(),
+        };
+        assert_eq!(items, ["default", "k=sub/dir/key", "h=~/.ssh/id"]);
+        assert_eq!(at(&t, "f", &["build", "ssh", "k"]), "sub/dir/key");
         default_contexts(&mut t, Path::new("sub/dir"));
         assert_eq!(at(&t, "e", &["build", "context"]), "sub/dir");
         assert_eq!(at(&t, "a", &["build"]), "sub/dir/app");

@@ -192,6 +192,7 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
             project: project.name,
             dir: project.dir,
             env: project.env,
+            secrets: top.get("secrets"),
             run: run
                 .iter()
                 .cloned()

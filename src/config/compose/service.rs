@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::read::{self, KeyValue};
+use super::secrets;
 use super::tree::{Kind, Node};
 use crate::config::checks::{Loc, Meta, Problems};
 use crate::config::fields::{Compose, Field, FIELDS};
@@ -46,17 +47,8 @@ pub(crate) const BUILD_KEYS: &[&str] = &[
 
 /// Build keys whose effect kiln cannot reproduce through the Engine's
 /// `/build` API; set, they are ignored with a warning.
-const UNSUPPORTED_BUILD_KEYS: &[(&str, &str)] = &[
-    (
-        "secrets",
-        "build secrets are not passed (RUN --mount=type=secret sees none)",
-    ),
-    (
-        "ssh",
-        "SSH agent forwarding is not passed (RUN --mount=type=ssh sees none)",
-    ),
-    ("entitlements", "entitlements cannot be granted"),
-];
+const UNSUPPORTED_BUILD_KEYS: &[(&str, &str)] =
+    &[("entitlements", "entitlements cannot be granted")];
 
 /// kiln's run settings for one service: the top-level `x-kiln:`'s values,
 /// then the service's own (the later wins).
@@ -70,8 +62,11 @@ pub(crate) struct ServiceInput<'a> {
     pub project: &'a str,
     /// The project directory; relative contexts are joined to it.
     pub dir: &'a Path,
-    /// Looks up variables for build args given without a value.
+    /// Looks up variables for build args given without a value, and the
+    /// variables of `environment:` secrets.
     pub env: Env<'a>,
+    /// The top-level `secrets:`, which `build.secrets` names.
+    pub secrets: Option<&'a Node>,
     pub run: RunSettings,
     /// Declared dependencies kept for ordering, with their positions.
     pub depends_on: Vec<(String, Loc)>,
@@ -299,6 +294,10 @@ fn build_options(
                 img.cache_from = cache_from(read::strings(n, key, out).unwrap_or_default(), out);
             }
             "extra_hosts" => img.extra_hosts = extra_hosts(n, out),
+            "secrets" => {
+                img.secrets = secrets::build_secrets(n, input.secrets, input.dir, input.env, out);
+            }
+            "ssh" => img.ssh = secrets::build_ssh(n, input.dir, input.env, out),
             _ => {
                 if let Some(value) = read::value(n, field, out) {
                     img.put(field.name, value);
@@ -307,6 +306,14 @@ fn build_options(
         }
     }
     img.platform = platform(build, svc, out);
+    for key in ["secrets", "ssh"] {
+        if let (Some(message), Some(e)) = (
+            crate::config::secrets::needs_buildkit(img, key),
+            build.entry(key),
+        ) {
+            out.error(&e.key_at, message);
+        }
+    }
     for (key, why) in UNSUPPORTED_BUILD_KEYS {
         if let Some(e) = build
             .entry(key)

@@ -12,6 +12,7 @@
 //! one run reports everything; positions come from [`Positions`].
 
 mod read;
+mod secrets;
 
 use std::path::{Path, PathBuf};
 
@@ -57,15 +58,16 @@ pub(crate) fn load_read<'t>(
     env: Env<'t>,
 ) -> Result<Loaded, ConfigErrors> {
     let (root, pos) = parse_read(path, text, read)?;
-    let mut cx = Ctx {
-        file: path.to_path_buf(),
-        pos,
-        env,
-        out: Problems::default(),
-    };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
+    };
+    let mut cx = Ctx {
+        file: path.to_path_buf(),
+        dir: dir.clone(),
+        pos,
+        env,
+        out: Problems::default(),
     };
     let config = cx.document(&root, path, &dir);
     cx.out.dedup();
@@ -338,6 +340,7 @@ impl Ctx<'_> {
         for (field, value) in d.values.iter().cloned().chain(values) {
             img.put(field.name, value);
         }
+        self.builder_mounts(&img, &f, entry_pos);
         let meta = Meta {
             name_at: self.loc(name_pos),
             depends_at: depends_pos.into_iter().map(|p| self.loc(p)).collect(),

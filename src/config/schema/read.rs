@@ -50,6 +50,8 @@ pub(super) fn item(path: &[Seg], i: usize) -> NodePath {
 
 pub(super) struct Ctx<'a> {
     pub file: PathBuf,
+    /// The file's directory: relative paths start here.
+    pub dir: PathBuf,
     pub pos: Positions<'a>,
     pub env: Env<'a>,
     pub out: Problems,
@@ -222,6 +224,8 @@ impl Ctx<'_> {
             }
             Kind::List => return self.string_list(v, path, name).map(FieldValue::List),
             Kind::Map => return self.string_map(v, path, name).map(FieldValue::Map),
+            Kind::Secrets => return self.secrets(v, path).map(FieldValue::Secrets),
+            Kind::Ssh => return self.ssh(v, path).map(FieldValue::Ssh),
             Kind::Choice(_) => self.string(v, path, name)?,
             kind => match untag(v) {
                 // After interpolation `push: ${PUSH:-false}` is a string.
