@@ -96,7 +96,9 @@ pub use dockerfile_steps::{buildkit_steps, PlannedStep};
 pub use interpolate::{interpolate, Interpolated};
 pub use plan::{Dep, Plan};
 pub use reference::{check_reference, check_tag, split_tag};
-pub use secrets::{BuildSecret, SecretSource, SecretValue, SshForward, SshSource, DEFAULT_SSH_ID};
+pub use secrets::{
+    BuildSecret, SecretSource, SecretValue, SshForward, SshSource, DEFAULT_SSH_ID, MAX_SECRET_SIZE,
+};
 pub use stack::{LoadedStack, StackError, StackSource};
 pub use units::{parse_duration, parse_size};
 pub use values::FieldValue;

@@ -2,20 +2,19 @@
 //! builds read it through kiln's session ([`super::session`]): the daemon
 //! pulls what the Dockerfile uses, and only what changed since its last
 //! copy. Legacy builds, and BuildKit builds whose session cannot start
-//! (said once, in a notice), get the whole context as a tar.
+//! (said once, in a notice), get the whole context as a tar; but a build
+//! with secrets or SSH agents, which only the session serves, fails then.
 
-use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
 
-use bollard::auth::DockerCredentials;
 use bollard::Docker;
 use bytes::Bytes;
 use futures::Stream;
 
 use crate::engine::context::{self, ContextError, ContextSpec, DockerfilePlace, Entry};
-use crate::engine::session::{self, ContextSession, SessionError};
+use crate::engine::session::{self, ContextSession, FromClient, SessionError};
 use crate::engine::sink::Sink;
 use crate::protocol::{BuilderKind, EngineEvent};
 
@@ -70,19 +69,38 @@ pub(crate) async fn walk(spec: ContextSpec) -> Result<Vec<Entry>, WalkError> {
     Ok(tokio::task::spawn_blocking(move || context::walk(&spec)).await??)
 }
 
-/// Chooses the upload for `builder`; an error when the context cannot be
-/// read for a tar.
+/// Why a build's upload could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PrepareError {
+    #[error("cannot read the build context: {0}")]
+    Walk(#[from] WalkError),
+    /// The build has secrets or SSH agents, which only the session
+    /// serves, and the session could not start.
+    #[error("the BuildKit session, which serves this build's secrets and SSH agents, could not start: {0}")]
+    NoSession(SessionError),
+    /// An agent for an SSH id's key files could not start (the message
+    /// names the id and the key).
+    #[error("{0}")]
+    SshAgent(String),
+}
+
+/// Chooses the upload for `builder`, the session serving what `client`
+/// gives; an error when the context cannot be read for a tar or the
+/// secrets or SSH agents cannot be served.
 pub(crate) async fn prepare(
     docker: &Docker,
     builder: BuilderKind,
     session_id: &str,
     local: LocalContext<'_>,
-    creds: Option<HashMap<String, DockerCredentials>>,
+    client: FromClient,
     sink: &Sink,
-) -> Result<ContextUpload, WalkError> {
+) -> Result<ContextUpload, PrepareError> {
     if builder == BuilderKind::Buildkit {
-        match session::start(docker, session_id, local.root, &local.place, creds).await {
+        let needs_session = client.needs_session();
+        match session::start(docker, session_id, local.root, &local.place, client).await {
             Ok(s) => return Ok(ContextUpload::Session(s)),
+            Err(SessionError::SshAgent(why)) => return Err(PrepareError::SshAgent(why)),
+            Err(e) if needs_session => return Err(PrepareError::NoSession(e)),
             // No connection to the daemon: no fallback to speak of, the
             // build request says the daemon is not answering.
             Err(SessionError::Connect { .. }) => {}

@@ -8,6 +8,7 @@
 
 mod build_inputs;
 mod stream;
+mod upload;
 
 use std::collections::HashMap;
 
@@ -21,13 +22,13 @@ use crate::engine::connect::Endpoint;
 use crate::engine::context::ContextSpec;
 use crate::engine::credentials;
 use crate::engine::prebuilt;
-use crate::engine::session::{self, BuildQuery, ContextSession};
+use crate::engine::session::{self, BuildQuery, ContextSession, FromClient};
 use crate::engine::sink::Sink;
 use crate::engine::steps::OwnSteps;
-use crate::engine::transfer::{self, ContextUpload};
 use crate::protocol::{BuilderKind, ChangeCheck, EngineEvent};
-use build_inputs::{local_context, work_out_later, BuildInputs};
+use build_inputs::work_out_later;
 use stream::{follow_stream, StreamRead};
+use upload::{upload, Upload};
 
 /// Run-wide build switches from the command line.
 #[derive(Debug, Clone, Default)]
@@ -168,18 +169,38 @@ pub fn builders_in_use(images: &[ImageConfig], flags: &BuildFlags) -> String {
     kinds.into_iter().collect::<Vec<_>>().join("+")
 }
 
+/// Whether the image has what only kiln's BuildKit session serves:
+/// secrets or SSH agents (the legacy builder mounts neither).
+fn needs_buildkit(spec: &ImageConfig) -> bool {
+    !(spec.secrets.is_empty() && spec.ssh.is_empty())
+}
+
 /// Build with the chosen builder; under `auto`, a BuildKit session that
-/// cannot start falls back to the legacy builder (saying so).
+/// cannot start falls back to the legacy builder (saying so), unless the
+/// image has secrets or SSH agents, which the legacy builder cannot mount.
 async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
     let builder = choose_builder(job.spec.builder, job.flags);
+    if builder == BuilderKind::Legacy && needs_buildkit(job.spec) {
+        // (The config refuses `builder: legacy` with them: this daemon
+        // has no BuildKit.)
+        job.sink
+            .fail(
+                "this image's build secrets and SSH agents need BuildKit, which the daemon does not offer (Linux, API 1.39 or later): the legacy builder cannot mount them".into(),
+            )
+            .await;
+        return;
+    }
     let Outcome::SessionFailed(why) = build(job, &check, builder).await else {
         return;
     };
-    if job.spec.builder != BuilderChoice::Auto {
+    if job.spec.builder != BuilderChoice::Auto || needs_buildkit(job.spec) {
+        let hint = if needs_buildkit(job.spec) {
+            "; this image's secrets and SSH agents need it"
+        } else {
+            " (try --builder legacy)"
+        };
         job.sink
-            .fail(format!(
-                "BuildKit could not start: {why} (try --builder legacy)"
-            ))
+            .fail(format!("BuildKit could not start: {why}{hint}"))
             .await;
         return;
     }
@@ -196,7 +217,7 @@ async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
 async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outcome {
     // Each BuildKit build needs its own session on the daemon.
     let session_id = session::new_id();
-    let mut options = build_options(job, builder, &session_id);
+    let options = build_options(job, builder, &session_id);
     let dockerfile = match job.context {
         ContextSource::Dir(root) => job.dockerfile.text_in(root),
         ContextSource::Git(_) => None,
@@ -205,46 +226,24 @@ async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outc
         Some(text) => base_image_credentials(text, job.spec, job.sink).await,
         None => None,
     };
-    // Kept by the stream's reader: the daemon reads the context through it.
-    let mut session = None;
-    let (body, inputs) = match job.context {
-        ContextSource::Git(url) => {
-            options = options.remote(url);
-            (bollard::body_full(bytes::Bytes::new()), BuildInputs::None)
-        }
-        ContextSource::Dir(root) => {
-            let Some((local, inputs)) = local_context(job, root, check, builder).await else {
-                return Outcome::Reported;
-            };
-            let upload = transfer::prepare(
-                job.docker,
-                builder,
-                &session_id,
-                local,
-                creds.clone(),
-                job.sink,
-            );
-            let upload = match upload.await {
-                Ok(upload) => upload,
-                Err(e) => {
-                    job.sink
-                        .fail(format!("cannot read the build context: {e}"))
-                        .await;
-                    return Outcome::Reported;
-                }
-            };
-            match upload {
-                ContextUpload::Session(s) => {
-                    // bollard would start a session of its own for BuildKit:
-                    // it is asked for a legacy build, which the session's
-                    // query turns into this session's build.
-                    options = options.version(BuilderVersion::BuilderV1);
-                    session = Some(s);
-                    (bollard::body_full(bytes::Bytes::new()), inputs)
-                }
-                ContextUpload::Tar(tar) => (bollard::body_try_stream(tar), inputs),
-            }
-        }
+    let client = FromClient {
+        creds: creds.clone(),
+        secrets: job.spec.secrets.clone(),
+        ssh: job.spec.ssh.clone(),
+        key_lifetime: job.spec.timeout,
+    };
+    let Some(Upload {
+        tar,
+        inputs,
+        session,
+        options,
+    }) = upload(job, check, builder, &session_id, options, client).await
+    else {
+        return Outcome::Reported;
+    };
+    let body = match tar {
+        Some(tar) => bollard::body_try_stream(tar),
+        None => bollard::body_full(bytes::Bytes::new()),
     };
     // A session build hands the credentials over through the session.
     let creds = if session.is_some() { None } else { creds };

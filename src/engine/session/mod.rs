@@ -10,7 +10,9 @@
 //! the `X-Docker-Expose-Session-*` headers naming the session, its shared
 //! key and the gRPC methods served; kiln then serves HTTP/2 gRPC on that
 //! connection: Health, FileSync (two directories, `context` and
-//! `dockerfile`) and Auth (registry credentials for base images).
+//! `dockerfile`), Auth (registry credentials for base images), Secrets
+//! (`secrets.rs`: build secrets) and SSH (`sshforward.rs`: SSH agents,
+//! key files through an agent of kiln's own, `keyagent.rs`).
 //! bollard's session cannot carry FileSync (its service list is private)
 //! and its BuildKit `build_image` always uploads a tar, hence this module.
 //!
@@ -21,6 +23,9 @@
 
 mod auth;
 mod filesync;
+mod keyagent;
+mod secrets;
+mod sshforward;
 mod walk;
 mod wire;
 
@@ -41,14 +46,20 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 
+use crate::config::{BuildSecret, SshForward, SshSource};
 use crate::engine::connect::{self, ProcessEnv};
 use crate::engine::context::DockerfilePlace;
 use crate::engine::push::Transport;
 
 use auth::{AuthService, HealthService};
 use bollard_buildkit_proto::health::health_server::HealthServer;
+use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::SecretsServer;
 use bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer;
+use bollard_buildkit_proto::moby::sshforward::v1::ssh_server::SshServer;
 use filesync::{DirSource, FileSyncService, SyncedDir, TransferStats};
+use keyagent::KeyAgent;
+use secrets::SecretsService;
+use sshforward::SshService;
 
 /// Connecting to the daemon and its answer to the upgrade must not hang.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,6 +72,9 @@ const METHODS: &[&str] = &[
     "/moby.filesync.v1.Auth/FetchToken",
     "/moby.filesync.v1.Auth/GetTokenAuthority",
     "/moby.filesync.v1.Auth/VerifyTokenAuthority",
+    "/moby.buildkit.secrets.v1.Secrets/GetSecret",
+    "/moby.sshforward.v1.SSH/CheckAgent",
+    "/moby.sshforward.v1.SSH/ForwardAgent",
 ];
 
 /// Why the session could not start; the build then uploads a tar.
@@ -74,6 +88,32 @@ pub(crate) enum SessionError {
     Refused(String),
     #[error("{0}")]
     Http(String),
+    /// An agent for an SSH id's key files could not start (the message
+    /// names the id and the key).
+    #[error("{0}")]
+    SshAgent(String),
+}
+
+/// What a build asks of kiln beside its context, served by the session.
+#[derive(Default)]
+pub(crate) struct FromClient {
+    /// Registry credentials for the daemon's pulls of base images.
+    pub creds: Option<HashMap<String, DockerCredentials>>,
+    /// Build secrets (`RUN --mount=type=secret`).
+    pub secrets: Vec<BuildSecret>,
+    /// SSH agents (`RUN --mount=type=ssh`).
+    pub ssh: Vec<SshForward>,
+    /// How long an agent of kiln's own keeps its keys (the build's
+    /// timeout).
+    pub key_lifetime: Duration,
+}
+
+impl FromClient {
+    /// Whether the build cannot do without the session (a tar upload or
+    /// the legacy builder would leave its secrets or agents out).
+    pub(crate) fn needs_session(&self) -> bool {
+        !(self.secrets.is_empty() && self.ssh.is_empty())
+    }
 }
 
 /// A running session: served until dropped (dropping it closes the
@@ -82,6 +122,8 @@ pub(crate) struct ContextSession {
     serve: JoinHandle<()>,
     query: BuildQuery,
     stats: Arc<TransferStats>,
+    /// Agents holding key files for the build, stopped with the session.
+    _agents: Vec<KeyAgent>,
 }
 
 impl Drop for ContextSession {
@@ -112,11 +154,13 @@ impl ContextSession {
 }
 
 /// The build request's query for a session build: BuildKit, the session,
-/// `remote=client-session`, and the Dockerfile's name in its directory.
+/// and for a context the session serves `remote=client-session` and the
+/// Dockerfile's name in its directory (`None`: a remote context, whose
+/// `remote` and `dockerfile` stay as they are).
 #[derive(Debug, Clone)]
 pub(crate) struct BuildQuery {
     session_id: String,
-    dockerfile: String,
+    dockerfile: Option<String>,
 }
 
 impl BuildQuery {
@@ -127,7 +171,10 @@ impl BuildQuery {
         if !req.uri().path().ends_with("/build") {
             return req;
         }
-        let replaced = ["version", "session", "remote", "dockerfile"];
+        let replaced: &[&str] = match self.dockerfile {
+            Some(_) => &["version", "session", "remote", "dockerfile"],
+            None => &["version", "session"],
+        };
         let mut ser = form_urlencoded::Serializer::new(String::new());
         let old = req.uri().query().unwrap_or("").to_string();
         for (k, v) in form_urlencoded::parse(old.as_bytes()) {
@@ -136,9 +183,11 @@ impl BuildQuery {
             }
         }
         ser.append_pair("version", "2")
-            .append_pair("session", &self.session_id)
-            .append_pair("remote", "client-session")
-            .append_pair("dockerfile", &self.dockerfile);
+            .append_pair("session", &self.session_id);
+        if let Some(dockerfile) = &self.dockerfile {
+            ser.append_pair("remote", "client-session")
+                .append_pair("dockerfile", dockerfile);
+        }
         let uri = format!("{}?{}", req.uri().path(), ser.finish());
         let mut parts = req.uri().clone().into_parts();
         if let Ok(pq) = uri.parse() {
@@ -152,14 +201,15 @@ impl BuildQuery {
 }
 
 /// Opens session `id` on the daemon serving the context directory `root`
-/// and the directory of the Dockerfile at `place`, with `creds` for the
-/// daemon's registry pulls. Returns once the daemon has taken the session.
+/// and the directory of the Dockerfile at `place`, with what `client`
+/// gives (credentials for the daemon's registry pulls, secrets, SSH
+/// agents). Returns once the daemon has taken the session.
 pub(crate) async fn start(
     docker: &Docker,
     id: &str,
     root: &Path,
     place: &DockerfilePlace,
-    creds: Option<HashMap<String, DockerCredentials>>,
+    client: FromClient,
 ) -> Result<ContextSession, SessionError> {
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let (dockerfile_dir, dockerfile) = dockerfile_dir(&root, place);
@@ -170,7 +220,6 @@ pub(crate) async fn start(
             .map_or_else(|| "context".into(), |n| n.to_string_lossy().into_owned()),
         shared_key: shared_key(&root),
     };
-    let connection = open(docker, &headers).await?;
     let dirs = vec![
         SyncedDir {
             name: "context".into(),
@@ -183,16 +232,84 @@ pub(crate) async fn start(
             reset_owner: false,
         },
     ];
+    launch(docker, headers, dirs, Some(dockerfile), client).await
+}
+
+/// Opens session `id` for a build of a remote (git) context, which the
+/// daemon fetches itself: the session serves only what `client` gives.
+pub(crate) async fn start_remote(
+    docker: &Docker,
+    id: &str,
+    client: FromClient,
+) -> Result<ContextSession, SessionError> {
+    let headers = SessionHeaders {
+        id: id.to_string(),
+        name: "remote".into(),
+        shared_key: shared_key(Path::new("")),
+    };
+    launch(docker, headers, Vec::new(), None, client).await
+}
+
+/// Starts the agents for key files (before the daemon hears of the
+/// build), opens the session and serves it.
+async fn launch(
+    docker: &Docker,
+    headers: SessionHeaders,
+    dirs: Vec<SyncedDir>,
+    dockerfile: Option<String>,
+    client: FromClient,
+) -> Result<ContextSession, SessionError> {
+    let (agents, sockets) = ssh_agents(&client).await?;
+    let connection = open(docker, &headers).await?;
     let stats = Arc::new(TransferStats::default());
-    let serve = tokio::spawn(serve(connection, dirs, creds, Arc::clone(&stats)));
+    let services = Services {
+        filesync: FileSyncService::new(dirs, Arc::clone(&stats)),
+        auth: AuthService::new(client.creds),
+        secrets: SecretsService::new(&client.secrets),
+        ssh: SshService::new(sockets),
+    };
+    let serve = tokio::spawn(serve(connection, services));
     Ok(ContextSession {
         serve,
         query: BuildQuery {
-            session_id: id.to_string(),
+            session_id: headers.id,
             dockerfile,
         },
         stats,
+        _agents: agents,
     })
+}
+
+/// The agent socket of each SSH id, starting an agent of kiln's own for
+/// each one given key files.
+async fn ssh_agents(
+    client: &FromClient,
+) -> Result<(Vec<KeyAgent>, HashMap<String, std::path::PathBuf>), SessionError> {
+    let mut agents = Vec::new();
+    let mut sockets = HashMap::new();
+    for forward in &client.ssh {
+        let socket = match &forward.source {
+            SshSource::Agent(socket) => socket.clone(),
+            SshSource::Keys(keys) => {
+                let agent = KeyAgent::start(&forward.id, keys, client.key_lifetime)
+                    .await
+                    .map_err(SessionError::SshAgent)?;
+                let socket = agent.socket();
+                agents.push(agent);
+                socket
+            }
+        };
+        sockets.insert(forward.id.clone(), socket);
+    }
+    Ok((agents, sockets))
+}
+
+/// The gRPC services a session serves.
+struct Services {
+    filesync: FileSyncService,
+    auth: AuthService,
+    secrets: SecretsService,
+    ssh: SshService,
 }
 
 /// The session's connection: `POST /session` on a connection of kiln's own
@@ -219,14 +336,11 @@ async fn open(docker: &Docker, headers: &SessionHeaders) -> Result<Upgraded, Ses
 /// Serves gRPC (HTTP/2) on the session's connection until the daemon
 /// closes it (or the session is dropped); a failure shows as the daemon's
 /// build error.
-async fn serve(
-    connection: Upgraded,
-    dirs: Vec<SyncedDir>,
-    creds: Option<HashMap<String, DockerCredentials>>,
-    stats: Arc<TransferStats>,
-) {
-    let routes = tonic::service::Routes::new(FileSyncService::new(dirs, stats))
-        .add_service(AuthServer::new(AuthService::new(creds)))
+async fn serve(connection: Upgraded, services: Services) {
+    let routes = tonic::service::Routes::new(services.filesync)
+        .add_service(AuthServer::new(services.auth))
+        .add_service(SecretsServer::new(services.secrets))
+        .add_service(SshServer::new(services.ssh))
         .add_service(HealthServer::new(HealthService))
         .prepare();
     let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
@@ -465,7 +579,7 @@ mod tests {
     fn the_build_query_becomes_a_session_build() {
         let q = BuildQuery {
             session_id: "kiln-1-2-3".into(),
-            dockerfile: "Dockerfile.web".into(),
+            dockerfile: Some("Dockerfile.web".into()),
         };
         let req = http::Request::post("/v1.41/build?t=a%3A1&version=1&dockerfile=docker%2FDockerfile.web&session=kiln-1-2-3&rm=true")
             .body(bollard::body_full(Bytes::new()))
@@ -493,6 +607,22 @@ mod tests {
             .body(bollard::body_full(Bytes::new()))
             .unwrap();
         assert_eq!(q.apply(other).uri().query(), Some("all=1"));
+
+        // A git context keeps its URL and Dockerfile.
+        let remote = BuildQuery {
+            session_id: "kiln-4".into(),
+            dockerfile: None,
+        };
+        let req = http::Request::post(
+            "/v1.41/build?remote=https%3A%2F%2Fh%2Fr.git&dockerfile=D&version=1",
+        )
+        .body(bollard::body_full(Bytes::new()))
+        .unwrap();
+        let query = remote.apply(req).uri().query().unwrap().to_string();
+        assert_eq!(
+            query,
+            "remote=https%3A%2F%2Fh%2Fr.git&dockerfile=D&version=2&session=kiln-4"
+        );
     }
 
     #[test]
