@@ -77,10 +77,37 @@ pub fn render_plan(config: &Config, bases: &Result<Vec<BaseImage>, String>) -> S
                 format!("  {name:<name_width$}  {what:<what_width$}  after {after}")
             };
             let _ = writeln!(s, "{}", line.trim_end());
+            for asks in client_side(&config.images[i]) {
+                let _ = writeln!(s, "  {:name_width$}  {asks}", "");
+            }
         }
     }
     render_bases(&mut s, bases);
     s
+}
+
+/// What an image's build asks of kiln beside its context: its secrets' and
+/// SSH agents' ids and where each comes from (a file's or a variable's
+/// name, an agent's socket, how many keys), never a value.
+fn client_side(img: &config::ImageConfig) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !img.secrets.is_empty() {
+        let list: Vec<String> = img
+            .secrets
+            .iter()
+            .map(|s| format!("{} ({})", s.id, s.source.describe()))
+            .collect();
+        lines.push(format!("secrets: {}", list.join(", ")));
+    }
+    if !img.ssh.is_empty() {
+        let list: Vec<String> = img
+            .ssh
+            .iter()
+            .map(|s| format!("{} ({})", s.id, s.source.describe()))
+            .collect();
+        lines.push(format!("ssh: {}", list.join(", ")));
+    }
+    lines
 }
 
 /// Width of a column of `cells` (characters, not bytes).

@@ -80,6 +80,11 @@ impl Scratch {
 /// kiln run in `stack`'s directory (finding its compose file), with an
 /// empty docker config.
 pub fn kiln_compose(stack: &super::Stack, args: &[&str]) -> std::process::Output {
+    kiln_compose_cmd(stack, args).output().unwrap()
+}
+
+/// The command [`kiln_compose`] runs, to add to.
+pub fn kiln_compose_cmd(stack: &super::Stack, args: &[&str]) -> std::process::Command {
     let docker_config = stack.home.path().join("docker");
     std::fs::create_dir_all(&docker_config).unwrap();
     std::fs::write(docker_config.join("config.json"), "{}").unwrap();
@@ -90,5 +95,5 @@ pub fn kiln_compose(stack: &super::Stack, args: &[&str]) -> std::process::Output
         .env_remove("COMPOSE_PROJECT_NAME")
         .env_remove("COMPOSE_PROFILES");
     super::isolate(&mut cmd, stack.home.path());
-    cmd.output().unwrap()
+    cmd
 }
