@@ -248,26 +248,70 @@ fn private_text(key: &Path) -> String {
     text.lines().nth(1).unwrap().to_string()
 }
 
+/// A project of both tests: the stack, the test's agent (holding
+/// `agent-key`), the deploy key, and the two secrets' values.
+struct Setup {
+    stack: Stack,
+    _keys: tempfile::TempDir,
+    agent: TestAgent,
+    deploy: PathBuf,
+    tok: String,
+    gh: String,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let stack = Stack::new();
+        let keys = tempfile::tempdir().unwrap();
+        let agent = TestAgent::start(keys.path(), &keygen(keys.path(), "agent-key"));
+        let deploy = keygen(keys.path(), "deploy-key");
+        write_project(&stack, &deploy.with_extension("pub"));
+        std::fs::copy(&deploy, stack.path("deploy_key")).unwrap();
+        Setup {
+            stack,
+            _keys: keys,
+            agent,
+            deploy,
+            tok: unique("file-secret"),
+            gh: unique("env-secret"),
+        }
+    }
+
+    /// The build `out` succeeded, its image holds what proves each secret
+    /// and agent arrived, and no value is anywhere.
+    fn verify(&self, out: &Output) {
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            common::stdout(out),
+            common::stderr(out)
+        );
+        let image = self.stack.tag("app");
+        let public = self.deploy.with_extension("pub");
+        check_image(&image, &self.tok, &self.gh, &public, &self.agent);
+        let values = [&self.tok, &self.gh, &private_text(&self.deploy)];
+        let values: Vec<&str> = values.iter().map(|v| v.as_str()).collect();
+        nowhere(&values, &sha256(&self.tok), out, &self.stack, &image);
+    }
+}
+
 #[test]
 fn secrets_and_ssh_agents_from_kiln_yaml_reach_the_build_and_nothing_else() {
     require_docker!();
-    let stack = Stack::new();
-    let keys = tempfile::tempdir().unwrap();
-    let agent = TestAgent::start(keys.path(), &keygen(keys.path(), "agent-key"));
-    let deploy = keygen(keys.path(), "deploy-key");
-    write_project(&stack, &deploy.with_extension("pub"));
-    let (tok, gh) = (unique("file-secret"), unique("env-secret"));
-    stack.write("tok.txt", &tok);
-    std::fs::copy(&deploy, stack.path("deploy_key")).unwrap();
-    stack.config(
+    let t = Setup::new();
+    t.stack.write("tok.txt", &t.tok);
+    t.stack.config(
         "images:\n  - name: app\n    tags: ['{prefix}/app:latest']\n    secrets:\n      - {id: tok, src: ./tok.txt}\n      - {id: gh, env: GH_TOKEN}\n    ssh:\n      - default\n      - {id: deploy, paths: [./deploy_key]}\n",
     );
-    let check = stack
-        .kiln_cmd(&["check"])
-        .env("GH_TOKEN", &gh)
-        .env("SSH_AUTH_SOCK", &agent.socket)
-        .output()
-        .unwrap();
+    let kiln = |args: &[&str]| {
+        t.stack
+            .kiln_cmd(args)
+            .env("GH_TOKEN", &t.gh)
+            .env("SSH_AUTH_SOCK", &t.agent.socket)
+            .output()
+            .unwrap()
+    };
+    let check = kiln(&["check"]);
     let listed = common::stdout(&check);
     assert!(check.status.success(), "{}", common::stderr(&check));
     assert!(
@@ -276,77 +320,39 @@ fn secrets_and_ssh_agents_from_kiln_yaml_reach_the_build_and_nothing_else() {
     );
     assert!(listed.contains("ssh: default (agent "), "{listed}");
     assert!(listed.contains("deploy (1 key)"), "{listed}");
+    assert!(!listed.contains(&t.gh), "{listed}");
 
-    let out = stack
-        .kiln_cmd(&["build", "--json", "--no-cache"])
-        .env("GH_TOKEN", &gh)
-        .env("SSH_AUTH_SOCK", &agent.socket)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        common::stdout(&out),
-        common::stderr(&out)
-    );
-    let image = stack.tag("app");
-    check_image(&image, &tok, &gh, &deploy.with_extension("pub"), &agent);
-    nowhere(
-        &[&tok, &gh, &private_text(&deploy)],
-        &sha256(&tok),
-        &out,
-        &stack,
-        &image,
-    );
+    t.verify(&kiln(&["build", "--json", "--no-cache"]));
 }
 
 #[test]
 fn secrets_and_ssh_agents_from_a_compose_file_reach_the_build_and_nothing_else() {
     require_docker!();
-    let stack = Stack::new();
-    let keys = tempfile::tempdir().unwrap();
-    let agent = TestAgent::start(keys.path(), &keygen(keys.path(), "agent-key"));
-    let deploy = keygen(keys.path(), "deploy-key");
-    write_project(&stack, &deploy.with_extension("pub"));
-    let (tok, gh) = (unique("file-secret"), unique("env-secret"));
-    stack.write("secrets/tok.txt", &tok);
-    std::fs::copy(&deploy, stack.path("deploy_key")).unwrap();
+    let t = Setup::new();
+    t.stack.write("secrets/tok.txt", &t.tok);
     // The variable comes from .env, which compose reads and kiln never
     // puts in its process environment.
-    stack.write(".env", &format!("GH_TOKEN={gh}\n"));
-    stack.write(
+    t.stack.write(".env", &format!("GH_TOKEN={}\n", t.gh));
+    t.stack.write(
         "compose.yaml",
         &format!(
             "services:\n  app:\n    image: {}\n    build:\n      context: ./app\n      secrets:\n        - npm_token\n        - source: github\n          target: gh\n      ssh: [default, deploy=./deploy_key]\nsecrets:\n  npm_token:\n    file: ./secrets/tok.txt\n  github:\n    environment: GH_TOKEN\n",
-            stack.tag("app")
+            t.stack.tag("app")
         ),
     );
-    // The Dockerfile asks for `tok`: compose's short form names the id
-    // after the secret.
-    let dockerfile = std::fs::read_to_string(stack.path("app/Dockerfile")).unwrap();
-    stack.write(
+    // compose's short form names the id after the secret.
+    let dockerfile = std::fs::read_to_string(t.stack.path("app/Dockerfile")).unwrap();
+    t.stack.write(
         "app/Dockerfile",
         &dockerfile
             .replace("id=tok", "id=npm_token")
             .replace("secrets/tok", "secrets/npm_token"),
     );
-
-    let out = with_agent(&stack, &agent, &["build", "--plain", "--no-cache"]);
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        common::stdout(&out),
-        common::stderr(&out)
-    );
-    let image = stack.tag("app");
-    check_image(&image, &tok, &gh, &deploy.with_extension("pub"), &agent);
-    nowhere(
-        &[&tok, &gh, &private_text(&deploy)],
-        &sha256(&tok),
-        &out,
-        &stack,
-        &image,
-    );
+    t.verify(&with_agent(
+        &t.stack,
+        &t.agent,
+        &["build", "--plain", "--no-cache"],
+    ));
 }
 
 /// kiln on `stack`'s compose file with the test's agent as `$SSH_AUTH_SOCK`.

@@ -15,7 +15,7 @@ use kiln::config::*;
 /// `vars` as the environment: its errors as `LINE:COL: message`.
 fn yaml_errors(text: &str, vars: &[(&str, &str)]) -> Vec<String> {
     let (dir, path) = project(text);
-    let errs = load(&path, &env_of(vars)).err().expect("errors");
+    let errs = load(&path, &env_of(vars)).expect_err("errors");
     drop(dir);
     errs.errors
         .iter()
@@ -256,7 +256,7 @@ fn compose_secrets_of_an_included_project_start_at_its_directory() {
     let home = s.proj().join("home").display().to_string();
     let got = errors(
         load_with(
-            &[main.clone()],
+            std::slice::from_ref(&main),
             &ComposeOptions::default(),
             &[("HOME", &home)],
         ),

@@ -237,10 +237,14 @@ mod tests {
     async fn a_key_it_cannot_load_is_named_and_never_prompts() {
         let dir = tempfile::tempdir().unwrap();
         let locked = keygen(dir.path(), "locked", "a passphrase");
-        let err = KeyAgent::start("deploy", &[locked.clone()], Duration::from_secs(60))
-            .await
-            .err()
-            .unwrap();
+        let err = KeyAgent::start(
+            "deploy",
+            std::slice::from_ref(&locked),
+            Duration::from_secs(60),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(
             err.starts_with(&format!(
                 "ssh 'deploy': ssh-add could not load {}",
