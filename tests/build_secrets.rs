@@ -363,3 +363,87 @@ fn with_agent(stack: &Stack, agent: &TestAgent, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// `git daemon` serving `base` on a free port of 127.0.0.1; killed when
+/// dropped.
+struct GitDaemon {
+    child: Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    fn start(base: &Path) -> GitDaemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("git")
+            .arg("daemon")
+            .arg("--reuseaddr")
+            .arg("--export-all")
+            .arg("--listen=127.0.0.1")
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("git daemon");
+        let daemon = GitDaemon { child, port };
+        assert!(common::eventually(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }));
+        daemon
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_git_context_gets_its_secrets_too() {
+    require_docker!();
+    let stack = Stack::new();
+    let repo = stack.path("srv/repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::copy(common::BUSYBOX, repo.join("busybox")).unwrap();
+    std::fs::write(
+        repo.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN --mount=type=secret,id=tok [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox sha256sum /run/secrets/tok > /tok.sha\"]\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(["-c", "user.email=kiln@test", "-c", "user.name=kiln"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{}", common::stderr(&ok));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "a context"]);
+    let daemon = GitDaemon::start(&stack.path("srv"));
+    let tok = unique("git-secret");
+    stack.write("tok.txt", &tok);
+    stack.config(&format!(
+        "images:\n  - name: g\n    context: git://127.0.0.1:{}/repo\n    tags: ['{{prefix}}/g:latest']\n    secrets: [{{id: tok, src: ./tok.txt}}]\n",
+        daemon.port
+    ));
+    let out = stack.kiln(&["build", "--plain", "--no-cache"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
+    let image = stack.tag("g");
+    assert!(cat(&image, "/tok.sha").starts_with(&sha256(&tok)));
+    nowhere(&[&tok], &sha256(&tok), &out, &stack, &image);
+}
