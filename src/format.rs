@@ -90,24 +90,22 @@ pub fn render_plan(config: &Config, bases: &Result<Vec<BaseImage>, String>) -> S
 /// SSH agents' ids and where each comes from (a file's or a variable's
 /// name, an agent's socket, how many keys), never a value.
 fn client_side(img: &config::ImageConfig) -> Vec<String> {
-    let mut lines = Vec::new();
-    if !img.secrets.is_empty() {
-        let list: Vec<String> = img
-            .secrets
+    let secrets = img.secrets.iter().map(|s| (&s.id, s.source.describe()));
+    let ssh = img.ssh.iter().map(|s| (&s.id, s.source.describe()));
+    [
+        ("secrets", secrets.collect::<Vec<_>>()),
+        ("ssh", ssh.collect()),
+    ]
+    .into_iter()
+    .filter(|(_, list)| !list.is_empty())
+    .map(|(what, list)| {
+        let list: Vec<String> = list
             .iter()
-            .map(|s| format!("{} ({})", s.id, s.source.describe()))
+            .map(|(id, from)| format!("{id} ({from})"))
             .collect();
-        lines.push(format!("secrets: {}", list.join(", ")));
-    }
-    if !img.ssh.is_empty() {
-        let list: Vec<String> = img
-            .ssh
-            .iter()
-            .map(|s| format!("{} ({})", s.id, s.source.describe()))
-            .collect();
-        lines.push(format!("ssh: {}", list.join(", ")));
-    }
-    lines
+        format!("{what}: {}", list.join(", "))
+    })
+    .collect()
 }
 
 /// Width of a column of `cells` (characters, not bytes).

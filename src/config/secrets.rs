@@ -245,6 +245,14 @@ pub(crate) fn join(dir: &Path, path: &str) -> PathBuf {
     dir.join(path).components().collect()
 }
 
+impl ImageConfig {
+    /// Whether the image's build has secrets or SSH agents, which only
+    /// kiln's BuildKit session serves (the legacy builder mounts neither).
+    pub fn needs_buildkit(&self) -> bool {
+        !(self.secrets.is_empty() && self.ssh.is_empty())
+    }
+}
+
 /// What is wrong with an image that has secrets or SSH agents and the
 /// legacy builder, which mounts neither: `what` is `secrets` or `ssh`.
 pub(crate) fn needs_buildkit(img: &ImageConfig, what: &str) -> Option<String> {

@@ -66,9 +66,7 @@ impl StackSource {
         if let Some(choice) = self.builder {
             for img in &mut config.images {
                 img.builder = choice;
-                if choice == BuilderChoice::Legacy
-                    && !(img.secrets.is_empty() && img.ssh.is_empty())
-                {
+                if choice == BuilderChoice::Legacy && img.needs_buildkit() {
                     return Err(LoadError::Usage(format!(
                         "--builder legacy: image '{}' has build secrets or SSH agents, which only BuildKit can serve; use --builder auto or buildkit",
                         img.name

@@ -169,18 +169,12 @@ pub fn builders_in_use(images: &[ImageConfig], flags: &BuildFlags) -> String {
     kinds.into_iter().collect::<Vec<_>>().join("+")
 }
 
-/// Whether the image has what only kiln's BuildKit session serves:
-/// secrets or SSH agents (the legacy builder mounts neither).
-fn needs_buildkit(spec: &ImageConfig) -> bool {
-    !(spec.secrets.is_empty() && spec.ssh.is_empty())
-}
-
 /// Build with the chosen builder; under `auto`, a BuildKit session that
 /// cannot start falls back to the legacy builder (saying so), unless the
 /// image has secrets or SSH agents, which the legacy builder cannot mount.
 async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
     let builder = choose_builder(job.spec.builder, job.flags);
-    if builder == BuilderKind::Legacy && needs_buildkit(job.spec) {
+    if builder == BuilderKind::Legacy && job.spec.needs_buildkit() {
         // (The config refuses `builder: legacy` with them: this daemon
         // has no BuildKit.)
         job.sink
@@ -193,8 +187,8 @@ async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
     let Outcome::SessionFailed(why) = build(job, &check, builder).await else {
         return;
     };
-    if job.spec.builder != BuilderChoice::Auto || needs_buildkit(job.spec) {
-        let hint = if needs_buildkit(job.spec) {
+    if job.spec.builder != BuilderChoice::Auto || job.spec.needs_buildkit() {
+        let hint = if job.spec.needs_buildkit() {
             "; this image's secrets and SSH agents need it"
         } else {
             " (try --builder legacy)"
