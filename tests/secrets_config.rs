@@ -85,6 +85,17 @@ images:
             "7:9: each ssh entry needs an 'id'",
         ]
     );
+    let twice = yaml_errors(
+        "images:\n  - name: app\n    ssh:\n      - {id: k, paths: [./key]}\n      - {id: k, paths: [./key]}\n    secrets: [{id: t, src: ./tok.txt}, {id: t, env: T}]\n",
+        &[("T", "x")],
+    );
+    assert_eq!(
+        twice,
+        [
+            "5:9: ssh 'k' is given twice",
+            "6:40: secret 't' is given twice"
+        ]
+    );
     // A socket that is gone (a stale SSH_AUTH_SOCK).
     let stale = yaml_errors(
         "images:\n  - name: app\n    ssh: [default]\n",

@@ -27,27 +27,40 @@ const SSH_KEYS: &[&str] = &["id", "paths"];
 impl Ctx<'_> {
     /// `secrets:`: a list of `{id, src}` / `{id, env}`.
     pub fn secrets(&mut self, v: &Value, path: &[Seg]) -> Option<Vec<BuildSecret>> {
-        let items = self.items(
-            v,
-            path,
-            "secrets",
-            "{id: NAME, src: FILE} or {id: NAME, env: VAR}",
-        )?;
-        let mut out: Vec<BuildSecret> = Vec::new();
+        let shape = "{id: NAME, src: FILE} or {id: NAME, env: VAR}";
+        self.by_id(v, path, ("secrets", "secret", shape), Self::secret, |s| {
+            &s.id
+        })
+    }
+
+    /// A list read item by item, each id given once.
+    fn by_id<T>(
+        &mut self,
+        v: &Value,
+        path: &[Seg],
+        (field, kind, shape): (&str, &str, &str),
+        read: fn(&mut Self, &Value, &NodePath) -> Option<T>,
+        id: fn(&T) -> &String,
+    ) -> Option<Vec<T>> {
+        let Value::Sequence(items) = untag(v) else {
+            let at = self.pos.value(path);
+            self.error(at, format!("'{field}' must be a list of {shape}"));
+            return None;
+        };
+        let mut out: Vec<T> = Vec::new();
         let mut ok = true;
         for (i, x) in items.iter().enumerate() {
             let p = item(path, i);
-            match self.secret(x, &p) {
-                Some(s) => {
-                    if out.iter().any(|o| o.id == s.id) {
-                        let at = self.pos.value(&p);
-                        self.error(at, secrets::duplicate_id("secret", &s.id));
-                        ok = false;
-                    }
-                    out.push(s);
-                }
-                None => ok = false,
+            let Some(one) = read(self, x, &p) else {
+                ok = false;
+                continue;
+            };
+            if out.iter().any(|o| id(o) == id(&one)) {
+                let at = self.pos.value(&p);
+                self.error(at, secrets::duplicate_id(kind, id(&one)));
+                ok = false;
             }
+            out.push(one);
         }
         ok.then_some(out)
     }
@@ -99,24 +112,8 @@ impl Ctx<'_> {
 
     /// `ssh:`: a list of ids (`default`) and `{id, paths}`.
     pub fn ssh(&mut self, v: &Value, path: &[Seg]) -> Option<Vec<SshForward>> {
-        let items = self.items(v, path, "ssh", "default or {id: NAME, paths: [KEY...]}")?;
-        let mut out: Vec<SshForward> = Vec::new();
-        let mut ok = true;
-        for (i, x) in items.iter().enumerate() {
-            let p = item(path, i);
-            match self.ssh_item(x, &p) {
-                Some(s) => {
-                    if out.iter().any(|o| o.id == s.id) {
-                        let at = self.pos.value(&p);
-                        self.error(at, secrets::duplicate_id("ssh", &s.id));
-                        ok = false;
-                    }
-                    out.push(s);
-                }
-                None => ok = false,
-            }
-        }
-        ok.then_some(out)
+        let shape = "default or {id: NAME, paths: [KEY...]}";
+        self.by_id(v, path, ("ssh", "ssh", shape), Self::ssh_item, |s| &s.id)
     }
 
     fn ssh_item(&mut self, v: &Value, path: &NodePath) -> Option<SshForward> {
@@ -174,24 +171,6 @@ impl Ctx<'_> {
                 None => entry,
             };
             self.error(at, message);
-        }
-    }
-
-    /// A list, or a located error showing the item's shape.
-    fn items<'v>(
-        &mut self,
-        v: &'v Value,
-        path: &[Seg],
-        field: &str,
-        shape: &str,
-    ) -> Option<&'v [Value]> {
-        match untag(v) {
-            Value::Sequence(seq) => Some(seq),
-            _ => {
-                let at = self.pos.value(path);
-                self.error(at, format!("'{field}' must be a list of {shape}"));
-                None
-            }
         }
     }
 
