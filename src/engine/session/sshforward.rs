@@ -213,6 +213,44 @@ mod tests {
         assert_eq!(frames.next(), Err(()));
     }
 
+    #[tokio::test]
+    async fn a_request_gets_the_agent_s_whole_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k");
+        let made = std::process::Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "kiln-relay-key",
+                "-f",
+            ])
+            .arg(&key)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let agent = super::super::keyagent::KeyAgent::start(
+            "k",
+            std::slice::from_ref(&key),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        let mut conn = UnixStream::connect(agent.socket()).await.unwrap();
+        let answer = ask(&mut conn, &message(SSH_AGENTC_REQUEST_IDENTITIES, b""))
+            .await
+            .unwrap();
+        // SSH_AGENT_IDENTITIES_ANSWER, one key, its comment last.
+        assert_eq!(answer[4], 12);
+        assert_eq!(&answer[5..9], &[0, 0, 0, 1]);
+        assert!(answer.ends_with(b"kiln-relay-key"));
+        let len = u32::from_be_bytes(answer[..4].try_into().unwrap()) as usize;
+        assert_eq!(answer.len(), 4 + len);
+    }
+
     #[test]
     fn a_build_may_list_keys_and_sign_only() {
         assert!(allowed(&message(SSH_AGENTC_REQUEST_IDENTITIES, b"")));
