@@ -9,7 +9,7 @@
 //! Then the secrets' values (and the private key's text) are looked for,
 //! and must not be found, in kiln's output, its data directory (history,
 //! logs) and `docker save` of the image.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
 
