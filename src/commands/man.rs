@@ -49,7 +49,9 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("XDG_DATA_HOME, XDG_CACHE_HOME", "Where history, logs and the context hash cache live (see FILES)."),
     ("PAGER", "The pager for the dashboard's o key (default: less -R)."),
     ("NO_COLOR", "When set and not empty, the dashboard draws no colours."),
-    ("PATH", "Where the docker-credential-NAME helpers are looked for."),
+    ("PATH", "Where the docker-credential-NAME helpers are looked for, and OpenSSH's ssh-agent and ssh-add (for an image's ssh key files)."),
+    ("SSH_AUTH_SOCK", "The SSH agent an image's ssh: [default] forwards to its build (RUN --mount=type=ssh)."),
+    ("XDG_RUNTIME_DIR", "Where the private directory of an ssh-agent kiln starts for key files is made (else the temp directory)."),
     ("HOME", "The default DOCKER_CONFIG is $HOME/.docker."),
 ];
 
