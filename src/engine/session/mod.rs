@@ -77,7 +77,8 @@ const METHODS: &[&str] = &[
     "/moby.sshforward.v1.SSH/ForwardAgent",
 ];
 
-/// Why the session could not start; the build then uploads a tar.
+/// Why the session could not start; the build then uploads a tar (one
+/// with secrets or SSH agents fails instead).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SessionError {
     #[error("kiln serves it only over unix:// and plain tcp:// daemon endpoints")]
