@@ -255,7 +255,7 @@ impl ImageConfig {
 
 /// What is wrong with an image that has secrets or SSH agents and the
 /// legacy builder, which mounts neither: `what` is `secrets` or `ssh`.
-pub(crate) fn needs_buildkit(img: &ImageConfig, what: &str) -> Option<String> {
+pub(crate) fn refused_by_legacy(img: &ImageConfig, what: &str) -> Option<String> {
     let has = match what {
         "secrets" => !img.secrets.is_empty(),
         _ => !img.ssh.is_empty(),

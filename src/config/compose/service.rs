@@ -308,7 +308,7 @@ fn build_options(
     img.platform = platform(build, svc, out);
     for key in ["secrets", "ssh"] {
         if let (Some(message), Some(e)) = (
-            crate::config::secrets::needs_buildkit(img, key),
+            crate::config::secrets::refused_by_legacy(img, key),
             build.entry(key),
         ) {
             out.error(&e.key_at, message);

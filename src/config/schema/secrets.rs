@@ -163,7 +163,7 @@ impl Ctx<'_> {
     /// entry: both came from `defaults:`).
     pub fn builder_mounts(&mut self, img: &ImageConfig, f: &Fields<'_>, entry: Pos) {
         for what in ["secrets", "ssh"] {
-            let Some(message) = secrets::needs_buildkit(img, what) else {
+            let Some(message) = secrets::refused_by_legacy(img, what) else {
                 continue;
             };
             let at = match f.get(what).or_else(|| f.get("builder")) {
