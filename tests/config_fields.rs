@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use kiln::config::fields::{self, Change, Compose, Entry, Field, Kind, FIELDS};
 use kiln::config::*;
 
+#[path = "common/schema.rs"]
+mod schema;
+
 fn no_env(_: &str) -> Option<String> {
     None
 }
@@ -168,6 +171,65 @@ fn defaults_take_their_column_and_apply_under_every_image() {
         errors.ends_with(&format!("(valid fields: {})", listed.join(", "))),
         "{errors}"
     );
+}
+
+/// `kiln schema` (generated from the table) and the loader agree: every
+/// field where the table puts it validates, and a misspelt key or a word
+/// outside a choice, refused by the loader, is flagged by the schema too,
+/// as an editor would flag it.
+#[test]
+fn the_schema_takes_what_the_loader_takes_and_flags_what_it_refuses() {
+    let dir = project();
+    let mut good = vec![PLAIN.to_string()];
+    for field in FIELDS
+        .iter()
+        .filter(|f| f.entry != Entry::No && !f.required)
+    {
+        let (head, entry) = match field.entry {
+            Entry::OlderLayout => ("builder:\n  images:\n", "  "),
+            _ => ("images:\n", ""),
+        };
+        good.push(format!(
+            "{head}{entry}  - name: web\n{entry}    {}: {}\n{entry}  - name: other\n",
+            field.name,
+            sample(field)
+        ));
+    }
+    for field in fields::defaults() {
+        good.push(format!(
+            "defaults:\n  {}: {}\n{PLAIN}",
+            field.name,
+            sample(field)
+        ));
+    }
+    good.push(format!("x-anything: {{a: 1}}\n{PLAIN}"));
+    let bad: Vec<String> = [
+        "imagse:\n  - name: web\n",
+        "images:\n  - name: web\n    dockerfiel: Dockerfile.alt\n",
+        "defaults:\n  platfrom: linux/arm64\nimages:\n  - name: web\n",
+        "builder:\n  images:\n    - name: web\n  extra: 1\n",
+        "images:\n  - name: web\n    builder: fast\n",
+        "images:\n  - context: ./web\n",
+        "images: []\n",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for yaml in &good {
+        loaded(dir.path(), yaml);
+    }
+    for yaml in &bad {
+        assert!(
+            load_yaml(dir.path(), yaml).is_err(),
+            "the loader took:\n{yaml}"
+        );
+    }
+    let docs: Vec<String> = good.iter().chain(&bad).cloned().collect();
+    let complaints = schema::complaints(&fields::json_schema(), &docs);
+    for (yaml, found) in docs.iter().zip(&complaints) {
+        let want_valid = good.contains(yaml);
+        assert_eq!(found.is_empty(), want_valid, "{yaml}{found:?}");
+    }
 }
 
 /// `--set`'s spelling of a sample value for `field`.

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
+#[path = "common/schema.rs"]
+mod schema;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -120,7 +122,10 @@ fn writes_a_stack_that_check_accepts_in_dependency_order() {
     let stdout = common::stdout(&out);
     assert!(out.status.success(), "{}{}", stdout, common::stderr(&out));
     assert!(stdout.starts_with("found 8 Dockerfiles:\n"), "{stdout}");
-    assert!(stdout.contains("wrote kiln.yaml\n"), "{stdout}");
+    assert!(
+        stdout.contains("wrote kiln.yaml and kiln.schema.json"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("kiln.yaml: 8 images in 3 waves"),
         "{stdout}"
@@ -254,6 +259,56 @@ fn never_overwrites_a_kiln_yaml() {
     );
 }
 
+/// The kiln.yaml init writes names, on its first line, the schema it
+/// writes beside it: `kiln schema`'s, which that file, the demo's and the
+/// benchmark stack's validate against. A schema already there is kept.
+#[test]
+fn writes_the_schema_its_first_line_names_and_validates_against_it() {
+    let s = Stack::new();
+    write_shapes(&s);
+    let root = &s.path("shop");
+    let out = kiln_in(&s, root, &["init"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        common::stdout(&out).contains("wrote kiln.yaml and kiln.schema.json"),
+        "{}",
+        common::stdout(&out)
+    );
+    let yaml = std::fs::read_to_string(root.join("kiln.yaml")).unwrap();
+    assert_eq!(
+        yaml.lines().next(),
+        Some("# yaml-language-server: $schema=kiln.schema.json")
+    );
+    let printed = kiln_in(&s, root, &["schema"]);
+    assert!(printed.status.success());
+    let written = std::fs::read_to_string(root.join("kiln.schema.json")).unwrap();
+    assert_eq!(common::stdout(&printed), written);
+    let schema: serde_json::Value = serde_json::from_str(&written).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs: Vec<String> = [
+        root.join("kiln.yaml"),
+        repo.join("assets/demo/kiln.yaml"),
+        repo.join("benches/stack/kiln.yaml"),
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(p).unwrap())
+    .collect();
+    assert_eq!(
+        schema::complaints(&schema, &docs),
+        vec![Vec::<String>::new(); 3]
+    );
+
+    s.write("kept/app/Dockerfile", "FROM scratch\n");
+    s.write("kept/kiln.schema.json", "{}\n");
+    let out = kiln_in(&s, &s.path("kept"), &["init"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stdout(&out).contains("kept the kiln.schema.json that is there"));
+    assert_eq!(
+        std::fs::read_to_string(s.path("kept/kiln.schema.json")).unwrap(),
+        "{}\n"
+    );
+}
+
 #[test]
 fn stdout_prints_the_file_and_writes_nothing() {
     let s = Stack::new();
@@ -262,8 +317,13 @@ fn stdout_prints_the_file_and_writes_nothing() {
     let printed = kiln_in(&s, root, &["init", "--stdout"]);
     assert!(printed.status.success(), "{}", common::stderr(&printed));
     assert!(!root.join("kiln.yaml").exists());
+    assert!(!root.join("kiln.schema.json").exists());
     let err = common::stderr(&printed);
     assert!(err.starts_with("found 8 Dockerfiles:"), "{err}");
+    assert!(
+        err.contains("`kiln schema > kiln.schema.json` writes it"),
+        "{err}"
+    );
     assert!(err.contains("kiln.yaml: 8 images in 3 waves"), "{err}");
     // Exactly what `kiln init` then writes.
     let written = kiln_in(&s, root, &["init"]);

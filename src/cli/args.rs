@@ -79,6 +79,9 @@ pub enum Cmd {
     },
     /// Print kiln's manual page, kiln(1), as roff (e.g. `kiln man | man -l -`)
     Man,
+    /// Print the JSON Schema of kiln.yaml, for editors and CI (e.g. `kiln
+    /// schema > kiln.schema.json`)
+    Schema,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,7 @@ async fn run(mut cli: Cli) -> i32 {
     match cli.command.take() {
         Some(Cmd::Completions { shell }) => commands::completions::run(shell),
         Some(Cmd::Man) => commands::man::run(),
+        Some(Cmd::Schema) => commands::schema::run(),
         Some(Cmd::Init(_)) if stack_options_given(&cli) => {
             output::error("kiln init writes kiln.yaml; --file, --project-name, --profile and --env-file do not apply to it");
             exit::USAGE
@@ -78,7 +79,7 @@ async fn run_on_stack(cli: Cli, command: Option<Cmd>) -> i32 {
         Some(Cmd::Push(args)) => commands::push::run(config, args).await,
         Some(Cmd::Ui(args)) => commands::ui::run(config, source, args).await,
         // Taken care of in `run`.
-        Some(Cmd::Init(_) | Cmd::Completions { .. } | Cmd::Man) => exit::USAGE,
+        Some(Cmd::Init(_) | Cmd::Completions { .. } | Cmd::Man | Cmd::Schema) => exit::USAGE,
         None => commands::ui::run(config, source, cli.ui).await,
     }
 }

@@ -53,7 +53,10 @@ pub(crate) async fn run(args: &InitArgs) -> i32 {
     };
     let report = found_report(&images, &scan.found);
     if args.stdout {
-        output::stderr(&report);
+        output::stderr(&format!(
+            "{report}its first line names {0}: `kiln schema > {0}` writes it",
+            super::schema::FILE_NAME
+        ));
         if let Err(e) = output::stdout(&text) {
             return super::printed(Err(e));
         }
@@ -61,7 +64,8 @@ pub(crate) async fn run(args: &InitArgs) -> i32 {
         if let Err(code) = write_new(&target, &text) {
             return code;
         }
-        if let Err(e) = output::stdout(&format!("{report}wrote {}", target.display())) {
+        let schema = write_schema(&dir);
+        if let Err(e) = output::stdout(&format!("{report}wrote {}{schema}", target.display())) {
             return super::printed(Err(e));
         }
     }
@@ -135,12 +139,7 @@ fn check_text(target: &Path, text: &str) -> Result<Config, i32> {
 /// Creates `target` with `text`, failing if it exists (also when another
 /// process made it since the check).
 fn write_new(target: &Path, text: &str) -> Result<(), i32> {
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(target);
-    let result = file.and_then(|mut f| f.write_all(text.as_bytes()));
-    result.map_err(|e| {
+    write_new_quietly(target, text).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             output::error(format_args!(
                 "{} already exists; kiln init never overwrites it",
@@ -152,6 +151,36 @@ fn write_new(target: &Path, text: &str) -> Result<(), i32> {
             exit::FAILED
         }
     })
+}
+
+/// Writes kiln.schema.json beside the new kiln.yaml (the file its first
+/// line names) unless one is there; says what it did, as the end of the
+/// `wrote kiln.yaml` line. Not being able to write it fails nothing.
+fn write_schema(dir: &Path) -> String {
+    let name = super::schema::FILE_NAME;
+    let path = shown(dir).join(name);
+    if dir.join(name).exists() {
+        return format!(" (kept the {} that is there)", path.display());
+    }
+    match write_new_quietly(&dir.join(name), &super::schema::text()) {
+        Ok(()) => format!(" and {} (its JSON Schema, for editors)", path.display()),
+        Err(e) => {
+            output::warning(format_args!(
+                "cannot write {}: {e}; `kiln schema > {name}` writes it",
+                path.display()
+            ));
+            String::new()
+        }
+    }
+}
+
+/// Creates `path` with `text`, failing if it exists.
+fn write_new_quietly(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
 }
 
 /// `found N Dockerfiles:` and a line per image: its Dockerfile, its name

@@ -7,15 +7,16 @@ use std::fmt::Write as _;
 
 use super::propose::{Found, Proposed};
 
-/// The file's opening comment.
-// When `kiln schema` exists, the file's first line will be
-//   # yaml-language-server: $schema=<where the schema is>
-// so editors check the keys; it goes above this comment.
+/// The file's opening comment. Its first line points editors that use
+/// yaml-language-server (VS Code's YAML extension, Helix, Neovim's yamlls)
+/// at the schema `kiln init` writes beside it.
 const HEADER: &str = "\
+# yaml-language-server: $schema=kiln.schema.json
 # Written by `kiln init` from the Dockerfiles in this directory and below.
 # Each image builds on what its Dockerfile's FROM names: an image whose tag
 # a FROM names is built first (`kiln check` prints the plan). Every field:
-# README.md's \"Configuration\", or `kiln man`.
+# README.md's \"Configuration\", or `kiln man`; `kiln schema` prints the
+# JSON Schema that kiln.schema.json holds.
 ";
 
 /// The whole kiln.yaml for `images` (from `found`).
