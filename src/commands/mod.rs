@@ -19,6 +19,7 @@ use crate::cli::args::RunArgs;
 use crate::config::Config;
 use crate::engine::build::BuildFlags;
 use crate::engine::connect::{self, ProcessEnv};
+use crate::engine::identify::{self, EngineInfo};
 use crate::exit;
 use crate::history::{self, History};
 use crate::output;
@@ -39,6 +40,7 @@ fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
             no_cache: args.no_cache,
             pull: args.pull,
             buildkit_available: false,
+            buildah: false,
             stack_tags: Vec::new(),
             endpoint: None,
         },
@@ -57,6 +59,8 @@ async fn connect_or_exit() -> Result<(bollard::Docker, connect::Endpoint), i32> 
 struct Connected {
     docker: bollard::Docker,
     endpoint: connect::Endpoint,
+    /// What the daemon is (None: `/version` did not answer).
+    engine: Option<EngineInfo>,
     /// The run options, with what the daemon can do (BuildKit, its
     /// endpoint) filled in.
     run: (RunOptions, BuildFlags),
@@ -67,11 +71,14 @@ struct Connected {
 async fn connect_for_run(args: &RunArgs) -> Result<Connected, i32> {
     let (docker, endpoint) = connect_or_exit().await?;
     let (opts, mut flags) = run_options(args);
-    flags.buildkit_available = connect::buildkit_available(&docker).await;
+    let engine = identify::identify(&docker).await;
+    flags.buildkit_available = engine.as_ref().is_some_and(|e| e.buildkit);
+    flags.buildah = engine.as_ref().is_some_and(|e| e.builds_with_buildah());
     flags.endpoint = Some(endpoint.clone());
     Ok(Connected {
         docker,
         endpoint,
+        engine,
         run: (opts, flags),
     })
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::cli::args::UiArgs;
 use crate::config::{Config, StackSource};
-use crate::engine::{build, connect};
+use crate::engine::{build, identify};
 use crate::exit;
 use crate::output;
 
@@ -17,13 +17,14 @@ pub(crate) async fn run(config: Config, source: StackSource, args: UiArgs) -> i3
     let super::Connected {
         docker,
         endpoint,
+        engine,
         run,
     } = match super::connect_for_run(&args.run).await {
         Ok(c) => c,
         Err(code) => return code,
     };
     let builders = build::builders_in_use(&config.images, &run.1);
-    let daemon = connect::describe(&docker, &endpoint, &builders).await;
+    let daemon = identify::describe(&endpoint.host, engine.as_ref(), &builders);
     let config = Arc::new(config);
     match crate::tui::run(docker, (config, source), run, args.build, daemon).await {
         Ok(code) => code,

@@ -273,38 +273,6 @@ pub async fn connect(env: &dyn Env) -> Result<(Docker, Endpoint), ConnectError> 
     Ok((docker, ep))
 }
 
-/// Whether the daemon can run BuildKit builds through the API (Linux
-/// daemons with API 1.39 or later), which decides `builder: auto`.
-pub async fn buildkit_available(docker: &Docker) -> bool {
-    let Ok(Ok(v)) = tokio::time::timeout(PING_TIMEOUT, docker.version()).await else {
-        return false;
-    };
-    let linux =
-        v.os.as_deref()
-            .is_none_or(|os| os.eq_ignore_ascii_case("linux"));
-    let api_ok = v
-        .api_version
-        .as_deref()
-        .and_then(|a| a.split_once('.'))
-        .and_then(|(maj, min)| Some((maj.parse::<u32>().ok()?, min.parse::<u32>().ok()?)))
-        .is_some_and(|(maj, min)| (maj, min) >= (1, 39));
-    linux && api_ok
-}
-
-/// One line naming the daemon for the dashboard's status bar:
-/// endpoint, engine version, API version, and the builder(s) in use.
-pub async fn describe(docker: &Docker, ep: &Endpoint, builder: &str) -> String {
-    let version = match tokio::time::timeout(PING_TIMEOUT, docker.version()).await {
-        Ok(Ok(v)) => format!(
-            "Engine {} (API {})",
-            v.version.unwrap_or_else(|| "?".into()),
-            v.api_version.unwrap_or_else(|| "?".into())
-        ),
-        _ => "Engine ?".to_string(),
-    };
-    format!("{} · {version} · {builder}", ep.host)
-}
-
 /// When a request failed because the daemon could not be reached (no
 /// socket, connection refused, not permitted, no connection made), what
 /// kiln says when it cannot reach the daemon at start (`cannot reach the

@@ -16,6 +16,7 @@ pub mod dockerignore;
 pub mod executor;
 pub(crate) mod glob;
 pub mod hash_cache;
+pub mod identify;
 pub mod inputs;
 pub mod parse;
 pub mod prebuilt;

@@ -37,6 +37,8 @@ impl Phase {
 pub enum BuilderKind {
     Legacy,
     Buildkit,
+    /// Podman's builder, behind its Docker-compatible API.
+    Buildah,
 }
 
 impl BuilderKind {
@@ -44,6 +46,7 @@ impl BuilderKind {
         match self {
             BuilderKind::Legacy => "legacy",
             BuilderKind::Buildkit => "buildkit",
+            BuilderKind::Buildah => "buildah",
         }
     }
 }

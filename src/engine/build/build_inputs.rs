@@ -129,9 +129,9 @@ pub(super) async fn local_context<'a>(
         dockerfile: job.dockerfile.clone(),
     };
     let use_ = change::inputs_use(check);
-    // A BuildKit build reads its context through the session: the walk is
-    // only for the inputs, and those only decide (first) under `Decide`.
-    let walk_now = builder == BuilderKind::Legacy || matches!(use_, InputsUse::Decide);
+    // A BuildKit build reads its context through the session (the others
+    // get a tar of the walk): the walk is only for the inputs, and those only decide (first) under `Decide`.
+    let walk_now = builder != BuilderKind::Buildkit || matches!(use_, InputsUse::Decide);
     let found = {
         let spec = spec.clone();
         tokio::task::spawn_blocking(move || {

@@ -37,6 +37,9 @@ pub struct BuildFlags {
     pub pull: bool,
     /// The daemon can run BuildKit builds (decides `builder: auto`).
     pub buildkit_available: bool,
+    /// The daemon is Podman: every build is buildah's, whatever the
+    /// image's `builder` says (Podman has no other).
+    pub buildah: bool,
     /// The tags of the images the stack builds (filled by the `Executor`):
     /// bases kiln builds itself are never asked of a registry.
     pub stack_tags: Vec<String>,
@@ -142,8 +145,12 @@ fn dockerfile_name(context: &ContextSource, dockerfile: &Dockerfile) -> Option<S
     }
 }
 
-/// The builder `builder: auto` means on this daemon.
+/// The builder `builder: auto` means on this daemon; on Podman, buildah
+/// whatever was chosen.
 fn choose_builder(choice: BuilderChoice, flags: &BuildFlags) -> BuilderKind {
+    if flags.buildah {
+        return BuilderKind::Buildah;
+    }
     match choice {
         BuilderChoice::Legacy => BuilderKind::Legacy,
         BuilderChoice::BuildKit => BuilderKind::Buildkit,
@@ -174,6 +181,14 @@ pub fn builders_in_use(images: &[ImageConfig], flags: &BuildFlags) -> String {
 /// image has secrets or SSH agents, which the legacy builder cannot mount.
 async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
     let builder = choose_builder(job.spec.builder, job.flags);
+    if builder == BuilderKind::Buildah && job.spec.needs_buildkit() {
+        job.sink
+            .fail(
+                "this image's build secrets and SSH agents need BuildKit's session, which Podman does not offer (its builds are buildah's): build it on a Docker Engine".into(),
+            )
+            .await;
+        return;
+    }
     if builder == BuilderKind::Legacy && job.spec.needs_buildkit() {
         // (The config refuses `builder: legacy` with them: this daemon
         // has no BuildKit.)
@@ -284,7 +299,7 @@ fn build_options(
 ) -> BuildImageOptionsBuilder {
     let (spec, flags) = (job.spec, job.flags);
     let version = match builder {
-        BuilderKind::Legacy => BuilderVersion::BuilderV1,
+        BuilderKind::Legacy | BuilderKind::Buildah => BuilderVersion::BuilderV1,
         BuilderKind::Buildkit => BuilderVersion::BuilderBuildKit,
     };
     let mut options = BuildImageOptionsBuilder::new()

@@ -6,7 +6,7 @@ use futures::StreamExt;
 
 use crate::engine::connect;
 use crate::engine::inputs;
-use crate::engine::parse::{BuildKitParser, LegacyParser};
+use crate::engine::parse::{BuildKitParser, BuildahParser, LegacyParser};
 use crate::engine::session::ContextSession;
 use crate::engine::sink::Sink;
 use crate::engine::steps::OwnSteps;
@@ -26,8 +26,19 @@ pub(super) async fn follow_stream(
 ) -> Outcome {
     let (sink, builder) = (job.sink, read.builder);
     let mut started = false;
-    while let Some(item) = stream.next().await {
+    loop {
         let mut events = Vec::new();
+        let item = match next_item(&mut stream, &read.parser).await {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(()) => {
+                read.parser.release(&mut events);
+                if !read.forward(events, job).await {
+                    return Outcome::Reported;
+                }
+                continue;
+            }
+        };
         match item {
             Ok(info) => read.parser.feed(&info, &mut events),
             Err(bollard::errors::Error::DockerStreamError { error: e }) => {
@@ -190,6 +201,7 @@ async fn record_pulled_bases(job: &Job<'_>, mut inputs: inputs::Inputs) -> bool 
 enum Parser {
     Legacy(LegacyParser),
     BuildKit(BuildKitParser),
+    Buildah(BuildahParser),
 }
 
 impl Parser {
@@ -197,6 +209,7 @@ impl Parser {
         match builder {
             BuilderKind::Legacy => Parser::Legacy(LegacyParser::new()),
             BuilderKind::Buildkit => Parser::BuildKit(BuildKitParser::new()),
+            BuilderKind::Buildah => Parser::Buildah(BuildahParser::new()),
         }
     }
 
@@ -204,6 +217,7 @@ impl Parser {
         match self {
             Parser::Legacy(p) => p.feed(info, out),
             Parser::BuildKit(p) => p.feed_info(info, out),
+            Parser::Buildah(p) => p.feed(info, out),
         }
     }
 
@@ -211,7 +225,40 @@ impl Parser {
         match self {
             Parser::Legacy(p) => p.finish(out),
             Parser::BuildKit(p) => p.finish(out),
+            Parser::Buildah(p) => p.finish(out),
         }
+    }
+
+    /// A step header held back until the next line says whether the step
+    /// is cached (buildah's cache hits follow their header at once; a RUN
+    /// may print nothing for long).
+    fn holds_step(&self) -> bool {
+        matches!(self, Parser::Buildah(p) if p.holds_step())
+    }
+
+    fn release(&mut self, out: &mut Vec<BuildEvent>) {
+        if let Parser::Buildah(p) = self {
+            p.release(out);
+        }
+    }
+}
+
+/// How long a held-back step waits for the line that says it is cached
+/// before it is shown as running.
+const HOLD_STEP: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// The stream's next item; a step the parser holds back is let go when
+/// the daemon says nothing for [`HOLD_STEP`] (`Err` then).
+async fn next_item<S: futures::Stream + Unpin>(
+    stream: &mut S,
+    parser: &Parser,
+) -> Result<Option<S::Item>, ()> {
+    if parser.holds_step() {
+        tokio::time::timeout(HOLD_STEP, stream.next())
+            .await
+            .map_err(|_| ())
+    } else {
+        Ok(stream.next().await)
     }
 }
 

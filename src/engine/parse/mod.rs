@@ -3,8 +3,10 @@
 //! This module owns turning daemon output into typed events, one file per
 //! stream: [`LegacyParser`] (`legacy.rs`) for the classic builder's `stream`
 //! messages, [`BuildKitParser`] (`buildkit.rs`) for BuildKit's
-//! `moby.buildkit.trace` status items, and [`parse_push_line`] (`push.rs`)
-//! for the raw JSON lines of `POST /images/{name}/push`. Both build parsers
+//! `moby.buildkit.trace` status items, [`BuildahParser`] (`buildah.rs`) for
+//! Podman's builder behind its Docker-compatible API, and
+//! [`parse_push_line`] (`push.rs`) for the raw JSON lines of
+//! `POST /images/{name}/push`. The build parsers
 //! yield the same builder-agnostic [`BuildEvent`]s; what they share (image
 //! ids, error messages, sanitised log lines) is here.
 //!
@@ -13,7 +15,7 @@
 //! reassemble lines and steps. Every text that reaches an event went through
 //! [`crate::sanitize::sanitize`], because build output is untrusted.
 //!
-//! Conventions shared by both build parsers:
+//! Conventions shared by the build parsers:
 //! - Every `Step` is followed by exactly one `StepDone` with the same id.
 //!   A step that is still open when the daemon reports an error is closed
 //!   with that error; one still open at `finish` (stream cut short) is
@@ -28,6 +30,7 @@
 //! the parsers never see it; map that error to [`BuildEvent::Error`] yourself
 //! (after feeding everything before it, and calling `finish`).
 
+mod buildah;
 mod buildkit;
 mod legacy;
 mod push;
@@ -37,6 +40,7 @@ use bollard::models::{BuildInfo, BuildInfoAux, ImageId};
 use crate::protocol::BuildEvent;
 use crate::sanitize::sanitize;
 
+pub use buildah::BuildahParser;
 pub use buildkit::BuildKitParser;
 pub use legacy::LegacyParser;
 pub use push::{classify_push_error, parse_push_line, parse_push_refusal, PushLineError};
