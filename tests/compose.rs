@@ -346,7 +346,14 @@ wave 3:
 ",
         shop_dir().join("compose.yaml").display()
     );
-    assert_eq!(common::stdout(&out), expected);
+    // Then the engine the daemon is (or that it cannot be reached).
+    let printed = common::stdout(&out);
+    let (plan, engine) = printed
+        .trim_end()
+        .rsplit_once('\n')
+        .expect("the plan, then the engine");
+    assert_eq!(format!("{plan}\n"), expected);
+    assert!(engine.starts_with("engine: "), "{engine}");
 }
 
 // ---- located errors ----

@@ -1,11 +1,14 @@
 //! `kiln check`: validate the stack file and print the build plan, and
 //! what the daemon has of the base images kiln does not build (which are
-//! only local). A daemon that cannot be reached leaves that part out,
-//! saying so: checking the file needs no daemon.
+//! only local), and which engine the daemon is (its version, the builder
+//! the images would use). A daemon that cannot be reached leaves those
+//! parts out, saying so: checking the file needs no daemon.
 
 use crate::config::{Config, ContextSource, Source};
 use crate::engine::bases::{external_bases, local_state};
+use crate::engine::build::{builders_in_use, BuildFlags};
 use crate::engine::connect::{self, ProcessEnv};
+use crate::engine::identify;
 use crate::format::render_plan;
 use crate::output;
 use crate::protocol::BaseImage;
@@ -13,9 +16,37 @@ use crate::sanitize::sanitize;
 
 pub(crate) async fn run(config: &Config) -> i32 {
     let bases = base_images(config).await;
+    let mut text = render_plan(config, &bases);
+    text.push_str(&engine_line(config).await);
     // Names, tags and paths come from the stack file (and the daemon's
     // words from the daemon): `output` sanitises them.
-    super::printed(output::stdout(&render_plan(config, &bases)))
+    super::printed(output::stdout(&text))
+}
+
+/// `engine: Docker Engine 26.1.5 (API 1.45) at unix:///var/run/docker.sock,
+/// builder buildkit`, or why the daemon could not be asked.
+async fn engine_line(config: &Config) -> String {
+    let (docker, endpoint) = match connect::connect(&ProcessEnv).await {
+        Ok(c) => c,
+        Err(e) => return format!("engine: not reachable ({})\n", sanitize(&e.to_string())),
+    };
+    let Some(engine) = identify::identify(&docker).await else {
+        return format!(
+            "engine: at {} (its /version did not answer)\n",
+            endpoint.host
+        );
+    };
+    let flags = BuildFlags {
+        buildkit_available: engine.buildkit,
+        buildah: engine.builds_with_buildah(),
+        ..BuildFlags::default()
+    };
+    format!(
+        "engine: {} at {}, builder {}\n",
+        engine.name(),
+        endpoint.host,
+        builders_in_use(&config.images, &flags)
+    )
 }
 
 /// The stack's base images with what the daemon has of them, or why the
