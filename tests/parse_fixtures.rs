@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use bollard::models::BuildInfo;
-use kiln::engine::parse::{parse_push_line, BuildKitParser, LegacyParser, INCOMPLETE};
+use kiln::engine::parse::{
+    parse_push_line, BuildKitParser, BuildahParser, LegacyParser, INCOMPLETE,
+};
 use kiln::protocol::{is_internal_step, BuildEvent, DaemonPushError, PushEvent};
 use kiln::sanitize::sanitize_line;
 
@@ -722,4 +724,210 @@ fn push_cut_lines_are_errors_not_panics() {
             }
         }
     }
+}
+
+// ------------------------------------------------------------- buildah (Podman 4.3.1)
+
+fn run_buildah(infos: &[BuildInfo]) -> Vec<BuildEvent> {
+    let mut p = BuildahParser::new();
+    let mut out = Vec::new();
+    for i in infos {
+        p.feed(i, &mut out);
+    }
+    p.finish(&mut out);
+    out
+}
+
+fn replay_buildah(name: &str) -> Vec<BuildEvent> {
+    let ev = run_buildah(&read_infos(&fixture(name)));
+    assert_clean_text(&ev);
+    ev
+}
+
+const BUILDAH_FIXTURES: [&str; 6] = [
+    "buildah_success.jsonl",
+    "buildah_cache_hits.jsonl",
+    "buildah_stdout_stderr.jsonl",
+    "buildah_failure.jsonl",
+    "buildah_multi_stage.jsonl",
+    "buildah_multi_stage_cached.jsonl",
+];
+
+const BUILDAH_INSTALL: &str = r#"RUN ["/bin/busybox", "--install", "-s", "/bin"]"#;
+
+/// The steps are named as the legacy builder names them (`Step 2/4 :
+/// COPY …` there, `STEP 2/4: COPY …` here), numbered alike, nothing cached
+/// on a first build, and buildah's own lines (`-->`, `COMMIT`, the tag
+/// and id lines) are not logged.
+#[test]
+fn buildah_success_steps_and_image() {
+    let ev = replay_buildah("buildah_success.jsonl");
+    let st = steps(&ev);
+    let ids: Vec<_> = st.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(ids, ["1", "2", "3", "4"]);
+    assert_eq!(
+        names_cached(&ev),
+        vec![
+            (s("FROM scratch"), false),
+            (s("COPY busybox /bin/busybox"), false),
+            (s(BUILDAH_INSTALL), false),
+            (s("ENV PATH=/bin"), false),
+        ]
+    );
+    assert!(st.iter().all(|s| s.4.is_none()));
+    assert_eq!(logs(&ev), vec![]);
+    assert_eq!(
+        image_ids(&ev),
+        [s(
+            "sha256:c417d15eebd2053da609fc18e6b2dca1b81708c6fc5c831699fdbfbbce93106a"
+        )]
+    );
+    match &ev[0] {
+        BuildEvent::Step { index, total, .. } => assert_eq!((*index, *total), (Some(1), Some(4))),
+        e => panic!("{e:?}"),
+    }
+}
+
+/// `--> Using cache <id>` makes its step cached (the last step's comes
+/// before the COMMIT); FROM is not a cache hit, as under the legacy builder.
+#[test]
+fn buildah_cache_hits() {
+    let ev = replay_buildah("buildah_cache_hits.jsonl");
+    assert_eq!(
+        names_cached(&ev),
+        vec![
+            (s("FROM lp-rec-base:1"), false),
+            (s("COPY a.txt /a.txt"), true),
+            (s("RUN echo hello && echo oops >&2"), true),
+            (s("RUN cat /a.txt"), true),
+        ]
+    );
+    assert_eq!(logs(&ev), vec![]);
+    assert_eq!(image_ids(&ev).len(), 1);
+}
+
+/// A RUN's stdout and stderr lines are its step's.
+#[test]
+fn buildah_output_is_its_steps() {
+    let ev = replay_buildah("buildah_stdout_stderr.jsonl");
+    assert_eq!(
+        names_cached(&ev).iter().filter(|(_, c)| *c).count(),
+        0,
+        "a.txt changed: nothing after FROM is cached"
+    );
+    assert_eq!(
+        logs(&ev),
+        vec![
+            (Some(s("3")), s("hello")),
+            (Some(s("3")), s("oops")),
+            (Some(s("4")), s("two")),
+        ]
+    );
+}
+
+#[test]
+fn buildah_failure_closes_the_step_with_the_error() {
+    let infos = read_infos(&fixture("buildah_failure.jsonl"));
+    let ev = run_buildah(&infos);
+    let msg =
+        s(r#"building at STEP "RUN echo partial && exit 3": while running runtime: exit status 3"#);
+    let st = steps(&ev);
+    assert_eq!(st.len(), 3);
+    assert_eq!(st[1].4, None);
+    assert_eq!(st[2].1, "RUN echo partial && exit 3");
+    assert_eq!(st[2].4, Some(msg.clone()));
+    assert_eq!(errors(&ev), [msg]);
+    assert_eq!(
+        logs(&ev),
+        vec![(Some(s("2")), s("before")), (Some(s("3")), s("partial"))]
+    );
+    assert!(image_ids(&ev).is_empty());
+}
+
+/// Buildah numbers each stage's steps from 1 (`[2/2] STEP 1/3`); kiln
+/// numbers them through the Dockerfile, as the legacy builder does.
+#[test]
+fn buildah_multi_stage_numbers_through_the_dockerfile() {
+    for (name, cached) in [
+        ("buildah_multi_stage.jsonl", false),
+        ("buildah_multi_stage_cached.jsonl", true),
+    ] {
+        let ev = replay_buildah(name);
+        let st = steps(&ev);
+        let ids: Vec<_> = st.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(ids, ["1", "2", "3", "4", "5"], "{name}");
+        assert_eq!(
+            names_cached(&ev),
+            vec![
+                (s("FROM lp-rec-base:1 AS builder"), false),
+                (s("RUN echo built > /out"), cached),
+                (s("FROM lp-rec-base:1"), false),
+                (s("COPY --from=builder /out /out"), cached),
+                (s("RUN cat /out"), cached),
+            ],
+            "{name}"
+        );
+        let expected_logs = if cached {
+            vec![]
+        } else {
+            vec![(Some(s("5")), s("built"))]
+        };
+        assert_eq!(logs(&ev), expected_logs, "{name}");
+        // The last stage's total is the Dockerfile's.
+        match ev
+            .iter()
+            .rev()
+            .find(|e| matches!(e, BuildEvent::Step { .. }))
+        {
+            Some(BuildEvent::Step { index, total, .. }) => {
+                assert_eq!((*index, *total), (Some(5), Some(5)))
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+}
+
+/// Output arriving in pieces (not buildah's own lines, which come whole)
+/// gives the same events.
+#[test]
+fn buildah_same_events_when_stream_messages_are_split() {
+    for name in BUILDAH_FIXTURES {
+        let infos = read_infos(&fixture(name));
+        let whole = run_buildah(&infos);
+        let mut split = Vec::new();
+        for info in &infos {
+            match &info.stream {
+                Some(text)
+                    if !text.starts_with("STEP ")
+                        && !text.starts_with("-->")
+                        && !text.starts_with('[') =>
+                {
+                    let cut = text.len() / 2;
+                    for piece in [&text[..cut], &text[cut..]] {
+                        split.push(BuildInfo {
+                            stream: Some(piece.to_string()),
+                            ..Default::default()
+                        });
+                    }
+                }
+                _ => split.push(info.clone()),
+            }
+        }
+        assert_eq!(run_buildah(&split), whole, "{name}");
+    }
+}
+
+/// Podman's push stream: no layer progress, the digest in a status line.
+#[test]
+fn push_through_podman_says_its_digest() {
+    let ev = replay_push(&fixture("push_podman.jsonl"));
+    assert_eq!(
+        digests(&ev),
+        [PushEvent::Digest {
+            tag: s("1"),
+            digest: s("sha256:5936aa3b74ed8f5b329cf129187af915ef42db6353f5af6a8d6741653c35640c"),
+            size: Some(1049),
+        }]
+    );
+    assert!(!ev.iter().any(|e| matches!(e, PushEvent::Error(_))));
 }
