@@ -81,6 +81,7 @@ fn assert_no_secret(s: &Stack, out: &std::process::Output, password: &str, host:
 #[test]
 fn a_multi_layer_push_reports_layers_and_the_registrys_digest() {
     require_docker!();
+    skip_on_podman!("Podman's push stream reports no layers, only the digest");
     let reg = Registry::start();
     let s = Stack::new();
     let tag = small_image(&s, &reg, "base");
@@ -286,6 +287,9 @@ fn a_credential_helper_supplies_the_password() {
 #[test]
 fn a_registry_dying_mid_push_fails_that_image_only() {
     require_docker!();
+    skip_on_podman!(
+        "Podman's push stream says nothing between its first line and the digest: there is no mid-push moment to kill the registry at"
+    );
     let s = Stack::new();
     let mut doomed = Registry::start();
     let fine = Registry::start();

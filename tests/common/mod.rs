@@ -49,6 +49,46 @@ fn say_skipped(why: &str) {
     eprintln!("skipping: {why} (set KILN_REQUIRE_DOCKER=1 to make this a failure)");
 }
 
+/// The Podman version when the tests' daemon (`DOCKER_HOST`, as the docker
+/// CLI and kiln read it) is Podman's service, from its `/version`'s
+/// "Podman Engine" component; None for a Docker Engine.
+pub fn podman_version() -> Option<String> {
+    let out = Command::new("docker")
+        .args([
+            "version",
+            "--format",
+            "{{range .Server.Components}}{{if eq .Name \"Podman Engine\"}}{{.Version}}{{end}}{{end}}",
+        ])
+        .output()
+        .ok()?;
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !v.is_empty()).then_some(v)
+}
+
+/// The calling test checks what Podman does not have by its nature
+/// (`why`): it is skipped there, saying so, also under
+/// KILN_REQUIRE_DOCKER=1 (it is no missing set-up).
+#[allow(clippy::print_stderr)]
+pub fn not_on_podman(why: &str) -> bool {
+    match podman_version() {
+        Some(v) => {
+            eprintln!("skipping on Podman {v} (DOCKER_HOST): {why}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// Skip the calling test on Podman, saying why (see [`not_on_podman`]).
+#[macro_export]
+macro_rules! skip_on_podman {
+    ($why:expr) => {
+        if common::not_on_podman($why) {
+            return;
+        }
+    };
+}
+
 /// Send `signal` to process `pid` (a kiln the test started).
 pub fn send_signal(pid: u32, signal: i32) {
     let pid = i32::try_from(pid).expect("a process id fits kill(2)");
