@@ -78,7 +78,7 @@ fn seen(out: &Output) -> Seen {
     assert!(out.status.success(), "{}\n{}", stderr(out), stdout(out));
     let ev = events(out);
     let field = |e: &serde_json::Value, k: &str| e[k].as_str().unwrap_or("").to_string();
-    let of = |ty: &str| ev.iter().filter(move |e| e["type"] == ty);
+    let of = |ty: &'static str| ev.iter().filter(move |e| e["type"] == ty);
     Seen {
         steps: of("step_done")
             .map(|e| (field(e, "image"), field(e, "name"), e["cached"] == true))

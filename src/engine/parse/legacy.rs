@@ -215,7 +215,11 @@ impl LegacyParser {
                 }
                 return;
             }
-            if rest.starts_with("Running in ") {
+            // Docker 23 and later say "Removed intermediate container …"
+            // here, where 20.10 said "Removing …" on a line of its own.
+            if rest.starts_with("Running in ")
+                || rest.starts_with("Removed intermediate container ")
+            {
                 return;
             }
             // " ---> <image id>" (empty after FROM scratch) ends the step;
@@ -317,6 +321,26 @@ mod tests {
                 done("2", false),
             ]
         );
+    }
+
+    /// Docker Engine 26's legacy builder (recorded): the container's
+    /// removal is an arrow line, not output.
+    #[test]
+    fn legacy_removed_container_of_newer_engines_is_not_output() {
+        let ev = legacy(&[
+            stream("Step 1/1 : RUN echo hi\n"),
+            stream(" ---> Running in eb3ad65b74ee\n"),
+            stream("hi\n"),
+            stream(" ---> Removed intermediate container eb3ad65b74ee\n"),
+            stream(" ---> 5d2f7e1b0c3a\n"),
+        ]);
+        assert_eq!(
+            ev.iter()
+                .filter(|e| matches!(e, BuildEvent::Log { .. }))
+                .collect::<Vec<_>>(),
+            [&log(Some("1"), "hi")]
+        );
+        assert_eq!(ev.last(), Some(&done("1", false)));
     }
 
     #[test]
