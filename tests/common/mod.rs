@@ -67,12 +67,18 @@ pub fn podman_version() -> Option<String> {
 
 /// The calling test checks what Podman does not have by its nature
 /// (`why`): it is skipped there, saying so, also under
-/// KILN_REQUIRE_DOCKER=1 (it is no missing set-up).
-#[allow(clippy::print_stderr)]
+/// KILN_REQUIRE_DOCKER=1 (it is no missing set-up). Written to the
+/// process's stderr itself, past the test harness's capture, so that the
+/// run shows every such skip.
 pub fn not_on_podman(why: &str) -> bool {
+    use std::io::Write;
     match podman_version() {
         Some(v) => {
-            eprintln!("skipping on Podman {v} (DOCKER_HOST): {why}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping {} on Podman {v} (DOCKER_HOST): {why}",
+                std::thread::current().name().unwrap_or("a test")
+            );
             true
         }
         None => false,
