@@ -40,6 +40,7 @@ images:
 #[test]
 fn buildkit_builds_stream_the_same_events_as_legacy() {
     require_docker!();
+    skip_on_podman!("BuildKit: Podman builds with buildah, which has no BuildKit session (tests/engines.rs builds on Podman)");
     let s = Stack::new();
     stack(&s);
     // `auto` picks BuildKit on a daemon that supports it (Engine 20.10 does).
@@ -98,6 +99,7 @@ fn buildkit_builds_stream_the_same_events_as_legacy() {
 #[test]
 fn a_buildkit_failure_names_the_step_and_the_error() {
     require_docker!();
+    skip_on_podman!("BuildKit: Podman builds with buildah, which has no BuildKit session (tests/engines.rs builds on Podman)");
     let s = Stack::new();
     s.busybox_context("bad", "RUN echo before-failure && exit 7\n");
     s.config("images:\n  - name: bad\n    tags: [\"{prefix}/bad:latest\"]\n");
@@ -170,6 +172,7 @@ fn built_counts(ev: &[serde_json::Value], image: &str) -> (u64, u64) {
 #[test]
 fn concurrent_builds_sharing_work_each_show_their_own_steps() {
     require_docker!();
+    skip_on_podman!("BuildKit: Podman builds with buildah, which has no BuildKit session (tests/engines.rs builds on Podman)");
     let s = Stack::new();
     sharing_stack(&s);
     for round in ["first", "second"] {
@@ -210,6 +213,7 @@ fn concurrent_builds_sharing_work_each_show_their_own_steps() {
 #[test]
 fn images_with_identical_contexts_both_show_every_step() {
     require_docker!();
+    skip_on_podman!("BuildKit: Podman builds with buildah, which has no BuildKit session (tests/engines.rs builds on Podman)");
     let s = Stack::new();
     s.busybox_context("base", "");
     for twin in ["left", "right"] {

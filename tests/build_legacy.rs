@@ -35,6 +35,9 @@ images:
 #[test]
 fn a_stack_builds_in_dependency_order_and_streams_events() {
     require_docker!();
+    skip_on_podman!(
+        "Docker's classic builder: Podman builds with buildah (tests/engines.rs builds on Podman)"
+    );
     let s = Stack::new();
     two_image_stack(&s);
     let out = s.kiln(&["build", "--json", "--builder", "legacy", "--no-cache"]);
@@ -135,6 +138,9 @@ fn a_stack_builds_in_dependency_order_and_streams_events() {
 #[test]
 fn a_failing_build_skips_its_dependents_and_others_go_on() {
     require_docker!();
+    skip_on_podman!(
+        "Docker's classic builder: Podman builds with buildah (tests/engines.rs builds on Podman)"
+    );
     let s = Stack::new();
     s.busybox_context("base", "");
     s.child_context("broken", "base", "RUN echo about-to-fail && exit 3\n");
@@ -248,6 +254,9 @@ fn dockerignore_rules_decide_what_reaches_the_daemon() {
 #[test]
 fn ctrl_c_cancels_the_build_on_the_daemon() {
     require_docker!();
+    skip_on_podman!(
+        "Docker's classic builder: Podman builds with buildah (tests/engines.rs builds on Podman)"
+    );
     let s = Stack::new();
     let marker = format!("{}-sleeper", s.prefix);
     s.busybox_context("slow", &format!("RUN echo {marker} && sleep 120\n"));

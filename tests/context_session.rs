@@ -71,6 +71,7 @@ fn build_ok(s: &Stack, args: &[&str]) -> Vec<Value> {
 #[test]
 fn dockerignore_rules_give_the_same_files_as_a_tar_build() {
     require_docker!();
+    skip_on_podman!("kiln's BuildKit session: Podman builds with buildah, from a tar (tests/engines.rs builds on Podman)");
     let s = Stack::new();
     s.busybox_context("base", "");
     s.child_context("ctx", "base", "COPY . /ctx/\n");
@@ -121,6 +122,7 @@ images:
 #[test]
 fn symlinks_modes_empty_dirs_hard_links_and_odd_names_survive() {
     require_docker!();
+    skip_on_podman!("kiln's BuildKit session: Podman builds with buildah, from a tar (tests/engines.rs builds on Podman)");
     let s = Stack::new();
     s.busybox_context("base", "");
     s.child_context("ctx", "base", "COPY . /ctx/\n");
@@ -205,6 +207,7 @@ fn symlinks_modes_empty_dirs_hard_links_and_odd_names_survive() {
 #[test]
 fn only_changed_files_cross_and_the_change_is_seen() {
     require_docker!();
+    skip_on_podman!("kiln's BuildKit session: Podman builds with buildah, from a tar (tests/engines.rs builds on Podman)");
     let s = Stack::new();
     s.busybox_context("base", "");
     s.child_context("app", "base", "COPY data /data\nRUN cat /data/app.txt\n");
@@ -256,6 +259,7 @@ fn only_changed_files_cross_and_the_change_is_seen() {
 #[test]
 fn copy_from_a_stage_and_a_dockerfile_in_a_subdirectory() {
     require_docker!();
+    skip_on_podman!("kiln's BuildKit session: Podman builds with buildah, from a tar (tests/engines.rs builds on Podman)");
     let s = Stack::new();
     s.busybox_context("base", "");
     let msg = format!("{}-staged", s.prefix);
@@ -281,6 +285,7 @@ fn copy_from_a_stage_and_a_dockerfile_in_a_subdirectory() {
 #[test]
 fn a_dockerfile_outside_the_context_builds_under_both_builders() {
     require_docker!();
+    skip_on_podman!("kiln's BuildKit session: Podman builds with buildah, from a tar (tests/engines.rs builds on Podman)");
     let s = Stack::new();
     s.busybox_context("base", "");
     let body = format!("FROM {}\nCOPY . /ctx/\nRUN ls -A /ctx\n", s.tag("base"));
@@ -334,6 +339,7 @@ fn a_dockerfile_outside_the_context_builds_under_both_builders() {
 #[test]
 fn an_inline_dockerfile_stays_out_of_the_image_under_both_builders() {
     require_docker!();
+    skip_on_podman!("kiln's BuildKit session: Podman builds with buildah, from a tar (tests/engines.rs builds on Podman)");
     let s = Stack::new();
     s.busybox_context("base", "");
     s.write("ctx/a.txt", "a\n");

@@ -245,7 +245,7 @@ impl Parser {
 
 /// How long a held-back step waits for the line that says it is cached
 /// before it is shown as running.
-const HOLD_STEP: std::time::Duration = std::time::Duration::from_secs(2);
+const HOLD_STEP: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The stream's next item; a step the parser holds back is let go when
 /// the daemon says nothing for [`HOLD_STEP`] (`Err` then).
