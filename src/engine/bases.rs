@@ -113,13 +113,27 @@ pub async fn registry_digest(docker: &Docker, reference: &str) -> Result<String,
             Some(digest) if !digest.is_empty() => return Ok(digest),
             _ => "the registry answered without a digest".to_string(),
         },
-        Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => message,
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        }) => refusal(status_code, message),
         Err(e) => e.to_string(),
     };
     Err(RegistryError {
         registry: sanitize(&said).into_owned(),
         credentials,
     })
+}
+
+/// What the daemon's refusal of `/distribution/REF/json` means. A bare
+/// `Not Found` is no registry's answer but the engine's: it has no such
+/// endpoint (Podman 4.3's compatible API), so kiln cannot ask.
+fn refusal(status_code: u16, message: String) -> String {
+    if status_code == 404 && message.trim() == "Not Found" {
+        "the engine cannot look up registries for kiln (it has no /distribution endpoint, as Podman has not): a base image that moved in its registry is not noticed (--force rebuilds)".into()
+    } else {
+        message
+    }
 }
 
 /// The user's credentials for `reference`'s registry, or why they could
@@ -156,6 +170,15 @@ mod tests {
         assert_eq!(repo_digest(&digests, "localhost:5000/debian:12"), None);
         assert_eq!(repository("localhost:5001/base"), "localhost:5001/base");
         assert_eq!(repository("base@sha256:cc"), "base");
+    }
+
+    #[test]
+    fn an_engine_without_registry_lookups_is_named() {
+        // Podman 4.3.1's answer (recorded), and Docker's for a missing tag.
+        assert!(refusal(404, "Not Found\n".into()).contains("no /distribution endpoint"));
+        let docker = "manifest unknown: manifest unknown";
+        assert_eq!(refusal(404, docker.into()), docker);
+        assert_eq!(refusal(500, "Not Found".into()), "Not Found");
     }
 
     #[test]
