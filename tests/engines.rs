@@ -226,3 +226,39 @@ fn the_same_stack_builds_alike_on_every_engine() {
         assert_eq!((&a.2, &a.3), (&b.2, &b.3), "{} vs {}", a.1, b.1);
     }
 }
+
+/// On Podman a build with a secret fails before anything is sent, saying
+/// it needs BuildKit's session, which Podman has not (no fallback to a
+/// build that would leave the secret out); the secret is not printed.
+#[test]
+fn on_podman_a_build_with_secrets_fails_saying_why() {
+    require_docker!();
+    let host = ENGINES[2].1;
+    if !answers(host) {
+        cannot_run(&format!(
+            "Podman at {host} does not answer (run scripts/setup)"
+        ));
+        return;
+    }
+    let s = Stack::new();
+    s.busybox_context(
+        "app",
+        "RUN --mount=type=secret,id=tok cat /run/secrets/tok\n",
+    );
+    s.write("tok.txt", "podman-secret-value\n");
+    s.config(
+        "images:\n  - name: app\n    tags: ['{prefix}/app:latest']\n    secrets:\n      - {id: tok, src: ./tok.txt}\n",
+    );
+    let out = kiln_on(&s, host, &["build", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let ev = events(&out);
+    let failed: Vec<_> = ev.iter().filter(|e| e["type"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{ev:?}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("need BuildKit's session, which Podman does not offer"),
+        "{error}"
+    );
+    assert!(ev.iter().all(|e| e["type"] != "started"), "{ev:?}");
+    assert!(!stdout(&out).contains("podman-secret-value"));
+}
