@@ -52,6 +52,9 @@ fn a_silent_build_is_reported_stalled_then_resumed() {
 #[test]
 fn a_timeout_cancels_the_build_and_spares_independent_images() {
     require_docker!();
+    skip_on_podman!(
+        "Podman 4.3 does not stop a build whose client went away: the timed-out build runs on in the daemon (its buildah container is not in `docker ps` either)"
+    );
     let s = Stack::new();
     let marker = format!("{}-hung", s.prefix);
     s.busybox_context("hung", &format!("RUN echo {marker} && sleep 300\n"));
