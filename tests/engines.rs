@@ -64,8 +64,9 @@ fn stack(s: &Stack) {
 }
 
 /// What must be equal on every engine: per image, each finished step
-/// (name, cached), each log line with its step, and the `built` counts;
-/// the images skipped.
+/// (name, cached), each log line with its step (sorted: a RUN's stdout
+/// and stderr are two streams, whose lines the daemon may pass on in
+/// either order), and the `built` counts; the images skipped.
 #[derive(Debug, PartialEq)]
 struct Seen {
     steps: Vec<(String, String, bool)>,
@@ -83,9 +84,13 @@ fn seen(out: &Output) -> Seen {
         steps: of("step_done")
             .map(|e| (field(e, "image"), field(e, "name"), e["cached"] == true))
             .collect(),
-        logs: of("log")
-            .map(|e| (field(e, "image"), field(e, "step"), field(e, "line")))
-            .collect(),
+        logs: {
+            let mut logs: Vec<_> = of("log")
+                .map(|e| (field(e, "image"), field(e, "step"), field(e, "line")))
+                .collect();
+            logs.sort();
+            logs
+        },
         built: of("built")
             .map(|e| {
                 let n = |k: &str| e[k].as_u64().unwrap();
@@ -183,9 +188,9 @@ fn the_same_stack_builds_alike_on_every_engine() {
         assert_eq!(
             first.logs,
             vec![
-                log("app", run_echo, "out-line"),
-                log("app", run_echo, "err-line"),
                 log("app", "RUN cat /a.txt", "one"),
+                log("app", run_echo, "err-line"),
+                log("app", run_echo, "out-line"),
             ],
             "{ctx}"
         );
