@@ -513,10 +513,11 @@ fn cut_lines_and_garbage_never_panic() {
         rng ^= rng << 17;
         rng
     };
-    for name in ALL_BUILD_FIXTURES {
+    for name in ALL_BUILD_FIXTURES.iter().chain(BUILDAH_FIXTURES.iter()) {
         let text = std::fs::read_to_string(fixture(name)).unwrap();
         let mut legacy = LegacyParser::new();
         let mut bk = BuildKitParser::new();
+        let mut buildah = BuildahParser::new();
         let mut out = Vec::new();
         for line in text.lines() {
             for cut in [line.len() / 2, line.len() / 3, line.len().saturating_sub(3)] {
@@ -525,6 +526,7 @@ fn cut_lines_and_garbage_never_panic() {
                 if let Ok(info) = serde_json::from_slice::<BuildInfo>(half) {
                     legacy.feed(&info, &mut out);
                     bk.feed_info(&info, &mut out);
+                    buildah.feed(&info, &mut out);
                 }
                 let _ = parse_push_line(half);
             }
@@ -532,9 +534,11 @@ fn cut_lines_and_garbage_never_panic() {
             let info: BuildInfo = serde_json::from_str(line).unwrap();
             legacy.feed(&info, &mut out);
             bk.feed_info(&info, &mut out);
+            buildah.feed(&info, &mut out);
         }
         legacy.finish(&mut out);
         bk.finish(&mut out);
+        buildah.finish(&mut out);
         assert_clean_text(&out);
     }
     // Random bytes as stream text, log bytes, names and push lines.
@@ -542,6 +546,7 @@ fn cut_lines_and_garbage_never_panic() {
         b"\x1b[]\\\x07\r\n\t\x08P_^X;0123m{}\":,a\xc2\x9b\x9c\x9d\xe2\x9c\x93\xff";
     let mut legacy = LegacyParser::new();
     let mut bk = BuildKitParser::new();
+    let mut buildah = BuildahParser::new();
     let mut out = Vec::new();
     for round in 0..3000 {
         let len = (next() % 40) as usize;
@@ -561,6 +566,17 @@ fn cut_lines_and_garbage_never_panic() {
             ..Default::default()
         };
         legacy.feed(&info, &mut out);
+        let buildah_info = BuildInfo {
+            stream: Some(format!(
+                "{}{text}",
+                ["", "STEP 1/2: ", "[1/2] STEP 2/2: ", "--> ", "COMMIT "][round % 5]
+            )),
+            ..Default::default()
+        };
+        buildah.feed(&buildah_info, &mut out);
+        if round % 11 == 0 {
+            buildah.release(&mut out);
+        }
         let status = bollard::moby::buildkit::v1::StatusResponse {
             vertexes: vec![bollard::moby::buildkit::v1::Vertex {
                 digest: format!("d{}", next() % 4),
@@ -582,6 +598,7 @@ fn cut_lines_and_garbage_never_panic() {
     }
     legacy.finish(&mut out);
     bk.finish(&mut out);
+    buildah.finish(&mut out);
     assert_clean_text(&out);
 }
 
