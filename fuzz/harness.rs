@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use bollard::models::BuildInfo;
 use kiln::engine::dockerignore::DockerIgnore;
-use kiln::engine::parse::{parse_push_line, BuildKitParser, LegacyParser};
+use kiln::engine::parse::{parse_push_line, BuildKitParser, BuildahParser, LegacyParser};
 use kiln::protocol::BuildEvent;
 
 /// Inputs over this size are cut (keeps each run fast).
@@ -33,18 +33,26 @@ fn assert_clean(events: &[BuildEvent]) {
     }
 }
 
-/// The bytes as a legacy build stream: one JSON `BuildInfo` per line, as
-/// bollard hands them to the engine (lines that are not `BuildInfo` JSON
+/// The bytes as a legacy build stream (and buildah's, also `stream`
+/// messages): one JSON `BuildInfo` per line, as bollard hands them to the
+/// engine (lines that are not `BuildInfo` JSON
 /// are skipped, as bollard would end the stream there).
 pub fn legacy_stream(data: &[u8]) {
     let mut parser = LegacyParser::new();
+    // buildah's stream (Podman) is `stream` messages too: the same bytes.
+    let mut buildah = BuildahParser::new();
     let mut out = Vec::new();
     for line in cap(data).split(|b| *b == b'\n') {
         if let Ok(info) = serde_json::from_slice::<BuildInfo>(line) {
             parser.feed(&info, &mut out);
+            buildah.feed(&info, &mut out);
+            if buildah.holds_step() && line.len() % 3 == 0 {
+                buildah.release(&mut out);
+            }
         }
     }
     parser.finish(&mut out);
+    buildah.finish(&mut out);
     assert_clean(&out);
 }
 
