@@ -35,8 +35,8 @@ fn assert_clean(events: &[BuildEvent]) {
 
 /// The bytes as a legacy build stream (and buildah's, also `stream`
 /// messages): one JSON `BuildInfo` per line, as bollard hands them to the
-/// engine (lines that are not `BuildInfo` JSON
-/// are skipped, as bollard would end the stream there).
+/// engine (lines that are not `BuildInfo` JSON are skipped, as bollard
+/// would end the stream there).
 pub fn legacy_stream(data: &[u8]) {
     let mut parser = LegacyParser::new();
     // buildah's stream (Podman) is `stream` messages too: the same bytes.
