@@ -484,5 +484,11 @@ mod tests {
         assert_eq!(builders_in_use(&images, &flags(true)), "legacy");
         images[1].builder = BuilderChoice::BuildKit;
         assert_eq!(builders_in_use(&images, &flags(true)), "buildkit+legacy");
+        // On Podman every build is buildah's, whatever was chosen.
+        let podman = BuildFlags {
+            buildah: true,
+            ..BuildFlags::default()
+        };
+        assert_eq!(builders_in_use(&images, &podman), "buildah");
     }
 }
