@@ -306,3 +306,82 @@ fn the_fake_daemon_answers_ping_and_version() {
     assert!(seen.iter().any(|r| r.contains("/version")), "{seen:?}");
     assert!(seen.iter().any(|r| r.contains("/build?")), "{seen:?}");
 }
+
+/// The daemon ends each message with `\r\n`; when a message's `}` and its
+/// `\r\n` come in separate reads, bollard's line decoder keeps the `\r`
+/// and, at the end of the body, reports "bytes remaining on stream"
+/// (issue 21, item 13: a build that succeeded was reported failed).
+fn success_split_before_the_last_crlf() -> Reply {
+    let lines = success_lines();
+    let (last, rest) = lines.split_last().unwrap();
+    let mut reply = Reply {
+        status: 200,
+        steps: Vec::new(),
+        end: End::Finish,
+    };
+    for l in rest {
+        reply = reply.then_raw(format!("{l}\r\n").as_bytes());
+    }
+    reply.then_raw(last.as_bytes()).then_raw(b"\r\n")
+}
+
+const SUCCESS_ID: &str = "sha256:3a2f6a75123f30a5d15e3bdd28d897a411e6a92d02ea6772bcfc849dbd6fbce4";
+
+/// `GET /images/{reference}/json` answered with an image whose id is `id`.
+fn inspect_route(reference: &str, id: &str) -> Route {
+    Route {
+        method: "GET",
+        needle: format!("/images/{reference}/json"),
+        reply: Reply::lines(&[format!("{{\"Id\":\"{id}\"}}")], End::Finish),
+    }
+}
+
+#[test]
+fn a_lone_cr_after_the_image_id_is_a_clean_end_once_the_image_is_confirmed() {
+    let c = Case::new(
+        success_split_before_the_last_crlf(),
+        vec![
+            inspect_route(SUCCESS_ID, SUCCESS_ID),
+            inspect_route(BAD_TAG, SUCCESS_ID),
+        ],
+    );
+    let (out, ev) = c.build(&["bad", "--timeout", "10s"]);
+    assert!(out.status.success(), "{}\n{ev:#?}", stderr(&out));
+    let built = of_type(&ev, "built", Some("bad"));
+    assert_eq!(built.len(), 1, "{ev:#?}");
+    assert!(of_type(&ev, "failed", Some("bad")).is_empty(), "{ev:#?}");
+    // It was confirmed on the daemon, not taken on trust, and said so.
+    let notices = of_type(&ev, "notice", Some("bad"));
+    assert!(
+        notices.iter().any(|n| n["message"]
+            .as_str()
+            .unwrap()
+            .contains("confirmed on the daemon")),
+        "{ev:#?}"
+    );
+    let seen = c.daemon.requests();
+    assert!(
+        seen.iter()
+            .any(|r| r.starts_with("GET") && r.contains("/images/127.0.0.1:5999/x:latest/json")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_lone_cr_after_the_image_id_fails_when_the_tag_names_another_image() {
+    let other = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    let c = Case::new(
+        success_split_before_the_last_crlf(),
+        vec![
+            inspect_route(SUCCESS_ID, SUCCESS_ID),
+            inspect_route(BAD_TAG, other),
+        ],
+    );
+    let (out, ev) = c.build(&["--timeout", "10s"]);
+    assert_only_bad_ended(&out, &ev, "failed");
+    let (_, error) = failed_error(&ev);
+    assert!(
+        error.contains("in the middle of a message") && error.contains(BAD_TAG),
+        "{error}"
+    );
+}
