@@ -423,3 +423,89 @@ fn a_daemon_that_refuses_the_session_gets_a_tar_and_kiln_says_so_once() {
         "scripted failure"
     );
 }
+
+/// Sets a file's mtime (to give a new content the old one's).
+fn set_mtime(path: &Path, secs: u64) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+        .unwrap();
+}
+
+/// Issue 21, item 3: the daemon's copy matched the file's size and mtime,
+/// so it asked for nothing and the image kept the old content.
+#[test]
+fn a_new_content_with_the_same_size_and_mtime_reaches_the_daemon() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    s.child_context("app", "base", "COPY f /f\n");
+    s.config(
+        "images:\n  - {name: base, tags: [\"{prefix}/base:latest\"]}\n  - {name: app, builder: buildkit, tags: [\"{prefix}/app:latest\"]}\n",
+    );
+    let f = s.path("app/f");
+    s.write("app/f", "AAAA\n");
+    set_mtime(&f, 1_704_067_200);
+    build_ok(&s, &[]);
+    assert_eq!(run_in(&s.tag("app"), &["cat", "/f"]), b"AAAA\n");
+
+    s.write("app/f", "BBBB\n");
+    set_mtime(&f, 1_704_067_200);
+    let ev = build_ok(&s, &["app"]);
+    assert_eq!(of_type(&ev, "built", Some("app")).len(), 1, "{ev:#?}");
+    assert_eq!(run_in(&s.tag("app"), &["cat", "/f"]), b"BBBB\n");
+    // The mtime is the file's own, untouched.
+    assert_eq!(
+        run_in(&s.tag("app"), &["stat", "-c", "%Y", "/f"]),
+        b"1704067200\n"
+    );
+
+    // And the next build, with nothing changed, asks for nothing again.
+    let ev = build_ok(&s, &["app", "--force"]);
+    assert!(
+        notices(&ev, "app")
+            .iter()
+            .any(|n| n.starts_with("build context: the daemon asked for 0 of 1 files")),
+        "{:?}",
+        notices(&ev, "app")
+    );
+    assert_eq!(run_in(&s.tag("app"), &["cat", "/f"]), b"BBBB\n");
+}
+
+/// Issue 21, item 4: two contexts whose paths differ only in a byte that
+/// is not UTF-8 shared one copy on the daemon (the key was made of the
+/// path's lossy spelling).
+#[test]
+fn contexts_whose_paths_differ_in_a_non_utf8_byte_have_copies_of_their_own() {
+    use std::ffi::OsStr;
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    let mut yaml = String::from("images:\n  - {name: base, tags: [\"{prefix}/base:latest\"]}\n");
+    for (name, byte, content) in [("fe", b"\xfe", "AAAA\n"), ("ff", b"\xff", "BBBB\n")] {
+        let odd = s.path("odd").join(OsStr::from_bytes(byte));
+        let ctx = odd.join("ctx");
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            format!("FROM {}\nCOPY f /f\n", s.tag("base")),
+        )
+        .unwrap();
+        std::fs::write(ctx.join("f"), content).unwrap();
+        set_mtime(&ctx.join("f"), 1_704_067_200);
+        set_mtime(&ctx.join("Dockerfile"), 1_704_067_200);
+        // kiln.yaml is UTF-8: a link leads to the odd path.
+        std::os::unix::fs::symlink(&ctx, s.path(&format!("ctx-{name}"))).unwrap();
+        yaml.push_str(&format!(
+            "  - {{name: {name}, context: ./ctx-{name}, builder: buildkit, tags: [\"{{prefix}}/{name}:latest\"]}}\n"
+        ));
+    }
+    s.config(&yaml);
+    build_ok(&s, &["base"]);
+    build_ok(&s, &["fe"]);
+    build_ok(&s, &["ff"]);
+    assert_eq!(run_in(&s.tag("fe"), &["cat", "/f"]), b"AAAA\n");
+    assert_eq!(run_in(&s.tag("ff"), &["cat", "/f"]), b"BBBB\n");
+}

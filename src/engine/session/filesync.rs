@@ -33,6 +33,7 @@ use tonic::metadata::MetadataMap;
 use tonic::server::{Grpc, NamedService, StreamingService};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::copies::Announced;
 use super::walk::{self, Item, WalkOpt};
 use super::wire::{kind, Packet, Stat};
 
@@ -86,13 +87,17 @@ pub(crate) struct TransferStats {
 pub(crate) struct FileSyncService {
     dirs: Arc<Vec<SyncedDir>>,
     stats: Arc<TransferStats>,
+    announced: Arc<Announced>,
 }
 
 impl FileSyncService {
-    pub fn new(dirs: Vec<SyncedDir>, stats: Arc<TransferStats>) -> Self {
+    /// Serves `dirs`, counting in `stats` and noting the files announced
+    /// in `announced`.
+    pub fn new(dirs: Vec<SyncedDir>, stats: Arc<TransferStats>, announced: Arc<Announced>) -> Self {
         FileSyncService {
             dirs: Arc::new(dirs),
             stats,
+            announced,
         }
     }
 }
@@ -117,6 +122,7 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let dirs = Arc::clone(&self.dirs);
         let stats = Arc::clone(&self.stats);
+        let announced = Arc::clone(&self.announced);
         Box::pin(async move {
             if req.uri().path() != "/moby.filesync.v1.FileSync/DiffCopy" {
                 // TarStream: the daemon only uses it when told to by an
@@ -124,12 +130,14 @@ where
                 return Ok(Status::unimplemented("kiln serves DiffCopy only").into_http());
             }
             let codec = tonic_prost::ProstCodec::<Packet, Packet>::default();
-            Ok(Grpc::new(codec).streaming(DiffCopy(dirs, stats), req).await)
+            Ok(Grpc::new(codec)
+                .streaming(DiffCopy(dirs, stats, announced), req)
+                .await)
         })
     }
 }
 
-struct DiffCopy(Arc<Vec<SyncedDir>>, Arc<TransferStats>);
+struct DiffCopy(Arc<Vec<SyncedDir>>, Arc<TransferStats>, Arc<Announced>);
 
 type PacketStream = ReceiverStream<Result<Packet, Status>>;
 
@@ -141,15 +149,17 @@ impl StreamingService<Packet> for DiffCopy {
     fn call(&mut self, request: Request<Streaming<Packet>>) -> Self::Future {
         let dirs = Arc::clone(&self.0);
         let stats = Arc::clone(&self.1);
+        let announced = Arc::clone(&self.2);
         Box::pin(async move {
             let (dir, opt) = requested(&dirs, request.metadata())?;
             // Only the build context's transfer is reported.
             let stats = (dir.name == "context").then_some(stats);
+            let sender = Sender { stats, announced };
             Ok(Response::new(send(
                 dir.source,
                 opt,
                 request.into_inner(),
-                stats,
+                sender,
             )))
         })
     }
@@ -182,27 +192,27 @@ fn requested(dirs: &[SyncedDir], md: &MetadataMap) -> Result<(SyncedDir, WalkOpt
 }
 
 /// Files announced and not yet asked for, by id.
-type Announced = Arc<Mutex<HashMap<u32, Content>>>;
+type Offered = Arc<Mutex<HashMap<u32, Content>>>;
+
+/// Where one transfer reports: what crossed (the context's only), and the
+/// stamps of the files announced (for the daemon's copy, [`Announced`]).
+struct Sender {
+    stats: Option<Arc<TransferStats>>,
+    announced: Arc<Announced>,
+}
 
 /// Runs the sender: the walk announces entries, REQs are answered by a
 /// few readers, FIN ends it. Returns the stream of packets for the daemon.
-fn send(
-    dir: DirSource,
-    opt: WalkOpt,
-    incoming: Streaming<Packet>,
-    stats: Option<Arc<TransferStats>>,
-) -> PacketStream {
+fn send(dir: DirSource, opt: WalkOpt, incoming: Streaming<Packet>, sender: Sender) -> PacketStream {
     let (tx, rx) = mpsc::channel(QUEUE);
-    let announced: Announced = Arc::default();
+    let offered: Offered = Arc::default();
+    let stats = sender.stats.clone();
     {
         let tx = tx.clone();
-        let announced = Arc::clone(&announced);
-        let stats = stats.clone();
-        tokio::task::spawn_blocking(move || {
-            announce(&dir, &opt, &announced, &tx, stats.as_deref())
-        });
+        let offered = Arc::clone(&offered);
+        tokio::task::spawn_blocking(move || announce(&dir, &opt, &offered, &tx, &sender));
     }
-    tokio::spawn(answer(incoming, announced, tx, stats));
+    tokio::spawn(answer(incoming, offered, tx, stats));
     ReceiverStream::new(rx)
 }
 
@@ -210,14 +220,15 @@ fn send(
 fn announce(
     dir: &DirSource,
     opt: &WalkOpt,
-    announced: &Announced,
+    offered: &Offered,
     tx: &mpsc::Sender<Result<Packet, Status>>,
-    stats: Option<&TransferStats>,
+    sender: &Sender,
 ) {
+    let stats = sender.stats.as_deref();
     let mut next_id: u32 = 0;
     let mut emit = |stat: Stat, content: Option<Content>| -> bool {
         if let Some(content) = content {
-            if let Ok(mut files) = announced.lock() {
+            if let Ok(mut files) = offered.lock() {
                 files.insert(next_id, content);
             }
             if let Some(stats) = stats {
@@ -229,6 +240,9 @@ fn announce(
     };
     let walked = match dir {
         DirSource::Disk(dir) => walk::walk(dir, opt, &mut |item: Item| {
+            if let Some(stamp) = item.stamp {
+                sender.announced.note(&item.abs, stamp);
+            }
             let content = item.has_data().then(|| Content::Disk(item.abs));
             emit(item.stat, content)
         }),
@@ -274,7 +288,7 @@ fn fail(tx: &mpsc::Sender<Result<Packet, Status>>, message: &str) {
 /// Reads the daemon's packets: REQs go to the readers, FIN is answered.
 async fn answer(
     mut incoming: Streaming<Packet>,
-    announced: Announced,
+    announced: Offered,
     tx: mpsc::Sender<Result<Packet, Status>>,
     stats: Option<Arc<TransferStats>>,
 ) {
@@ -464,6 +478,7 @@ mod tests {
                 },
             ],
             Arc::clone(&stats),
+            Arc::default(),
         );
         let routes = tonic::service::Routes::new(service).prepare();
         tokio::spawn(async move {

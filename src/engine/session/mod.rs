@@ -22,6 +22,7 @@
 //! with the docker CLI for the same directory).
 
 mod auth;
+mod copies;
 mod filesync;
 mod keyagent;
 mod secrets;
@@ -56,6 +57,7 @@ use bollard_buildkit_proto::health::health_server::HealthServer;
 use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::SecretsServer;
 use bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer;
 use bollard_buildkit_proto::moby::sshforward::v1::ssh_server::SshServer;
+use copies::Copies;
 use filesync::{DirSource, FileSyncService, SyncedDir, TransferStats};
 use keyagent::KeyAgent;
 use secrets::SecretsService;
@@ -123,6 +125,9 @@ pub(crate) struct ContextSession {
     serve: JoinHandle<()>,
     query: BuildQuery,
     stats: Arc<TransferStats>,
+    /// What the daemon's copy of the context was given, kept when the
+    /// session ends.
+    copies: Copies,
     /// Agents holding key files for the build, stopped with the session.
     _agents: Vec<KeyAgent>,
 }
@@ -130,6 +135,7 @@ pub(crate) struct ContextSession {
 impl Drop for ContextSession {
     fn drop(&mut self) {
         self.serve.abort();
+        self.copies.save();
     }
 }
 
@@ -214,12 +220,19 @@ pub(crate) async fn start(
 ) -> Result<ContextSession, SessionError> {
     let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let (dockerfile_dir, dockerfile) = dockerfile_dir(&root, place);
+    // It looks at every file the daemon's copy was given: off the runtime.
+    let copies = {
+        let root = root.clone();
+        tokio::task::spawn_blocking(move || Copies::open(&root))
+            .await
+            .unwrap_or_default()
+    };
     let headers = SessionHeaders {
         id: id.to_string(),
         name: root
             .file_name()
             .map_or_else(|| "context".into(), |n| n.to_string_lossy().into_owned()),
-        shared_key: shared_key(&root),
+        shared_key: shared_key(&root, copies.salt()),
     };
     let dirs = vec![
         SyncedDir {
@@ -233,7 +246,7 @@ pub(crate) async fn start(
             reset_owner: false,
         },
     ];
-    launch(docker, headers, dirs, Some(dockerfile), client).await
+    launch(docker, headers, dirs, Some(dockerfile), client, copies).await
 }
 
 /// Opens session `id` for a build of a remote (git) context, which the
@@ -246,9 +259,9 @@ pub(crate) async fn start_remote(
     let headers = SessionHeaders {
         id: id.to_string(),
         name: "remote".into(),
-        shared_key: shared_key(Path::new("")),
+        shared_key: shared_key(Path::new(""), b""),
     };
-    launch(docker, headers, Vec::new(), None, client).await
+    launch(docker, headers, Vec::new(), None, client, Copies::default()).await
 }
 
 /// Starts the agents for key files (before the daemon hears of the
@@ -259,12 +272,13 @@ async fn launch(
     dirs: Vec<SyncedDir>,
     dockerfile: Option<String>,
     client: FromClient,
+    copies: Copies,
 ) -> Result<ContextSession, SessionError> {
     let (agents, sockets) = ssh_agents(&client).await?;
     let connection = open(docker, &headers).await?;
     let stats = Arc::new(TransferStats::default());
     let services = Services {
-        filesync: FileSyncService::new(dirs, Arc::clone(&stats)),
+        filesync: FileSyncService::new(dirs, Arc::clone(&stats), Arc::clone(&copies.announced)),
         auth: AuthService::new(client.creds),
         secrets: SecretsService::new(&client.secrets),
         ssh: SshService::new(sockets),
@@ -277,6 +291,7 @@ async fn launch(
             dockerfile,
         },
         stats,
+        copies,
         _agents: agents,
     })
 }
@@ -488,10 +503,20 @@ pub(crate) fn new_id() -> String {
 }
 
 /// The docker CLI's `getBuildSharedKey`: one key per client machine and
-/// directory.
-fn shared_key(dir: &Path) -> String {
-    let node = node_id();
-    hex::encode(Sha256::digest(format!("{node}:{}", dir.display())))
+/// directory (the path's bytes: two paths that differ only in a byte that
+/// is not UTF-8 are two directories). A `salt` (see [`copies`]) gives the
+/// directory a fresh copy on the daemon.
+fn shared_key(dir: &Path, salt: &[u8]) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut key = Sha256::new();
+    key.update(node_id().as_bytes());
+    key.update(b":");
+    key.update(dir.as_os_str().as_bytes());
+    if !salt.is_empty() {
+        key.update(b":");
+        key.update(salt);
+    }
+    hex::encode(key.finalize())
 }
 
 /// The docker CLI's `tryNodeIdentifier`: the random id stored in the
@@ -564,16 +589,19 @@ mod tests {
     }
 
     #[test]
-    fn shared_key_depends_on_the_directory_only() {
-        assert_eq!(
-            shared_key(Path::new("/a/ctx")),
-            shared_key(Path::new("/a/ctx"))
-        );
-        assert_ne!(
-            shared_key(Path::new("/a/ctx")),
-            shared_key(Path::new("/b/ctx"))
-        );
-        assert_eq!(shared_key(Path::new("/a/ctx")).len(), 64);
+    fn shared_key_depends_on_the_directory_and_the_salt_only() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let key = |p: &[u8], salt: &[u8]| shared_key(Path::new(OsStr::from_bytes(p)), salt);
+        assert_eq!(key(b"/a/ctx", b""), key(b"/a/ctx", b""));
+        assert_ne!(key(b"/a/ctx", b""), key(b"/b/ctx", b""));
+        assert_eq!(key(b"/a/ctx", b"").len(), 64);
+        // The docker CLI's key for a UTF-8 path.
+        let cli = hex::encode(Sha256::digest(format!("{}:/a/ctx", node_id())));
+        assert_eq!(key(b"/a/ctx", b""), cli);
+        // Two paths lossily alike (issue 21, item 4).
+        assert_ne!(key(b"/t/\xfe/ctx", b""), key(b"/t/\xff/ctx", b""));
+        assert_ne!(key(b"/a/ctx", b"1"), key(b"/a/ctx", b""));
     }
 
     #[test]

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use crate::engine::dockerignore::{clean, DockerIgnore, MatchInfo, PatternError};
 use crate::engine::glob::{filepath_match, has_wildcards};
 
+use super::copies::Stamp;
 use super::wire::Stat;
 
 /// Go's `os.FileMode` bits, which fsutil puts on the wire.
@@ -63,6 +64,8 @@ pub(crate) struct Item {
     pub stat: Stat,
     /// Where the content is read from (regular files).
     pub abs: PathBuf,
+    /// A regular file's stamp as it was announced.
+    pub stamp: Option<Stamp>,
 }
 
 impl Item {
@@ -315,6 +318,7 @@ impl Walker<'_> {
         Ok(Some(Item {
             stat,
             abs: abs.to_path_buf(),
+            stamp: ft.is_file().then(|| Stamp::of(meta)),
         }))
     }
 }
