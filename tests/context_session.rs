@@ -509,3 +509,41 @@ fn contexts_whose_paths_differ_in_a_non_utf8_byte_have_copies_of_their_own() {
     assert_eq!(run_in(&s.tag("fe"), &["cat", "/f"]), b"AAAA\n");
     assert_eq!(run_in(&s.tag("ff"), &["cat", "/f"]), b"BBBB\n");
 }
+
+/// Issue 21, item 12: with the legacy builder and a Dockerfile outside the
+/// context, kiln appends the Dockerfile's generated name to `.dockerignore`;
+/// the file kept its content but became 0600 (the docker CLI keeps its
+/// header).
+#[test]
+fn a_dockerignore_keeps_its_mode_when_a_dockerfile_from_outside_is_added() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    s.write(
+        "shared/Dockerfile",
+        &format!("FROM {}\nCOPY . /ctx/\n", s.tag("base")),
+    );
+    s.write("given/a.txt", "a\n");
+    s.write("given/.dockerignore", "ignored.txt\n");
+    s.write("given/ignored.txt", "i\n");
+    std::fs::set_permissions(
+        s.path("given/.dockerignore"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    s.config(
+        "images:\n  - {name: base, tags: [\"{prefix}/base:latest\"]}\n  - {name: given, context: ./given, dockerfile: ../shared/Dockerfile, builder: legacy, tags: [\"{prefix}/given:latest\"]}\n",
+    );
+    build_ok(&s, &[]);
+    assert_eq!(
+        run_in(&s.tag("given"), &["stat", "-c", "%a", "/ctx/.dockerignore"]),
+        b"644\n"
+    );
+    assert_eq!(
+        files_of(&s.tag("given"))
+            .into_iter()
+            .filter(|f| f.starts_with("/ctx/"))
+            .collect::<Vec<_>>(),
+        ["/ctx/.dockerignore", "/ctx/a.txt"]
+    );
+}

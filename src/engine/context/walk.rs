@@ -122,30 +122,37 @@ fn add_dockerfile(
 ) -> Result<(), ContextError> {
     let name = generated_dockerfile_name(&content);
     entries.retain(|e| e.rel != name);
-    entries.push(generated_entry(root, &name, content, 0));
+    entries.push(generated_entry(root, &name, content, 0, 0o600));
     let ignore = match entries.iter().position(|e| e.rel == DOCKERIGNORE) {
         Some(i) => {
             let old = entries.remove(i);
             let mut content = fs::read(&old.abs).map_err(io_err(&old.abs))?;
             content.extend_from_slice(format!("\n{name}\n").as_bytes());
-            generated_entry(root, DOCKERIGNORE, Bytes::from(content), old.mtime)
+            // The file's own header, as the docker CLI keeps it.
+            generated_entry(
+                root,
+                DOCKERIGNORE,
+                Bytes::from(content),
+                old.mtime,
+                old.mode,
+            )
         }
         None => {
             let content = format!("{DOCKERIGNORE}\n{name}\n");
-            generated_entry(root, DOCKERIGNORE, Bytes::from(content), 0)
+            generated_entry(root, DOCKERIGNORE, Bytes::from(content), 0, 0o600)
         }
     };
     entries.push(ignore);
     Ok(())
 }
 
-fn generated_entry(root: &Path, rel: &str, content: Bytes, mtime: u64) -> Entry {
+fn generated_entry(root: &Path, rel: &str, content: Bytes, mtime: u64, mode: u32) -> Entry {
     Entry {
         rel: rel.to_string(),
         rel_os: PathBuf::from(rel),
         size: content.len() as u64,
         kind: EntryKind::Generated(content),
-        mode: 0o600,
+        mode,
         mtime,
         abs: root.join(rel),
     }
