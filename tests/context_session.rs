@@ -547,3 +547,67 @@ fn a_dockerignore_keeps_its_mode_when_a_dockerfile_from_outside_is_added() {
         ["/ctx/.dockerignore", "/ctx/a.txt"]
     );
 }
+
+/// Issue 21, item 5: `Dockerfile.dockerignore` (the Dockerfile's own ignore
+/// file) replaces `.dockerignore` for the daemon's BuildKit builds; change
+/// detection and the legacy tar followed `.dockerignore`, so an edit of a
+/// file only the Dockerfile's own ignore file lets in was `unchanged`.
+#[test]
+fn the_dockerfiles_own_ignore_file_is_followed_everywhere() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    let mut yaml = String::from("images:\n  - {name: base, tags: [\"{prefix}/base:latest\"]}\n");
+    for builder in ["buildkit", "legacy"] {
+        let dir = format!("ctx-{builder}");
+        s.write(
+            &format!("{dir}/docker/web.Dockerfile"),
+            &format!("FROM {}\nCOPY . /x/\n", s.tag("base")),
+        );
+        s.write(&format!("{dir}/.dockerignore"), "a\n");
+        s.write(
+            &format!("{dir}/docker/web.Dockerfile.dockerignore"),
+            "b/x\n",
+        );
+        s.write(&format!("{dir}/a/only"), "first\n");
+        s.write(&format!("{dir}/b/x"), "x\n");
+        s.write(&format!("{dir}/b/y"), "y\n");
+        yaml.push_str(&format!(
+            "  - {{name: {builder}, context: ./{dir}, dockerfile: docker/web.Dockerfile, builder: {builder}, tags: [\"{{prefix}}/{builder}:latest\"]}}\n"
+        ));
+    }
+    s.config(&yaml);
+    build_ok(&s, &[]);
+    let listing = |image: &str| -> BTreeSet<String> {
+        files_of(&s.tag(image))
+            .into_iter()
+            .filter_map(|f| f.strip_prefix("/x/").map(String::from))
+            .collect()
+    };
+    let expected: BTreeSet<String> = [
+        ".dockerignore",
+        "a/only",
+        "b/y",
+        "docker/web.Dockerfile",
+        "docker/web.Dockerfile.dockerignore",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(listing("buildkit"), expected, "the daemon's own rule");
+    assert_eq!(listing("legacy"), expected, "the tar follows it");
+
+    for builder in ["buildkit", "legacy"] {
+        // What `.dockerignore` alone would leave out, edited: a rebuild.
+        s.write(&format!("ctx-{builder}/a/only"), "second\n");
+        let ev = build_ok(&s, &[builder]);
+        assert_eq!(of_type(&ev, "built", Some(builder)).len(), 1, "{ev:#?}");
+        assert_eq!(run_in(&s.tag(builder), &["cat", "/x/a/only"]), b"second\n");
+        // What the Dockerfile's own file leaves out, edited: nothing to do.
+        s.write(&format!("ctx-{builder}/b/x"), "x2\n");
+        let ev = build_ok(&s, &[builder]);
+        let skipped = of_type(&ev, "skipped", Some(builder));
+        assert_eq!(skipped.len(), 1, "{ev:#?}");
+        assert_eq!(skipped[0]["reason"], "unchanged", "{ev:#?}");
+    }
+}

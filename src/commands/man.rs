@@ -64,7 +64,9 @@ const FILES: &[(&str, &str)] = &[
     ("$XDG_CACHE_HOME/kiln/context-hashes/", "Content hashes of context files, so a rebuild re-reads only what changed (default ~/.cache/kiln)."),
     ("$DOCKER_CONFIG/config.json", "Registry credentials (auths, credHelpers, credsStore) and the current context; read, never written, never printed."),
     ("$DOCKER_CONFIG/contexts/", "Docker contexts' endpoints and TLS material."),
+    ("$XDG_CACHE_HOME/kiln/session-copies/", "What the daemon's copy of each BuildKit context was given, so a new content behind an old size and mtime is not left stale (0600)."),
     (".dockerignore", "In each build context: what the build leaves out, and what watch mode does not watch."),
+    ("DOCKERFILE.dockerignore", "Beside a Dockerfile: its own ignore file, which replaces .dockerignore when it exists."),
 ];
 
 /// The whole page: title, name, synopsis, description, the options, each

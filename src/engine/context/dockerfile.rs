@@ -47,6 +47,34 @@ pub(super) fn generated_dockerfile_name(content: &[u8]) -> String {
     format!(".dockerfile.{}", hex::encode(&hash[..10]))
 }
 
+/// BuildKit's per-Dockerfile ignore file for the Dockerfile at `path`:
+/// `<its name>.dockerignore` beside it.
+pub fn dockerfile_ignore_path(path: &Path) -> Option<PathBuf> {
+    let mut name = path.file_name()?.to_os_string();
+    name.push(".dockerignore");
+    Some(path.with_file_name(name))
+}
+
+/// The ignore file a build of `root` with the Dockerfile at `place`
+/// follows, as the daemon does: the Dockerfile's own
+/// ([`dockerfile_ignore_path`], beside its real path, where kiln's session
+/// serves it from) when it exists, which replaces the context's
+/// `.dockerignore`; else `.dockerignore` at the root.
+pub fn ignore_file(root: &Path, place: &DockerfilePlace) -> PathBuf {
+    let real = match place {
+        DockerfilePlace::Inside(rel) => {
+            let path = root.join(rel);
+            fs::canonicalize(&path).unwrap_or(path)
+        }
+        DockerfilePlace::Outside(real) => real.clone(),
+        DockerfilePlace::Inline(_) => return root.join(super::DOCKERIGNORE),
+    };
+    match dockerfile_ignore_path(&real) {
+        Some(own) if own.is_file() => own,
+        _ => root.join(super::DOCKERIGNORE),
+    }
+}
+
 /// Where the Dockerfile is, seen from the context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DockerfilePlace {

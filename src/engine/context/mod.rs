@@ -42,11 +42,14 @@ mod tar;
 mod walk;
 
 pub use digest::{digest, digest_with_cache, digest_with_fingerprints};
-pub use dockerfile::{inline_dockerfile_name, locate_dockerfile, DockerfilePlace};
+pub use dockerfile::{
+    dockerfile_ignore_path, ignore_file, inline_dockerfile_name, locate_dockerfile, DockerfilePlace,
+};
 pub use tar::tar_stream;
 pub use walk::{walk, walk_with_stats, WalkStats};
 
-/// Name of the ignore file read from the context root.
+/// Name of the ignore file read from the context root (unless the
+/// Dockerfile has its own, [`ignore_file`]).
 pub const DOCKERIGNORE: &str = ".dockerignore";
 
 /// Size of the chunks [`tar_stream`] yields, and of the reads that hash a

@@ -12,8 +12,8 @@ use bytes::Bytes;
 
 use super::dockerfile::generated_dockerfile_name;
 use super::{
-    io_err, locate_dockerfile, ContextError, ContextSpec, DockerfilePlace, Entry, EntryKind,
-    DOCKERIGNORE,
+    ignore_file, io_err, locate_dockerfile, ContextError, ContextSpec, DockerfilePlace, Entry,
+    EntryKind, DOCKERIGNORE,
 };
 use crate::engine::dockerignore::{DockerIgnore, MatchInfo};
 
@@ -48,7 +48,10 @@ pub fn walk_with_stats(spec: &ContextSpec) -> Result<(Vec<Entry>, WalkStats), Co
         forced.push(rel.clone());
     }
 
-    let ignore_path = root.join(DOCKERIGNORE);
+    // The Dockerfile's own ignore file replaces `.dockerignore`, which is
+    // then a file like any other (as under BuildKit).
+    let ignore_path = ignore_file(root, &place);
+    let at_root = ignore_path == root.join(DOCKERIGNORE);
     let (ignore, has_ignore_file) = match fs::read(&ignore_path) {
         Ok(bytes) => (
             DockerIgnore::try_parse(&String::from_utf8_lossy(&bytes))?,
@@ -58,7 +61,7 @@ pub fn walk_with_stats(spec: &ContextSpec) -> Result<(Vec<Entry>, WalkStats), Co
         Err(e) => return Err(io_err(&ignore_path)(e)),
     };
 
-    if has_ignore_file {
+    if has_ignore_file && at_root {
         forced.push(DOCKERIGNORE.to_string());
     }
 

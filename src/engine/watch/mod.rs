@@ -399,7 +399,7 @@ impl State {
             self.pending.touch(now);
         }
         for k in 0..self.scopes.len() {
-            if self.scopes[k].dockerfile_outside.as_deref() == Some(path) {
+            if self.scopes[k].is_outside_build_file(path) {
                 let name = self.scopes[k].name.clone();
                 self.pending.reread.insert(name.clone());
                 self.pending.add(&name, shown(&path.to_string_lossy()), now);

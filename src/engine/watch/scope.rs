@@ -19,7 +19,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::config::{context_reads, ContextReads, Dockerfile};
-use crate::engine::context::{locate_dockerfile, ContextSpec, DockerfilePlace, DOCKERIGNORE};
+use crate::engine::context::{
+    dockerfile_ignore_path, ignore_file, locate_dockerfile, ContextSpec, DockerfilePlace,
+    DOCKERIGNORE,
+};
 use crate::engine::dockerignore::{clean, DockerIgnore};
 
 /// How many changed paths one walk of a new directory names at most.
@@ -99,7 +102,12 @@ impl Scope {
     /// Unreadable ones leave everything in view: the build will say what is
     /// wrong with them.
     pub fn reread(&mut self) {
-        self.ignore = fs::read(self.root.join(DOCKERIGNORE))
+        let place = match (&self.dockerfile_rel, &self.dockerfile_outside) {
+            (Some(rel), _) => DockerfilePlace::Inside(rel.clone()),
+            (None, Some(real)) => DockerfilePlace::Outside(real.clone()),
+            (None, None) => DockerfilePlace::Inline(String::new()),
+        };
+        self.ignore = fs::read(ignore_file(&self.root, &place))
             .map(|bytes| DockerIgnore::parse(&String::from_utf8_lossy(&bytes)))
             .unwrap_or_default();
         self.reads = self
@@ -119,10 +127,26 @@ impl Scope {
             && self.reads.as_ref().is_none_or(|r| seen(r, rel, is_dir))
     }
 
-    /// The Dockerfile (if it is a file in the context) or `.dockerignore`:
-    /// a change there changes what the scope sees.
+    /// The Dockerfile (if it is a file in the context), `.dockerignore`, or
+    /// the Dockerfile's own ignore file (`Dockerfile.dockerignore`, which
+    /// replaces `.dockerignore` when it exists): a change there changes
+    /// what the scope sees.
     pub fn is_build_file(&self, rel: &str) -> bool {
-        rel == DOCKERIGNORE || self.dockerfile_rel.as_deref() == Some(rel)
+        rel == DOCKERIGNORE
+            || self.dockerfile_rel.as_deref().is_some_and(|d| {
+                d == rel
+                    || rel
+                        .strip_prefix(d)
+                        .is_some_and(|rest| rest == ".dockerignore")
+            })
+    }
+
+    /// The Dockerfile outside the context, or its own ignore file beside
+    /// it (the directory they are in is watched).
+    pub fn is_outside_build_file(&self, path: &Path) -> bool {
+        self.dockerfile_outside
+            .as_ref()
+            .is_some_and(|d| d == path || dockerfile_ignore_path(d).is_some_and(|own| own == path))
     }
 
     /// Whether to watch directory `rel`: something below it can matter.
@@ -292,6 +316,31 @@ mod tests {
                 "src/app.js"
             ]
         );
+    }
+
+    /// Issue 21, item 5: `Dockerfile.dockerignore` replaces `.dockerignore`,
+    /// as the daemon has it.
+    #[test]
+    fn the_dockerfiles_own_ignore_file_replaces_dockerignore() {
+        let dir = context(&[
+            ("Dockerfile", "FROM scratch\nCOPY . /app\n"),
+            (".dockerignore", "a\n"),
+            ("Dockerfile.dockerignore", "b/x\n"),
+            ("a/only", ""),
+            ("b/x", ""),
+            ("b/y", ""),
+        ]);
+        let mut s = scope(&dir);
+        assert!(s.matters("a/only", false));
+        assert!(!s.matters("b/x", false));
+        assert!(s.matters("b/y", false));
+        assert!(s.is_build_file("Dockerfile.dockerignore"));
+        assert!(!s.is_build_file("Dockerfile.dockerignore2"));
+        // Gone: `.dockerignore` is back in force.
+        std::fs::remove_file(dir.path().join("Dockerfile.dockerignore")).unwrap();
+        s.reread();
+        assert!(!s.matters("a/only", false));
+        assert!(s.matters("b/x", false));
     }
 
     #[test]
