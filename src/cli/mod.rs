@@ -36,7 +36,12 @@ pub fn main() -> i32 {
             return exit::FAILED;
         }
     };
-    runtime.block_on(run(cli))
+    let code = runtime.block_on(run(cli));
+    // Whatever is still running has been told to stop; a thread blocked in
+    // the kernel (a context file that became a FIFO) must not keep the
+    // process alive after its summary.
+    runtime.shutdown_background();
+    code
 }
 
 async fn run(mut cli: Cli) -> i32 {

@@ -2,7 +2,6 @@
 //! modes, link targets and file contents, never mtimes.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -174,7 +173,7 @@ fn hash_files(files: &[&Entry], cache: &HashCache) -> Result<Vec<[u8; 32]>, Cont
 }
 
 fn hash_file(path: &Path) -> Result<[u8; 32], ContextError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
+    let mut file = super::open_regular(path).map_err(io_err(path))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK_SIZE];
     loop {
@@ -214,7 +213,7 @@ mod tests {
         assert_eq!(base, digest_of(b.path()), "identical trees");
 
         // mtime-only change: same digest, though the walk sees it.
-        let f = File::options()
+        let f = std::fs::File::options()
             .write(true)
             .open(b.path().join("src/main.rs"))
             .unwrap();

@@ -117,6 +117,32 @@ pub enum ContextError {
     NonUtf8Path { path: PathBuf },
 }
 
+/// Opens a context file that was listed as a regular file, for reading,
+/// without following a symlink or waiting on a FIFO (`O_NOFOLLOW |
+/// O_NONBLOCK`, which a regular file's reads ignore): what was swapped in
+/// since the listing is refused rather than followed or waited on.
+pub fn open_regular(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it was a regular file and is now a symbolic link",
+            ),
+            _ => e,
+        })?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it was a regular file and is no longer one",
+        ));
+    }
+    Ok(file)
+}
+
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ContextError + '_ {
     move |source| ContextError::Io {
         path: path.to_path_buf(),
@@ -139,3 +165,29 @@ impl Entry {
 
 #[cfg(test)]
 mod fixture;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 21, item 7: what was listed as a regular file and is now a
+    /// FIFO or a symlink is refused at once (the digest, the tar and the
+    /// session's sender open files this way).
+    #[test]
+    fn open_regular_refuses_fifos_and_symlinks_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, "x").unwrap();
+        assert!(open_regular(&file).is_ok());
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let e = open_regular(&fifo).unwrap_err();
+        assert!(e.to_string().contains("no longer"), "{e}");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let e = open_regular(&link).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+    }
+}

@@ -1,7 +1,6 @@
 //! The build context as a tar archive, written on a blocking thread and
 //! handed over in bounded chunks (see [`tar_stream`]).
 
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
@@ -152,7 +151,7 @@ fn write_tar<W: Write>(entries: &[Entry], out: W) -> io::Result<()> {
                 let with_path = |e: io::Error| {
                     io::Error::new(e.kind(), format!("{}: {e}", entry.abs.display()))
                 };
-                let file = File::open(&entry.abs).map_err(with_path)?;
+                let file = super::open_regular(&entry.abs).map_err(with_path)?;
                 // Size from the open file, so content and header agree even
                 // if the file changed since the walk.
                 let size = file.metadata().map_err(with_path)?.len();

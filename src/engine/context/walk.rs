@@ -3,7 +3,7 @@
 //! added under a generated name.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::{self, File, Metadata};
+use std::fs::{self, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -220,7 +220,7 @@ impl Walker<'_> {
                 if entry.kind == EntryKind::File {
                     // Fail now, naming the file, rather than halfway through
                     // an upload (the docker CLI checks this up front too).
-                    File::open(&abs).map_err(io_err(&abs))?;
+                    super::open_regular(&abs).map_err(io_err(&abs))?;
                 }
                 if entry.kind == EntryKind::Dir {
                     stack.push((abs, rel, rel_os, child_info));
@@ -476,7 +476,7 @@ mod tests {
         write(dir.path(), "locked.txt", b"x");
         let locked = dir.path().join("locked.txt");
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
-        if File::open(&locked).is_ok() {
+        if std::fs::File::open(&locked).is_ok() {
             // Running as root: permissions do not stop reads, nothing to test.
             return;
         }

@@ -54,6 +54,17 @@ impl Stamp {
         }
     }
 
+    /// The size in bytes.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// `now` is the same file with the same size and mtime (a write moves
+    /// the mtime; a file renamed in is another inode).
+    pub(crate) fn same_file_and_content(&self, now: &Stamp) -> bool {
+        (self.dev, self.ino, self.size, self.mtime_ns) == (now.dev, now.ino, now.size, now.mtime_ns)
+    }
+
     /// The daemon would take a file with stamp `now` for its copy of one
     /// announced with `self`, though the content may have changed.
     fn hides_a_change(&self, now: &Stamp) -> bool {

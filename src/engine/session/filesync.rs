@@ -18,7 +18,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,9 +32,10 @@ use tonic::metadata::MetadataMap;
 use tonic::server::{Grpc, NamedService, StreamingService};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::copies::Announced;
+use super::copies::{Announced, Stamp};
 use super::walk::{self, Item, WalkOpt};
 use super::wire::{kind, Packet, Stat};
+use crate::engine::context::open_regular;
 
 /// Size of the DATA packets (fsutil's buffer size).
 const CHUNK: usize = 32 * 1024;
@@ -67,7 +67,8 @@ pub(crate) enum DirSource {
 /// Where an announced file's content comes from.
 #[derive(Debug, Clone)]
 enum Content {
-    Disk(PathBuf),
+    /// A file on disk, and its stamp when it was announced.
+    Disk(PathBuf, Stamp),
     Memory(Bytes),
 }
 
@@ -243,7 +244,10 @@ fn announce(
             if let Some(stamp) = item.stamp {
                 sender.announced.note(&item.abs, stamp);
             }
-            let content = item.has_data().then(|| Content::Disk(item.abs));
+            let content = match item.stamp {
+                Some(stamp) if item.has_data() => Some(Content::Disk(item.abs, stamp)),
+                _ => None,
+            };
             emit(item.stat, content)
         }),
         DirSource::File { name, content } => {
@@ -355,7 +359,7 @@ fn read_files(
             return;
         };
         let sent = match &content {
-            Content::Disk(path) => send_file(id, path, tx),
+            Content::Disk(path, stamp) => send_file(id, path, stamp, tx),
             Content::Memory(bytes) => Ok(send_bytes(id, bytes, tx)),
         };
         match sent {
@@ -368,7 +372,7 @@ fn read_files(
             Ok(None) => return,
             Err(e) => {
                 let path = match &content {
-                    Content::Disk(path) => path.display().to_string(),
+                    Content::Disk(path, _) => path.display().to_string(),
                     Content::Memory(_) => "the Dockerfile".to_string(),
                 };
                 fail(tx, &format!("cannot read {path}: {e}"));
@@ -379,24 +383,41 @@ fn read_files(
 }
 
 /// Sends one file as DATA packets and the closing empty DATA; returns the
-/// bytes sent, None when the daemon is gone.
+/// bytes sent, None when the daemon is gone. What is sent is what was
+/// announced: the same regular file (not a symlink or a FIFO swapped in
+/// since, [`open_regular`]), of the announced size, unchanged while it is
+/// read; else an error that says what changed.
 fn send_file(
     id: u32,
     path: &std::path::Path,
+    announced: &Stamp,
     tx: &mpsc::Sender<Result<Packet, Status>>,
 ) -> std::io::Result<Option<u64>> {
-    let mut file = File::open(path)?;
+    let mut file = open_regular(path)?;
+    let size = announced.size();
+    if !announced.same_file_and_content(&Stamp::of(&file.metadata()?)) {
+        return Err(changed("it changed since it was listed".into()));
+    }
     let mut sent = 0;
-    loop {
-        let mut buf = BytesMut::zeroed(CHUNK);
+    while sent < size {
+        let want = CHUNK.min((size - sent) as usize);
+        let mut buf = BytesMut::zeroed(want);
         let n = match file.read(&mut buf) {
-            Ok(0) => break,
+            Ok(0) => {
+                return Err(changed(format!(
+                    "it shrank while being sent ({size} bytes listed, {sent} read)"
+                )))
+            }
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         buf.truncate(n);
         sent += n as u64;
+        if sent == size && !announced.same_file_and_content(&Stamp::of(&file.metadata()?)) {
+            // Written to while it was read: what was read may be a mix.
+            return Err(changed("it changed while being sent".into()));
+        }
         if tx
             .blocking_send(Ok(Packet::data(id, buf.freeze())))
             .is_err()
@@ -406,6 +427,10 @@ fn send_file(
     }
     let done = tx.blocking_send(Ok(Packet::data(id, Bytes::new()))).is_ok();
     Ok(done.then_some(sent))
+}
+
+fn changed(what: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, what)
 }
 
 /// Sends bytes held in memory as one file; None when the daemon is gone.
@@ -636,6 +661,100 @@ mod tests {
         );
         let status = daemon.from_kiln.message().await.unwrap_err();
         assert!(status.message().contains("a.txt"), "{status:?}");
+    }
+
+    /// The ERR the daemon gets after asking for `name`, once the test
+    /// changed it since its STAT; bounded, so a sender stuck in `open`
+    /// fails the test instead of hanging it.
+    async fn refused_after(name: &str, change: impl FnOnce(&std::path::Path)) -> String {
+        let dir = tree();
+        let mut daemon = diff_copy(dir.path(), &[("dir-name", "context")])
+            .await
+            .unwrap();
+        let stats = daemon.stats().await;
+        let (id, _, _) = stats.iter().find(|(_, p, _)| p == name).unwrap();
+        let path = dir.path().join(name);
+        change(&path);
+        daemon.send(kind::REQ, *id).await;
+        let bounded = std::time::Duration::from_secs(20);
+        let mut sent = Vec::new();
+        loop {
+            let Ok(p) = tokio::time::timeout(bounded, daemon.from_kiln.message()).await else {
+                // Let a reader stuck on a FIFO go, so the test can end.
+                use std::os::unix::fs::OpenOptionsExt;
+                let _ = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&path);
+                panic!("the sender did not answer (waiting on a FIFO?)");
+            };
+            let p = p.unwrap().unwrap();
+            if p.kind == kind::ERR {
+                let text = String::from_utf8_lossy(&p.data).into_owned();
+                assert!(text.contains(name), "names the file: {text}");
+                assert!(
+                    !sent.windows(7).any(|w| w == b"OUTSIDE"),
+                    "nothing from outside was sent"
+                );
+                return text;
+            }
+            assert_eq!(p.kind, kind::DATA, "{p:?}");
+            assert!(!p.data.is_empty(), "a file that changed was sent whole");
+            sent.extend_from_slice(&p.data);
+        }
+    }
+
+    /// Issue 21, item 7: a FIFO swapped in between the STAT and the
+    /// daemon's request left the sender waiting in `open` for a writer.
+    #[tokio::test]
+    async fn a_file_swapped_for_a_fifo_is_refused_not_waited_on() {
+        let text = refused_after("a.txt", |p| {
+            std::fs::remove_file(p).unwrap();
+            let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        })
+        .await;
+        assert!(text.contains("no longer"), "{text}");
+    }
+
+    /// A file swapped for a symlink to a file outside the context is not
+    /// followed (it was sent with the outside content).
+    #[tokio::test]
+    async fn a_file_swapped_for_a_symlink_is_not_followed() {
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret");
+        std::fs::write(&secret, "OUTSIDE").unwrap();
+        let text = refused_after("a.txt", |p| {
+            std::fs::remove_file(p).unwrap();
+            std::os::unix::fs::symlink(&secret, p).unwrap();
+        })
+        .await;
+        assert!(text.contains("symbolic link"), "{text}");
+    }
+
+    /// A file truncated (or grown) since its STAT is not sent with another
+    /// size or content than announced.
+    #[tokio::test]
+    async fn a_file_truncated_or_rewritten_since_its_stat_fails_naming_it() {
+        let text = refused_after("big.bin", |p| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_len(10)
+                .unwrap();
+        })
+        .await;
+        assert!(text.contains("changed since it was listed"), "{text}");
+        // Same size, new content (a rename over it): another file.
+        let text = refused_after("a.txt", |p| {
+            let new = p.with_file_name("a.new");
+            std::fs::write(&new, "HELLO").unwrap();
+            std::fs::rename(&new, p).unwrap();
+        })
+        .await;
+        assert!(text.contains("changed since it was listed"), "{text}");
     }
 
     #[tokio::test]
