@@ -611,3 +611,58 @@ fn the_dockerfiles_own_ignore_file_is_followed_everywhere() {
         assert_eq!(skipped[0]["reason"], "unchanged", "{ev:#?}");
     }
 }
+
+/// Issue 21, item 11: names that are not UTF-8 were matched against
+/// `.dockerignore` in Rust's lossy spelling (one U+FFFD for a whole broken
+/// sequence), where Docker's Go matcher reads one U+FFFD per byte: `?`
+/// and `??` counted differently, and files the docker CLI keeps were
+/// dropped (and the other way round).
+#[test]
+fn names_that_are_not_utf8_are_matched_as_dockers_matcher_reads_them() {
+    use std::ffi::OsStr;
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "");
+    let mut yaml = String::from("images:\n  - {name: base, tags: [\"{prefix}/base:latest\"]}\n");
+    for builder in ["buildkit", "legacy"] {
+        let dir = s.path(&format!("ctx-{builder}"));
+        s.write(
+            &format!("ctx-{builder}/Dockerfile"),
+            &format!("FROM {}\nCOPY . /x/\n", s.tag("base")),
+        );
+        s.write(&format!("ctx-{builder}/.dockerignore"), "k?\nl?\nd??\n");
+        for name in [&b"k\xe2\x82"[..], b"l\xf0\x9f\x98", b"d\xe2\x82", b"e\xfe"] {
+            std::fs::write(dir.join(OsStr::from_bytes(name)), "x").unwrap();
+        }
+        yaml.push_str(&format!(
+            "  - {{name: {builder}, context: ./ctx-{builder}, builder: {builder}, tags: [\"{{prefix}}/{builder}:latest\"]}}\n"
+        ));
+    }
+    s.config(&yaml);
+    build_ok(&s, &[]);
+    for builder in ["buildkit", "legacy"] {
+        let listing = run_in(&s.tag(builder), &["find", "/x", "-type", "f"]);
+        let mut names: Vec<&[u8]> = listing
+            .split(|b| *b == b'\n')
+            .filter_map(|l| l.strip_prefix(b"/x/"))
+            .collect();
+        names.sort();
+        // `k?` and `l?` see two and three characters after the letter (one
+        // per byte): kept; `d??` sees two: left out.
+        assert_eq!(
+            names,
+            [
+                &b".dockerignore"[..],
+                b"Dockerfile",
+                b"e\xfe",
+                b"k\xe2\x82",
+                b"l\xf0\x9f\x98"
+            ],
+            "{builder}: {:?}",
+            names
+                .iter()
+                .map(|n| String::from_utf8_lossy(n))
+                .collect::<Vec<_>>()
+        );
+    }
+}

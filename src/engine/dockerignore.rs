@@ -35,6 +35,25 @@ use std::fmt;
 
 use super::glob::{self, Tok};
 
+/// Bytes (a name, an ignore file) as the text Docker's Go matcher sees:
+/// UTF-8 as it is, and each byte that is not part of valid UTF-8 as one
+/// U+FFFD, as Go decodes it (`utf8.DecodeRune`: one `RuneError` per byte;
+/// Rust's lossy conversion makes one of a whole broken sequence, so `?`
+/// and `[...]` would count differently).
+pub(crate) fn go_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A pattern Docker would refuse (the build fails with this error).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatternError {
@@ -578,6 +597,17 @@ mod tests {
             }
         }
         matched
+    }
+
+    #[test]
+    fn bytes_read_as_go_reads_them_one_replacement_per_bad_byte() {
+        assert_eq!(go_text(b"plain"), "plain");
+        assert_eq!(go_text(b"a\xe2\x82b"), "a\u{fffd}\u{fffd}b");
+        assert_eq!(go_text(b"\xf0\x9f\x98"), "\u{fffd}\u{fffd}\u{fffd}");
+        assert_eq!(go_text(b"\xe2\xe2\x82\xac"), "\u{fffd}\u{20ac}");
+        let di = DockerIgnore::parse("k?\nd??\n");
+        assert!(!di.is_excluded(&go_text(b"k\xe2\x82")));
+        assert!(di.is_excluded(&go_text(b"d\xe2\x82")));
     }
 
     #[test]

@@ -15,7 +15,8 @@ use super::{
     ignore_file, io_err, locate_dockerfile, ContextError, ContextSpec, DockerfilePlace, Entry,
     EntryKind, DOCKERIGNORE,
 };
-use crate::engine::dockerignore::{DockerIgnore, MatchInfo};
+use crate::engine::dockerignore::{go_text, DockerIgnore, MatchInfo};
+use std::os::unix::ffi::OsStrExt;
 
 /// Counters from a walk, mainly to prove pruning works.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,10 +54,7 @@ pub fn walk_with_stats(spec: &ContextSpec) -> Result<(Vec<Entry>, WalkStats), Co
     let ignore_path = ignore_file(root, &place);
     let at_root = ignore_path == root.join(DOCKERIGNORE);
     let (ignore, has_ignore_file) = match fs::read(&ignore_path) {
-        Ok(bytes) => (
-            DockerIgnore::try_parse(&String::from_utf8_lossy(&bytes))?,
-            true,
-        ),
+        Ok(bytes) => (DockerIgnore::try_parse(&go_text(&bytes))?, true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => (DockerIgnore::default(), false),
         Err(e) => return Err(io_err(&ignore_path)(e)),
     };
@@ -187,7 +185,7 @@ impl Walker<'_> {
                 let item = item.map_err(io_err(&dir_abs))?;
                 let abs = item.path();
                 let name = item.file_name();
-                let name_str = name.to_string_lossy();
+                let name_str = go_text(name.as_bytes());
                 let rel = if dir_rel.is_empty() {
                     name_str.to_string()
                 } else {

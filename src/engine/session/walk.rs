@@ -30,7 +30,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::engine::dockerignore::{clean, DockerIgnore, MatchInfo, PatternError};
+use crate::engine::dockerignore::{clean, go_text, DockerIgnore, MatchInfo, PatternError};
 use crate::engine::glob::{filepath_match, has_wildcards};
 
 use super::copies::Stamp;
@@ -192,7 +192,7 @@ impl Walker<'_> {
         meta: &Metadata,
         info: &MatchInfo,
     ) -> Result<(), WalkError> {
-        let rel_text = String::from_utf8_lossy(&rel).into_owned();
+        let rel_text = go_text(&rel).into_owned();
         let is_dir = meta.is_dir();
         if !self.included(&rel_text, is_dir) {
             return Ok(());

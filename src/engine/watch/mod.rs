@@ -28,6 +28,7 @@ mod dirs;
 pub(crate) mod scope;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ use notify::{Event as FsEvent, EventKind as FsKind};
 use tokio::sync::mpsc;
 
 use crate::config::{Config, ContextSource, Source, StackSource};
+use crate::engine::dockerignore::go_text;
 use crate::engine::report::Report;
 use crate::protocol::WatchEvent;
 use crate::sanitize::visible;
@@ -409,7 +411,9 @@ impl State {
                 self.on_root_change(k, change, now);
             } else if let Ok(rel) = path.strip_prefix(root) {
                 if !self.gone[k] {
-                    let rel = rel.to_string_lossy().into_owned();
+                    // As the matcher reads names (Go's way with bytes
+                    // that are not UTF-8).
+                    let rel = go_text(rel.as_os_str().as_bytes()).into_owned();
                     self.on_context_change(k, path, rel, change, now);
                 }
             }

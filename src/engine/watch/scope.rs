@@ -23,7 +23,8 @@ use crate::engine::context::{
     dockerfile_ignore_path, ignore_file, locate_dockerfile, ContextSpec, DockerfilePlace,
     DOCKERIGNORE,
 };
-use crate::engine::dockerignore::{clean, DockerIgnore};
+use crate::engine::dockerignore::{clean, go_text, DockerIgnore};
+use std::os::unix::ffi::OsStrExt;
 
 /// How many changed paths one walk of a new directory names at most.
 pub(crate) const MAX_NAMED: usize = 10_000;
@@ -108,7 +109,7 @@ impl Scope {
             (None, None) => DockerfilePlace::Inline(String::new()),
         };
         self.ignore = fs::read(ignore_file(&self.root, &place))
-            .map(|bytes| DockerIgnore::parse(&String::from_utf8_lossy(&bytes)))
+            .map(|bytes| DockerIgnore::parse(&go_text(&bytes)))
             .unwrap_or_default();
         self.reads = self
             .dockerfile
@@ -185,7 +186,7 @@ impl Scope {
             for item in listing.flatten() {
                 let is_dir = item.file_type().is_ok_and(|t| t.is_dir());
                 let name = item.file_name();
-                let child = join(&dir_rel, &name.to_string_lossy());
+                let child = join(&dir_rel, &go_text(name.as_bytes()));
                 if paths && self.matters(&child, is_dir) {
                     if found.paths.len() < MAX_NAMED {
                         found.paths.push(child.clone());
