@@ -494,3 +494,43 @@ fn ctrl_c_cancels_the_builds_and_exits_130() {
         "the build container is still running after Ctrl-C"
     );
 }
+
+/// Issue 21, item 5: the Dockerfile's own ignore file replaces
+/// `.dockerignore` for the daemon, and so for watch: a file only
+/// `.dockerignore` leaves out rebuilds; one the Dockerfile's own file
+/// leaves out does not; a change to the Dockerfile's own file is read.
+#[test]
+fn the_dockerfiles_own_ignore_file_decides_what_is_watched() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("w", "COPY . /x/\n");
+    s.write("w/.dockerignore", "a\n");
+    s.write("w/Dockerfile.dockerignore", "b/x\n");
+    s.write("w/a/only", "v1\n");
+    s.write("w/b/x", "v1\n");
+    s.config("images:\n  - {name: w, builder: buildkit, tags: [\"{prefix}/w:latest\"]}\n");
+    let w = Watching::start(&s, &[]);
+    w.until_done(0, &["w"]);
+
+    let mark = w.mark();
+    s.write("w/b/x", "v2\n");
+    let quiet = w.settled_since(mark, &s.path("kiln.yaml"));
+    assert!(quiet.is_empty(), "{quiet:#?}");
+
+    let mark = w.mark();
+    s.write("w/a/only", "v2\n");
+    let after = w.until_done(mark, &["w"]);
+    let changed = of_type(&after, "changed", Some("w"));
+    assert_eq!(changed.len(), 1, "{after:#?}");
+    assert_eq!(changed[0]["files"], serde_json::json!(["a/only"]));
+    assert_eq!(count(&after, "built", "w"), 1, "{after:#?}");
+
+    // The Dockerfile's own file gone: `.dockerignore` rules again.
+    let mark = w.mark();
+    std::fs::remove_file(s.path("w/Dockerfile.dockerignore")).unwrap();
+    w.until_done(mark, &["w"]);
+    let mark = w.mark();
+    s.write("w/a/only", "v3\n");
+    let quiet = w.settled_since(mark, &s.path("kiln.yaml"));
+    assert!(quiet.is_empty(), "{quiet:#?}");
+}
