@@ -200,3 +200,85 @@ fn a_disk_already_full_turns_history_off_with_the_reason() {
         off
     );
 }
+
+#[test]
+fn a_log_directory_that_cannot_be_created_leaves_the_run_recorded_as_built() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("solo", "RUN echo solo-built\n");
+    s.config("images:\n  - {name: solo, tags: [\"{prefix}/solo:latest\"]}\n");
+    // The history can be written; its logs directory cannot be made (a
+    // regular file is where it would go).
+    let kiln_data = s.home.path().join("data").join("kiln");
+    std::fs::create_dir_all(&kiln_data).unwrap();
+    std::fs::write(kiln_data.join("logs"), "not a directory").unwrap();
+    let out = s.kiln(&["build", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    assert_eq!(of_type(&ev, "built", Some("solo")).len(), 1, "{ev:#?}");
+    let said = notices(&ev);
+    let no_log: Vec<&String> = said
+        .iter()
+        .filter(|m| m.contains("log cannot be saved"))
+        .collect();
+    assert_eq!(no_log.len(), 1, "said once: {said:?}");
+    assert!(
+        !said.iter().any(|m| m.contains("history and logs are off")),
+        "history goes on: {said:?}"
+    );
+    let ls = stdout(&s.kiln(&["ls"]));
+    let line = ls.lines().find(|l| l.starts_with("solo")).unwrap_or("");
+    assert!(line.contains("built"), "not interrupted: {ls}");
+    // What was recorded is what change detection needs.
+    let again = events(&s.kiln(&["build", "--json"]));
+    let skipped = of_type(&again, "skipped", Some("solo"));
+    assert_eq!(skipped.len(), 1, "{again:#?}");
+    assert_eq!(skipped[0]["reason"], "unchanged");
+    // `kiln logs` says why there is none.
+    let logs = s.kiln(&["logs", "solo"]);
+    assert!(!logs.status.success());
+    assert!(stderr(&logs).contains("no saved log"), "{}", stderr(&logs));
+}
+
+#[test]
+fn a_read_only_history_is_read_by_ls_and_logs() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("solo", "RUN echo solo-built-read-only\n");
+    s.config("images:\n  - {name: solo, tags: [\"{prefix}/solo:latest\"]}\n");
+    let data = s.home.path().join("ro");
+    let Some(_mounted) = Tmpfs::mount(&data, "16m") else {
+        cannot_run("a tmpfs cannot be mounted here (needs root)");
+        return;
+    };
+    let kiln = |args: &[&str]| {
+        s.kiln_cmd(args)
+            .env("XDG_DATA_HOME", &data)
+            .output()
+            .unwrap()
+    };
+    let out = kiln(&["build", "--plain", "--no-cache"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Read-only for everyone, root included.
+    let remount = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(remount.status.success(), "{}", stderr(&remount));
+    let ls = kiln(&["ls"]);
+    assert!(ls.status.success(), "{}", stderr(&ls));
+    let line = stdout(&ls);
+    assert!(
+        line.lines()
+            .any(|l| l.starts_with("solo") && l.contains("built")),
+        "{line}"
+    );
+    let logs = kiln(&["logs", "solo"]);
+    assert!(logs.status.success(), "{}", stderr(&logs));
+    assert!(
+        stdout(&logs).lines().any(|l| l == "solo-built-read-only"),
+        "{}",
+        stdout(&logs)
+    );
+}

@@ -67,6 +67,11 @@ pub enum Cmd {
         /// Which run: 1 is the latest, 2 the one before, ...
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         run: u32,
+        /// Follow a running build's log to the build's end (exit 0; Ctrl-C: 130).
+        /// After `logs`, `-f` means this (as in `tail -f`): give the stack file
+        /// as --file, or before `logs`
+        #[arg(long)]
+        follow: bool,
     },
     /// Push images' tags as they are now (no build), with per-layer progress
     Push(PushArgs),

@@ -16,7 +16,7 @@ use crate::output;
 /// Parse the command line and run; returns the process exit code.
 pub fn main() -> i32 {
     crate::memory::tune_allocator();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(logs_follow_short(std::env::args_os().collect())) {
         Ok(cli) => cli,
         // Help and version: clap prints them (to stdout, styled).
         Err(e) if !e.use_stderr() => e.exit(),
@@ -42,6 +42,52 @@ pub fn main() -> i32 {
     // process alive after its summary.
     runtime.shutdown_background();
     code
+}
+
+/// The global options that take a value (`-f PATH`, ...).
+const VALUED_GLOBALS: &[&str] = &[
+    "-f",
+    "--file",
+    "-p",
+    "--project-name",
+    "--profile",
+    "--env-file",
+];
+
+/// `kiln logs -f IMAGE` follows the log, as `tail -f` and `docker logs -f`
+/// do: after the `logs` subcommand, `-f` is `--follow` (the stack file is
+/// then `--file`, or `-f` before `logs`).
+fn logs_follow_short(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut i = 1;
+    while let Some(arg) = args.get(i) {
+        let Some(text) = arg.to_str() else {
+            return args;
+        };
+        if text == "--" {
+            return args;
+        }
+        if VALUED_GLOBALS.contains(&text) {
+            i += 2;
+            continue;
+        }
+        if text.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        if text != "logs" {
+            return args;
+        }
+        break;
+    }
+    for arg in args.iter_mut().skip(i + 1) {
+        if arg == "--" {
+            break;
+        }
+        if arg == "-f" {
+            *arg = "--follow".into();
+        }
+    }
+    args
 }
 
 async fn run(mut cli: Cli) -> i32 {
@@ -78,7 +124,9 @@ async fn run_on_stack(cli: Cli, command: Option<Cmd>) -> i32 {
     match command {
         Some(Cmd::Check) => commands::check::run(&config).await,
         Some(Cmd::Ls { names }) => commands::ls::run(&config, names),
-        Some(Cmd::Logs { image, run }) => commands::logs::run(&config, &image, run),
+        Some(Cmd::Logs { image, run, follow }) => {
+            commands::logs::run(&config, &image, run, follow).await
+        }
         Some(Cmd::Build(args)) => commands::build::run(config, args).await,
         Some(Cmd::Watch(args)) => commands::watch::run(config, source, args).await,
         Some(Cmd::Push(args)) => commands::push::run(config, args).await,
@@ -135,4 +183,38 @@ fn load_config(source: &StackSource) -> Result<Config, i32> {
         output::warning(w);
     }
     Ok(loaded.config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logs_follow_short;
+
+    fn words(line: &str) -> Vec<String> {
+        let args = line.split(' ').map(Into::into).collect();
+        logs_follow_short(args)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn after_logs_dash_f_follows() {
+        assert_eq!(
+            words("kiln logs -f web"),
+            ["kiln", "logs", "--follow", "web"]
+        );
+        assert_eq!(
+            words("kiln -f logs logs -f web"),
+            ["kiln", "-f", "logs", "logs", "--follow", "web"]
+        );
+        assert_eq!(
+            words("kiln build -f x.yaml"),
+            ["kiln", "build", "-f", "x.yaml"]
+        );
+        assert_eq!(words("kiln -f a.yaml ls"), ["kiln", "-f", "a.yaml", "ls"]);
+        assert_eq!(
+            words("kiln logs web -- -f"),
+            ["kiln", "logs", "web", "--", "-f"]
+        );
+    }
 }

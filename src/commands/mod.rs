@@ -92,12 +92,12 @@ fn select_or_exit(config: &Config, names: &[String]) -> Result<Vec<usize>, i32> 
     })
 }
 
-/// The stack's history for reading (`ls`, `logs`), or the exit code after
-/// saying why it cannot be opened.
+/// The stack's history for reading (`ls`, `logs`), opened read-only, or
+/// the exit code after saying why it cannot be opened.
 fn open_history(config: &Config) -> Result<History, i32> {
     history::data_dir()
         .ok_or(history::HistoryError::NoDataDir)
-        .and_then(|dir| History::open(&dir, &config.path))
+        .and_then(|dir| History::open_read_only(&dir, &config.path))
         .map_err(|e| {
             output::error(&e);
             exit::FAILED

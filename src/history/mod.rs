@@ -20,6 +20,7 @@ use crate::protocol::{ImageHistory, LastSuccess, RunResult};
 
 mod log_file;
 mod process;
+mod read;
 mod recorder;
 pub use log_file::{INCOMPLETE_MARKER, INCOMPLETE_NOTE};
 pub use recorder::Recorder;
@@ -199,14 +200,10 @@ impl History {
             .map_err(db)?;
         migrate(&conn).map_err(db)?;
         mark_interrupted_runs(&conn).map_err(db)?;
-        let canonical = config_path
-            .canonicalize()
-            .unwrap_or_else(|_| config_path.to_path_buf());
-        let project = hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..8]);
         Ok(History {
             conn,
             root: root.to_path_buf(),
-            project,
+            project: project_key(config_path),
         })
     }
 
@@ -476,7 +473,8 @@ impl History {
 
 /// The columns `row` reads, in its order.
 const RUN_COLUMNS: &str = "id, image, started_ms, ended_ms, result, image_id, log_path, tags,
-    (SELECT group_concat(tag, char(10)) FROM pushes WHERE pushes.run_id = runs.id), log_note";
+    (SELECT group_concat(tag, char(10)) FROM pushes WHERE pushes.run_id = runs.id), log_note,
+    pid, process";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let tags = r
@@ -494,13 +492,32 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         image: r.get(1)?,
         started_ms: r.get(2)?,
         ended_ms: r.get(3)?,
-        result: r.get(4)?,
+        result: {
+            let result: String = r.get(4)?;
+            // Its kiln is gone (a history read-only readers do not mark).
+            if result == "running"
+                && !read::alive(r.get(10)?, r.get::<_, Option<String>>(11)?.as_deref())
+            {
+                "interrupted".to_string()
+            } else {
+                result
+            }
+        },
         image_id: r.get(5)?,
         log_path: r.get::<_, Option<String>>(6)?.map(PathBuf::from),
         tags,
         pushed,
         log_note: r.get(9)?,
     })
+}
+
+/// The key of the stack defined by `config_path` in the history (a hash
+/// of its canonical path).
+fn project_key(config_path: &Path) -> String {
+    let canonical = config_path
+        .canonicalize()
+        .unwrap_or_else(|_| config_path.to_path_buf());
+    hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..8])
 }
 
 /// Switch to WAL (once per database; it persists). Two kilns opening a
@@ -555,13 +572,9 @@ fn mark_interrupted_runs(conn: &Connection) -> rusqlite::Result<()> {
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, pid, recorded) in open {
-        let alive = match (pid, recorded) {
-            (Some(pid), Some(recorded)) => process::identity(pid).as_deref() == Some(&recorded),
-            // Recorded by a kiln from before pids were kept: if it is
-            // still running, its own result overwrites this one.
-            _ => false,
-        };
-        if !alive {
+        // Recorded by a kiln from before pids were kept: if it is still
+        // running, its own result overwrites this one.
+        if !read::alive(pid, recorded.as_deref()) {
             conn.execute(
                 "UPDATE runs SET result = 'interrupted' WHERE id = ?1 AND result = 'running'",
                 params![id],

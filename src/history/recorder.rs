@@ -16,6 +16,23 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// What history notes about a run whose log could not be created.
+pub const NO_LOG_NOTE: &str = "no log (its directory could not be created)";
+/// The most notes kept for a run that has not started yet.
+const BEFORE_START_LINES: usize = 100;
+
+/// A run's log file (0600), in a directory of its own (0700).
+fn create_log(path: &std::path::Path) -> Result<LogFile, Trouble> {
+    if let Some(dir) = path.parent() {
+        private_dir(dir).map_err(|e| Trouble {
+            message: e.to_string(),
+            disk_full: matches!(&e, super::HistoryError::Dir { source, .. } if is_disk_full(source)),
+        })?;
+    }
+    LogFile::create(path.to_path_buf())
+        .map_err(|e| Trouble::io(format!("cannot write {}", path.display()), e))
+}
+
 /// One image's run as the recorder follows it.
 struct Open {
     run: i64,
@@ -65,6 +82,14 @@ pub struct Recorder {
     /// The lines of the event being written (kept: one allocation for
     /// the whole run, not one per line).
     lines: Vec<String>,
+    /// Notes on an image's coming run said before it started (why it
+    /// rebuilds): the first lines of its log.
+    before_start: HashMap<String, Vec<String>>,
+    /// A log that could not be created was said (once).
+    told_no_log: bool,
+    /// Something to say that did not stop recording (a log that could not
+    /// be created).
+    to_say: Option<String>,
 }
 
 impl Recorder {
@@ -77,6 +102,9 @@ impl Recorder {
             failed: None,
             told_disk_full: false,
             lines: Vec::new(),
+            before_start: HashMap::new(),
+            told_no_log: false,
+            to_say: None,
         }
     }
 
@@ -87,8 +115,41 @@ impl Recorder {
         if self.failed.is_some() {
             return None;
         }
-        match self.try_record(event) {
-            Ok(None) => None,
+        let outcome = self.try_record(event);
+        self.settle(outcome)
+    }
+
+    /// Write out what the open logs hold, so that a reader (`kiln logs`,
+    /// `-f`) sees it and a killed kiln keeps it. A message as `record`'s.
+    pub fn flush_logs(&mut self) -> Option<String> {
+        if self.failed.is_some() {
+            return None;
+        }
+        let outcome = self.try_flush_logs();
+        self.settle(outcome)
+    }
+
+    fn try_flush_logs(&mut self) -> Result<Option<String>, Trouble> {
+        let mut cut = None;
+        for (image, open) in &mut self.open {
+            let Some(log) = open.log.as_mut() else {
+                continue;
+            };
+            let written = log
+                .flush()
+                .map_err(|e| Trouble::io("cannot write a log file".into(), e))?;
+            if written == Written::DiskFull {
+                self.history.set_log_note(open.run, INCOMPLETE_NOTE)?;
+                cut = Some(image.clone());
+            }
+        }
+        Ok(cut)
+    }
+
+    /// What to tell the user of a write: see `record`.
+    fn settle(&mut self, outcome: Result<Option<String>, Trouble>) -> Option<String> {
+        match outcome {
+            Ok(None) => self.to_say.take(),
             Ok(Some(image)) if !self.told_disk_full => {
                 self.told_disk_full = true;
                 Some(format!(
@@ -158,6 +219,10 @@ impl Recorder {
         let run = |r: &Recorder| r.open.get(image).map(|o| o.run);
         let cut = match kind {
             EventKind::Started { builder } => self.start_run(image, builder.as_str())?,
+            EventKind::Notice { .. } if run(self).is_none() => {
+                self.keep_for_start(image, kind);
+                Written::Ok
+            }
             EventKind::Step { .. }
             | EventKind::Log { .. }
             | EventKind::Notice { .. }
@@ -206,15 +271,16 @@ impl Recorder {
                 Written::Ok
             }
             // Skipped before it started: no run to keep its inputs with
-            // (unchanged, they are the last success's already).
-            EventKind::Skipped { .. } => {
+            // (unchanged, they are the last success's already); queued: a
+            // new run, what was said before an earlier one is stale.
+            EventKind::Skipped { .. } | EventKind::Queued => {
                 self.inputs.remove(image);
+                self.before_start.remove(image);
                 Written::Ok
             }
             // Not kept: the plan, the queue, push progress (the push's
             // result is), the session's summary, watch mode's doings.
             EventKind::Plan { .. }
-            | EventKind::Queued
             | EventKind::PushProgress { .. }
             | EventKind::Summary { .. }
             | EventKind::Watching { .. }
@@ -235,28 +301,53 @@ impl Recorder {
         let h = &mut self.history;
         let run = h.start_run(image, builder, now_ms())?;
         let path = h.log_path(image, run);
-        if let Some(dir) = path.parent() {
-            private_dir(dir).map_err(|e| Trouble {
-                message: e.to_string(),
-                disk_full: false,
-            })?;
-        }
-        let log = LogFile::create(path.clone())
-            .map_err(|e| Trouble::io(format!("cannot write {}", path.display()), e))?;
-        h.set_log_path(run, &path)?;
         if let Some(tags) = self.tags.remove(image) {
             h.set_tags(run, &tags)?;
         }
+        // Without its log file the run is still recorded (its result is
+        // what change detection needs): said once, noted with the run.
+        let log = match create_log(&path) {
+            Ok(log) => {
+                h.set_log_path(run, &path)?;
+                Some(log)
+            }
+            Err(e) if e.disk_full => return Err(e),
+            Err(e) => {
+                h.set_log_note(run, NO_LOG_NOTE)?;
+                if !self.told_no_log {
+                    self.told_no_log = true;
+                    self.to_say = Some(format!(
+                        "{image}'s log cannot be saved ({}); its runs are recorded without one",
+                        e.message
+                    ));
+                }
+                None
+            }
+        };
         self.open.insert(
             image.to_string(),
             Open {
                 run,
-                log: Some(log),
+                log,
                 marks: StepMarks::default(),
                 path,
             },
         );
+        // The notes said before it started (why it rebuilds) open its log.
+        for line in self.before_start.remove(image).unwrap_or_default() {
+            self.write_line(image, &line)?;
+        }
         Ok(Written::Ok)
+    }
+
+    /// A note on `image`'s run to come, kept for the start of its log.
+    fn keep_for_start(&mut self, image: &str, kind: &EventKind) {
+        let kept = self.before_start.entry(image.to_string()).or_default();
+        log_lines(kind, &mut StepMarks::default(), |k, text| {
+            if kept.len() < BEFORE_START_LINES {
+                kept.push(saved_line(k, text));
+            }
+        });
     }
 
     /// A line of `image`'s log; a full disk ends the log (noted in history).

@@ -25,6 +25,8 @@ const BACKLOG: usize = 64 * 1024;
 const TAIL_BYTES: u64 = 64 * 1024;
 /// The most lines of that tail kept.
 const TAIL_LINES: usize = 300;
+/// The most jobs handled before the open logs are written out.
+const FLUSH_EVERY: usize = 512;
 /// How long the loop waits for the history thread to name a log file.
 const LOG_FILE_WAIT: Duration = Duration::from_secs(3);
 
@@ -93,9 +95,24 @@ impl Recording {
         let thread = std::thread::Builder::new()
             .name("kiln-history".into())
             .spawn(move || {
-                for job in queue {
-                    if let Some(answer) = handle(&mut recorder, job) {
-                        let _ = answers.send(answer);
+                // Whatever has arrived is written out as soon as nothing
+                // else waits: `kiln logs` (and `-f`) read a running build's
+                // log, and a killed kiln loses only what never reached here.
+                while let Ok(first) = queue.recv() {
+                    let mut next = Some(first);
+                    let mut handled = 0;
+                    while let Some(job) = next {
+                        if let Some(answer) = handle(&mut recorder, job) {
+                            let _ = answers.send(answer);
+                        }
+                        handled += 1;
+                        // A flood of output is written out now and then too.
+                        next = (handled < FLUSH_EVERY)
+                            .then(|| queue.try_recv().ok())
+                            .flatten();
+                    }
+                    if let Some(problem) = recorder.flush_logs() {
+                        let _ = answers.send(Msg::Notice(problem));
                     }
                 }
             })?;
