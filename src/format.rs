@@ -301,6 +301,7 @@ mod tests {
             tags: vec![format!("r/{image}:dev"), format!("r/{image}:1")],
             pushed: vec![format!("r/{image}:dev")],
             log_note: None,
+            pid: None,
         };
         // Both started at 0; a ended at 45 s, b at 105 s; now is 150 s.
         let latest = HashMap::from([

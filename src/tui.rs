@@ -184,6 +184,10 @@ impl FrontEnd for Dashboard {
     /// The screen shows the model itself; history keeps the events.
     fn show(&mut self, _event: &Event) {}
 
+    fn shows_ages(&self) -> bool {
+        true
+    }
+
     fn present(&mut self, app: &App, changed: bool, _backlog: bool) -> io::Result<()> {
         if self.pager.is_some() {
             // The pager has the screen; the model goes on underneath.

@@ -114,6 +114,8 @@ fn replayed(log: Vec<String>) -> Vec<LogLine> {
         last_step: None,
         log_path: None,
         log_tail: log,
+        id: 1,
+        by_other: true,
     };
     update(
         &mut app,

@@ -309,6 +309,17 @@ impl ImageState {
     }
 
     /// The same for the latest run history knows of.
+    /// Whether the list shows its last run's age (`built 2m10s ago`): an
+    /// image not built in this session (and not stale).
+    pub fn shows_age(&self) -> bool {
+        self.status == Status::Idle
+            && self.stale.is_none()
+            && self
+                .last_run
+                .as_ref()
+                .is_some_and(|r| r.ended_ago.is_some())
+    }
+
     pub fn last_run_reason(&self) -> Option<String> {
         let run = self.last_run.as_ref()?;
         let took = run.duration.map(format_duration).unwrap_or_default();
@@ -320,7 +331,7 @@ impl ImageState {
             )),
             RunResult::TimedOut => Some(format!("timed out after {took}")),
             RunResult::Cancelled => Some(format!("cancelled after {took}")),
-            RunResult::Built | RunResult::Unfinished => None,
+            RunResult::Built | RunResult::Unfinished | RunResult::Running => None,
         }
     }
 

@@ -92,6 +92,9 @@ pub struct App {
     pub watch: Option<watch::Watch>,
     /// The run options, to set up images a reloaded stack adds.
     pub options: RunOptions,
+    /// The last tick changed an age the list shows (`built 12s ago`): the
+    /// screen needs drawing again although nothing else changed.
+    pub clock_moved: bool,
 }
 
 impl App {
@@ -137,6 +140,7 @@ impl App {
             session: session::Session::default(),
             watch: None,
             options: opts.clone(),
+            clock_moved: false,
         }
     }
 
@@ -182,6 +186,13 @@ impl App {
     /// Nothing queued or running.
     pub fn is_idle(&self) -> bool {
         !self.images.iter().any(|i| i.status.is_pending())
+    }
+
+    /// Whether the list shows an age that moves with the clock (an image
+    /// not built in this session, with its last run's age): then an idle
+    /// dashboard still ticks, once a second.
+    pub fn shows_ages(&self) -> bool {
+        self.images.iter().any(ImageState::shows_age)
     }
 
     /// Builds holding a job slot.
@@ -275,7 +286,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
     let mut out = Vec::new();
     match msg.sanitized() {
         Msg::Tick(now) => {
-            app.now = Some(now);
+            let before = app.now.replace(now);
+            app.clock_moved = match before {
+                Some(before) => ages_moved(app, before, now),
+                None => app.shows_ages(),
+            };
             stall::check_timers(app, now, &mut out);
             watch::settle(app, now, &mut out);
             schedule::schedule(app, now, &mut out);
@@ -338,6 +353,20 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
     out
 }
 
+/// Whether an age the list shows reads differently at `now` than at
+/// `before` (`12s ago` → `13s ago`; `2h00m ago` moves once a minute).
+fn ages_moved(app: &App, before: Instant, now: Instant) -> bool {
+    app.images.iter().filter(|i| i.shows_age()).any(|img| {
+        let text = |at| {
+            img.last_run
+                .as_ref()
+                .and_then(|r| r.age(at))
+                .map(crate::human::format_duration)
+        };
+        text(before) != text(now)
+    })
+}
+
 /// An engine event for image `i`'s current run; a fresh build also makes
 /// the images built on it stale, and is what its edits were built into.
 fn on_engine_event(
@@ -383,7 +412,16 @@ fn on_history(app: &mut App, known: Vec<(String, ImageHistory)>) {
             img.usual = facts.usual_steps;
             img.last_success = facts.last_success;
             if let Some(mut run) = facts.last_run {
-                if img.status == status::Status::Idle && img.log.is_empty() {
+                // Another kiln's run, newer than what this one shows: the
+                // row and the pane show it (this session's own result of an
+                // image it is not building gives way).
+                let news = run.by_other && img.last_run.as_ref().is_none_or(|r| r.id != run.id);
+                if news && img.status.is_final() {
+                    img.status = status::Status::Idle;
+                    img.stale = None;
+                }
+                if img.status == status::Status::Idle && (img.log.is_empty() || news) {
+                    img.log.clear();
                     show_saved_log(img, std::mem::take(&mut run.log_tail));
                 }
                 img.last_run = Some(run);

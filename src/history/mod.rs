@@ -141,6 +141,8 @@ pub struct RunRow {
     pub pushed: Vec<String>,
     /// Something to know about the log (`log incomplete (disk full)`).
     pub log_note: Option<String>,
+    /// The process that recorded it.
+    pub pid: Option<u32>,
 }
 
 /// An image's latest run, for the dashboard: `RunRow`'s facts and what a
@@ -162,6 +164,7 @@ impl RunRow {
             "failed" => RunResult::Failed,
             "timed_out" => RunResult::TimedOut,
             "cancelled" => RunResult::Cancelled,
+            "running" => RunResult::Running,
             _ => RunResult::Unfinished,
         }
     }
@@ -508,6 +511,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         tags,
         pushed,
         log_note: r.get(9)?,
+        pid: r.get(10)?,
     })
 }
 

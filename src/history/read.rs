@@ -47,6 +47,13 @@ impl History {
         })
     }
 
+    /// A number that changes when another connection (another kiln) has
+    /// written to the history since this one last looked.
+    pub fn data_version(&self) -> rusqlite::Result<i64> {
+        self.conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))
+    }
+
     /// One run, as it is now (`kiln logs -f` asks until it has ended).
     pub fn run_by_id(&self, id: i64) -> rusqlite::Result<Option<RunRow>> {
         use rusqlite::OptionalExtension;

@@ -197,6 +197,11 @@ impl Recorder {
         runs.into_iter().find_map(|r| r.log_path)
     }
 
+    /// The history itself, to read.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
     /// What history now knows about `image` (after its run was recorded);
     /// None once recording has stopped.
     pub fn known(&self, image: &str) -> Option<ImageHistory> {

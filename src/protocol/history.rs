@@ -34,6 +34,8 @@ pub enum RunResult {
     Cancelled,
     /// Never finished: kiln was killed while it ran.
     Unfinished,
+    /// Still running, in another kiln.
+    Running,
 }
 
 /// An image's latest run as history recorded it, its wall-clock times
@@ -56,6 +58,10 @@ pub struct LastRun {
     pub log_path: Option<std::path::PathBuf>,
     /// The last lines of that log (a bounded read), oldest first.
     pub log_tail: Vec<String>,
+    /// Its row in the history (a later run has a higher one).
+    pub id: i64,
+    /// Recorded by another kiln process (not this dashboard).
+    pub by_other: bool,
 }
 
 impl LastRun {

@@ -52,6 +52,8 @@ pub(crate) const CHANNEL_CAPACITY: usize = 4096;
 /// How often timers are checked (stall and timeout precision), while
 /// anything is queued or running.
 const TICK: Duration = Duration::from_millis(250);
+/// How often an idle front-end that shows ages ticks.
+const IDLE_TICK: Duration = Duration::from_secs(1);
 
 /// What a front-end does in the loop. The runtime owns everything else.
 pub(crate) trait FrontEnd {
@@ -82,6 +84,13 @@ pub(crate) trait FrontEnd {
     /// Whether the model should get each image's latest saved log when
     /// history opens (the dashboard shows it; the printers do not).
     fn shows_saved_logs(&self) -> bool {
+        false
+    }
+
+    /// Whether the front-end shows ages that move while nothing runs
+    /// (the dashboard's `built 12s ago`): then the loop ticks once a second
+    /// while idle, and draws again when one reads differently.
+    fn shows_ages(&self) -> bool {
         false
     }
 
@@ -296,6 +305,9 @@ impl Runtime {
     ) -> io::Result<()> {
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut idle_ticker = tokio::time::interval(IDLE_TICK);
+        idle_ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let ages = front.shows_ages();
         let mut stopping = false;
         let mut changed = true;
         let mut was_lent = false;
@@ -330,6 +342,10 @@ impl Runtime {
                     self.health.maybe_ping(Instant::now());
                     Msg::Tick(Instant::now())
                 }
+                // Idle, ages still move on the screen: once a second.
+                _ = idle_ticker.tick(), if ages && app.is_idle() && app.shows_ages() => {
+                    Msg::Tick(Instant::now())
+                }
                 why = self.signals.next(), if !stopping && !lent => {
                     stopping = true;
                     Msg::Stop { why, at: Instant::now() }
@@ -337,7 +353,7 @@ impl Runtime {
             };
             let tick = matches!(msg, Msg::Tick(_));
             let commands = app::update(app, msg);
-            changed = !tick || !commands.is_empty();
+            changed = !tick || !commands.is_empty() || app.clock_moved;
             quit = self.dispatch(app, front, commands);
         }
     }

@@ -25,6 +25,8 @@ const BACKLOG: usize = 64 * 1024;
 const TAIL_BYTES: u64 = 64 * 1024;
 /// The most lines of that tail kept.
 const TAIL_LINES: usize = 300;
+/// How often the dashboard looks whether other kilns wrote to the history.
+const POLL_OTHERS: Duration = Duration::from_secs(1);
 /// The most jobs handled before the open logs are written out.
 const FLUSH_EVERY: usize = 512;
 /// How long the loop waits for the history thread to name a log file.
@@ -67,29 +69,68 @@ pub(crate) fn open(
         .ok_or(history::HistoryError::NoDataDir)
         .and_then(|dir| History::open(&dir, &config.path))
         .map_err(|e| format!("build history and logs are off: {e}"))?;
+    let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
+    let known = known_now(&history, &names, saved_logs);
+    // The dashboard shows what other kilns sharing the history do.
+    let live = saved_logs.then(|| Live {
+        version: history.data_version().ok(),
+        names,
+        polled: Instant::now(),
+    });
+    let recording = Recording::start(Recorder::new(history), answers, live)
+        .map_err(|e| format!("build history and logs are off: cannot start its thread: {e}"))?;
+    Ok((known, recording))
+}
+
+/// What history knows now of each of `names`, with its latest run (and
+/// that run's log tail when `saved_logs`).
+fn known_now(history: &History, names: &[String], saved_logs: bool) -> Vec<(String, ImageHistory)> {
     let now = (Instant::now(), chrono::Utc::now().timestamp_millis());
-    let known = config
-        .images
+    names
         .iter()
-        .map(|img| {
-            let mut facts = history.known(&img.name).unwrap_or_default();
+        .map(|name| {
+            let mut facts = history.known(name).unwrap_or_default();
             facts.last_run = history
-                .last_run(&img.name)
+                .last_run(name)
                 .ok()
                 .flatten()
                 .map(|row| last_run(row, now, saved_logs));
-            (img.name.clone(), facts)
+            (name.clone(), facts)
         })
-        .collect();
-    let recording = Recording::start(Recorder::new(history), answers)
-        .map_err(|e| format!("build history and logs are off: cannot start its thread: {e}"))?;
-    Ok((known, recording))
+        .collect()
+}
+
+/// Following what other kiln processes write to the shared history: SQLite's
+/// `data_version` moves when another connection commits, so one cheap
+/// query a second tells whether anything is worth reading.
+struct Live {
+    names: Vec<String>,
+    version: Option<i64>,
+    polled: Instant,
+}
+
+impl Live {
+    /// If a second has passed and another kiln wrote: what history now
+    /// knows of every image, for the model.
+    fn poll(&mut self, history: &History) -> Option<Msg> {
+        if self.polled.elapsed() < POLL_OTHERS {
+            return None;
+        }
+        self.polled = Instant::now();
+        let version = history.data_version().ok();
+        if version == self.version {
+            return None;
+        }
+        self.version = version;
+        Some(Msg::HistoryKnown(known_now(history, &self.names, true)))
+    }
 }
 
 impl Recording {
     fn start(
         mut recorder: Recorder,
         answers: mpsc::UnboundedSender<Msg>,
+        mut live: Option<Live>,
     ) -> std::io::Result<Recording> {
         let (jobs, queue) = std_mpsc::sync_channel(BACKLOG);
         let thread = std::thread::Builder::new()
@@ -98,8 +139,16 @@ impl Recording {
                 // Whatever has arrived is written out as soon as nothing
                 // else waits: `kiln logs` (and `-f`) read a running build's
                 // log, and a killed kiln loses only what never reached here.
-                while let Ok(first) = queue.recv() {
-                    let mut next = Some(first);
+                loop {
+                    let first = match queue.recv_timeout(POLL_OTHERS) {
+                        Ok(job) => Some(job),
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+                    };
+                    if let Some(known) = live.as_mut().and_then(|l| l.poll(recorder.history())) {
+                        let _ = answers.send(known);
+                    }
+                    let mut next = first;
                     let mut handled = 0;
                     while let Some(job) = next {
                         if let Some(answer) = handle(&mut recorder, job) {
@@ -211,6 +260,8 @@ fn last_run(row: LastRunRow, (now, now_ms): (Instant, i64), saved_logs: bool) ->
             _ => Vec::new(),
         },
         log_path: run.log_path,
+        id: run.id,
+        by_other: run.pid != Some(std::process::id()),
     }
 }
 

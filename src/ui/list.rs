@@ -101,6 +101,7 @@ pub fn symbol(theme: &Theme, img: &ImageState) -> (&'static str, Style) {
                 RunResult::Failed => Status::Failed(Phase::Build),
                 RunResult::TimedOut => Status::TimedOut,
                 RunResult::Cancelled | RunResult::Unfinished => Status::Cancelled,
+                RunResult::Running => Status::Building,
             });
             (symbol, style.add_modifier(Modifier::DIM))
         }
@@ -153,6 +154,7 @@ fn history_text(app: &App, img: &ImageState) -> String {
         RunResult::TimedOut => "timed out",
         RunResult::Cancelled => "cancelled",
         RunResult::Unfinished => "never finished",
+        RunResult::Running => "building in another kiln",
     };
     match img
         .last_run_reason()

@@ -351,6 +351,8 @@ pub fn last_runs() -> Msg {
             "src/part7.c:12: error: expected ';'".into(),
             "kiln: FAILED: The command '/bin/sh -c make' returned a non-zero code: 2".into(),
         ],
+        id: 7,
+        by_other: true,
     };
     let web = LastRun {
         result: RunResult::Built,
