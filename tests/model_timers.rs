@@ -182,6 +182,7 @@ fn a_step_well_past_its_usual_duration_is_flagged_once() {
                     ("RUN make".into(), Duration::from_secs(4)),
                     ("RUN test".into(), Duration::from_secs(6)),
                 ],
+                built_on: Vec::new(),
             },
         )]),
     );

@@ -78,8 +78,10 @@ fn saw_output(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
 /// becomes the last success the next build compares against.
 fn on_built(app: &mut App, i: usize, at: Instant, image_id: String, out: &mut Vec<Command>) {
     finish_current_step(app, i, at, out);
+    let bases = super::session::current_bases(app, i);
     let img = &mut app.images[i];
     img.image_id = Some(image_id.clone());
+    img.built_on = bases;
     // Moved, not copied: a big context's inputs name every file.
     if let Some((digest, inputs)) = img.inputs.take() {
         img.last_success = Some(LastSuccess {

@@ -86,6 +86,8 @@ pub struct ImageState {
     pub skip_cause: Option<String>,
     /// A dependency was rebuilt since this image was built: which one.
     pub stale: Option<String>,
+    /// The images (name, image id) its last successful build was built on.
+    pub built_on: Vec<(String, String)>,
     /// The next build skips change detection (`F`).
     pub force_next: bool,
     /// How long its latest build took (kept while it pushes, and after).
@@ -128,6 +130,7 @@ impl ImageState {
             last_run: None,
             skip_cause: None,
             stale: None,
+            built_on: Vec::new(),
             force_next: false,
             build_time: None,
             counted_run: 0,

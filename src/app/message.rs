@@ -120,6 +120,13 @@ pub enum Command {
     },
     /// History: the tags `image`'s current build gives (kept with its run).
     RecordTags { image: String, tags: Vec<String> },
+    /// History: the images (`name`, image id) `image`'s current build is
+    /// built on, kept with its run: a base whose image is another one
+    /// later makes it stale.
+    RecordBases {
+        image: String,
+        bases: Vec<(String, String)>,
+    },
     /// Front-end: show image `image`'s saved log, every line, in a pager
     /// (the dashboard's `o`).
     ShowLog { image: usize },

@@ -411,6 +411,7 @@ fn on_history(app: &mut App, known: Vec<(String, ImageHistory)>) {
             let img = &mut app.images[i];
             img.usual = facts.usual_steps;
             img.last_success = facts.last_success;
+            img.built_on = facts.built_on;
             if let Some(mut run) = facts.last_run {
                 // Another kiln's run, newer than what this one shows: the
                 // row and the pane show it (this session's own result of an
@@ -418,6 +419,8 @@ fn on_history(app: &mut App, known: Vec<(String, ImageHistory)>) {
                 let news = run.by_other && img.last_run.as_ref().is_none_or(|r| r.id != run.id);
                 if news && img.status.is_final() {
                     img.status = status::Status::Idle;
+                }
+                if news && !img.status.is_pending() {
                     img.stale = None;
                 }
                 if img.status == status::Status::Idle && (img.log.is_empty() || news) {
@@ -428,6 +431,7 @@ fn on_history(app: &mut App, known: Vec<(String, ImageHistory)>) {
             }
         }
     }
+    session::mark_stale_from_history(app);
 }
 
 /// The tail of the latest run's saved log, as the pane showed it

@@ -134,6 +134,12 @@ fn start(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
         image: img.name.clone(),
         tags: img.tags.clone(),
     });
+    let bases = super::session::current_bases(app, i);
+    out.push(Command::RecordBases {
+        image: app.images[i].name.clone(),
+        bases,
+    });
+    let img = &app.images[i];
     out.push(Command::StartBuild {
         run: img.run,
         image: i,

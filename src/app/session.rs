@@ -129,6 +129,49 @@ fn has_a_build(img: &super::image::ImageState) -> bool {
     }
 }
 
+/// The images (name, image id) image `i` is built on now: each
+/// dependency's image as this session built it, else as history knows it.
+pub(super) fn current_bases(app: &App, i: usize) -> Vec<(String, String)> {
+    app.deps[i]
+        .iter()
+        .filter_map(|&d| {
+            let id = current_id(app, d)?;
+            Some((app.images[d].name.clone(), id))
+        })
+        .collect()
+}
+
+/// Image `d`'s image now: this session's build, else history's.
+fn current_id(app: &App, d: usize) -> Option<String> {
+    let img = &app.images[d];
+    img.image_id
+        .clone()
+        .filter(|_| matches!(img.status, Status::Done | Status::Failed(Phase::Push)))
+        .or_else(|| known_image_id(app, d))
+}
+
+/// Images whose last build was on a base whose image is another one now
+/// (rebuilt by this kiln or another) are stale, from the moment history
+/// says so: at open, and when another kiln's run is seen.
+pub(super) fn mark_stale_from_history(app: &mut App) {
+    for i in 0..app.images.len() {
+        let img = &app.images[i];
+        if img.stale.is_some() || img.status.is_pending() || !has_a_build(img) {
+            continue;
+        }
+        let moved = img.built_on.iter().find(|(base, id)| {
+            app.images
+                .iter()
+                .position(|b| &b.name == base)
+                .and_then(|b| current_id(app, b))
+                .is_some_and(|now| &now != id)
+        });
+        if let Some((base, _)) = moved {
+            app.images[i].stale = Some(base.clone());
+        }
+    }
+}
+
 /// The image id an image had before this build: from this session, else
 /// from history.
 pub(super) fn known_image_id(app: &App, i: usize) -> Option<String> {

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::protocol::{ImageHistory, LastSuccess, RunResult};
 
+mod bases;
 mod log_file;
 mod process;
 mod read;
@@ -73,6 +74,10 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE runs ADD COLUMN pid INTEGER;
      ALTER TABLE runs ADD COLUMN process TEXT;
      ALTER TABLE runs ADD COLUMN log_note TEXT;",
+    // 4: the images a run was built on (to tell when a base's image has
+    // changed since: stale), and why it was built.
+    "ALTER TABLE runs ADD COLUMN bases TEXT;
+     ALTER TABLE runs ADD COLUMN reason TEXT;",
 ];
 
 /// How long to wait for another kiln holding the database (two runs at
@@ -410,6 +415,7 @@ impl History {
             last_success: self.last_success(image)?,
             usual_steps: self.usual_steps(image)?,
             last_run: None,
+            built_on: self.built_on(image)?,
         })
     }
 

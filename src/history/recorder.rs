@@ -75,6 +75,8 @@ pub struct Recorder {
     inputs: HashMap<String, (String, String)>,
     /// The tags of each image's current build.
     tags: HashMap<String, Vec<String>>,
+    /// The bases (name, image id) of each image's current build.
+    bases: HashMap<String, Vec<(String, String)>>,
     /// First problem met; reported once, then history is off.
     pub failed: Option<String>,
     /// A log was cut short by a full disk; said once.
@@ -99,6 +101,7 @@ impl Recorder {
             open: HashMap::new(),
             inputs: HashMap::new(),
             tags: HashMap::new(),
+            bases: HashMap::new(),
             failed: None,
             told_disk_full: false,
             lines: Vec::new(),
@@ -182,6 +185,11 @@ impl Recorder {
     /// The tags `image`'s current build gives, kept with its run.
     pub fn record_tags(&mut self, image: &str, tags: Vec<String>) {
         self.tags.insert(image.to_string(), tags);
+    }
+
+    /// The bases (name, image id) `image`'s current build is built on.
+    pub fn record_bases(&mut self, image: &str, bases: Vec<(String, String)>) {
+        self.bases.insert(image.to_string(), bases);
     }
 
     /// `image`'s saved log, written out up to the last line recorded: its
@@ -308,6 +316,9 @@ impl Recorder {
         let path = h.log_path(image, run);
         if let Some(tags) = self.tags.remove(image) {
             h.set_tags(run, &tags)?;
+        }
+        if let Some(bases) = self.bases.remove(image) {
+            h.set_bases(run, &bases)?;
         }
         // Without its log file the run is still recorded (its result is
         // what change detection needs): said once, noted with the run.

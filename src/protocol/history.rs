@@ -23,6 +23,9 @@ pub struct ImageHistory {
     /// shows for an image not built in this session. Only sent when
     /// history opens (after that the model knows the session's runs).
     pub last_run: Option<LastRun>,
+    /// The images (name, image id) its last successful build was built
+    /// on: one whose image is another one now makes it stale.
+    pub built_on: Vec<(String, String)>,
 }
 
 /// How a run recorded in history ended.

@@ -222,6 +222,12 @@ impl Runtime {
                     }
                     None
                 }
+                Command::RecordBases { image, bases } => {
+                    if let Some(r) = &self.recording {
+                        r.record_bases(image, bases);
+                    }
+                    None
+                }
                 Command::ShowLog { image } => self.show_log(app, front, image),
                 Command::Copy(text) => front.perform(Effect::Copy(text)),
                 Command::MouseCapture(on) => front.perform(Effect::MouseCapture(on)),

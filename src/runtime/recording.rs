@@ -44,6 +44,10 @@ enum Job {
         image: String,
         tags: Vec<String>,
     },
+    Bases {
+        image: String,
+        bases: Vec<(String, String)>,
+    },
     /// Write out what is recorded of `image`'s log and name its file.
     LogFile {
         image: String,
@@ -184,6 +188,10 @@ impl Recording {
         let _ = self.jobs.send(Job::Tags { image, tags });
     }
 
+    pub(crate) fn record_bases(&self, image: String, bases: Vec<(String, String)>) {
+        let _ = self.jobs.send(Job::Bases { image, bases });
+    }
+
     /// `image`'s saved log file, with every line recorded so far written
     /// out: its current run's, else its latest run's. Waits for the
     /// history thread (bounded); None without a log.
@@ -213,6 +221,10 @@ fn handle(recorder: &mut Recorder, job: Job) -> Option<Msg> {
         }
         Job::Tags { image, tags } => {
             recorder.record_tags(&image, tags);
+            None
+        }
+        Job::Bases { image, bases } => {
+            recorder.record_bases(&image, bases);
             None
         }
         Job::LogFile { image, reply } => {

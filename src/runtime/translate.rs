@@ -45,6 +45,7 @@ pub(super) fn request(command: Command) -> Option<Request> {
         Command::Emit(_)
         | Command::RecordInputs { .. }
         | Command::RecordTags { .. }
+        | Command::RecordBases { .. }
         | Command::ShowLog { .. }
         | Command::Copy(_)
         | Command::MouseCapture(_)
