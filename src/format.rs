@@ -199,10 +199,11 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
                 format!("{} ago", short(now_ms - r.ended_ms.unwrap_or(r.started_ms))),
                 r.image_id.as_deref().map(short_id).unwrap_or("-"),
                 run_tags(r),
-                r.log_note
-                    .as_deref()
+                [r.log_note.clone(), run_failure(r)]
+                    .into_iter()
+                    .flatten()
                     .map(|n| format!("  ({n})"))
-                    .unwrap_or_default(),
+                    .collect::<String>(),
             ),
             None => writeln!(
                 s,
@@ -212,6 +213,16 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
         };
     }
     s
+}
+
+/// A failed run's cause in a few words (`exit 7 at [2/2] RUN make`).
+pub fn run_failure(run: &RunRow) -> Option<String> {
+    let error = run.error.as_deref().filter(|_| run.result == "failed")?;
+    Some(crate::app::image::failure_reason(
+        crate::protocol::Phase::Build,
+        error,
+        run.last_step.as_deref(),
+    ))
 }
 
 /// The tags a run built, those pushed after it marked: `web:dev (pushed)`.
@@ -302,6 +313,9 @@ mod tests {
             pushed: vec![format!("r/{image}:dev")],
             log_note: None,
             pid: None,
+            error: None,
+            last_step: None,
+            reason: None,
         };
         // Both started at 0; a ended at 45 s, b at 105 s; now is 150 s.
         let latest = HashMap::from([

@@ -59,6 +59,18 @@ pub enum Cmd {
         /// completion; the history is not read)
         #[arg(long)]
         names: bool,
+        /// Print one JSON object per image (README's JSON section)
+        #[arg(long, conflicts_with = "names")]
+        json: bool,
+    },
+    /// List an image's recorded runs, newest first: result, end, duration,
+    /// image id, and why it was built (or why it failed)
+    History {
+        /// The image
+        image: String,
+        /// Print one JSON object per run (README's JSON section)
+        #[arg(long)]
+        json: bool,
     },
     /// Print an image's saved build log (the latest run by default)
     Logs {

@@ -123,7 +123,8 @@ async fn run_on_stack(cli: Cli, command: Option<Cmd>) -> i32 {
     };
     match command {
         Some(Cmd::Check) => commands::check::run(&config).await,
-        Some(Cmd::Ls { names }) => commands::ls::run(&config, names),
+        Some(Cmd::Ls { names, json }) => commands::ls::run(&config, names, json),
+        Some(Cmd::History { image, json }) => commands::runs::run(&config, &image, json),
         Some(Cmd::Logs { image, run, follow }) => {
             commands::logs::run(&config, &image, run, follow).await
         }

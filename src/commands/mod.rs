@@ -10,6 +10,7 @@ pub(crate) mod logs;
 pub(crate) mod ls;
 pub(crate) mod man;
 pub(crate) mod push;
+pub(crate) mod runs;
 pub(crate) mod schema;
 pub(crate) mod ui;
 pub(crate) mod watch;

@@ -1,6 +1,7 @@
-//! The images a run was built on (`runs.bases`, JSON pairs of name and
-//! image id): when a base's image is another one now, what was built on
-//! it is stale, whichever kiln rebuilt the base.
+//! What a run was built on and why: the images it was built on
+//! (`runs.bases`, JSON pairs of name and image id: when a base's image is
+//! another one now, what was built on it is stale, whichever kiln rebuilt
+//! the base), and the reason it was built (`runs.reason`).
 
 use rusqlite::{params, OptionalExtension};
 
@@ -22,6 +23,15 @@ impl History {
             .flatten()
             .and_then(|b| serde_json::from_str(&b).ok())
             .unwrap_or_default())
+    }
+
+    /// Why a run was built (`rebuilding: base.txt (modified)`).
+    pub fn set_reason(&mut self, run: i64, reason: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET reason = ?2 WHERE id = ?1",
+            params![run, reason],
+        )?;
+        Ok(())
     }
 
     /// The bases (name, image id) a run is built on.

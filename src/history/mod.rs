@@ -22,6 +22,7 @@ mod bases;
 mod log_file;
 mod process;
 mod read;
+use read::{row, RUN_COLUMNS};
 mod recorder;
 pub use log_file::{INCOMPLETE_MARKER, INCOMPLETE_NOTE};
 pub use recorder::Recorder;
@@ -148,6 +149,12 @@ pub struct RunRow {
     pub log_note: Option<String>,
     /// The process that recorded it.
     pub pid: Option<u32>,
+    /// The error of a failed run.
+    pub error: Option<String>,
+    /// The last step it recorded (where a failed run failed).
+    pub last_step: Option<String>,
+    /// Why it was built (`rebuilding: …`).
+    pub reason: Option<String>,
 }
 
 /// An image's latest run, for the dashboard: `RunRow`'s facts and what a
@@ -478,47 +485,6 @@ impl History {
             .join(image)
             .join(format!("{run}.log"))
     }
-}
-
-/// The columns `row` reads, in its order.
-const RUN_COLUMNS: &str = "id, image, started_ms, ended_ms, result, image_id, log_path, tags,
-    (SELECT group_concat(tag, char(10)) FROM pushes WHERE pushes.run_id = runs.id), log_note,
-    pid, process";
-
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
-    let tags = r
-        .get::<_, Option<String>>(7)?
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    let mut pushed: Vec<String> = r
-        .get::<_, Option<String>>(8)?
-        .map(|p| p.lines().map(String::from).collect())
-        .unwrap_or_default();
-    pushed.sort();
-    pushed.dedup();
-    Ok(RunRow {
-        id: r.get(0)?,
-        image: r.get(1)?,
-        started_ms: r.get(2)?,
-        ended_ms: r.get(3)?,
-        result: {
-            let result: String = r.get(4)?;
-            // Its kiln is gone (a history read-only readers do not mark).
-            if result == "running"
-                && !read::alive(r.get(10)?, r.get::<_, Option<String>>(11)?.as_deref())
-            {
-                "interrupted".to_string()
-            } else {
-                result
-            }
-        },
-        image_id: r.get(5)?,
-        log_path: r.get::<_, Option<String>>(6)?.map(PathBuf::from),
-        tags,
-        pushed,
-        log_note: r.get(9)?,
-        pid: r.get(10)?,
-    })
 }
 
 /// The key of the stack defined by `config_path` in the history (a hash

@@ -9,9 +9,9 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    migrate, process, project_key, row, History, HistoryError, RunRow, BUSY_TIMEOUT, MIGRATIONS,
-    RUN_COLUMNS,
+    migrate, process, project_key, History, HistoryError, RunRow, BUSY_TIMEOUT, MIGRATIONS,
 };
+use std::path::PathBuf;
 
 impl History {
     /// Open the history of the stack defined by `config_path` under `root`
@@ -111,4 +111,49 @@ pub(super) fn alive(pid: Option<u32>, recorded: Option<&str>) -> bool {
         (Some(pid), Some(recorded)) => process::identity(pid).as_deref() == Some(recorded),
         _ => false,
     }
+}
+
+/// The columns `row` reads, in its order.
+pub(super) const RUN_COLUMNS: &str =
+    "id, image, started_ms, ended_ms, result, image_id, log_path, tags,
+    (SELECT group_concat(tag, char(10)) FROM pushes WHERE pushes.run_id = runs.id), log_note,
+    pid, process, error,
+    (SELECT name FROM steps WHERE steps.run_id = runs.id ORDER BY rowid DESC LIMIT 1), reason";
+
+pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    let tags = r
+        .get::<_, Option<String>>(7)?
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let mut pushed: Vec<String> = r
+        .get::<_, Option<String>>(8)?
+        .map(|p| p.lines().map(String::from).collect())
+        .unwrap_or_default();
+    pushed.sort();
+    pushed.dedup();
+    Ok(RunRow {
+        id: r.get(0)?,
+        image: r.get(1)?,
+        started_ms: r.get(2)?,
+        ended_ms: r.get(3)?,
+        result: {
+            let result: String = r.get(4)?;
+            // Its kiln is gone (a history read-only readers do not mark).
+            if result == "running" && !alive(r.get(10)?, r.get::<_, Option<String>>(11)?.as_deref())
+            {
+                "interrupted".to_string()
+            } else {
+                result
+            }
+        },
+        image_id: r.get(5)?,
+        log_path: r.get::<_, Option<String>>(6)?.map(PathBuf::from),
+        tags,
+        pushed,
+        log_note: r.get(9)?,
+        pid: r.get(10)?,
+        error: r.get(12)?,
+        last_step: r.get(13)?,
+        reason: r.get(14)?,
+    })
 }

@@ -18,6 +18,8 @@ fn now_ms() -> i64 {
 
 /// What history notes about a run whose log could not be created.
 pub const NO_LOG_NOTE: &str = "no log (its directory could not be created)";
+/// How the note saying why an image is built starts (`engine::change`).
+const REBUILD_NOTE: &str = "rebuilding: ";
 /// The most notes kept for a run that has not started yet.
 const BEFORE_START_LINES: usize = 100;
 
@@ -77,6 +79,8 @@ pub struct Recorder {
     tags: HashMap<String, Vec<String>>,
     /// The bases (name, image id) of each image's current build.
     bases: HashMap<String, Vec<(String, String)>>,
+    /// Why each image's coming build goes ahead (`rebuilding: …`).
+    reasons: HashMap<String, String>,
     /// First problem met; reported once, then history is off.
     pub failed: Option<String>,
     /// A log was cut short by a full disk; said once.
@@ -102,6 +106,7 @@ impl Recorder {
             inputs: HashMap::new(),
             tags: HashMap::new(),
             bases: HashMap::new(),
+            reasons: HashMap::new(),
             failed: None,
             told_disk_full: false,
             lines: Vec::new(),
@@ -289,6 +294,7 @@ impl Recorder {
             EventKind::Skipped { .. } | EventKind::Queued => {
                 self.inputs.remove(image);
                 self.before_start.remove(image);
+                self.reasons.remove(image);
                 Written::Ok
             }
             // Not kept: the plan, the queue, push progress (the push's
@@ -319,6 +325,9 @@ impl Recorder {
         }
         if let Some(bases) = self.bases.remove(image) {
             h.set_bases(run, &bases)?;
+        }
+        if let Some(reason) = self.reasons.remove(image) {
+            h.set_reason(run, &reason)?;
         }
         // Without its log file the run is still recorded (its result is
         // what change detection needs): said once, noted with the run.
@@ -358,6 +367,11 @@ impl Recorder {
 
     /// A note on `image`'s run to come, kept for the start of its log.
     fn keep_for_start(&mut self, image: &str, kind: &EventKind) {
+        if let EventKind::Notice { message } = kind {
+            if message.starts_with(REBUILD_NOTE) {
+                self.reasons.insert(image.to_string(), message.clone());
+            }
+        }
         let kept = self.before_start.entry(image.to_string()).or_default();
         log_lines(kind, &mut StepMarks::default(), |k, text| {
             if kept.len() < BEFORE_START_LINES {
