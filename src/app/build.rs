@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::event::EventKind;
 use super::image::Step;
+use super::log::LineKind;
 use super::message::Command;
 use super::status::Status;
 use super::{push, App};
@@ -25,6 +26,7 @@ pub(super) fn on_engine_event(
     match event {
         EngineEvent::Started { builder } => {
             app.images[i].builder = Some(builder);
+            app.images[i].previous_log = None;
             saw_output(app, i, at, out);
             app.emit(out, i, EventKind::Started { builder });
         }
@@ -119,6 +121,22 @@ fn on_skipped(app: &mut App, i: usize, at: Instant, reason: SkipReason, out: &mu
     img.finished_at = Some(at);
     // Unchanged: the inputs are the last success's, which the model has.
     img.inputs = None;
+    // Nothing was built: the log being read stays, with one line more
+    // (and what the check said).
+    if let Some(before) = img
+        .previous_log
+        .take()
+        .filter(|_| reason == SkipReason::Unchanged)
+    {
+        let said = std::mem::replace(&mut img.log, before);
+        img.log.push(
+            LineKind::Note,
+            "checked again: unchanged since the last build, nothing to build".into(),
+        );
+        for line in said.iter() {
+            img.log.push(line.kind, line.text.clone());
+        }
+    }
     let push = reason == SkipReason::Unchanged && img.push.enabled;
     app.emit(out, i, EventKind::Skipped { reason });
     // Unchanged is no reason not to push: the registry may not have it yet

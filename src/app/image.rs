@@ -44,6 +44,9 @@ pub struct ImageState {
     /// Index into `steps` of the step running now.
     pub current_step: Option<usize>,
     pub log: LogRing,
+    /// The log of the run before, while a new run has not started building:
+    /// a check that finds the image unchanged puts it back in the pane.
+    pub previous_log: Option<LogRing>,
     /// The step the log's reader is following (marks interleaved lines).
     pub marks: StepMarks,
     pub started_at: Option<Instant>,
@@ -109,6 +112,7 @@ impl ImageState {
             steps: Vec::new(),
             current_step: None,
             log: LogRing::default(),
+            previous_log: None,
             marks: StepMarks::default(),
             started_at: None,
             finished_at: None,
@@ -152,7 +156,9 @@ impl ImageState {
         self.builder = None;
         self.steps.clear();
         self.current_step = None;
-        self.log.clear();
+        let empty = self.log.emptied();
+        let before = std::mem::replace(&mut self.log, empty);
+        self.previous_log = (!before.is_empty()).then_some(before);
         self.marks.clear();
         self.started_at = None;
         self.finished_at = None;

@@ -53,6 +53,11 @@ impl LogRing {
         }
     }
 
+    /// An empty log of the same capacity.
+    pub fn emptied(&self) -> LogRing {
+        LogRing::with_capacity(self.capacity)
+    }
+
     pub fn push(&mut self, kind: LineKind, text: String) {
         if self.lines.len() == self.capacity {
             self.lines.pop_front();
