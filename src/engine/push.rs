@@ -24,7 +24,7 @@ use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{split_tag, ImageConfig};
-use crate::engine::connect::{self, Endpoint, ProcessEnv};
+use crate::engine::connect::{self, Endpoint, ProcessEnv, SshStream, SshTarget};
 use crate::engine::credentials::{self, Credentials, HelperError, Store};
 use crate::engine::parse::{classify_push_error, parse_push_line, parse_push_refusal};
 use crate::engine::sink::Sink;
@@ -39,6 +39,8 @@ pub enum Transport {
     Unix(String),
     /// `host:port` of a plain-HTTP daemon.
     Tcp(String),
+    /// A daemon over ssh (`docker system dial-stdio`).
+    Ssh(SshTarget),
     /// TLS or anything else: bollard's typed push.
     Bollard,
 }
@@ -47,6 +49,9 @@ impl Transport {
     pub fn of(ep: &Endpoint) -> Transport {
         if ep.tls.is_some() {
             return Transport::Bollard;
+        }
+        if let Some(Ok(target)) = ep.ssh() {
+            return Transport::Ssh(target);
         }
         let host = ep.host.as_str();
         if let Some(path) = host.strip_prefix("unix://") {
@@ -256,10 +261,14 @@ async fn push_raw(
 ) -> Result<String, PushError> {
     let (host_header, mut sender) = connect_raw(transport).await?;
     let request = push_request(version, reference, &host_header, creds)?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| PushError::Other(format!("the daemon did not answer the push: {e}")))?;
+    let response =
+        sender
+            .send_request(request)
+            .await
+            .map_err(|e| match connect::ssh_failure(&e) {
+                Some(ssh) => PushError::Other(ssh.to_string()),
+                None => PushError::Other(format!("the daemon did not answer the push: {e}")),
+            })?;
     let status = response.status();
     let body = response.into_body();
     if !status.is_success() {
@@ -283,6 +292,11 @@ async fn connect_raw(transport: &Transport) -> Result<(String, Sender), PushErro
         Transport::Tcp(addr) => {
             let stream = connect_in_time(addr, tokio::net::TcpStream::connect(addr)).await?;
             Ok((addr.clone(), handshake(stream).await?))
+        }
+        Transport::Ssh(target) => {
+            let stream = SshStream::dial(std::sync::Arc::new(target.clone()))
+                .map_err(|e| PushError::Other(e.to_string()))?;
+            Ok(("docker".to_string(), handshake(stream).await?))
         }
         Transport::Bollard => Err(PushError::Other("no raw transport to the daemon".into())),
     }
@@ -443,7 +457,14 @@ mod tests {
             Transport::Tcp("h:2375".into())
         );
         assert_eq!(Transport::of(&ep("tcp://h:2376", true)), Transport::Bollard);
-        assert_eq!(Transport::of(&ep("ssh://me@h", false)), Transport::Bollard);
+        assert_eq!(
+            Transport::of(&ep("ssh://me@h:2222", false)),
+            Transport::Ssh(SshTarget {
+                user: Some("me".into()),
+                host: "h".into(),
+                port: Some(2222)
+            })
+        );
     }
 
     #[test]

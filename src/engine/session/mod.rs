@@ -83,7 +83,7 @@ const METHODS: &[&str] = &[
 /// with secrets or SSH agents fails instead).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SessionError {
-    #[error("kiln serves it only over unix:// and plain tcp:// daemon endpoints")]
+    #[error("kiln serves it only over unix://, plain tcp:// and ssh:// daemon endpoints")]
     NoDirectConnection,
     #[error("cannot connect to the daemon at {addr}: {reason}")]
     Connect { addr: String, reason: String },
@@ -345,6 +345,15 @@ async fn open(docker: &Docker, headers: &SessionHeaders) -> Result<Upgraded, Ses
             let stream = dial(addr, tokio::net::TcpStream::connect(addr)).await?;
             hijack(stream, addr, &version, headers).await
         }
+        Transport::Ssh(target) => {
+            let stream = connect::SshStream::dial(Arc::new(target.clone())).map_err(|e| {
+                SessionError::Connect {
+                    addr: format!("ssh://{target}"),
+                    reason: e.to_string(),
+                }
+            })?;
+            hijack(stream, "docker", &version, headers).await
+        }
         Transport::Bollard => Err(SessionError::NoDirectConnection),
     }
 }
@@ -431,7 +440,10 @@ async fn hijack<S>(
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let http = |what: &str, e: &dyn std::fmt::Display| SessionError::Http(format!("{what}: {e}"));
+    let http = |what: &str, e: &(dyn std::error::Error + 'static)| match connect::ssh_failure(e) {
+        Some(ssh) => SessionError::Http(ssh.to_string()),
+        None => SessionError::Http(format!("{what}: {e}")),
+    };
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| http("HTTP handshake with the daemon failed", &e))?;

@@ -4,21 +4,40 @@
 //! here from `$DOCKER_CONFIG/contexts` (meta and TLS material are stored
 //! under the sha256 of the context's name).
 //!
+//! `ssh://` hosts are reached as the docker CLI reaches them, through
+//! `ssh … docker system dial-stdio` ([`ssh`], one process per connection,
+//! [`pipe`]).
+//!
 //! Every failure becomes one sentence naming the endpoint tried and how it
 //! was chosen; nothing here may hang (pings are bounded).
 
+mod pipe;
+pub mod ssh;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::{Docker, API_DEFAULT_VERSION};
+use bollard::{BollardRequest, Docker, API_DEFAULT_VERSION};
+use hyper_util::rt::TokioExecutor;
 use sha2::{Digest, Sha256};
+
+pub use pipe::SshStream;
+pub use ssh::{SshError, SshTarget};
 
 /// The default local socket.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 /// How long a ping may take before the daemon counts as unreachable.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The same over ssh, whose first connection logs in and starts the
+/// remote docker CLI first.
+pub const SSH_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long an idle connection over ssh (an ssh process) is kept for reuse.
+const SSH_IDLE: Duration = Duration::from_secs(30);
 
 /// bollard's per-request timeout covers only the wait for response headers;
 /// a big context upload happens inside it, so it must be generous.
@@ -90,9 +109,21 @@ pub enum ConnectError {
         reason: String,
     },
     #[error(
-        "unsupported Docker host '{host}' ({origin}): use unix://, tcp://, http:// or https://"
+        "unsupported Docker host '{host}' ({origin}): use unix://, tcp://, http://, https:// or ssh://"
     )]
     Unsupported { host: String, origin: Origin },
+    #[error("bad ssh:// Docker host '{host}' ({origin}): {reason}")]
+    BadSshHost {
+        host: String,
+        origin: Origin,
+        reason: String,
+    },
+    #[error("cannot reach the Docker daemon at {host} ({origin}): {error}")]
+    Ssh {
+        host: String,
+        origin: Origin,
+        error: Box<SshError>,
+    },
 }
 
 /// The docker CLI's config dir: $DOCKER_CONFIG or ~/.docker.
@@ -234,20 +265,84 @@ pub fn client(ep: &Endpoint) -> Result<Docker, ConnectError> {
         return Docker::connect_with_http(&addr, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
             .map_err(unreachable);
     }
+    if host.starts_with("ssh://") {
+        let target = ep.ssh_target()?;
+        return ssh_client(target).map_err(unreachable);
+    }
     Err(ConnectError::Unsupported {
         host: ep.host.clone(),
         origin: ep.origin.clone(),
     })
 }
 
-/// Ping within `PING_TIMEOUT`; the error names the endpoint and its origin.
+impl Endpoint {
+    /// Where an `ssh://` endpoint points; None for any other scheme.
+    pub fn ssh(&self) -> Option<Result<SshTarget, ConnectError>> {
+        self.host.starts_with("ssh://").then(|| self.ssh_target())
+    }
+
+    fn ssh_target(&self) -> Result<SshTarget, ConnectError> {
+        SshTarget::parse(&self.host).map_err(|reason| ConnectError::BadSshHost {
+            host: crate::sanitize::visible(&ssh::without_password(&self.host)).into_owned(),
+            origin: self.origin.clone(),
+            reason,
+        })
+    }
+
+    /// How long a ping may take at this endpoint.
+    pub fn ping_timeout(&self) -> Duration {
+        if self.host.starts_with("ssh://") {
+            SSH_PING_TIMEOUT
+        } else {
+            PING_TIMEOUT
+        }
+    }
+}
+
+/// A client whose connections are ssh processes (see [`pipe`]), kept alive
+/// and reused while the client lives.
+fn ssh_client(target: SshTarget) -> Result<Docker, bollard::errors::Error> {
+    let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(SSH_IDLE)
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .build(pipe::Connector::new(target));
+    let http = Arc::new(http);
+    let transport = move |req: BollardRequest| {
+        let http = Arc::clone(&http);
+        async move {
+            http.request(req)
+                .await
+                .map_err(bollard::errors::Error::from)
+        }
+    };
+    // The address only names the Host header ("docker", as the CLI's).
+    Docker::connect_with_custom_transport(
+        transport,
+        Some("http://docker"),
+        REQUEST_TIMEOUT_SECS,
+        API_DEFAULT_VERSION,
+    )
+}
+
+/// Ping within the endpoint's time (`PING_TIMEOUT`, `SSH_PING_TIMEOUT`);
+/// the error names the endpoint and its origin.
 pub async fn ping(docker: &Docker, ep: &Endpoint) -> Result<(), ConnectError> {
-    let result = tokio::time::timeout(PING_TIMEOUT, docker.ping()).await;
+    let limit = ep.ping_timeout();
+    let result = tokio::time::timeout(limit, docker.ping()).await;
     let (reason, hint) = match result {
         Ok(Ok(_)) => return Ok(()),
-        Ok(Err(e)) => explain(&e),
+        Ok(Err(e)) => {
+            if let Some(error) = ssh_failure(&e) {
+                return Err(ConnectError::Ssh {
+                    host: ep.host.clone(),
+                    origin: ep.origin.clone(),
+                    error: Box::new(error),
+                });
+            }
+            explain(&e)
+        }
         Err(_) => (
-            format!("no answer within {}s", PING_TIMEOUT.as_secs()),
+            format!("no answer within {}s", limit.as_secs()),
             "is the daemon overloaded, or is that address something else?",
         ),
     };
@@ -257,6 +352,27 @@ pub async fn ping(docker: &Docker, ep: &Endpoint) -> Result<(), ConnectError> {
         reason,
         hint,
     })
+}
+
+/// The ssh failure that broke a request to a daemon over ssh, if that is
+/// what happened.
+pub fn ssh_failure(e: &(dyn std::error::Error + 'static)) -> Option<SshError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(ssh) = s.downcast_ref::<SshError>() {
+            return Some(ssh.clone());
+        }
+        // io::Error's source skips the error it wraps.
+        if let Some(ssh) = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<SshError>())
+        {
+            return Some(ssh.clone());
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// Resolve, connect, ping and negotiate the API version.
@@ -286,6 +402,13 @@ pub fn unreachable(e: &bollard::errors::Error, ep: Option<&Endpoint>) -> Option<
         Some(ep) => ep.clone(),
         None => resolve(&ProcessEnv).unwrap_or_else(|_| default_endpoint()),
     };
+    if let Some(error) = ssh_failure(e) {
+        return Some(ConnectError::Ssh {
+            host: ep.host,
+            origin: ep.origin,
+            error: Box::new(error),
+        });
+    }
     let (reason, hint) = explain(e);
     Some(ConnectError::Unreachable {
         host: ep.host,
@@ -298,12 +421,18 @@ pub fn unreachable(e: &bollard::errors::Error, ep: Option<&Endpoint>) -> Option<
 /// Why a request to the daemon failed, in a few words (`connection
 /// refused`, `no such socket`), for "the Docker daemon is not answering".
 pub fn failure_reason(e: &bollard::errors::Error) -> String {
-    explain(e).0
+    match ssh_failure(e) {
+        Some(ssh) => ssh.to_string(),
+        None => explain(e).0,
+    }
 }
 
 /// Whether `e` says no connection to the daemon could be made (not: a
 /// connection that broke, or a request body that could not be read).
 fn is_connect_failure(e: &bollard::errors::Error) -> bool {
+    if ssh_failure(e).is_some() {
+        return true;
+    }
     match e {
         bollard::errors::Error::SocketNotFoundError(_) => true,
         bollard::errors::Error::HyperLegacyError { err } => err.is_connect(),
