@@ -323,3 +323,129 @@ fn clean(line: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn target(url: &str) -> SshTarget {
+        SshTarget::parse(url).unwrap()
+    }
+
+    fn failed(code: i32) -> Option<ExitStatus> {
+        Some(ExitStatus::from_raw(code << 8))
+    }
+
+    #[test]
+    fn addresses_read_as_the_docker_cli_reads_them() {
+        assert_eq!(
+            target("ssh://me@box.example:2222"),
+            SshTarget {
+                user: Some("me".into()),
+                host: "box.example".into(),
+                port: Some(2222)
+            }
+        );
+        assert_eq!(target("ssh://box").user, None);
+        assert_eq!(target("ssh://box/").port, None);
+        assert_eq!(target("ssh://[fe80::1]:22").host, "fe80::1");
+        assert_eq!(target("ssh://me@[fe80::1]").to_string(), "me@[fe80::1]");
+        for (bad, says) in [
+            ("ssh://me:secret@box", "password"),
+            ("ssh://box/var/run", "nothing may follow"),
+            ("ssh://box:x", "not a port"),
+            ("ssh://", "no host"),
+            ("ssh://-oProxyCommand=x", "may not start with '-'"),
+            ("ssh://@box", "empty"),
+            ("ssh://bo x", "spaces"),
+        ] {
+            let err = SshTarget::parse(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        assert_eq!(
+            without_password("ssh://me:secret@box:22"),
+            "ssh://me:***@box:22"
+        );
+    }
+
+    #[test]
+    fn the_command_is_the_docker_clis_in_batch_mode() {
+        let cmd = target("ssh://me@box:2222").command();
+        let args: Vec<_> = cmd
+            .as_std()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=10",
+                "-T",
+                "-l",
+                "me",
+                "-p",
+                "2222",
+                "--",
+                "box",
+                "docker",
+                "system",
+                "dial-stdio"
+            ]
+        );
+    }
+
+    #[test]
+    fn what_ssh_printed_says_what_went_wrong() {
+        let t = target("ssh://me@box:2222");
+        let class = |code: i32, stderr: &str| SshError::from_exit(&t, failed(code), stderr);
+        assert!(matches!(
+            class(255, "@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n"),
+            Some(SshError::HostKeyChanged { known_as, .. }) if known_as == "[box]:2222"
+        ));
+        assert!(matches!(
+            class(255, "No ED25519 host key is known for [box]:2222 and you have requested strict checking.\nHost key verification failed.\n"),
+            Some(SshError::HostKeyUnknown { .. })
+        ));
+        assert!(matches!(
+            class(255, "me@box: Permission denied (publickey).\n"),
+            Some(SshError::AuthRefused { detail, .. }) if detail == "me@box: Permission denied (publickey)."
+        ));
+        assert!(matches!(
+            class(127, "bash: line 1: docker: command not found\n"),
+            Some(SshError::NoDocker { .. })
+        ));
+        assert!(matches!(
+            class(1, "docker: 'system dial-stdio' is not a docker command.\n"),
+            Some(SshError::NoDialStdio { .. })
+        ));
+        assert!(matches!(
+            class(1, "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"),
+            Some(SshError::RemoteDaemon { .. })
+        ));
+        assert!(matches!(
+            class(
+                255,
+                "ssh: connect to host box port 2222: Connection refused\n"
+            ),
+            Some(SshError::Unreachable { .. })
+        ));
+        assert_eq!(
+            SshError::from_exit(&t, Some(ExitStatus::from_raw(0)), "warning"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_remotes_words_are_sanitised_before_they_are_quoted() {
+        let t = target("ssh://box");
+        let err = SshError::from_exit(&t, failed(1), "boom \x1b[2J\x1b]0;owned\x07 here\n")
+            .unwrap()
+            .to_string();
+        assert!(!err.chars().any(|c| c.is_control()), "{err:?}");
+        assert!(err.contains("boom"), "{err}");
+    }
+}
