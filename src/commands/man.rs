@@ -36,7 +36,7 @@ const DESCRIPTION: &[&str] = &[
 
 /// (name, what it means) of the variables kiln reads.
 const ENVIRONMENT: &[(&str, &str)] = &[
-    ("DOCKER_HOST", "The daemon (unix://, tcp://); wins over contexts."),
+    ("DOCKER_HOST", "The daemon (unix://, tcp://, ssh://[user@]host[:port]); wins over contexts. Over ssh:// kiln runs `ssh -o BatchMode=yes [-l user] [-p port] -- host docker system dial-stdio` for each connection, as the docker CLI does: the remote needs the docker CLI on PATH, the login must work without a prompt (a key), and its host key must be known."),
     ("DOCKER_TLS_VERIFY, DOCKER_CERT_PATH", "TLS for a tcp:// DOCKER_HOST, as the docker CLI reads them."),
     ("DOCKER_CONTEXT", "The docker context to use, else the currentContext of config.json."),
     ("DOCKER_CONFIG", "The docker CLI's configuration directory (default ~/.docker): config.json, contexts, .buildNodeID."),
@@ -49,7 +49,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("XDG_DATA_HOME, XDG_CACHE_HOME", "Where history, logs and the context hash cache live (see FILES)."),
     ("PAGER", "The pager for the dashboard's o key (default: less -R)."),
     ("NO_COLOR", "When set and not empty, the dashboard draws no colours."),
-    ("PATH", "Where the docker-credential-NAME helpers are looked for, and OpenSSH's ssh-agent and ssh-add (for an image's ssh key files)."),
+    ("PATH", "Where the docker-credential-NAME helpers are looked for, OpenSSH's ssh-agent and ssh-add (for an image's ssh key files), and ssh (for an ssh:// daemon; it reads its own configuration, ~/.ssh/config, as always)."),
     ("SSH_AUTH_SOCK", "The SSH agent an image's ssh: [default] forwards to its build (RUN --mount=type=ssh)."),
     ("XDG_RUNTIME_DIR", "Where the private directory of an ssh-agent kiln starts for key files is made (else the temp directory)."),
     ("HOME", "The default DOCKER_CONFIG is $HOME/.docker."),
