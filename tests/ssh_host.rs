@@ -247,12 +247,12 @@ fn a_stack_builds_over_ssh_with_the_legacy_builder() {
     let tmp = tempfile::tempdir().unwrap();
     let bin = the_test_hosts_config(tmp.path());
 
-    let out = kiln_over(
-        &stack,
-        &format!("ssh://root@{HOST}:22"),
-        &bin,
-        &["build", "--json", "--no-cache"],
-    );
+    // Each connection its own login, as without kiln's shared one.
+    let mut cmd = stack.kiln_cmd(&["build", "--json", "--no-cache"]);
+    cmd.env("DOCKER_HOST", format!("ssh://root@{HOST}:22"))
+        .env("PATH", path_with(&bin))
+        .env("KILN_SSH_MULTIPLEX", "0");
+    let out = finish(cmd);
     let ev = assert_built_remotely(&stack, &out);
     assert_eq!(of_type(&ev, "started", Some("app"))[0]["builder"], "legacy");
     let built = &of_type(&ev, "built", Some("app"))[0];
@@ -265,6 +265,54 @@ fn a_stack_builds_over_ssh_with_the_legacy_builder() {
         lines.iter().any(|l| l.contains("hello over ssh")),
         "{lines:?}"
     );
+}
+
+#[test]
+fn many_builds_at_once_share_one_login_within_sshds_default_max_sessions() {
+    require_ssh_host!();
+    // The test host's sshd keeps the default MaxSessions (10): kiln's
+    // shared login must not ask for more sessions than that.
+    let stack = Stack::new();
+    let names: Vec<String> = (1..=9).map(|i| format!("svc{i}")).collect();
+    let mut cleanup = vec![stack.tag("base")];
+    cleanup.extend(names.iter().map(|n| stack.tag(n)));
+    let _cleanup = RemoveRemote(cleanup);
+    stack.busybox_context("base", "");
+    let mut yaml = String::from("images:\n  - name: base\n    tags: [\"{prefix}/base:latest\"]\n");
+    for name in &names {
+        stack.child_context(name, "base", &format!("RUN echo {name} > /name\n"));
+        yaml.push_str(&format!(
+            "  - name: {name}\n    tags: [\"{{prefix}}/{name}:latest\"]\n"
+        ));
+    }
+    stack.config(&yaml);
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = the_test_hosts_config(tmp.path());
+    let out = kiln_over(
+        &stack,
+        &format!("ssh://root@{HOST}"),
+        &bin,
+        &["build", "--json", "-j", "9"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    for name in &names {
+        assert_eq!(of_type(&ev, "built", Some(name)).len(), 1, "{name}: {ev:?}");
+        // Every connection it asked for was granted: the BuildKit session
+        // too (a refused one falls back to a tar, saying so).
+        let notices: Vec<&str> = of_type(&ev, "notice", Some(name))
+            .iter()
+            .map(|n| n["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            of_type(&ev, "started", Some(name))[0]["builder"],
+            "buildkit"
+        );
+        assert!(
+            !notices.iter().any(|n| n.contains("could not start")),
+            "{name}: {notices:?}"
+        );
+    }
 }
 
 #[test]

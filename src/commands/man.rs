@@ -36,10 +36,11 @@ const DESCRIPTION: &[&str] = &[
 
 /// (name, what it means) of the variables kiln reads.
 const ENVIRONMENT: &[(&str, &str)] = &[
-    ("DOCKER_HOST", "The daemon (unix://, tcp://, ssh://[user@]host[:port]); wins over contexts. Over ssh:// kiln runs `ssh -o BatchMode=yes [-l user] [-p port] -- host docker system dial-stdio` for each connection, as the docker CLI does: the remote needs the docker CLI on PATH, the login must work without a prompt (a key), and its host key must be known."),
+    ("DOCKER_HOST", "The daemon (unix://, tcp://, ssh://[user@]host[:port]); wins over contexts. Over ssh:// kiln runs `ssh -o BatchMode=yes [-l user] [-p port] -- host docker system dial-stdio` for each connection, as the docker CLI does (sharing one login, see KILN_SSH_MULTIPLEX): the remote needs the docker CLI on PATH, the login must work without a prompt (a key), and its host key must be known."),
     ("DOCKER_TLS_VERIFY, DOCKER_CERT_PATH", "TLS for a tcp:// DOCKER_HOST, as the docker CLI reads them."),
     ("DOCKER_CONTEXT", "The docker context to use, else the currentContext of config.json."),
     ("DOCKER_CONFIG", "The docker CLI's configuration directory (default ~/.docker): config.json, contexts, .buildNodeID."),
+    ("KILN_SSH_MULTIPLEX", "When 0, every connection to an ssh:// daemon logs in by itself (as the docker CLI does), instead of sharing one ssh login (a ControlMaster of kiln's own, gone when kiln ends)."),
     ("KILN_FILE", "The stack file, when no --file is given."),
     ("COMPOSE_FILE", "Compose files to read, when neither --file nor KILN_FILE is given: it comes before looking for a kiln.yaml (also read from .env and the --env-files)."),
     ("COMPOSE_PATH_SEPARATOR", "What separates the files of COMPOSE_FILE (default :)."),

@@ -295,6 +295,7 @@ async fn connect_raw(transport: &Transport) -> Result<(String, Sender), PushErro
         }
         Transport::Ssh(target) => {
             let stream = SshStream::dial(std::sync::Arc::new(target.clone()))
+                .await
                 .map_err(|e| PushError::Other(e.to_string()))?;
             Ok(("docker".to_string(), handshake(stream).await?))
         }

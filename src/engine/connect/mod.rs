@@ -6,11 +6,12 @@
 //!
 //! `ssh://` hosts are reached as the docker CLI reaches them, through
 //! `ssh … docker system dial-stdio` ([`ssh`], one process per connection,
-//! [`pipe`]).
+//! [`pipe`]), the processes sharing one ssh login ([`mux`]).
 //!
 //! Every failure becomes one sentence naming the endpoint tried and how it
 //! was chosen; nothing here may hang (pings are bounded).
 
+mod mux;
 mod pipe;
 pub mod ssh;
 

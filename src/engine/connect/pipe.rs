@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 use tokio::sync::oneshot;
 
+use super::mux;
 use super::ssh::{SshError, SshTarget, STDERR_LIMIT};
 
 /// How long ssh may take to exit once its output has closed, before the
@@ -52,12 +53,15 @@ pub struct SshStream {
     /// Dropped with the stream: the process is then let go, and killed if
     /// it lingers.
     _drop_guard: oneshot::Sender<()>,
+    /// Counts it among the connections on kiln's shared login, if it is.
+    _share: Option<mux::Share>,
 }
 
 impl SshStream {
     /// Starts `ssh … docker system dial-stdio` to `target`.
-    pub fn dial(target: Arc<SshTarget>) -> Result<SshStream, SshError> {
-        let mut child = target.command().spawn().map_err(|e| match e.kind() {
+    pub async fn dial(target: Arc<SshTarget>) -> Result<SshStream, SshError> {
+        let (mux, share) = mux::for_connection(&target).await;
+        let mut child = target.command(&mux).spawn().map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => SshError::NotInstalled,
             _ => SshError::Spawn(e.to_string()),
         })?;
@@ -76,6 +80,7 @@ impl SshStream {
             exit_wait: None,
             failure: None,
             _drop_guard: guard_tx,
+            _share: share,
         })
     }
 
@@ -103,6 +108,9 @@ impl SshStream {
         };
         self.ended = None;
         let failure = ended.and_then(|e| SshError::from_exit(&self.target, e.status, &e.stderr));
+        if let Some(SshError::SessionRefused { .. }) = failure {
+            mux::give_up(&self.target);
+        }
         self.failure = Some(failure.clone());
         Poll::Ready(failure)
     }
@@ -256,6 +264,6 @@ impl tower_service::Service<hyper::Uri> for Connector {
 
     fn call(&mut self, _: hyper::Uri) -> Self::Future {
         let target = Arc::clone(&self.target);
-        Box::pin(async move { SshStream::dial(target).map(TokioIo::new) })
+        Box::pin(async move { SshStream::dial(target).await.map(TokioIo::new) })
     }
 }

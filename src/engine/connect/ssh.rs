@@ -13,6 +13,7 @@ use std::fmt;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
+use super::mux::Mux;
 use crate::sanitize::sanitize;
 
 /// How long ssh may take to reach the host (its `ConnectTimeout`).
@@ -22,7 +23,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) const STDERR_LIMIT: usize = 16 * 1024;
 
 /// Where `ssh://[user@]host[:port]` points.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SshTarget {
     pub user: Option<String>,
     pub host: String,
@@ -95,13 +96,25 @@ impl SshTarget {
         })
     }
 
-    /// The command that opens one connection to the remote daemon.
-    pub fn command(&self) -> tokio::process::Command {
+    /// The command that opens one connection to the remote daemon, on its
+    /// own login or kiln's shared one ([`Mux`]).
+    pub fn command(&self, mux: &Mux) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new("ssh");
         cmd.args(["-o", "BatchMode=yes"])
             .arg("-o")
             .arg(format!("ConnectTimeout={}", CONNECT_TIMEOUT.as_secs()))
             .arg("-T");
+        match mux {
+            Mux::Alone => {}
+            Mux::Master(socket) => {
+                cmd.args(["-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-o"])
+                    .arg(control_path(socket));
+            }
+            Mux::Shared(socket) => {
+                cmd.args(["-o", "ControlMaster=no", "-o"])
+                    .arg(control_path(socket));
+            }
+        }
         if let Some(user) = &self.user {
             cmd.arg("-l").arg(user);
         }
@@ -155,6 +168,14 @@ pub fn without_password(url: &str) -> String {
     }
 }
 
+/// `ControlPath=SOCKET`, its `%` escaped (ssh expands `%` tokens in it).
+fn control_path(socket: &std::path::Path) -> String {
+    format!(
+        "ControlPath={}",
+        socket.to_string_lossy().replace('%', "%%")
+    )
+}
+
 fn split_port(hostport: &str) -> Result<(&str, Option<u16>), String> {
     let bad_port = |p: &str| format!("'{p}' is not a port number (write ssh://host:22)");
     if let Some(inner) = hostport.strip_prefix('[') {
@@ -202,6 +223,8 @@ pub enum SshError {
     RemoteDaemon { host: String, detail: String },
     #[error("ssh cannot reach {host}: {detail}")]
     Unreachable { host: String, detail: String },
+    #[error("{host} refused one more session on kiln's shared ssh login (its sshd's MaxSessions is lower than kiln's {max}): kiln now logs in once per connection to it; run again")]
+    SessionRefused { host: String, max: usize },
     #[error("ssh to {host} failed ({status}){detail}")]
     Other {
         host: String,
@@ -236,6 +259,11 @@ impl SshError {
                 }
             } else if has("Host key verification failed") || has("host key is known") {
                 SshError::HostKeyUnknown { host, by_hand }
+            } else if has("Session open refused") || has("mux_client_request_session") {
+                SshError::SessionRefused {
+                    host,
+                    max: super::mux::MAX_SHARED,
+                }
             } else if has("Permission denied") || has("Too many authentication failures") {
                 SshError::AuthRefused {
                     host,
@@ -371,7 +399,7 @@ mod tests {
 
     #[test]
     fn the_command_is_the_docker_clis_in_batch_mode() {
-        let cmd = target("ssh://me@box:2222").command();
+        let cmd = target("ssh://me@box:2222").command(&Mux::Alone);
         let args: Vec<_> = cmd
             .as_std()
             .get_args()
@@ -399,6 +427,32 @@ mod tests {
     }
 
     #[test]
+    fn the_shared_login_is_sshs_control_master() {
+        let args = |mux: &Mux| -> Vec<String> {
+            target("ssh://box")
+                .command(mux)
+                .as_std()
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        let socket = std::path::PathBuf::from("/run/user/0/kiln-ssh-0/12%-0");
+        let master = args(&Mux::Master(socket.clone())).join(" ");
+        assert!(
+            master.contains("-o ControlMaster=yes -o ControlPersist=no -o ControlPath=/run/user/0/kiln-ssh-0/12%%-0 -- box docker system dial-stdio"),
+            "{master}"
+        );
+        let shared = args(&Mux::Shared(socket)).join(" ");
+        assert!(
+            shared.contains(
+                "-o ControlMaster=no -o ControlPath=/run/user/0/kiln-ssh-0/12%%-0 -- box"
+            ),
+            "{shared}"
+        );
+        assert!(!args(&Mux::Alone).join(" ").contains("Control"));
+    }
+
+    #[test]
     fn what_ssh_printed_says_what_went_wrong() {
         let t = target("ssh://me@box:2222");
         let class = |code: i32, stderr: &str| SshError::from_exit(&t, failed(code), stderr);
@@ -413,6 +467,10 @@ mod tests {
         assert!(matches!(
             class(255, "me@box: Permission denied (publickey).\n"),
             Some(SshError::AuthRefused { detail, .. }) if detail == "me@box: Permission denied (publickey)."
+        ));
+        assert!(matches!(
+            class(255, "mux_client_request_session: session request failed: Session open refused by peer\n"),
+            Some(SshError::SessionRefused { .. })
         ));
         assert!(matches!(
             class(127, "bash: line 1: docker: command not found\n"),

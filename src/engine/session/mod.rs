@@ -346,12 +346,12 @@ async fn open(docker: &Docker, headers: &SessionHeaders) -> Result<Upgraded, Ses
             hijack(stream, addr, &version, headers).await
         }
         Transport::Ssh(target) => {
-            let stream = connect::SshStream::dial(Arc::new(target.clone())).map_err(|e| {
-                SessionError::Connect {
+            let stream = connect::SshStream::dial(Arc::new(target.clone()))
+                .await
+                .map_err(|e| SessionError::Connect {
                     addr: format!("ssh://{target}"),
                     reason: e.to_string(),
-                }
-            })?;
+                })?;
             hijack(stream, "docker", &version, headers).await
         }
         Transport::Bollard => Err(SessionError::NoDirectConnection),
