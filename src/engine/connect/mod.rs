@@ -34,8 +34,10 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The same over ssh, whose first connection logs in and starts the
-/// remote docker CLI first.
-pub const SSH_PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// remote docker CLI first: longer than twice ssh's ConnectTimeout (the
+/// shared login's attempt, then the connection's own), so that a host ssh
+/// cannot reach is reported as ssh says it.
+pub const SSH_PING_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// How long an idle connection over ssh (an ssh process) is kept for reuse.
 const SSH_IDLE: Duration = Duration::from_secs(30);
