@@ -25,21 +25,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::ssh::SshTarget;
+use super::ssh::{Mux, SshTarget};
 
 /// Connections sharing a master at once.
 pub const MAX_SHARED: usize = 8;
-
-/// How a connection uses ssh's multiplexing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mux {
-    /// Its own login.
-    Alone,
-    /// Starts the master at this socket.
-    Master(PathBuf),
-    /// A session on the master at this socket.
-    Shared(PathBuf),
-}
 
 /// A master of kiln's own for one host.
 struct Master {

@@ -13,7 +13,6 @@ use std::fmt;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use super::mux::Mux;
 use crate::sanitize::sanitize;
 
 /// How long ssh may take to reach the host (its `ConnectTimeout`).
@@ -21,6 +20,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most of ssh's error output kept to explain a failure.
 pub(super) const STDERR_LIMIT: usize = 16 * 1024;
+
+/// How a connection uses ssh's multiplexing (see `super::mux`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mux {
+    /// Its own login.
+    Alone,
+    /// Starts the master at this socket.
+    Master(std::path::PathBuf),
+    /// A session on the master at this socket.
+    Shared(std::path::PathBuf),
+}
 
 /// Where `ssh://[user@]host[:port]` points.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -223,8 +233,8 @@ pub enum SshError {
     RemoteDaemon { host: String, detail: String },
     #[error("ssh cannot reach {host}: {detail}")]
     Unreachable { host: String, detail: String },
-    #[error("{host} refused one more session on kiln's shared ssh login (its sshd's MaxSessions is lower than kiln's {max}): kiln now logs in once per connection to it; run again")]
-    SessionRefused { host: String, max: usize },
+    #[error("{host} refused one more session on kiln's shared ssh login (its sshd's MaxSessions is low): kiln now logs in once per connection to it; run again, or set KILN_SSH_MULTIPLEX=0")]
+    SessionRefused { host: String },
     #[error("ssh to {host} failed ({status}){detail}")]
     Other {
         host: String,
@@ -244,10 +254,28 @@ impl SshError {
         if status.is_some_and(|s| s.success()) {
             return None;
         }
+        let code = status.and_then(|s| s.code());
+        let found = SshError::of_login(target, code, stderr)
+            .or_else(|| SshError::of_remote(target, code, stderr));
+        Some(found.unwrap_or_else(|| {
+            let last = last_line(stderr);
+            SshError::Other {
+                host: target.to_string(),
+                status: status.map_or_else(|| "killed".to_string(), |s| s.to_string()),
+                detail: if last.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {last}")
+                },
+            }
+        }))
+    }
+
+    /// ssh's own failures: the host key, the login, the network.
+    fn of_login(target: &SshTarget, code: Option<i32>, stderr: &str) -> Option<SshError> {
         let host = target.to_string();
         let by_hand = target.by_hand();
         let has = |needle: &str| stderr.contains(needle);
-        let code = status.and_then(|s| s.code());
         Some(
             if has("REMOTE HOST IDENTIFICATION HAS CHANGED")
                 || has("Host key for") && has("has changed")
@@ -260,20 +288,38 @@ impl SshError {
             } else if has("Host key verification failed") || has("host key is known") {
                 SshError::HostKeyUnknown { host, by_hand }
             } else if has("Session open refused") || has("mux_client_request_session") {
-                SshError::SessionRefused {
-                    host,
-                    max: super::mux::MAX_SHARED,
-                }
+                SshError::SessionRefused { host }
             } else if has("Permission denied") || has("Too many authentication failures") {
                 SshError::AuthRefused {
                     host,
                     detail: line_with(stderr, &["Permission denied", "Too many authentication"]),
                     by_hand,
                 }
-            } else if code == Some(127)
-                || has("docker: command not found")
-                || has("docker: not found")
+            } else if code == Some(255)
+                && (has("Could not resolve")
+                    || has("Connection refused")
+                    || has("timed out")
+                    || has("No route to host")
+                    || has("Network is unreachable")
+                    || has("Connection closed")
+                    || has("Connection reset"))
             {
+                SshError::Unreachable {
+                    host,
+                    detail: last_line(stderr),
+                }
+            } else {
+                return None;
+            },
+        )
+    }
+
+    /// The remote side's failures: no docker, an old one, no daemon.
+    fn of_remote(target: &SshTarget, code: Option<i32>, stderr: &str) -> Option<SshError> {
+        let host = target.to_string();
+        let has = |needle: &str| stderr.contains(needle);
+        Some(
+            if code == Some(127) || has("docker: command not found") || has("docker: not found") {
                 SshError::NoDocker { host }
             } else if has("dial-stdio")
                 && (has("is not a docker command") || has("unknown command"))
@@ -293,30 +339,8 @@ impl SshError {
                         &["Cannot connect", "docker daemon socket", "docker.sock"],
                     ),
                 }
-            } else if code == Some(255)
-                && (has("Could not resolve")
-                    || has("Connection refused")
-                    || has("timed out")
-                    || has("No route to host")
-                    || has("Network is unreachable")
-                    || has("Connection closed")
-                    || has("Connection reset"))
-            {
-                SshError::Unreachable {
-                    host,
-                    detail: last_line(stderr),
-                }
             } else {
-                let last = last_line(stderr);
-                SshError::Other {
-                    host,
-                    status: status.map_or_else(|| "killed".to_string(), |s| s.to_string()),
-                    detail: if last.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {last}")
-                    },
-                }
+                return None;
             },
         )
     }
