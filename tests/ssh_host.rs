@@ -7,9 +7,10 @@
 //! on the local one.
 //!
 //! Builds with kiln's BuildKit session and with the legacy builder, change
-//! detection, a docker context naming the host, and each way ssh can fail
-//! (an unknown or changed host key, a refused login, no docker there, no
-//! ssh here): a clear error, exit 3, never a hang.
+//! detection, a docker context naming the host, many builds on one shared
+//! login, and each way ssh can fail (an unknown or changed host key, a
+//! refused login, no docker there, a docker there without its daemon (port
+//! 2223), no ssh here): a clear error, exit 3, never a hang.
 #![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
@@ -443,6 +444,23 @@ fn a_host_without_docker_says_to_install_the_docker_cli_there() {
         &[
             &format!("root@{HOST}:2222 has no `docker` command"),
             "install the docker CLI there",
+        ],
+    );
+}
+
+#[test]
+fn a_remote_docker_without_its_daemon_says_dial_stdio_could_not_reach_it() {
+    require_ssh_host!();
+    // Port 2223: docker is there, but its DOCKER_HOST names no daemon.
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = the_test_hosts_config(tmp.path());
+    fails_to_connect(
+        &format!("ssh://root@{HOST}:2223"),
+        path_with(&bin),
+        &[
+            &format!("docker on root@{HOST}:2223 cannot reach its daemon"),
+            "failed to open the raw stream connection",
+            "start dockerd there",
         ],
     );
 }

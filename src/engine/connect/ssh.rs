@@ -328,15 +328,21 @@ impl SshError {
                     host,
                     detail: line_with(stderr, &["dial-stdio"]),
                 }
-            } else if has("Cannot connect to the Docker daemon")
-                || has("docker daemon socket")
+            } else if has("failed to open the raw stream connection")
+                || has("Cannot connect to the Docker daemon")
+                || has("Docker daemon socket")
                 || has("docker.sock")
             {
                 SshError::RemoteDaemon {
                     host,
                     detail: line_with(
                         stderr,
-                        &["Cannot connect", "docker daemon socket", "docker.sock"],
+                        &[
+                            "raw stream connection",
+                            "Cannot connect",
+                            "Docker daemon socket",
+                            "docker.sock",
+                        ],
                     ),
                 }
             } else {
@@ -507,6 +513,10 @@ mod tests {
         assert!(matches!(
             class(1, "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"),
             Some(SshError::RemoteDaemon { .. })
+        ));
+        assert!(matches!(
+            class(1, "failed to open the raw stream connection: dial unix /var/run/docker.sock: connect: permission denied\n"),
+            Some(SshError::RemoteDaemon { detail, .. }) if detail.ends_with("permission denied")
         ));
         assert!(matches!(
             class(
