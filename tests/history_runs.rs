@@ -29,7 +29,7 @@ fn a_run_keeps_its_tags_pushes_error_and_last_step() {
     std::fs::write(&config, "images: []").unwrap();
     let mut h = History::open(root.path(), &config).unwrap();
 
-    let run = h.start_run("web", "legacy", 1_000).unwrap();
+    let run = h.start_run("web", "legacy", None, 1_000).unwrap();
     h.set_tags(run, &["r/web:dev".into(), "r/web:1".into()])
         .unwrap();
     h.record_step(run, "[2/3] RUN make", false, 900).unwrap();
@@ -42,7 +42,7 @@ fn a_run_keeps_its_tags_pushes_error_and_last_step() {
     assert_eq!(row.tags, ["r/web:dev", "r/web:1"]);
     assert_eq!(row.pushed, ["r/web:dev"]);
 
-    let failed = h.start_run("web", "legacy", 3_000).unwrap();
+    let failed = h.start_run("web", "legacy", None, 3_000).unwrap();
     h.record_step(failed, "[3/3] RUN test", false, 10).unwrap();
     h.set_error(failed, "returned a non-zero code: 2").unwrap();
     h.finish_run(failed, "failed", 3_500, None, None, None)
@@ -63,7 +63,7 @@ fn an_older_history_gains_the_new_columns_and_keeps_its_runs() {
     let db = root.path().join("history.sqlite");
     // The stack's project key, as history writes it.
     let mut h = History::open(root.path(), &config).unwrap();
-    h.start_run("probe", "legacy", 0).unwrap();
+    h.start_run("probe", "legacy", None, 0).unwrap();
     drop(h);
     let conn = rusqlite::Connection::open(&db).unwrap();
     let project: String = conn
@@ -105,7 +105,7 @@ fn ls_shows_a_hand_edited_image_id_without_panicking() {
     s.config("images:\n  - {name: web}\n");
     let data = s.home.path().join("data").join("kiln");
     let mut h = History::open(&data, &s.path("kiln.yaml")).unwrap();
-    let run = h.start_run("web", "legacy", 1_000).unwrap();
+    let run = h.start_run("web", "legacy", None, 1_000).unwrap();
     // Byte 12 falls inside a character.
     let id = format!("sha256:a{}", "é".repeat(40));
     h.finish_run(run, "built", 2_000, Some(&id), None, None)

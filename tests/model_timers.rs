@@ -43,6 +43,7 @@ fn jobs_limit_and_dependencies_decide_what_starts() {
             image: 0,
             overrides: None,
             check: ChangeCheck::Off,
+            placement: None,
         }]
     );
     assert_eq!(a.images[1].status, Status::Queued);
@@ -59,6 +60,7 @@ fn jobs_limit_and_dependencies_decide_what_starts() {
         image: 1,
         overrides: None,
         check: ChangeCheck::Off,
+        placement: None,
     }));
     assert_eq!(
         a.images[2].status,

@@ -77,6 +77,7 @@ fn built_and_pushing() -> (Run, Vec<Command>) {
         image: 0,
         overrides: None,
         check: ChangeCheck::Off,
+        placement: None,
     }));
     let cmds = r.engine(
         0,
@@ -107,6 +108,7 @@ fn a_built_image_with_push_goes_on_to_push_and_dependents_start() {
             image: 1,
             overrides: None,
             check: ChangeCheck::Off,
+            placement: None,
         }),
         "{cmds:?}"
     );

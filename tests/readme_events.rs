@@ -33,9 +33,10 @@ fn ordinal(kind: &EventKind) -> usize {
         EventKind::Watching { .. } => 17,
         EventKind::Changed { .. } => 18,
         EventKind::Notice { .. } => 19,
+        EventKind::Transfer { .. } => 20,
     }
 }
-const KINDS: usize = 20;
+const KINDS: usize = 21;
 
 /// One event of every kind.
 fn samples() -> Vec<EventKind> {
@@ -48,6 +49,7 @@ fn samples() -> Vec<EventKind> {
         EventKind::Queued,
         EventKind::Started {
             builder: BuilderKind::Buildkit,
+            engine: Some(s()),
         },
         EventKind::Skipped {
             reason: SkipReason::Unchanged,
@@ -120,6 +122,13 @@ fn samples() -> Vec<EventKind> {
             more: 0,
         },
         EventKind::Notice { message: s() },
+        EventKind::Transfer {
+            of: s(),
+            from: s(),
+            to: s(),
+            bytes: 0,
+            done: false,
+        },
     ]
 }
 

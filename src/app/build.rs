@@ -28,7 +28,11 @@ pub(super) fn on_engine_event(
             app.images[i].builder = Some(builder);
             app.images[i].previous_log = None;
             saw_output(app, i, at, out);
-            app.emit(out, i, EventKind::Started { builder });
+            let engine = app.images[i]
+                .engine
+                .and_then(|e| app.engines.get(e))
+                .map(|e| e.name.clone());
+            app.emit(out, i, EventKind::Started { builder, engine });
         }
         EngineEvent::Build(ev) => {
             saw_output(app, i, at, out);
@@ -49,6 +53,24 @@ pub(super) fn on_engine_event(
         EngineEvent::Push { tag, event } => push::on_progress(app, i, at, tag, event, out),
         EngineEvent::Pushed { tag, digest } => push::on_pushed(app, i, at, tag, digest, out),
         EngineEvent::PushDone => push::on_done(app, i, at, out),
+        EngineEvent::Transfer {
+            of,
+            from,
+            to,
+            bytes,
+            done,
+        } => {
+            saw_output(app, i, at, out);
+            app.images[i].transfer = (!done).then(|| (of.clone(), bytes));
+            let kind = EventKind::Transfer {
+                of,
+                from,
+                to,
+                bytes,
+                done,
+            };
+            app.emit(out, i, kind);
+        }
     }
 }
 
@@ -90,6 +112,10 @@ fn on_built(app: &mut App, i: usize, at: Instant, image_id: String, out: &mut Ve
             digest,
             image_id: image_id.clone(),
             inputs: Some(inputs),
+            engine: img
+                .engine
+                .and_then(|e| app.engines.get(e))
+                .map(|e| e.name.clone()),
         });
     }
     let duration_ms = img.elapsed(at).map(millis).unwrap_or(0);
@@ -147,7 +173,7 @@ fn on_skipped(app: &mut App, i: usize, at: Instant, reason: SkipReason, out: &mu
     }
 }
 
-fn on_failed(
+pub(super) fn on_failed(
     app: &mut App,
     i: usize,
     at: Instant,

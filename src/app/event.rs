@@ -34,8 +34,20 @@ pub enum EventKind {
         waves: Vec<Vec<String>>,
     },
     Queued,
+    /// Copying image `of` from engine `from` to engine `to` (a parent to
+    /// where its child builds, or a built image to the first engine).
+    Transfer {
+        of: String,
+        from: String,
+        to: String,
+        bytes: u64,
+        done: bool,
+    },
     Started {
         builder: BuilderKind,
+        /// The engine it builds on (a stack with several engines).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        engine: Option<String>,
     },
     Skipped {
         reason: SkipReason,

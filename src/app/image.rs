@@ -99,6 +99,12 @@ pub struct ImageState {
     pub counted_run: RunId,
     /// The current run only pushes (`p`, `kiln push`): no build.
     pub push_only: bool,
+    /// Several engines: the engine its build of this run went to.
+    pub engine: Option<usize>,
+    /// An engine its retry must not go to (the one lost under it).
+    pub avoid: Option<usize>,
+    /// A transfer under way for it: the image moved, bytes so far.
+    pub transfer: Option<(String, u64)>,
 }
 
 impl ImageState {
@@ -139,6 +145,9 @@ impl ImageState {
             build_time: None,
             counted_run: 0,
             push_only: false,
+            engine: None,
+            avoid: None,
+            transfer: None,
         }
     }
 

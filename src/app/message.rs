@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use super::event::Event;
 use crate::config::Config;
+use crate::protocol::Placement;
 use crate::protocol::{
     BuildEvent, ChangeCheck, DaemonPushError, EngineEvent, ImageHistory, ImageOverride, PushEvent,
     RunId, WatchEvent,
@@ -99,6 +100,8 @@ pub enum Command {
         image: usize,
         overrides: Option<ImageOverride>,
         check: ChangeCheck,
+        /// Several engines: where it builds, what to move there first.
+        placement: Option<Placement>,
     },
     /// Engine: stop this image's work on the daemon.
     Cancel { run: RunId, image: usize },
@@ -226,6 +229,11 @@ fn sanitize_engine_event(event: &mut EngineEvent) {
         EngineEvent::Pushed { tag, digest } => {
             clean_line(tag);
             clean_line(digest);
+        }
+        EngineEvent::Transfer { of, from, to, .. } => {
+            clean_line(of);
+            clean_line(from);
+            clean_line(to);
         }
         // Kept in history only, never shown.
         EngineEvent::Inputs { .. } => {}

@@ -16,11 +16,13 @@
 
 mod build;
 pub mod edit;
+mod engines;
 pub mod event;
 pub mod image;
 pub mod keys;
 pub mod log;
 pub mod message;
+pub mod placement;
 pub mod push;
 pub mod schedule;
 pub mod session;
@@ -36,7 +38,9 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Plan};
 use crate::exit;
 use crate::human::millis;
-use crate::protocol::{EngineEvent, ImageHistory, ImageOverride, Phase, RunId, SkipReason};
+use crate::protocol::{
+    EngineEvent, EngineSlot, ImageHistory, ImageOverride, Phase, RunId, SkipReason,
+};
 use event::{Event, EventKind};
 use image::ImageState;
 use log::LineKind;
@@ -58,6 +62,9 @@ pub struct RunOptions {
     /// Pull every base image (`--pull`): change detection asks the
     /// registries.
     pub pull: bool,
+    /// The stack's engines (several engines; empty: the one engine), in
+    /// the config's order, with those out of the run marked down.
+    pub engines: Vec<EngineSlot>,
 }
 
 pub struct App {
@@ -95,6 +102,12 @@ pub struct App {
     /// The last tick changed an age the list shows (`built 12s ago`): the
     /// screen needs drawing again although nothing else changed.
     pub clock_moved: bool,
+    /// The run's engines (several engines; empty: the one engine).
+    pub engines: Vec<EngineSlot>,
+    /// Each image's `engine:` pin.
+    pub pins: Vec<Option<String>>,
+    /// Built images also go to the first engine.
+    pub collect: bool,
 }
 
 impl App {
@@ -141,6 +154,9 @@ impl App {
             watch: None,
             options: opts.clone(),
             clock_moved: false,
+            engines: opts.engines.clone(),
+            pins: config.images.iter().map(|c| c.engine.clone()).collect(),
+            collect: config.collect,
         }
     }
 

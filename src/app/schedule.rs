@@ -8,10 +8,11 @@ use std::time::Instant;
 use super::event::EventKind;
 use super::log::LineKind;
 use super::message::Command;
+use super::placement::Place;
 use super::status::Status;
-use super::{push, App};
+use super::{engines, push, App};
 use crate::human::millis;
-use crate::protocol::{ChangeCheck, SkipReason};
+use crate::protocol::{ChangeCheck, Placement, SkipReason};
 
 /// What a run does with each image it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +78,22 @@ pub(super) fn schedule(app: &mut App, now: Instant, out: &mut Vec<Command>) {
         let ready = deps
             .iter()
             .all(|d| app.images[*d].status.lets_dependents_build());
-        if ready && app.running() < app.jobs {
-            start(app, i, now, out);
+        if !ready {
+            continue;
+        }
+        if app.engines.is_empty() {
+            if app.running() < app.jobs {
+                start(app, i, now, None, out);
+            }
+            continue;
+        }
+        match engines::place_image(app, i) {
+            Place::On(e) => {
+                let placement = engines::placement(app, i, e);
+                start(app, i, now, Some(placement), out);
+            }
+            Place::Wait => {}
+            Place::Never => engines::fail_unplaceable(app, i, now, out),
         }
     }
 }
@@ -117,7 +132,13 @@ fn dependency_trouble(app: &App, i: usize) -> Option<String> {
     })
 }
 
-fn start(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
+fn start(
+    app: &mut App,
+    i: usize,
+    now: Instant,
+    placement: Option<Placement>,
+    out: &mut Vec<Command>,
+) {
     let check = change_check(app, i);
     let edits = app.overrides[i].clone();
     let img = &mut app.images[i];
@@ -125,6 +146,7 @@ fn start(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
     img.started_at = Some(now);
     img.last_output = Some(now);
     img.force_next = false;
+    img.engine = placement.as_ref().map(|p| p.engine);
     img.tags = edits
         .as_ref()
         .and_then(|e| e.tags.clone())
@@ -145,6 +167,7 @@ fn start(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
         image: i,
         overrides: edits,
         check,
+        placement,
     });
 }
 

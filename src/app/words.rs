@@ -77,6 +77,11 @@ pub fn log_lines(kind: &EventKind, marks: &mut StepMarks, mut push: impl FnMut(L
         } => push(LineKind::Note, slow_step(name, *elapsed_ms, *usual_ms)),
         EventKind::TimedOut { after_ms } => push(LineKind::Error, timed_out(*after_ms)),
         EventKind::Cancelled { after_ms } => push(LineKind::Note, cancelled(*after_ms)),
+        EventKind::Transfer { .. } => {
+            if let Some(line) = words(kind) {
+                push(LineKind::Note, line);
+            }
+        }
         // Shown elsewhere: the list's row and the status bar (queue, skips,
         // the result, step times), the push bars (push progress), and the
         // model's own notes (a change, a push's summary).
@@ -98,9 +103,9 @@ pub fn log_lines(kind: &EventKind, marks: &mut StepMarks, mut push: impl FnMut(L
 /// steps, as in [`log_lines`].
 pub fn plain_line(kind: &EventKind, marks: &mut StepMarks) -> Option<String> {
     Some(match kind {
-        EventKind::Started { builder } => {
+        EventKind::Started { builder, engine } => {
             marks.clear();
-            started(*builder)
+            started(*builder, engine.as_deref())
         }
         EventKind::Step {
             index,
@@ -167,6 +172,13 @@ fn words(kind: &EventKind) -> Option<String> {
             dirs,
         } => watching(paths, *images, *dirs),
         EventKind::Changed { files, more } => changed(files, *more),
+        EventKind::Transfer {
+            of,
+            from,
+            to,
+            bytes,
+            done,
+        } => return transfer(of, from, to, *bytes, *done),
         // Each view has its own words for these (above).
         EventKind::Started { .. }
         | EventKind::Step { .. }
@@ -249,8 +261,25 @@ fn step_mark<'a>(is_cached: bool, is_shared: bool, cached: &'a str, shared: &'a 
     }
 }
 
-fn started(builder: BuilderKind) -> String {
-    format!("building ({} builder)", builder.as_str())
+fn started(builder: BuilderKind, engine: Option<&str>) -> String {
+    match engine {
+        Some(e) => format!("building ({} builder) on engine {e}", builder.as_str()),
+        None => format!("building ({} builder)", builder.as_str()),
+    }
+}
+
+/// A transfer's first and last line (the bytes between are the bar's).
+fn transfer(of: &str, from: &str, to: &str, bytes: u64, done: bool) -> Option<String> {
+    if done {
+        Some(format!(
+            "moved {of} from engine {from} to engine {to} ({})",
+            crate::human::human_bytes(bytes)
+        ))
+    } else if bytes == 0 {
+        Some(format!("moving {of} from engine {from} to engine {to}"))
+    } else {
+        None
+    }
 }
 
 fn skipped(reason: SkipReason) -> String {
@@ -388,7 +417,8 @@ mod tests {
     fn events_read_as_lines() {
         assert_eq!(
             text(EventKind::Started {
-                builder: BuilderKind::Buildkit
+                builder: BuilderKind::Buildkit,
+                engine: None,
             })
             .unwrap(),
             "building (buildkit builder)"

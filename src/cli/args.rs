@@ -244,6 +244,9 @@ pub struct RunArgs {
     /// e.g. --set web.args.VERSION=2 or --set base.tags=a:1,a:latest
     #[arg(long = "set", value_name = "IMAGE.FIELD=VALUE")]
     pub set: Vec<String>,
+    /// Build only on this engine of the stack's `engines:` (repeatable)
+    #[arg(long = "engine", value_name = "NAME")]
+    pub engine: Vec<String>,
 }
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {

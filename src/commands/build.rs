@@ -11,7 +11,7 @@ pub(crate) async fn run(config: Config, args: BuildArgs) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let connected = match super::connect_for_run(&args.run).await {
+    let connected = match super::connect_for_run(&args.run, &config).await {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -5,6 +5,7 @@
 pub(crate) mod build;
 pub(crate) mod check;
 pub(crate) mod completions;
+mod engines;
 pub(crate) mod init;
 pub(crate) mod logs;
 pub(crate) mod ls;
@@ -36,6 +37,7 @@ fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
             force: args.force,
             no_cache: args.no_cache,
             pull: args.pull,
+            engines: Vec::new(),
         },
         BuildFlags {
             no_cache: args.no_cache,
@@ -44,6 +46,7 @@ fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
             buildah: false,
             stack_tags: Vec::new(),
             endpoint: None,
+            engines: Vec::new(),
         },
     )
 }
@@ -69,7 +72,16 @@ struct Connected {
 
 /// Reach the daemon for a run, or the exit code after saying why it
 /// cannot be reached.
-async fn connect_for_run(args: &RunArgs) -> Result<Connected, i32> {
+async fn connect_for_run(args: &RunArgs, config: &Config) -> Result<Connected, i32> {
+    if !config.engines.is_empty() {
+        return engines::connect(args, config).await;
+    }
+    if let Some(name) = args.engine.first() {
+        output::error(format_args!(
+            "--engine {name}: the stack has no 'engines:' list"
+        ));
+        return Err(exit::USAGE);
+    }
     let (docker, endpoint) = connect_or_exit().await?;
     let (opts, mut flags) = run_options(args);
     let engine = identify::identify(&docker).await;

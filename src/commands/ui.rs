@@ -19,7 +19,7 @@ pub(crate) async fn run(config: Config, source: StackSource, args: UiArgs) -> i3
         endpoint,
         engine,
         run,
-    } = match super::connect_for_run(&args.run).await {
+    } = match super::connect_for_run(&args.run, &config).await {
         Ok(c) => c,
         Err(code) => return code,
     };

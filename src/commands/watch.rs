@@ -12,7 +12,7 @@ pub(crate) async fn run(config: Config, source: StackSource, args: WatchArgs) ->
         Ok(s) => s,
         Err(code) => return code,
     };
-    let connected = match super::connect_for_run(&args.run).await {
+    let connected = match super::connect_for_run(&args.run, &config).await {
         Ok(c) => c,
         Err(code) => return code,
     };

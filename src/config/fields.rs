@@ -254,6 +254,14 @@ pub const FIELDS: &[Field] = &[
         )
     },
     Field {
+        compose: Compose::XKiln,
+        ..row(
+            "engine",
+            Kind::Name,
+            "The engine (of the stack's 'engines:') the image must build on",
+        )
+    },
+    Field {
         compose: Compose::Build("extra_hosts"),
         ..row(
             "extra_hosts",
@@ -437,6 +445,11 @@ pub fn json_schema() -> Value {
         "properties": {
             "images": list(false),
             "defaults": defaults,
+            "engines": crate::config::engines::json_schema(),
+            "collect": {
+                "type": "boolean",
+                "description": "Every built image also ends up on the first engine (default true)",
+            },
             "builder": {
                 "type": "object",
                 "description": "The older layout: the image list under builder",

@@ -25,6 +25,8 @@
 //!   from it; `values.rs`: a field's typed value put into an
 //!   [`ImageConfig`] by name, and the grammar of the scalar kinds that
 //!   kiln.yaml and compose files share.
+//! - `engines.rs`: the stack's `engines:` (`{name, host, jobs, tls}`),
+//!   checked the same for both formats, and images' `engine:` pins.
 //! - `secrets.rs`: build secrets and SSH agents (`secrets:`, `ssh:`), and
 //!   the checks both formats share (files, variables, sockets, builder).
 //! - `yaml.rs`: a stack file's YAML read into a `serde_yaml::Value` with its
@@ -74,6 +76,7 @@ mod compose;
 mod discover;
 mod dockerfile;
 mod dockerfile_steps;
+mod engines;
 pub mod fields;
 mod interpolate;
 mod merge_keys;
@@ -93,6 +96,7 @@ pub use compose::{ComposeOptions, FILE_NAMES as COMPOSE_FILE_NAMES};
 pub use discover::{discover, DiscoverError, FileEnv, FILE_NAMES};
 pub use dockerfile::{context_reads, dockerfile_refs, ref_matches_tag, ContextReads};
 pub use dockerfile_steps::{buildkit_steps, PlannedStep};
+pub use engines::{host_problem, EngineConfig};
 pub use interpolate::{interpolate, Interpolated};
 pub use plan::{Dep, Plan};
 pub use reference::{check_reference, check_tag, split_tag};
@@ -122,6 +126,12 @@ pub struct Config {
     pub jobs: usize,
     /// Images in file order.
     pub images: Vec<ImageConfig>,
+    /// The top-level `engines:` (compose: `x-kiln: engines`); empty: the
+    /// one engine the environment names, as always.
+    pub engines: Vec<EngineConfig>,
+    /// `collect:` (default true): every built image also ends up on the
+    /// first engine.
+    pub collect: bool,
 }
 
 /// Which Docker builder to use.
@@ -237,6 +247,8 @@ pub struct ImageConfig {
     /// it (compose's default `pull_policy: missing`). kiln.yaml: false.
     pub pull_if_missing: bool,
     pub network: Option<String>,
+    /// `engine:`: the engine (of the stack's `engines:`) it must build on.
+    pub engine: Option<String>,
     pub extra_hosts: Vec<String>,
     /// Bytes.
     pub shm_size: Option<u64>,
@@ -274,6 +286,7 @@ impl ImageConfig {
             pull: false,
             pull_if_missing: false,
             network: None,
+            engine: None,
             extra_hosts: Vec::new(),
             shm_size: None,
             platform: None,

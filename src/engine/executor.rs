@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::engine::build::{self, BuildFlags};
+use crate::engine::multi::{self, Link, Moves};
 use crate::engine::push;
 use crate::engine::report::Report;
 use crate::engine::sink::Sink;
-use crate::protocol::{ChangeCheck, ImageOverride, RunId};
+use crate::protocol::{ChangeCheck, ImageOverride, Placement, RunId};
 
 /// How long shutdown waits for tasks to let go of their daemon streams.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -31,6 +32,8 @@ pub enum Request {
     Build {
         run: RunId,
         image: usize,
+        /// Several engines: where, and what to move there first.
+        placement: Option<Placement>,
         overrides: Option<ImageOverride>,
         check: ChangeCheck,
     },
@@ -52,6 +55,10 @@ pub struct Executor {
     tx: mpsc::Sender<Report>,
     running: HashMap<usize, (RunId, CancellationToken)>,
     tasks: JoinSet<()>,
+    /// Several engines: each engine's link (None: out of the run), in the
+    /// order of the model's engines; empty: the one engine, `docker`.
+    links: Arc<Vec<Option<Link>>>,
+    moves: Moves,
 }
 
 impl Executor {
@@ -61,6 +68,7 @@ impl Executor {
         mut flags: BuildFlags,
         tx: mpsc::Sender<Report>,
     ) -> Self {
+        let links = std::mem::take(&mut flags.engines);
         flags.stack_tags = config
             .images
             .iter()
@@ -74,6 +82,8 @@ impl Executor {
             tx,
             running: HashMap::new(),
             tasks: JoinSet::new(),
+            links: Arc::new(links),
+            moves: Moves::default(),
         }
     }
 
@@ -89,9 +99,10 @@ impl Executor {
             Request::Build {
                 run,
                 image,
+                placement,
                 overrides,
                 check,
-            } => self.start(run, image, overrides.as_ref(), check),
+            } => self.start(run, image, placement, overrides.as_ref(), check),
             Request::Push { run, image, tags } => self.start_push(run, image, &tags),
             Request::Cancel { run, image } => {
                 if let Some((r, token)) = self.running.get(&image) {
@@ -107,6 +118,7 @@ impl Executor {
         &mut self,
         run: RunId,
         image: usize,
+        placement: Option<Placement>,
         overrides: Option<&ImageOverride>,
         check: ChangeCheck,
     ) {
@@ -122,10 +134,35 @@ impl Executor {
                 spec.target = (!target.is_empty()).then(|| target.clone());
             }
         }
-        let docker = self.docker.clone();
-        let flags = self.flags.clone();
+        let link = placement
+            .as_ref()
+            .and_then(|p| self.links.get(p.engine))
+            .and_then(Option::as_ref);
+        let (docker, mut flags) = match link {
+            Some(l) => (l.docker.clone(), l.flags.clone()),
+            None => (self.docker.clone(), self.flags.clone()),
+        };
+        flags.stack_tags = self.flags.stack_tags.clone();
+        let Some(placement) = placement else {
+            self.spawn(run, image, move |sink, token| {
+                build::run(docker, spec, flags, check, sink, token)
+            });
+            return;
+        };
+        let (links, moves) = (self.links.clone(), self.moves.clone());
         self.spawn(run, image, move |sink, token| {
-            build::run(docker, spec, flags, check, sink, token)
+            let placed = multi::Placed {
+                links,
+                moves,
+                placement,
+                check: check.clone(),
+                tags: spec.tags.clone(),
+                name: spec.name.clone(),
+            };
+            let cancel = token.clone();
+            multi::run_placed(placed, sink, cancel, move |s| {
+                build::run(docker, spec, flags, check, s, token)
+            })
         });
     }
 

@@ -18,6 +18,7 @@ pub(crate) mod glob;
 pub mod hash_cache;
 pub mod identify;
 pub mod inputs;
+pub mod multi;
 pub mod parse;
 pub mod prebuilt;
 pub mod push;

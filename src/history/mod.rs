@@ -79,6 +79,8 @@ const MIGRATIONS: &[&str] = &[
     // changed since: stale), and why it was built.
     "ALTER TABLE runs ADD COLUMN bases TEXT;
      ALTER TABLE runs ADD COLUMN reason TEXT;",
+    // 5: the engine a run built on (a stack with several engines).
+    "ALTER TABLE runs ADD COLUMN engine TEXT;",
 ];
 
 /// How long to wait for another kiln holding the database (two runs at
@@ -228,19 +230,21 @@ impl History {
         &mut self,
         image: &str,
         builder: &str,
+        engine: Option<&str>,
         started_ms: i64,
     ) -> rusqlite::Result<i64> {
         let pid = std::process::id();
         self.conn.execute(
-            "INSERT INTO runs (project, image, started_ms, builder, pid, process)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO runs (project, image, started_ms, builder, pid, process, engine)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 self.project,
                 image,
                 started_ms,
                 builder,
                 pid,
-                process::identity(pid)
+                process::identity(pid),
+                engine
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -348,7 +352,7 @@ impl History {
     pub fn last_success(&self, image: &str) -> rusqlite::Result<Option<LastSuccess>> {
         self.conn
             .query_row(
-                "SELECT digest, image_id, inputs FROM runs
+                "SELECT digest, image_id, inputs, engine FROM runs
                  WHERE project = ?1 AND image = ?2 AND result = 'built' AND digest IS NOT NULL
                  ORDER BY id DESC LIMIT 1",
                 params![self.project, image],
@@ -357,6 +361,7 @@ impl History {
                         digest: r.get(0)?,
                         image_id: r.get(1)?,
                         inputs: r.get(2)?,
+                        engine: r.get(3)?,
                     })
                 },
             )
@@ -578,12 +583,12 @@ mod tests {
         let cfg = root.path().join("kiln.yaml");
         let mut h = History::open(root.path(), &cfg).unwrap();
         // This process's run: still going.
-        let mine = h.start_run("web", "legacy", 1).unwrap();
+        let mine = h.start_run("web", "legacy", None, 1).unwrap();
         // A run of a process that has exited (and was reaped).
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let gone_pid = child.id();
         child.wait().unwrap();
-        let gone = h.start_run("api", "legacy", 1).unwrap();
+        let gone = h.start_run("api", "legacy", None, 1).unwrap();
         h.conn
             .execute(
                 "UPDATE runs SET pid = ?2 WHERE id = ?1",
@@ -592,21 +597,21 @@ mod tests {
             .unwrap();
         // A run of this pid, but of a process started at another time
         // (the pid was reused), and one from before pids were recorded.
-        let reused = h.start_run("db", "legacy", 1).unwrap();
+        let reused = h.start_run("db", "legacy", None, 1).unwrap();
         h.conn
             .execute(
                 "UPDATE runs SET process = 'other-boot/1' WHERE id = ?1",
                 params![reused],
             )
             .unwrap();
-        let old = h.start_run("cache", "legacy", 1).unwrap();
+        let old = h.start_run("cache", "legacy", None, 1).unwrap();
         h.conn
             .execute(
                 "UPDATE runs SET pid = NULL, process = NULL WHERE id = ?1",
                 params![old],
             )
             .unwrap();
-        let done = h.start_run("ui", "legacy", 1).unwrap();
+        let done = h.start_run("ui", "legacy", None, 1).unwrap();
         h.finish_run(done, "built", 2, None, None, None).unwrap();
         drop(h);
 

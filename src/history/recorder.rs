@@ -236,14 +236,17 @@ impl Recorder {
         // (Looked up where needed: a log line, the bulk, needs no run.)
         let run = |r: &Recorder| r.open.get(image).map(|o| o.run);
         let cut = match kind {
-            EventKind::Started { builder } => self.start_run(image, builder.as_str())?,
-            EventKind::Notice { .. } if run(self).is_none() => {
+            EventKind::Started { builder, engine } => {
+                self.start_run(image, builder.as_str(), engine.as_deref())?
+            }
+            EventKind::Notice { .. } | EventKind::Transfer { .. } if run(self).is_none() => {
                 self.keep_for_start(image, kind);
                 Written::Ok
             }
             EventKind::Step { .. }
             | EventKind::Log { .. }
             | EventKind::Notice { .. }
+            | EventKind::Transfer { .. }
             | EventKind::Resumed { .. }
             | EventKind::SlowStep { .. } => self.write_lines(image, kind)?,
             // A shared step's time was spent by another step or build:
@@ -316,9 +319,14 @@ impl Recorder {
     }
 
     /// A run of `image` started: its row, and its log file (0600).
-    fn start_run(&mut self, image: &str, builder: &str) -> Result<Written, Trouble> {
+    fn start_run(
+        &mut self,
+        image: &str,
+        builder: &str,
+        engine: Option<&str>,
+    ) -> Result<Written, Trouble> {
         let h = &mut self.history;
-        let run = h.start_run(image, builder, now_ms())?;
+        let run = h.start_run(image, builder, engine, now_ms())?;
         let path = h.log_path(image, run);
         if let Some(tags) = self.tags.remove(image) {
             h.set_tags(run, &tags)?;

@@ -10,6 +10,8 @@ pub struct LastSuccess {
     pub image_id: String,
     /// The inputs themselves (JSON), to say what changed.
     pub inputs: Option<String>,
+    /// The engine it was built on (several engines), by name.
+    pub engine: Option<String>,
 }
 
 /// What the build history knows about one image.

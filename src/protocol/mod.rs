@@ -8,12 +8,14 @@
 
 mod bases;
 mod daemon;
+mod engines;
 mod history;
 mod run;
 mod watch;
 
 pub use bases::{BaseImage, LocalBase};
 pub use daemon::{is_internal_step, BuildEvent, DaemonPushError, PushEvent};
+pub use engines::{EngineSlot, Move, Placement};
 pub use history::{ImageHistory, LastRun, LastSuccess, RunResult};
 pub use run::{BuilderKind, ChangeCheck, EngineEvent, ImageOverride, Phase, RunId, SkipReason};
 pub use watch::WatchEvent;

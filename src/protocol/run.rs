@@ -106,6 +106,15 @@ pub enum EngineEvent {
     },
     /// Every tag is pushed (failures come as `Failed { phase: Push }`).
     PushDone,
+    /// Copying image `of` from engine `from` to engine `to` (engine names):
+    /// `bytes` so far, `done` at the end.
+    Transfer {
+        of: String,
+        from: String,
+        to: String,
+        bytes: u64,
+        done: bool,
+    },
 }
 
 /// What the engine compares a build's inputs against before building: the

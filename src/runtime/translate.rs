@@ -34,9 +34,11 @@ pub(super) fn request(command: Command) -> Option<Request> {
             image,
             overrides,
             check,
+            placement,
         } => Request::Build {
             run,
             image,
+            placement,
             overrides,
             check,
         },

@@ -22,6 +22,7 @@
 //! (compose file, override file, included or extended file, or `.env`)
 //! where the value was written.
 
+mod engines;
 mod env;
 mod extends;
 mod files;

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use super::engines;
 use super::read;
 use super::service::{self, RunSettings, ServiceInput};
 use super::tree::{Kind, Node};
@@ -165,6 +166,7 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
         return converted;
     };
     let (run, jobs) = run_settings(top.get("x-kiln"), Level::Top, out);
+    let (engines, collect) = engines::read_top(top.get("x-kiln"), project.dir, out);
     let Some(services) = services(top, out) else {
         return converted;
     };
@@ -208,11 +210,15 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
     forget_failed_services(&mut images, &mut metas);
     use_stack_built_images(&mut images, &mut metas);
     checks::whole_stack(&mut images, &metas, false, out);
+    let pinned: Vec<(&str, &Node)> = enabled.iter().map(|s| (s.name, s.node)).collect();
+    engines::check_pins(&pinned, &images, &engines, out);
     converted.config = Some(Config {
         path: project.path.to_path_buf(),
         dir: project.dir.to_path_buf(),
         jobs: jobs.unwrap_or(DEFAULT_JOBS),
         images,
+        engines,
+        collect,
     });
     converted
 }
@@ -467,7 +473,9 @@ fn run_settings(
     };
     let takes = fields::xkiln(level == Level::Top);
     for e in node.entries() {
-        if takes.iter().any(|f| f.name == e.key) {
+        if takes.iter().any(|f| f.name == e.key)
+            || (level == Level::Top && engines::TOP_KEYS.contains(&e.key.as_str()))
+        {
             continue;
         }
         if fields::xkiln(true).iter().any(|f| f.name == e.key) {

@@ -11,6 +11,7 @@
 //! Every check records its problem and carries on with a neutral value, so
 //! one run reports everything; positions come from [`Positions`].
 
+mod engines;
 mod read;
 mod secrets;
 
@@ -20,6 +21,7 @@ use serde_yaml::{Mapping, Value};
 
 use self::read::{item, Ctx, Fields};
 use super::checks::{self, Meta, Problems};
+use super::engines::{check as check_engines, check_pin, EngineConfig};
 use super::fields::{self, Entry, Field, FIELDS};
 use super::interpolate::Env;
 use super::positions::{NodePath, Pos, Positions, Seg};
@@ -31,7 +33,7 @@ use super::{
     DEFAULT_JOBS,
 };
 
-const TOP_FIELDS: &[&str] = &["images", "defaults", "builder"];
+const TOP_FIELDS: &[&str] = &["images", "defaults", "builder", "engines", "collect"];
 const OLD_BUILDER_FIELDS: &[&str] = &["images"];
 /// The fields of an entry that the layout reads itself: what names the
 /// image and where it comes from. Every other field is read by its kind.
@@ -99,6 +101,8 @@ struct Defaults {
     /// `None`: [`DEFAULT_JOBS`].
     jobs: Option<usize>,
     values: Vec<(&'static Field, FieldValue)>,
+    /// The stack's engines, which `engine:` pins must name.
+    engines: Vec<EngineConfig>,
 }
 
 /// The list of image entries, and where it is.
@@ -146,9 +150,17 @@ impl Ctx<'_> {
     fn document(&mut self, root: &Value, path: &Path, dir: &Path) -> Option<Config> {
         let top = self.top_mapping(root)?;
         let f = self.fields(top, &[], TOP_FIELDS, true);
-        let defaults = match f.get("defaults") {
+        let mut defaults = match f.get("defaults") {
             Some((v, p)) => self.defaults(v, &p.clone()),
             None => Defaults::default(),
+        };
+        if let Some((v, p)) = f.get("engines") {
+            let raw = self.engines(v, &p.clone());
+            defaults.engines = check_engines(raw, dir, &mut self.out);
+        }
+        let collect = match f.get("collect") {
+            Some((v, p)) => self.collect(v, &p.clone()),
+            None => true,
         };
         let list = self.image_list(&f)?;
         let entries = self.image_entries(&list)?;
@@ -167,6 +179,8 @@ impl Ctx<'_> {
             dir: dir.to_path_buf(),
             jobs: defaults.jobs.unwrap_or(DEFAULT_JOBS),
             images,
+            engines: defaults.engines,
+            collect,
         })
     }
 
@@ -341,6 +355,10 @@ impl Ctx<'_> {
             img.put(field.name, value);
         }
         self.builder_mounts(&img, &f, entry_pos);
+        if let (Some(pin), Some((_, p))) = (&img.engine, f.get("engine")) {
+            let at = self.loc(self.pos.value(p));
+            check_pin(pin, &at, &d.engines, &mut self.out);
+        }
         let meta = Meta {
             name_at: self.loc(name_pos),
             depends_at: depends_pos.into_iter().map(|p| self.loc(p)).collect(),

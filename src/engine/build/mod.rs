@@ -46,6 +46,9 @@ pub struct BuildFlags {
     /// The daemon's endpoint, to name it when it stops answering (None:
     /// resolved from the environment then).
     pub endpoint: Option<Endpoint>,
+    /// Several engines: each engine of the stack's (None: out of the
+    /// run), taken by the `Executor`; empty: the one engine.
+    pub engines: Vec<Option<crate::engine::multi::Link>>,
 }
 
 /// Build (or, for a prebuilt image, check) one image. Returns when the build
@@ -240,6 +243,7 @@ async fn build(job: &Job<'_>, check: &ChangeCheck, builder: BuilderKind) -> Outc
         secrets: job.spec.secrets.clone(),
         ssh: job.spec.ssh.clone(),
         key_lifetime: job.spec.timeout,
+        endpoint: job.flags.endpoint.clone(),
     };
     let Some(Upload {
         tar,

@@ -109,6 +109,9 @@ pub(crate) struct FromClient {
     /// How long an agent of kiln's own keeps its keys (the build's
     /// timeout).
     pub key_lifetime: Duration,
+    /// The daemon's endpoint (an engine of several), where the session's
+    /// connection goes; None: the one the environment names.
+    pub endpoint: Option<connect::Endpoint>,
 }
 
 impl FromClient {
@@ -275,7 +278,7 @@ async fn launch(
     copies: Copies,
 ) -> Result<ContextSession, SessionError> {
     let (agents, sockets) = ssh_agents(&client).await?;
-    let connection = open(docker, &headers).await?;
+    let connection = open(docker, client.endpoint.as_ref(), &headers).await?;
     let stats = Arc::new(TransferStats::default());
     let services = Services {
         filesync: FileSyncService::new(dirs, Arc::clone(&stats), Arc::clone(&copies.announced)),
@@ -330,8 +333,15 @@ struct Services {
 
 /// The session's connection: `POST /session` on a connection of kiln's own
 /// to the daemon, taken over once the daemon agrees.
-async fn open(docker: &Docker, headers: &SessionHeaders) -> Result<Upgraded, SessionError> {
-    let transport = match connect::resolve(&ProcessEnv) {
+async fn open(
+    docker: &Docker,
+    endpoint: Option<&connect::Endpoint>,
+    headers: &SessionHeaders,
+) -> Result<Upgraded, SessionError> {
+    let resolved = endpoint
+        .cloned()
+        .map_or_else(|| connect::resolve(&ProcessEnv), Ok);
+    let transport = match resolved {
         Ok(ep) => Transport::of(&ep),
         Err(_) => Transport::Bollard,
     };

@@ -1,0 +1,108 @@
+//! The model's side of several engines: each image's place by the rule in
+//! `placement.rs`, the parents to move there first, collecting, and an
+//! image that can build nowhere.
+
+use std::time::Instant;
+
+use super::message::Command;
+use super::placement::{place, Load, Place};
+use super::status::Status;
+use super::{build, App};
+use crate::protocol::{Move, Phase, Placement};
+
+/// The engines' loads: builds holding a slot on each.
+pub(super) fn loads(app: &App) -> Vec<Load> {
+    let mut loads: Vec<Load> = app
+        .engines
+        .iter()
+        .map(|e| Load {
+            jobs: e.jobs,
+            running: 0,
+            up: e.down.is_none(),
+        })
+        .collect();
+    for img in &app.images {
+        if matches!(img.status, Status::Building | Status::Stalled(Phase::Build)) {
+            if let Some(l) = img.engine.and_then(|e| loads.get_mut(e)) {
+                l.running += 1;
+            }
+        }
+    }
+    loads
+}
+
+/// An engine's index by name.
+pub(super) fn index(app: &App, name: &str) -> Option<usize> {
+    app.engines.iter().position(|e| e.name == name)
+}
+
+/// Where image `i` goes now, by the rule.
+pub(super) fn place_image(app: &App, i: usize) -> Place {
+    let pin = match &app.pins[i] {
+        Some(name) => match index(app, name) {
+            Some(e) => Some(e),
+            None => return Place::Never,
+        },
+        None => None,
+    };
+    let last = app.images[i]
+        .last_success
+        .as_ref()
+        .and_then(|l| l.engine.as_deref())
+        .and_then(|n| index(app, n));
+    let parents: Vec<usize> = app.deps[i]
+        .iter()
+        .filter_map(|&d| app.images[d].engine)
+        .collect();
+    place(pin, last, &parents, app.images[i].avoid, &loads(app))
+}
+
+/// The first engine in the run: where images are collected.
+pub(super) fn first_up(app: &App) -> Option<usize> {
+    app.engines.iter().position(|e| e.down.is_none())
+}
+
+/// Building `i` on engine `e`: the parents to bring there (those built or
+/// checked on another engine and not collected there), and where to
+/// collect it.
+pub(super) fn placement(app: &App, i: usize, e: usize) -> Placement {
+    let collect_to = first_up(app).filter(|&c| app.collect && c != e);
+    let parents = app.deps[i]
+        .iter()
+        .filter_map(|&d| {
+            let dep = &app.images[d];
+            let from = dep.engine?;
+            let collected_here = app.collect && first_up(app) == Some(e);
+            if from == e || collected_here {
+                return None;
+            }
+            let id = dep
+                .image_id
+                .clone()
+                .or_else(|| dep.last_success.as_ref().map(|l| l.image_id.clone()))?;
+            Some(Move {
+                name: dep.name.clone(),
+                id,
+                tags: dep.tags.clone(),
+                from,
+            })
+        })
+        .collect();
+    Placement {
+        engine: e,
+        parents,
+        collect_to,
+    }
+}
+
+/// Image `i` is pinned to an engine out of the run: it fails, saying why.
+pub(super) fn fail_unplaceable(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
+    let pin = app.pins[i].clone().unwrap_or_default();
+    let why = match app.engines.iter().find(|e| e.name == pin) {
+        Some(e) => e.down.clone().unwrap_or_default(),
+        None => "not chosen with --engine".to_string(),
+    };
+    let error = format!("pinned to engine '{pin}', which is out of this run: {why}");
+    app.images[i].started_at = Some(now);
+    build::on_failed(app, i, now, Phase::Build, error, out);
+}

@@ -1,0 +1,35 @@
+//! Several engines (the stack's `engines:`): what the model knows of each
+//! (`EngineSlot`), where it sends a build and which parents must be moved
+//! there first (`Placement`, `Move`).
+
+/// One engine as the model sees it: its name, its job slots, and why it
+/// is out of the run (unreachable at the start, lost, or not chosen with
+/// `--engine`), if it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineSlot {
+    pub name: String,
+    pub jobs: usize,
+    pub down: Option<String>,
+}
+
+/// Where a build runs, and the images to bring there before it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// An index into the run's engines.
+    pub engine: usize,
+    pub parents: Vec<Move>,
+    /// Also bring the built image to this engine (collecting) before
+    /// reporting it built.
+    pub collect_to: Option<usize>,
+}
+
+/// An image to copy from one engine to another, by its id (never a tag
+/// that may name something else there), then tagged with `tags`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    /// The image's name in the stack.
+    pub name: String,
+    pub id: String,
+    pub tags: Vec<String>,
+    pub from: usize,
+}
