@@ -20,6 +20,7 @@ use crate::app::words::plain_line;
 use crate::app::{App, Msg, RunOptions, Stop};
 use crate::config::{Config, StackSource};
 use crate::engine::build::BuildFlags;
+use crate::engine::multi::Link;
 use crate::exit;
 use crate::output;
 use crate::runtime::{FrontEnd, Runtime};
@@ -206,7 +207,7 @@ pub enum Job {
 /// Run `job` on `selection` headless, printing events; returns the exit
 /// code.
 pub(crate) async fn run(
-    docker: Docker,
+    (docker, engines): (Docker, Vec<Option<Link>>),
     config: Arc<Config>,
     selection: Vec<usize>,
     (opts, flags): (RunOptions, BuildFlags),
@@ -221,7 +222,7 @@ pub(crate) async fn run(
     let mut printer =
         Printer::new(std::io::BufWriter::new(stdout), format, &names).on_lost_output(on_lost);
     let mut app = App::new(&config, &opts);
-    let mut runtime = Runtime::new(docker, config, flags);
+    let mut runtime = Runtime::new(docker, config, flags).with_engines(engines);
     if let Job::Watch { reload, .. } = &job {
         runtime = runtime.reload_from((**reload).clone());
     }

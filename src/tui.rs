@@ -100,14 +100,16 @@ fn install_panic_hook() {
 /// `reload`: how to load the stack again when its file changes while
 /// watching (`W`).
 pub(crate) async fn run(
-    docker: Docker,
+    (docker, engines): (Docker, Vec<Option<crate::engine::multi::Link>>),
     (config, reload): (Arc<Config>, StackSource),
     (opts, flags): (RunOptions, BuildFlags),
     build_all: bool,
     daemon: String,
 ) -> io::Result<i32> {
     let mut app = App::new(&config, &opts).with_color(color_from_env());
-    let mut runtime = Runtime::new(docker, config, flags).reload_from(reload);
+    let mut runtime = Runtime::new(docker, config, flags)
+        .with_engines(engines)
+        .reload_from(reload);
     let guard = TerminalGuard::enter()?;
     let mut dashboard = Dashboard::new(Terminal::new(CrosstermBackend::new(io::stdout()))?);
     runtime.handle(&mut app, &mut dashboard, Msg::DaemonInfo(daemon));

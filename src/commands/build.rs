@@ -17,7 +17,7 @@ pub(crate) async fn run(config: Config, args: BuildArgs) -> i32 {
     };
     let output = (args.output.format(), args.output.on_lost_output());
     headless::run(
-        connected.docker,
+        (connected.docker, connected.engines),
         Arc::new(config),
         selection,
         connected.run,

@@ -23,7 +23,7 @@ pub(super) async fn connect(args: &RunArgs, config: &Config) -> Result<Connected
             return Err(exit::USAGE);
         }
     }
-    let (mut opts, base) = run_options(args);
+    let (mut opts, mut flags) = run_options(args);
     let chosen = |name: &str| args.engine.is_empty() || args.engine.iter().any(|e| e == name);
     let tried: Vec<_> = config
         .engines
@@ -31,7 +31,7 @@ pub(super) async fn connect(args: &RunArgs, config: &Config) -> Result<Connected
         .filter(|e| chosen(&e.name))
         .cloned()
         .collect();
-    let mut reached = multi::connect_all(&tried, &base).await.into_iter();
+    let mut reached = multi::connect_all(&tried).await.into_iter();
     let mut slots = Vec::new();
     let mut links = Vec::new();
     for e in &config.engines {
@@ -62,11 +62,12 @@ pub(super) async fn connect(args: &RunArgs, config: &Config) -> Result<Connected
         return Err(exit::DAEMON);
     };
     opts.engines = slots;
-    let mut flags = first.flags.clone();
-    flags.engines = links;
+    flags.buildkit_available = first.buildkit;
+    flags.endpoint = Some(first.endpoint.clone());
     Ok(Connected {
         docker: first.docker,
         endpoint: first.endpoint,
         run: (opts, flags),
+        engines: links,
     })
 }

@@ -46,7 +46,6 @@ fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
             buildah: false,
             stack_tags: Vec::new(),
             endpoint: None,
-            engines: Vec::new(),
         },
     )
 }
@@ -68,6 +67,8 @@ struct Connected {
     /// The run options, with what the daemon can do (BuildKit, its
     /// endpoint) filled in.
     run: (RunOptions, BuildFlags),
+    /// Several engines: each of the stack's (None: out of the run).
+    engines: Vec<Option<crate::engine::multi::Link>>,
 }
 
 /// Reach the daemon for a run, or the exit code after saying why it
@@ -93,6 +94,7 @@ async fn connect_for_run(args: &RunArgs, config: &Config) -> Result<Connected, i
         endpoint,
         engine,
         run: (opts, flags),
+        engines: Vec::new(),
     })
 }
 

@@ -64,5 +64,13 @@ pub(crate) async fn run(config: Config, args: PushArgs) -> i32 {
     };
     let run = (RunOptions::default(), BuildFlags::default());
     let output = (args.output.format(), args.output.on_lost_output());
-    headless::run(docker, Arc::new(config), selection, run, output, Job::Push).await
+    headless::run(
+        (docker, Vec::new()),
+        Arc::new(config),
+        selection,
+        run,
+        output,
+        Job::Push,
+    )
+    .await
 }

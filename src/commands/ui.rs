@@ -19,6 +19,7 @@ pub(crate) async fn run(config: Config, source: StackSource, args: UiArgs) -> i3
         endpoint,
         engine,
         run,
+        engines,
     } = match super::connect_for_run(&args.run, &config).await {
         Ok(c) => c,
         Err(code) => return code,
@@ -26,7 +27,7 @@ pub(crate) async fn run(config: Config, source: StackSource, args: UiArgs) -> i3
     let builders = build::builders_in_use(&config.images, &run.1);
     let daemon = identify::describe(&endpoint.host, engine.as_ref(), &builders);
     let config = Arc::new(config);
-    match crate::tui::run(docker, (config, source), run, args.build, daemon).await {
+    match crate::tui::run((docker, engines), (config, source), run, args.build, daemon).await {
         Ok(code) => code,
         Err(e) => {
             output::error(format_args!("terminal: {e}"));

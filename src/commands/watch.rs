@@ -23,7 +23,7 @@ pub(crate) async fn run(config: Config, source: StackSource, args: WatchArgs) ->
     };
     let output = (args.output.format(), args.output.on_lost_output());
     headless::run(
-        connected.docker,
+        (connected.docker, connected.engines),
         Arc::new(config),
         selection,
         connected.run,

@@ -68,7 +68,6 @@ impl Executor {
         mut flags: BuildFlags,
         tx: mpsc::Sender<Report>,
     ) -> Self {
-        let links = std::mem::take(&mut flags.engines);
         flags.stack_tags = config
             .images
             .iter()
@@ -82,9 +81,15 @@ impl Executor {
             tx,
             running: HashMap::new(),
             tasks: JoinSet::new(),
-            links: Arc::new(links),
+            links: Arc::new(Vec::new()),
             moves: Moves::default(),
         }
+    }
+
+    /// Build on these engines (several engines: each of the stack's, None
+    /// when out of the run), where the model places each build.
+    pub fn use_engines(&mut self, links: Vec<Option<Link>>) {
+        self.links = Arc::new(links);
     }
 
     /// Build from `config` from now on (a reload in watch mode); running
@@ -139,7 +144,12 @@ impl Executor {
             .and_then(|p| self.links.get(p.engine))
             .and_then(Option::as_ref);
         let (docker, mut flags) = match link {
-            Some(l) => (l.docker.clone(), l.flags.clone()),
+            Some(l) => {
+                let mut flags = self.flags.clone();
+                flags.buildkit_available = l.buildkit;
+                flags.endpoint = Some(l.endpoint.clone());
+                (l.docker.clone(), flags)
+            }
             None => (self.docker.clone(), self.flags.clone()),
         };
         flags.stack_tags = self.flags.stack_tags.clone();

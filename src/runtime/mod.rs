@@ -155,6 +155,16 @@ impl Runtime {
         }
     }
 
+    /// Several engines: build on these (`engine::multi`), as the model
+    /// places each build.
+    pub(crate) fn with_engines(
+        mut self,
+        links: Vec<Option<crate::engine::multi::Link>>,
+    ) -> Runtime {
+        self.executor.use_engines(links);
+        self
+    }
+
     /// In watch mode, reload the stack from `source` when its file changes.
     pub(crate) fn reload_from(mut self, source: StackSource) -> Runtime {
         self.reload = Some(source);

@@ -46,9 +46,6 @@ pub struct BuildFlags {
     /// The daemon's endpoint, to name it when it stops answering (None:
     /// resolved from the environment then).
     pub endpoint: Option<Endpoint>,
-    /// Several engines: each engine of the stack's (None: out of the
-    /// run), taken by the `Executor`; empty: the one engine.
-    pub engines: Vec<Option<crate::engine::multi::Link>>,
 }
 
 /// Build (or, for a prebuilt image, check) one image. Returns when the build

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use bollard::Docker;
 
 use crate::config::EngineConfig;
-use crate::engine::build::BuildFlags;
 use crate::engine::connect::{self, Endpoint, Env, Origin, ProcessEnv, Tls, PING_TIMEOUT};
 
 /// A reachable engine: its client, and what its builds need of it.
@@ -17,8 +16,8 @@ pub struct Link {
     pub name: String,
     pub docker: Docker,
     pub endpoint: Endpoint,
-    /// `buildkit_available` and `endpoint` are this engine's.
-    pub flags: BuildFlags,
+    /// The engine can run BuildKit builds.
+    pub buildkit: bool,
     /// "Engine 20.10.24 (API 1.41)".
     pub version: String,
 }
@@ -61,7 +60,7 @@ pub fn endpoint(e: &EngineConfig) -> Result<Endpoint, String> {
     })
 }
 
-async fn reach(e: &EngineConfig, base: &BuildFlags) -> Result<Link, String> {
+async fn reach(e: &EngineConfig) -> Result<Link, String> {
     let ep = endpoint(e)?;
     let docker = connect::client(&ep).map_err(|err| err.to_string())?;
     connect::ping(&docker, &ep)
@@ -72,9 +71,7 @@ async fn reach(e: &EngineConfig, base: &BuildFlags) -> Result<Link, String> {
         Ok(Ok(d)) => d,
         _ => docker,
     };
-    let mut flags = base.clone();
-    flags.buildkit_available = connect::buildkit_available(&docker).await;
-    flags.endpoint = Some(ep.clone());
+    let buildkit = connect::buildkit_available(&docker).await;
     let version = match tokio::time::timeout(PING_TIMEOUT, docker.version()).await {
         Ok(Ok(v)) => format!(
             "Engine {} (API {})",
@@ -87,17 +84,17 @@ async fn reach(e: &EngineConfig, base: &BuildFlags) -> Result<Link, String> {
         name: e.name.clone(),
         docker,
         endpoint: ep,
-        flags,
+        buildkit,
         version,
     })
 }
 
 /// Reach every engine at once (each bounded by the ping's timeout).
-pub async fn connect_all(engines: &[EngineConfig], base: &BuildFlags) -> Vec<Reached> {
+pub async fn connect_all(engines: &[EngineConfig]) -> Vec<Reached> {
     let tries = engines.iter().map(|e| async move {
         Reached {
             config: e.clone(),
-            link: reach(e, base).await,
+            link: reach(e).await,
         }
     });
     futures::future::join_all(tries).await
