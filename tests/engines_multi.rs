@@ -1,0 +1,285 @@
+//! One stack across several engines: the system daemon and the two test
+//! engines `scripts/hosts-multi` starts in network namespaces (kilnm1,
+//! kilnm2: `tcp://10.214.N.2:2375`). Placement, parents moved to where
+//! their children build (by id, proved fresh by a nonce), collecting on
+//! the first engine, a rerun that skips everything, pins, an engine
+//! unreachable at the start, and the config's errors.
+#![allow(clippy::unwrap_used, clippy::string_slice)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use common::{events, of_type, Stack};
+
+const M1: &str = "tcp://10.214.1.2:2375";
+const M2: &str = "tcp://10.214.2.2:2375";
+
+/// `docker` against the engine at `host`.
+fn docker_at(host: &str, args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .env("DOCKER_HOST", host)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Whether the test engines answer (scripts/setup starts them).
+fn hosts_up() -> bool {
+    if !common::docker_available() {
+        return false;
+    }
+    let up = [M1, M2].iter().all(|h| {
+        docker_at(h, &["version", "--format", "{{.Server.Version}}"])
+            .status
+            .success()
+    });
+    if !up {
+        common::cannot_run("the test engines kilnm1/kilnm2 are not up (run scripts/setup)");
+    }
+    up
+}
+
+/// Removes the stack's images from the test engines when dropped (the
+/// stack itself cleans the system daemon).
+struct CleanEngines(String);
+
+impl Drop for CleanEngines {
+    fn drop(&mut self) {
+        for h in [M1, M2] {
+            let out = docker_at(h, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+            let mine: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.starts_with(&self.0))
+                .map(String::from)
+                .collect();
+            if !mine.is_empty() {
+                let mut args = vec!["rmi", "-f", "--no-prune"];
+                args.extend(mine.iter().map(String::as_str));
+                docker_at(h, &args);
+            }
+        }
+    }
+}
+
+fn engines_yaml(extra: &str) -> String {
+    format!(
+        "engines:\n  - {{name: local, host: \"unix:///var/run/docker.sock\", jobs: 2}}\n  - {{name: m1, host: \"{M1}\", jobs: 2}}\n  - {{name: m2, host: \"{M2}\", jobs: 2}}\n{extra}"
+    )
+}
+
+/// The engine each image's `started` event names.
+fn started_on(evs: &[serde_json::Value]) -> Vec<(String, String)> {
+    of_type(evs, "started", None)
+        .into_iter()
+        .map(|e| {
+            (
+                e["image"].as_str().unwrap().to_string(),
+                e["engine"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_wide_stack_spreads_moves_parents_collects_and_skips_on_rerun() {
+    if !hosts_up() {
+        return;
+    }
+    let s = Stack::new();
+    let _clean = CleanEngines(s.prefix.clone());
+    let nonce = format!("nonce-{}", s.prefix);
+    s.busybox_context("base", &format!("RUN echo {nonce} > /nonce\n"));
+    let kids = ["a", "b", "c", "d", "e"];
+    for k in kids {
+        s.child_context(k, "base", &format!("RUN sleep 2 && echo {k} > /{k}\n"));
+    }
+    s.child_context("gc", "a", "RUN cat /nonce /a > /gc\n");
+    let mut yaml = engines_yaml("images:\n");
+    yaml.push_str("  - {name: base, tags: [\"{prefix}/base:latest\"]}\n");
+    yaml.push_str("  - {name: a, tags: [\"{prefix}/a:latest\"], engine: m1}\n");
+    for k in &kids[1..] {
+        yaml.push_str(&format!(
+            "  - {{name: {k}, tags: [\"{{prefix}}/{k}:latest\"]}}\n"
+        ));
+    }
+    yaml.push_str("  - {name: gc, tags: [\"{prefix}/gc:latest\"], engine: m2}\n");
+    s.config(&yaml);
+
+    let out = s.kiln(&["build", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let evs = events(&out);
+    let started = started_on(&evs);
+    assert_eq!(started.len(), 7, "{started:?}");
+    let engines: BTreeSet<&str> = started.iter().map(|(_, e)| e.as_str()).collect();
+    assert_eq!(
+        engines,
+        ["local", "m1", "m2"].into_iter().collect(),
+        "the stack spreads over the three engines: {started:?}"
+    );
+    assert!(
+        started.contains(&("a".into(), "m1".into())),
+        "a is pinned to m1"
+    );
+    assert!(
+        started.contains(&("gc".into(), "m2".into())),
+        "gc is pinned to m2"
+    );
+    // gc's parent a, built on m1, was moved to m2 before gc built there.
+    let moved_a = of_type(&evs, "transfer", None).into_iter().any(|e| {
+        e["image"] == "gc"
+            && e["of"] == "a"
+            && e["from"] == "m1"
+            && e["to"] == "m2"
+            && e["done"] == true
+    });
+    assert!(moved_a, "a moved from m1 to m2 for gc");
+    // Every image is on the first engine, with the id its build reported;
+    // gc holds this run's nonce: its grandparent is this run's base.
+    for e in of_type(&evs, "built", None).into_iter() {
+        let name = e["image"].as_str().unwrap();
+        let id =
+            common::inspect(&s.tag(name)).expect("collected on the first engine")["Id"].clone();
+        assert_eq!(
+            id, e["image_id"],
+            "{name} on the first engine is the one built"
+        );
+    }
+    let gc = common::docker(&["run", "--rm", &s.tag("gc"), "cat", "/gc"]);
+    assert_eq!(common::stdout(&gc), format!("{nonce}\na\n"));
+
+    // A second run: everything is where it was built, nothing rebuilds.
+    let again = s.kiln(&["build", "--json"]);
+    assert!(again.status.success(), "{}", common::stderr(&again));
+    let evs = events(&again);
+    assert_eq!(
+        of_type(&evs, "started", None).into_iter().count(),
+        0,
+        "nothing rebuilt"
+    );
+    let summary = of_type(&evs, "summary", None)[0];
+    assert_eq!(summary["skipped"].as_array().unwrap().len(), 7);
+}
+
+#[test]
+fn collect_false_leaves_images_where_they_were_built() {
+    if !hosts_up() {
+        return;
+    }
+    let s = Stack::new();
+    let _clean = CleanEngines(s.prefix.clone());
+    s.busybox_context("solo", "RUN echo solo > /solo\n");
+    s.config(&engines_yaml(
+        "collect: false\nimages:\n  - {name: solo, tags: [\"{prefix}/solo:latest\"], engine: m2}\n",
+    ));
+    let out = s.kiln(&["build", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(
+        of_type(&events(&out), "transfer", None).into_iter().count(),
+        0
+    );
+    assert!(common::inspect(&s.tag("solo")).is_none(), "not collected");
+    assert!(docker_at(M2, &["image", "inspect", &s.tag("solo")])
+        .status
+        .success());
+}
+
+#[test]
+fn an_engine_unreachable_at_start_is_left_out_and_its_pins_fail() {
+    if !hosts_up() {
+        return;
+    }
+    let s = Stack::new();
+    let _clean = CleanEngines(s.prefix.clone());
+    s.busybox_context("ok", "RUN echo ok > /ok\n");
+    s.busybox_context("stuck", "RUN echo stuck > /stuck\n");
+    s.config(
+        "engines:\n  - {name: local, host: \"unix:///var/run/docker.sock\"}\n  - {name: gone, host: \"tcp://10.214.1.2:2399\"}\nimages:\n  - {name: ok, tags: [\"{prefix}/ok:latest\"]}\n  - {name: stuck, tags: [\"{prefix}/stuck:latest\"], engine: gone}\n",
+    );
+    let out = s.kiln(&["build", "--json"]);
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("engine 'gone' is left out of this run"),
+        "{err}"
+    );
+    let evs = events(&out);
+    assert!(of_type(&evs, "built", None)
+        .into_iter()
+        .any(|e| e["image"] == "ok"));
+    let failed = of_type(&evs, "failed", Some("stuck"))[0];
+    let why = failed["error"].as_str().unwrap();
+    assert!(
+        why.contains("pinned to engine 'gone'") && why.contains("unreachable"),
+        "{why}"
+    );
+}
+
+#[test]
+fn engine_restricts_a_run_to_the_named_engines() {
+    if !hosts_up() {
+        return;
+    }
+    let s = Stack::new();
+    let _clean = CleanEngines(s.prefix.clone());
+    s.busybox_context("one", "RUN echo one > /one\n");
+    s.busybox_context("two", "RUN echo two > /two\n");
+    s.config(&engines_yaml(
+        "images:\n  - {name: one, tags: [\"{prefix}/one:latest\"]}\n  - {name: two, tags: [\"{prefix}/two:latest\"]}\n",
+    ));
+    let out = s.kiln(&["build", "--json", "--engine", "m1"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let started = started_on(&events(&out));
+    assert!(started.iter().all(|(_, e)| e == "m1"), "{started:?}");
+    let bad = s.kiln(&["build", "--engine", "nope"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(common::stderr(&bad).contains("--engine nope: no such engine"));
+}
+
+/// The config's mistakes, at FILE:LINE:COL (no daemon needed).
+#[test]
+fn engines_config_errors_are_located() {
+    let s = Stack::new();
+    s.busybox_context("x", "");
+    s.config(
+        "engines:\n  - {name: a, host: \"unix:///run/a.sock\"}\n  - {name: a, host: \"tcp://h:1\"}\n  - {name: b, host: \"ftp://nope\"}\n  - {name: c, host: \"tcp://h:2\", jobs: 0}\nimages:\n  - name: x\n    engine: zz\n",
+    );
+    let out = s.kiln(&["check"]);
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("kiln.yaml:3:12: duplicate engine name 'a' (first defined on line 2)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kiln.yaml:4:21: unsupported engine host 'ftp://nope'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kiln.yaml:5:40: engine 'jobs' must be a whole number"),
+        "{err}"
+    );
+    assert!(err.contains("kiln.yaml:8:13: unknown engine 'zz'"), "{err}");
+}
+
+/// Compose: `x-kiln: engines` at the top, `x-kiln: engine` on a service.
+#[test]
+fn compose_takes_engines_in_x_kiln() {
+    let s = Stack::new();
+    s.busybox_context("app", "");
+    s.write(
+        "compose.yaml",
+        "x-kiln:\n  engines:\n    - {name: one, host: \"unix:///run/x.sock\", jobs: 3}\nservices:\n  app:\n    build: ./app\n    x-kiln:\n      engine: two\n",
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    cmd.arg("-f").arg(s.path("compose.yaml")).arg("check");
+    common::isolate(&mut cmd, s.home.path());
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("compose.yaml:8:15: unknown engine 'two'"),
+        "{err}"
+    );
+}
