@@ -153,11 +153,7 @@ fn a_wide_stack_spreads_moves_parents_collects_and_skips_on_rerun() {
     let again = s.kiln(&["build", "--json"]);
     assert!(again.status.success(), "{}", common::stderr(&again));
     let evs = events(&again);
-    assert_eq!(
-        of_type(&evs, "started", None).into_iter().count(),
-        0,
-        "nothing rebuilt"
-    );
+    assert_eq!(of_type(&evs, "started", None).len(), 0, "nothing rebuilt");
     let summary = of_type(&evs, "summary", None)[0];
     assert_eq!(summary["skipped"].as_array().unwrap().len(), 7);
 }
@@ -175,10 +171,7 @@ fn collect_false_leaves_images_where_they_were_built() {
     ));
     let out = s.kiln(&["build", "--json"]);
     assert!(out.status.success(), "{}", common::stderr(&out));
-    assert_eq!(
-        of_type(&events(&out), "transfer", None).into_iter().count(),
-        0
-    );
+    assert_eq!(of_type(&events(&out), "transfer", None).len(), 0);
     assert!(common::inspect(&s.tag("solo")).is_none(), "not collected");
     assert!(docker_at(M2, &["image", "inspect", &s.tag("solo")])
         .status
