@@ -276,3 +276,108 @@ fn compose_takes_engines_in_x_kiln() {
         "{err}"
     );
 }
+
+/// Sets the host side of kilnm2's veth up again when dropped.
+struct LinkBackUp;
+
+impl Drop for LinkBackUp {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "set", "kilnm2h", "up"])
+            .status();
+    }
+}
+
+/// m2's network goes down while it builds: kiln notices, the builds it had
+/// are retried elsewhere, and the run ends (bounded: killed after 60 s).
+#[test]
+fn an_engine_partitioned_mid_run_is_survived() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    if !hosts_up() {
+        return;
+    }
+    let s = Stack::new();
+    let _clean = CleanEngines(s.prefix.clone());
+    s.busybox_context("base", "RUN echo base > /base\n");
+    let kids = ["k1", "k2", "k3", "k4", "k5", "k6"];
+    let mut yaml = engines_yaml("images:\n  - {name: base, tags: [\"{prefix}/base:latest\"]}\n");
+    for k in kids {
+        s.child_context(k, "base", &format!("RUN sleep 8 && echo {k} > /{k}\n"));
+        yaml.push_str(&format!(
+            "  - {{name: {k}, tags: [\"{{prefix}}/{k}:latest\"]}}\n"
+        ));
+    }
+    s.config(&yaml);
+    let mut child = s
+        .kiln_cmd(&["build", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let mut evs = Vec::new();
+    let mut guard = None;
+    let mut cut_at = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(v) => {
+                let on_m2 = v["type"] == "started" && v["engine"] == "m2";
+                evs.push(v);
+                if on_m2 && guard.is_none() {
+                    guard = Some(LinkBackUp);
+                    let down = Command::new("ip")
+                        .args(["link", "set", "kilnm2h", "down"])
+                        .status()
+                        .unwrap();
+                    assert!(down.success());
+                    cut_at = Some(Instant::now());
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let started = cut_at.unwrap_or_else(Instant::now);
+        if cut_at.is_some() && started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("kiln was still running 60 s after the partition");
+        }
+    }
+    let status = child.wait().unwrap();
+    drop(guard);
+    assert!(cut_at.is_some(), "something built on m2");
+    let lost = of_type(&evs, "notice", None).into_iter().any(|e| {
+        e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("engine 'm2' was lost")
+    });
+    assert!(lost, "the loss is said");
+    let retried: Vec<&str> = of_type(&evs, "notice", None)
+        .into_iter()
+        .filter(|e| {
+            e["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("retrying on another engine")
+        })
+        .map(|e| e["image"].as_str().unwrap())
+        .collect();
+    assert!(!retried.is_empty(), "m2's builds are retried");
+    for k in retried {
+        assert!(
+            of_type(&evs, "built", Some(k)).len() == 1,
+            "{k} was built elsewhere"
+        );
+    }
+    assert!(status.success(), "every image built in the end");
+}

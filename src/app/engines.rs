@@ -4,10 +4,11 @@
 
 use std::time::Instant;
 
+use super::event::EventKind;
 use super::message::Command;
 use super::placement::{place, Load, Place};
 use super::status::Status;
-use super::{build, App};
+use super::{build, notice, App};
 use crate::protocol::{Move, Phase, Placement};
 
 /// The engines' loads: builds holding a slot on each.
@@ -71,7 +72,14 @@ pub(super) fn placement(app: &App, i: usize, e: usize) -> Placement {
         .iter()
         .filter_map(|&d| {
             let dep = &app.images[d];
-            let from = dep.engine?;
+            let built_on = dep.engine?;
+            // Lost since: its collected copy is on the first engine.
+            let lost = app.engines.get(built_on).is_some_and(|x| x.down.is_some());
+            let from = if lost && app.collect {
+                first_up(app)?
+            } else {
+                built_on
+            };
             let collected_here = app.collect && first_up(app) == Some(e);
             if from == e || collected_here {
                 return None;
@@ -105,4 +113,48 @@ pub(super) fn fail_unplaceable(app: &mut App, i: usize, now: Instant, out: &mut 
     let error = format!("pinned to engine '{pin}', which is out of this run: {why}");
     app.images[i].started_at = Some(now);
     build::on_failed(app, i, now, Phase::Build, error, out);
+}
+
+/// Engine `e` stopped answering: it leaves the run; its builds fail, and
+/// those not pinned there are retried once on another engine.
+pub(super) fn on_lost(app: &mut App, e: usize, why: String, at: Instant, out: &mut Vec<Command>) {
+    let Some(engine) = app.engines.get_mut(e) else {
+        return;
+    };
+    if engine.down.is_some() {
+        return;
+    }
+    engine.down = Some(format!("lost: {why}"));
+    let name = engine.name.clone();
+    notice(
+        app,
+        format!("engine '{name}' was lost and leaves this run: {why}"),
+        out,
+    );
+    for i in 0..app.images.len() {
+        let img = &app.images[i];
+        let on_it = img.engine == Some(e)
+            && matches!(img.status, Status::Building | Status::Stalled(Phase::Build));
+        if !on_it {
+            continue;
+        }
+        out.push(Command::Cancel {
+            run: img.run,
+            image: i,
+        });
+        let error = format!("engine '{name}' was lost: {why}");
+        if app.pins[i].is_some() || img.avoid.is_some() {
+            build::on_failed(app, i, at, Phase::Build, error, out);
+            continue;
+        }
+        let run = app.new_run_id();
+        let img = &mut app.images[i];
+        img.reset_for_run(run);
+        img.avoid = Some(e);
+        img.engine = None;
+        img.status = Status::Queued;
+        let message = format!("{error}; retrying on another engine");
+        app.emit(out, i, EventKind::Notice { message });
+        app.emit(out, i, EventKind::Queued);
+    }
 }

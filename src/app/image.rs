@@ -101,7 +101,8 @@ pub struct ImageState {
     pub push_only: bool,
     /// Several engines: the engine its build of this run went to.
     pub engine: Option<usize>,
-    /// An engine its retry must not go to (the one lost under it).
+    /// An engine its retry must not go to (the one lost under it); set
+    /// once, so a build is retried once.
     pub avoid: Option<usize>,
     /// A transfer under way for it: the image moved, bytes so far.
     pub transfer: Option<(String, u64)>,

@@ -47,6 +47,12 @@ pub enum Msg {
     DaemonInfo(String),
     /// The result of a daemon ping while builds run.
     DaemonHealth { ok: bool, detail: String },
+    /// Several engines: engine `engine` stopped answering while in use.
+    EngineLost {
+        engine: usize,
+        why: String,
+        at: Instant,
+    },
     /// Something the user should know that is not about one image (e.g.
     /// history is off): shown in the status bar, printed headless.
     Notice(String),
@@ -157,7 +163,9 @@ impl Msg {
     /// breaks (the printers prefix each line).
     pub fn sanitized(mut self) -> Msg {
         match &mut self {
-            Msg::Notice(text) | Msg::DaemonHealth { detail: text, .. } => clean_text(text),
+            Msg::Notice(text)
+            | Msg::DaemonHealth { detail: text, .. }
+            | Msg::EngineLost { why: text, .. } => clean_text(text),
             Msg::DaemonInfo(label) => clean_line(label),
             Msg::HistoryKnown(known) => {
                 // Read from the history and saved logs: written by kiln, but

@@ -342,6 +342,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Interrupt(at) => stop(app, Stop::Interrupt, at, &mut out),
         Msg::Stop { why, at } => stop(app, why, at, &mut out),
         Msg::DaemonHealth { ok, detail } => on_daemon_health(app, ok, detail, &mut out),
+        Msg::EngineLost { engine, why, at } => {
+            app.now = Some(at);
+            engines::on_lost(app, engine, why, at, &mut out);
+            schedule::schedule(app, at, &mut out);
+        }
         Msg::Notice(message) => notice(app, message, &mut out),
         Msg::DaemonInfo(label) => app.daemon = Some(label),
         Msg::Key { key, at } => {

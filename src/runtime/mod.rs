@@ -42,7 +42,7 @@ use crate::engine::executor::Executor;
 use crate::engine::report::Report;
 use crate::engine::watch::Watcher;
 use crate::protocol::WatchEvent;
-use health::HealthCheck;
+use health::{EngineHealth, HealthCheck};
 use recording::Recording;
 use signals::Signals;
 
@@ -125,6 +125,8 @@ pub(crate) struct Runtime {
     executor: Executor,
     recording: Option<Recording>,
     health: HealthCheck,
+    /// Several engines: each one's pings.
+    engine_health: Option<EngineHealth>,
     signals: Signals,
     /// Watch mode's file watcher, while the model watches.
     watcher: Option<Watcher>,
@@ -149,6 +151,7 @@ impl Runtime {
             health: HealthCheck::new(docker.clone(), tx),
             executor: Executor::new(docker, config, flags, engine_tx),
             recording: None,
+            engine_health: None,
             signals: Signals::listen(),
             watcher: None,
             reload: None,
@@ -161,6 +164,10 @@ impl Runtime {
         mut self,
         links: Vec<Option<crate::engine::multi::Link>>,
     ) -> Runtime {
+        if !links.is_empty() {
+            let dockers = links.iter().map(|l| l.as_ref().map(|l| l.docker.clone()));
+            self.engine_health = Some(EngineHealth::new(dockers.collect(), self.tx.clone()));
+        }
         self.executor.use_engines(links);
         self
     }
@@ -356,6 +363,9 @@ impl Runtime {
                 // (watch mode waiting for a save), the loop sleeps.
                 _ = ticker.tick(), if !app.is_idle() => {
                     self.health.maybe_ping(Instant::now());
+                    if let Some(h) = &mut self.engine_health {
+                        h.maybe_ping(Instant::now());
+                    }
                     Msg::Tick(Instant::now())
                 }
                 // Idle, ages still move on the screen: once a second.
