@@ -40,6 +40,7 @@ fn sample(field: &Field) -> String {
         ("image", _) => "alpine:3.20".into(),
         ("depends_on", _) => "[other]".into(),
         ("extra_hosts", _) => "[\"db:10.0.0.1\"]".into(),
+        ("engine", _) => "big".into(),
         (_, Kind::Name | Kind::Text) => "linux/arm64".into(),
         (_, Kind::Flag) => "true".into(),
         (_, Kind::Duration) => "7m".into(),
@@ -87,6 +88,14 @@ fn web(config: &Config) -> &ImageConfig {
 
 const PLAIN: &str = "images:\n  - name: web\n  - name: other\n";
 
+/// The engines an `engine:` pin needs (kiln.yaml).
+fn engines_for(field: &Field) -> &'static str {
+    match field.name {
+        "engine" => "engines:\n  - {name: big, host: \"unix:///run/big.sock\"}\n",
+        _ => "",
+    }
+}
+
 #[test]
 fn every_entry_field_is_read_into_the_image() {
     let dir = project();
@@ -100,7 +109,8 @@ fn every_entry_field_is_read_into_the_image() {
             _ => ("images:\n", ""),
         };
         let yaml = format!(
-            "{head}{entry}  - name: web\n{entry}    {}: {}\n{entry}  - name: other\n",
+            "{}{head}{entry}  - name: web\n{entry}    {}: {}\n{entry}  - name: other\n",
+            engines_for(field),
             field.name,
             sample(field)
         );
@@ -311,7 +321,12 @@ fn compose_reads_every_field_where_the_table_says() {
                 sample(field)
             ),
             Compose::XKiln => format!(
-                "{services}    build: ./web\n    x-kiln:\n      {}: {}\n",
+                "{}{services}    build: ./web\n    x-kiln:\n      {}: {}\n",
+                match field.name {
+                    "engine" =>
+                        "x-kiln:\n  engines:\n    - {name: big, host: \"unix:///run/big.sock\"}\n",
+                    _ => "",
+                },
                 field.name,
                 sample(field)
             ),
