@@ -180,18 +180,37 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
         .max()
         .unwrap_or(5)
         .max(5);
+    // Several engines: where each image was built, after its result.
+    let several = !config.engines.is_empty();
+    let ewidth = config
+        .engines
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    let engine = |e: Option<&str>| match several {
+        true => format!("{:<ewidth$}  ", e.unwrap_or("-")),
+        false => String::new(),
+    };
     let mut s = format!(
-        "{:<width$}  {:<11}  {:>9}  {:>9}  {:<12}  TAGS\n",
-        "IMAGE", "RESULT", "DURATION", "AGE", "IMAGE ID"
+        "{:<width$}  {:<11}  {}{:>9}  {:>9}  {:<12}  TAGS\n",
+        "IMAGE",
+        "RESULT",
+        engine(Some("ENGINE")),
+        "DURATION",
+        "AGE",
+        "IMAGE ID"
     );
     let short = |d: i64| format_duration(Duration::from_millis(d.max(0) as u64));
     for img in &config.images {
         let _ = match latest.get(&img.name) {
             Some(r) => writeln!(
                 s,
-                "{:<width$}  {:<11}  {:>9}  {:>9}  {:<12}  {}{}",
+                "{:<width$}  {:<11}  {}{:>9}  {:>9}  {:<12}  {}{}",
                 img.name,
                 r.result,
+                engine(r.engine.as_deref()),
                 r.ended_ms
                     .map(|e| short(e - r.started_ms))
                     .unwrap_or_else(|| "-".into()),
@@ -207,8 +226,13 @@ pub fn render_ls(config: &Config, latest: &HashMap<String, RunRow>, now_ms: i64)
             ),
             None => writeln!(
                 s,
-                "{:<width$}  {:<11}  {:>9}  {:>9}  {:<12}  -",
-                img.name, "never", "-", "-", "-"
+                "{:<width$}  {:<11}  {}{:>9}  {:>9}  {:<12}  -",
+                img.name,
+                "never",
+                engine(None),
+                "-",
+                "-",
+                "-"
             ),
         };
     }
@@ -316,6 +340,7 @@ mod tests {
             error: None,
             last_step: None,
             reason: None,
+            engine: None,
         };
         // Both started at 0; a ended at 45 s, b at 105 s; now is 150 s.
         let latest = HashMap::from([

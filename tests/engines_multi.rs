@@ -207,6 +207,24 @@ fn an_engine_unreachable_at_start_is_left_out_and_its_pins_fail() {
         why.contains("pinned to engine 'gone'") && why.contains("unreachable"),
         "{why}"
     );
+    // `kiln check` lists the engines, each reachable (with its version) or not.
+    let check = common::stdout(&s.kiln(&["check"]));
+    assert!(
+        check.contains("  local (unix:///var/run/docker.sock, jobs 2): reachable, Engine "),
+        "{check}"
+    );
+    assert!(
+        check.contains("  gone (tcp://10.214.1.2:2399, jobs 2): unreachable: "),
+        "{check}"
+    );
+    // `kiln ls` says where each image was built.
+    let ls = common::stdout(&s.kiln(&["ls"]));
+    let ok_row = ls.lines().find(|l| l.starts_with("ok ")).unwrap();
+    assert!(
+        ls.starts_with("IMAGE") && ls.lines().next().unwrap().contains("ENGINE"),
+        "{ls}"
+    );
+    assert!(ok_row.contains(" local "), "{ls}");
 }
 
 #[test]

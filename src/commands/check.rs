@@ -9,6 +9,7 @@ use crate::engine::bases::{external_bases, local_state};
 use crate::engine::build::{builders_in_use, BuildFlags};
 use crate::engine::connect::{self, ProcessEnv};
 use crate::engine::identify;
+use crate::engine::multi;
 use crate::format::render_plan;
 use crate::output;
 use crate::protocol::BaseImage;
@@ -20,6 +21,9 @@ pub(crate) async fn run(config: &Config) -> i32 {
     text.push_str(&engine_line(config).await);
     // Names, tags and paths come from the stack file (and the daemon's
     // words from the daemon): `output` sanitises them.
+    if !config.engines.is_empty() {
+        text.push_str(&engines(config).await);
+    }
     super::printed(output::stdout(&text))
 }
 
@@ -47,6 +51,24 @@ async fn engine_line(config: &Config) -> String {
         endpoint.host,
         builders_in_use(&config.images, &flags)
     )
+}
+
+/// The stack's engines, each with its version or why it cannot be
+/// reached.
+async fn engines(config: &Config) -> String {
+    let mut text = String::from("\nengines:\n");
+    for r in multi::connect_all(&config.engines).await {
+        let e = &r.config;
+        let state = match &r.link {
+            Ok(link) => format!("reachable, {}", link.version),
+            Err(why) => format!("unreachable: {why}"),
+        };
+        text.push_str(&format!(
+            "  {} ({}, jobs {}): {state}\n",
+            e.name, e.host, e.jobs
+        ));
+    }
+    text
 }
 
 /// The stack's base images with what the daemon has of them, or why the

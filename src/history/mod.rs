@@ -157,6 +157,8 @@ pub struct RunRow {
     pub last_step: Option<String>,
     /// Why it was built (`rebuilding: …`).
     pub reason: Option<String>,
+    /// The engine it ran on (several engines).
+    pub engine: Option<String>,
 }
 
 /// An image's latest run, for the dashboard: `RunRow`'s facts and what a

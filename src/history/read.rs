@@ -118,7 +118,8 @@ pub(super) const RUN_COLUMNS: &str =
     "id, image, started_ms, ended_ms, result, image_id, log_path, tags,
     (SELECT group_concat(tag, char(10)) FROM pushes WHERE pushes.run_id = runs.id), log_note,
     pid, process, error,
-    (SELECT name FROM steps WHERE steps.run_id = runs.id ORDER BY rowid DESC LIMIT 1), reason";
+    (SELECT name FROM steps WHERE steps.run_id = runs.id ORDER BY rowid DESC LIMIT 1), reason,
+    engine";
 
 pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let tags = r
@@ -155,5 +156,6 @@ pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         error: r.get(12)?,
         last_step: r.get(13)?,
         reason: r.get(14)?,
+        engine: r.get(15)?,
     })
 }
