@@ -59,6 +59,9 @@ pub struct Executor {
     /// order of the model's engines; empty: the one engine, `docker`.
     links: Arc<Vec<Option<Link>>>,
     moves: Moves,
+    /// Several engines: where each image's last build went (its push goes
+    /// from there: with `collect: false` it is only there).
+    built_on: HashMap<usize, usize>,
 }
 
 impl Executor {
@@ -83,6 +86,7 @@ impl Executor {
             tasks: JoinSet::new(),
             links: Arc::new(Vec::new()),
             moves: Moves::default(),
+            built_on: HashMap::new(),
         }
     }
 
@@ -139,6 +143,9 @@ impl Executor {
                 spec.target = (!target.is_empty()).then(|| target.clone());
             }
         }
+        if let Some(p) = &placement {
+            self.built_on.insert(image, p.engine);
+        }
         let link = placement
             .as_ref()
             .and_then(|p| self.links.get(p.engine))
@@ -184,7 +191,12 @@ impl Executor {
             return;
         };
         spec.tags = tags.to_vec();
-        let docker = self.docker.clone();
+        let docker = self
+            .built_on
+            .get(&image)
+            .and_then(|&e| self.links.get(e))
+            .and_then(Option::as_ref)
+            .map_or_else(|| self.docker.clone(), |l| l.docker.clone());
         self.spawn(run, image, move |sink, token| {
             push::run(docker, spec, sink, token)
         });
