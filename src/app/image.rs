@@ -180,6 +180,7 @@ impl ImageState {
         self.stale = None;
         self.build_time = None;
         self.push_only = false;
+        self.transfer = None;
         self.push.reset();
     }
 

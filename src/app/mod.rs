@@ -211,6 +211,11 @@ impl App {
         self.images.iter().any(ImageState::shows_age)
     }
 
+    /// Several engines: each engine's builds and slots.
+    pub fn engine_loads(&self) -> Vec<placement::Load> {
+        engines::loads(self)
+    }
+
     /// Builds holding a job slot.
     pub fn running(&self) -> usize {
         self.images

@@ -21,7 +21,7 @@ use crate::app::image::ImageState;
 use crate::app::status::Status;
 use crate::app::view::{self, list_offset, Focus, Mode};
 use crate::app::App;
-use crate::human::format_duration;
+use crate::human::{format_duration, human_bytes};
 use crate::protocol::{Phase, RunResult, SkipReason};
 
 /// Below this many columns a row leaves its state out: symbol, name and
@@ -119,14 +119,24 @@ pub fn state_text(app: &App, i: usize, full: bool) -> String {
     match img.status {
         Status::Idle => history_text(app, img),
         Status::Queued => queue_text(app, i),
-        Status::Building | Status::Stalled(Phase::Build) => build_text(img, full),
+        Status::Building | Status::Stalled(Phase::Build) => match (&img.transfer, img.engine) {
+            (Some((of, bytes)), _) => format!("moving {of} {}", human_bytes(*bytes)),
+            (None, Some(e)) if !app.engines.is_empty() => {
+                let name = app.engines.get(e).map_or("?", |x| x.name.as_str());
+                format!("{} on {name}", build_text(img, full))
+            }
+            _ => build_text(img, full),
+        },
         Status::Pushing | Status::Stalled(Phase::Push) => match img.push.bytes() {
             (done, total) if total > 0 => {
                 format!("pushing {}%", done.saturating_mul(100) / total)
             }
             _ => "pushing".into(),
         },
-        Status::Done => done_text(img, full),
+        Status::Done => match img.engine.and_then(|e| app.engines.get(e)) {
+            Some(e) => format!("{} on {}", done_text(img, full), e.name),
+            None => done_text(img, full),
+        },
         Status::Failed(_) | Status::TimedOut | Status::Cancelled => {
             img.reason().unwrap_or_else(|| img.status.label().into())
         }

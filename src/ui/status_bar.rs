@@ -145,8 +145,8 @@ fn fit(app: &App, avail: usize) -> (String, Option<String>, Option<(String, Styl
     let message = right_text(app)
         .map(|(text, style)| (truncate(&text, avail.saturating_sub(least + 3)), style));
     let mut room = avail.saturating_sub(message.as_ref().map_or(0, |(t, _)| t.width() + 1) + 1);
-    let daemon_wants = app
-        .daemon
+    let label = daemon_label(app);
+    let daemon_wants = label
         .as_deref()
         .map_or(0, |d| d.width().min(DAEMON_MIN) + 1);
     let hint = levels
@@ -156,12 +156,30 @@ fn fit(app: &App, avail: usize) -> (String, Option<String>, Option<(String, Styl
         .map(|h| truncate(h, room))
         .unwrap_or_default();
     room = room.saturating_sub(hint.width() + 1);
-    let daemon = app
-        .daemon
+    let daemon = label
         .as_deref()
         .filter(|_| room > DAEMON_LEAST)
         .map(|d| truncate(d, room - 1));
     (hint, daemon, message)
+}
+
+/// The daemon's label; with several engines, each engine's load instead
+/// (`e1 2/2 · e2 1/2 · e3 down`).
+fn daemon_label(app: &App) -> Option<String> {
+    if app.engines.is_empty() {
+        return app.daemon.clone();
+    }
+    let loads = app.engine_loads();
+    let parts: Vec<String> = app
+        .engines
+        .iter()
+        .zip(loads)
+        .map(|(e, l)| match &e.down {
+            Some(_) => format!("{} down", e.name),
+            None => format!("{} {}/{}", e.name, l.running, l.jobs),
+        })
+        .collect();
+    Some(parts.join(" · "))
 }
 
 /// The daemon's label is left out below this many columns...
