@@ -60,12 +60,18 @@ pub fn endpoint(e: &EngineConfig) -> Result<Endpoint, String> {
     })
 }
 
+/// A connection error in the engine's words: the endpoint came from its
+/// `host:`, not from DOCKER_HOST as `connect`'s messages would say.
+fn said(err: &connect::ConnectError) -> String {
+    err.to_string().replace(" (from DOCKER_HOST)", "")
+}
+
 async fn reach(e: &EngineConfig) -> Result<Link, String> {
     let ep = endpoint(e)?;
-    let docker = connect::client(&ep).map_err(|err| err.to_string())?;
+    let docker = connect::client(&ep).map_err(|err| said(&err))?;
     connect::ping(&docker, &ep)
         .await
-        .map_err(|err| err.to_string())?;
+        .map_err(|err| said(&err))?;
     let docker = match tokio::time::timeout(PING_TIMEOUT, docker.clone().negotiate_version()).await
     {
         Ok(Ok(d)) => d,
