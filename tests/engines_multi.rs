@@ -13,6 +13,10 @@ use std::process::Command;
 
 use common::{events, of_type, Stack};
 
+/// The partition test takes kilnm2 off the network: it runs alone (write),
+/// the other tests that use the engines beside each other (read).
+static ENGINES: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 const M1: &str = "tcp://10.214.1.2:2375";
 const M2: &str = "tcp://10.214.2.2:2375";
 
@@ -84,6 +88,7 @@ fn started_on(evs: &[serde_json::Value]) -> Vec<(String, String)> {
 
 #[test]
 fn a_wide_stack_spreads_moves_parents_collects_and_skips_on_rerun() {
+    let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
     if !hosts_up() {
         return;
     }
@@ -160,6 +165,7 @@ fn a_wide_stack_spreads_moves_parents_collects_and_skips_on_rerun() {
 
 #[test]
 fn collect_false_leaves_images_where_they_were_built() {
+    let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
     if !hosts_up() {
         return;
     }
@@ -180,6 +186,7 @@ fn collect_false_leaves_images_where_they_were_built() {
 
 #[test]
 fn an_engine_unreachable_at_start_is_left_out_and_its_pins_fail() {
+    let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
     if !hosts_up() {
         return;
     }
@@ -229,6 +236,7 @@ fn an_engine_unreachable_at_start_is_left_out_and_its_pins_fail() {
 
 #[test]
 fn engine_restricts_a_run_to_the_named_engines() {
+    let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
     if !hosts_up() {
         return;
     }
@@ -313,6 +321,7 @@ fn an_engine_partitioned_mid_run_is_survived() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     use std::time::{Duration, Instant};
+    let _alone = ENGINES.write().unwrap_or_else(|e| e.into_inner());
     if !hosts_up() {
         return;
     }
