@@ -200,7 +200,8 @@ fn the_schema_takes_what_the_loader_takes_and_flags_what_it_refuses() {
             _ => ("images:\n", ""),
         };
         good.push(format!(
-            "{head}{entry}  - name: web\n{entry}    {}: {}\n{entry}  - name: other\n",
+            "{}{head}{entry}  - name: web\n{entry}    {}: {}\n{entry}  - name: other\n",
+            engines_for(field),
             field.name,
             sample(field)
         ));
@@ -213,6 +214,9 @@ fn the_schema_takes_what_the_loader_takes_and_flags_what_it_refuses() {
         ));
     }
     good.push(format!("x-anything: {{a: 1}}\n{PLAIN}"));
+    good.push(format!(
+        "engines:\n  - {{name: a, host: \"tcp://h:1\", jobs: 3, tls: ./certs}}\n  - {{name: b, host: ctx}}\ncollect: false\n{PLAIN}"
+    ));
     let bad: Vec<String> = [
         "imagse:\n  - name: web\n",
         "images:\n  - name: web\n    dockerfiel: Dockerfile.alt\n",
@@ -221,6 +225,8 @@ fn the_schema_takes_what_the_loader_takes_and_flags_what_it_refuses() {
         "images:\n  - name: web\n    builder: fast\n",
         "images:\n  - context: ./web\n",
         "images: []\n",
+        "engines:\n  - {name: a, host: \"unix:///x\", hots: 1}\nimages:\n  - name: web\n",
+        "engines:\n  - {host: \"unix:///x\"}\nimages:\n  - name: web\n",
     ]
     .iter()
     .map(|s| s.to_string())
