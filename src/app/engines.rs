@@ -58,53 +58,58 @@ pub(super) fn place_image(app: &App, i: usize) -> Place {
     place(pin, last, &parents, app.images[i].avoid, &loads(app))
 }
 
-/// The first engine in the run: where images are collected.
-pub(super) fn first_up(app: &App) -> Option<usize> {
-    app.engines.iter().position(|e| e.down.is_none())
+/// Whether engine `e` is in the run now.
+fn up(app: &App, e: usize) -> bool {
+    app.engines.get(e).is_some_and(|x| x.down.is_none())
 }
 
-/// Building `i` on engine `e`: the parents to bring there (those built or
-/// checked on another engine and not collected there), and where to
-/// collect it.
-pub(super) fn placement(app: &App, i: usize, e: usize) -> Placement {
-    let collect_to = first_up(app).filter(|&c| app.collect && c != e);
-    let parents = app.deps[i]
-        .iter()
-        .filter_map(|&d| {
-            let dep = &app.images[d];
-            let built_on = dep.engine?;
-            // Lost since: its collected copy is on the first engine.
-            let lost = app.engines.get(built_on).is_some_and(|x| x.down.is_some());
-            let from = if lost && app.collect {
-                first_up(app)?
-            } else {
-                built_on
-            };
-            let collected_here = app.collect && first_up(app) == Some(e);
-            if from == e || collected_here {
-                return None;
-            }
-            let id = dep
-                .image_id
-                .clone()
-                .or_else(|| dep.last_success.as_ref().map(|l| l.image_id.clone()))?;
-            Some(Move {
-                name: dep.name.clone(),
-                id,
-                tags: dep.tags.clone(),
-                from,
-            })
-        })
-        .collect();
-    Placement {
+/// Building `i` on engine `e`: the parents to bring there (each from an
+/// engine in the run that has it: where it was built, or the engine that
+/// collects), and where to collect it; or why it cannot build there (a
+/// parent only on engines that left the run).
+pub(super) fn placement(app: &App, i: usize, e: usize) -> Result<Placement, String> {
+    let collector = app.collector.filter(|_| app.collect);
+    let collect_to = collector.filter(|&c| c != e && up(app, c));
+    let mut parents = Vec::new();
+    for &d in &app.deps[i] {
+        let dep = &app.images[d];
+        let Some(built_on) = dep.engine else {
+            continue;
+        };
+        let has = [Some(built_on), collector];
+        if has.contains(&Some(e)) {
+            continue;
+        }
+        let Some(from) = has.into_iter().flatten().find(|&x| up(app, x)) else {
+            let name = app.engines.get(built_on).map_or("?", |x| x.name.as_str());
+            return Err(format!(
+                "its parent {} is only on engine '{name}', which left the run",
+                dep.name
+            ));
+        };
+        let id = dep
+            .image_id
+            .clone()
+            .or_else(|| dep.last_success.as_ref().map(|l| l.image_id.clone()));
+        let Some(id) = id else {
+            continue;
+        };
+        parents.push(Move {
+            name: dep.name.clone(),
+            id,
+            tags: dep.tags.clone(),
+            from,
+        });
+    }
+    Ok(Placement {
         engine: e,
         parents,
         collect_to,
-    }
+    })
 }
 
 /// Image `i` is pinned to an engine out of the run: it fails, saying why.
-pub(super) fn fail_unplaceable(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
+pub(super) fn fail_pinned(app: &mut App, i: usize, now: Instant, out: &mut Vec<Command>) {
     let pin = app.pins[i].clone().unwrap_or_default();
     let why = match app.engines.iter().find(|e| e.name == pin) {
         Some(e) => e.down.clone().unwrap_or_default(),
@@ -157,4 +162,16 @@ pub(super) fn on_lost(app: &mut App, e: usize, why: String, at: Instant, out: &m
         app.emit(out, i, EventKind::Notice { message });
         app.emit(out, i, EventKind::Queued);
     }
+}
+
+/// Image `i` cannot build anywhere now, because `why`.
+pub(super) fn fail_with(
+    app: &mut App,
+    i: usize,
+    now: Instant,
+    why: String,
+    out: &mut Vec<Command>,
+) {
+    app.images[i].started_at = Some(now);
+    build::on_failed(app, i, now, Phase::Build, why, out);
 }

@@ -108,6 +108,8 @@ pub struct App {
     pub pins: Vec<Option<String>>,
     /// Built images also go to the first engine.
     pub collect: bool,
+    /// The engine that collects: the first one in the run at the start.
+    pub collector: Option<usize>,
 }
 
 impl App {
@@ -157,6 +159,7 @@ impl App {
             engines: opts.engines.clone(),
             pins: config.images.iter().map(|c| c.engine.clone()).collect(),
             collect: config.collect,
+            collector: opts.engines.iter().position(|e| e.down.is_none()),
         }
     }
 

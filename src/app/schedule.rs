@@ -88,12 +88,12 @@ pub(super) fn schedule(app: &mut App, now: Instant, out: &mut Vec<Command>) {
             continue;
         }
         match engines::place_image(app, i) {
-            Place::On(e) => {
-                let placement = engines::placement(app, i, e);
-                start(app, i, now, Some(placement), out);
-            }
+            Place::On(e) => match engines::placement(app, i, e) {
+                Ok(placement) => start(app, i, now, Some(placement), out),
+                Err(why) => engines::fail_with(app, i, now, why, out),
+            },
             Place::Wait => {}
-            Place::Never => engines::fail_unplaceable(app, i, now, out),
+            Place::Never => engines::fail_pinned(app, i, now, out),
         }
     }
 }
