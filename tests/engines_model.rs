@@ -225,3 +225,38 @@ fn a_parent_only_on_a_lost_engine_fails_its_children_saying_so() {
         );
     }
 }
+
+#[test]
+fn the_dashboard_shows_a_move_and_each_engines_load() {
+    use kiln::protocol::EngineEvent;
+    use model_support::{engine, key, render};
+    let mut a = app(&[]);
+    a.view.color = false;
+    build_all(&mut a);
+    built(&mut a, 0, 1.0);
+    engine(
+        &mut a,
+        2,
+        1.5,
+        EngineEvent::Transfer {
+            of: "base".into(),
+            from: "e1".into(),
+            to: "e3".into(),
+            bytes: 1_000_000,
+            total: 2_000_000,
+            done: false,
+        },
+    );
+    // api's row says what it moves; the status bar each engine's load.
+    let screen = render(&mut a, 140, 30);
+    assert!(screen.contains("moving base 1.00 MB"), "{screen}");
+    assert!(screen.contains("e1 1/1 · e2 1/1 · e3 1/1"), "{screen}");
+    // api selected: the bar under its log.
+    key(&mut a, crossterm::event::KeyCode::Down, 2.0);
+    key(&mut a, crossterm::event::KeyCode::Down, 2.0);
+    let screen = render(&mut a, 140, 30);
+    assert!(
+        screen.contains("moving base e1 → e3 1.00 MB / 2.00 MB"),
+        "{screen}"
+    );
+}

@@ -127,6 +127,7 @@ fn samples() -> Vec<EventKind> {
             from: s(),
             to: s(),
             bytes: 0,
+            total: 0,
             done: false,
         },
     ]

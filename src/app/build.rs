@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::event::EventKind;
-use super::image::Step;
+use super::image::{Step, Transfer};
 use super::log::LineKind;
 use super::message::Command;
 use super::status::Status;
@@ -58,15 +58,23 @@ pub(super) fn on_engine_event(
             from,
             to,
             bytes,
+            total,
             done,
         } => {
             saw_output(app, i, at, out);
-            app.images[i].transfer = (!done).then(|| (of.clone(), bytes));
+            app.images[i].transfer = (!done).then(|| Transfer {
+                of: of.clone(),
+                from: from.clone(),
+                to: to.clone(),
+                bytes,
+                total,
+            });
             let kind = EventKind::Transfer {
                 of,
                 from,
                 to,
                 bytes,
+                total,
                 done,
             };
             app.emit(out, i, kind);

@@ -41,6 +41,7 @@ pub enum EventKind {
         from: String,
         to: String,
         bytes: u64,
+        total: u64,
         done: bool,
     },
     Started {

@@ -32,6 +32,17 @@ pub struct Step {
     pub flagged_slow: bool,
 }
 
+/// An image moving between engines for this image's build: which, from
+/// and to which engine, bytes so far of about `total` (0: unknown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub of: String,
+    pub from: String,
+    pub to: String,
+    pub bytes: u64,
+    pub total: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct ImageState {
     pub name: String,
@@ -104,8 +115,8 @@ pub struct ImageState {
     /// An engine its retry must not go to (the one lost under it); set
     /// once, so a build is retried once.
     pub avoid: Option<usize>,
-    /// A transfer under way for it: the image moved, bytes so far.
-    pub transfer: Option<(String, u64)>,
+    /// A transfer under way for it (several engines).
+    pub transfer: Option<Transfer>,
 }
 
 impl ImageState {

@@ -178,6 +178,7 @@ fn words(kind: &EventKind) -> Option<String> {
             to,
             bytes,
             done,
+            ..
         } => return transfer(of, from, to, *bytes, *done),
         // Each view has its own words for these (above).
         EventKind::Started { .. }

@@ -107,12 +107,14 @@ pub enum EngineEvent {
     /// Every tag is pushed (failures come as `Failed { phase: Push }`).
     PushDone,
     /// Copying image `of` from engine `from` to engine `to` (engine names):
-    /// `bytes` so far, `done` at the end.
+    /// `bytes` so far of about `total` (its size on `from`; 0: unknown),
+    /// `done` at the end.
     Transfer {
         of: String,
         from: String,
         to: String,
         bytes: u64,
+        total: u64,
         done: bool,
     },
 }

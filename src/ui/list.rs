@@ -120,7 +120,7 @@ pub fn state_text(app: &App, i: usize, full: bool) -> String {
         Status::Idle => history_text(app, img),
         Status::Queued => queue_text(app, i),
         Status::Building | Status::Stalled(Phase::Build) => match (&img.transfer, img.engine) {
-            (Some((of, bytes)), _) => format!("moving {of} {}", human_bytes(*bytes)),
+            (Some(t), _) => format!("moving {} {}", t.of, human_bytes(t.bytes)),
             (None, Some(e)) if !app.engines.is_empty() => {
                 let name = app.engines.get(e).map_or("?", |x| x.name.as_str());
                 format!("{} on {name}", build_text(img, full))

@@ -2,6 +2,8 @@
 //! image pushes (README, Dashboard): one bar per layer (id, bytes
 //! done/total, status, speed, retries), a stalled layer marked, and an
 //! overall bar for the tag. Reads `ImageState::push`; draws nothing else.
+//! With several engines, the same overall bar for an image moving to the
+//! engine a build runs on (`ImageState::transfer`).
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -10,7 +12,7 @@ use ratatui::widgets::{LineGauge, Paragraph};
 use ratatui::Frame;
 
 use super::Theme;
-use crate::app::image::ImageState;
+use crate::app::image::{ImageState, Transfer};
 use crate::app::push::Layer;
 use crate::app::status::Status;
 use crate::app::App;
@@ -23,12 +25,42 @@ fn pushing(img: &ImageState) -> bool {
     img.status.is_pushing() && !img.push.layers.is_empty()
 }
 
-/// Rows the push bars of image `i` need (0 when it is not pushing).
+/// Rows the push bars of image `i` need (0 when it is not pushing); one
+/// for an image moving between engines for its build.
 pub fn height(app: &App, i: usize) -> u16 {
     match app.images.get(i) {
         Some(img) if pushing(img) => (img.push.layers.len().min(MAX_LAYERS) + 1) as u16,
+        Some(img) if img.transfer.is_some() => 1,
         _ => 0,
     }
+}
+
+/// An image moving between engines (several engines), as a push's
+/// overall bar: `base e1 → e2 1.2 MB / 2.1 MB`.
+fn draw_transfer(theme: &Theme, frame: &mut Frame, area: Rect, t: &Transfer) {
+    let ratio = match t.total {
+        0 => 0.0,
+        total => (t.bytes as f64 / total as f64).min(1.0),
+    };
+    let label = format!(
+        "moving {} {} → {} {} / {}",
+        t.of,
+        t.from,
+        t.to,
+        human_bytes(t.bytes),
+        human_bytes(t.total)
+    );
+    frame.render_widget(
+        LineGauge::default()
+            .ratio(ratio)
+            .label(Span::styled(
+                label,
+                Style::default().add_modifier(Modifier::BOLD),
+            ))
+            .filled_style(theme.fg(Color::Blue))
+            .unfilled_style(theme.fg(Color::DarkGray)),
+        area,
+    );
 }
 
 /// The layers worth a row: unfinished ones first, then finished, in order.
@@ -45,7 +77,14 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, i: usize) {
     let Some(img) = app.images.get(i) else {
         return;
     };
-    if !pushing(img) || area.height == 0 {
+    if area.height == 0 {
+        return;
+    }
+    if let (false, Some(t)) = (pushing(img), &img.transfer) {
+        draw_transfer(theme, frame, area, t);
+        return;
+    }
+    if !pushing(img) {
         return;
     }
     let layers = shown(img);

@@ -74,11 +74,20 @@ async fn bring(
         *done = true;
         return Ok(());
     }
+    let total = src
+        .docker
+        .inspect_image(&m.id)
+        .await
+        .ok()
+        .and_then(|i| i.size)
+        .and_then(|s| u64::try_from(s).ok())
+        .unwrap_or(0);
     let event = |bytes, done| EngineEvent::Transfer {
         of: m.name.clone(),
         from: src.name.clone(),
         to: dst.name.clone(),
         bytes,
+        total,
         done,
     };
     sink.send(event(0, false)).await;
