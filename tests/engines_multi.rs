@@ -217,7 +217,7 @@ fn an_engine_unreachable_at_start_is_left_out_and_its_pins_fail() {
     // `kiln check` lists the engines, each reachable (with its version) or not.
     let check = common::stdout(&s.kiln(&["check"]));
     assert!(
-        check.contains("  local (unix:///var/run/docker.sock, jobs 2): reachable, Engine "),
+        check.contains("  local (unix:///var/run/docker.sock, jobs 2): reachable, Docker Engine "),
         "{check}"
     );
     assert!(

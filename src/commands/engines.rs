@@ -62,11 +62,14 @@ pub(super) async fn connect(args: &RunArgs, config: &Config) -> Result<Connected
         return Err(exit::DAEMON);
     };
     opts.engines = slots;
-    flags.buildkit_available = first.buildkit;
+    let engine = first.engine.clone();
+    flags.buildkit_available = engine.as_ref().is_some_and(|e| e.buildkit);
+    flags.buildah = engine.as_ref().is_some_and(|e| e.builds_with_buildah());
     flags.endpoint = Some(first.endpoint.clone());
     Ok(Connected {
         docker: first.docker,
         endpoint: first.endpoint,
+        engine,
         run: (opts, flags),
         engines: links,
     })

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::engine::build::{self, BuildFlags};
+use crate::engine::identify::EngineInfo;
 use crate::engine::multi::{self, Link, Moves};
 use crate::engine::push;
 use crate::engine::report::Report;
@@ -153,7 +154,11 @@ impl Executor {
         let (docker, mut flags) = match link {
             Some(l) => {
                 let mut flags = self.flags.clone();
-                flags.buildkit_available = l.buildkit;
+                flags.buildkit_available = l.engine.as_ref().is_some_and(|e| e.buildkit);
+                flags.buildah = l
+                    .engine
+                    .as_ref()
+                    .is_some_and(EngineInfo::builds_with_buildah);
                 flags.endpoint = Some(l.endpoint.clone());
                 (l.docker.clone(), flags)
             }

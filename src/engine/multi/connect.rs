@@ -9,6 +9,7 @@ use bollard::Docker;
 
 use crate::config::EngineConfig;
 use crate::engine::connect::{self, Endpoint, Env, Origin, ProcessEnv, Tls, PING_TIMEOUT};
+use crate::engine::identify::{self, EngineInfo};
 
 /// A reachable engine: its client, and what its builds need of it.
 #[derive(Debug, Clone)]
@@ -16,9 +17,9 @@ pub struct Link {
     pub name: String,
     pub docker: Docker,
     pub endpoint: Endpoint,
-    /// The engine can run BuildKit builds.
-    pub buildkit: bool,
-    /// "Engine 20.10.24 (API 1.41)".
+    /// What it is (None: `/version` did not answer).
+    pub engine: Option<EngineInfo>,
+    /// "Docker Engine 20.10.24 (API 1.41)", "Podman 4.3.1 (Docker API 1.41)".
     pub version: String,
 }
 
@@ -77,20 +78,15 @@ async fn reach(e: &EngineConfig) -> Result<Link, String> {
         Ok(Ok(d)) => d,
         _ => docker,
     };
-    let buildkit = connect::buildkit_available(&docker).await;
-    let version = match tokio::time::timeout(PING_TIMEOUT, docker.version()).await {
-        Ok(Ok(v)) => format!(
-            "Engine {} (API {})",
-            v.version.unwrap_or_else(|| "?".into()),
-            v.api_version.unwrap_or_else(|| "?".into())
-        ),
-        _ => "Engine ?".to_string(),
-    };
+    let engine = identify::identify(&docker).await;
+    let version = engine
+        .as_ref()
+        .map_or_else(|| "engine ?".to_string(), EngineInfo::name);
     Ok(Link {
         name: e.name.clone(),
         docker,
         endpoint: ep,
-        buildkit,
+        engine,
         version,
     })
 }
