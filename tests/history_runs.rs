@@ -92,7 +92,7 @@ fn an_older_history_gains_the_new_columns_and_keeps_its_runs() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4, "every migration ran");
+    assert_eq!(version, 5, "every migration ran");
 }
 
 /// `kiln ls` over a history someone edited by hand: an image id that is

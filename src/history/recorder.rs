@@ -257,14 +257,7 @@ impl Recorder {
                 cached,
                 duration_ms,
                 ..
-            } => {
-                if let Some(run) = run(self) {
-                    let h = &mut self.history;
-                    h.record_step(run, name, *cached, *duration_ms)
-                        .map_err(db)?;
-                }
-                Written::Ok
-            }
+            } => self.step_done(image, name, *cached, *duration_ms)?,
             EventKind::Stalled {
                 silent_ms,
                 phase,
@@ -309,6 +302,22 @@ impl Recorder {
             | EventKind::Changed { .. } => Written::Ok,
         };
         Ok((cut == Written::DiskFull).then(|| image.to_string()))
+    }
+
+    /// A step of `image`'s run ended: its time, for the usual durations.
+    fn step_done(
+        &mut self,
+        image: &str,
+        name: &str,
+        cached: bool,
+        duration_ms: u64,
+    ) -> Result<Written, Trouble> {
+        if let Some(run) = self.open.get(image).map(|o| o.run) {
+            self.history
+                .record_step(run, name, cached, duration_ms)
+                .map_err(Trouble::from)?;
+        }
+        Ok(Written::Ok)
     }
 
     /// `image`'s run ended with `result` (not built): the event's lines,
