@@ -220,6 +220,62 @@ fn a_saved_file_rebuilds_its_image_and_dependents_only() {
 }
 
 #[test]
+fn a_base_and_its_dependent_saved_together_build_in_dependency_order() {
+    require_docker!();
+    let s = Stack::new();
+    // `app` sorts before `base`: the watcher names it first.
+    s.busybox_context("base", "COPY motd /etc/motd\n");
+    s.write("base/motd", "v1\n");
+    s.child_context("app", "base", "COPY src /src\n");
+    s.write("app/src/a", "a1\n");
+    s.config(
+        r#"
+images:
+  - {name: base, tags: ["{prefix}/base:latest"]}
+  - {name: app, tags: ["{prefix}/app:latest"]}
+"#,
+    );
+    let w = Watching::start(&s, &[]);
+    w.until_done(0, &["base", "app"]);
+    let good = std::fs::read_to_string(s.path("base/Dockerfile")).unwrap();
+
+    // Saved in one go: a base that fails, and a file of the app.
+    let mark = w.mark();
+    s.write("base/Dockerfile", &format!("{good}RUN exit 3\n"));
+    s.write("app/src/a", "a2\n");
+    w.until("base to fail", |ev| {
+        count(&ev[mark..], "failed", "base") == 1
+    });
+    let after = w.settled_since(mark, &s.path("kiln.yaml"));
+    assert_eq!(count(&after, "changed", "app"), 1, "{after:#?}");
+    assert_eq!(
+        count(&after, "started", "app"),
+        0,
+        "app built on the old base: {after:#?}"
+    );
+    let skipped = of_type(&after, "skipped", Some("app"));
+    assert_eq!(skipped.len(), 1, "{after:#?}");
+    assert_eq!(skipped[0]["reason"], "dependency_failed");
+
+    // Fixed, with another file of the app: app builds once, on the new
+    // base.
+    let mark = w.mark();
+    s.write("base/Dockerfile", &format!("{good}LABEL fixed=yes\n"));
+    s.write("app/src/b", "b1\n");
+    w.until_done(mark, &["base", "app"]);
+    let after = w.settled_since(mark, &s.path("kiln.yaml"));
+    assert_eq!(count(&after, "built", "base"), 1, "{after:#?}");
+    assert_eq!(count(&after, "started", "app"), 1, "{after:#?}");
+    assert_eq!(count(&after, "built", "app"), 1, "{after:#?}");
+    assert!(position(&after, "built", "base") < position(&after, "started", "app"));
+    let app = inspect(&s.tag("app")).unwrap();
+    assert_eq!(
+        app["Config"]["Labels"]["fixed"], "yes",
+        "built on the new base"
+    );
+}
+
+#[test]
 fn ignored_and_unread_files_rebuild_nothing() {
     require_docker!();
     let s = Stack::new();

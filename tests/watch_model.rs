@@ -13,7 +13,7 @@ use kiln::app::event::EventKind;
 use kiln::app::status::Status;
 use kiln::app::{update, App, Command, Msg};
 use kiln::config::Config;
-use kiln::protocol::{Phase, WatchEvent};
+use kiln::protocol::{ContextChanges, Phase, WatchEvent};
 use model_support::*;
 
 /// The stack of `model_support` (base ← web, base ← api, tools prebuilt;
@@ -64,14 +64,23 @@ fn settled() -> App {
 }
 
 fn changed(app: &mut App, image: &str, files: &[&str], at: f64) -> Vec<Command> {
-    update(
-        app,
-        Msg::Watch(WatchEvent::FilesChanged {
-            image: image.into(),
+    changed_together(app, &[(image, files)], at)
+}
+
+/// Files changed in several contexts, seen in one quiet period: one
+/// message, as the watcher sends it.
+fn changed_together(app: &mut App, batch: &[(&str, &[&str])], at: f64) -> Vec<Command> {
+    let changes = batch
+        .iter()
+        .map(|(image, files)| ContextChanges {
+            image: image.to_string(),
             files: files.iter().map(|f| f.to_string()).collect(),
             more: 0,
-            at: t(at),
-        }),
+        })
+        .collect();
+    update(
+        app,
+        Msg::Watch(WatchEvent::FilesChanged { changes, at: t(at) }),
     )
 }
 
@@ -165,6 +174,58 @@ fn a_change_rebuilds_the_image_then_its_dependents_only() {
     assert!(notes(&app, WEB).contains(&"base changed".to_string()));
     let cmds = built(&mut app, BASE, 11.0);
     assert_eq!(starts(&cmds), [WEB, API]);
+}
+
+#[test]
+fn a_base_and_its_dependent_changed_together_build_in_dependency_order() {
+    // The watcher names the images in any order (here the dependent
+    // first): web waits for the new base, and builds once.
+    let mut app = settled();
+    let cmds = changed_together(
+        &mut app,
+        &[("web", &["a"]), ("base", &["Dockerfile"])],
+        10.0,
+    );
+    assert_eq!(starts(&cmds), [BASE], "web waits for the new base");
+    assert_eq!(app.images[WEB].status, Status::Queued);
+    assert_eq!(
+        events(&cmds)
+            .iter()
+            .filter(|(_, e)| matches!(e, EventKind::Changed { .. }))
+            .map(|(i, _)| i.clone().unwrap())
+            .collect::<Vec<_>>(),
+        ["base", "web"],
+        "said in build order"
+    );
+    let cmds = built(&mut app, BASE, 11.0);
+    assert_eq!(starts(&cmds), [WEB, API]);
+    started(&mut app, WEB, 11.5);
+    let cmds = built(&mut app, WEB, 12.0);
+    assert!(starts(&cmds).is_empty(), "web builds once: {cmds:?}");
+    assert_eq!(app.images[WEB].status, Status::Done);
+
+    // A base that fails leaves the dependent that changed with it unbuilt.
+    let mut app = settled();
+    let cmds = changed_together(
+        &mut app,
+        &[("web", &["a"]), ("base", &["Dockerfile"])],
+        10.0,
+    );
+    assert_eq!(starts(&cmds), [BASE]);
+    let cmds = engine(
+        &mut app,
+        BASE,
+        11.0,
+        kiln::protocol::EngineEvent::Failed {
+            phase: Phase::Build,
+            error: "exit 3".into(),
+        },
+    );
+    assert!(starts(&cmds).is_empty(), "nothing builds on a failed base");
+    assert_eq!(
+        app.images[WEB].status,
+        Status::Skipped(kiln::protocol::SkipReason::DependencyFailed)
+    );
 }
 
 #[test]

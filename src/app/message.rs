@@ -253,8 +253,10 @@ fn sanitize_engine_event(event: &mut EngineEvent) {
 /// file names, errors that name them, a stack file's problems.
 fn sanitize_watch_event(event: &mut WatchEvent) {
     match event {
-        WatchEvent::Watching { paths: names, .. }
-        | WatchEvent::FilesChanged { files: names, .. } => names.iter_mut().for_each(clean_line),
+        WatchEvent::Watching { paths: names, .. } => names.iter_mut().for_each(clean_line),
+        WatchEvent::FilesChanged { changes, .. } => changes
+            .iter_mut()
+            .for_each(|c| c.files.iter_mut().for_each(clean_line)),
         WatchEvent::ContextGone { error: text, .. }
         | WatchEvent::StackInvalid(text)
         | WatchEvent::Notice(text) => clean_text(text),

@@ -30,7 +30,7 @@ use super::status::Status;
 use super::view::Mode;
 use super::App;
 use crate::config::Config;
-use crate::protocol::{Phase, WatchEvent};
+use crate::protocol::{ContextChanges, Phase, WatchEvent};
 
 /// Watch mode's state in the model.
 #[derive(Debug, Clone, Default)]
@@ -80,13 +80,8 @@ pub(super) fn on_event(app: &mut App, event: WatchEvent, out: &mut Vec<Command>)
             on_watching(app, paths, dirs, at, out);
             at
         }
-        WatchEvent::FilesChanged {
-            image,
-            files,
-            more,
-            at,
-        } => {
-            on_files_changed(app, &image, files, more, at, out);
+        WatchEvent::FilesChanged { changes, at } => {
+            on_files_changed(app, changes, at, out);
             at
         }
         WatchEvent::ContextGone { image, error, at } => {
@@ -168,21 +163,33 @@ fn on_watching(
     }
 }
 
-/// Files changed in `name`'s context: rebuild it and its dependents.
+/// Files changed in watched contexts, all at once: each image that
+/// changed and its dependents are queued, in build order, before anything
+/// is scheduled, so that an image whose base changed too waits for the new
+/// base (and is not built on the old one, nor twice).
 fn on_files_changed(
     app: &mut App,
-    name: &str,
-    files: Vec<String>,
-    more: usize,
+    changes: Vec<ContextChanges>,
     at: Instant,
     out: &mut Vec<Command>,
 ) {
-    let Some(i) = watched(app, name) else {
-        return;
-    };
-    let why = super::words::changed(&files, more);
-    app.emit(out, i, EventKind::Changed { files, more });
-    rebuild_with_dependents(app, i, &why, at, out);
+    let mut changed: Vec<(usize, ContextChanges)> = changes
+        .into_iter()
+        .filter_map(|c| Some((watched(app, &c.image)?, c)))
+        .collect();
+    changed.sort_by_key(|(i, _)| app.order.iter().position(|o| o == i));
+    for (i, c) in changed {
+        let why = super::words::changed(&c.files, c.more);
+        app.emit(
+            out,
+            i,
+            EventKind::Changed {
+                files: c.files,
+                more: c.more,
+            },
+        );
+        rebuild_with_dependents(app, i, &why, at, out);
+    }
 }
 
 /// `name`'s context directory is gone: that image fails (its build, if

@@ -18,4 +18,4 @@ pub use daemon::{is_internal_step, BuildEvent, DaemonPushError, PushEvent};
 pub use engines::{EngineSlot, Move, Placement};
 pub use history::{ImageHistory, LastRun, LastSuccess, RunResult};
 pub use run::{BuilderKind, ChangeCheck, EngineEvent, ImageOverride, Phase, RunId, SkipReason};
-pub use watch::WatchEvent;
+pub use watch::{ContextChanges, WatchEvent};

@@ -6,6 +6,15 @@ use std::time::Instant;
 
 use crate::config::Config;
 
+/// Files changed in one image's context: paths relative to it, a few
+/// named, and how many more changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextChanges {
+    pub image: String,
+    pub files: Vec<String>,
+    pub more: usize,
+}
+
 /// What the file watcher reports (`engine/watch/`).
 #[derive(Debug, Clone)]
 pub enum WatchEvent {
@@ -16,12 +25,12 @@ pub enum WatchEvent {
         dirs: usize,
         at: Instant,
     },
-    /// Files changed in an image's context (paths relative to it, a few
-    /// named; `more`: how many more changed).
+    /// Files changed in watched contexts, everything seen in one quiet
+    /// period: one message, so that the model schedules the whole batch
+    /// at once, in dependency order (a base and an image built on it
+    /// changed together: the image waits for the new base).
     FilesChanged {
-        image: String,
-        files: Vec<String>,
-        more: usize,
+        changes: Vec<ContextChanges>,
         at: Instant,
     },
     /// An image's context directory was deleted or renamed.

@@ -41,7 +41,7 @@ use tokio::sync::mpsc;
 use crate::config::{Config, ContextSource, Source, StackSource};
 use crate::engine::dockerignore::go_text;
 use crate::engine::report::Report;
-use crate::protocol::WatchEvent;
+use crate::protocol::{ContextChanges, WatchEvent};
 use crate::sanitize::visible;
 use dirs::Dirs;
 use scope::{Scope, MAX_NAMED};
@@ -569,18 +569,22 @@ impl State {
                 at,
             });
         }
-        for (image, (files, more)) in pending.files {
-            if pending.gone.contains(&image) {
-                continue;
-            }
-            let total = files.len() + more;
-            let files: Vec<String> = files.iter().take(NAMED_FILES).map(|f| shown(f)).collect();
-            msgs.push(WatchEvent::FilesChanged {
-                more: total - files.len(),
-                image,
-                files,
-                at,
-            });
+        let changes: Vec<ContextChanges> = pending
+            .files
+            .into_iter()
+            .filter(|(image, _)| !pending.gone.contains(image))
+            .map(|(image, (files, more))| {
+                let total = files.len() + more;
+                let files: Vec<String> = files.iter().take(NAMED_FILES).map(|f| shown(f)).collect();
+                ContextChanges {
+                    more: total - files.len(),
+                    image,
+                    files,
+                }
+            })
+            .collect();
+        if !changes.is_empty() {
+            msgs.push(WatchEvent::FilesChanged { changes, at });
         }
         if pending.stack {
             msgs.extend(self.reload_stack());
