@@ -303,6 +303,25 @@ fn ignored_and_unread_files_rebuild_nothing() {
 }
 
 #[test]
+fn changed_file_names_are_json_data() {
+    require_docker!();
+    let s = Stack::new();
+    web_stack(&s, "");
+    let w = watch_all(&s, &[]);
+    let mark = w.mark();
+    s.write("web/public/c2\u{9b}\u{1b}", "odd\n");
+    let after = w.until("the change", |ev| count(&ev[mark..], "changed", "web") == 1);
+    let changed = of_type(&after[mark..], "changed", Some("web"))[0];
+    // The name itself, escaped as JSON escapes any string (`\u009b`,
+    // `\u001b`), not text pre-rendered for a terminal (`\\e`).
+    assert_eq!(
+        changed["files"],
+        serde_json::json!(["public/c2\u{9b}\u{1b}"]),
+        "{changed}"
+    );
+}
+
+#[test]
 fn saves_during_a_build_give_exactly_one_more_build() {
     require_docker!();
     let s = Stack::new();

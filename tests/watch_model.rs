@@ -229,6 +229,36 @@ fn a_base_and_its_dependent_changed_together_build_in_dependency_order() {
 }
 
 #[test]
+fn changed_names_stay_data_and_show_their_controls_visibly() {
+    let mut app = settled();
+    let cmds = changed(&mut app, "web", &["src/c2\u{9b}\u{1b}]0;x\u{7}"], 10.0);
+    assert_eq!(
+        events(&cmds)[0].1,
+        EventKind::Changed {
+            files: vec!["src/c2\u{9b}\u{1b}]0;x\u{7}".into()],
+            more: 0
+        },
+        "the event (JSON) carries the name as it is"
+    );
+    let note = notes(&app, WEB)
+        .into_iter()
+        .find(|n| n.starts_with("changed: "))
+        .unwrap();
+    assert_eq!(note, "changed: src/c2\\u{9b}\\e]0;x\\u{7}");
+    let plain: Vec<String> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::Emit(e) => kiln::app::words::plain_line(
+                &e.kind,
+                &mut kiln::app::step_marks::StepMarks::default(),
+            ),
+            _ => None,
+        })
+        .collect();
+    assert!(plain.contains(&note), "{plain:?}");
+}
+
+#[test]
 fn changes_during_a_build_queue_exactly_one_more() {
     let mut app = settled();
     changed(&mut app, "web", &["a.txt"], 10.0);

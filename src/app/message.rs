@@ -254,9 +254,9 @@ fn sanitize_engine_event(event: &mut EngineEvent) {
 fn sanitize_watch_event(event: &mut WatchEvent) {
     match event {
         WatchEvent::Watching { paths: names, .. } => names.iter_mut().for_each(clean_line),
-        WatchEvent::FilesChanged { changes, .. } => changes
-            .iter_mut()
-            .for_each(|c| c.files.iter_mut().for_each(clean_line)),
+        // Names as they are: data, escaped in JSON, and written out
+        // visibly wherever they are shown (`words::changed`).
+        WatchEvent::FilesChanged { .. } => {}
         WatchEvent::ContextGone { error: text, .. }
         | WatchEvent::StackInvalid(text)
         | WatchEvent::Notice(text) => clean_text(text),

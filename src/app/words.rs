@@ -16,6 +16,7 @@
 //! one", a push's progress) are the pane's alone and live where the model
 //! decides them.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use super::event::EventKind;
@@ -23,6 +24,7 @@ use super::log::LineKind;
 use super::step_marks::StepMarks;
 use crate::human::{format_ms, human_bytes, plural, short_id};
 use crate::protocol::{BuilderKind, Phase, SkipReason};
+use crate::sanitize::visible;
 
 /// How the pane marks a step header that did no work of its own: done
 /// once for identical work elsewhere, or a cache hit (the pane styles it).
@@ -395,9 +397,10 @@ fn watching(paths: &[String], images: usize, dirs: usize) -> String {
 }
 
 /// `changed: a.txt, src/b.rs and 3 more` (also the pane's note on why a
-/// build starts).
+/// build starts); control characters in the names written out visibly.
 pub fn changed(files: &[String], more: usize) -> String {
-    let mut text = format!("changed: {}", files.join(", "));
+    let shown: Vec<Cow<'_, str>> = files.iter().map(|f| visible(f)).collect();
+    let mut text = format!("changed: {}", shown.join(", "));
     if files.is_empty() {
         text.push_str("(too many changes at once to name them)");
     } else if more > 0 {

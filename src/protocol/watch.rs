@@ -7,7 +7,8 @@ use std::time::Instant;
 use crate::config::Config;
 
 /// Files changed in one image's context: paths relative to it, a few
-/// named, and how many more changed.
+/// named (as they are: data, not text for a terminal; whatever shows them
+/// writes their controls out visibly), and how many more changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextChanges {
     pub image: String,

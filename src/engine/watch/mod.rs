@@ -404,7 +404,8 @@ impl State {
             if self.scopes[k].is_outside_build_file(path) {
                 let name = self.scopes[k].name.clone();
                 self.pending.reread.insert(name.clone());
-                self.pending.add(&name, shown(&path.to_string_lossy()), now);
+                self.pending
+                    .add(&name, path.to_string_lossy().into_owned(), now);
             }
             let root = &self.scopes[k].root;
             if path == root {
@@ -575,7 +576,7 @@ impl State {
             .filter(|(image, _)| !pending.gone.contains(image))
             .map(|(image, (files, more))| {
                 let total = files.len() + more;
-                let files: Vec<String> = files.iter().take(NAMED_FILES).map(|f| shown(f)).collect();
+                let files: Vec<String> = files.into_iter().take(NAMED_FILES).collect();
                 ContextChanges {
                     more: total - files.len(),
                     image,
