@@ -246,6 +246,9 @@ pub(crate) async fn run(
     runtime.shutdown(&mut app, &mut printer).await;
     printer.print(&app.summary(Instant::now()));
     printer.flush();
+    if let Some(failure) = &app.failure {
+        output::error(failure);
+    }
     match ran {
         Ok(()) => app.exit_code(),
         Err(e) => {

@@ -540,6 +540,52 @@ fn a_renamed_context_fails_its_image_only() {
     assert_eq!(count(&after, "failed", "web"), 0);
 }
 
+/// `kiln watch` where inotify cannot start: in a user namespace of its
+/// own whose limit of inotify instances is 0 (`/proc/sys/user/
+/// max_inotify_instances`, per user namespace), so inotify_init fails
+/// with EMFILE every time.
+#[test]
+fn watch_that_cannot_start_inotify_exits_failed_saying_why() {
+    require_docker!();
+    let userns = Command::new("unshare").args(["-Ur", "true"]).status();
+    if !userns.is_ok_and(|s| s.success()) {
+        cannot_run("user namespaces are not available (unshare -Ur)");
+        return;
+    }
+    let s = Stack::new();
+    web_stack(&s, "");
+    let kiln = s.kiln_cmd(&["watch", "--json"]);
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "-Ur",
+        "sh",
+        "-c",
+        "echo 0 > /proc/sys/user/max_inotify_instances && exec \"$0\" \"$@\"",
+    ]);
+    cmd.arg(kiln.get_program()).args(kiln.get_args());
+    for (k, v) in kiln.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = common::fake_daemon::run_bounded(cmd, PATIENCE);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}\n{}", stdout(&out));
+    assert!(
+        err.contains("watch mode cannot watch files: inotify cannot start"),
+        "{err}"
+    );
+    assert!(err.contains("max_user_instances"), "{err}");
+    let events = events(&out);
+    assert!(of_type(&events, "watching", None).is_empty(), "{events:#?}");
+    assert!(
+        !events.iter().any(|e| e["type"] == "started"),
+        "nothing built: {events:#?}"
+    );
+    assert_eq!(events.last().unwrap()["type"], "summary");
+}
+
 #[test]
 fn ctrl_c_cancels_the_builds_and_exits_130() {
     require_docker!();

@@ -466,6 +466,46 @@ fn a_broken_stack_is_shown_and_the_last_good_one_stays() {
 }
 
 #[test]
+fn kiln_watch_that_cannot_watch_ends_failed_and_w_turns_off() {
+    let cannot = || {
+        Msg::Watch(WatchEvent::CannotWatch {
+            error: "inotify cannot start: Too many open files".into(),
+            at: t(0.5),
+        })
+    };
+    // `kiln watch`: said, nothing built, the run ends with exit 1.
+    let mut app = watching();
+    let cmds = update(&mut app, cannot());
+    assert!(cmds.contains(&Command::Unwatch), "{cmds:?}");
+    assert!(cmds.contains(&Command::Quit), "{cmds:?}");
+    assert!(starts(&cmds).is_empty());
+    assert!(events(&cmds).iter().any(|(_, k)| matches!(k, EventKind::Notice { message } if message == "watch mode cannot watch files: inotify cannot start: Too many open files")));
+    assert!(!app.is_watching());
+    assert_eq!(app.exit_code(), 1);
+    assert!(app
+        .failure
+        .as_deref()
+        .unwrap()
+        .contains("Too many open files"));
+
+    // `W` in the dashboard: watching is off, and the status line says why.
+    let mut app = model_support::app();
+    key(&mut app, KeyCode::Char('W'), 1.0);
+    assert!(app.is_watching());
+    let cmds = update(&mut app, cannot());
+    assert!(!cmds.contains(&Command::Quit), "{cmds:?}");
+    assert!(cmds.contains(&Command::Unwatch));
+    assert!(!app.is_watching());
+    assert!(app
+        .view
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("cannot watch files"));
+    assert_eq!(app.exit_code(), 0);
+}
+
+#[test]
 fn a_stack_that_reshapes_the_images_waits_for_running_builds() {
     let mut app = settled();
     changed(&mut app, "api", &["a"], 10.0);

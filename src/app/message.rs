@@ -94,6 +94,9 @@ pub enum Stop {
     /// reads what the builds do (exit 1). Not sent with
     /// `--keep-going-without-output`.
     OutputClosed,
+    /// `kiln watch` cannot watch files at all (exit 1): it would wait for
+    /// ever for a change it cannot see.
+    CannotWatch,
 }
 
 /// What should happen next, carried out outside the model.
@@ -258,6 +261,7 @@ fn sanitize_watch_event(event: &mut WatchEvent) {
         // visibly wherever they are shown (`words::changed`).
         WatchEvent::FilesChanged { .. } => {}
         WatchEvent::ContextGone { error: text, .. }
+        | WatchEvent::CannotWatch { error: text, .. }
         | WatchEvent::StackInvalid(text)
         | WatchEvent::Notice(text) => clean_text(text),
         // The stack is the one the command line loaded, loaded again.

@@ -83,6 +83,9 @@ pub struct App {
     /// Why the run was stopped all at once (Ctrl-C, a signal, output
     /// closed): everything is being cancelled.
     pub stopped: Option<Stop>,
+    /// Why the run could not do what it was asked, beyond any build
+    /// (`kiln watch` that cannot watch files): said on stderr as it ends.
+    pub failure: Option<String>,
     /// The build history is open (change detection can compare).
     pub history_on: bool,
     /// Why the daemon is not answering pings, while it isn't.
@@ -147,6 +150,7 @@ impl App {
             run_started: None,
             next_run: 1,
             stopped: None,
+            failure: None,
             history_on: false,
             daemon_down: None,
             daemon: None,
@@ -263,7 +267,7 @@ impl App {
             Some(Stop::Interrupt) => exit::INTERRUPTED,
             Some(Stop::Terminate) => exit::TERMINATED,
             Some(Stop::Hangup) => exit::HUNG_UP,
-            Some(Stop::OutputClosed) => exit::FAILED,
+            Some(Stop::OutputClosed | Stop::CannotWatch) => exit::FAILED,
             None if self.images.iter().any(|i| i.status.is_failure()) => exit::FAILED,
             None => exit::SUCCESS,
         }
@@ -422,7 +426,7 @@ fn on_engine_event(
 
 /// Stop everything at once and leave; the first reason is the one the
 /// exit code tells.
-fn stop(app: &mut App, why: Stop, at: Instant, out: &mut Vec<Command>) {
+pub(super) fn stop(app: &mut App, why: Stop, at: Instant, out: &mut Vec<Command>) {
     app.now = Some(at);
     app.stopped.get_or_insert(why);
     schedule::cancel_all(app, at, out);

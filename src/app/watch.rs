@@ -28,7 +28,7 @@ use super::message::Command;
 use super::schedule::{self, request_run, RunKind};
 use super::status::Status;
 use super::view::Mode;
-use super::App;
+use super::{App, Stop};
 use crate::config::Config;
 use crate::protocol::{ContextChanges, Phase, WatchEvent};
 
@@ -37,6 +37,9 @@ use crate::protocol::{ContextChanges, Phase, WatchEvent};
 pub struct Watch {
     /// A change cancels a running build of the image and starts it again.
     pub restart: bool,
+    /// The run exists to watch (`kiln watch`; not `W` in the dashboard):
+    /// it ends, failed, when nothing can be watched.
+    pub alone: bool,
     /// The images asked for (none: all), to select again after a reload.
     pub names: Vec<String>,
     /// The images watched: those asked for and what they depend on.
@@ -69,6 +72,9 @@ pub(super) fn on_request(
     out: &mut Vec<Command>,
 ) {
     start(app, names, images, restart, out);
+    if let Some(watch) = &mut app.watch {
+        watch.alone = true;
+    }
     app.now = Some(at);
     schedule::schedule(app, at, out);
 }
@@ -94,6 +100,10 @@ pub(super) fn on_event(app: &mut App, event: WatchEvent, out: &mut Vec<Command>)
             at,
         } => {
             on_stack_reloaded(app, config, changed, at, out);
+            at
+        }
+        WatchEvent::CannotWatch { error, at } => {
+            on_cannot_watch(app, error, at, out);
             at
         }
         WatchEvent::StackInvalid(error) => return on_stack_invalid(app, error, out),
@@ -222,6 +232,21 @@ fn on_context_gone(app: &mut App, name: &str, error: String, at: Instant, out: &
         *log_tail = app.images[i].log.tail(1);
     }
     app.announce(out, i, failed);
+}
+
+/// Nothing can be watched: watch mode is off, said; `kiln watch` ends
+/// (exit 1) rather than wait for ever for a change it cannot see.
+fn on_cannot_watch(app: &mut App, error: String, at: Instant, out: &mut Vec<Command>) {
+    let Some(watch) = app.watch.take() else {
+        return;
+    };
+    out.push(Command::Unwatch);
+    let message = format!("watch mode cannot watch files: {error}");
+    super::notice(app, message.clone(), out);
+    if watch.alone {
+        app.failure = Some(message);
+        super::stop(app, Stop::CannotWatch, at, out);
+    }
 }
 
 /// The stack file changed and loads: use it now, or once the running

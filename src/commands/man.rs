@@ -106,7 +106,7 @@ pub fn render(w: &mut dyn Write) -> io::Result<()> {
 }
 
 const EXIT_STATUS: &str = "0 all succeeded or unchanged; 1 a build or push failed, timed out \
-     or was cancelled, or stdout was closed; 2 invalid configuration or usage; 3 the Docker \
+     or was cancelled, or stdout was closed, or kiln watch cannot watch files; 2 invalid configuration or usage; 3 the Docker \
      daemon is unreachable; 130 interrupted (SIGINT); 143 terminated (SIGTERM); 129 hung up \
      (SIGHUP).";
 

@@ -47,6 +47,9 @@ pub enum WatchEvent {
         changed: Vec<String>,
         at: Instant,
     },
+    /// The watcher cannot watch anything at all (inotify does not start,
+    /// its thread cannot be made): why. Nothing will ever be seen.
+    CannotWatch { error: String, at: Instant },
     /// The stack file changed but does not load: why, with positions.
     StackInvalid(String),
     /// Something the user should know (an image that cannot be watched,

@@ -299,16 +299,12 @@ impl Runtime {
             match Watcher::start(self.engine_tx.clone(), self.reload.clone()) {
                 Ok(w) => self.watcher = Some(w),
                 Err(e) => {
-                    // Said, and nothing watched: the first build still
-                    // comes (it waits for `Watching`).
-                    let why = format!("watch mode cannot start its thread: {e}");
-                    let _ = self.tx.try_send(Msg::Notice(why));
-                    let none = Msg::Watch(WatchEvent::Watching {
-                        paths: Vec::new(),
-                        dirs: 0,
-                        at: Instant::now(),
-                    });
-                    let _ = self.tx.try_send(none);
+                    // Nothing can be watched: the model says so (and
+                    // `kiln watch` ends).
+                    let error = format!("its thread cannot start: {e}");
+                    let at = Instant::now();
+                    let cannot = Msg::Watch(WatchEvent::CannotWatch { error, at });
+                    let _ = self.tx.try_send(cannot);
                     return;
                 }
             }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 
 pub(super) struct Dirs {
-    /// None when inotify could not be set up (`problem` says why).
-    notify: Option<RecommendedWatcher>,
+    /// Why inotify could not be set up, when it could not.
+    notify: Result<RecommendedWatcher, String>,
     /// Each watched directory and how many scopes want it.
     wanted: BTreeMap<PathBuf, u32>,
     /// Something to tell the user, once.
@@ -24,16 +24,30 @@ impl Dirs {
     where
         F: FnMut(notify::Result<notify::Event>) + Send + 'static,
     {
-        let (notify, problem) = match notify::recommended_watcher(handler) {
-            Ok(w) => (Some(w), None),
-            Err(e) => (None, Some(format!("watch mode cannot watch files: {e}"))),
-        };
+        let notify = notify::recommended_watcher(handler).map_err(|e| {
+            let why = format!("inotify cannot start: {e}");
+            let hint = match e.kind {
+                // EMFILE from inotify_init: too many inotify instances.
+                notify::ErrorKind::Io(ref io) if io.raw_os_error() == Some(libc::EMFILE) => {
+                    " (too many inotify instances, or open files: raise \
+                     fs.inotify.max_user_instances, e.g. sysctl -w \
+                     fs.inotify.max_user_instances=512, or end other watchers)"
+                }
+                _ => "",
+            };
+            crate::sanitize::visible(&format!("{why}{hint}")).into_owned()
+        });
         Dirs {
             notify,
             wanted: BTreeMap::new(),
-            problem,
+            problem: None,
             limit_hit: false,
         }
+    }
+
+    /// Why nothing can be watched at all (inotify did not start), if so.
+    pub(super) fn cannot_watch(&self) -> Option<&str> {
+        self.notify.as_ref().err().map(String::as_str)
     }
 
     pub(super) fn add_all(&mut self, dirs: &BTreeSet<PathBuf>) {
@@ -47,7 +61,7 @@ impl Dirs {
             *n += 1;
             return;
         }
-        let Some(notify) = &mut self.notify else {
+        let Ok(notify) = &mut self.notify else {
             return;
         };
         match notify.watch(dir, RecursiveMode::NonRecursive) {
@@ -85,7 +99,7 @@ impl Dirs {
         *n -= 1;
         if *n == 0 {
             self.wanted.remove(dir);
-            if let Some(notify) = &mut self.notify {
+            if let Ok(notify) = &mut self.notify {
                 // Already gone when the directory was deleted or moved.
                 let _ = notify.unwatch(dir);
             }

@@ -253,6 +253,13 @@ impl State {
     /// directories both watch are never unwatched), then say what is
     /// watched.
     fn configure(&mut self, config: Arc<Config>, images: Vec<usize>) -> bool {
+        if let Some(error) = self.dirs.cannot_watch() {
+            // Nothing will ever be seen: said, and the thread ends.
+            let error = error.to_string();
+            let at = Instant::now();
+            let _ = self.send(WatchEvent::CannotWatch { error, at });
+            return false;
+        }
         let mut scopes = Vec::new();
         let mut unwatchable = Vec::new();
         for &i in &images {
