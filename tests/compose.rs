@@ -963,3 +963,92 @@ fn check_lists_only_the_bases_the_target_reaches() {
         "{prod}"
     );
 }
+
+// ---- large projects: the plan is made from an index of tags ----
+
+/// A compose project of `n` services building one Dockerfile (`FROM
+/// ${BASE}`), each service's extra lines from `extra(i)`; loaded.
+fn big_project(n: usize, extra: impl Fn(usize) -> String) -> (Scratch, Config) {
+    let s = Scratch::new();
+    s.write("Dockerfile", "ARG BASE=scratch\nFROM ${BASE}\nCOPY f /f\n");
+    s.write("f", "data\n");
+    let mut yaml = String::from("name: big\nservices:\n");
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "  s{i}:\n    image: big/s{i}:latest\n    build:\n      context: .\n{}",
+            extra(i)
+        ));
+    }
+    let path = s.write("compose.yaml", &yaml);
+    let loaded =
+        load_with(&[path], &ComposeOptions::default(), &[]).unwrap_or_else(|e| panic!("{e}"));
+    (s, loaded.config)
+}
+
+#[test]
+fn five_thousand_services_plan_as_their_dockerfiles_and_depends_on_say() {
+    // Odd services build FROM the even one before them, named in each of
+    // the forms that mean the same tag; every fourth also declares it.
+    let n = 5_000;
+    let forms = |i: usize| match i % 3 {
+        0 => format!("big/s{i}:latest"),
+        1 => format!("big/s{i}"),
+        _ => format!("docker.io/big/s{i}"),
+    };
+    let (_s, config) = big_project(n, |i| {
+        let mut extra = String::new();
+        if i % 2 == 1 {
+            extra.push_str(&format!("      args:\n        BASE: {}\n", forms(i - 1)));
+        }
+        if i % 4 == 3 {
+            extra.push_str(&format!("    depends_on: [s{}]\n", i - 1));
+        }
+        extra
+    });
+    assert_eq!(config.images.len(), n);
+    let plan = config.plan();
+    assert_eq!(plan.waves.len(), 2);
+    assert_eq!(plan.waves[0], (0..n).step_by(2).collect::<Vec<_>>());
+    assert_eq!(plan.waves[1], (1..n).step_by(2).collect::<Vec<_>>());
+    for (i, deps) in plan.deps.iter().enumerate() {
+        let want: Vec<Dep> = if i % 2 == 1 {
+            vec![Dep {
+                on: i - 1,
+                inferred: i % 4 == 1,
+            }]
+        } else {
+            vec![]
+        };
+        assert_eq!(deps, &want, "s{i}");
+    }
+    // Build order: each odd one right after its base (file order wins
+    // among the ready ones).
+    assert_eq!(plan.order, (0..n).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_five_thousand_long_depends_on_chain_plans_in_order() {
+    let n = 5_000;
+    let (_s, config) = big_project(n, |i| {
+        if i > 0 {
+            format!("    depends_on: [s{}]\n", i - 1)
+        } else {
+            String::new()
+        }
+    });
+    let plan = config.plan();
+    assert_eq!(plan.order, (0..n).collect::<Vec<_>>());
+    assert_eq!(plan.waves.len(), n);
+    assert!(plan
+        .waves
+        .iter()
+        .enumerate()
+        .all(|(w, images)| images == &[w]));
+    assert!(plan.deps.iter().enumerate().skip(1).all(|(i, d)| d
+        == &[Dep {
+            on: i - 1,
+            inferred: false
+        }]));
+    let last = format!("s{}", n - 1);
+    assert_eq!(config.select(&[last]).unwrap().len(), n, "the whole chain");
+}

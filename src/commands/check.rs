@@ -4,7 +4,9 @@
 //! the images would use). A daemon that cannot be reached leaves those
 //! parts out, saying so: checking the file needs no daemon.
 
-use crate::config::{Config, ContextSource, Source};
+use std::collections::HashMap;
+
+use crate::config::{Config, ContextSource, Source, TagSet};
 use crate::engine::bases::{external_bases, local_state};
 use crate::engine::build::{builders_in_use, BuildFlags};
 use crate::engine::connect::{self, ProcessEnv};
@@ -75,14 +77,18 @@ async fn engines(config: &Config) -> String {
 /// daemon could not be asked.
 pub(super) async fn base_images(config: &Config) -> Result<Vec<BaseImage>, String> {
     let mut bases: Vec<BaseImage> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for (reference, image) in references(config) {
-        match bases.iter_mut().find(|b| b.reference == reference) {
-            Some(b) => b.used_by.push(image),
-            None => bases.push(BaseImage {
-                reference,
-                used_by: vec![image],
-                state: crate::protocol::LocalBase::Absent,
-            }),
+        match seen.get(&reference) {
+            Some(&b) => bases[b].used_by.push(image),
+            None => {
+                seen.insert(reference.clone(), bases.len());
+                bases.push(BaseImage {
+                    reference,
+                    used_by: vec![image],
+                    state: crate::protocol::LocalBase::Absent,
+                });
+            }
         }
     }
     if bases.is_empty() {
@@ -100,12 +106,13 @@ pub(super) async fn base_images(config: &Config) -> Result<Vec<BaseImage>, Strin
 /// (base image, the image whose Dockerfile names it), for the images kiln
 /// builds from a local directory, leaving out the stack's own images.
 fn references(config: &Config) -> Vec<(String, String)> {
-    let stack_tags: Vec<String> = config
-        .images
-        .iter()
-        .filter(|i| !i.is_prebuilt())
-        .flat_map(|i| i.tags.iter().cloned())
-        .collect();
+    let stack_tags = TagSet::new(
+        config
+            .images
+            .iter()
+            .filter(|i| !i.is_prebuilt())
+            .flat_map(|i| &i.tags),
+    );
     let mut found = Vec::new();
     for img in &config.images {
         let Source::Build {

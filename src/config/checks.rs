@@ -159,13 +159,13 @@ fn contexts_on_disk(images: &[ImageConfig], metas: &[Meta], out: &mut Problems) 
 
 /// Declared dependencies must name other images.
 fn declared_dependencies(images: &[ImageConfig], metas: &[Meta], out: &mut Problems) {
-    let names: Vec<&str> = images.iter().map(|i| i.name.as_str()).collect();
+    let names: HashSet<&str> = images.iter().map(|i| i.name.as_str()).collect();
     for (img, meta) in images.iter().zip(metas) {
         for (dep, at) in img.depends_on.iter().zip(&meta.depends_at) {
             if *dep == img.name {
                 out.error(at, format!("image '{dep}' depends on itself"));
-            } else if !names.contains(&dep.as_str()) {
-                let hint = did_you_mean(dep, names.iter().copied());
+            } else if !names.contains(dep.as_str()) {
+                let hint = did_you_mean(dep, images.iter().map(|i| i.name.as_str()));
                 out.error(at, format!("depends_on: unknown image '{dep}'{hint}"));
             }
         }
@@ -176,12 +176,16 @@ fn declared_dependencies(images: &[ImageConfig], metas: &[Meta], out: &mut Probl
 /// (FROM, COPY --from, RUN --mount=from): it only orders the builds, which
 /// is worth a warning — usually a stale `depends_on` or a tag typo.
 fn unused_dependencies(images: &[ImageConfig], metas: &[Meta], out: &mut Problems) {
+    let mut by_name: HashMap<&str, &ImageConfig> = HashMap::with_capacity(images.len());
+    for img in images {
+        by_name.entry(img.name.as_str()).or_insert(img);
+    }
     for (img, meta) in images.iter().zip(metas) {
         for (dep, at) in img.depends_on.iter().zip(&meta.depends_at) {
             if !img.unused_depends_on.contains(dep) {
                 continue;
             }
-            let Some(other) = images.iter().find(|o| &o.name == dep) else {
+            let Some(other) = by_name.get(dep.as_str()) else {
                 continue;
             };
             let mut names = other.tags.clone();

@@ -317,10 +317,30 @@ fn context_pattern(source: &str) -> Option<String> {
 /// implied on a side that has no tag. Docker Hub's implicit prefixes
 /// (`docker.io/library/`) are ignored on both sides. Digests never match.
 pub fn ref_matches_tag(r: &str, tag: &str) -> bool {
-    if r.contains('@') || tag.contains('@') {
-        return false;
+    tag_key(r).is_some_and(|k| Some(k) == tag_key(tag))
+}
+
+/// Tags, to ask in one lookup whether a reference names any of them (as
+/// [`ref_matches_tag`] decides).
+#[derive(Debug, Clone, Default)]
+pub struct TagSet(HashSet<String>);
+
+impl TagSet {
+    pub fn new<'t>(tags: impl IntoIterator<Item = &'t String>) -> TagSet {
+        TagSet(tags.into_iter().filter_map(|t| tag_key(t)).collect())
     }
-    normalize(r) == normalize(tag)
+
+    /// Whether `reference` names one of the tags.
+    pub fn names(&self, reference: &str) -> bool {
+        tag_key(reference).is_some_and(|k| self.0.contains(&k))
+    }
+}
+
+/// What [`ref_matches_tag`] compares, to index tags by: two names match
+/// when both have a key and the keys are equal. None for a digest, which
+/// never matches.
+pub(crate) fn tag_key(r: &str) -> Option<String> {
+    (!r.contains('@')).then(|| normalize(r))
 }
 
 pub(super) fn normalize(r: &str) -> String {

@@ -94,7 +94,7 @@ mod yaml;
 
 pub use compose::{ComposeOptions, FILE_NAMES as COMPOSE_FILE_NAMES};
 pub use discover::{discover, DiscoverError, FileEnv, FILE_NAMES};
-pub use dockerfile::{context_reads, dockerfile_refs, ref_matches_tag, ContextReads};
+pub use dockerfile::{context_reads, dockerfile_refs, ref_matches_tag, ContextReads, TagSet};
 pub use dockerfile_steps::{buildkit_steps, PlannedStep};
 pub use engines::{host_problem, EngineConfig};
 pub use interpolate::{interpolate, Interpolated};

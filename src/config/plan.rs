@@ -6,9 +6,9 @@
 //! unknown names still gets a plan (cyclic images go last) rather than a
 //! panic; [`super::load`] reports such problems before a plan is made.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
-use super::dockerfile::{dockerfile_refs, ref_matches_tag};
+use super::dockerfile::{dockerfile_refs, tag_key};
 use super::suggest::did_you_mean;
 use super::{Config, ContextSource, ImageConfig, Source};
 
@@ -38,7 +38,11 @@ pub struct Plan {
 
 /// Dependency edges per image; unknown names and self-edges are skipped.
 pub(crate) fn edges(images: &[ImageConfig]) -> Vec<Vec<Dep>> {
-    let index_of = |n: &str| images.iter().position(|i| i.name == n);
+    let mut names: HashMap<&str, usize> = HashMap::with_capacity(images.len());
+    for (i, img) in images.iter().enumerate() {
+        names.entry(img.name.as_str()).or_insert(i);
+    }
+    let index_of = |n: &str| names.get(n).copied();
     images
         .iter()
         .enumerate()
@@ -250,7 +254,9 @@ fn components(deps: &[Vec<Dep>]) -> Vec<usize> {
 /// Recomputes every image's `inferred_depends_on` (and
 /// `unused_depends_on`) from its Dockerfile. Only directory contexts whose
 /// Dockerfile can be read contribute; git contexts and missing files are
-/// skipped silently (missing ones are reported by validation).
+/// skipped silently (missing ones are reported by validation). The tags
+/// are indexed once (by [`tag_key`]), so a reference costs a lookup, not a
+/// pass over every other image's tags.
 pub(crate) fn infer_deps(images: &mut [ImageConfig]) {
     let refs: Vec<Option<Vec<String>>> = images
         .iter()
@@ -264,61 +270,78 @@ pub(crate) fn infer_deps(images: &mut [ImageConfig]) {
             _ => None,
         })
         .collect();
-    let built_tags: Vec<&String> = images
+    let by_tag = tag_index(images);
+    let names: HashSet<&str> = images.iter().map(|i| i.name.as_str()).collect();
+    let mut found = Vec::with_capacity(images.len());
+    for (me, refs) in refs.iter().enumerate() {
+        // Every other image the Dockerfile names, declared or not, in
+        // file order.
+        let used: Option<BTreeSet<usize>> = refs.as_ref().map(|refs| {
+            refs.iter()
+                .filter_map(|r| by_tag.get(&tag_key(r)?))
+                .flatten()
+                .copied()
+                .filter(|&other| other != me)
+                .collect()
+        });
+        found.push(used.map(|used| {
+            let img = &images[me];
+            let used: Vec<&String> = used.iter().map(|&o| &images[o].name).collect();
+            let used_names: HashSet<&str> = used.iter().map(|n| n.as_str()).collect();
+            let inferred: Vec<String> = used
+                .iter()
+                .filter(|n| !img.depends_on.contains(n))
+                .map(|n| (*n).clone())
+                .collect();
+            let unused: Vec<String> = img
+                .depends_on
+                .iter()
+                .filter(|d| {
+                    *d != &img.name
+                        && names.contains(d.as_str())
+                        && !used_names.contains(d.as_str())
+                })
+                .cloned()
+                .collect();
+            (inferred, unused)
+        }));
+    }
+    for (img, found) in images.iter_mut().zip(found) {
+        (img.inferred_depends_on, img.unused_depends_on) = found.unwrap_or_default();
+    }
+}
+
+/// The images a Dockerfile reference may name, by [`tag_key`]: each
+/// image's tags, and a prebuilt image's reference, unless that names an
+/// image the stack builds (what a Dockerfile uses then is the build).
+fn tag_index(images: &[ImageConfig]) -> HashMap<String, Vec<usize>> {
+    let built: HashSet<String> = images
         .iter()
         .filter(|i| !i.is_prebuilt())
         .flat_map(|i| &i.tags)
+        .filter_map(|t| tag_key(t))
         .collect();
-    let targets: Vec<(String, Vec<String>)> = images
-        .iter()
-        .map(|img| {
-            let mut names = img.tags.clone();
-            if let Source::Prebuilt { image } = &img.source {
-                names.push(image.clone());
-                // A prebuilt entry for an image the stack builds is not what
-                // a Dockerfile uses: the build is.
-                if names
-                    .iter()
-                    .any(|n| built_tags.iter().any(|t| ref_matches_tag(n, t)))
-                {
-                    names.clear();
-                }
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, img) in images.iter().enumerate() {
+        let mut keys: Vec<String> = img.tags.iter().filter_map(|t| tag_key(t)).collect();
+        if let Source::Prebuilt { image } = &img.source {
+            keys.extend(tag_key(image));
+            let names: Vec<&String> = img.tags.iter().chain([image]).collect();
+            if names
+                .iter()
+                .any(|n| tag_key(n).is_some_and(|k| built.contains(&k)))
+            {
+                keys.clear();
             }
-            (img.name.clone(), names)
-        })
-        .collect();
-    for (me, img) in images.iter_mut().enumerate() {
-        let Some(refs) = &refs[me] else {
-            img.inferred_depends_on = Vec::new();
-            img.unused_depends_on = Vec::new();
-            continue;
-        };
-        // Every other image the Dockerfile names, declared or not.
-        let used: Vec<&String> = targets
-            .iter()
-            .enumerate()
-            .filter(|(other, (_, tags))| {
-                *other != me
-                    && refs
-                        .iter()
-                        .any(|r| tags.iter().any(|t| ref_matches_tag(r, t)))
-            })
-            .map(|(_, (name, _))| name)
-            .collect();
-        img.inferred_depends_on = used
-            .iter()
-            .filter(|n| !img.depends_on.contains(n))
-            .map(|n| (*n).clone())
-            .collect();
-        img.unused_depends_on = img
-            .depends_on
-            .iter()
-            .filter(|d| {
-                *d != &img.name && targets.iter().any(|(n, _)| n == *d) && !used.contains(d)
-            })
-            .cloned()
-            .collect();
+        }
+        for key in keys {
+            let images = index.entry(key).or_default();
+            if images.last() != Some(&i) {
+                images.push(i);
+            }
+        }
     }
+    index
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 use bollard::Docker;
 
-use crate::config::{dockerfile_refs, ref_matches_tag, split_tag};
+use crate::config::{dockerfile_refs, split_tag, TagSet};
 use crate::engine::credentials;
 use crate::protocol::LocalBase;
 use crate::sanitize::sanitize;
@@ -22,11 +22,11 @@ pub fn external_bases(
     dockerfile: &str,
     args: &std::collections::BTreeMap<String, String>,
     target: Option<&str>,
-    stack_tags: &[String],
+    stack_tags: &TagSet,
 ) -> Vec<String> {
     dockerfile_refs(dockerfile, args, target)
         .into_iter()
-        .filter(|r| !stack_tags.iter().any(|t| ref_matches_tag(r, t)))
+        .filter(|r| !stack_tags.names(r))
         .collect()
 }
 
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn external_bases_leave_out_the_stacks_own_images() {
         let df = "FROM localhost:5001/debian:12 AS b\nFROM app-base\nCOPY --from=b /x /x\nFROM scratch\n";
-        let stack = vec!["app-base:latest".to_string()];
+        let stack = TagSet::new(&["app-base:latest".to_string()]);
         assert_eq!(
             external_bases(df, &Default::default(), None, &stack),
             vec!["localhost:5001/debian:12"]

@@ -2,7 +2,7 @@
 //! kiln's `x-kiln:` fields, profiles, `depends_on`, and every enabled
 //! service through `service.rs`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use super::engines;
@@ -10,11 +10,12 @@ use super::read;
 use super::service::{self, RunSettings, ServiceInput};
 use super::tree::{Kind, Node};
 use crate::config::checks::{self, Loc, Problems};
+use crate::config::dockerfile::tag_key;
 use crate::config::fields::{self, Entry};
 use crate::config::interpolate::Env;
 use crate::config::suggest::did_you_mean;
 use crate::config::values::FieldValue;
-use crate::config::{ref_matches_tag, Config, ImageConfig, Source, DEFAULT_JOBS};
+use crate::config::{Config, ImageConfig, Source, DEFAULT_JOBS};
 
 /// Top-level keys of the compose specification (`x-*` are extensions).
 pub(crate) const TOP_KEYS: &[&str] = &[
@@ -184,6 +185,10 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
         out.error(at, no_service_enabled(&converted.known_profiles));
         return converted;
     }
+    let mut by_name: HashMap<&str, &Declared<'_>> = HashMap::with_capacity(services.len());
+    for svc in &services {
+        by_name.entry(svc.name).or_insert(svc);
+    }
     let mut images = Vec::new();
     let mut metas = Vec::new();
     for svc in &enabled {
@@ -200,7 +205,7 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
                 .cloned()
                 .chain(run_settings(svc.node.get("x-kiln"), Level::Service, out).0)
                 .collect(),
-            depends_on: build_dependencies(svc, &services, project.profiles, out),
+            depends_on: build_dependencies(svc, (&services, &by_name), project.profiles, out),
         };
         if let Some((img, meta)) = service::image(input, out) {
             images.push(img);
@@ -373,13 +378,13 @@ fn no_service_enabled(known: &BTreeSet<String>) -> String {
 /// that are required, are errors.
 fn build_dependencies(
     svc: &Declared<'_>,
-    all: &[Declared<'_>],
+    (all, by_name): (&[Declared<'_>], &HashMap<&str, &Declared<'_>>),
     enabled_profiles: &[String],
     out: &mut Problems,
 ) -> Vec<(String, Loc)> {
     let mut kept = Vec::new();
     for dep in &svc.depends_on {
-        let Some(target) = all.iter().find(|s| s.name == dep.name) else {
+        let Some(target) = by_name.get(dep.name.as_str()) else {
             if dep.required {
                 let hint = did_you_mean(&dep.name, all.iter().map(|s| s.name));
                 out.error(
@@ -436,19 +441,18 @@ fn forget_failed_services(images: &mut [ImageConfig], metas: &mut [checks::Meta]
 /// app` beside `image: app` + `build:`, compose's way to share one build)
 /// waits for that build and is never pulled.
 fn use_stack_built_images(images: &mut [ImageConfig], metas: &mut [checks::Meta]) {
-    let built: Vec<(String, Vec<String>)> = images
-        .iter()
-        .filter(|i| !i.is_prebuilt())
-        .map(|i| (i.name.clone(), i.tags.clone()))
-        .collect();
+    // Each built tag (by `tag_key`) and the first service that builds it.
+    let mut built: HashMap<String, String> = HashMap::new();
+    for img in images.iter().filter(|i| !i.is_prebuilt()) {
+        for key in img.tags.iter().filter_map(|t| tag_key(t)) {
+            built.entry(key).or_insert_with(|| img.name.clone());
+        }
+    }
     for (img, meta) in images.iter_mut().zip(metas.iter_mut()) {
         let Source::Prebuilt { image } = &img.source else {
             continue;
         };
-        let Some((builder, _)) = built
-            .iter()
-            .find(|(_, tags)| tags.iter().any(|t| ref_matches_tag(image, t)))
-        else {
+        let Some(builder) = tag_key(image).and_then(|k| built.get(&k)) else {
             continue;
         };
         if !img.depends_on.contains(builder) {
