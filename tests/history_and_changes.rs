@@ -246,3 +246,55 @@ fn grep_dir(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
         })
         .collect()
 }
+
+/// kiln's data and cache directories (history, logs, hash cache) inside a
+/// context that copies everything: never sent, hashed or counted, under
+/// either builder, and said once.
+#[test]
+fn kilns_own_directories_inside_a_context_are_left_out() {
+    require_docker!();
+    for builder in ["buildkit", "legacy"] {
+        let s = Stack::new();
+        s.busybox_context("app", "COPY . /x/\n");
+        s.write("app/src/a", "a\n");
+        s.config("images:\n  - {name: app, tags: [\"{prefix}/app:latest\"]}\n");
+        let home = s.path("app/home");
+        let run = || {
+            let mut cmd = s.kiln_cmd(&["build", "--json", "--builder", builder]);
+            cmd.env("XDG_DATA_HOME", home.join(".local/share"))
+                .env("XDG_CACHE_HOME", home.join(".cache"));
+            let out = cmd.output().unwrap();
+            assert!(out.status.success(), "{builder}: {}", stderr(&out));
+            events(&out)
+        };
+        let first = run();
+        assert_eq!(of_type(&first, "built", Some("app")).len(), 1, "{first:#?}");
+        let warned: Vec<&str> = of_type(&first, "notice", Some("app"))
+            .iter()
+            .filter_map(|n| n["message"].as_str())
+            .filter(|m| {
+                m.contains("kiln's own data or cache directory is inside the build context")
+            })
+            .collect();
+        assert_eq!(warned.len(), 1, "{builder}: {first:#?}");
+        assert!(home.join(".local/share/kiln/history.sqlite").exists());
+        let second = run();
+        let skipped = of_type(&second, "skipped", Some("app"));
+        assert_eq!(
+            skipped.len(),
+            1,
+            "{builder}: kiln's own writes changed nothing: {second:#?}"
+        );
+        assert_eq!(skipped[0]["reason"], "unchanged");
+
+        let listing = docker(&["run", "--rm", &s.tag("app"), "find", "/x"]);
+        let files = stdout(&listing);
+        assert!(files.contains("/x/src/a"), "{builder}: {files}");
+        assert!(files.contains("/x/home"), "{builder}: {files}");
+        assert!(
+            !files.contains("kiln"),
+            "{builder}: kiln's files in the image: {files}"
+        );
+        assert!(!files.contains("history"), "{builder}: {files}");
+    }
+}

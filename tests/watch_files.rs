@@ -540,6 +540,39 @@ fn a_renamed_context_fails_its_image_only() {
     assert_eq!(count(&after, "failed", "web"), 0);
 }
 
+/// kiln's data and cache directories inside a watched context: its own
+/// writes (the history's WAL, logs, the hash cache) are no change.
+#[test]
+fn kilns_own_writes_inside_a_context_are_no_change() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("app", "COPY . /x/\n");
+    s.write("app/src/a", "a\n");
+    s.config("images:\n  - {name: app, tags: [\"{prefix}/app:latest\"]}\n");
+    let home = s.path("app/home");
+    let mut cmd = s.kiln_cmd(&["watch", "--json"]);
+    cmd.env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_CACHE_HOME", home.join(".cache"));
+    let w = Watching::spawn(cmd);
+    let first = w.until_done(0, &["app"]);
+    let warned = first.iter().filter(|e| {
+        e["type"] == "notice"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("kiln's own data or cache directory is inside"))
+    });
+    assert_eq!(warned.count(), 1, "{first:#?}");
+    // A real change still counts, once; what kiln writes meanwhile does not.
+    let mark = w.mark();
+    s.write("app/src/a", "a2\n");
+    w.until_done(mark, &["app"]);
+    let later = w.settled_since(mark, &s.path("kiln.yaml"));
+    let changed = of_type(&later, "changed", Some("app"));
+    assert_eq!(changed.len(), 1, "{later:#?}");
+    assert_eq!(changed[0]["files"], serde_json::json!(["src/a"]));
+    assert_eq!(count(&later, "started", "app"), 1, "{later:#?}");
+}
+
 /// `kiln watch` where inotify cannot start: in a user namespace of its
 /// own whose limit of inotify instances is 0 (`/proc/sys/user/
 /// max_inotify_instances`, per user namespace), so inotify_init fails

@@ -19,6 +19,7 @@ pub mod hash_cache;
 pub mod identify;
 pub mod inputs;
 pub mod multi;
+pub mod own_dirs;
 pub mod parse;
 pub mod prebuilt;
 pub mod push;

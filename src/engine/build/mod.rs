@@ -21,6 +21,7 @@ use crate::engine::change::Subject;
 use crate::engine::connect::Endpoint;
 use crate::engine::context::ContextSpec;
 use crate::engine::credentials;
+use crate::engine::own_dirs::{self, OwnDirs};
 use crate::engine::prebuilt;
 use crate::engine::session::{self, BuildQuery, ContextSession, FromClient};
 use crate::engine::sink::Sink;
@@ -76,6 +77,16 @@ pub async fn run(
                     .await;
                     return;
                 };
+                if let ContextSource::Dir(root) = context {
+                    let kilns = OwnDirs::of_kiln();
+                    let own = kilns.within(root);
+                    if !own.is_empty() {
+                        kilns.create();
+                    }
+                    if let Some(warning) = own_dirs::warning_once(root, &own) {
+                        sink.send(EngineEvent::Notice(warning)).await;
+                    }
+                }
                 let job = Job {
                     docker: &docker,
                     spec: &spec,

@@ -16,6 +16,7 @@ use super::{
     EntryKind, DOCKERIGNORE,
 };
 use crate::engine::dockerignore::{go_text, DockerIgnore, MatchInfo};
+use crate::engine::own_dirs::{is_own, OwnDirs};
 use std::os::unix::ffi::OsStrExt;
 
 /// Counters from a walk, mainly to prove pruning works.
@@ -63,9 +64,11 @@ pub fn walk_with_stats(spec: &ContextSpec) -> Result<(Vec<Entry>, WalkStats), Co
         forced.push(DOCKERIGNORE.to_string());
     }
 
+    let own = OwnDirs::of_kiln().within(root);
     let mut walker = Walker {
         ignore: &ignore,
         forced: &forced,
+        own: &own,
         entries: Vec::new(),
         excluded_dirs: BTreeMap::new(),
         stats: WalkStats::default(),
@@ -163,6 +166,8 @@ struct Walker<'a> {
     ignore: &'a DockerIgnore,
     /// Paths sent even when .dockerignore matches them.
     forced: &'a [String],
+    /// kiln's own directories in the context: never sent nor read.
+    own: &'a [String],
     entries: Vec<Entry>,
     /// Excluded directories that were still descended into, by `rel`.
     excluded_dirs: BTreeMap<String, Entry>,
@@ -191,6 +196,9 @@ impl Walker<'_> {
                 } else {
                     format!("{dir_rel}/{name_str}")
                 };
+                if is_own(self.own, &rel) {
+                    continue;
+                }
                 let rel_os = dir_rel_os.join(&name);
                 let meta = fs::symlink_metadata(&abs).map_err(io_err(&abs))?;
                 let (mut excluded, child_info) = self.ignore.matches_with_parent(&rel, &info);

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::dockerignore::{clean, go_text, DockerIgnore, MatchInfo, PatternError};
 use crate::engine::glob::{filepath_match, has_wildcards};
+use crate::engine::own_dirs::{is_own, OwnDirs};
 
 use super::copies::Stamp;
 use super::wire::Stat;
@@ -117,6 +118,7 @@ pub(crate) fn walk(
     };
     let includes = include_patterns(&root, opt)?;
     let mut walker = Walker {
+        own: OwnDirs::of_kiln().within(&root),
         includes,
         ignore,
         reset_owner: opt.reset_owner,
@@ -146,6 +148,8 @@ fn include_patterns(root: &Path, opt: &WalkOpt) -> Result<Option<Vec<String>>, W
 }
 
 struct Walker<'a> {
+    /// kiln's own directories in the context: never sent.
+    own: Vec<String>,
     includes: Option<Vec<String>>,
     ignore: Option<DockerIgnore>,
     reset_owner: bool,
@@ -193,6 +197,9 @@ impl Walker<'_> {
         info: &MatchInfo,
     ) -> Result<(), WalkError> {
         let rel_text = go_text(&rel).into_owned();
+        if is_own(&self.own, &rel_text) {
+            return Ok(());
+        }
         let is_dir = meta.is_dir();
         if !self.included(&rel_text, is_dir) {
             return Ok(());

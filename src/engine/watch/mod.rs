@@ -40,6 +40,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{Config, ContextSource, Source, StackSource};
 use crate::engine::dockerignore::go_text;
+use crate::engine::own_dirs;
 use crate::engine::report::Report;
 use crate::protocol::{ContextChanges, WatchEvent};
 use crate::sanitize::visible;
@@ -341,6 +342,11 @@ impl State {
         }
         if let Some(problem) = self.dirs.take_problem() {
             msgs.push(WatchEvent::Notice(problem));
+        }
+        for scope in &self.scopes {
+            if let Some(warning) = own_dirs::warning_once(&scope.root, &scope.own) {
+                msgs.push(WatchEvent::Notice(shown(&warning)));
+            }
         }
         let at = Instant::now();
         for (image, error) in lost {

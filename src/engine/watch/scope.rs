@@ -24,6 +24,7 @@ use crate::engine::context::{
     DOCKERIGNORE,
 };
 use crate::engine::dockerignore::{clean, go_text, DockerIgnore};
+use crate::engine::own_dirs::{is_own, OwnDirs};
 use std::os::unix::ffi::OsStrExt;
 
 /// How many changed paths one walk of a new directory names at most.
@@ -49,6 +50,9 @@ pub(crate) struct Scope {
     /// What the Dockerfile reads, as an ignore file that leaves out
     /// everything else (`*`, then `!SOURCE` per source); None: everything.
     reads: Option<DockerIgnore>,
+    /// kiln's own directories inside the context (relative): never a
+    /// change, never watched.
+    pub own: Vec<String>,
 }
 
 /// What a walk below a directory found.
@@ -87,13 +91,14 @@ impl Scope {
         };
         let mut scope = Scope {
             name,
-            root,
+            root: root.clone(),
             dockerfile: dockerfile.clone(),
             dockerfile_rel,
             dockerfile_outside,
             args,
             ignore: DockerIgnore::default(),
             reads: None,
+            own: OwnDirs::of_kiln().within(&root),
         };
         scope.reread();
         scope
@@ -119,6 +124,9 @@ impl Scope {
 
     /// Whether a change at `rel` (relative to the root) matters.
     pub fn matters(&self, rel: &str, is_dir: bool) -> bool {
+        if is_own(&self.own, rel) {
+            return false;
+        }
         if self.is_build_file(rel) {
             return true;
         }
@@ -152,6 +160,9 @@ impl Scope {
 
     /// Whether to watch directory `rel`: something below it can matter.
     pub fn descends(&self, rel: &str) -> bool {
+        if is_own(&self.own, rel) {
+            return false;
+        }
         let holds_dockerfile = self
             .dockerfile_rel
             .as_deref()
