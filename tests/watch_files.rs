@@ -540,6 +540,36 @@ fn a_renamed_context_fails_its_image_only() {
     assert_eq!(count(&after, "failed", "web"), 0);
 }
 
+/// A base whose Dockerfile says `ONBUILD COPY src /src`: an image built on
+/// it reads its own `src`, which its own Dockerfile never names.
+#[test]
+fn what_a_bases_onbuild_copy_reads_is_watched() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "ONBUILD COPY src /src\n");
+    s.child_context("app", "base", "LABEL app=yes\n");
+    s.write("app/src/a", "a1\n");
+    s.config(
+        r#"
+images:
+  - {name: base, tags: ["{prefix}/base:latest"]}
+  - {name: app, tags: ["{prefix}/app:latest"]}
+"#,
+    );
+    let w = Watching::start(&s, &[]);
+    w.until_done(0, &["base", "app"]);
+    let mark = w.mark();
+    s.write("app/src/a", "a2\n");
+    let later = w.settled_since(mark, &s.path("kiln.yaml"));
+    let changed = of_type(&later, "changed", Some("app"));
+    assert_eq!(changed.len(), 1, "{later:#?}");
+    assert_eq!(changed[0]["files"], serde_json::json!(["src/a"]));
+    w.until_done(mark, &["app"]);
+    let later = w.settled_since(mark, &s.path("kiln.yaml"));
+    assert_eq!(count(&later, "built", "app"), 1, "{later:#?}");
+    assert_eq!(count(&later, "started", "base"), 0);
+}
+
 /// kiln's data and cache directories inside a watched context: its own
 /// writes (the history's WAL, logs, the hash cache) are no change.
 #[test]

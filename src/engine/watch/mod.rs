@@ -263,6 +263,7 @@ impl State {
         }
         let mut scopes = Vec::new();
         let mut unwatchable = Vec::new();
+        let deps = config.plan().deps;
         for &i in &images {
             let Some(img) = config.images.get(i) else {
                 continue;
@@ -271,12 +272,19 @@ impl State {
                 Source::Build {
                     context: ContextSource::Dir(root),
                     dockerfile,
-                } => scopes.push(Scope::new(
-                    img.name.clone(),
-                    absolute(root),
-                    dockerfile,
-                    img.args.clone(),
-                )),
+                } => {
+                    let mut scope = Scope::new(
+                        img.name.clone(),
+                        absolute(root),
+                        dockerfile,
+                        img.args.clone(),
+                    );
+                    let bases = deps.get(i).map(Vec::as_slice).unwrap_or_default();
+                    if bases.iter().any(|d| copies_on_build(&config, d.on)) {
+                        scope.reads_everything();
+                    }
+                    scopes.push(scope);
+                }
                 Source::Build {
                     context: ContextSource::Git(_),
                     ..
@@ -653,6 +661,30 @@ impl State {
             }
         }
     }
+}
+
+/// Whether image `i`'s Dockerfile has an `ONBUILD COPY` or `ONBUILD ADD`:
+/// an image built on it reads what that names from its own context, which
+/// its own Dockerfile does not say.
+fn copies_on_build(config: &Config, i: usize) -> bool {
+    let Some(Source::Build {
+        context: ContextSource::Dir(root),
+        dockerfile,
+    }) = config.images.get(i).map(|img| &img.source)
+    else {
+        return false;
+    };
+    let Some(text) = dockerfile.text_in(root) else {
+        return false;
+    };
+    text.lines().any(|line| {
+        let mut words = line.split_whitespace();
+        let is = |w: Option<&str>, what: &str| w.is_some_and(|w| w.eq_ignore_ascii_case(what));
+        is(words.next(), "ONBUILD") && {
+            let next = words.next();
+            is(next, "COPY") || is(next, "ADD")
+        }
+    })
 }
 
 /// Why a context directory cannot be watched.

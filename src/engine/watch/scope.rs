@@ -53,6 +53,9 @@ pub(crate) struct Scope {
     /// kiln's own directories inside the context (relative): never a
     /// change, never watched.
     pub own: Vec<String>,
+    /// The image's base runs `ONBUILD COPY`/`ADD` in it: what it reads is
+    /// not all in its own Dockerfile, so the whole context counts.
+    everything: bool,
 }
 
 /// What a walk below a directory found.
@@ -99,6 +102,7 @@ impl Scope {
             ignore: DockerIgnore::default(),
             reads: None,
             own: OwnDirs::of_kiln().within(&root),
+            everything: false,
         };
         scope.reread();
         scope
@@ -119,7 +123,15 @@ impl Scope {
         self.reads = self
             .dockerfile
             .text_in(&self.root)
-            .and_then(|text| reads_matcher(&text, &self.args));
+            .and_then(|text| reads_matcher(&text, &self.args))
+            .filter(|_| !self.everything);
+    }
+
+    /// Count the whole context (after `.dockerignore`), whatever the
+    /// Dockerfile copies: a base's `ONBUILD COPY` reads from it too.
+    pub fn reads_everything(&mut self) {
+        self.everything = true;
+        self.reads = None;
     }
 
     /// Whether a change at `rel` (relative to the root) matters.
