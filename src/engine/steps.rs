@@ -70,6 +70,12 @@ impl OwnSteps {
                     if self.no_cache {
                         *cached = false;
                     }
+                    if is_onbuild_trigger(name) {
+                        // This build's own work, which its Dockerfile does
+                        // not name: as the daemon says it.
+                        self.cached.insert(id.clone(), *cached);
+                        continue;
+                    }
                     match self.place(id, name) {
                         Some((own, is_shared)) => {
                             *name = own;
@@ -143,6 +149,24 @@ impl OwnSteps {
             });
             self.seen[j] = Some(id);
         }
+    }
+}
+
+/// Whether a step is an `ONBUILD` trigger of the base image, run in this
+/// build: BuildKit numbers those past the stage's last step (`[3/2] COPY
+/// src /src`), a label no Dockerfile step has.
+fn is_onbuild_trigger(name: &str) -> bool {
+    let Some((label, _)) = split_label(name) else {
+        return false;
+    };
+    let inside = label.trim_start_matches('[').trim_end_matches(']');
+    let counts = inside.rsplit(' ').next().unwrap_or(inside);
+    let Some((n, total)) = counts.trim().split_once('/') else {
+        return false;
+    };
+    match (n.parse::<u32>(), total.parse::<u32>()) {
+        (Ok(n), Ok(total)) => n > total,
+        _ => false,
     }
 }
 
@@ -228,6 +252,31 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn an_onbuild_trigger_is_this_builds_own_work_not_shared() {
+        // The base says `ONBUILD COPY src /src`; this Dockerfile copies
+        // src too. The trigger runs as `[3/2]`, then the own step.
+        let mut own = OwnSteps::new(planned("FROM base\nCOPY src /src\n"), false);
+        let mut ev = vec![
+            step("f", "[1/2] FROM docker.io/library/base", false),
+            step("t", "[3/2] COPY src /src", false),
+            step("c", "[2/2] COPY src /src", false),
+        ];
+        own.rewrite(&mut ev);
+        own.unseen(&mut ev);
+        assert_eq!(
+            names(&ev),
+            vec![
+                ("[1/2] FROM docker.io/library/base".into(), false, false),
+                ("[3/2] COPY src /src".into(), false, false),
+                ("[2/2] COPY src /src".into(), false, false),
+            ]
+        );
+        assert!(is_onbuild_trigger("[stage-1 4/3] RUN x"));
+        assert!(!is_onbuild_trigger("[builder 3/9] RUN x"));
+        assert!(!is_onbuild_trigger("[internal] load build context"));
     }
 
     #[test]
