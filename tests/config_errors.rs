@@ -1114,3 +1114,35 @@ fn context_paths_are_clean() {
     assert_eq!(dir, &p.dir().join("sub/ctx2"));
     assert!(!dir.to_string_lossy().contains("/./"), "{}", dir.display());
 }
+
+/// `push_tags`: an entry's own choose among its tags (a name or a `*`
+/// pattern; one that chooses none is a typo, located); under `defaults:`
+/// a pattern may choose none of an image's tags (it pushes nothing); the
+/// default is every tag; compose takes it under `x-kiln:`.
+#[test]
+fn push_tags_choose_among_the_images_tags() {
+    let p = Project::new();
+    p.dockerfile("api", "FROM scratch\n");
+    p.dockerfile("base", "FROM scratch\n");
+    let errs = p.errors(
+        "images:\n  - name: api\n    tags: [nu/api:latest, \"127.0.0.1:5000/nu/api:1\"]\n    push_tags: [\"127.0.0.1:5000/*\", nu/api:1]\n",
+    );
+    assert_eq!(
+        errs,
+        vec!["4:37: push_tags: 'nu/api:1' is none of the image's tags (nu/api:latest, 127.0.0.1:5000/nu/api:1); name one of them, or use * as in 'localhost:5000/*'"]
+    );
+    let c = p
+        .ok("defaults:\n  push_tags: [\"127.0.0.1:5000/*\"]\nimages:\n  - name: api\n    tags: [nu/api:latest, \"127.0.0.1:5000/nu/api:1\"]\n  - name: base\n")
+        .config;
+    assert_eq!(c.images[0].push_tags, vec!["127.0.0.1:5000/*"]);
+    assert_eq!(
+        push_tags_of(&c.images[0].tags, &c.images[0].push_tags),
+        vec!["127.0.0.1:5000/nu/api:1"]
+    );
+    assert!(push_tags_of(&c.images[1].tags, &c.images[1].push_tags).is_empty());
+    let c = p.ok("images:\n  - name: api\n").config;
+    assert_eq!(
+        push_tags_of(&c.images[0].tags, &c.images[0].push_tags),
+        vec!["api:latest"]
+    );
+}

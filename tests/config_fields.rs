@@ -41,6 +41,8 @@ fn sample(field: &Field) -> String {
         ("depends_on", _) => "[other]".into(),
         ("extra_hosts", _) => "[\"db:10.0.0.1\"]".into(),
         ("engine", _) => "big".into(),
+        // One of web's tags (web:latest), as an entry's push_tags must be.
+        ("push_tags", _) => "[\"web:*\"]".into(),
         (_, Kind::Name | Kind::Text) => "linux/arm64".into(),
         (_, Kind::Flag) => "true".into(),
         (_, Kind::Duration) => "7m".into(),

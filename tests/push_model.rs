@@ -297,3 +297,170 @@ fn kiln_push_pushes_without_building_and_cli_push_enables_it() {
     );
     assert!(app.images.iter().all(|i| i.push.enabled));
 }
+
+/// Local-only tags, a registry's tags, and `push_tags` choosing the latter.
+const CHOSEN: &str = r#"
+images:
+  - name: base
+  - name: api
+    depends_on: [base]
+    tags: [nu/api:latest, "r:5000/nu/api:1", "r:5000/nu/api:latest"]
+    push_tags: ["r:5000/*"]
+"#;
+
+/// The Push command among `cmds`: its tags.
+fn pushed_tags(cmds: &[Command]) -> Option<Vec<String>> {
+    cmds.iter().find_map(|c| match c {
+        Command::Push { tags, .. } => Some(tags.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn push_tags_choose_what_p_and_push_push() {
+    use crossterm::event::KeyCode;
+    let opts = RunOptions {
+        push: true,
+        ..RunOptions::default()
+    };
+    let mut r = Run::new(CHOSEN, opts);
+    r.send(Msg::BuildRequested {
+        images: vec![1],
+        at: t(0.0),
+    });
+    built(&mut r.app, 0, 1.0);
+    let cmds = built(&mut r.app, 1, 2.0);
+    assert_eq!(
+        pushed_tags(&cmds),
+        Some(vec![
+            "r:5000/nu/api:1".into(),
+            "r:5000/nu/api:latest".into()
+        ])
+    );
+    // base has no registry tag, and push_tags is its default (every tag).
+    r.app.view.selected = 1;
+    r.engine(1, 3.0, EngineEvent::PushDone);
+    let cmds = key(&mut r.app, KeyCode::Char('p'), 4.0);
+    assert_eq!(
+        pushed_tags(&cmds),
+        Some(vec![
+            "r:5000/nu/api:1".into(),
+            "r:5000/nu/api:latest".into()
+        ])
+    );
+}
+
+/// `kiln build --push api`: api pushes, base (built for it) does not.
+#[test]
+fn build_push_of_named_images_leaves_their_dependencies_alone() {
+    let opts = RunOptions {
+        push: true,
+        push_images: Some(vec!["api".into()]),
+        ..RunOptions::default()
+    };
+    let r = Run::new(CHOSEN, opts);
+    assert!(!r.app.images[0].push.enabled, "base is not pushed");
+    assert!(r.app.images[1].push.enabled);
+    let all = RunOptions {
+        push: true,
+        ..RunOptions::default()
+    };
+    let r = Run::new(CHOSEN, all);
+    assert!(r.app.images.iter().all(|i| i.push.enabled));
+}
+
+/// push_tags (from `defaults:`) that choose none of an image's tags: it is
+/// done after its build, saying it pushed nothing; `p` says so too.
+#[test]
+fn push_tags_that_choose_nothing_push_nothing_and_say_so() {
+    use crossterm::event::KeyCode;
+    let yaml = "defaults: {push: true, push_tags: [\"r:5000/*\"]}\nimages:\n  - name: base\n";
+    let mut r = Run::new(yaml, RunOptions::default());
+    r.send(Msg::BuildRequested {
+        images: vec![0],
+        at: t(0.0),
+    });
+    let cmds = built(&mut r.app, 0, 1.0);
+    assert_eq!(pushed_tags(&cmds), None);
+    assert_eq!(r.app.images[0].status, Status::Done);
+    let notices: Vec<String> = kinds(&cmds)
+        .into_iter()
+        .filter_map(|k| match k {
+            EventKind::Notice { message } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notices,
+        ["nothing to push: push_tags (r:5000/*) chooses none of its tags (base:latest)"]
+    );
+    let cmds = key(&mut r.app, KeyCode::Char('p'), 2.0);
+    assert_eq!(pushed_tags(&cmds), None);
+    assert_eq!(
+        r.app.view.message.as_deref(),
+        Some("base: nothing to push: push_tags (r:5000/*) chooses none of its tags (base:latest)")
+    );
+}
+
+/// `p` on an unchanged image pushes what the daemon has, as `kiln push`
+/// does, and says so; on one whose last build failed (in this session or
+/// in history) it says why it does not push (not "it is idle").
+#[test]
+fn p_pushes_an_unchanged_image_and_refuses_a_failed_one() {
+    use crossterm::event::KeyCode;
+    use kiln::protocol::SkipReason;
+    let mut app = model_support::app();
+    build(&mut app, &[BASE], 0.0);
+    engine(
+        &mut app,
+        BASE,
+        1.0,
+        EngineEvent::Skipped(SkipReason::Unchanged),
+    );
+    let cmds = key(&mut app, KeyCode::Char('p'), 2.0);
+    assert_eq!(pushed_tags(&cmds), Some(vec!["base:latest".into()]));
+    assert_eq!(
+        app.view.message.as_deref(),
+        Some("pushing base as the daemon has it, without building (base:latest)")
+    );
+
+    let mut app = model_support::app();
+    update(&mut app, last_runs());
+    let cmds = key(&mut app, KeyCode::Char('p'), 1.0);
+    assert_eq!(pushed_tags(&cmds), None);
+    assert_eq!(
+        app.view.message.as_deref(),
+        Some("base's last build failed: nothing fresh to push (b builds it, then p pushes)")
+    );
+    build(&mut app, &[BASE], 2.0);
+    engine(
+        &mut app,
+        BASE,
+        3.0,
+        EngineEvent::Failed {
+            phase: Phase::Build,
+            error: "exit code: 2".into(),
+        },
+    );
+    key(&mut app, KeyCode::Char('p'), 4.0);
+    assert!(
+        app.view
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("base's last build failed"),
+        "{:?}",
+        app.view.message
+    );
+    // web was built an hour ago: pushed as the daemon has it.
+    key(&mut app, KeyCode::Char('j'), 5.0);
+    let cmds = key(&mut app, KeyCode::Char('p'), 5.0);
+    assert_eq!(pushed_tags(&cmds), Some(vec!["example/web:latest".into()]));
+    // A prebuilt image is not kiln's to push.
+    app.view.selected = TOOLS;
+    key(&mut app, KeyCode::Char('p'), 6.0);
+    assert_eq!(
+        app.view.message.as_deref(),
+        Some("tools is a prebuilt image: kiln pushes only images it builds")
+    );
+}

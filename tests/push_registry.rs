@@ -336,3 +336,105 @@ fn a_registry_dying_mid_push_fails_that_image_only() {
     assert_eq!(summary["failed"], serde_json::json!(["big"]));
     assert_eq!(summary["succeeded"], serde_json::json!(["small"]));
 }
+
+/// `push_tags` chooses the tags a push pushes (here under `defaults:`, the
+/// registry's tags and not the local-only ones, which would go to
+/// docker.io and fail); `kiln build --push api` pushes api only, not the
+/// base it builds for it; `kiln push` with no name pushes every image.
+#[test]
+fn push_tags_and_build_push_of_named_images_push_exactly_those() {
+    require_docker!();
+    let reg = Registry::start();
+    let s = Stack::new();
+    s.busybox_context("base", &format!("RUN echo {} > /id\n", s.prefix));
+    s.child_context("api", "base", "RUN echo api > /api\n");
+    let base = format!("{}/kiln/{}-base:1", reg.host, s.prefix);
+    let api = format!("{}/kiln/{}-api:1", reg.host, s.prefix);
+    let _cleanup = common::RemoveImages(vec![base.clone(), api.clone()]);
+    s.config(&format!(
+        "defaults:\n  push_tags: [\"{host}/*\"]\nimages:\n  - name: base\n    tags: [\"{{prefix}}/base:latest\", \"{base}\"]\n  - name: api\n    tags: [\"{{prefix}}/api:latest\", \"{api}\"]\n",
+        host = reg.host
+    ));
+    let dc = docker_config("{}");
+    let out = kiln(
+        &s,
+        dc.path(),
+        &["build", "--push", "api", "--json", "--builder", "legacy"],
+    );
+    assert!(out.status.success(), "{}\n{}", stderr(&out), stdout(&out));
+    let ev = events(&out);
+    assert_eq!(
+        of_type(&ev, "built", Some("base")).len(),
+        1,
+        "base is built for api"
+    );
+    assert!(
+        of_type(&ev, "pushed", Some("base")).is_empty(),
+        "base is not pushed"
+    );
+    let pushed: Vec<&str> = of_type(&ev, "pushed", Some("api"))
+        .iter()
+        .map(|e| e["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(pushed, [api.as_str()], "only the registry's tag");
+    let repo = |n: &str| format!("kiln/{}-{n}", s.prefix);
+    assert!(reg.manifest_digest(&repo("api"), "1").is_some());
+    assert!(reg.manifest_digest(&repo("base"), "1").is_none());
+
+    let out = kiln(&s, dc.path(), &["push", "--json"]);
+    assert!(out.status.success(), "{}\n{}", stderr(&out), stdout(&out));
+    let ev = events(&out);
+    for (name, tag) in [("base", &base), ("api", &api)] {
+        let pushed = of_type(&ev, "pushed", Some(name));
+        assert_eq!(pushed.len(), 1, "{name}: {ev:?}");
+        assert_eq!(pushed[0]["tag"], tag.as_str());
+    }
+    assert!(reg.manifest_digest(&repo("base"), "1").is_some());
+}
+
+/// Each tag's push stands alone: a tag whose registry is not there fails,
+/// the tags after it are pushed all the same, and the failure names the
+/// failed tag and those pushed.
+#[test]
+fn a_failing_tag_does_not_stop_the_other_tags() {
+    require_docker!();
+    let reg = Registry::start();
+    let s = Stack::new();
+    let first = small_image(&s, &reg, "app");
+    let (name, _) = first.rsplit_once(':').unwrap();
+    let last = format!("{name}:2");
+    // Nothing listens on port 1.
+    let nowhere = format!("127.0.0.1:1/kiln/{}-app:1", s.prefix);
+    let _cleanup = common::RemoveImages(vec![first.clone(), last.clone(), nowhere.clone()]);
+    s.config(&format!(
+        "images:\n  - name: app\n    tags: [\"{first}\", \"{nowhere}\", \"{last}\"]\n"
+    ));
+    let dc = docker_config("{}");
+    let out = kiln(&s, dc.path(), &["build", "--builder", "legacy"]);
+    assert!(out.status.success(), "{}\n{}", stderr(&out), stdout(&out));
+    let out = kiln(&s, dc.path(), &["push", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let ev = events(&out);
+    let pushed: Vec<&str> = of_type(&ev, "pushed", Some("app"))
+        .iter()
+        .map(|e| e["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(pushed, [first.as_str(), last.as_str()], "{ev:?}");
+    let failed = of_type(&ev, "failed", Some("app"));
+    assert_eq!(failed.len(), 1, "{ev:?}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "1 of 3 tags not pushed (pushed {first}, {last}): "
+        )),
+        "{error}"
+    );
+    assert!(error.contains(&nowhere), "{error}");
+    let repo = format!("kiln/{}-app", s.prefix);
+    assert!(reg.manifest_digest(&repo, "latest").is_some());
+    assert!(reg.manifest_digest(&repo, "2").is_some());
+    // Plain output says the same in its lines.
+    let out = kiln(&s, dc.path(), &["push"]);
+    let text = stdout(&out);
+    assert!(text.contains("1 of 3 tags not pushed"), "{text}");
+}

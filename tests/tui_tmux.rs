@@ -279,3 +279,47 @@ fn edited_tags_are_pushed_to_the_registry() {
     assert!(ls.contains(&format!("{repo}/app:edited (pushed)")), "{ls}");
     remove_images(&[format!("{repo}/app:edited")]);
 }
+
+/// `p` on an image built before the dashboard opened pushes what the
+/// daemon has, saying so, and only the tags `push_tags` chooses (the
+/// local-only tag would go to docker.io and fail).
+#[test]
+fn p_pushes_an_image_built_earlier_with_its_push_tags() {
+    require_docker!();
+    let registry = Registry::start();
+    let s = Stack::new();
+    s.busybox_context("app", &format!("RUN echo {} > /id\n", s.prefix));
+    let repo = format!("{}/{}", registry.host, s.prefix);
+    s.config(&format!(
+        "images:\n  - name: app\n    tags: [\"{{prefix}}/app:latest\", \"{repo}/app:1\"]\n    push_tags: [\"{}/*\"]\n",
+        registry.host
+    ));
+    let _cleanup = RemoveImages(vec![format!("{repo}/app:1")]);
+    let out = s.kiln(&["build", "--builder", "legacy"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let Some(tmux) = kiln_in_tmux(&s, &["--builder", "legacy"], &[]) else {
+        return;
+    };
+    tmux.wait_for(
+        "the dashboard with app's last build",
+        Duration::from_secs(30),
+        |sc| row(sc, "app").contains("built"),
+    );
+    tmux.keys(&["p"]);
+    let screen = tmux.wait_for("app pushed", Duration::from_secs(120), |sc| {
+        row(sc, "app").contains("pushed")
+    });
+    assert!(
+        screen.contains("as the daemon has it") || screen.contains(&format!("{repo}/app:1")),
+        "{screen}"
+    );
+    let (code, shell) = tmux.quit();
+    assert_eq!(code, "0", "{shell}");
+    let name = format!("{}/app", s.prefix);
+    assert!(
+        registry.manifest_digest(&name, "1").is_some(),
+        "not in the registry"
+    );
+    let ls = stdout(&s.kiln(&["ls"]));
+    assert!(ls.contains(&format!("{repo}/app:1 (pushed)")), "{ls}");
+}

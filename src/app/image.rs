@@ -88,6 +88,9 @@ pub struct ImageState {
     /// The tags of the image's latest build (the config's, or the
     /// dashboard's edits that build ran with): what a push pushes.
     pub tags: Vec<String>,
+    /// Which of `tags` a push pushes (config `push_tags`: tags or patterns
+    /// with `*`; `["*"]`: every tag).
+    pub push_tags: Vec<String>,
     /// The dashboard's edits the current build runs with (None: the
     /// config's values) ...
     pub run_edits: Option<ImageOverride>,
@@ -147,6 +150,7 @@ impl ImageState {
             push: PushState::new(push),
             config_tags: tags.clone(),
             tags,
+            push_tags: vec!["*".to_string()],
             run_edits: None,
             built_edits: None,
             last_run: None,
@@ -168,6 +172,12 @@ impl ImageState {
         self.config_tags = tags.clone();
         self.tags = tags;
         self
+    }
+
+    /// The tags a push of this image pushes: those of `tags` that
+    /// `push_tags` chooses.
+    pub fn tags_to_push(&self) -> Vec<String> {
+        crate::config::push_tags_of(&self.tags, &self.push_tags)
     }
 
     /// Forget the previous run's progress (the log ring is cleared too: the

@@ -53,6 +53,9 @@ use status::Status;
 pub struct RunOptions {
     pub jobs: Option<usize>,
     pub push: bool,
+    /// The images `push` is for (those named on the command line, not the
+    /// dependencies built for them); `None`: every image.
+    pub push_images: Option<Vec<String>>,
     pub stall_after: Option<Duration>,
     pub timeout: Option<Duration>,
     /// Build every image even when nothing changed (`--force`).
@@ -65,6 +68,17 @@ pub struct RunOptions {
     /// The stack's engines (several engines; empty: the one engine), in
     /// the config's order, with those out of the run marked down.
     pub engines: Vec<EngineSlot>,
+}
+
+impl RunOptions {
+    /// Whether `--push` is for image `name`.
+    pub fn pushes(&self, name: &str) -> bool {
+        self.push
+            && self
+                .push_images
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| n == name))
+    }
 }
 
 pub struct App {
@@ -126,9 +140,10 @@ impl App {
                     c.name.clone(),
                     opts.stall_after.unwrap_or(c.stall_after),
                     opts.timeout.unwrap_or(c.timeout),
-                    opts.push || c.push,
+                    opts.pushes(&c.name) || c.push,
                 )
                 .with_tags(c.tags.clone());
+                img.push_tags = c.push_tags.clone();
                 img.always_build = opts.force || opts.no_cache || c.no_cache;
                 img.pull = opts.pull || c.pull;
                 img

@@ -358,18 +358,37 @@ impl PushState {
 
 /// Image `i` enters its push (after its build, or for `kiln push`): the
 /// engine is told to push its tags.
+/// When `push_tags` chooses none of its tags, the image is done at once,
+/// saying so.
 pub(super) fn start(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
     let img = &mut app.images[i];
+    let tags = img.tags_to_push();
+    if tags.is_empty() {
+        img.status = Status::Done;
+        img.finished_at = Some(at);
+        let message = nothing_to_push(img);
+        app.emit(out, i, EventKind::Notice { message });
+        return;
+    }
     img.status = Status::Pushing;
     img.push.start(at);
     img.last_output = Some(at);
     img.log
-        .push(LineKind::Note, format!("pushing {}", img.tags.join(", ")));
+        .push(LineKind::Note, format!("pushing {}", tags.join(", ")));
     out.push(Command::Push {
         run: img.run,
         image: i,
-        tags: img.tags.clone(),
+        tags,
     });
+}
+
+/// Why an image pushes nothing: its `push_tags` choose none of its tags.
+pub(super) fn nothing_to_push(img: &super::image::ImageState) -> String {
+    format!(
+        "nothing to push: push_tags ({}) chooses none of its tags ({})",
+        img.push_tags.join(", "),
+        img.tags.join(", ")
+    )
 }
 
 /// The image's push made progress: record it, emit what the coalescing

@@ -478,6 +478,7 @@ fn restack(app: &mut App, config: &Config, reshaped: bool) {
                 kept.stall_after = new.stall_after;
                 kept.timeout = new.timeout;
                 kept.push.enabled = new.push.enabled;
+                kept.push_tags = new.push_tags;
                 kept.always_build = new.always_build;
                 app.images.push(kept);
                 overrides.push(edits);

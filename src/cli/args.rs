@@ -216,7 +216,8 @@ impl BuilderArg {
 /// Options shared by `build`, `watch` and the dashboard.
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
-    /// Push every tag of each image after it builds
+    /// Push each image after it builds (the tags its push_tags choose); with
+    /// IMAGEs named, only those, not the dependencies built for them
     #[arg(long)]
     pub push: bool,
     /// Build without the daemon's layer cache

@@ -11,10 +11,11 @@ pub(crate) async fn run(config: Config, args: BuildArgs) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let connected = match super::connect_for_run(&args.run, &config).await {
+    let mut connected = match super::connect_for_run(&args.run, &config).await {
         Ok(c) => c,
         Err(code) => return code,
     };
+    super::push_named(&mut connected.run, &args.images);
     let output = (args.output.format(), args.output.on_lost_output());
     headless::run(
         (connected.docker, connected.engines),

@@ -32,6 +32,7 @@ fn run_options(args: &RunArgs) -> (RunOptions, BuildFlags) {
         RunOptions {
             jobs: args.jobs.map(usize::from),
             push: args.push,
+            push_images: None,
             stall_after: args.stall_after,
             timeout: args.timeout,
             force: args.force,
@@ -96,6 +97,13 @@ async fn connect_for_run(args: &RunArgs, config: &Config) -> Result<Connected, i
         run: (opts, flags),
         engines: Vec::new(),
     })
+}
+
+/// `--push` is for the images named on the command line, not the
+/// dependencies built for them (as `kiln push`); for every image when none
+/// is named.
+fn push_named(run: &mut (RunOptions, BuildFlags), names: &[String]) {
+    run.0.push_images = (!names.is_empty()).then(|| names.to_vec());
 }
 
 /// The images named on the command line (with what they depend on), or

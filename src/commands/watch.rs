@@ -12,10 +12,11 @@ pub(crate) async fn run(config: Config, source: StackSource, args: WatchArgs) ->
         Ok(s) => s,
         Err(code) => return code,
     };
-    let connected = match super::connect_for_run(&args.run, &config).await {
+    let mut connected = match super::connect_for_run(&args.run, &config).await {
         Ok(c) => c,
         Err(code) => return code,
     };
+    super::push_named(&mut connected.run, &args.images);
     let job = Job::Watch {
         names: args.images,
         restart: args.restart,

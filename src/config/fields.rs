@@ -332,6 +332,17 @@ pub const FIELDS: &[Field] = &[
         ..row("push", Kind::Flag, "Push the tags after a successful build")
     },
     Field {
+        defaults: Some(13),
+        set: Some(12),
+        compose: Compose::XKiln,
+        change: Change::Not("which tags go to a registry does not change the image"),
+        ..row(
+            "push_tags",
+            Kind::List,
+            "The tags a push pushes (p, --push, kiln push): each a tag of the image or a pattern with * (default: every tag)",
+        )
+    },
+    Field {
         defaults: Some(11),
         compose: Compose::Build("secrets"),
         change: Change::Not(

@@ -99,7 +99,7 @@ pub use dockerfile_steps::{buildkit_steps, PlannedStep};
 pub use engines::{host_problem, EngineConfig};
 pub use interpolate::{interpolate, Interpolated};
 pub use plan::{Dep, Plan};
-pub use reference::{check_reference, check_tag, split_tag};
+pub use reference::{check_reference, check_tag, push_tags_of, split_tag, tag_matches};
 pub use secrets::{
     BuildSecret, SecretSource, SecretValue, SshForward, SshSource, DEFAULT_SSH_ID, MAX_SECRET_SIZE,
 };
@@ -256,6 +256,9 @@ pub struct ImageConfig {
     pub stall_after: Duration,
     pub timeout: Duration,
     pub push: bool,
+    /// Which of `tags` a push pushes: tags, or patterns with `*`
+    /// ([`push_tags_of`]); default `["*"]`, every tag.
+    pub push_tags: Vec<String>,
     pub builder: BuilderChoice,
     /// Build secrets (`RUN --mount=type=secret`), served by kiln's
     /// BuildKit session; by id, the defaults' first.
@@ -293,6 +296,7 @@ impl ImageConfig {
             stall_after: DEFAULT_STALL_AFTER,
             timeout: DEFAULT_TIMEOUT,
             push: false,
+            push_tags: vec!["*".to_string()],
             builder: BuilderChoice::Auto,
             secrets: Vec::new(),
             ssh: Vec::new(),

@@ -113,6 +113,36 @@ pub fn split_tag(reference: &str) -> (&str, &str) {
     }
 }
 
+/// The tags of `tags` that `patterns` (an image's `push_tags`) choose, in
+/// `tags`' order: a pattern is a tag, or has `*` for any run of
+/// characters (`127.0.0.1:5000/*`, `*:1.2`, `*` for every tag).
+pub fn push_tags_of(tags: &[String], patterns: &[String]) -> Vec<String> {
+    tags.iter()
+        .filter(|t| patterns.iter().any(|p| tag_matches(p, t)))
+        .cloned()
+        .collect()
+}
+
+/// Whether `tag` is what `pattern` says (`*`: any run of characters).
+pub fn tag_matches(pattern: &str, tag: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = tag.strip_prefix(first) else {
+        return false;
+    };
+    let middle: Vec<&str> = parts.collect();
+    let Some((last, middle)) = middle.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = rest.get(at + part.len()..).unwrap_or_default(),
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
 fn normalized(reference: &str) -> String {
     match reference.split_once('/') {
         None => format!("docker.io/library/{reference}"),
@@ -158,6 +188,31 @@ fn check_digest(digest: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn push_tags_choose_tags_by_name_or_pattern() {
+        let tags: Vec<String> = [
+            "nu/api:latest",
+            "127.0.0.1:5000/nu/api:1",
+            "127.0.0.1:5000/nu/api:latest",
+        ]
+        .map(String::from)
+        .into();
+        let pick =
+            |p: &[&str]| push_tags_of(&tags, &p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(pick(&["*"]), tags);
+        assert_eq!(pick(&["127.0.0.1:5000/*"]), tags[1..].to_vec());
+        assert_eq!(pick(&["*:latest"]), vec![tags[0].clone(), tags[2].clone()]);
+        assert_eq!(pick(&["127.0.0.1:5000/*:1"]), vec![tags[1].clone()]);
+        assert_eq!(pick(&["nu/api:latest"]), vec![tags[0].clone()]);
+        assert!(
+            pick(&["nu/api"]).is_empty(),
+            "a name without its tag is no tag"
+        );
+        assert!(pick(&[]).is_empty());
+        assert!(tag_matches("a*b*c", "abbc") && !tag_matches("a*b*c", "acb"));
+        assert!(!tag_matches("ab*ba", "aba"), "the parts do not overlap");
+    }
     use super::*;
 
     #[test]

@@ -105,6 +105,9 @@ async fn push_all(docker: &Docker, spec: &ImageConfig, sink: &Sink) {
         Err(e) => return fail(sink, format!("cannot read registry credentials: {e}")).await,
     };
     let version = docker.client_version().to_string();
+    // Each tag's push stands alone: one failing does not stop the others.
+    let mut failures = Vec::new();
+    let mut pushed = Vec::new();
     for tag in &spec.tags {
         let registry = credentials::registry_of(tag);
         let lookup = store.get(&registry).await;
@@ -123,6 +126,7 @@ async fn push_all(docker: &Docker, spec: &ImageConfig, sink: &Sink) {
         };
         match result {
             Ok(digest) => {
+                pushed.push(tag.as_str());
                 if !sink
                     .send(EngineEvent::Pushed {
                         tag: tag.clone(),
@@ -135,12 +139,37 @@ async fn push_all(docker: &Docker, spec: &ImageConfig, sink: &Sink) {
             }
             Err(PushError::Gone) => return,
             Err(PushError::Daemon(error)) => {
-                return fail(sink, explain(tag, &registry, &error, &lookup, &store)).await
+                failures.push(explain(tag, &registry, &error, &lookup, &store));
             }
-            Err(PushError::Other(msg)) => return fail(sink, format!("push of {tag}: {msg}")).await,
+            Err(PushError::Other(msg)) => failures.push(format!("push of {tag}: {msg}")),
         }
     }
-    sink.send(EngineEvent::PushDone).await;
+    match failures_message(spec.tags.len(), &failures, &pushed) {
+        Some(error) => fail(sink, error).await,
+        None => {
+            sink.send(EngineEvent::PushDone).await;
+        }
+    }
+}
+
+/// The push's failure, naming every tag: the one failure of a one-tag
+/// push as it is, else how many failed, each failure, and the tags pushed.
+fn failures_message(tags: usize, failures: &[String], pushed: &[&str]) -> Option<String> {
+    match failures {
+        [] => None,
+        [only] if tags == 1 => Some(only.clone()),
+        _ => {
+            let done = match pushed {
+                [] => "none pushed".to_string(),
+                _ => format!("pushed {}", pushed.join(", ")),
+            };
+            Some(format!(
+                "{} of {tags} tags not pushed ({done}): {}",
+                failures.len(),
+                failures.join("; ")
+            ))
+        }
+    }
 }
 
 enum PushError {
@@ -433,6 +462,22 @@ async fn push_typed(
 mod tests {
     use super::*;
     use crate::engine::connect::Origin;
+
+    #[test]
+    fn a_failed_tag_is_named_with_the_others() {
+        let one = vec!["push of a:1 to docker.io failed: denied".to_string()];
+        assert_eq!(failures_message(1, &one, &[]), Some(one[0].clone()));
+        assert_eq!(failures_message(2, &[], &["a:1", "b:1"]), None);
+        assert_eq!(
+            failures_message(3, &one, &["r/a:1", "r/a:2"]).as_deref(),
+            Some("1 of 3 tags not pushed (pushed r/a:1, r/a:2): push of a:1 to docker.io failed: denied")
+        );
+        let two = vec!["x".to_string(), "y".to_string()];
+        assert_eq!(
+            failures_message(2, &two, &[]).as_deref(),
+            Some("2 of 2 tags not pushed (none pushed): x; y")
+        );
+    }
 
     #[test]
     fn transports_follow_the_endpoint() {

@@ -11,6 +11,7 @@ use crate::app::schedule::{cancel, request_run, schedule, RunKind};
 use crate::app::status::Status;
 use crate::app::view::{self, Focus};
 use crate::app::{App, Command};
+use crate::protocol::{Phase, RunResult, SkipReason};
 
 /// Keys the normal table does not bind do nothing.
 pub(super) fn on_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Command>) {
@@ -167,22 +168,76 @@ pub(super) fn cancel_selected(app: &mut App, at: Instant, out: &mut Vec<Command>
     schedule(app, at, out);
 }
 
+/// `p`: push the selected image's tags (those its `push_tags` choose):
+/// its fresh build, or what the daemon has of it (unchanged, or built
+/// before this session), as `kiln push` does. Refused, saying why, while
+/// it is on its way, after a build that did not end well, and for a
+/// prebuilt image.
 pub(super) fn push_selected(app: &mut App, at: Instant, out: &mut Vec<Command>) {
     let i = app.view.selected;
     let Some(img) = app.images.get(i) else {
         return;
     };
-    if img.status == Status::Done {
-        app.view.message = Some(format!("pushing {} ({})", img.name, img.tags.join(", ")));
-        app.session.awaited = Some(i);
-        request_run(app, RunKind::Push, &[i], at, out);
-    } else {
+    if let Some(why) = push_refusal(app, i) {
+        app.view.message = Some(why);
+        return;
+    }
+    let tags = img.tags_to_push();
+    if tags.is_empty() {
         app.view.message = Some(format!(
-            "{} has no fresh build to push (it is {})",
+            "{}: {}",
             img.name,
+            crate::app::push::nothing_to_push(img)
+        ));
+        return;
+    }
+    let fresh = img.status == Status::Done && !img.push_only && img.finished_at.is_some();
+    app.view.message = Some(if fresh {
+        format!("pushing {}'s fresh build ({})", img.name, tags.join(", "))
+    } else {
+        format!(
+            "pushing {} as the daemon has it, without building ({})",
+            img.name,
+            tags.join(", ")
+        )
+    });
+    app.session.awaited = Some(i);
+    request_run(app, RunKind::Push, &[i], at, out);
+}
+
+/// Why `p` does not push image `i`, if it does not.
+fn push_refusal(app: &App, i: usize) -> Option<String> {
+    let img = &app.images[i];
+    let name = &img.name;
+    if img.status.is_pending() {
+        return Some(format!(
+            "{name} is already {} (c cancels it)",
             img.status.label()
         ));
     }
+    if matches!(app.view.defaults.get(i), Some(None)) {
+        return Some(format!(
+            "{name} is a prebuilt image: kiln pushes only images it builds"
+        ));
+    }
+    let ended = match img.status {
+        Status::Failed(Phase::Build) => Some("failed"),
+        Status::TimedOut => Some("timed out"),
+        Status::Cancelled => Some("was cancelled"),
+        Status::Skipped(SkipReason::DependencyFailed) => Some("was skipped"),
+        Status::Idle => img.last_run.as_ref().and_then(|r| match r.result {
+            RunResult::Failed => Some("failed"),
+            RunResult::TimedOut => Some("timed out"),
+            RunResult::Cancelled => Some("was cancelled"),
+            RunResult::Unfinished => Some("never finished"),
+            RunResult::Running => Some("is still running in another kiln"),
+            RunResult::Built => None,
+        }),
+        _ => None,
+    }?;
+    Some(format!(
+        "{name}'s last build {ended}: nothing fresh to push (b builds it, then p pushes)"
+    ))
 }
 
 pub(super) fn toggle_tiled(app: &mut App) {

@@ -172,7 +172,11 @@ pub(crate) fn value(node: &Node, field: &Field, out: &mut Problems) -> Option<Fi
         FieldKind::Name | FieldKind::Text => {
             return string(node, name, out).map(|s| FieldValue::Text(Some(s)))
         }
-        FieldKind::List | FieldKind::Map => return None,
+        FieldKind::List => {
+            return strings(node, name, out)
+                .map(|l| FieldValue::List(l.into_iter().map(|(s, _)| s).collect()))
+        }
+        FieldKind::Map => return None,
         // A choice that is not a string is said twice: not a string, and
         // not one of the words.
         FieldKind::Choice(_) => string(node, name, out).unwrap_or_default(),

@@ -359,6 +359,7 @@ impl Ctx<'_> {
             let at = self.loc(self.pos.value(p));
             check_pin(pin, &at, &d.engines, &mut self.out);
         }
+        self.check_push_tags(&img, &f);
         let meta = Meta {
             name_at: self.loc(name_pos),
             depends_at: depends_pos.into_iter().map(|p| self.loc(p)).collect(),
@@ -475,6 +476,29 @@ impl Ctx<'_> {
             );
         }
         Some(list)
+    }
+
+    /// The entry's own `push_tags`: each one chooses at least one of the
+    /// image's tags (a pattern under `defaults:` may choose none of an
+    /// image's: that image pushes nothing).
+    fn check_push_tags(&mut self, img: &ImageConfig, f: &Fields<'_>) {
+        let Some((_, p)) = f.get("push_tags") else {
+            return;
+        };
+        for (i, pattern) in img.push_tags.iter().enumerate() {
+            if img.tags.iter().any(|t| super::tag_matches(pattern, t)) {
+                continue;
+            }
+            let at = self.pos.value(&item(p, i));
+            self.error(
+                at,
+                format!(
+                    "push_tags: '{pattern}' is none of the image's tags ({}); \
+                     name one of them, or use * as in 'localhost:5000/*'",
+                    img.tags.join(", ")
+                ),
+            );
+        }
     }
 
     /// Declared `depends_on`, and where each entry is.
