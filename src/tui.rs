@@ -163,6 +163,17 @@ struct Dashboard {
     closed: bool,
 }
 
+/// Whether the pager (its program's name) opens a file at line N given
+/// `+N`: less, more, most, vi and its kin, nano.
+fn opens_at_a_line(pager: &str) -> bool {
+    let program = pager.split_whitespace().next().unwrap_or_default();
+    let name = program.rsplit('/').next().unwrap_or(program);
+    matches!(
+        name,
+        "less" | "more" | "most" | "vi" | "vim" | "nvim" | "view" | "nano"
+    )
+}
+
 impl Dashboard {
     fn new(terminal: Terminal<CrosstermBackend<Stdout>>) -> Dashboard {
         Dashboard {
@@ -244,7 +255,7 @@ impl FrontEnd for Dashboard {
 
     fn perform(&mut self, effect: Effect) -> Option<Msg> {
         let done = match effect {
-            Effect::Pager(path) => self.page(&path),
+            Effect::Pager(path, line) => self.page(&path, line),
             Effect::Copy(text) => copy_to_clipboard(&mut io::stdout(), &text)
                 .map_err(|e| io::Error::other(format!("cannot copy: {e}"))),
             Effect::MouseCapture(on) => {
@@ -271,7 +282,7 @@ impl Dashboard {
     /// terminal's event reader is stopped meanwhile, so every key goes to
     /// the pager; builds, timers and history go on (`input` waits for the
     /// pager and takes the terminal back).
-    fn page(&mut self, path: &Path) -> io::Result<()> {
+    fn page(&mut self, path: &Path, line: Option<usize>) -> io::Result<()> {
         self.events = None;
         // Wait for the reader's thread to let go of the terminal.
         let _ = crossterm::event::poll(Duration::ZERO);
@@ -280,9 +291,13 @@ impl Dashboard {
             .ok()
             .filter(|p| !p.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_PAGER.to_string());
+        let at = line
+            .filter(|_| opens_at_a_line(&pager))
+            .map(|n| format!(" +{n}"))
+            .unwrap_or_default();
         let spawned = tokio::process::Command::new("sh")
             .arg("-c")
-            .arg(format!("{pager} \"$1\""))
+            .arg(format!("{pager}{at} \"$1\""))
             .arg("kiln-pager")
             .arg(path)
             .kill_on_drop(true)
@@ -379,6 +394,16 @@ fn timers_visible(app: &App) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pagers_that_take_a_line_get_one() {
+        for p in ["less -R", "/usr/bin/less", "more", "vim -R", "nano -v"] {
+            assert!(opens_at_a_line(p), "{p}");
+        }
+        for p in ["cat", "/tmp/pager.sh", "bat --paging=always", ""] {
+            assert!(!opens_at_a_line(p), "{p}");
+        }
+    }
 
     #[test]
     fn the_clipboard_gets_kilns_own_sequence_around_clean_text() {

@@ -149,6 +149,12 @@ fn logs_are_saved_privately_and_listed() {
         "{}",
         stderr(&missing)
     );
+    // It has been built: no advice to build it, the runs there are.
+    assert!(
+        !stderr(&missing).contains("kiln build") && stderr(&missing).contains("--run 1"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]

@@ -323,3 +323,65 @@ fn p_pushes_an_image_built_earlier_with_its_push_tags() {
     let ls = stdout(&s.kiln(&["ls"]));
     assert!(ls.contains(&format!("{repo}/app:1 (pushed)")), "{ls}");
 }
+
+/// The id the daemon has for `tag`.
+fn image_id(tag: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", tag])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `N` rebuilds the selected image without the daemon's cache: a step
+/// that stamps the time runs again, so the image is a new one (with the
+/// cache, `F`, it would be the same image).
+#[test]
+fn capital_n_rebuilds_without_the_cache() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("stamp", "RUN date +%s%N > /stamp\n");
+    s.config("images:\n  - name: stamp\n    tags: [\"{prefix}/stamp:latest\"]\n");
+    let out = s.kiln(&["build", "--builder", "legacy"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tag = s.tag("stamp");
+    let first = image_id(&tag);
+    assert!(first.starts_with("sha256:"), "{first}");
+    let Some(tmux) = kiln_in_tmux(&s, &["--builder", "legacy"], &[]) else {
+        return;
+    };
+    tmux.wait_for("the dashboard", Duration::from_secs(30), |sc| {
+        row(sc, "stamp").contains("built")
+    });
+    tmux.keys(&["F"]);
+    tmux.wait_for("the forced rebuild", Duration::from_secs(120), |sc| {
+        row(sc, "stamp").contains("✓") && !row(sc, "stamp").contains("ago")
+    });
+    assert_eq!(
+        image_id(&tag),
+        first,
+        "F builds on the cache: the same image"
+    );
+    tmux.keys(&["N"]);
+    let screen = tmux.wait_for(
+        "rebuilding without the cache",
+        Duration::from_secs(30),
+        |sc| sc.contains("without the cache"),
+    );
+    assert!(
+        screen.contains("rebuilding stamp without the cache"),
+        "{screen}"
+    );
+    tmux.wait_for(
+        "the rebuild without the cache",
+        Duration::from_secs(120),
+        |sc| row(sc, "stamp").contains("✓") && image_id(&tag) != first,
+    );
+    let (code, shell) = tmux.quit();
+    assert_eq!(code, "0", "{shell}");
+    let log = stdout(&s.kiln(&["logs", "stamp"]));
+    assert!(
+        !log.contains("(cached)"),
+        "a step came from the cache: {log}"
+    );
+}

@@ -183,18 +183,27 @@ fn search_finds_matches_and_n_n_move_between_them() {
         vec![3, 13, 23],
         "smart case: lower-case query ignores case"
     );
-    // Starts at the match nearest the bottom, and reveals it.
+    // Starts at the match nearest the bottom, and reveals it with what
+    // follows it below (a third of the pane), not on the pane's last row.
     assert_eq!(s.current, Some(2));
-    assert_eq!(app.images[BASE].log.bottom_index(), 23);
+    let below = kiln::app::view::pane_text_size(&app).0 / 3;
+    assert!(below >= 3, "a pane of {below} lines");
+    let shown = |m: usize| (m + below).min(29);
+    assert_eq!(app.images[BASE].log.bottom_index(), shown(23));
     key(&mut app, KeyCode::Char('N'), 3.0);
-    assert_eq!(app.images[BASE].log.bottom_index(), 13);
+    assert_eq!(app.images[BASE].log.bottom_index(), shown(13));
+    assert!(shown(13) > 13, "context below the match");
     key(&mut app, KeyCode::Char('N'), 3.0);
-    assert_eq!(app.images[BASE].log.bottom_index(), 3);
+    assert_eq!(app.images[BASE].log.bottom_index(), shown(3));
     key(&mut app, KeyCode::Char('n'), 3.0);
-    assert_eq!(app.images[BASE].log.bottom_index(), 13);
+    assert_eq!(app.images[BASE].log.bottom_index(), shown(13));
     key(&mut app, KeyCode::Char('n'), 3.0);
     key(&mut app, KeyCode::Char('n'), 3.0);
-    assert_eq!(app.images[BASE].log.bottom_index(), 3, "wraps around");
+    assert_eq!(
+        app.images[BASE].log.bottom_index(),
+        shown(3),
+        "wraps around"
+    );
     key(&mut app, KeyCode::Esc, 4.0);
     assert!(app.view.search.is_none());
 }
@@ -738,4 +747,153 @@ fn arrows_move_among_the_filtered_images_while_typing() {
     key(&mut app, KeyCode::Down, 0.0);
     assert_eq!(app.view.selected, WEB, "api is not shown");
     assert!(matches!(app.view.mode, Mode::Filter));
+}
+
+/// The check the StartBuild of image `image` among `cmds` carries.
+fn check_of(cmds: &[Command], image: usize) -> Option<ChangeCheck> {
+    cmds.iter().find_map(|c| match c {
+        Command::StartBuild {
+            image: i, check, ..
+        } if *i == image => Some(check.clone()),
+        _ => None,
+    })
+}
+
+/// `N` (list focused) rebuilds the selected image without the daemon's
+/// cache, this build only, saying so; its dependencies only if changed.
+/// With the pane focused `N` is still the previous search match.
+#[test]
+fn capital_n_rebuilds_without_the_cache() {
+    let mut app = app();
+    history_on(&mut app);
+    key(&mut app, KeyCode::Char('j'), 0.0); // web, on base
+    let cmds = key(&mut app, KeyCode::Char('N'), 0.0);
+    assert_eq!(
+        app.view.message.as_deref(),
+        Some("rebuilding web without the cache (after checking base)")
+    );
+    assert_eq!(
+        check_of(&cmds, BASE),
+        Some(ChangeCheck::Against {
+            last: None,
+            registry: false
+        }),
+        "base: only if it changed"
+    );
+    let cmds = built(&mut app, BASE, 1.0);
+    assert_eq!(
+        check_of(&cmds, WEB),
+        Some(ChangeCheck::NoCache { registry: false })
+    );
+    built(&mut app, WEB, 2.0);
+    // The next `b` checks for changes again, with the cache.
+    key(&mut app, KeyCode::Char('b'), 3.0);
+    let cmds = built(&mut app, BASE, 4.0);
+    assert!(matches!(
+        check_of(&cmds, WEB),
+        Some(ChangeCheck::Against { .. })
+    ));
+}
+
+/// `g`/`G`/Home/End with the list focused select the first/last image
+/// shown (with the pane focused they go to the log's ends).
+#[test]
+fn g_and_capital_g_select_the_first_and_last_image() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('G'), 0.0);
+    assert_eq!(app.view.selected, TOOLS);
+    key(&mut app, KeyCode::Char('g'), 0.0);
+    assert_eq!(app.view.selected, BASE);
+    key(&mut app, KeyCode::End, 0.0);
+    assert_eq!(app.view.selected, TOOLS);
+    key(&mut app, KeyCode::Home, 0.0);
+    assert_eq!(app.view.selected, BASE);
+    // Among the images a filter shows.
+    key(&mut app, KeyCode::Char('/'), 0.0);
+    keys(&mut app, "e", 0.0); // base, web
+    key(&mut app, KeyCode::Enter, 0.0);
+    key(&mut app, KeyCode::Char('G'), 0.0);
+    assert_eq!(app.view.selected, WEB);
+}
+
+/// `E` shows the log's first error line with what follows it; a log with
+/// none says so.
+#[test]
+fn capital_e_jumps_to_the_first_error() {
+    let mut app = app();
+    build(&mut app, &[BASE], 0.0);
+    for i in 0..40 {
+        let line = match i {
+            12 => "src/main.rs:3:5: error[E0308]: mismatched types".to_string(),
+            30 => "error: could not compile `x`".to_string(),
+            _ => format!("   Compiling part{i}"),
+        };
+        log(&mut app, BASE, &line, 1.0);
+    }
+    key(&mut app, KeyCode::Char('E'), 2.0);
+    let below = kiln::app::view::pane_text_size(&app).0 / 3;
+    assert!(below > 0);
+    let ring = &app.images[BASE].log;
+    assert_eq!(
+        ring.bottom_index(),
+        12 + below,
+        "the error, then what follows"
+    );
+    assert!(!ring.follow);
+    assert_eq!(
+        app.view.message.as_deref(),
+        Some("base's first error: line 13 of 40 (g G ends, f follows)")
+    );
+    let mut app = model_support::app();
+    build(&mut app, &[BASE], 0.0);
+    log(&mut app, BASE, "all good: 0 failed", 0.5);
+    key(&mut app, KeyCode::Char('E'), 1.0);
+    assert_eq!(
+        app.view.message.as_deref(),
+        Some("no error line in base's log")
+    );
+}
+
+/// A key bound to nothing says so (`x`, `7`), also at the quit question.
+#[test]
+fn a_key_that_does_nothing_says_so() {
+    let mut app = app();
+    for (c, name) in [('x', "x"), ('7', "7")] {
+        let cmds = key(&mut app, KeyCode::Char(c), 0.0);
+        assert!(cmds.is_empty());
+        assert_eq!(
+            app.view.message.as_deref(),
+            Some(format!("{name} does nothing (? lists the keys)").as_str())
+        );
+    }
+    key(&mut app, KeyCode::F(5), 0.0);
+    assert_eq!(
+        app.view.message.as_deref(),
+        Some("F5 does nothing (? lists the keys)")
+    );
+    build(&mut app, &[BASE], 1.0);
+    key(&mut app, KeyCode::Char('q'), 1.0);
+    assert!(matches!(app.view.mode, Mode::ConfirmQuit));
+    key(&mut app, KeyCode::Char('x'), 1.0);
+    assert!(matches!(app.view.mode, Mode::ConfirmQuit));
+    assert_eq!(
+        app.view.message.as_deref(),
+        Some("x does nothing here: y cancels the builds and quits, n keeps building")
+    );
+}
+
+/// `!` under a filter that hides the failed image does not say that no
+/// image failed.
+#[test]
+fn problems_under_a_filter_say_what_the_filter_hides() {
+    let mut app = app();
+    update(&mut app, last_runs()); // base failed
+    key(&mut app, KeyCode::Char('/'), 0.0);
+    keys(&mut app, "we", 0.0);
+    key(&mut app, KeyCode::Enter, 0.0);
+    key(&mut app, KeyCode::Char('!'), 0.0);
+    assert_eq!(
+        app.view.message.as_deref(),
+        Some("no image matching “we” failed, stalled or timed out; 1 other did (Esc shows all)")
+    );
 }

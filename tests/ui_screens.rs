@@ -593,3 +593,50 @@ fn screen_push_summary() {
     tick(&mut app, 7.0);
     insta::assert_snapshot!(render(&mut app, 100, 10));
 }
+
+/// Build output that reads as an error (`error[E…]`, `ERROR`, `fatal`,
+/// `failed`) is red and bold in the pane; other output is not.
+#[test]
+fn error_lines_are_highlighted_in_the_pane() {
+    use ratatui::style::Modifier;
+    let mut app = building();
+    for line in [
+        "error[E0308]: mismatched types",
+        "   Compiling plain v1",
+        "fatal: not a git repository",
+        "test result: ok. 3 passed; 0 failed",
+    ] {
+        log(&mut app, BASE, line, 12.5);
+    }
+    let buf = render_buffer(&mut app, 100, 16);
+    let row_of = |text: &str| {
+        (0..16)
+            .find(|&y| {
+                (0..100)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .contains(text)
+            })
+            .unwrap_or_else(|| panic!("{text} not on screen"))
+    };
+    let cell_at = |text: &str| {
+        let y = row_of(text);
+        let x = (0..100)
+            .find(|&x| {
+                (x..100)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .starts_with(text)
+            })
+            .unwrap();
+        buf[(x, y)].clone()
+    };
+    for error in ["error[E0308]", "fatal: not"] {
+        let cell = cell_at(error);
+        assert_eq!(cell.fg, Color::Red, "{error}");
+        assert!(cell.modifier.contains(Modifier::BOLD), "{error}");
+    }
+    for plain in ["Compiling plain", "test result"] {
+        assert_ne!(cell_at(plain).fg, Color::Red, "{plain}");
+    }
+}

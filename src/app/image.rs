@@ -107,6 +107,8 @@ pub struct ImageState {
     pub built_on: Vec<(String, String)>,
     /// The next build skips change detection (`F`).
     pub force_next: bool,
+    /// The next build also runs without the daemon's layer cache (`N`).
+    pub no_cache_next: bool,
     /// How long its latest build took (kept while it pushes, and after).
     pub build_time: Option<Duration>,
     /// The last run whose outcome the session counted (`app::session`).
@@ -158,6 +160,7 @@ impl ImageState {
             stale: None,
             built_on: Vec::new(),
             force_next: false,
+            no_cache_next: false,
             build_time: None,
             counted_run: 0,
             push_only: false,
@@ -178,6 +181,15 @@ impl ImageState {
     /// `push_tags` chooses.
     pub fn tags_to_push(&self) -> Vec<String> {
         crate::config::push_tags_of(&self.tags, &self.push_tags)
+    }
+
+    /// Why it pushes nothing: its `push_tags` choose none of its tags.
+    pub fn nothing_to_push(&self) -> String {
+        format!(
+            "nothing to push: push_tags ({}) chooses none of its tags ({})",
+            self.push_tags.join(", "),
+            self.tags.join(", ")
+        )
     }
 
     /// Forget the previous run's progress (the log ring is cleared too: the

@@ -139,11 +139,82 @@ impl LogRing {
         self.scroll_back = last.saturating_sub(index.min(last));
         self.follow = self.scroll_back == 0;
     }
+
+    /// Scroll so that line `index` shows with up to `below` lines after
+    /// it (what follows a match or an error is what one reads next).
+    pub fn reveal_with_context(&mut self, index: usize, below: usize) {
+        self.reveal(index.saturating_add(below));
+    }
+
+    /// The first line that reads as an error: kiln's own (`Error`) or
+    /// build output [`is_error_line`] finds.
+    pub fn first_error(&self) -> Option<usize> {
+        self.lines.iter().position(LogLine::is_error)
+    }
+}
+
+impl LogLine {
+    /// An error of the daemon's or kiln's, or build output that reads as
+    /// one ([`is_error_line`]); never a step header or kiln's note.
+    pub fn is_error(&self) -> bool {
+        match self.kind {
+            LineKind::Error => true,
+            LineKind::Output => is_error_line(&self.text),
+            LineKind::Step | LineKind::Note => false,
+        }
+    }
+}
+
+/// Words that make a line of build output an error line (any case, as a
+/// whole word: `error`, `error[E0308]`, `ERROR:`, `fatal:`, `failed`),
+/// unless a `0 ` or `no ` before it says there were none (`0 failed`).
+const ERROR_WORDS: &[&str] = &["error", "fatal", "failed"];
+
+/// Whether a line of build output reads as an error (highlighted in the
+/// pane, where `E` goes).
+pub fn is_error_line(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let word_edge = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() && c != '_');
+    ERROR_WORDS.iter().any(|word| {
+        lower.match_indices(word).any(|(at, _)| {
+            let before = lower.get(..at).unwrap_or_default();
+            let after = lower.get(at + word.len()..).unwrap_or_default();
+            word_edge(before.chars().next_back())
+                && word_edge(after.chars().next())
+                && !before.ends_with("0 ")
+                && !before.ends_with("no ")
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_lines_are_found_by_their_words() {
+        for line in [
+            "error[E0308]: mismatched types",
+            "src/x.c:12: error: expected ';'",
+            "ERROR: failed to solve",
+            "fatal: not a git repository",
+            "npm ERR! build failed",
+            "Error: Cannot find module 'x'",
+            "make: *** [all] Error 2",
+        ] {
+            assert!(is_error_line(line), "{line}");
+        }
+        for line in [
+            "Compiling kiln v0.1.0",
+            "-Werror=format is on",
+            "test result: ok. 5 passed; 0 failed",
+            "no error here",
+            "error_count = 0",
+            "terrors and failedness",
+        ] {
+            assert!(!is_error_line(line), "{line}");
+        }
+    }
 
     #[test]
     fn ring_drops_oldest_and_counts() {

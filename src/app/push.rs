@@ -366,7 +366,7 @@ pub(super) fn start(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>
     if tags.is_empty() {
         img.status = Status::Done;
         img.finished_at = Some(at);
-        let message = nothing_to_push(img);
+        let message = img.nothing_to_push();
         app.emit(out, i, EventKind::Notice { message });
         return;
     }
@@ -380,15 +380,6 @@ pub(super) fn start(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>
         image: i,
         tags,
     });
-}
-
-/// Why an image pushes nothing: its `push_tags` choose none of its tags.
-pub(super) fn nothing_to_push(img: &super::image::ImageState) -> String {
-    format!(
-        "nothing to push: push_tags ({}) chooses none of its tags ({})",
-        img.push_tags.join(", "),
-        img.tags.join(", ")
-    )
 }
 
 /// The image's push made progress: record it, emit what the coalescing

@@ -147,6 +147,7 @@ fn start(
     img.last_output = Some(now);
     img.force_next = false;
     img.engine = placement.as_ref().map(|p| p.engine);
+    img.no_cache_next = false;
     img.tags = edits
         .as_ref()
         .and_then(|e| e.tags.clone())
@@ -178,7 +179,9 @@ fn start(
 fn change_check(app: &App, i: usize) -> ChangeCheck {
     let img = &app.images[i];
     let registry = img.pull;
-    if !app.history_on {
+    if img.no_cache_next {
+        ChangeCheck::NoCache { registry }
+    } else if !app.history_on {
         ChangeCheck::Off
     } else if img.always_build || img.force_next {
         ChangeCheck::Forced { registry }

@@ -28,11 +28,7 @@ pub(crate) async fn run(config: &Config, image: &str, run: u32, follow: bool) ->
     };
     let runs = history.runs(image).unwrap_or_default();
     let Some(row) = runs.get(run as usize - 1) else {
-        output::error(format_args!(
-            "{image} has {} recorded run{}; nothing at --run {run} (build it with `kiln build {image}`)",
-            runs.len(),
-            if runs.len() == 1 { "" } else { "s" }
-        ));
+        output::error(no_such_run(image, runs.len(), run));
         return exit::FAILED;
     };
     let Some(path) = &row.log_path else {
@@ -103,5 +99,32 @@ async fn follow_log(history: &History, row: &RunRow, path: &Path) -> std::io::Re
             _ = tokio::time::sleep(FOLLOW_EVERY) => {}
             _ = interrupt.recv() => return Ok(exit::INTERRUPTED),
         }
+    }
+}
+
+/// `--run N` past the runs history has: how many there are, and what to
+/// do (build it only when it has none).
+fn no_such_run(image: &str, runs: usize, run: u32) -> String {
+    match runs {
+        0 => format!("{image} has no recorded run yet (build it with `kiln build {image}`)"),
+        1 => format!("{image} has 1 recorded run; nothing at --run {run} (--run 1 is the only one)"),
+        n => format!(
+            "{image} has {n} recorded runs; nothing at --run {run} (--run 1 is the latest, --run {n} the oldest)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::no_such_run;
+
+    #[test]
+    fn a_run_past_the_last_names_the_runs_there_are() {
+        assert_eq!(
+            no_such_run("broken", 13, 50),
+            "broken has 13 recorded runs; nothing at --run 50 (--run 1 is the latest, --run 13 the oldest)"
+        );
+        assert!(no_such_run("new", 0, 1).contains("kiln build new"));
+        assert!(!no_such_run("one", 1, 5).contains("kiln build"));
     }
 }

@@ -51,7 +51,11 @@ pub(crate) fn inputs_use(check: &ChangeCheck) -> InputsUse {
     match check {
         ChangeCheck::Off => InputsUse::None,
         ChangeCheck::Forced { registry } => InputsUse::Record {
-            why: "forced (--force or no_cache)",
+            why: "forced (--force, --no-cache, no_cache or the dashboard's F)",
+            registry: *registry,
+        },
+        ChangeCheck::NoCache { registry } => InputsUse::Record {
+            why: "without the cache (the dashboard's N)",
             registry: *registry,
         },
         ChangeCheck::Against {

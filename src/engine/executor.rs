@@ -144,6 +144,9 @@ impl Executor {
                 spec.target = (!target.is_empty()).then(|| target.clone());
             }
         }
+        if matches!(check, ChangeCheck::NoCache { .. }) {
+            spec.no_cache = true;
+        }
         if let Some(p) = &placement {
             self.built_on.insert(image, p.engine);
         }

@@ -130,6 +130,9 @@ pub enum ChangeCheck {
     /// Build whatever changed (`--force`, `--no-cache`, `no_cache`), but
     /// work out the inputs so the next build can compare against them.
     Forced { registry: bool },
+    /// As `Forced`, and this build runs without the daemon's layer cache
+    /// (the dashboard's `N`).
+    NoCache { registry: bool },
     /// Skip the build when its inputs equal this last success's and that
     /// image is still tagged; `None`: no successful build yet.
     Against {

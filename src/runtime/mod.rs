@@ -41,8 +41,9 @@ use crate::engine::build::BuildFlags;
 use crate::engine::executor::Executor;
 use crate::engine::report::Report;
 use crate::engine::watch::Watcher;
-use crate::protocol::WatchEvent;
+use crate::protocol::{RunResult, WatchEvent};
 use health::{EngineHealth, HealthCheck};
+use recording::first_error_line;
 use recording::Recording;
 use signals::Signals;
 
@@ -104,8 +105,9 @@ pub(crate) trait FrontEnd {
 /// What a front-end is asked to do with its terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Effect {
-    /// Hand the terminal to `$PAGER` on this file, then take it back.
-    Pager(PathBuf),
+    /// Hand the terminal to `$PAGER` on this file, then take it back;
+    /// the line to open it at (a failed build's first error), 1-based.
+    Pager(PathBuf, Option<usize>),
     /// Put this (sanitised) text on the clipboard.
     Copy(String),
     /// Capture the mouse, or leave it to the terminal.
@@ -290,7 +292,19 @@ impl Runtime {
         let Some(path) = file else {
             return Some(Msg::Notice(format!("no saved log for {name}")));
         };
-        front.perform(Effect::Pager(path))
+        let failed = app.images.get(image).is_some_and(|img| {
+            img.status.is_failure()
+                || (img.status == app::status::Status::Idle
+                    && img.last_run.as_ref().is_some_and(|r| {
+                        matches!(r.result, RunResult::Failed | RunResult::TimedOut)
+                    }))
+        });
+        let line = if failed {
+            first_error_line(&path)
+        } else {
+            None
+        };
+        front.perform(Effect::Pager(path, line))
     }
 
     /// Watch `images` from now on: start the watcher, or set it up anew.

@@ -299,3 +299,46 @@ fn log_tail(path: &Path) -> Vec<String> {
     let skip = lines.len().saturating_sub(TAIL_LINES);
     lines[skip..].iter().map(|l| sanitize_line(l)).collect()
 }
+
+/// The 1-based number of the first error line of a saved log (as the pane
+/// finds it: `LogLine::is_error`), for `o` on a failed build; None when
+/// it has none or cannot be read.
+pub(super) fn first_error_line(path: &std::path::Path) -> Option<usize> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).ok()?;
+    std::io::BufReader::new(file)
+        .split(b'\n')
+        .map_while(Result::ok)
+        .position(|bytes| {
+            let (kind, text) = crate::app::words::read_saved_line(&String::from_utf8_lossy(&bytes));
+            crate::app::log::LogLine { kind, text }.is_error()
+        })
+        .map(|n| n + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_error_line;
+
+    #[test]
+    fn a_saved_logs_first_error_is_its_first_error_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("1.log");
+        let log = "kiln: rebuilding: the build failed last time\n==> [2/2] RUN cargo build || echo failed\n   Compiling x v1\nerror[E0308]: mismatched types\nkiln: FAILED: exit code: 101\n";
+        std::fs::write(&path, log).unwrap();
+        assert_eq!(
+            first_error_line(&path),
+            Some(4),
+            "notes and step headers are not errors"
+        );
+        std::fs::write(
+            &path,
+            "==> RUN make\nall fine\nkiln: FAILED: exit code: 2\n",
+        )
+        .unwrap();
+        assert_eq!(first_error_line(&path), Some(3), "kiln's own error line");
+        std::fs::write(&path, "all fine\n").unwrap();
+        assert_eq!(first_error_line(&path), None);
+        assert_eq!(first_error_line(&dir.path().join("gone.log")), None);
+    }
+}

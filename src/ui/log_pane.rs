@@ -18,7 +18,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use super::list::{state_text, symbol, timer};
 use super::{push_bars, truncate, Theme};
 use crate::app::image::ImageState;
-use crate::app::log::{LineKind, LogLine, LogRing};
+use crate::app::log::{is_error_line, LineKind, LogLine, LogRing};
 use crate::app::status::Status;
 use crate::app::view::{self, find_all, Focus};
 use crate::app::words::CACHED_MARK;
@@ -313,7 +313,11 @@ impl Paint<'_> {
                 marks.push((from + s..from + e, hl));
             }
         }
-        spans(text, row, self.base(line.kind), &marks)
+        let mut base = self.base(line.kind);
+        if line.kind == LineKind::Output && is_error_line(text) {
+            base = self.theme.fg(Color::Red).add_modifier(Modifier::BOLD);
+        }
+        spans(text, row, base, &marks)
     }
 }
 

@@ -83,7 +83,14 @@ fn say_what_shows(app: &mut App) {
     }
     app.view.message = Some(match shown {
         0 if app.view.problems_only => {
-            "no image failed, stalled or timed out (Esc shows all)".to_string()
+            let problems = app.images.iter().filter(|i| view::is_problem(i)).count();
+            match app.view.filter.as_deref().filter(|f| !f.is_empty()) {
+                Some(f) if problems > 0 => format!(
+                    "no image matching “{f}” failed, stalled or timed out; {problems} other{} did (Esc shows all)",
+                    if problems == 1 { "" } else { "s" }
+                ),
+                _ => "no image failed, stalled or timed out (Esc shows all)".to_string(),
+            }
         }
         0 => "no image matches (Esc shows all)".to_string(),
         n => format!("{n} of {} images shown (Esc shows all)", app.images.len()),

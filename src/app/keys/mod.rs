@@ -25,6 +25,7 @@ use super::schedule::cancel_all;
 use super::view::{Focus, Mode};
 use super::{App, Command, Msg};
 pub(super) use mouse::on_mouse;
+use normal::Rebuild;
 use table::Action;
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Command>) {
@@ -62,8 +63,33 @@ pub(super) fn settle(app: &mut App) {
 
 /// "Cancel them and quit? (y/n)": other keys do nothing.
 fn on_confirm_quit_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Command>) {
-    if let Some(action) = table::lookup(table::CONFIRM_QUIT, &key) {
-        apply(app, action, at, out);
+    match table::lookup(table::CONFIRM_QUIT, &key) {
+        Some(action) => apply(app, action, at, out),
+        None => {
+            app.view.message = Some(format!(
+                "{} does nothing here: y cancels the builds and quits, n keeps building",
+                key_name(&key)
+            ))
+        }
+    }
+}
+
+/// A key as the status line names it: `x`, `Ctrl-x`, `F5`, `Insert`.
+pub(super) fn key_name(key: &KeyEvent) -> String {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let name = match key.code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) if c.is_control() || c.is_whitespace() => "that key".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::F(n) => format!("F{n}"),
+        other => format!("{other:?}"),
+    };
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        format!("Ctrl-{name}")
+    } else if key.modifiers.contains(KeyModifiers::ALT) {
+        format!("Alt-{name}")
+    } else {
+        name
     }
 }
 
@@ -76,8 +102,15 @@ fn apply(app: &mut App, action: Action, at: Instant, out: &mut Vec<Command>) {
         Action::SwitchFocus => normal::switch_focus(app),
         Action::PageUp => pane::scroll_pages(app, 1),
         Action::PageDown => pane::scroll_pages(app, -1),
-        Action::Top => pane::show_top(app),
-        Action::Bottom => pane::show_bottom(app),
+        Action::Top => match app.view.focus {
+            Focus::List => normal::select_end(app, false),
+            Focus::Pane => pane::show_top(app),
+        },
+        Action::Bottom => match app.view.focus {
+            Focus::List => normal::select_end(app, true),
+            Focus::Pane => pane::show_bottom(app),
+        },
+        Action::FirstError => pane::first_error(app),
         Action::ToggleFollow => pane::toggle_follow(app),
         Action::ToggleWrap => pane::toggle_wrap(app),
         Action::ScrollLeft => pane::scroll_sideways(app, -1),
@@ -87,10 +120,13 @@ fn apply(app: &mut App, action: Action, at: Instant, out: &mut Vec<Command>) {
             Focus::Pane => search::start(app),
         },
         Action::NextMatch => search::step(app, true),
-        Action::PrevMatch => search::step(app, false),
+        Action::NoCacheOrPrevMatch => match app.view.focus {
+            Focus::List => normal::build_selected(app, Rebuild::NoCache, at, out),
+            Focus::Pane => search::step(app, false),
+        },
         Action::ToggleProblems => filter::toggle_problems(app),
-        Action::Build => normal::build_selected(app, false, at, out),
-        Action::ForceBuild => normal::build_selected(app, true, at, out),
+        Action::Build => normal::build_selected(app, Rebuild::IfChanged, at, out),
+        Action::ForceBuild => normal::build_selected(app, Rebuild::Forced, at, out),
         Action::BuildAll => normal::build_all(app, at, out),
         Action::Cancel => normal::cancel_selected(app, at, out),
         Action::Push => normal::push_selected(app, at, out),

@@ -13,10 +13,17 @@ use crate::app::view::{self, Focus};
 use crate::app::{App, Command};
 use crate::protocol::{Phase, RunResult, SkipReason};
 
-/// Keys the normal table does not bind do nothing.
+/// Keys the normal table does not bind do nothing, and say so.
 pub(super) fn on_key(app: &mut App, key: KeyEvent, at: Instant, out: &mut Vec<Command>) {
-    if let Some(action) = table::lookup(table::NORMAL, &key) {
-        apply(app, action, at, out);
+    match table::lookup(table::NORMAL, &key) {
+        Some(action) => apply(app, action, at, out),
+        None if matches!(key.code, crossterm::event::KeyCode::Modifier(_)) => {}
+        None => {
+            app.view.message = Some(format!(
+                "{} does nothing (? lists the keys)",
+                super::key_name(&key)
+            ));
+        }
     }
 }
 
@@ -46,6 +53,20 @@ pub(super) fn move_selection(app: &mut App, delta: isize) {
         None => 0,
     };
     select(app, visible[row]);
+}
+
+/// `g`/`G`/Home/End with the list focused: the first or last image shown.
+pub(super) fn select_end(app: &mut App, last: bool) {
+    let visible = view::visible_images(app);
+    let end = if last {
+        visible.last()
+    } else {
+        visible.first()
+    };
+    match end {
+        Some(&i) => select(app, i),
+        None => app.view.message = Some("no image is shown: Esc clears the filter".into()),
+    }
 }
 
 pub(super) fn switch_focus(app: &mut App) {
@@ -85,10 +106,22 @@ pub(super) fn select(app: &mut App, i: usize) {
     }
 }
 
-/// `b` (`force`: `F`): build the selected image, with what it builds on;
-/// `F` skips change detection for the selected image. An image already
-/// on its way says so instead.
-pub(super) fn build_selected(app: &mut App, force: bool, at: Instant, out: &mut Vec<Command>) {
+/// How `b`, `F` and `N` build the selected image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rebuild {
+    /// `b`: if it changed.
+    IfChanged,
+    /// `F`: without change detection (the daemon's cache still serves).
+    Forced,
+    /// `N`: without change detection and without the daemon's cache.
+    NoCache,
+}
+
+/// `b`, `F`, `N`: build the selected image, with what it builds on (each
+/// of those only if it changed); `F` and `N` skip change detection for the
+/// selected image, `N` the daemon's layer cache too. An image already on
+/// its way says so instead.
+pub(super) fn build_selected(app: &mut App, how: Rebuild, at: Instant, out: &mut Vec<Command>) {
     let i = app.view.selected;
     let Some(img) = app.images.get(i) else {
         return;
@@ -109,16 +142,17 @@ pub(super) fn build_selected(app: &mut App, force: bool, at: Instant, out: &mut 
         .map(|&d| app.images[d].name.as_str())
         .collect();
     let name = &app.images[i].name;
-    let mut message = if force {
-        format!("rebuilding {name} without change detection")
-    } else {
-        format!("building {name} if it changed")
+    let mut message = match how {
+        Rebuild::IfChanged => format!("building {name} if it changed"),
+        Rebuild::Forced => format!("rebuilding {name} without change detection"),
+        Rebuild::NoCache => format!("rebuilding {name} without the cache"),
     };
     if !deps.is_empty() {
         message.push_str(&format!(" (after checking {})", deps.join(", ")));
     }
     app.view.message = Some(message);
-    app.images[i].force_next = force;
+    app.images[i].force_next = how != Rebuild::IfChanged;
+    app.images[i].no_cache_next = how == Rebuild::NoCache;
     app.session.awaited = Some(i);
     request_run(app, RunKind::Build, &images, at, out);
     schedule(app, at, out);
@@ -184,11 +218,7 @@ pub(super) fn push_selected(app: &mut App, at: Instant, out: &mut Vec<Command>) 
     }
     let tags = img.tags_to_push();
     if tags.is_empty() {
-        app.view.message = Some(format!(
-            "{}: {}",
-            img.name,
-            crate::app::push::nothing_to_push(img)
-        ));
+        app.view.message = Some(format!("{}: {}", img.name, img.nothing_to_push()));
         return;
     }
     let fresh = img.status == Status::Done && !img.push_only && img.finished_at.is_some();

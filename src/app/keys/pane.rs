@@ -80,6 +80,34 @@ pub(super) fn scroll_sideways(app: &mut App, direction: isize) {
     };
 }
 
+/// `E`: the log's first error line, with what follows it below.
+pub(super) fn first_error(app: &mut App) {
+    if !has_log(app) {
+        return;
+    }
+    let below = context_below(app);
+    let img = &mut app.images[app.view.selected];
+    app.view.message = Some(match img.log.first_error() {
+        Some(n) => {
+            img.log.reveal_with_context(n, below);
+            format!(
+                "{}'s first error: line {} of {} (g G ends, f follows)",
+                img.name,
+                n + 1,
+                img.log.len()
+            )
+        }
+        None => format!("no error line in {}'s log", img.name),
+    });
+}
+
+/// How many lines to show below a line jumped to (a search match, the
+/// first error): a third of the pane.
+pub(super) fn context_below(app: &App) -> usize {
+    let (height, _) = view::pane_text_size(app);
+    height / 3
+}
+
 /// `o`: the selected image's saved log, every line, in the pager. The
 /// model knows whether there is one; the front-end finds and shows it.
 pub(super) fn open_pager(app: &mut App, out: &mut Vec<Command>) {

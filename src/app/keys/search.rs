@@ -128,7 +128,8 @@ fn reveal_current(app: &mut App) {
     else {
         return;
     };
+    let below = super::pane::context_below(app);
     if let Some(img) = app.images.get_mut(app.view.selected) {
-        img.log.reveal(line);
+        img.log.reveal_with_context(line, below);
     }
 }

@@ -44,10 +44,14 @@ actions! {
     PageUp,
     /// Scroll the log a page down.
     PageDown,
-    /// Show the log's first page.
+    /// Select the first image (list focused) or show the log's first
+    /// page (pane).
     Top,
-    /// Show the log's tail (and follow it).
+    /// Select the last image (list focused) or show the log's tail and
+    /// follow it (pane).
     Bottom,
+    /// Show the log's first error line, with the lines after it.
+    FirstError,
     /// Stop following the log's tail, or follow it again.
     ToggleFollow,
     /// Wrap long log lines, or cut them at the pane's edge.
@@ -61,8 +65,9 @@ actions! {
     StartSearch,
     /// Go to the next match of the last search (down, newer).
     NextMatch,
-    /// Go to the previous match of the last search (up, older).
-    PrevMatch,
+    /// Rebuild the selected image without the cache (list focused), or
+    /// go to the previous match of the last search (pane).
+    NoCacheOrPrevMatch,
     /// Show only failed, stalled and timed-out images, or all again.
     ToggleProblems,
     /// Build the selected image if it changed, with its dependencies.
@@ -299,11 +304,16 @@ pub const NORMAL: &[Row] = &[
     ),
     row(
         "g / G",
-        "top / bottom of the log",
+        "first / last image (list) / log ends (pane)",
         &[
             on(&[key(Home), ch('g')], Action::Top),
             on(&[key(End), ch('G')], Action::Bottom),
         ],
+    ),
+    row(
+        "E",
+        "the log's first error line",
+        &[on(&[ch('E')], Action::FirstError)],
     ),
     row(
         "f",
@@ -321,7 +331,7 @@ pub const NORMAL: &[Row] = &[
         &[
             on(&[ch('/')], Action::StartSearch),
             on(&[ch('n')], Action::NextMatch),
-            on(&[ch('N')], Action::PrevMatch),
+            on(&[ch('N')], Action::NoCacheOrPrevMatch),
         ],
     )
     .hint(1, "filter"),
@@ -340,6 +350,11 @@ pub const NORMAL: &[Row] = &[
         "F",
         "force-rebuild selected (no change check)",
         &[on(&[ch('F')], Action::ForceBuild)],
+    ),
+    row(
+        "N",
+        "rebuild selected without the cache (list)",
+        &[on(&[ch('N')], Action::NoCacheOrPrevMatch)],
     ),
     row(
         "B",
