@@ -122,6 +122,11 @@ impl<W: Write> Printer<W> {
         };
         let who = sanitize(who);
         let width = self.name_width;
+        if text.is_empty() {
+            // A blank line of the build's output stays one (`lines()` has
+            // none): compiler diagnostics are paragraphs.
+            return writeln!(self.out, "{who:<width$} | ");
+        }
         text.lines()
             .try_for_each(|line| writeln!(self.out, "{who:<width$} | {}", sanitize(line)))
     }
@@ -255,5 +260,30 @@ pub(crate) async fn run(
             output::error(e);
             exit::FAILED
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::event::EventKind;
+
+    #[test]
+    fn plain_output_keeps_blank_lines_of_the_build() {
+        let mut printer = Printer::new(Vec::new(), Format::Plain, &["api".to_string()]);
+        for line in ["error[E0308]: mismatched types", "", "  --> src/main.rs:3:5"] {
+            printer.print(&Event::for_image(
+                "api",
+                EventKind::Log {
+                    line: line.into(),
+                    step: None,
+                },
+            ));
+        }
+        let text = String::from_utf8(printer.into_inner()).unwrap();
+        assert_eq!(
+            text,
+            "api  | error[E0308]: mismatched types\napi  | \napi  |   --> src/main.rs:3:5\n"
+        );
     }
 }
