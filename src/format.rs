@@ -19,7 +19,7 @@ use crate::protocol::{BaseImage, LocalBase};
 pub fn session_line(s: &SessionSummary) -> String {
     let named = |n: &[String], what: &str| match n.len() {
         0 => None,
-        _ => Some(format!("{} {what} ({})", n.len(), n.join(", "))),
+        _ => Some(format!("{} {what} ({})", n.len(), each_once(n))),
     };
     let counted = |n: usize, what: &str| (n > 0).then(|| format!("{n} {what}"));
     let parts: Vec<String> = [
@@ -41,6 +41,29 @@ pub fn session_line(s: &SessionSummary) -> String {
         parts.join(", ")
     };
     format!("{what} in {}", format_duration(s.duration))
+}
+
+/// Names as they first came, each once, with how many times when more
+/// than once: `broken ×4, api`.
+fn each_once(names: &[String]) -> String {
+    let mut counted: Vec<(&str, usize)> = Vec::new();
+    for name in names {
+        match counted.iter_mut().find(|(n, _)| n == name) {
+            Some((_, k)) => *k += 1,
+            None => counted.push((name, 1)),
+        }
+    }
+    counted
+        .iter()
+        .map(|(n, k)| {
+            if *k > 1 {
+                format!("{n} ×{k}")
+            } else {
+                n.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `kiln check`'s output: the images in waves, with their dependencies,

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use bollard::Docker;
 
-use crate::app::event::Event;
+use crate::app::event::{Event, EventKind};
 use crate::app::push::TransitionFilter;
 use crate::app::step_marks::StepMarks;
 use crate::app::words::plain_line;
@@ -237,6 +237,7 @@ pub(crate) async fn run(
         printer.print(&app.plan_event(&selection));
     }
     let (images, at) = (selection, Instant::now());
+    let watching = matches!(job, Job::Watch { .. });
     let first = match job {
         Job::Build => Msg::BuildRequested { images, at },
         Job::Push => Msg::PushRequested { images, at },
@@ -249,7 +250,23 @@ pub(crate) async fn run(
     };
     let ran = runtime.run(&mut app, &mut printer, first).await;
     runtime.shutdown(&mut app, &mut printer).await;
-    printer.print(&app.summary(Instant::now()));
+    let now = Instant::now();
+    let mut summary = app.summary(now);
+    if watching {
+        // A watch session is many runs: what they all came to, and the
+        // whole session's time (not the last run's).
+        let session = app.session_summary(now);
+        printer.print(&Event {
+            image: None,
+            kind: EventKind::Notice {
+                message: format!("this session: {}", crate::format::session_line(&session)),
+            },
+        });
+        if let EventKind::Summary { duration_ms, .. } = &mut summary.kind {
+            *duration_ms = crate::human::millis(session.duration);
+        }
+    }
+    printer.print(&summary);
     printer.flush();
     if let Some(failure) = &app.failure {
         output::error(failure);
@@ -266,12 +283,15 @@ pub(crate) async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::event::EventKind;
 
     #[test]
     fn plain_output_keeps_blank_lines_of_the_build() {
         let mut printer = Printer::new(Vec::new(), Format::Plain, &["api".to_string()]);
-        for line in ["error[E0308]: mismatched types", "", "  --> src/main.rs:3:5"] {
+        for line in [
+            "error[E0308]: mismatched types",
+            "",
+            "  --> src/main.rs:3:5",
+        ] {
             printer.print(&Event::for_image(
                 "api",
                 EventKind::Log {

@@ -897,3 +897,36 @@ fn problems_under_a_filter_say_what_the_filter_hides() {
         Some("no image matching “we” failed, stalled or timed out; 1 other did (Esc shows all)")
     );
 }
+
+/// The quit summary names each image once, with how many runs ended so
+/// when more than one did.
+#[test]
+fn the_session_summary_names_each_image_once() {
+    let mut app = app();
+    for n in 0..3 {
+        let at = f64::from(n) * 10.0;
+        build(&mut app, &[BASE], at);
+        engine(
+            &mut app,
+            BASE,
+            at + 1.0,
+            EngineEvent::Failed {
+                phase: kiln::protocol::Phase::Build,
+                error: "exit code: 2".into(),
+            },
+        );
+    }
+    let line = kiln::format::session_line(&app.session_summary(t(40.0)));
+    assert_eq!(line, "3 failed (base ×3) in 40s");
+}
+
+/// `B` says it checks every image, not that every image changed.
+#[test]
+fn capital_b_says_it_checks_every_image() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('B'), 0.0);
+    assert_eq!(
+        app.view.message.as_deref(),
+        Some("checking all 4 images: those that changed rebuild")
+    );
+}

@@ -673,6 +673,18 @@ fn ctrl_c_cancels_the_builds_and_exits_130() {
         ev.last().is_some_and(|e| e["type"] == "summary")
     });
     assert_eq!(count(&events, "cancelled", "slow"), 1);
+    // The session's runs, said once before the summary.
+    let session: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "notice")
+        .filter_map(|e| e["message"].as_str())
+        .filter(|m| m.starts_with("this session: "))
+        .collect();
+    assert_eq!(session.len(), 1, "{events:?}");
+    assert!(
+        session[0].starts_with("this session: 1 cancelled (slow) in "),
+        "{session:?}"
+    );
     assert!(
         eventually(Duration::from_secs(20), || !running()),
         "the build container is still running after Ctrl-C"

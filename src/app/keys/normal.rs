@@ -166,8 +166,10 @@ pub(super) fn build_all(app: &mut App, at: Instant, out: &mut Vec<Command>) {
         .collect();
     app.view.message = Some(match idle.len() {
         0 => "every image is already building or queued".to_string(),
-        n if n == app.images.len() => format!("building all {n} images that changed"),
-        n => format!("building the {n} other images that changed"),
+        n if n == app.images.len() => {
+            format!("checking all {n} images: those that changed rebuild")
+        }
+        n => format!("checking the {n} other images: those that changed rebuild"),
     });
     request_run(app, RunKind::Build, &idle, at, out);
     schedule(app, at, out);
