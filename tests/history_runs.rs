@@ -126,3 +126,46 @@ fn ls_shows_a_hand_edited_image_id_without_panicking() {
     let short = format!("a{}", "é".repeat(11));
     assert!(row.contains(&format!("{short}  ")), "{row}");
 }
+
+/// One duration per build: history keeps the duration the `built` event
+/// (and so plain output and JSON) gives, not its own clock's; so does a
+/// timed-out or cancelled run's.
+#[test]
+fn history_keeps_the_duration_the_events_give() {
+    use kiln::app::event::{Event, EventKind};
+    use kiln::history::Recorder;
+    use kiln::protocol::BuilderKind;
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("kiln.yaml");
+    std::fs::write(&config, "images: []").unwrap();
+    let mut recorder = Recorder::new(History::open(root.path(), &config).unwrap());
+    let started = |image: &str| {
+        Event::for_image(
+            image,
+            EventKind::Started {
+                builder: BuilderKind::Legacy,
+            },
+        )
+    };
+    for e in [
+        started("api"),
+        Event::for_image(
+            "api",
+            EventKind::Built {
+                image_id: format!("sha256:{}", "a".repeat(64)),
+                duration_ms: 170,
+                steps: 2,
+                cached_steps: 1,
+            },
+        ),
+        started("web"),
+        Event::for_image("web", EventKind::Cancelled { after_ms: 4_321 }),
+    ] {
+        assert_eq!(recorder.record(&e), None);
+    }
+    let h = History::open(root.path(), &config).unwrap();
+    for (image, ms) in [("api", 170), ("web", 4_321)] {
+        let run = &h.runs(image).unwrap()[0];
+        assert_eq!(run.ended_ms.unwrap() - run.started_ms, ms, "{image}");
+    }
+}

@@ -286,6 +286,18 @@ impl History {
         Ok(())
     }
 
+    /// A finished run took `duration_ms` (as the model measured it, from
+    /// its start to its end): its start is put that long before its end,
+    /// so that every view of the run gives the one duration.
+    pub fn set_duration(&mut self, run: i64, duration_ms: u64) -> rusqlite::Result<()> {
+        let ms = i64::try_from(duration_ms).unwrap_or(i64::MAX);
+        self.conn.execute(
+            "UPDATE runs SET started_ms = ended_ms - ?2 WHERE id = ?1 AND ended_ms IS NOT NULL",
+            params![run, ms],
+        )?;
+        Ok(())
+    }
+
     /// The error a run failed with.
     pub fn set_error(&mut self, run: i64, error: &str) -> rusqlite::Result<()> {
         self.conn.execute(

@@ -235,6 +235,14 @@ impl Recorder {
         let db = Trouble::from;
         // (Looked up where needed: a log line, the bulk, needs no run.)
         let run = |r: &Recorder| r.open.get(image).map(|o| o.run);
+        // How long the run took as the model measured it (what `built`
+        // and plain output say): history keeps the same number.
+        let took = match kind {
+            EventKind::Built { duration_ms, .. } => Some(*duration_ms),
+            EventKind::TimedOut { after_ms } | EventKind::Cancelled { after_ms } => Some(*after_ms),
+            _ => None,
+        };
+        let took = took.and_then(|ms| run(self).map(|r| (r, ms)));
         let cut = match kind {
             EventKind::Started { builder, engine } => {
                 self.start_run(image, builder.as_str(), engine.as_deref())?
@@ -301,6 +309,9 @@ impl Recorder {
             | EventKind::Watching { .. }
             | EventKind::Changed { .. } => Written::Ok,
         };
+        if let Some((run, ms)) = took {
+            self.history.set_duration(run, ms).map_err(db)?;
+        }
         Ok((cut == Written::DiskFull).then(|| image.to_string()))
     }
 
