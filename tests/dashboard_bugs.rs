@@ -349,3 +349,53 @@ fn a_push_leaves_its_summary_in_the_row_and_the_pane() {
         "{screen}"
     );
 }
+
+/// `failed.log_tail` is the build's own last lines (no step headers, none
+/// of kiln's notes), reaching back to its first error: here a compiler's
+/// `error[E0308]` 20 lines before the end.
+#[test]
+fn a_failures_log_tail_is_the_builds_own_lines_from_its_first_error() {
+    use kiln::app::event::EventKind;
+    let mut app = app();
+    build(&mut app, &[BASE], 0.0);
+    started(&mut app, BASE, 0.5);
+    step(&mut app, BASE, 1, 2, "RUN cargo build", false, 1.0);
+    for i in 0..30 {
+        log(&mut app, BASE, &format!("   Compiling dep{i} v1.0.0"), 2.0);
+    }
+    log(&mut app, BASE, "error[E0308]: mismatched types", 3.0);
+    for i in 0..18 {
+        log(&mut app, BASE, &format!("  | note line {i}"), 3.0);
+    }
+    log(&mut app, BASE, "error: could not compile `x`", 3.5);
+    let cmds = engine(
+        &mut app,
+        BASE,
+        4.0,
+        EngineEvent::Failed {
+            phase: Phase::Build,
+            error:
+                "process \"/bin/sh -c cargo build\" did not complete successfully: exit code: 101"
+                    .into(),
+        },
+    );
+    let tail = kinds(&cmds)
+        .into_iter()
+        .find_map(|k| match k {
+            EventKind::Failed { log_tail, .. } => Some(log_tail),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        tail.first().map(String::as_str),
+        Some("error[E0308]: mismatched types")
+    );
+    assert_eq!(
+        tail.last().map(String::as_str),
+        Some("error: could not compile `x`")
+    );
+    assert_eq!(tail.len(), 20, "{tail:?}");
+    assert!(!tail
+        .iter()
+        .any(|l| l.contains("RUN cargo build") || l.contains("exit code")));
+}

@@ -15,6 +15,8 @@ use crate::protocol::{BuildEvent, EngineEvent, LastSuccess, Phase, SkipReason};
 
 /// How many log lines a `failed` event carries.
 const FAILURE_TAIL_LINES: usize = 10;
+/// How far back `log_tail` reaches for the build's first error line.
+const FAILURE_TAIL_REACH: usize = 60;
 
 pub(super) fn on_engine_event(
     app: &mut App,
@@ -204,7 +206,9 @@ pub(super) fn on_failed(
     };
     app.show(i, &failed);
     if let EventKind::Failed { log_tail, .. } = &mut failed {
-        *log_tail = app.images[i].log.tail(FAILURE_TAIL_LINES);
+        *log_tail = app.images[i]
+            .log
+            .failure_tail(FAILURE_TAIL_LINES, FAILURE_TAIL_REACH);
     }
     app.announce(out, i, failed);
 }

@@ -102,6 +102,30 @@ impl LogRing {
             .collect()
     }
 
+    /// The build's own last lines, for a failure's `log_tail`: its output
+    /// only (no step headers, none of kiln's notes or errors), the last
+    /// `last` of them, reaching back to its first error line when that is
+    /// among the last `reach` (a compiler's first error comes before its
+    /// notes and the "could not compile" at the end).
+    pub fn failure_tail(&self, last: usize, reach: usize) -> Vec<String> {
+        let output: Vec<&LogLine> = self
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Output)
+            .collect();
+        let end = output.len();
+        let earliest = end.saturating_sub(reach.max(last));
+        let first_error = output
+            .iter()
+            .skip(earliest)
+            .position(|l| is_error_line(&l.text))
+            .map(|p| p + earliest);
+        let start = first_error.map_or(end.saturating_sub(last), |e| {
+            e.min(end.saturating_sub(last))
+        });
+        output.iter().skip(start).map(|l| l.text.clone()).collect()
+    }
+
     pub fn clear(&mut self) {
         self.lines.clear();
         self.dropped = 0;
