@@ -200,3 +200,43 @@ fn first_name(part: &str) -> Option<String> {
 fn the_readme_json_table_is_the_events() {
     assert_eq!(readme_table(), printed());
 }
+
+/// README, as a newcomer meets it: the Quick start says a Rust toolchain
+/// is needed (rustup, the crate's rust-version) before the scripts, that
+/// scripts/setup does not install it, and where the binary is; history is
+/// per stack file; and scripts/demo lets cargo show its progress.
+#[test]
+fn readme_quick_start_says_what_a_newcomer_needs() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let cargo = std::fs::read_to_string(format!("{root}/Cargo.toml")).unwrap();
+    let version = cargo
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("rust-version in Cargo.toml");
+    let quick = readme
+        .split("## Quick start")
+        .nth(1)
+        .and_then(|q| q.split("\n## ").next())
+        .unwrap();
+    let before_scripts = quick.split("scripts/demo ").next().unwrap();
+    assert!(before_scripts.contains("rustup"), "{before_scripts}");
+    assert!(
+        before_scripts.contains(&format!("Rust {version} or newer")),
+        "rust-version {version}: {before_scripts}"
+    );
+    assert!(before_scripts.contains("`scripts/setup` installs everything else, but not Rust"));
+    assert!(quick.contains("`target/release/kiln`"));
+    assert!(quick.contains("History is kept per stack file"));
+    let demo = std::fs::read_to_string(format!("{root}/scripts/demo")).unwrap();
+    let build = demo
+        .lines()
+        .find(|l| l.starts_with("cargo build"))
+        .expect("scripts/demo builds kiln");
+    assert!(
+        !build.contains("--quiet") && !build.contains(" -q"),
+        "{build}"
+    );
+    assert!(demo.contains("target/release/kiln"));
+}
