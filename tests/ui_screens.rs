@@ -640,3 +640,27 @@ fn error_lines_are_highlighted_in_the_pane() {
         assert_ne!(cell_at(plain).fg, Color::Red, "{plain}");
     }
 }
+
+/// A long status message gets the room it needs: at 160 columns, beside
+/// the counts and the daemon's label it would be cut; it takes the bar.
+#[test]
+fn a_long_status_message_gets_the_whole_bar() {
+    let mut app = building();
+    kiln::app::update(
+        &mut app,
+        kiln::app::Msg::DaemonInfo(
+            "unix:///var/run/docker.sock · Engine 20.10.24 (API 1.41) · buildkit".into(),
+        ),
+    );
+    let message = "base: nothing to push: push_tags (registry.example.com:5000/*) chooses none of its tags (base:latest, base:1.2.3)";
+    app.view.message = Some(message.into());
+    let screen = render(&mut app, 160, 16);
+    let status = screen.lines().last().unwrap();
+    assert!(status.contains(message), "{status}");
+    // A short one stays beside the counts and the daemon.
+    app.view.message = Some("up to 3 builds at once".into());
+    let screen = render(&mut app, 160, 16);
+    let status = screen.lines().last().unwrap();
+    assert!(status.contains("up to 3 builds at once"), "{status}");
+    assert!(status.contains("jobs"), "{status}");
+}

@@ -2,7 +2,8 @@
 //! `watching N` in watch mode, and normal mode's key hints (from
 //! `app::keys::table`, shortened to fit, never dropped); on the right the
 //! search or the last message, and the daemon in the room that is left
-//! (cut with `…`, never overwritten).
+//! (cut with `…`, never overwritten). A message too long for that room
+//! takes the whole bar.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -52,6 +53,17 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     let left = Line::from(left);
     let avail = (area.width as usize).saturating_sub(left.width());
+    // A message too long to stand beside the counts and the least hint
+    // gets the whole bar (until the next key clears it).
+    let least = hint_levels().last().map_or(0, |h| h.width());
+    if let Some((text, style)) = right_text(app) {
+        if text.width() > avail.saturating_sub(least + 3) {
+            let text = truncate(&text, (area.width as usize).saturating_sub(2));
+            let line = Line::from(Span::styled(format!(" {text}"), style));
+            frame.render_widget(Paragraph::new(line), area);
+            return;
+        }
+    }
     let (hint, daemon, message) = fit(app, avail);
     let mut spans = left.spans;
     spans.push(Span::styled(hint, theme.fg(Color::DarkGray)));
