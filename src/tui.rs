@@ -9,6 +9,7 @@
 
 use std::io::{self, Stdout, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use crossterm::event::{
     DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream, KeyEventKind,
 };
 use crossterm::terminal::{
-    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+    disable_raw_mode, enable_raw_mode, Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen,
 };
 use crossterm::{cursor, execute};
 use futures::StreamExt;
@@ -57,10 +58,15 @@ impl TerminalGuard {
     }
 }
 
+/// The dashboard is on the alternate screen (`restore` clears it once,
+/// never the main screen).
+static ON_ALTERNATE_SCREEN: AtomicBool = AtomicBool::new(false);
+
 /// Raw mode, the alternate screen, the mouse (if captured), no cursor.
 fn enter(mouse: bool) -> io::Result<()> {
     enable_raw_mode()?;
     execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)?;
+    ON_ALTERNATE_SCREEN.store(true, Ordering::SeqCst);
     if mouse {
         execute!(io::stdout(), EnableMouseCapture)?;
     }
@@ -73,8 +79,13 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Put the terminal back; safe to call more than once.
+/// Put the terminal back; safe to call more than once. The alternate
+/// screen is cleared first: after a resize, tmux shows rows of it that
+/// the main screen, restored at its old size, does not cover.
 pub fn restore() {
+    if ON_ALTERNATE_SCREEN.swap(false, Ordering::SeqCst) {
+        let _ = execute!(io::stdout(), Clear(ClearType::All));
+    }
     let _ = execute!(
         io::stdout(),
         DisableMouseCapture,

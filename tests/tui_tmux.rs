@@ -385,3 +385,38 @@ fn capital_n_rebuilds_without_the_cache() {
         "a step came from the cache: {log}"
     );
 }
+
+/// After the terminal is resized (bigger), quitting leaves the main screen
+/// clean: no rows of the dashboard around the shell's lines.
+#[test]
+fn quitting_after_a_resize_leaves_the_main_screen_clean() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("app", "");
+    s.config("images:\n  - name: app\n    tags: [\"{prefix}/app:latest\"]\n");
+    let Some(tmux) = kiln_in_tmux(&s, &[], &[]) else {
+        return;
+    };
+    tmux.wait_for("the dashboard", Duration::from_secs(30), |sc| {
+        sc.contains("images (1)")
+    });
+    tmux.run(&["resize-window", "-t", "kiln", "-x", "160", "-y", "50"]);
+    tmux.wait_for(
+        "the dashboard at its new size",
+        Duration::from_secs(10),
+        |sc| {
+            sc.lines().count() >= 45
+                && sc
+                    .lines()
+                    .any(|l| l.chars().count() >= 150 && l.contains("images (1)"))
+        },
+    );
+    let (code, shell) = tmux.quit();
+    assert_eq!(code, "0", "{shell}");
+    for frame in ["│", "┌", "└", "images (1)"] {
+        assert!(
+            !shell.contains(frame),
+            "the dashboard left {frame:?}:\n{shell}"
+        );
+    }
+}
