@@ -664,3 +664,22 @@ fn a_long_status_message_gets_the_whole_bar() {
     assert!(status.contains("up to 3 builds at once"), "{status}");
     assert!(status.contains("jobs"), "{status}");
 }
+
+/// At 80x24 running rows keep their step beside the loud `silent` timer.
+#[test]
+fn running_rows_keep_their_step_at_80x24() {
+    let mut app = busy_day();
+    let screen = render(&mut app, 80, 24);
+    let row = |name: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        row("web").contains("2/3") && row("web").contains("silent"),
+        "{screen}"
+    );
+    assert!(row("analytics-worker-prod").contains("4/9"), "{screen}");
+}

@@ -196,6 +196,8 @@ const DETAIL: u16 = 32;
 const MIN_DETAIL: u16 = 20;
 /// The compact row's timer (`silent 59m59s`).
 const TIMER: u16 = 13;
+/// The compact row's step (`12/14`).
+const SHORT_STEP: u16 = 6;
 
 /// How the list is laid out: its width, the names' column, and whether
 /// rows are full (state, step, timers) or compact (symbol, name, timer).
@@ -233,8 +235,9 @@ pub fn list_layout(app: &App, main_width: u16) -> ListLayout {
             compact: false,
         }
     } else {
+        // A running row keeps its step (`4/9`) beside the timer.
         ListLayout {
-            width: (fixed + TIMER).min(main_width.saturating_sub(20).max(fixed)),
+            width: (fixed + TIMER + SHORT_STEP).min(main_width.saturating_sub(20).max(fixed)),
             name,
             compact: true,
         }

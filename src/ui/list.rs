@@ -27,6 +27,9 @@ use crate::protocol::{Phase, RunResult, SkipReason};
 /// Below this many columns a row leaves its state out: symbol, name and
 /// timer (the pane's title has the rest).
 const MIN_DETAIL: usize = 6;
+/// Below this many columns a running build's cut state would lose its
+/// step: the row says `4/9` instead.
+const STEP_ROOM: usize = 12;
 
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let focused = app.view.focus == Focus::List;
@@ -214,6 +217,24 @@ fn ordinal(n: usize) -> String {
 
 /// A running build: its step (`step 3/4` in the list, the step's whole
 /// name in a title) and cache hits.
+/// A running build's step in a few columns: `2/3`, or the `4/9` of
+/// BuildKit's `[4/9] RUN …` (a stage's `[builder 4/9]` too).
+fn short_step(img: &ImageState) -> Option<String> {
+    if !matches!(img.status, Status::Building | Status::Stalled(Phase::Build)) {
+        return None;
+    }
+    let step = img.current_step.and_then(|s| img.steps.get(s))?;
+    if let (Some(i), Some(n)) = (step.index, step.total) {
+        return Some(format!("{i}/{n}"));
+    }
+    let inside = step.name.strip_prefix('[')?.split(']').next()?;
+    let count = inside.rsplit(' ').next()?;
+    count
+        .split_once('/')
+        .filter(|(a, b)| !a.is_empty() && a.chars().chain(b.chars()).all(|c| c.is_ascii_digit()))
+        .map(|_| count.to_string())
+}
+
 fn build_text(img: &ImageState, full: bool) -> String {
     let step = img.current_step.and_then(|s| img.steps.get(s));
     let mut text = match (step, full) {
@@ -316,10 +337,13 @@ fn row(app: &App, theme: &Theme, i: usize, name_width: usize, width: usize) -> L
     // The timer is never cut; the state gets what room is left, if any.
     let right = truncate(&right, room);
     let detail_room = room.saturating_sub(right.width() + 1);
-    let detail = if detail_room < MIN_DETAIL {
-        String::new()
-    } else {
-        truncate(&state_text(app, i, false), detail_room)
+    let state = state_text(app, i, false);
+    // Where the state does not fit, a running build still says its step.
+    let short = short_step(img).filter(|s| s.width() <= detail_room);
+    let detail = match short {
+        Some(short) if state.width() > detail_room && detail_room < STEP_ROOM => short,
+        _ if detail_room < MIN_DETAIL => String::new(),
+        _ => truncate(&state, detail_room),
     };
     let pad = width.saturating_sub(used + detail.width() + right.width());
     let detail_style = match img.status {
