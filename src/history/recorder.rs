@@ -98,6 +98,16 @@ pub struct Recorder {
     to_say: Option<String>,
 }
 
+/// How long a run that ends with `kind` took, as the model measured it
+/// (what `built` and plain output say): history keeps the same number.
+fn took(kind: &EventKind) -> Option<u64> {
+    match kind {
+        EventKind::Built { duration_ms, .. } => Some(*duration_ms),
+        EventKind::TimedOut { after_ms } | EventKind::Cancelled { after_ms } => Some(*after_ms),
+        _ => None,
+    }
+}
+
 impl Recorder {
     pub fn new(history: History) -> Self {
         Recorder {
@@ -235,14 +245,7 @@ impl Recorder {
         let db = Trouble::from;
         // (Looked up where needed: a log line, the bulk, needs no run.)
         let run = |r: &Recorder| r.open.get(image).map(|o| o.run);
-        // How long the run took as the model measured it (what `built`
-        // and plain output say): history keeps the same number.
-        let took = match kind {
-            EventKind::Built { duration_ms, .. } => Some(*duration_ms),
-            EventKind::TimedOut { after_ms } | EventKind::Cancelled { after_ms } => Some(*after_ms),
-            _ => None,
-        };
-        let took = took.and_then(|ms| run(self).map(|r| (r, ms)));
+        let took = took(kind).and_then(|ms| run(self).map(|r| (r, ms)));
         let cut = match kind {
             EventKind::Started { builder, engine } => {
                 self.start_run(image, builder.as_str(), engine.as_deref())?
