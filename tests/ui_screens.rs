@@ -683,3 +683,26 @@ fn running_rows_keep_their_step_at_80x24() {
     );
     assert!(row("analytics-worker-prod").contains("4/9"), "{screen}");
 }
+
+/// At 220 columns the list grows for a long BuildKit step the row would
+/// cut, while the pane keeps most of the screen.
+#[test]
+fn a_wide_screen_gives_a_long_step_room() {
+    let mut app = busy_day();
+    let screen = render(&mut app, 220, 24);
+    let row = screen
+        .lines()
+        .find(|l| l.contains(" analytics-worker-prod "))
+        .unwrap();
+    let list = row.split("││").next().unwrap();
+    assert!(
+        list.contains("[4/9] RUN python -m pip install --no-cache-dir -r"),
+        "{screen}"
+    );
+    assert!(list.chars().count() > 60, "{}", list.chars().count());
+    assert!(
+        list.chars().count() < 110,
+        "the pane keeps half: {}",
+        list.chars().count()
+    );
+}

@@ -196,6 +196,11 @@ const DETAIL: u16 = 32;
 const MIN_DETAIL: u16 = 20;
 /// The compact row's timer (`silent 59m59s`).
 const TIMER: u16 = 13;
+/// From this width on, the list may grow for long steps.
+const WIDE: u16 = 160;
+/// Beside a running build's step: its cache hits and timers
+/// (` ·2 cached  1m02s ~40s left`).
+const STEP_TIMERS: usize = 24;
 /// The compact row's step (`12/14`).
 const SHORT_STEP: u16 = 6;
 
@@ -227,7 +232,7 @@ pub fn list_layout(app: &App, main_width: u16) -> ListLayout {
     let detail = main_width
         .saturating_sub(fixed + MIN_PANE)
         .min((main_width / 2).saturating_sub(fixed))
-        .min(DETAIL);
+        .min(detail_wanted(app, main_width));
     if detail >= MIN_DETAIL {
         ListLayout {
             width: fixed + detail,
@@ -242,6 +247,34 @@ pub fn list_layout(app: &App, main_width: u16) -> ListLayout {
             compact: true,
         }
     }
+}
+
+/// The room a full row's details want: `DETAIL`, or on a wide screen
+/// (up to a third of it) what a running build's step needs beside its
+/// timers, so that a long step is not cut while the pane has room.
+fn detail_wanted(app: &App, main_width: u16) -> u16 {
+    if main_width < WIDE {
+        return DETAIL;
+    }
+    // A classic builder's step shows as `step 3/4`: only BuildKit's named
+    // steps are long.
+    let step = app
+        .images
+        .iter()
+        .filter(|i| i.status.is_active())
+        .filter(|i| {
+            i.current_step
+                .and_then(|s| i.steps.get(s))
+                .is_some_and(|s| s.index.is_none())
+        })
+        .filter_map(|i| i.step_label())
+        .map(|s| s.width() + STEP_TIMERS)
+        .max()
+        .unwrap_or(0);
+    u16::try_from(step)
+        .unwrap_or(u16::MAX)
+        .min(main_width / 3)
+        .max(DETAIL)
 }
 
 /// Whether image `i` has dashboard edits no successful build has used.
