@@ -157,7 +157,7 @@ images:
             "2:9: 'jobs' must be an integer >= 1",
             "3:12: 'builder' must be one of auto, buildkit, legacy (got 'buildkt') — did you mean 'buildkit'?",
             "4:16: stall_after: invalid duration '5x' (use e.g. 90s, 2m, 1h30m)",
-            "5:3: unknown field 'colour' (valid fields: builder, jobs, stall_after, timeout, push, no_cache, pull, network, platform, args, labels, secrets, ssh)",
+            "5:3: unknown field 'colour' (valid fields: builder, jobs, stall_after, timeout, push, no_cache, pull, network, platform, args, labels, secrets, ssh, push_tags)",
         ]
     );
 }
