@@ -340,7 +340,19 @@ fn image_id(tag: &str) -> String {
 fn capital_n_rebuilds_without_the_cache() {
     require_docker!();
     let s = Stack::new();
+    // A chain of its own from the first step: the classic builder's cache
+    // may otherwise continue an equal chain another test built meanwhile,
+    // and the stamp would run again under `F` too.
     s.busybox_context("stamp", "RUN date +%s%N > /stamp\n");
+    let dockerfile = std::fs::read_to_string(s.path("stamp/Dockerfile")).unwrap();
+    s.write(
+        "stamp/Dockerfile",
+        &dockerfile.replacen(
+            "FROM scratch\n",
+            &format!("FROM scratch\nENV MARK={}\n", s.prefix),
+            1,
+        ),
+    );
     s.config("images:\n  - name: stamp\n    tags: [\"{prefix}/stamp:latest\"]\n");
     let out = s.kiln(&["build", "--builder", "legacy"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -360,7 +372,8 @@ fn capital_n_rebuilds_without_the_cache() {
     assert_eq!(
         image_id(&tag),
         first,
-        "F builds on the cache: the same image"
+        "F builds on the cache: the same image; {}",
+        stdout(&s.kiln(&["logs", "stamp"]))
     );
     tmux.keys(&["N"]);
     let screen = tmux.wait_for(

@@ -108,7 +108,13 @@ impl Tmux {
 
 /// The code of a `KILN_EXIT=N` line (not of the command line that prints
 /// it, `KILN_EXIT=$?`, which the screen may wrap to the start of a line).
+/// The shell's prompt may stand before it (`# KILN_EXIT=0`): the command
+/// line was typed before the shell printed its first prompt.
 pub fn exit_code(line: &str) -> Option<&str> {
+    let line = line
+        .strip_prefix("# ")
+        .or_else(|| line.strip_prefix("$ "))
+        .unwrap_or(line);
     line.strip_prefix("KILN_EXIT=")
         .map(str::trim_end)
         .filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()))
