@@ -133,8 +133,24 @@ impl Recorder {
         if self.failed.is_some() {
             return None;
         }
-        let outcome = self.try_record(event);
+        let outcome = self.try_record_timed(event);
         self.settle(outcome)
+    }
+
+    /// `try_record`, then a run that ended keeps the duration its event
+    /// gives ([`took`]).
+    fn try_record_timed(&mut self, event: &Event) -> Result<Option<String>, Trouble> {
+        let run = event
+            .image
+            .as_deref()
+            .and_then(|image| self.open.get(image))
+            .map(|o| o.run);
+        let took = took(&event.kind).zip(run);
+        let cut = self.try_record(event)?;
+        if let Some((ms, run)) = took {
+            self.history.set_duration(run, ms)?;
+        }
+        Ok(cut)
     }
 
     /// Write out what the open logs hold, so that a reader (`kiln logs`,
@@ -245,7 +261,6 @@ impl Recorder {
         let db = Trouble::from;
         // (Looked up where needed: a log line, the bulk, needs no run.)
         let run = |r: &Recorder| r.open.get(image).map(|o| o.run);
-        let took = took(kind).and_then(|ms| run(self).map(|r| (r, ms)));
         let cut = match kind {
             EventKind::Started { builder, engine } => {
                 self.start_run(image, builder.as_str(), engine.as_deref())?
@@ -312,9 +327,6 @@ impl Recorder {
             | EventKind::Watching { .. }
             | EventKind::Changed { .. } => Written::Ok,
         };
-        if let Some((run, ms)) = took {
-            self.history.set_duration(run, ms).map_err(db)?;
-        }
         Ok((cut == Written::DiskFull).then(|| image.to_string()))
     }
 
