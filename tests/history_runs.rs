@@ -144,6 +144,7 @@ fn history_keeps_the_duration_the_events_give() {
             image,
             EventKind::Started {
                 builder: BuilderKind::Legacy,
+                engine: None,
             },
         )
     };
