@@ -24,18 +24,18 @@
 //!
 //! Nothing here decides what to rebuild: that is `app::watch`.
 
+mod changes;
 mod dirs;
 pub(crate) mod scope;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
-use notify::{Event as FsEvent, EventKind as FsKind};
+use notify::Event as FsEvent;
 use tokio::sync::mpsc;
 
 use crate::config::{Config, ContextSource, Source, StackSource};
@@ -44,8 +44,9 @@ use crate::engine::own_dirs;
 use crate::engine::report::Report;
 use crate::protocol::{ContextChanges, WatchEvent};
 use crate::sanitize::visible;
+use changes::{Change, Pending};
 use dirs::Dirs;
-use scope::{Scope, MAX_NAMED};
+use scope::Scope;
 
 /// How long nothing relevant must happen before changes are reported.
 pub(crate) const QUIET: Duration = Duration::from_millis(300);
@@ -86,7 +87,7 @@ impl Watcher {
             .name("kiln-watch".into())
             .spawn(move || {
                 let dirs = Dirs::new(move |event| {
-                    if !is_read_only(&event) {
+                    if !changes::is_read_only(&event) {
                         let _ = fs.send(Input::Fs(event));
                     }
                 });
@@ -104,71 +105,6 @@ impl Watcher {
 impl Drop for Watcher {
     fn drop(&mut self) {
         let _ = self.inputs.send(Input::Stop);
-    }
-}
-
-/// Opening and reading files (every build reads its whole context) is no
-/// change; dropped on notify's thread, before it costs anything more.
-fn is_read_only(event: &notify::Result<FsEvent>) -> bool {
-    matches!(
-        event,
-        Ok(FsEvent {
-            kind: FsKind::Access(
-                AccessKind::Open(_) | AccessKind::Close(AccessMode::Read) | AccessKind::Read
-            ),
-            ..
-        })
-    )
-}
-
-/// A change at one path, as the scopes see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Change {
-    /// Created or moved in.
-    Appeared { dir: bool },
-    /// Deleted or moved away.
-    Vanished { dir: bool },
-    /// Written, or its metadata changed.
-    Modified,
-}
-
-/// Changes seen and not yet reported.
-#[derive(Debug, Default)]
-struct Pending {
-    /// Per image: changed paths (relative to its context), and how many
-    /// more than could be kept.
-    files: BTreeMap<String, (BTreeSet<String>, usize)>,
-    /// Images whose Dockerfile or `.dockerignore` changed.
-    reread: BTreeSet<String>,
-    /// Images whose context directory went away.
-    gone: BTreeSet<String>,
-    /// The stack file changed.
-    stack: bool,
-    /// When the first change came, and the last.
-    first: Option<Instant>,
-    last: Option<Instant>,
-}
-
-impl Pending {
-    fn touch(&mut self, now: Instant) {
-        self.first.get_or_insert(now);
-        self.last = Some(now);
-    }
-
-    /// When to report: after the quiet period, or at the latest MAX_WAIT
-    /// after the first change.
-    fn due(&self) -> Option<Instant> {
-        Some((self.last? + QUIET).min(self.first? + MAX_WAIT))
-    }
-
-    fn add(&mut self, image: &str, rel: String, now: Instant) {
-        let (files, more) = self.files.entry(image.to_string()).or_default();
-        if files.len() < MAX_NAMED || files.contains(&rel) {
-            files.insert(rel);
-        } else {
-            *more += 1;
-        }
-        self.touch(now);
     }
 }
 
@@ -280,7 +216,7 @@ impl State {
                         img.args.clone(),
                     );
                     let bases = deps.get(i).map(Vec::as_slice).unwrap_or_default();
-                    if bases.iter().any(|d| copies_on_build(&config, d.on)) {
+                    if bases.iter().any(|d| scope::copies_on_build(&config, d.on)) {
                         scope.reads_everything();
                     }
                     scopes.push(scope);
@@ -381,37 +317,12 @@ impl State {
             self.missed_events();
             return;
         }
-        let Some(change) = self.change_of(&event) else {
+        let Some(change) = changes::change_of(&event, &self.dirs) else {
             return;
         };
         for path in &event.paths {
             self.on_change(path, change);
         }
-    }
-
-    /// The change an event is, if it is one.
-    fn change_of(&self, event: &FsEvent) -> Option<Change> {
-        let path = event.paths.first()?;
-        Some(match event.kind {
-            FsKind::Create(kind) => Change::Appeared {
-                dir: kind == CreateKind::Folder || (kind == CreateKind::Any && is_dir(path)),
-            },
-            FsKind::Remove(kind) => Change::Vanished {
-                dir: kind == RemoveKind::Folder || self.dirs.contains(path),
-            },
-            FsKind::Modify(ModifyKind::Name(RenameMode::From)) => Change::Vanished {
-                dir: self.dirs.contains(path),
-            },
-            FsKind::Modify(ModifyKind::Name(RenameMode::To)) => {
-                Change::Appeared { dir: is_dir(path) }
-            }
-            // Reported as From and To already.
-            FsKind::Modify(ModifyKind::Name(_)) => return None,
-            FsKind::Modify(_) | FsKind::Access(AccessKind::Close(AccessMode::Write)) => {
-                Change::Modified
-            }
-            _ => return None,
-        })
     }
 
     /// A change at `path`: to the stack file, or within (or of) contexts.
@@ -663,30 +574,6 @@ impl State {
     }
 }
 
-/// Whether image `i`'s Dockerfile has an `ONBUILD COPY` or `ONBUILD ADD`:
-/// an image built on it reads what that names from its own context, which
-/// its own Dockerfile does not say.
-fn copies_on_build(config: &Config, i: usize) -> bool {
-    let Some(Source::Build {
-        context: ContextSource::Dir(root),
-        dockerfile,
-    }) = config.images.get(i).map(|img| &img.source)
-    else {
-        return false;
-    };
-    let Some(text) = dockerfile.text_in(root) else {
-        return false;
-    };
-    text.lines().any(|line| {
-        let mut words = line.split_whitespace();
-        let is = |w: Option<&str>, what: &str| w.is_some_and(|w| w.eq_ignore_ascii_case(what));
-        is(words.next(), "ONBUILD") && {
-            let next = words.next();
-            is(next, "COPY") || is(next, "ADD")
-        }
-    })
-}
-
 /// Why a context directory cannot be watched.
 fn gone_error(root: &Path, e: &std::io::Error) -> String {
     shown(&format!(
@@ -702,56 +589,8 @@ fn shown(text: &str) -> String {
     visible(text).into_owned()
 }
 
-fn is_dir(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
-}
-
 /// `path` made absolute against the current directory, without resolving
 /// symlinks (events name paths the way their watch was added).
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn changes_are_due_after_a_quiet_period_or_the_longest_wait() {
-        let t0 = Instant::now();
-        let mut pending = Pending::default();
-        assert_eq!(pending.due(), None, "nothing pending: no timer at all");
-        pending.add("web", "a".into(), t0);
-        assert_eq!(pending.due(), Some(t0 + QUIET));
-        // A burst keeps pushing the report back...
-        for i in 1..20 {
-            pending.add("web", format!("f{i}"), t0 + QUIET * i / 2);
-        }
-        assert_eq!(pending.due(), Some(t0 + QUIET * 19 / 2 + QUIET));
-        // ...but never past the longest wait.
-        pending.add("web", "late".into(), t0 + MAX_WAIT);
-        assert_eq!(pending.due(), Some(t0 + MAX_WAIT));
-        let (files, more) = &pending.files["web"];
-        assert_eq!((files.len(), *more), (21, 0));
-    }
-
-    #[test]
-    fn a_burst_names_a_bounded_number_of_files() {
-        let t0 = Instant::now();
-        let mut pending = Pending::default();
-        for i in 0..MAX_NAMED + 5 {
-            pending.add("web", format!("f{i}"), t0);
-        }
-        pending.add("web", "f0".into(), t0);
-        let (files, more) = &pending.files["web"];
-        assert_eq!((files.len(), *more), (MAX_NAMED, 5));
-    }
-
-    #[test]
-    fn reads_are_no_change() {
-        let read = FsEvent::new(FsKind::Access(AccessKind::Open(AccessMode::Any)));
-        let written = FsEvent::new(FsKind::Access(AccessKind::Close(AccessMode::Write)));
-        assert!(is_read_only(&Ok(read)));
-        assert!(!is_read_only(&Ok(written)));
-    }
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::config::{context_reads, ContextReads, Dockerfile};
+use crate::config::{context_reads, Config, ContextReads, ContextSource, Dockerfile, Source};
 use crate::engine::context::{
     dockerfile_ignore_path, ignore_file, locate_dockerfile, ContextSpec, DockerfilePlace,
     DOCKERIGNORE,
@@ -92,6 +92,14 @@ impl Scope {
                 (Some(cleaned.trim_start_matches('/').to_string()), None)
             }
         };
+        // kiln's own directories inside the context exist before it is
+        // walked, as before a build walks it: their parents (`.cache`) made
+        // by kiln later would be a change.
+        let kilns = OwnDirs::of_kiln();
+        let own = kilns.within(&root);
+        if !own.is_empty() {
+            kilns.create();
+        }
         let mut scope = Scope {
             name,
             root: root.clone(),
@@ -101,7 +109,7 @@ impl Scope {
             args,
             ignore: DockerIgnore::default(),
             reads: None,
-            own: OwnDirs::of_kiln().within(&root),
+            own,
             everything: false,
         };
         scope.reread();
@@ -270,6 +278,30 @@ fn join(dir: &str, name: &str) -> String {
     } else {
         format!("{dir}/{name}")
     }
+}
+
+/// Whether image `i`'s Dockerfile has an `ONBUILD COPY` or `ONBUILD ADD`:
+/// an image built on it reads what that names from its own context, which
+/// its own Dockerfile does not say.
+pub(super) fn copies_on_build(config: &Config, i: usize) -> bool {
+    let Some(Source::Build {
+        context: ContextSource::Dir(root),
+        dockerfile,
+    }) = config.images.get(i).map(|img| &img.source)
+    else {
+        return false;
+    };
+    let Some(text) = dockerfile.text_in(root) else {
+        return false;
+    };
+    text.lines().any(|line| {
+        let mut words = line.split_whitespace();
+        let is = |w: Option<&str>, what: &str| w.is_some_and(|w| w.eq_ignore_ascii_case(what));
+        is(words.next(), "ONBUILD") && {
+            let next = words.next();
+            is(next, "COPY") || is(next, "ADD")
+        }
+    })
 }
 
 #[cfg(test)]
