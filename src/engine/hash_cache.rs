@@ -16,40 +16,19 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
+use crate::engine::stamp::{write_private, Reader, Stamp};
+
 const MAGIC: &[u8] = b"kiln-context-hashes-v1\n";
 /// How old a file's ctime must be before its hash is remembered.
 pub const SETTLED: Duration = Duration::from_secs(2);
-
-/// What identifies a file's content without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i64,
-    ctime_ns: i64,
-}
-
-impl Stamp {
-    fn of(meta: &fs::Metadata) -> Stamp {
-        Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
-        }
-    }
-}
 
 /// A file's stamp when it was read, and its content hash.
 #[derive(Debug, Clone, Copy)]
@@ -146,67 +125,20 @@ impl HashCache {
 }
 
 fn write(file: &Path, seen: &Known) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let dir = file
-        .parent()
-        .ok_or_else(|| io::Error::other("no directory"))?;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
     let mut out = Vec::with_capacity(MAGIC.len() + seen.len() * 96);
     out.extend_from_slice(MAGIC);
-    for (rel, Remembered { stamp: s, hash }) in seen {
-        out.extend_from_slice(&(rel.len() as u32).to_le_bytes());
-        out.extend_from_slice(rel);
-        for n in [s.dev, s.ino, s.size] {
-            out.extend_from_slice(&n.to_le_bytes());
-        }
-        for n in [s.mtime_ns, s.ctime_ns] {
-            out.extend_from_slice(&n.to_le_bytes());
-        }
+    for (rel, Remembered { stamp, hash }) in seen {
+        stamp.encode(rel, &mut out);
         out.extend_from_slice(hash);
     }
-    // Written aside and renamed: a concurrent reader sees all or nothing.
-    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&out)?;
-    drop(f);
-    fs::rename(&tmp, file)
+    write_private(file, &out)
 }
 
 fn parse(bytes: &[u8]) -> Option<Known> {
-    let mut rest = bytes.strip_prefix(MAGIC)?;
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let (head, tail) = rest.split_at_checked(n)?;
-        rest = tail;
-        Some(head)
-    };
+    let mut reader = Reader::new(bytes, MAGIC)?;
     let mut known = HashMap::new();
-    while let Some(len) = take(4) {
-        let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
-        let rel = take(len)?.to_vec();
-        let mut u = [0u64; 3];
-        for n in &mut u {
-            *n = u64::from_le_bytes(take(8)?.try_into().ok()?);
-        }
-        let mut i = [0i64; 2];
-        for n in &mut i {
-            *n = i64::from_le_bytes(take(8)?.try_into().ok()?);
-        }
-        let hash: [u8; 32] = take(32)?.try_into().ok()?;
-        let stamp = Stamp {
-            dev: u[0],
-            ino: u[1],
-            size: u[2],
-            mtime_ns: i[0],
-            ctime_ns: i[1],
-        };
+    while let Some((rel, stamp)) = reader.record() {
+        let hash: [u8; 32] = reader.take(32)?.try_into().ok()?;
         known.insert(rel, Remembered { stamp, hash });
     }
     Some(known)

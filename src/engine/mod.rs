@@ -26,6 +26,7 @@ pub mod push;
 pub mod report;
 pub(crate) mod session;
 pub mod sink;
+pub(crate) mod stamp;
 pub mod steps;
 pub(crate) mod transfer;
 pub(crate) mod watch;

@@ -23,56 +23,16 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+use crate::engine::stamp::{write_private, Reader, Stamp};
+
 const MAGIC: &[u8] = b"kiln-session-copies-v1\n";
-
-/// What identifies a file's content without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i64,
-    ctime_ns: i64,
-}
-
-impl Stamp {
-    pub(crate) fn of(meta: &fs::Metadata) -> Stamp {
-        Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
-        }
-    }
-
-    /// The size in bytes.
-    pub(crate) fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// `now` is the same file with the same size and mtime (a write moves
-    /// the mtime; a file renamed in is another inode).
-    pub(crate) fn same_file_and_content(&self, now: &Stamp) -> bool {
-        (self.dev, self.ino, self.size, self.mtime_ns) == (now.dev, now.ino, now.size, now.mtime_ns)
-    }
-
-    /// The daemon would take a file with stamp `now` for its copy of one
-    /// announced with `self`, though the content may have changed.
-    fn hides_a_change(&self, now: &Stamp) -> bool {
-        self.size == now.size
-            && self.mtime_ns == now.mtime_ns
-            && (self.ctime_ns, self.ino, self.dev) != (now.ctime_ns, now.ino, now.dev)
-    }
-}
 
 /// Stamps by absolute path (bytes).
 type Known = HashMap<Vec<u8>, Stamp>;
@@ -195,74 +155,22 @@ fn new_salt() -> Vec<u8> {
 }
 
 fn write(file: &Path, salt: &[u8], known: &Known) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let dir = file
-        .parent()
-        .ok_or_else(|| io::Error::other("no directory"))?;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
     let mut out = Vec::with_capacity(MAGIC.len() + known.len() * 96);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(salt.len() as u32).to_le_bytes());
     out.extend_from_slice(salt);
-    for (path, s) in known {
-        out.extend_from_slice(&(path.len() as u32).to_le_bytes());
-        out.extend_from_slice(path);
-        for n in [s.dev, s.ino, s.size] {
-            out.extend_from_slice(&n.to_le_bytes());
-        }
-        for n in [s.mtime_ns, s.ctime_ns] {
-            out.extend_from_slice(&n.to_le_bytes());
-        }
+    for (path, stamp) in known {
+        stamp.encode(path, &mut out);
     }
-    // Written aside and renamed: a concurrent reader sees all or nothing.
-    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&out)?;
-    drop(f);
-    fs::rename(&tmp, file)
+    write_private(file, &out)
 }
 
 fn parse(bytes: &[u8]) -> Option<(Vec<u8>, Known)> {
-    let mut rest = bytes.strip_prefix(MAGIC)?;
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let (head, tail) = rest.split_at_checked(n)?;
-        rest = tail;
-        Some(head)
-    };
-    let len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
-    let salt = take(len)?.to_vec();
+    let mut reader = Reader::new(bytes, MAGIC)?;
+    let salt = reader.bytes()?.to_vec();
     let mut known = HashMap::new();
-    while let Some(len) = take(4) {
-        let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
-        let path = take(len)?.to_vec();
-        let mut u = [0u64; 3];
-        for n in &mut u {
-            *n = u64::from_le_bytes(take(8)?.try_into().ok()?);
-        }
-        let mut i = [0i64; 2];
-        for n in &mut i {
-            *n = i64::from_le_bytes(take(8)?.try_into().ok()?);
-        }
-        let [dev, ino, size] = u;
-        let [mtime_ns, ctime_ns] = i;
-        known.insert(
-            path,
-            Stamp {
-                dev,
-                ino,
-                size,
-                mtime_ns,
-                ctime_ns,
-            },
-        );
+    while let Some((path, stamp)) = reader.record() {
+        known.insert(path, stamp);
     }
     Some((salt, known))
 }

@@ -32,10 +32,11 @@ use tonic::metadata::MetadataMap;
 use tonic::server::{Grpc, NamedService, StreamingService};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::copies::{Announced, Stamp};
+use super::copies::Announced;
 use super::walk::{self, Item, WalkOpt};
 use super::wire::{kind, Packet, Stat};
 use crate::engine::context::open_regular;
+use crate::engine::stamp::Stamp;
 
 /// Size of the DATA packets (fsutil's buffer size).
 const CHUNK: usize = 32 * 1024;

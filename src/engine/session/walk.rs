@@ -34,8 +34,8 @@ use crate::engine::dockerignore::{clean, go_text, DockerIgnore, MatchInfo, Patte
 use crate::engine::glob::{filepath_match, has_wildcards};
 use crate::engine::own_dirs::{is_own, OwnDirs};
 
-use super::copies::Stamp;
 use super::wire::Stat;
+use crate::engine::stamp::Stamp;
 
 /// Go's `os.FileMode` bits, which fsutil puts on the wire.
 pub(crate) mod go_mode {
