@@ -16,13 +16,7 @@ use crate::output;
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 pub(crate) async fn run(config: &Config, image: &str, run: u32, follow: bool) -> i32 {
-    if config.index_of(image).is_none() {
-        if let Err(e) = config.select(&[image.to_string()]) {
-            output::error(e);
-        }
-        return exit::USAGE;
-    }
-    let history = match super::open_history(config) {
+    let history = match super::open_image_history(config, image) {
         Ok(h) => h,
         Err(code) => return code,
     };

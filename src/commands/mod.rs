@@ -127,6 +127,19 @@ fn open_history(config: &Config) -> Result<History, i32> {
         })
 }
 
+/// The history, read-only, for a command about one image of the stack
+/// (`kiln logs`, `kiln history`): an image the stack does not have is a
+/// usage error, said as selecting it on the command line would say it.
+fn open_image_history(config: &Config, image: &str) -> Result<History, i32> {
+    if config.index_of(image).is_none() {
+        if let Err(e) = config.select(&[image.to_string()]) {
+            output::error(e);
+        }
+        return Err(exit::USAGE);
+    }
+    open_history(config)
+}
+
 /// The exit code after printing a command's result: a reader that went
 /// away (`| head`) is no failure; any other write error is.
 fn printed(result: std::io::Result<()>) -> i32 {

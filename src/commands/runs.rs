@@ -94,13 +94,7 @@ pub(crate) fn print_json<'a>(rows: impl Iterator<Item = RunJson<'a>>) -> i32 {
 }
 
 pub(crate) fn run(config: &Config, image: &str, json: bool) -> i32 {
-    if config.index_of(image).is_none() {
-        if let Err(e) = config.select(&[image.to_string()]) {
-            output::error(e);
-        }
-        return exit::USAGE;
-    }
-    let history = match super::open_history(config) {
+    let history = match super::open_image_history(config, image) {
         Ok(h) => h,
         Err(code) => return code,
     };
