@@ -45,6 +45,8 @@ pub struct Printer<W: Write> {
     stamp: (i64, String),
     /// Writing failed (the reader went away: `| head`): what to do.
     lost: LostOutput,
+    /// A dry run's lines: a skip is what would happen (`skip: unchanged`).
+    dry_run: bool,
 }
 
 /// What becomes of a run whose output can no longer be written.
@@ -85,7 +87,14 @@ impl<W: Write> Printer<W> {
             marks: HashMap::new(),
             stamp: (i64::MIN, String::new()),
             lost: LostOutput::No,
+            dry_run: false,
         }
+    }
+
+    /// Print a dry run (`kiln build --dry-run`): a skip reads `skip: …`.
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
     }
 
     /// What to do when the output is gone (default: stop the run).
@@ -117,7 +126,16 @@ impl<W: Write> Printer<W> {
         }
         let who = event.image.as_deref().unwrap_or("kiln");
         let marks = self.marks.entry(who.to_string()).or_default();
-        let Some(text) = plain_line(&event.kind, marks) else {
+        let text = match &event.kind {
+            EventKind::Skipped { reason } if self.dry_run => {
+                Some(format!("skip: {}", reason.as_str().replace('_', " ")))
+            }
+            EventKind::Plan { .. } if self.dry_run => {
+                plain_line(&event.kind, marks).map(|t| t.replacen("building ", "dry run of ", 1))
+            }
+            kind => plain_line(kind, marks),
+        };
+        let Some(text) = text else {
             return Ok(());
         };
         let who = sanitize(who);

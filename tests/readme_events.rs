@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kiln::app::event::{Event, EventKind};
-use kiln::protocol::{BuilderKind, Phase, SkipReason};
+use kiln::protocol::{BuildCause, BuilderKind, Phase, SkipReason};
 
 /// Which kind of event this is; every kind is named, so a new one does
 /// not compile until it has a sample below.
@@ -34,9 +34,11 @@ fn ordinal(kind: &EventKind) -> usize {
         EventKind::Changed { .. } => 18,
         EventKind::Notice { .. } => 19,
         EventKind::Transfer { .. } => 20,
+        EventKind::WouldBuild { .. } => 21,
+        EventKind::WouldFail { .. } => 22,
     }
 }
-const KINDS: usize = 21;
+const KINDS: usize = 23;
 
 /// One event of every kind.
 fn samples() -> Vec<EventKind> {
@@ -111,6 +113,7 @@ fn samples() -> Vec<EventKind> {
             failed: vec![],
             skipped: vec![],
             duration_ms: 0,
+            dry: None,
         },
         EventKind::Watching {
             paths: vec![],
@@ -130,6 +133,11 @@ fn samples() -> Vec<EventKind> {
             total: 0,
             done: false,
         },
+        EventKind::WouldBuild {
+            reason: s(),
+            cause: BuildCause::InputsChanged,
+        },
+        EventKind::WouldFail { error: s() },
     ]
 }
 

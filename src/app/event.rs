@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::protocol::{BuilderKind, Phase, SkipReason};
+use crate::protocol::{BuildCause, BuilderKind, Phase, SkipReason};
 
 /// One event of the contract. `image` is absent for `plan` and `summary`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,6 +24,18 @@ impl Event {
             kind,
         }
     }
+}
+
+/// What a dry run's summary adds: `dry_run: true`, the images that would
+/// be built, would fail, and are unchanged (`skipped` holds every image
+/// that would be skipped, as in a real run; `succeeded` and `failed` stay
+/// empty: nothing ran).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrySummary {
+    pub dry_run: bool,
+    pub would_build: Vec<String>,
+    pub would_fail: Vec<String>,
+    pub unchanged: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,6 +130,21 @@ pub enum EventKind {
         failed: Vec<String>,
         skipped: Vec<String>,
         duration_ms: u64,
+        /// A dry run's own fields (absent from a real run's summary).
+        #[serde(flatten)]
+        dry: Option<DrySummary>,
+    },
+    /// A dry run (`kiln build --dry-run`): the image would be built,
+    /// because of `reason` (the words of the real run's `rebuilding: …`
+    /// notice), of kind `cause`. (An addition to the contract.)
+    WouldBuild {
+        reason: String,
+        cause: BuildCause,
+    },
+    /// A dry run: the real run would fail before building the image, with
+    /// this error. (An addition to the contract.)
+    WouldFail {
+        error: String,
     },
     /// Watch mode is watching: the paths (each image's context, the stack
     /// file), how many images, how many directories under watch. Again

@@ -182,6 +182,12 @@ impl App {
         }
     }
 
+    /// The change check image `i`'s next build would be started with
+    /// (`kiln build --dry-run` asks the engine what it would find).
+    pub fn change_check(&self, i: usize) -> crate::protocol::ChangeCheck {
+        schedule::change_check(self, i)
+    }
+
     /// Draw with colours or not (NO_COLOR, read by the front-end).
     pub fn with_color(mut self, color: bool) -> App {
         self.view.color = color;
@@ -271,6 +277,7 @@ impl App {
                 failed,
                 skipped,
                 duration_ms,
+                dry: None,
             },
         }
     }

@@ -176,7 +176,7 @@ fn start(
 /// run or the image asks for a full build (`--force`, `F`), else against
 /// the last success; the registries are asked when the build pulls its
 /// base images.
-fn change_check(app: &App, i: usize) -> ChangeCheck {
+pub(super) fn change_check(app: &App, i: usize) -> ChangeCheck {
     let img = &app.images[i];
     let registry = img.pull;
     if img.no_cache_next {

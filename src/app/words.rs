@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use super::event::EventKind;
+use super::event::{DrySummary, EventKind};
 use super::log::LineKind;
 use super::step_marks::StepMarks;
 use crate::human::{format_ms, human_bytes, plural, short_id};
@@ -96,7 +96,10 @@ pub fn log_lines(kind: &EventKind, marks: &mut StepMarks, mut push: impl FnMut(L
         | EventKind::Pushed { .. }
         | EventKind::Summary { .. }
         | EventKind::Watching { .. }
-        | EventKind::Changed { .. } => {}
+        | EventKind::Changed { .. }
+        // Only a dry run says these, and it has no pane.
+        | EventKind::WouldBuild { .. }
+        | EventKind::WouldFail { .. } => {}
     }
 }
 
@@ -162,11 +165,20 @@ fn words(kind: &EventKind) -> Option<String> {
         EventKind::TimedOut { after_ms } => timed_out(*after_ms),
         EventKind::Cancelled { after_ms } => cancelled(*after_ms),
         EventKind::Summary {
+            dry: Some(dry),
+            skipped,
+            duration_ms,
+            ..
+        } => dry_summary(dry, skipped, *duration_ms),
+        EventKind::Summary {
             succeeded,
             failed,
             skipped,
             duration_ms,
+            dry: None,
         } => summary(succeeded, failed, skipped, *duration_ms),
+        EventKind::WouldBuild { reason, .. } => format!("would build: {reason}"),
+        EventKind::WouldFail { error } => format!("would fail: {error}"),
         EventKind::Notice { message } => message.clone(),
         EventKind::Watching {
             paths,
@@ -363,6 +375,47 @@ fn push_size(current: u64, total: u64) -> String {
     }
 }
 
+/// A dry run's summary: `2 would build (api, web), 3 unchanged, 1 would
+/// fail (x), 1 skipped (y) (dry run in 40ms: nothing built or pushed)`;
+/// the parts with no image are left out, but the first two.
+fn dry_summary(dry: &DrySummary, skipped: &[String], duration_ms: u64) -> String {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", v.join(", "))
+        }
+    };
+    let others: Vec<String> = skipped
+        .iter()
+        .filter(|s| !dry.unchanged.contains(s))
+        .cloned()
+        .collect();
+    let mut parts = vec![
+        format!(
+            "{} would build{}",
+            dry.would_build.len(),
+            list(&dry.would_build)
+        ),
+        format!("{} unchanged", dry.unchanged.len()),
+    ];
+    if !dry.would_fail.is_empty() {
+        parts.push(format!(
+            "{} would fail{}",
+            dry.would_fail.len(),
+            list(&dry.would_fail)
+        ));
+    }
+    if !others.is_empty() {
+        parts.push(format!("{} skipped{}", others.len(), list(&others)));
+    }
+    format!(
+        "{} (dry run in {}: nothing built or pushed)",
+        parts.join(", "),
+        format_ms(duration_ms)
+    )
+}
+
 fn summary(
     succeeded: &[String],
     failed: &[String],
@@ -474,7 +527,8 @@ mod tests {
                 succeeded: vec!["a".into()],
                 failed: vec!["b".into(), "c".into()],
                 skipped: vec![],
-                duration_ms: 3_000
+                duration_ms: 3_000,
+                dry: None,
             })
             .unwrap(),
             "1 succeeded, 2 failed (b, c), 0 skipped in 3s"

@@ -175,6 +175,11 @@ pub struct BuildArgs {
     /// Images to build (with everything they depend on); default: all
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
+    /// Say what the build would do with each image and why (build, skip,
+    /// fail; what --push would push), building, pulling, pushing and
+    /// recording nothing; exit 0
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]

@@ -1,4 +1,5 @@
-//! `kiln build [IMAGE...]`: build headless, printing plain lines or JSON.
+//! `kiln build [IMAGE...]`: build headless, printing plain lines or JSON
+//! (`--dry-run`: `dry_run.rs`).
 
 use std::sync::Arc;
 
@@ -7,6 +8,9 @@ use crate::config::Config;
 use crate::headless::{self, Job};
 
 pub(crate) async fn run(config: Config, args: BuildArgs) -> i32 {
+    if args.dry_run {
+        return super::dry_run::run(config, args).await;
+    }
     let selection = match super::select_or_exit(&config, &args.images) {
         Ok(s) => s,
         Err(code) => return code,

@@ -5,6 +5,7 @@
 pub(crate) mod build;
 pub(crate) mod check;
 pub(crate) mod completions;
+mod dry_run;
 mod engines;
 pub(crate) mod init;
 pub(crate) mod logs;

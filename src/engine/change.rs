@@ -14,15 +14,17 @@ use crate::engine::context::Entry;
 use crate::engine::inputs::{self, Inputs, RegistryCheck, Tags};
 use crate::engine::sink::Sink;
 use crate::human::short_id;
-use crate::protocol::{ChangeCheck, EngineEvent, LastSuccess, SkipReason};
+use crate::protocol::{BuildCause, ChangeCheck, EngineEvent, LastSuccess, SkipReason};
 
-/// What change detection found.
+/// What change detection found; nothing of it is reported yet (the real
+/// run reports it with `report`, a dry run says what it would do).
 pub(crate) enum Change {
-    /// Skipped as unchanged (reported).
+    /// Unchanged: skip it.
     Unchanged,
-    /// To be built (why was reported, with the inputs for history, when
-    /// they could be worked out).
-    Build(Option<Inputs>),
+    /// To be built because of `why`, with the inputs for history.
+    Build { why: String, inputs: Inputs },
+    /// The inputs could not be worked out (why, in words): it is built.
+    Unknown(String),
 }
 
 /// The image whose inputs are compared, and where to report.
@@ -34,28 +36,41 @@ pub(crate) struct Subject<'a> {
     /// The stack's own images (never asked of a registry).
     pub stack_tags: &'a [String],
     pub sink: &'a Sink,
+    /// A dry run (`kiln build --dry-run`): change nothing on the daemon
+    /// (a moved tag is not put back, only said to be).
+    pub dry: bool,
 }
 
 /// What the build's inputs are for, as the model's `check` says.
-pub(crate) enum InputsUse {
+pub(crate) enum InputsUse<'a> {
     /// Nothing: history is off.
     None,
-    /// Only to be recorded: the build goes ahead whatever they are (`why`),
-    /// so they are worked out while the daemon builds.
-    Record { why: &'static str, registry: bool },
-    /// To decide whether to build: compared before anything is sent.
-    Decide,
+    /// Only to be recorded: the build goes ahead whatever they are (`why`,
+    /// of kind `cause`), so they are worked out while the daemon builds.
+    Record {
+        why: &'static str,
+        cause: BuildCause,
+        registry: bool,
+    },
+    /// To decide whether to build: compared with `last` before anything
+    /// is sent.
+    Decide {
+        last: &'a LastSuccess,
+        registry: bool,
+    },
 }
 
-pub(crate) fn inputs_use(check: &ChangeCheck) -> InputsUse {
+pub(crate) fn inputs_use(check: &ChangeCheck) -> InputsUse<'_> {
     match check {
         ChangeCheck::Off => InputsUse::None,
         ChangeCheck::Forced { registry } => InputsUse::Record {
             why: "forced (--force, --no-cache, no_cache or the dashboard's F)",
+            cause: BuildCause::Forced,
             registry: *registry,
         },
         ChangeCheck::NoCache { registry } => InputsUse::Record {
             why: "without the cache (the dashboard's N)",
+            cause: BuildCause::NoCache,
             registry: *registry,
         },
         ChangeCheck::Against {
@@ -63,9 +78,16 @@ pub(crate) fn inputs_use(check: &ChangeCheck) -> InputsUse {
             registry,
         } => InputsUse::Record {
             why: "no earlier successful build recorded",
+            cause: BuildCause::FirstBuild,
             registry: *registry,
         },
-        ChangeCheck::Against { last: Some(_), .. } => InputsUse::Decide,
+        ChangeCheck::Against {
+            last: Some(last),
+            registry,
+        } => InputsUse::Decide {
+            last,
+            registry: *registry,
+        },
     }
 }
 
@@ -81,6 +103,22 @@ pub(crate) async fn work_out(
     registry: bool,
     entries: Vec<Entry>,
 ) -> Option<Inputs> {
+    match try_work_out(s, registry, entries).await {
+        Ok(now) => Some(now),
+        Err(why) => {
+            notice(s, why).await;
+            None
+        }
+    }
+}
+
+/// The build's inputs (what could not be checked is said in notices), or
+/// why they cannot be worked out, in words (not reported).
+async fn try_work_out(
+    s: &Subject<'_>,
+    registry: bool,
+    entries: Vec<Entry>,
+) -> Result<Inputs, String> {
     let registry = registry.then_some(RegistryCheck {
         except: s.stack_tags,
     });
@@ -89,48 +127,57 @@ pub(crate) async fn work_out(
             for why in &now.unchecked {
                 notice(s, why.clone()).await;
             }
-            Some(now)
+            Ok(now)
         }
-        Err(e) => {
-            notice(s, format!("cannot tell whether anything changed: {e}")).await;
-            None
-        }
+        Err(e) => Err(format!("cannot tell whether anything changed: {e}")),
     }
 }
 
-/// Compare with the last success (`check` is `Against` one): skip
-/// (reported) when nothing changed and the image is (or, retagged, is
-/// again) what its tags point at; else report the inputs and why it
-/// rebuilds.
+/// Compare with `last`, the last success: unchanged when nothing changed
+/// and the image is (or, retagged, is again) what its tags point at; else
+/// why it rebuilds, with its inputs. Reported by the caller (`report`).
 pub(crate) async fn compare_inputs(
     s: &Subject<'_>,
-    check: &ChangeCheck,
+    last: &LastSuccess,
+    registry: bool,
     entries: &[Entry],
 ) -> Change {
-    let ChangeCheck::Against {
-        last: Some(last),
-        registry,
-    } = check
-    else {
-        return Change::Build(None);
+    let now = match try_work_out(s, registry, entries.to_vec()).await {
+        Ok(now) => now,
+        Err(why) => return Change::Unknown(why),
     };
-    let Some(now) = work_out(s, *registry, entries.to_vec()).await else {
-        return Change::Build(None);
-    };
-    let Some(why) = reasons(s, last, &now).await else {
-        s.sink
-            .send(EngineEvent::Skipped(SkipReason::Unchanged))
-            .await;
-        return Change::Unchanged;
-    };
-    s.sink
-        .send(EngineEvent::Inputs {
-            digest: now.digest.clone(),
-            inputs: now.to_json(),
-        })
-        .await;
-    report_rebuild(s, &why).await;
-    Change::Build(Some(now))
+    match reasons(s, last, &now).await {
+        None => Change::Unchanged,
+        Some(why) => Change::Build { why, inputs: now },
+    }
+}
+
+/// Report what change detection found, as a real run does: skipped as
+/// unchanged, or the inputs and why it rebuilds, or why it cannot tell.
+/// The inputs, when it is built and they are known.
+pub(crate) async fn report(s: &Subject<'_>, change: Change) -> Option<Option<Inputs>> {
+    match change {
+        Change::Unchanged => {
+            s.sink
+                .send(EngineEvent::Skipped(SkipReason::Unchanged))
+                .await;
+            None
+        }
+        Change::Build { why, inputs } => {
+            s.sink
+                .send(EngineEvent::Inputs {
+                    digest: inputs.digest.clone(),
+                    inputs: inputs.to_json(),
+                })
+                .await;
+            report_rebuild(s, &why).await;
+            Some(Some(inputs))
+        }
+        Change::Unknown(why) => {
+            notice(s, why).await;
+            Some(None)
+        }
+    }
 }
 
 /// Why the image must be built again since `last`, or None when it need
@@ -158,6 +205,16 @@ async fn reasons(s: &Subject<'_>, last: &LastSuccess, now: &Inputs) -> Option<St
         return Some(format!(
             "{what} and the last build's image ({image}) is gone"
         ));
+    }
+    if s.dry {
+        notice(
+            s,
+            format!(
+                "{what}; nothing else changed and the last build's image ({image}) still exists: would retag it instead of rebuilding"
+            ),
+        )
+        .await;
+        return None;
     }
     match retag(s.docker, &last.image_id, &moved).await {
         Ok(()) => {

@@ -72,12 +72,7 @@ impl Executor {
         mut flags: BuildFlags,
         tx: mpsc::Sender<Report>,
     ) -> Self {
-        flags.stack_tags = config
-            .images
-            .iter()
-            .filter(|i| !i.is_prebuilt())
-            .flat_map(|i| i.tags.iter().cloned())
-            .collect();
+        flags.stack_tags = build::stack_tags(&config.images);
         Executor {
             docker,
             config,

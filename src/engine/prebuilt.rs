@@ -52,20 +52,43 @@ pub async fn check(docker: &Docker, image: &str, pull: Pull, sink: &Sink) {
         }
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
-        }) => {
-            let why = match pull_error {
-                Some(e) => format!("pulling it failed: {e}"),
-                None => format!("pull or load it first (docker pull {image}), or set `pull: true`"),
-            };
-            sink.fail(format!(
-                "prebuilt image {image} is not present on the daemon; {why}"
-            ))
-            .await
-        }
-        Err(e) => {
-            sink.fail(format!("cannot inspect prebuilt image {image}: {e}"))
-                .await
-        }
+        }) => sink.fail(missing(image, pull_error)).await,
+        Err(e) => sink.fail(cannot_inspect(image, &e)).await,
+    }
+}
+
+fn missing(image: &str, pull_error: Option<PullError>) -> String {
+    let why = match pull_error {
+        Some(e) => format!("pulling it failed: {e}"),
+        None => format!("pull or load it first (docker pull {image}), or set `pull: true`"),
+    };
+    format!("prebuilt image {image} is not present on the daemon; {why}")
+}
+
+fn cannot_inspect(image: &str, e: &bollard::errors::Error) -> String {
+    format!("cannot inspect prebuilt image {image}: {e}")
+}
+
+/// What `check` would do, asking the daemon only (a dry run: nothing is
+/// pulled). Ok: skipped as prebuilt, with what would come first (a pull);
+/// Err: the failure a real run would report.
+pub async fn dry_check(docker: &Docker, image: &str, pull: Pull) -> Result<Option<String>, String> {
+    let present = match docker.inspect_image(image).await {
+        Ok(_) => true,
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => false,
+        Err(e) => return Err(cannot_inspect(image, &e)),
+    };
+    match (pull, present) {
+        (Pull::Always, _) => Ok(Some(format!(
+            "would pull {image} first (pull: true or --pull)"
+        ))),
+        (Pull::IfMissing, false) => Ok(Some(format!(
+            "would pull {image} first: it is not on the daemon"
+        ))),
+        (_, true) => Ok(None),
+        (Pull::Never, false) => Err(missing(image, None)),
     }
 }
 

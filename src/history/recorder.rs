@@ -325,7 +325,9 @@ impl Recorder {
             | EventKind::PushProgress { .. }
             | EventKind::Summary { .. }
             | EventKind::Watching { .. }
-            | EventKind::Changed { .. } => Written::Ok,
+            | EventKind::Changed { .. }
+            | EventKind::WouldBuild { .. }
+            | EventKind::WouldFail { .. } => Written::Ok,
         };
         Ok((cut == Written::DiskFull).then(|| image.to_string()))
     }

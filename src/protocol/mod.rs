@@ -17,5 +17,7 @@ pub use bases::{BaseImage, LocalBase};
 pub use daemon::{is_internal_step, BuildEvent, DaemonPushError, PushEvent};
 pub use engines::{EngineSlot, Move, Placement};
 pub use history::{ImageHistory, LastRun, LastSuccess, RunResult};
-pub use run::{BuilderKind, ChangeCheck, EngineEvent, ImageOverride, Phase, RunId, SkipReason};
+pub use run::{
+    BuildCause, BuilderKind, ChangeCheck, EngineEvent, ImageOverride, Phase, RunId, SkipReason,
+};
 pub use watch::{ContextChanges, WatchEvent};

@@ -153,3 +153,45 @@ pub struct ImageOverride {
     /// Replaces the config's target when present; `Some("")` clears it.
     pub target: Option<String>,
 }
+
+/// Why a dry run (`kiln build --dry-run`) says an image would be built:
+/// the model's change check or what change detection found. The words are
+/// the real run's rebuild notice (`rebuilding: …`); this is the kind, for
+/// scripts (`would_build`'s `cause`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildCause {
+    /// History is off: every build goes ahead, no inputs compared.
+    NoHistory,
+    /// No successful build of it is recorded.
+    FirstBuild,
+    /// `--force`, `--no-cache` or the image's `no_cache`.
+    Forced,
+    /// Without the daemon's cache (the dashboard's `N`).
+    NoCache,
+    /// Its inputs differ from the last success's (files, args, base
+    /// images, a registry's digest, its tags).
+    InputsChanged,
+    /// Its inputs could not be worked out: the real run builds.
+    Unknown,
+    /// A git context: the daemon fetches it, nothing is compared before.
+    GitContext,
+    /// Unchanged itself, but a stack image it is built on would be rebuilt
+    /// first (the real run then finds that base's new image).
+    BaseRebuilt,
+}
+
+impl BuildCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildCause::NoHistory => "no_history",
+            BuildCause::FirstBuild => "first_build",
+            BuildCause::Forced => "forced",
+            BuildCause::NoCache => "no_cache",
+            BuildCause::InputsChanged => "inputs_changed",
+            BuildCause::Unknown => "unknown",
+            BuildCause::GitContext => "git_context",
+            BuildCause::BaseRebuilt => "base_rebuilt",
+        }
+    }
+}

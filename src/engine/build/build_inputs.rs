@@ -3,7 +3,7 @@
 //! out while the daemon builds when the build goes ahead anyway (`--force`,
 //! a first build), and handed to the stream's reader for history.
 
-use crate::engine::change::{self, compare_inputs, Change, InputsUse};
+use crate::engine::change::{self, compare_inputs, InputsUse};
 use crate::engine::context::{self, ContextSpec};
 use crate::engine::inputs;
 use crate::engine::sink::Sink;
@@ -131,31 +131,17 @@ pub(super) async fn local_context<'a>(
     let use_ = change::inputs_use(check);
     // A BuildKit build reads its context through the session (the others
     // get a tar of the walk): the walk is only for the inputs, and those only decide (first) under `Decide`.
-    let walk_now = builder != BuilderKind::Buildkit || matches!(use_, InputsUse::Decide);
-    let found = {
-        let spec = spec.clone();
-        tokio::task::spawn_blocking(move || {
-            let place = context::locate_dockerfile(&spec)?;
-            let entries = walk_now.then(|| context::walk(&spec)).transpose()?;
-            Ok::<_, context::ContextError>((place, entries))
-        })
-        .await
-    };
-    let (place, entries) = match found
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-    {
+    let walk_now = builder != BuilderKind::Buildkit || matches!(use_, InputsUse::Decide { .. });
+    let (place, entries) = match find_and_walk(&spec, walk_now).await {
         Ok(found) => found,
         Err(e) => {
-            job.sink
-                .fail(format!("cannot read the build context: {e}"))
-                .await;
+            job.sink.fail(e).await;
             return None;
         }
     };
     let inputs = match use_ {
         InputsUse::None => BuildInputs::None,
-        InputsUse::Record { why, registry } => {
+        InputsUse::Record { why, registry, .. } => {
             change::report_rebuild(&job.subject(), why).await;
             BuildInputs::Later {
                 registry,
@@ -163,12 +149,14 @@ pub(super) async fn local_context<'a>(
                 spec: spec.clone(),
             }
         }
-        InputsUse::Decide => {
+        InputsUse::Decide { last, registry } => {
             let entries = entries.as_deref().unwrap_or_default();
-            match compare_inputs(&job.subject(), check, entries).await {
-                Change::Unchanged => return None,
-                Change::Build(Some(i)) => BuildInputs::Ready(i),
-                Change::Build(None) => BuildInputs::None,
+            let s = job.subject();
+            let found = compare_inputs(&s, last, registry, entries).await;
+            match change::report(&s, found).await {
+                None => return None,
+                Some(Some(i)) => BuildInputs::Ready(i),
+                Some(None) => BuildInputs::None,
             }
         }
     };
@@ -179,4 +167,23 @@ pub(super) async fn local_context<'a>(
         entries,
     };
     Some((local, inputs))
+}
+
+/// Find the Dockerfile in the context and (`walk`) walk the context, off
+/// the async threads; why it cannot be read, in words.
+pub(super) async fn find_and_walk(
+    spec: &ContextSpec,
+    walk: bool,
+) -> Result<(context::DockerfilePlace, Option<Vec<context::Entry>>), String> {
+    let spec = spec.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let place = context::locate_dockerfile(&spec)?;
+        let entries = walk.then(|| context::walk(&spec)).transpose()?;
+        Ok::<_, context::ContextError>((place, entries))
+    })
+    .await;
+    found
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .map_err(|e| format!("cannot read the build context: {e}"))
 }

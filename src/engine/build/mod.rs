@@ -7,6 +7,7 @@
 //! history itself.
 
 mod build_inputs;
+mod dry;
 mod stream;
 mod upload;
 
@@ -28,6 +29,7 @@ use crate::engine::sink::Sink;
 use crate::engine::steps::OwnSteps;
 use crate::protocol::{BuilderKind, ChangeCheck, EngineEvent};
 use build_inputs::work_out_later;
+pub use dry::{dry_run, DryVerdict};
 use stream::{follow_stream, StreamRead};
 use upload::{upload, Upload};
 
@@ -71,21 +73,11 @@ pub async fn run(
                 let Some(dockerfile_name) = dockerfile_name(context, dockerfile) else {
                     // The config refuses this; a git context is fetched by
                     // the daemon, with nowhere to put the text.
-                    sink.fail(
-                        "an inline Dockerfile needs a directory context, not a git URL".into(),
-                    )
-                    .await;
+                    sink.fail(INLINE_NEEDS_DIR.into()).await;
                     return;
                 };
                 if let ContextSource::Dir(root) = context {
-                    let kilns = OwnDirs::of_kiln();
-                    let own = kilns.within(root);
-                    if !own.is_empty() {
-                        kilns.create();
-                    }
-                    if let Some(warning) = own_dirs::warning_once(root, &own) {
-                        sink.send(EngineEvent::Notice(warning)).await;
-                    }
+                    own_dirs_first(root, &sink).await;
                 }
                 let job = Job {
                     docker: &docker,
@@ -107,6 +99,19 @@ pub async fn run(
     }
 }
 
+/// kiln's own dirs inside a context are made before it is walked (their
+/// parents appearing later would change the context), and said once.
+async fn own_dirs_first(root: &std::path::Path, sink: &Sink) {
+    let kilns = OwnDirs::of_kiln();
+    let own = kilns.within(root);
+    if !own.is_empty() {
+        kilns.create();
+    }
+    if let Some(warning) = own_dirs::warning_once(root, &own) {
+        sink.send(EngineEvent::Notice(warning)).await;
+    }
+}
+
 /// When a prebuilt image is pulled: `pull`/`--pull` every run, else when
 /// missing if its config says so (compose's default pull policy).
 fn prebuilt_pull(spec: &ImageConfig, flags: &BuildFlags) -> prebuilt::Pull {
@@ -118,6 +123,8 @@ fn prebuilt_pull(spec: &ImageConfig, flags: &BuildFlags) -> prebuilt::Pull {
         prebuilt::Pull::Never
     }
 }
+
+const INLINE_NEEDS_DIR: &str = "an inline Dockerfile needs a directory context, not a git URL";
 
 /// How a build attempt ended, when the caller has something left to do.
 enum Outcome {
@@ -170,6 +177,15 @@ fn choose_builder(choice: BuilderChoice, flags: &BuildFlags) -> BuilderKind {
     }
 }
 
+/// The tags of the images the stack builds (`BuildFlags::stack_tags`).
+pub fn stack_tags(images: &[ImageConfig]) -> Vec<String> {
+    images
+        .iter()
+        .filter(|i| !i.is_prebuilt())
+        .flat_map(|i| i.tags.iter().cloned())
+        .collect()
+}
+
 /// The builder(s) the images kiln builds will use on this daemon, for the
 /// status bar: `buildkit`, `legacy`, or both (`--builder` has been applied
 /// to `images` already).
@@ -192,22 +208,8 @@ pub fn builders_in_use(images: &[ImageConfig], flags: &BuildFlags) -> String {
 /// image has secrets or SSH agents, which the legacy builder cannot mount.
 async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
     let builder = choose_builder(job.spec.builder, job.flags);
-    if builder == BuilderKind::Buildah && job.spec.needs_buildkit() {
-        job.sink
-            .fail(
-                "this image's build secrets and SSH agents need BuildKit's session, which Podman does not offer (its builds are buildah's): build it on a Docker Engine".into(),
-            )
-            .await;
-        return;
-    }
-    if builder == BuilderKind::Legacy && job.spec.needs_buildkit() {
-        // (The config refuses `builder: legacy` with them: this daemon
-        // has no BuildKit.)
-        job.sink
-            .fail(
-                "this image's build secrets and SSH agents need BuildKit, which the daemon does not offer (Linux, API 1.39 or later): the legacy builder cannot mount them".into(),
-            )
-            .await;
+    if let Some(why) = refusal(job.spec, builder) {
+        job.sink.fail(why.into()).await;
         return;
     }
     let Outcome::SessionFailed(why) = build(job, &check, builder).await else {
@@ -228,6 +230,25 @@ async fn build_falling_back_to_legacy(job: &Job<'_>, check: ChangeCheck) {
     if job.sink.send(EngineEvent::Notice(note)).await {
         // The inputs were compared (and reported) by the first attempt.
         build(job, &ChangeCheck::Off, BuilderKind::Legacy).await;
+    }
+}
+
+/// Why this image cannot be built with `builder`, when it cannot (its
+/// secrets and SSH agents need BuildKit's session).
+fn refusal(spec: &ImageConfig, builder: BuilderKind) -> Option<&'static str> {
+    if !spec.needs_buildkit() {
+        return None;
+    }
+    match builder {
+        BuilderKind::Buildah => Some(
+            "this image's build secrets and SSH agents need BuildKit's session, which Podman does not offer (its builds are buildah's): build it on a Docker Engine",
+        ),
+        // (The config refuses `builder: legacy` with them: this daemon
+        // has no BuildKit.)
+        BuilderKind::Legacy => Some(
+            "this image's build secrets and SSH agents need BuildKit, which the daemon does not offer (Linux, API 1.39 or later): the legacy builder cannot mount them",
+        ),
+        BuilderKind::Buildkit => None,
     }
 }
 
@@ -386,6 +407,7 @@ impl Job<'_> {
             dockerfile: &self.dockerfile_name,
             stack_tags: &self.flags.stack_tags,
             sink: self.sink,
+            dry: false,
         }
     }
 }
