@@ -304,3 +304,66 @@ fn an_unreachable_daemon_exits_3_and_a_bad_config_2() {
     let out = s.kiln(&["build", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn a_moved_tag_is_only_said_to_be_put_back() {
+    require_docker!();
+    let s = Stack::new();
+    stack(&s);
+    let first = s.kiln(&["build", "--json", "base", "other"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    // Another tool points base's tag at other's image.
+    let other_id = inspect(&s.tag("other")).unwrap()["Id"].clone();
+    let moved = docker(&["tag", &s.tag("other"), &s.tag("base")]);
+    assert!(moved.status.success());
+    let ev = dry_json(&s, &["base"]);
+    assert_eq!(verdict(&ev, "base"), "skipped:unchanged");
+    let said: Vec<&str> = of_type(&ev, "notice", Some("base"))
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].ends_with("still exists: would retag it instead of rebuilding"),
+        "{said:?}"
+    );
+    // The tag still points where the other tool put it.
+    assert_eq!(inspect(&s.tag("base")).unwrap()["Id"], other_id);
+    // A real run puts it back, as the dry run said.
+    let real = s.kiln(&["build", "--json", "base"]);
+    let rev = events(&real);
+    assert_eq!(of_type(&rev, "skipped", Some("base")).len(), 1);
+    assert_ne!(inspect(&s.tag("base")).unwrap()["Id"], other_id);
+}
+
+#[test]
+fn a_git_context_would_build_and_a_prebuilt_image_that_pulls_says_so() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("base", "RUN echo base\n");
+    let built = {
+        s.config("images:\n  - {name: base, tags: [\"{prefix}/base:latest\"]}\n");
+        s.kiln(&["build", "--json"])
+    };
+    assert!(built.status.success(), "{}", stderr(&built));
+    let base = s.tag("base");
+    s.config(&format!(
+        "images:\n  - {{name: remote, tags: [\"{{prefix}}/remote:latest\"], context: \"https://example.invalid/kiln/remote.git\"}}\n  - {{name: pre, image: \"{base}\"}}\n  - {{name: pulled, image: \"{base}\", pull: true}}\n"
+    ));
+    let ev = dry_json(&s, &[]);
+    assert_eq!(
+        verdict(&ev, "remote"),
+        "would_build:git_context:a git context is built whatever changed (the daemon fetches it; its cache decides)"
+    );
+    assert_eq!(verdict(&ev, "pre"), "skipped:prebuilt");
+    assert!(of_type(&ev, "notice", Some("pre")).is_empty());
+    assert_eq!(verdict(&ev, "pulled"), "skipped:prebuilt");
+    let said: Vec<&str> = of_type(&ev, "notice", Some("pulled"))
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    assert_eq!(
+        said,
+        [format!("would pull {base} first (pull: true or --pull)").as_str()]
+    );
+}
