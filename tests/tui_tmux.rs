@@ -433,3 +433,66 @@ fn quitting_after_a_resize_leaves_the_main_screen_clean() {
         );
     }
 }
+
+/// `kiln ARGS` (no `-f`: the stack is discovered) started in `dir` in a
+/// shell in tmux, with the stack's isolated environment.
+fn kiln_in_tmux_from(s: &Stack, dir: &std::path::Path, args: &[&str]) -> Option<Tmux> {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
+    cmd.args(args);
+    isolate(&mut cmd, s.home.path());
+    let cd = sh_quote(&dir.display().to_string());
+    Tmux::start(&format!(
+        "cd {cd} && {}; echo KILN_EXIT=$?",
+        shell_words(&cmd)
+    ))
+}
+
+/// The frame names the stack on the list's bottom border: a kiln.yaml
+/// found from a directory below it as `../kiln.yaml`, a compose file by
+/// its project name (`-p`).
+#[test]
+fn dashboard_names_its_stack_in_its_frame() {
+    require_docker!();
+    let s = Stack::new();
+    s.busybox_context("app", "");
+    s.config("images:\n  - name: app\n    tags: [\"{prefix}/app:latest\"]\n");
+    let Some(tmux) = kiln_in_tmux_from(&s, &s.path("app"), &[]) else {
+        return;
+    };
+    let screen = tmux.wait_for("the dashboard", Duration::from_secs(30), |sc| {
+        sc.contains("images (1)")
+    });
+    let border = screen
+        .lines()
+        .find(|l| l.starts_with('└'))
+        .unwrap_or_default();
+    assert!(border.starts_with("└ ../kiln.yaml ─"), "{screen}");
+    let (code, shell) = tmux.quit();
+    assert_eq!(code, "0", "{shell}");
+
+    let c = Stack::new();
+    c.busybox_context("proj/web", "");
+    c.write(
+        "proj/compose.yaml",
+        &format!(
+            "services:\n  web:\n    build: ./web\n    image: {}\n",
+            c.tag("web")
+        ),
+    );
+    let Some(tmux) = kiln_in_tmux_from(&c, &c.path("proj"), &["-p", "shop-eu"]) else {
+        return;
+    };
+    let screen = tmux.wait_for("the dashboard", Duration::from_secs(30), |sc| {
+        sc.contains("images (1)")
+    });
+    let border = screen
+        .lines()
+        .find(|l| l.starts_with('└'))
+        .unwrap_or_default();
+    assert!(
+        border.starts_with("└ compose project shop-eu ─"),
+        "{screen}"
+    );
+    let (code, shell) = tmux.quit();
+    assert_eq!(code, "0", "{shell}");
+}

@@ -366,8 +366,11 @@ fn long_names() -> kiln::app::App {
         std::fs::create_dir_all(dir.path().join(name)).unwrap();
         std::fs::write(dir.path().join(name).join("Dockerfile"), "FROM scratch\n").unwrap();
     }
-    let loaded = kiln::config::load_str(&dir.path().join("kiln.yaml"), yaml, &|_| None).unwrap();
-    let mut app = kiln::app::App::new(&loaded.config, &kiln::app::RunOptions::default());
+    let mut config = kiln::config::load_str(&dir.path().join("kiln.yaml"), yaml, &|_| None)
+        .unwrap()
+        .config;
+    config.label = LABEL.to_string();
+    let mut app = kiln::app::App::new(&config, &kiln::app::RunOptions::default());
     app.view.color = true;
     app
 }
@@ -705,4 +708,87 @@ fn a_wide_screen_gives_a_long_step_room() {
         "the pane keeps half: {}",
         list.chars().count()
     );
+}
+
+/// The rows of a rendered screen, without the quotes `render` puts round
+/// each.
+fn rows(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .filter(|l| l.starts_with('"'))
+        .map(|l| l.trim_matches('"').to_string())
+        .collect()
+}
+
+/// The frame names the stack on the list's bottom border: a kiln.yaml as
+/// the user names it, a compose project by its name; the image count and
+/// the status bar stay as they were; a long path keeps its file's name; a
+/// control character in a name is shown, never sent to the terminal.
+#[test]
+fn the_frame_names_its_stack() {
+    let mut app = busy_day();
+    for (w, h) in [(80, 24), (220, 24)] {
+        app.stack_label = String::new();
+        let plain = rows(&render(&mut app, w, h));
+        app.stack_label = "compose project shop".into();
+        let named = rows(&render(&mut app, w, h));
+        let border = &named[usize::from(h) - 2];
+        assert!(
+            border.starts_with("└ compose project shop ─"),
+            "{w}x{h}: {border}"
+        );
+        assert_eq!(named[0], plain[0], "{w}x{h}: the title keeps the count");
+        assert!(named[0].starts_with("┌ images (5) "), "{}", named[0]);
+        assert_eq!(
+            named.last(),
+            plain.last(),
+            "{w}x{h}: the status bar is untouched"
+        );
+        // Only the list's border changed.
+        let changed: Vec<usize> = (0..named.len()).filter(|&r| named[r] != plain[r]).collect();
+        assert_eq!(changed, [usize::from(h) - 2], "{w}x{h}");
+    }
+    insta::assert_snapshot!(
+        "screen_220_names_a_compose_project",
+        render(&mut app, 220, 12)
+    );
+
+    // A narrow list: the path's start gives way, its file name stays.
+    app.stack_label = "../../deploy/production/cluster-eu-west/kiln.yaml".into();
+    let screen = rows(&render(&mut app, 60, 20));
+    let border = &screen[18];
+    assert!(border.starts_with("└ …"), "{border}");
+    assert!(border.contains("/kiln.yaml ─"), "{border}");
+
+    // A file name with an escape sequence in it.
+    app.stack_label = "evil\u{1b}[2J\u{7}/kiln.yaml".into();
+    let buffer = render_buffer(&mut app, 80, 24);
+    let border: String = (0..80)
+        .map(|x| buffer[(x, 22)].symbol().to_string())
+        .collect();
+    assert!(
+        border.starts_with(r"└ evil\e[2J\u{7}/kiln.yaml ─"),
+        "{border}"
+    );
+    let controls = buffer
+        .content()
+        .iter()
+        .flat_map(|c| c.symbol().chars())
+        .filter(|c| c.is_control())
+        .count();
+    assert_eq!(controls, 0, "no control character reaches the screen");
+}
+
+/// Zoomed or tiled there is no list: the name is on the main area's
+/// bottom border.
+#[test]
+fn the_frame_names_its_stack_without_a_list() {
+    let mut app = building();
+    key(&mut app, KeyCode::Char('z'), 13.0);
+    let zoomed = rows(&render(&mut app, 80, 12));
+    assert!(zoomed[10].starts_with("└ demo/kiln.yaml ─"), "{zoomed:?}");
+    key(&mut app, KeyCode::Char('z'), 13.5);
+    key(&mut app, KeyCode::Char('t'), 14.0);
+    let tiled = rows(&render(&mut app, 80, 12));
+    assert!(tiled[10].starts_with("└ demo/kiln.yaml ─"), "{tiled:?}");
 }

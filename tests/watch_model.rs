@@ -444,6 +444,26 @@ fn a_reloaded_stack_rebuilds_what_it_changed() {
     assert!(said.iter().any(|(_, k)| matches!(k, EventKind::Notice { message } if message.ends_with("kiln.yaml reloaded (changed: web)"))), "{said:?}");
 }
 
+/// The dashboard's frame names the stack as it is now: a reload that
+/// renamed the compose project (`name:`, `COMPOSE_PROJECT_NAME` in `.env`)
+/// renames it.
+#[test]
+fn a_reloaded_stack_keeps_the_frame_s_name_true() {
+    let mut app = settled();
+    assert_eq!(app.stack_label, LABEL);
+    let mut config = (*stack(RELOADED)).clone();
+    config.label = "compose project renamed".into();
+    update(
+        &mut app,
+        Msg::Watch(WatchEvent::StackReloaded {
+            config: Arc::new(config),
+            changed: vec!["web".into()],
+            at: t(10.0),
+        }),
+    );
+    assert_eq!(app.stack_label, "compose project renamed");
+}
+
 #[test]
 fn a_broken_stack_is_shown_and_the_last_good_one_stays() {
     let mut app = settled();

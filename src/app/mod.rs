@@ -127,6 +127,9 @@ pub struct App {
     pub collect: bool,
     /// The engine that collects: the first one in the run at the start.
     pub collector: Option<usize>,
+    /// What the dashboard's frame calls the stack (the config's `label`:
+    /// its file, or the compose project); empty: nothing is shown.
+    pub stack_label: String,
 }
 
 impl App {
@@ -179,6 +182,7 @@ impl App {
             pins: config.images.iter().map(|c| c.engine.clone()).collect(),
             collect: config.collect,
             collector: opts.engines.iter().position(|e| e.down.is_none()),
+            stack_label: config.label.clone(),
         }
     }
 

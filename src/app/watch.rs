@@ -494,6 +494,7 @@ fn restack(app: &mut App, config: &Config, reshaped: bool) {
     app.order = fresh.order;
     app.plan = fresh.plan;
     app.view.defaults = fresh.view.defaults;
+    app.stack_label = fresh.stack_label;
     app.view.selected = selected.and_then(|name| app.index_of(&name)).unwrap_or(0);
     // The session's record names images by position: follow them by name
     // (the runs of an image no longer in the stack are forgotten).

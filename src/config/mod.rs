@@ -132,6 +132,14 @@ pub struct Config {
     /// `collect:` (default true): every built image also ends up on the
     /// first engine.
     pub collect: bool,
+    /// The compose project's name (`-p`, `COMPOSE_PROJECT_NAME`, `name:`,
+    /// else the directory's); none for a kiln.yaml.
+    pub project: Option<String>,
+    /// What the dashboard calls the stack in its frame: the stack file as
+    /// the user names it from the current directory, or `compose project
+    /// NAME`. Set by [`StackSource::load`]; empty when loaded otherwise.
+    /// From outside kiln: shown sanitised.
+    pub label: String,
 }
 
 /// Which Docker builder to use.

@@ -5,7 +5,7 @@
 //! changes ([`StackSource::files`]). [`Config::changed_images`] says what a
 //! reload changed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::positions::Positions;
 use super::{
@@ -58,6 +58,10 @@ impl StackSource {
         let files = discover(&self.files, &self.file_env, &self.cwd)?;
         let loaded = load_stack(&files, &self.compose, env)?;
         let mut config = loaded.config;
+        config.label = match &config.project {
+            Some(name) => format!("compose project {name}"),
+            None => from_cwd(&config.path, &self.cwd).display().to_string(),
+        };
         for spec in &self.sets {
             config
                 .apply_override(spec)
@@ -109,6 +113,29 @@ impl StackSource {
         let mut seen = std::collections::HashSet::new();
         files.retain(|f| seen.insert(f.clone()));
         files
+    }
+}
+
+/// `path` as the user names it from `cwd`: as given when relative; when
+/// absolute (a discovered file), relative to `cwd` if it is there or in a
+/// directory above it (`kiln.yaml`, `../kiln.yaml`), else as it is.
+fn from_cwd(path: &Path, cwd: &Path) -> PathBuf {
+    if path.is_relative() {
+        return path.to_path_buf();
+    }
+    if let Ok(below) = path.strip_prefix(cwd) {
+        return below.to_path_buf();
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return path.to_path_buf();
+    };
+    match cwd.strip_prefix(dir) {
+        Ok(rest) if dir.parent().is_some() => {
+            let mut up: PathBuf = rest.components().map(|_| "..").collect();
+            up.push(name);
+            up
+        }
+        _ => path.to_path_buf(),
     }
 }
 
@@ -227,6 +254,56 @@ mod tests {
         ] {
             assert!(files.contains(&dir.path().join(f)), "{f}: {files:?}");
         }
+    }
+
+    #[test]
+    fn the_label_names_the_file_from_the_current_directory_or_the_compose_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("deep/er")).unwrap();
+        let mut source = stack(root, "kiln.yaml", "images:\n  - name: a\n");
+        assert_eq!(source.load(&|_| None).unwrap().config.project, None);
+        assert_eq!(source.load(&|_| None).unwrap().config.label, "kiln.yaml");
+        source.cwd = root.join("deep/er");
+        assert_eq!(
+            source.load(&|_| None).unwrap().config.label,
+            "../../kiln.yaml",
+            "found in a parent directory"
+        );
+        // Given relative (to the process's directory, the cwd): as given.
+        assert_eq!(
+            from_cwd(Path::new("./demo/kiln.yaml"), root),
+            Path::new("./demo/kiln.yaml")
+        );
+        assert_eq!(
+            from_cwd(Path::new("/srv/stack/kiln.yaml"), Path::new("/home/me")),
+            Path::new("/srv/stack/kiln.yaml")
+        );
+        assert_eq!(
+            from_cwd(Path::new("/kiln.yaml"), Path::new("/home")),
+            Path::new("/kiln.yaml")
+        );
+
+        // (Not below the kiln.yaml, which discovery would find first.)
+        let dir = tempfile::tempdir().unwrap();
+        let proj = dir.path().join("My Shop");
+        std::fs::create_dir_all(&proj).unwrap();
+        let mut source = stack(&proj, "compose.yaml", "services:\n  a:\n    build: ./a\n");
+        let label = |s: &StackSource, env: &dyn Fn(&str) -> Option<String>| {
+            s.load(env).unwrap().config.label
+        };
+        assert_eq!(label(&source, &|_| None), "compose project myshop");
+        let env = |k: &str| (k == "COMPOSE_PROJECT_NAME").then(|| "from-env".to_string());
+        assert_eq!(label(&source, &env), "compose project from-env");
+        source.compose.project_name = Some("flag".into());
+        assert_eq!(label(&source, &env), "compose project flag");
+        source.compose.project_name = None;
+        std::fs::write(
+            proj.join("compose.yaml"),
+            "name: Named\nservices:\n  a:\n    build: ./a\n",
+        )
+        .unwrap();
+        assert_eq!(label(&source, &|_| None), "compose project named");
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
             log_pane::draw(app, &theme, frame, areas.pane, i);
         }
     }
+    draw_stack_label(app, &theme, frame, &areas);
     status_bar::draw(app, &theme, frame, areas.status);
     match &app.view.mode {
         Mode::Normal | Mode::Search | Mode::Filter => {}
@@ -44,6 +45,31 @@ pub fn draw(app: &App, frame: &mut Frame) {
         Mode::Edit(prompt) => prompt::draw(app, prompt, &theme, frame, areas.main),
         Mode::ConfirmQuit => draw_confirm_quit(app, &theme, frame, areas.main),
     }
+}
+
+/// The stack's name (`demo/kiln.yaml`, `compose project demo`) on the
+/// bottom border of the list, or of the main area when there is no list
+/// (zoomed, tiled): left-aligned, its start cut with `…` when it does not
+/// fit (the file's name stays), its control characters shown.
+fn draw_stack_label(app: &App, theme: &Theme, frame: &mut Frame, areas: &view::Areas) {
+    use unicode_width::UnicodeWidthStr;
+    let (area, room) = if app.view.tiled || areas.list.is_empty() {
+        (areas.main, areas.main.width / 2)
+    } else {
+        (areas.list, areas.list.width)
+    };
+    // Two corners, a space each side and a stroke of the border after.
+    let room = usize::from(room).saturating_sub(5);
+    if app.stack_label.is_empty() || area.height < 2 || room < 4 {
+        return;
+    }
+    let label = truncate_start(&crate::sanitize::visible(&app.stack_label), room);
+    let width = u16::try_from(label.width() + 2).unwrap_or(u16::MAX);
+    let at = Rect::new(area.x + 1, area.bottom() - 1, width, 1);
+    frame.render_widget(
+        Paragraph::new(format!(" {label} ")).style(theme.fg(Color::Gray)),
+        at,
+    );
 }
 
 fn draw_confirm_quit(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -137,6 +163,29 @@ impl Theme {
             self.fg(Color::DarkGray)
         }
     }
+}
+
+/// `s` cut to at most `max` display columns from its start, with "…"
+/// first when cut: a path keeps its file's name.
+pub fn truncate_start(s: &str, max: usize) -> String {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    if s.width() <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut kept = Vec::new();
+    let mut used = 0;
+    for c in s.chars().rev() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        used += w;
+        kept.push(c);
+    }
+    std::iter::once('…').chain(kept.into_iter().rev()).collect()
 }
 
 /// `s` cut to at most `max` display columns, with "…" when cut.

@@ -51,6 +51,10 @@ pub fn app_from(yaml: &str) -> App {
     app
 }
 
+/// What the dashboard's frame calls the model tests' stack (the command
+/// line sets it from where the file is; here it is fixed).
+pub const LABEL: &str = "demo/kiln.yaml";
+
 /// The App of `yaml` with the command line's `opts`.
 pub fn app_with(yaml: &str, opts: &RunOptions) -> App {
     let dir = tempfile::tempdir().unwrap();
@@ -59,9 +63,11 @@ pub fn app_with(yaml: &str, opts: &RunOptions) -> App {
         std::fs::write(dir.path().join(name).join("Dockerfile"), "FROM scratch\n").unwrap();
     }
     let env = |_: &str| None;
-    let loaded = kiln::config::load_str(&dir.path().join("kiln.yaml"), yaml, &env)
-        .unwrap_or_else(|e| panic!("{e}"));
-    App::new(&loaded.config, opts)
+    let mut config = kiln::config::load_str(&dir.path().join("kiln.yaml"), yaml, &env)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    config.label = LABEL.to_string();
+    App::new(&config, opts)
 }
 
 /// The instant `secs` seconds after a fixed base.

@@ -224,6 +224,8 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
         images,
         engines,
         collect,
+        project: Some(project.name.to_string()),
+        label: String::new(),
     });
     converted
 }

@@ -181,6 +181,8 @@ impl Ctx<'_> {
             images,
             engines: defaults.engines,
             collect,
+            project: None,
+            label: String::new(),
         })
     }
 
