@@ -323,3 +323,86 @@ fn compose_environment_secrets_come_from_the_project_environment() {
     }
     assert!(!format!("{config:?}").contains("from-dotenv"));
 }
+
+/// A command that builds nothing loads the stack without checking secret
+/// sources: what cannot be used now (a missing file, an unset variable, no
+/// agent) is left out without an error; what is wrong in the file itself
+/// still is an error, at its place.
+#[test]
+fn unchecked_sources_leave_out_what_cannot_be_used_and_still_refuse_mistakes() {
+    let text = "\
+images:
+  - name: app
+    secrets:
+      - {id: tok, src: ./tok.txt}
+      - {id: gone, src: ./missing.txt}
+      - {id: gh, env: GH_TOKEN}
+    ssh:
+      - default
+      - {id: deploy, paths: [./no-key]}
+";
+    let (dir, path) = project(text);
+    let unchecked = |vars: &[(&str, &str)]| {
+        load_stack_with(
+            std::slice::from_ref(&path),
+            &ComposeOptions::default(),
+            &env_of(vars),
+            Sources::Unchecked,
+        )
+    };
+    let loaded = unchecked(&[]).unwrap();
+    let app = &loaded.config.images[0];
+    let ids: Vec<&str> = app.secrets.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["tok"], "{app:?}");
+    assert!(app.ssh.is_empty(), "{app:?}");
+    let strict = load_stack(
+        std::slice::from_ref(&path),
+        &ComposeOptions::default(),
+        &env_of(&[]),
+    );
+    assert_eq!(errors(strict, dir.path()).len(), 4);
+
+    std::fs::write(
+        &path,
+        "images:\n  - name: app\n    secrets:\n      - {id: gh, env: ''}\n      - {id: gh, env: GH_TOKEN}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        errors(unchecked(&[("GH_TOKEN", "x")]), dir.path()),
+        ["kiln.yaml:4:23: secret 'gh': the variable's name is empty",]
+    );
+    assert_eq!(
+        errors(unchecked(&[]), dir.path()),
+        ["kiln.yaml:4:23: secret 'gh': the variable's name is empty"]
+    );
+
+    // A compose file's the same.
+    let scratch = Scratch::new();
+    let file = scratch.proj().join("compose.yaml");
+    std::fs::write(
+        &file,
+        "services:\n  app:\n    build:\n      context: ./app\n      secrets: [tok, nope]\n      ssh: [default]\nsecrets:\n  tok:\n    environment: TOK\n",
+    )
+    .unwrap();
+    let load = |sources| {
+        load_stack_with(
+            std::slice::from_ref(&file),
+            &ComposeOptions::default(),
+            &env_of(&[]),
+            sources,
+        )
+    };
+    assert_eq!(
+        errors(load(Sources::Unchecked), &scratch.proj()),
+        ["compose.yaml:5:22: build secret 'nope' is not defined under the top-level 'secrets:'"]
+    );
+    assert_eq!(errors(load(Sources::Checked), &scratch.proj()).len(), 3);
+    std::fs::write(
+        &file,
+        "services:\n  app:\n    build:\n      context: ./app\n      secrets: [tok]\n      ssh: [default]\nsecrets:\n  tok:\n    environment: TOK\n",
+    )
+    .unwrap();
+    let loaded = load(Sources::Unchecked).unwrap();
+    assert!(loaded.config.images[0].secrets.is_empty());
+    assert!(loaded.config.images[0].ssh.is_empty());
+}

@@ -9,7 +9,7 @@ use clap::Parser;
 use args::{BuilderArg, Cli, Cmd};
 
 use crate::commands;
-use crate::config::{ComposeOptions, Config, FileEnv, LoadError, StackError, StackSource};
+use crate::config::{ComposeOptions, Config, FileEnv, LoadError, Sources, StackError, StackSource};
 use crate::exit;
 use crate::output;
 
@@ -164,7 +164,20 @@ fn stack_source(cli: &Cli, command: &Option<Cmd>) -> Result<StackSource, i32> {
         },
         sets: sets.clone(),
         builder: builder.map(BuilderArg::choice),
+        sources: sources_for(command),
     })
+}
+
+/// Whether the command checks where build secrets and SSH agents come
+/// from as the stack loads: those that build (and `check`) do; `ls`,
+/// `history`, `logs` and `push` build nothing and do not need them.
+fn sources_for(command: &Option<Cmd>) -> Sources {
+    match command {
+        Some(Cmd::Ls { .. } | Cmd::History { .. } | Cmd::Logs { .. } | Cmd::Push(_)) => {
+            Sources::Unchecked
+        }
+        _ => Sources::Checked,
+    }
 }
 
 /// Load the stack; problems and warnings are printed here.

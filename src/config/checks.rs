@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::plan::{edges, find_cycles, infer_deps};
 use super::positions::Pos;
+use super::secrets::Sources;
 use super::suggest::did_you_mean;
 use super::{ConfigError, ContextSource, Dockerfile, ImageConfig, Source};
 
@@ -60,11 +61,31 @@ pub(crate) struct Meta {
 pub(crate) struct Problems {
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<ConfigError>,
+    /// Whether a secret's or an SSH agent's source that cannot be used is
+    /// an error ([`Problems::unavailable`]).
+    pub sources: Sources,
 }
 
 impl Problems {
+    /// Problems of a load that checks secret sources as `sources` says.
+    pub fn new(sources: Sources) -> Problems {
+        Problems {
+            sources,
+            ..Problems::default()
+        }
+    }
+
     pub fn error(&mut self, at: &Loc, message: impl Into<String>) {
         self.errors.push(at.problem(message));
+    }
+
+    /// A build secret's or SSH agent's source that cannot be used now (a
+    /// file missing, a variable unset, no agent): an error when sources
+    /// are checked; else nothing (the caller leaves the entry out).
+    pub fn unavailable(&mut self, at: &Loc, message: impl Into<String>) {
+        if self.sources == Sources::Checked {
+            self.error(at, message);
+        }
     }
 
     pub fn warn(&mut self, at: &Loc, message: impl Into<String>) {

@@ -101,7 +101,8 @@ pub use interpolate::{interpolate, Interpolated};
 pub use plan::{Dep, Plan};
 pub use reference::{check_reference, check_tag, push_tags_of, split_tag, tag_matches};
 pub use secrets::{
-    BuildSecret, SecretSource, SecretValue, SshForward, SshSource, DEFAULT_SSH_ID, MAX_SECRET_SIZE,
+    BuildSecret, SecretSource, SecretValue, Sources, SshForward, SshSource, DEFAULT_SSH_ID,
+    MAX_SECRET_SIZE,
 };
 pub use stack::{LoadedStack, StackError, StackSource};
 pub use units::{parse_duration, parse_size};
@@ -383,24 +384,36 @@ pub enum LoadError {
 /// order (later files override earlier ones, as compose's override files
 /// do). A file is a compose file by its name (`compose.yaml`, ...) or by
 /// having `services:` and no kiln.yaml keys at the top. `compose` holds the
-/// compose CLI's options, which a kiln.yaml refuses.
+/// compose CLI's options, which a kiln.yaml refuses. Secret sources are
+/// checked (see [`load_stack_with`]).
 pub fn load_stack(
     files: &[PathBuf],
     compose: &ComposeOptions,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, LoadError> {
+    load_stack_with(files, compose, env, Sources::Checked)
+}
+
+/// [`load_stack`], checking where build secrets and SSH agents come from
+/// as `sources` says.
+pub fn load_stack_with(
+    files: &[PathBuf],
+    compose: &ComposeOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+    sources: Sources,
 ) -> Result<Loaded, LoadError> {
     let Some(first) = files.first() else {
         return Err(LoadError::Usage("no stack file given".to_string()));
     };
     let text = read_text(first)?;
     if compose::has_compose_name(first) {
-        return compose::load(files, compose, env);
+        return compose::load(files, compose, env, sources);
     }
     // One reading of the positions (which also refuses too deep a file)
     // tells a compose file by its keys and locates a kiln.yaml's problems.
     let read = positions::Positions::read(&text);
     if read.as_ref().is_ok_and(compose::has_compose_keys) {
-        return compose::load(files, compose, env);
+        return compose::load(files, compose, env, sources);
     }
     if files.len() > 1 {
         return Err(LoadError::Usage(format!(
@@ -414,7 +427,7 @@ pub fn load_stack(
             first.display()
         )));
     }
-    Ok(schema::load_read(first, &text, read, env)?)
+    Ok(schema::load_read(first, &text, read, env, sources)?)
 }
 
 /// Reads and validates `path`. `env` resolves `${VAR}`s (pass

@@ -30,6 +30,19 @@ pub const MAX_SECRET_SIZE: u64 = 500 * 1024;
 /// The id an SSH mount uses when it names none.
 pub const DEFAULT_SSH_ID: &str = "default";
 
+/// Whether loading the stack checks where build secrets and SSH agents
+/// come from (a file exists, a variable is set, an agent's socket is one).
+/// A command that builds needs them and checks them as the stack loads, to
+/// fail early at the value's `FILE:LINE:COL`; one that builds nothing
+/// (`kiln ls`, `logs`, `history`, `push`) does not: a source that does not
+/// check is left out of its image, with no error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sources {
+    #[default]
+    Checked,
+    Unchecked,
+}
+
 /// One build secret: `RUN --mount=type=secret,id=ID` gets its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildSecret {
@@ -145,16 +158,14 @@ pub(crate) fn file_secret(id: &str, path: PathBuf, shown: &str) -> Result<Secret
     Ok(SecretSource::File(path))
 }
 
-/// A secret from the variable `var`, which must be set (to anything,
-/// even empty, as the docker CLI takes it).
+/// A secret from the variable `var` (a name: the readers refuse an empty
+/// one), which must be set (to anything, even empty, as the docker CLI
+/// takes it).
 pub(crate) fn env_secret(
     id: &str,
     var: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<SecretSource, String> {
-    if var.is_empty() {
-        return Err(format!("secret '{id}': the variable's name is empty"));
-    }
     match env(var) {
         Some(value) => Ok(SecretSource::Env {
             var: var.to_string(),

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use super::positions::Positions;
 use super::{
-    compose, discover, load_stack, read_text, BuilderChoice, ComposeOptions, Config, ConfigError,
-    DiscoverError, FileEnv, LoadError,
+    compose, discover, load_stack_with, read_text, BuilderChoice, ComposeOptions, Config,
+    ConfigError, DiscoverError, FileEnv, LoadError, Sources,
 };
 
 /// Where the stack comes from and what the command line changes in it.
@@ -29,6 +29,9 @@ pub struct StackSource {
     pub sets: Vec<String>,
     /// `--builder`: every image's builder.
     pub builder: Option<BuilderChoice>,
+    /// Whether secret and SSH agent sources are checked: a command that
+    /// builds nothing leaves them unchecked.
+    pub sources: Sources,
 }
 
 /// Why the stack could not be loaded.
@@ -56,7 +59,7 @@ impl StackSource {
     /// Discover, load and override. `env` resolves `${VAR}`s.
     pub fn load(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<LoadedStack, StackError> {
         let files = discover(&self.files, &self.file_env, &self.cwd)?;
-        let loaded = load_stack(&files, &self.compose, env)?;
+        let loaded = load_stack_with(&files, &self.compose, env, self.sources)?;
         let mut config = loaded.config;
         config.label = match &config.project {
             Some(name) => format!("compose project {name}"),

@@ -40,6 +40,7 @@ use std::path::{Path, PathBuf};
 use crate::config::checks::Problems;
 use crate::config::interpolate::{interpolate, Env};
 use crate::config::positions::{too_deep, Positions};
+use crate::config::secrets::Sources;
 use crate::config::suggest::did_you_mean;
 use crate::config::{read_text, ConfigErrors, LoadError, Loaded};
 
@@ -190,12 +191,13 @@ pub(crate) fn load(
     files: &[PathBuf],
     opts: &ComposeOptions,
     process: Env<'_>,
+    sources: Sources,
 ) -> Result<Loaded, LoadError> {
     let setting = Setting::new(files, opts, process)?;
     let (first, dir, name) = (&files[0], &setting.dir, &setting.name);
     let full_env = |k: &str| setting.var(process, k);
 
-    let mut out = Problems::default();
+    let mut out = Problems::new(sources);
     let (merged, read) = read_project(files, dir, &full_env, &mut out)?;
     let profiles = enabled_profiles(opts, &full_env);
     let project = project::Project {

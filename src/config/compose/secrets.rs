@@ -158,7 +158,7 @@ fn definition(
             source,
         }),
         Err(message) => {
-            out.error(&node.at, message);
+            out.unavailable(&node.at, message);
             None
         }
     }
@@ -198,7 +198,7 @@ pub(crate) fn build_ssh(
                     (Some(_), Some((_, path_at))) => path_at,
                     _ => &given.at,
                 };
-                out.error(at, message);
+                out.unavailable(at, message);
                 continue;
             }
         };

@@ -26,6 +26,7 @@ use super::fields::{self, Entry, Field, FIELDS};
 use super::interpolate::Env;
 use super::positions::{NodePath, Pos, Positions, Seg};
 use super::reference::{check_reference, check_tag};
+use super::secrets::Sources;
 use super::values::FieldValue;
 use super::yaml::{parse_read, untag};
 use super::{
@@ -48,7 +49,7 @@ const OWN_READERS: &[&str] = &[
 ];
 
 pub(crate) fn load_text(path: &Path, text: &str, env: Env<'_>) -> Result<Loaded, ConfigErrors> {
-    load_read(path, text, Positions::read(text), env)
+    load_read(path, text, Positions::read(text), env, Sources::Checked)
 }
 
 /// [`load_text`] with the text's positions already read (or where it
@@ -58,6 +59,7 @@ pub(crate) fn load_read<'t>(
     text: &'t str,
     read: Result<Positions<'t>, Pos>,
     env: Env<'t>,
+    sources: Sources,
 ) -> Result<Loaded, ConfigErrors> {
     let (root, pos) = parse_read(path, text, read)?;
     let dir = match path.parent() {
@@ -69,7 +71,7 @@ pub(crate) fn load_read<'t>(
         dir: dir.clone(),
         pos,
         env,
-        out: Problems::default(),
+        out: Problems::new(sources),
     };
     let config = cx.document(&root, path, &dir);
     cx.out.dedup();

@@ -51,8 +51,10 @@ impl Ctx<'_> {
         let mut ok = true;
         for (i, x) in items.iter().enumerate() {
             let p = item(path, i);
+            let errors = self.out.errors.len();
             let Some(one) = read(self, x, &p) else {
-                ok = false;
+                // Left out without an error: a source not checked.
+                ok &= self.out.errors.len() == errors;
                 continue;
             };
             if out.iter().any(|o| id(o) == id(&one)) {
@@ -95,19 +97,28 @@ impl Ctx<'_> {
         };
         let p = p.clone();
         let text = self.string(value, &p, &format!("secrets.{key}"))?;
+        let at = self.pos.value(&p);
         let source = if key == "src" {
             secrets::file_secret(&id, secrets::join(&self.dir, &text), &text)
+        } else if text.is_empty() {
+            self.error(at, format!("secret '{id}': the variable's name is empty"));
+            return None;
         } else {
             secrets::env_secret(&id, &text, self.env)
         };
         match source {
             Ok(source) => Some(BuildSecret { id, source }),
             Err(message) => {
-                let at = self.pos.value(&p);
-                self.error(at, message);
+                self.unavailable(at, message);
                 None
             }
         }
+    }
+
+    /// A source that cannot be used now (see `Problems::unavailable`).
+    fn unavailable(&mut self, at: Pos, message: String) {
+        let at = self.loc(at);
+        self.out.unavailable(&at, message);
     }
 
     /// `ssh:`: a list of ids (`default`) and `{id, paths}`.
@@ -152,7 +163,7 @@ impl Ctx<'_> {
                     (Some(i), Some(pp)) => self.pos.value(&item(pp, i)),
                     _ => self.pos.value(path),
                 };
-                self.error(at, message);
+                self.unavailable(at, message);
                 None
             }
         }
