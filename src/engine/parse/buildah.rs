@@ -21,7 +21,7 @@
 
 use bollard::models::BuildInfo;
 
-use super::{error_message, floor_boundary, image_id_from_aux, INCOMPLETE, MAX_LINE};
+use super::lines::{Header, LineStream, ReadLine, Steps};
 use crate::protocol::BuildEvent;
 use crate::sanitize::sanitize;
 
@@ -36,12 +36,14 @@ use crate::sanitize::sanitize;
 /// calls it when the daemon stays silent, as a RUN does).
 #[derive(Debug, Default)]
 pub struct BuildahParser {
-    /// Partial line carried over between `stream` messages.
-    buf: String,
-    /// A header seen, its step not yet emitted (waiting for "Using cache").
-    pending: Option<Header>,
-    /// The emitted, still open step: (id, cached).
-    current: Option<(String, bool)>,
+    text: LineStream<BuildahLines>,
+}
+
+/// What buildah's lines have said so far: the steps, how they are
+/// numbered, whether the image is committed.
+#[derive(Debug, Default)]
+struct BuildahLines {
+    steps: Steps,
     /// The stage of the last header (`[k/n]`), and the steps of the stages
     /// before it, and its own number of steps.
     stage: Option<u32>,
@@ -50,13 +52,6 @@ pub struct BuildahParser {
     /// The image is committed: the tag and id lines that follow are the
     /// builder's, not the build's.
     committed: bool,
-}
-
-#[derive(Debug)]
-struct Header {
-    index: u32,
-    total: u32,
-    name: String,
 }
 
 /// `[k/n] STEP i/N: INSTR` or `STEP i/N: INSTR`: (stage k, i, N, INSTR).
@@ -97,107 +92,39 @@ impl BuildahParser {
         if let Some(stream) = info.stream.as_deref() {
             self.feed_stream(stream, out);
         }
-        if let Some(id) = image_id_from_aux(info) {
-            out.push(BuildEvent::ImageId(id.to_owned()));
-        }
-        if let Some(msg) = error_message(info) {
-            self.flush_buf(out);
-            self.release(out);
-            if let Some((id, cached)) = self.current.take() {
-                out.push(BuildEvent::StepDone {
-                    id,
-                    cached,
-                    error: Some(msg.clone()),
-                });
-            }
-            out.push(BuildEvent::Error(msg));
-        }
+        self.text.feed_id_and_error(info, out);
     }
 
     /// Whether a step is held back waiting for the line after its header.
     pub fn holds_step(&self) -> bool {
-        self.pending.is_some()
+        self.text.read.steps.holds()
     }
 
     /// Emits a held-back step as not cached: the daemon went on without
     /// saying "Using cache" (a RUN that prints nothing for a while).
     pub fn release(&mut self, out: &mut Vec<BuildEvent>) {
-        self.emit_pending(false, out);
+        self.text.read.steps.release(false, out);
     }
 
     /// Ends the stream: flushes a partial line and a held-back step, and
-    /// closes a step left open with [`INCOMPLETE`].
+    /// closes a step left open with [`INCOMPLETE`](super::INCOMPLETE).
     pub fn finish(&mut self, out: &mut Vec<BuildEvent>) {
-        self.flush_buf(out);
-        self.release(out);
-        if let Some((id, cached)) = self.current.take() {
-            out.push(BuildEvent::StepDone {
-                id,
-                cached,
-                error: Some(INCOMPLETE.to_string()),
-            });
-        }
+        self.text.finish(out);
     }
 
-    fn feed_stream(&mut self, mut s: &str, out: &mut Vec<BuildEvent>) {
+    fn feed_stream(&mut self, s: &str, out: &mut Vec<BuildEvent>) {
         // buildah's own lines come as messages of their own: output left
         // without a newline ends where one starts.
-        if !self.buf.is_empty() && (s.starts_with("STEP ") || s.starts_with("--> ")) {
-            self.flush_buf(out);
+        if self.text.holds_partial() && (s.starts_with("STEP ") || s.starts_with("--> ")) {
+            self.text.flush(out);
         }
-        while let Some((head, rest)) = s.split_once('\n') {
-            if self.buf.is_empty() {
-                self.line(head, out);
-            } else {
-                self.buf.push_str(head);
-                let line = std::mem::take(&mut self.buf);
-                self.line(&line, out);
-            }
-            s = rest;
-        }
-        self.buf.push_str(s);
-        while self.buf.len() > MAX_LINE {
-            let cut = floor_boundary(&self.buf, MAX_LINE);
-            let rest = self.buf.split_off(cut);
-            let line = std::mem::replace(&mut self.buf, rest);
-            self.line(&line, out);
-        }
+        self.text.feed(s, out);
     }
+}
 
-    fn flush_buf(&mut self, out: &mut Vec<BuildEvent>) {
-        if !self.buf.is_empty() {
-            let line = std::mem::take(&mut self.buf);
-            self.line(&line, out);
-        }
-    }
-
-    fn emit_pending(&mut self, cached: bool, out: &mut Vec<BuildEvent>) {
-        if let Some(h) = self.pending.take() {
-            let id = h.index.to_string();
-            out.push(BuildEvent::Step {
-                id: id.clone(),
-                index: Some(h.index),
-                total: Some(h.total),
-                name: h.name,
-                cached,
-                shared: false,
-            });
-            self.current = Some((id, cached));
-        }
-    }
-
-    fn close_current(&mut self, out: &mut Vec<BuildEvent>) {
-        if let Some((id, cached)) = self.current.take() {
-            out.push(BuildEvent::StepDone {
-                id,
-                cached,
-                error: None,
-            });
-        }
-    }
-
+impl BuildahLines {
     /// A new header: the steps of earlier stages count before it.
-    fn header(&mut self, stage: Option<u32>, i: u32, n: u32, name: &str) -> Header {
+    fn number(&mut self, stage: Option<u32>, i: u32, n: u32, name: &str) -> Header {
         if stage != self.stage {
             if self.stage.is_some() {
                 self.offset += self.stage_total;
@@ -211,34 +138,34 @@ impl BuildahParser {
             name: name.to_owned(),
         }
     }
+}
 
-    /// One complete line of the stream (without its `\n`); buildah's own
-    /// lines are recognised on the sanitised text.
+impl ReadLine for BuildahLines {
+    fn steps(&mut self) -> &mut Steps {
+        &mut self.steps
+    }
+
+    /// buildah's own lines are recognised on the sanitised text.
     fn line(&mut self, raw: &str, out: &mut Vec<BuildEvent>) {
         let clean = sanitize(raw);
         let line: &str = &clean;
         let arrow = line.strip_prefix("--> ");
-        if self.pending.is_some() {
-            let cached = arrow.is_some_and(|a| a.starts_with("Using cache"));
-            self.emit_pending(cached, out);
-            if cached {
-                return;
-            }
+        let using_cache = arrow.is_some_and(|a| a.starts_with("Using cache"));
+        if self.steps.after_header(using_cache, out) {
+            return;
         }
         if let Some((stage, i, n, name)) = parse_header(line) {
-            self.close_current(out);
-            self.pending = Some(self.header(stage, i, n, name));
+            let header = self.number(stage, i, n, name);
+            self.steps.header(header, out);
             return;
         }
         if let Some(rest) = arrow {
-            if rest.starts_with("Using cache") {
-                if let Some((_, cached)) = self.current.as_mut() {
-                    *cached = true;
-                }
+            if using_cache {
+                self.steps.mark_cached();
                 return;
             }
             if is_hex(rest) {
-                self.close_current(out);
+                self.steps.close(out);
                 return;
             }
         }
@@ -253,28 +180,15 @@ impl BuildahParser {
         {
             return;
         }
-        if line.is_empty() && !raw.is_empty() {
-            return;
-        }
-        let step = self.current.as_ref().map(|(id, _)| id.clone());
-        out.push(BuildEvent::Log {
-            step,
-            line: clean.into_owned(),
-        });
+        self.steps.log(raw, clean, out);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::parse::tests::{done, log};
-
-    fn stream(s: &str) -> BuildInfo {
-        BuildInfo {
-            stream: Some(s.to_string()),
-            ..Default::default()
-        }
-    }
+    use crate::engine::parse::tests::{done, log, stream};
+    use crate::engine::parse::INCOMPLETE;
 
     fn buildah(msgs: &[&str]) -> Vec<BuildEvent> {
         let mut p = BuildahParser::new();

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use bollard::models::BuildInfo;
 
-use super::{error_message, floor_boundary, image_id_from_aux, push_log, INCOMPLETE, MAX_LINE};
+use super::lines::{Header, LineStream, ReadLine, Steps};
+use super::push_log;
 use crate::protocol::BuildEvent;
 use crate::sanitize::sanitize;
 
@@ -17,29 +18,17 @@ use crate::sanitize::sanitize;
 /// `Step i/N : …` arrives, so that its `cached` flag is right.
 #[derive(Debug, Default)]
 pub struct LegacyParser {
-    /// Partial line carried over between `stream` messages.
-    buf: String,
-    /// `Step i/N` seen, not yet emitted (waiting for "Using cache").
-    pending: Option<LegacyStep>,
-    /// The emitted, still open step.
-    current: Option<(String, bool)>,
+    text: LineStream<LegacyLines>,
+    /// Whether the partial line came from the container's stderr.
+    buf_is_stderr: bool,
     /// Last status per pull-progress id, to collapse progress ticks.
     pull: HashMap<String, String>,
-    /// Whether `buf` came from the container's stderr.
-    buf_is_stderr: bool,
 }
 
 /// How the classic builder frames each write of a RUN's stderr (the
 /// daemon's colour switch, bright red on, then reset): a message that
 /// starts with it is stderr, any other is stdout.
 const LEGACY_STDERR_START: &str = "\x1b[91m";
-
-#[derive(Debug)]
-struct LegacyStep {
-    index: u32,
-    total: u32,
-    name: String,
-}
 
 /// Prefixes of the daemon's own messages. Each arrives as its own `stream`
 /// message, so one that follows output without a final newline starts a
@@ -53,11 +42,11 @@ const LEGACY_MARKERS: [&str; 5] = [
 ];
 
 /// `line` is already sanitised.
-fn parse_legacy_step(line: &str) -> Option<LegacyStep> {
+fn parse_legacy_step(line: &str) -> Option<Header> {
     let rest = line.strip_prefix("Step ")?;
     let (pos, name) = rest.split_once(" : ")?;
     let (i, n) = pos.split_once('/')?;
-    Some(LegacyStep {
+    Some(Header {
         index: i.parse().ok()?,
         total: n.parse().ok()?,
         name: name.to_owned(),
@@ -77,142 +66,76 @@ impl LegacyParser {
         if let Some(status) = info.status.as_deref() {
             self.feed_status(info.id.as_deref(), status, out);
         }
-        if let Some(id) = image_id_from_aux(info) {
-            out.push(BuildEvent::ImageId(id.to_owned()));
-        }
-        if let Some(msg) = error_message(info) {
-            self.flush_buf(out);
-            self.emit_pending(false, out);
-            if let Some((id, cached)) = self.current.take() {
-                out.push(BuildEvent::StepDone {
-                    id,
-                    cached,
-                    error: Some(msg.clone()),
-                });
-            }
-            out.push(BuildEvent::Error(msg));
-        }
+        self.text.feed_id_and_error(info, out);
     }
 
     /// Ends the stream: flushes a partial line and a held-back step, and
-    /// closes a step left open with [`INCOMPLETE`].
+    /// closes a step left open with [`INCOMPLETE`](super::INCOMPLETE).
     pub fn finish(&mut self, out: &mut Vec<BuildEvent>) {
-        self.flush_buf(out);
-        self.emit_pending(false, out);
-        if let Some((id, cached)) = self.current.take() {
-            out.push(BuildEvent::StepDone {
-                id,
-                cached,
-                error: Some(INCOMPLETE.to_string()),
-            });
-        }
+        self.text.finish(out);
     }
 
-    fn feed_stream(&mut self, mut s: &str, out: &mut Vec<BuildEvent>) {
+    fn feed_stream(&mut self, s: &str, out: &mut Vec<BuildEvent>) {
         // An unfinished line ends where the daemon speaks, and where the
         // RUN's other stream takes over: it was written first, so it comes
         // out first, as a line of its own (the daemon's order).
         let stderr = s.starts_with(LEGACY_STDERR_START);
-        if !self.buf.is_empty()
+        if self.text.holds_partial()
             && (stderr != self.buf_is_stderr || LEGACY_MARKERS.iter().any(|m| s.starts_with(m)))
         {
-            self.flush_buf(out);
+            self.text.flush(out);
         }
-        if self.buf.is_empty() {
+        if !self.text.holds_partial() {
             self.buf_is_stderr = stderr;
         }
-        if !self.buf.is_empty() {
-            match s.split_once('\n') {
-                Some((head, rest)) => {
-                    self.buf.push_str(head);
-                    let mut line = std::mem::take(&mut self.buf);
-                    self.line(&line, out);
-                    // Reuse the allocation for the next partial line.
-                    line.clear();
-                    self.buf = line;
-                    s = rest;
-                }
-                None => {
-                    self.buf.push_str(s);
-                    self.cap_buf(out);
+        self.text.feed(s, out);
+    }
+
+    /// Pull progress during FROM: one Log per (layer id, status) change.
+    fn feed_status(&mut self, id: Option<&str>, status: &str, out: &mut Vec<BuildEvent>) {
+        // Pulling means the held-back step (a FROM) is running, not cached.
+        self.text.read.steps.release(false, out);
+        let line = match id {
+            Some(id) if !id.is_empty() => {
+                if self.pull.get(id).is_some_and(|s| s == status) {
                     return;
                 }
+                self.pull.insert(id.to_owned(), status.to_owned());
+                format!("{id}: {status}")
             }
-        }
-        while let Some((line, rest)) = s.split_once('\n') {
-            self.line(line, out);
-            s = rest;
-        }
-        self.buf.push_str(s);
-        self.cap_buf(out);
+            _ => status.to_owned(),
+        };
+        push_log(out, self.text.read.steps.open_id(), &line);
+    }
+}
+
+/// What the legacy stream's lines have said: its steps.
+#[derive(Debug, Default)]
+struct LegacyLines {
+    steps: Steps,
+}
+
+impl ReadLine for LegacyLines {
+    fn steps(&mut self) -> &mut Steps {
+        &mut self.steps
     }
 
-    fn cap_buf(&mut self, out: &mut Vec<BuildEvent>) {
-        while self.buf.len() > MAX_LINE {
-            let cut = floor_boundary(&self.buf, MAX_LINE);
-            let rest = self.buf.split_off(cut);
-            let line = std::mem::replace(&mut self.buf, rest);
-            self.line(&line, out);
-        }
-    }
-
-    fn flush_buf(&mut self, out: &mut Vec<BuildEvent>) {
-        if !self.buf.is_empty() {
-            let line = std::mem::take(&mut self.buf);
-            self.line(&line, out);
-        }
-    }
-
-    fn emit_pending(&mut self, cached: bool, out: &mut Vec<BuildEvent>) {
-        if let Some(step) = self.pending.take() {
-            let id = step.index.to_string();
-            out.push(BuildEvent::Step {
-                id: id.clone(),
-                index: Some(step.index),
-                total: Some(step.total),
-                name: step.name,
-                cached,
-                shared: false,
-            });
-            self.current = Some((id, cached));
-        }
-    }
-
-    fn close_current(&mut self, out: &mut Vec<BuildEvent>) {
-        if let Some((id, cached)) = self.current.take() {
-            out.push(BuildEvent::StepDone {
-                id,
-                cached,
-                error: None,
-            });
-        }
-    }
-
-    /// One complete line of the legacy stream (without its `\n`).
-    ///
     /// Daemon lines are recognised on the sanitised text, so the colour
     /// reset the daemon appends after stderr output (which lands at the
     /// start of the next line) does not hide them.
     fn line(&mut self, raw: &str, out: &mut Vec<BuildEvent>) {
         let clean = sanitize(raw);
         let line: &str = &clean;
-        if self.pending.is_some() {
-            let cached = line == " ---> Using cache";
-            self.emit_pending(cached, out);
-            if cached {
-                return;
-            }
+        if self.steps.after_header(line == " ---> Using cache", out) {
+            return;
         }
         if let Some(step) = parse_legacy_step(line) {
-            self.close_current(out);
-            self.pending = Some(step);
+            self.steps.header(step, out);
             return;
         }
         if let Some(rest) = line.strip_prefix(" ---> ") {
             if rest == "Using cache" {
-                if let Some((_, cached)) = self.current.as_mut() {
-                    *cached = true;
-                }
+                self.steps.mark_cached();
                 return;
             }
             // Docker 23 and later say "Removed intermediate container …"
@@ -225,7 +148,7 @@ impl LegacyParser {
             // " ---> <image id>" (empty after FROM scratch) ends the step;
             // anything else (" ---> [Warning] …") is output.
             if rest.bytes().all(|c| c.is_ascii_alphanumeric() || c == b':') {
-                self.close_current(out);
+                self.steps.close(out);
                 return;
             }
         }
@@ -235,47 +158,16 @@ impl LegacyParser {
         {
             return;
         }
-        if line.is_empty() && !raw.is_empty() {
-            return;
-        }
-        let step = self.current.as_ref().map(|(id, _)| id.clone());
-        out.push(BuildEvent::Log {
-            step,
-            line: clean.into_owned(),
-        });
-    }
-
-    /// Pull progress during FROM: one Log per (layer id, status) change.
-    fn feed_status(&mut self, id: Option<&str>, status: &str, out: &mut Vec<BuildEvent>) {
-        // Pulling means the held-back step (a FROM) is running, not cached.
-        self.emit_pending(false, out);
-        let line = match id {
-            Some(id) if !id.is_empty() => {
-                if self.pull.get(id).is_some_and(|s| s == status) {
-                    return;
-                }
-                self.pull.insert(id.to_owned(), status.to_owned());
-                format!("{id}: {status}")
-            }
-            _ => status.to_owned(),
-        };
-        let step = self.current.as_ref().map(|(id, _)| id.as_str());
-        push_log(out, step, &line);
+        self.steps.log(raw, clean, out);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::parse::tests::{done, log};
+    use crate::engine::parse::tests::{done, log, stream};
+    use crate::engine::parse::{INCOMPLETE, MAX_LINE};
     use bollard::models::ErrorDetail;
-
-    fn stream(s: &str) -> BuildInfo {
-        BuildInfo {
-            stream: Some(s.to_string()),
-            ..Default::default()
-        }
-    }
 
     fn legacy(msgs: &[BuildInfo]) -> Vec<BuildEvent> {
         let mut p = LegacyParser::new();

@@ -33,7 +33,10 @@
 mod buildah;
 mod buildkit;
 mod legacy;
+mod lines;
 mod push;
+
+use std::borrow::Cow;
 
 use bollard::models::{BuildInfo, BuildInfoAux, ImageId};
 
@@ -91,7 +94,12 @@ fn error_message(info: &BuildInfo) -> Option<String> {
 
 /// Sanitise `raw` and push it as a Log, unless only escapes made it empty.
 fn push_log(out: &mut Vec<BuildEvent>, step: Option<&str>, raw: &str) {
-    let line = sanitize(raw);
+    push_sanitised(out, step, raw, sanitize(raw));
+}
+
+/// Push `line`, which is `raw` sanitised, as a Log, unless only escapes
+/// made it empty.
+fn push_sanitised(out: &mut Vec<BuildEvent>, step: Option<&str>, raw: &str, line: Cow<'_, str>) {
     if line.is_empty() && !raw.is_empty() {
         return;
     }
@@ -118,6 +126,14 @@ mod tests {
         BuildEvent::Log {
             step: step.map(str::to_owned),
             line: line.to_owned(),
+        }
+    }
+
+    /// A message of the build stream that carries text.
+    pub(super) fn stream(s: &str) -> BuildInfo {
+        BuildInfo {
+            stream: Some(s.to_string()),
+            ..Default::default()
         }
     }
 
