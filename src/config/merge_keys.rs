@@ -11,7 +11,7 @@
 //! keys come after the mapping's own, in order.
 //!
 //! No I/O; positions of merged keys are the positions table's business
-//! (`positions.rs` follows `<<` and aliases to where a key was written).
+//! (`positions/` follows `<<` and aliases to where a key was written).
 
 use serde_yaml::{Mapping, Value};
 

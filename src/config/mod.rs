@@ -15,8 +15,8 @@
 //!   services as images).
 //! - `checks.rs`: the checks that need every image (names, contexts and
 //!   Dockerfiles on disk, `depends_on`, cycles), shared by both formats.
-//! - `positions.rs`: the `path → line:col` side table built from
-//!   `yaml_rust2` events (why: see that file).
+//! - `positions/`: the `path → line:col` side table built from
+//!   `yaml_rust2` events (why: see its `mod.rs`).
 //! - `merge_keys.rs`: YAML merge keys (`<<: *defaults`) resolved in the
 //!   parsed value, also those inside anchors.
 //! - `fields.rs`: the table of image fields (name, kind, where each may be

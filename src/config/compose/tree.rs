@@ -4,7 +4,7 @@
 //!
 //! The tree is built the way `kiln.yaml` is read: serde_yaml is the parser
 //! of record (scalar types, anchors, `<<` merge keys), positions come from
-//! the `yaml_rust2` side table in `positions.rs`. Every string value is
+//! the `yaml_rust2` side table in `positions/`. Every string value is
 //! interpolated while the tree is built, as compose interpolates each file
 //! before merging; keys are never interpolated.
 
