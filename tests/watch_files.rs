@@ -9,7 +9,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -26,16 +26,28 @@ const PATIENCE: Duration = Duration::from_secs(120);
 struct Watching {
     child: Child,
     events: Arc<(Mutex<Vec<Value>>, Condvar)>,
+    /// The stack file it watches (see [`Watching::settled_since`]).
+    stack_file: PathBuf,
 }
 
 impl Watching {
+    /// `kiln watch --json` with `args`, on `s`'s kiln.yaml.
     fn start(s: &Stack, args: &[&str]) -> Watching {
         let mut cmd_args = vec!["watch", "--json"];
         cmd_args.extend_from_slice(args);
-        Watching::spawn(s.kiln_cmd(&cmd_args))
+        Watching::spawn(s.kiln_cmd(&cmd_args), s.path("kiln.yaml"))
     }
 
-    fn spawn(mut cmd: Command) -> Watching {
+    /// [`Watching::start`], then waits for the first builds of `images`
+    /// to end.
+    fn built(s: &Stack, args: &[&str], images: &[&str]) -> Watching {
+        let w = Watching::start(s, args);
+        w.until_done(0, images);
+        w
+    }
+
+    /// `cmd`, a `kiln watch --json` of `stack_file`.
+    fn spawn(mut cmd: Command, stack_file: PathBuf) -> Watching {
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -52,7 +64,11 @@ impl Watching {
                 sink.1.notify_all();
             }
         });
-        Watching { child, events }
+        Watching {
+            child,
+            events,
+            stack_file,
+        }
     }
 
     /// Wait until `check` holds for the events so far; they are returned.
@@ -74,16 +90,16 @@ impl Watching {
     }
 
     /// The events after `mark` that anything done so far brings: the
-    /// stack file `stack` is saved unchanged and kiln reloads it ("no
+    /// stack file is saved unchanged and kiln reloads it ("no
     /// image changed"). kiln takes what the watcher reports in order, and
     /// a change's (or a build's) consequences are printed when it is, so
     /// whatever earlier saves and builds were to bring comes before that
     /// reload's notice: the events up to it are all of them. (No waiting
     /// for a silence that proves nothing.)
-    fn settled_since(&self, mark: usize, stack: &Path) -> Vec<Value> {
+    fn settled_since(&self, mark: usize) -> Vec<Value> {
         let fence = self.mark();
-        let text = std::fs::read(stack).unwrap();
-        std::fs::write(stack, text).unwrap();
+        let text = std::fs::read(&self.stack_file).unwrap();
+        std::fs::write(&self.stack_file, text).unwrap();
         let reloaded = |e: &Value| {
             e["type"] == "notice"
                 && e["message"]
@@ -136,9 +152,25 @@ fn count(events: &[Value], ty: &str, image: &str) -> usize {
     of_type(events, ty, Some(image)).len()
 }
 
-/// base (busybox, copies motd) ← web (copies public/, has a
-/// .dockerignore), and other (copies extra).
-fn web_stack(s: &Stack, web_run: &str) {
+/// The messages of the notices in `events`.
+fn notices(events: &[Value]) -> Vec<&str> {
+    of_type(events, "notice", None)
+        .iter()
+        .filter_map(|n| n["message"].as_str())
+        .collect()
+}
+
+/// `events` have one `changed` event of `image`, and it names `files`.
+fn assert_changed_once(events: &[Value], image: &str, files: Value) {
+    let changed = of_type(events, "changed", Some(image));
+    assert_eq!(changed.len(), 1, "{events:#?}");
+    assert_eq!(changed[0]["files"], files);
+}
+
+/// A stack of base (busybox, copies motd) ← web (copies public/, has a
+/// .dockerignore; `web_run` ends its Dockerfile), and other (copies extra).
+fn web_stack(web_run: &str) -> Stack {
+    let s = Stack::new();
     s.busybox_context("base", "COPY motd /etc/motd\n");
     s.write("base/motd", "v1\n");
     s.child_context(
@@ -160,20 +192,33 @@ images:
   - {name: other, tags: ["{prefix}/other:latest"]}
 "#,
     );
+    s
 }
 
-/// Start watching `s`; wait for the first builds to end.
+/// base (busybox, `base_dockerfile`) ← app (`app_dockerfile`; its file
+/// src/a).
+fn base_and_app_stack(s: &Stack, base_dockerfile: &str, app_dockerfile: &str) {
+    s.busybox_context("base", base_dockerfile);
+    s.child_context("app", "base", app_dockerfile);
+    s.write("app/src/a", "a1\n");
+    s.config(
+        r#"
+images:
+  - {name: base, tags: ["{prefix}/base:latest"]}
+  - {name: app, tags: ["{prefix}/app:latest"]}
+"#,
+    );
+}
+
+/// Start watching `s` (a [`web_stack`]); wait for the first builds to end.
 fn watch_all(s: &Stack, args: &[&str]) -> Watching {
-    let w = Watching::start(s, args);
-    w.until_done(0, &["base", "web", "other"]);
-    w
+    Watching::built(s, args, &["base", "web", "other"])
 }
 
 #[test]
 fn a_saved_file_rebuilds_its_image_and_dependents_only() {
     require_docker!();
-    let s = Stack::new();
-    web_stack(&s, "");
+    let s = web_stack("");
     let w = watch_all(&s, &[]);
     let first = w.until("watching", |ev| !of_type(ev, "watching", None).is_empty());
     let watching = of_type(&first, "watching", None)[0];
@@ -190,13 +235,11 @@ fn a_saved_file_rebuilds_its_image_and_dependents_only() {
     let mark = w.mark();
     s.write("base/motd", "v2\n");
     let after = w.until_done(mark, &["base", "web"]);
-    let changed = of_type(&after, "changed", Some("base"));
-    assert_eq!(changed.len(), 1, "{after:#?}");
-    assert_eq!(changed[0]["files"], serde_json::json!(["motd"]));
+    assert_changed_once(&after, "base", serde_json::json!(["motd"]));
     assert_eq!(count(&after, "started", "base"), 1);
     assert_eq!(count(&after, "started", "web"), 1, "web builds on base");
     assert!(position(&after, "built", "base") < position(&after, "started", "web"));
-    let later = w.settled_since(mark, &s.path("kiln.yaml"));
+    let later = w.settled_since(mark);
     assert!(
         later.iter().all(|e| e["image"] != "other"),
         "other rebuilt: {later:#?}"
@@ -213,7 +256,7 @@ fn a_saved_file_rebuilds_its_image_and_dependents_only() {
         .collect();
     assert!(files.contains(&"public/new/deep/page.html"), "{files:?}");
     assert_eq!(count(&after, "built", "web"), 1, "{after:#?}");
-    let later = w.settled_since(mark, &s.path("kiln.yaml"));
+    let later = w.settled_since(mark);
     assert!(later
         .iter()
         .all(|e| e["image"] != "base" && e["image"] != "other"));
@@ -224,19 +267,9 @@ fn a_base_and_its_dependent_saved_together_build_in_dependency_order() {
     require_docker!();
     let s = Stack::new();
     // `app` sorts before `base`: the watcher names it first.
-    s.busybox_context("base", "COPY motd /etc/motd\n");
+    base_and_app_stack(&s, "COPY motd /etc/motd\n", "COPY src /src\n");
     s.write("base/motd", "v1\n");
-    s.child_context("app", "base", "COPY src /src\n");
-    s.write("app/src/a", "a1\n");
-    s.config(
-        r#"
-images:
-  - {name: base, tags: ["{prefix}/base:latest"]}
-  - {name: app, tags: ["{prefix}/app:latest"]}
-"#,
-    );
-    let w = Watching::start(&s, &[]);
-    w.until_done(0, &["base", "app"]);
+    let w = Watching::built(&s, &[], &["base", "app"]);
     let good = std::fs::read_to_string(s.path("base/Dockerfile")).unwrap();
 
     // Saved in one go: a base that fails, and a file of the app.
@@ -246,7 +279,7 @@ images:
     w.until("base to fail", |ev| {
         count(&ev[mark..], "failed", "base") == 1
     });
-    let after = w.settled_since(mark, &s.path("kiln.yaml"));
+    let after = w.settled_since(mark);
     assert_eq!(count(&after, "changed", "app"), 1, "{after:#?}");
     assert_eq!(
         count(&after, "started", "app"),
@@ -263,7 +296,7 @@ images:
     s.write("base/Dockerfile", &format!("{good}LABEL fixed=yes\n"));
     s.write("app/src/b", "b1\n");
     w.until_done(mark, &["base", "app"]);
-    let after = w.settled_since(mark, &s.path("kiln.yaml"));
+    let after = w.settled_since(mark);
     assert_eq!(count(&after, "built", "base"), 1, "{after:#?}");
     assert_eq!(count(&after, "started", "app"), 1, "{after:#?}");
     assert_eq!(count(&after, "built", "app"), 1, "{after:#?}");
@@ -278,8 +311,7 @@ images:
 #[test]
 fn ignored_and_unread_files_rebuild_nothing() {
     require_docker!();
-    let s = Stack::new();
-    web_stack(&s, "");
+    let s = web_stack("");
     let w = watch_all(&s, &[]);
     let mark = w.mark();
     s.write("web/debug.log", "ignored by .dockerignore\n");
@@ -287,26 +319,20 @@ fn ignored_and_unread_files_rebuild_nothing() {
     s.write("web/node_modules/new/index.js", "module.exports = 3\n");
     s.write("web/notes.md", "the Dockerfile never copies this\n");
     s.write("web/public/.index.html.swp", "an editor's swap file\n");
-    let quiet = w.settled_since(mark, &s.path("kiln.yaml"));
+    let quiet = w.settled_since(mark);
     assert!(quiet.is_empty(), "{quiet:#?}");
 
     // The watcher still sees what matters, and names only that.
     s.write("web/public/index.html", "<p>v2</p>\n");
     let after = w.until_done(mark, &["web"]);
-    let changed = of_type(&after, "changed", Some("web"));
-    assert_eq!(changed.len(), 1);
-    assert_eq!(
-        changed[0]["files"],
-        serde_json::json!(["public/index.html"])
-    );
+    assert_changed_once(&after, "web", serde_json::json!(["public/index.html"]));
     assert_eq!(count(&after, "built", "web"), 1);
 }
 
 #[test]
 fn changed_file_names_are_json_data() {
     require_docker!();
-    let s = Stack::new();
-    web_stack(&s, "");
+    let s = web_stack("");
     let w = watch_all(&s, &[]);
     let mark = w.mark();
     s.write("web/public/c2\u{9b}\u{1b}", "odd\n");
@@ -324,8 +350,7 @@ fn changed_file_names_are_json_data() {
 #[test]
 fn saves_during_a_build_give_exactly_one_more_build() {
     require_docker!();
-    let s = Stack::new();
-    web_stack(&s, "RUN sleep 4\n");
+    let s = web_stack("RUN sleep 4\n");
     // (--no-cache: the sleep must run, even on a second run of the suite.)
     let w = watch_all(&s, &["--no-cache"]);
     let mark = w.mark();
@@ -345,7 +370,7 @@ fn saves_during_a_build_give_exactly_one_more_build() {
     let after = w.until("the second build to end", |ev| {
         count(&ev[mark..], "built", "web") == 2
     });
-    let later = w.settled_since(mark, &s.path("kiln.yaml"));
+    let later = w.settled_since(mark);
     assert_eq!(count(&later, "started", "web"), 2, "{later:#?}");
     assert_eq!(count(&later, "queued", "web"), 2, "{later:#?}");
     assert_eq!(count(&later, "cancelled", "web"), 0);
@@ -363,8 +388,7 @@ fn saves_during_a_build_give_exactly_one_more_build() {
 #[test]
 fn with_restart_a_save_cancels_the_running_build() {
     require_docker!();
-    let s = Stack::new();
-    web_stack(&s, "RUN sleep 30\n");
+    let s = web_stack("RUN sleep 30\n");
     s.write("web/public/index.html", "<p>first</p>\n");
     let w = Watching::start(&s, &["--restart", "--no-cache"]);
     w.until("web to start", |ev| count(ev, "started", "web") == 1);
@@ -377,8 +401,7 @@ fn with_restart_a_save_cancels_the_running_build() {
 #[test]
 fn a_broken_stack_file_keeps_the_last_good_stack_until_fixed() {
     require_docker!();
-    let s = Stack::new();
-    web_stack(&s, "");
+    let s = web_stack("");
     let w = watch_all(&s, &[]);
     let good = std::fs::read_to_string(s.path("kiln.yaml")).unwrap();
 
@@ -390,10 +413,7 @@ fn a_broken_stack_file_keeps_the_last_good_stack_until_fixed() {
     let after = w.until("the stack error", |ev| {
         !of_type(&ev[mark..], "notice", None).is_empty()
     });
-    let notice = of_type(&after[mark..], "notice", None)[0]["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let notice = notices(&after[mark..])[0].to_string();
     assert!(notice.contains("still using the last good one"), "{notice}");
     assert!(notice.contains("kiln.yaml:5:"), "the position: {notice}");
     assert!(notice.contains("contxt"), "{notice}");
@@ -413,10 +433,7 @@ fn a_broken_stack_file_keeps_the_last_good_stack_until_fixed() {
         ),
     );
     let after = w.until_done(mark, &["web"]);
-    let said: Vec<&str> = of_type(&after, "notice", None)
-        .iter()
-        .filter_map(|n| n["message"].as_str())
-        .collect();
+    let said = notices(&after);
     assert!(
         said.iter()
             .any(|m| m.ends_with("kiln.yaml reloaded (changed: web)")),
@@ -424,7 +441,7 @@ fn a_broken_stack_file_keeps_the_last_good_stack_until_fixed() {
     );
     assert!(!of_type(&after, "watching", None).is_empty());
     assert_eq!(count(&after, "built", "web"), 1, "{after:#?}");
-    let later = w.settled_since(mark, &s.path("kiln.yaml"));
+    let later = w.settled_since(mark);
     assert_eq!(count(&later, "started", "base"), 0);
     assert_eq!(count(&later, "started", "other"), 0);
 }
@@ -452,7 +469,7 @@ fn a_compose_stacks_env_file_is_watched_and_reloads_it() {
         .env_remove("COMPOSE_PROJECT_NAME")
         .env_remove("COMPOSE_PROFILES");
     isolate(&mut cmd, s.home.path());
-    let w = Watching::spawn(cmd);
+    let w = Watching::spawn(cmd, s.path("compose.yaml"));
     let first = w.until_done(0, &["base", "web"]);
     let watching = of_type(&first, "watching", None)[0];
     let paths: Vec<&str> = watching["paths"]
@@ -470,10 +487,7 @@ fn a_compose_stacks_env_file_is_watched_and_reloads_it() {
     let mark = w.mark();
     s.write(".env", "EDITION=2\n");
     let after = w.until_done(mark, &["web"]);
-    let said: Vec<&str> = of_type(&after, "notice", None)
-        .iter()
-        .filter_map(|n| n["message"].as_str())
-        .collect();
+    let said = notices(&after);
     assert!(
         said.iter().any(|m| m.ends_with("reloaded (changed: web)")),
         "{said:?}"
@@ -481,7 +495,7 @@ fn a_compose_stacks_env_file_is_watched_and_reloads_it() {
     assert_eq!(count(&after, "built", "web"), 1, "{after:#?}");
     let web = inspect(&format!("{}/web:latest", s.prefix)).unwrap();
     assert_eq!(web["Config"]["Labels"]["edition"], "2");
-    let later = w.settled_since(mark, &s.path("compose.yaml"));
+    let later = w.settled_since(mark);
     assert_eq!(count(&later, "started", "base"), 0);
 }
 
@@ -496,8 +510,7 @@ fn a_dockerfile_outside_the_context_is_watched() {
     s.config(
         "images:\n  - {name: app, dockerfile: ../docker/app.Dockerfile, tags: [\"{prefix}/app:latest\"]}\n",
     );
-    let w = Watching::start(&s, &[]);
-    w.until_done(0, &["app"]);
+    let w = Watching::built(&s, &[], &["app"]);
     let mark = w.mark();
     s.write(
         "docker/app.Dockerfile",
@@ -516,8 +529,7 @@ fn a_dockerfile_outside_the_context_is_watched() {
 #[test]
 fn a_renamed_context_fails_its_image_only() {
     require_docker!();
-    let s = Stack::new();
-    web_stack(&s, "");
+    let s = web_stack("");
     let w = watch_all(&s, &[]);
     let mark = w.mark();
     std::fs::rename(s.path("other"), s.path("other-moved")).unwrap();
@@ -546,26 +558,14 @@ fn a_renamed_context_fails_its_image_only() {
 fn what_a_bases_onbuild_copy_reads_is_watched() {
     require_docker!();
     let s = Stack::new();
-    s.busybox_context("base", "ONBUILD COPY src /src\n");
-    s.child_context("app", "base", "LABEL app=yes\n");
-    s.write("app/src/a", "a1\n");
-    s.config(
-        r#"
-images:
-  - {name: base, tags: ["{prefix}/base:latest"]}
-  - {name: app, tags: ["{prefix}/app:latest"]}
-"#,
-    );
-    let w = Watching::start(&s, &[]);
-    w.until_done(0, &["base", "app"]);
+    base_and_app_stack(&s, "ONBUILD COPY src /src\n", "LABEL app=yes\n");
+    let w = Watching::built(&s, &[], &["base", "app"]);
     let mark = w.mark();
     s.write("app/src/a", "a2\n");
-    let later = w.settled_since(mark, &s.path("kiln.yaml"));
-    let changed = of_type(&later, "changed", Some("app"));
-    assert_eq!(changed.len(), 1, "{later:#?}");
-    assert_eq!(changed[0]["files"], serde_json::json!(["src/a"]));
+    let later = w.settled_since(mark);
+    assert_changed_once(&later, "app", serde_json::json!(["src/a"]));
     w.until_done(mark, &["app"]);
-    let later = w.settled_since(mark, &s.path("kiln.yaml"));
+    let later = w.settled_since(mark);
     assert_eq!(count(&later, "built", "app"), 1, "{later:#?}");
     assert_eq!(count(&later, "started", "base"), 0);
 }
@@ -583,23 +583,18 @@ fn kilns_own_writes_inside_a_context_are_no_change() {
     let mut cmd = s.kiln_cmd(&["watch", "--json"]);
     cmd.env("XDG_DATA_HOME", home.join(".local/share"))
         .env("XDG_CACHE_HOME", home.join(".cache"));
-    let w = Watching::spawn(cmd);
+    let w = Watching::spawn(cmd, s.path("kiln.yaml"));
     let first = w.until_done(0, &["app"]);
-    let warned = first.iter().filter(|e| {
-        e["type"] == "notice"
-            && e["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("kiln's own data or cache directory is inside"))
-    });
+    let warned = notices(&first)
+        .into_iter()
+        .filter(|m| m.contains("kiln's own data or cache directory is inside"));
     assert_eq!(warned.count(), 1, "{first:#?}");
     // A real change still counts, once; what kiln writes meanwhile does not.
     let mark = w.mark();
     s.write("app/src/a", "a2\n");
     w.until_done(mark, &["app"]);
-    let later = w.settled_since(mark, &s.path("kiln.yaml"));
-    let changed = of_type(&later, "changed", Some("app"));
-    assert_eq!(changed.len(), 1, "{later:#?}");
-    assert_eq!(changed[0]["files"], serde_json::json!(["src/a"]));
+    let later = w.settled_since(mark);
+    assert_changed_once(&later, "app", serde_json::json!(["src/a"]));
     assert_eq!(count(&later, "started", "app"), 1, "{later:#?}");
 }
 
@@ -615,8 +610,7 @@ fn watch_that_cannot_start_inotify_exits_failed_saying_why() {
         cannot_run("user namespaces are not available (unshare -Ur)");
         return;
     }
-    let s = Stack::new();
-    web_stack(&s, "");
+    let s = web_stack("");
     let kiln = s.kiln_cmd(&["watch", "--json"]);
     let mut cmd = Command::new("unshare");
     cmd.args([
@@ -674,10 +668,8 @@ fn ctrl_c_cancels_the_builds_and_exits_130() {
     });
     assert_eq!(count(&events, "cancelled", "slow"), 1);
     // The session's runs, said once before the summary.
-    let session: Vec<&str> = events
-        .iter()
-        .filter(|e| e["type"] == "notice")
-        .filter_map(|e| e["message"].as_str())
+    let session: Vec<&str> = notices(&events)
+        .into_iter()
         .filter(|m| m.starts_with("this session: "))
         .collect();
     assert_eq!(session.len(), 1, "{events:?}");
@@ -705,20 +697,17 @@ fn the_dockerfiles_own_ignore_file_decides_what_is_watched() {
     s.write("w/a/only", "v1\n");
     s.write("w/b/x", "v1\n");
     s.config("images:\n  - {name: w, builder: buildkit, tags: [\"{prefix}/w:latest\"]}\n");
-    let w = Watching::start(&s, &[]);
-    w.until_done(0, &["w"]);
+    let w = Watching::built(&s, &[], &["w"]);
 
     let mark = w.mark();
     s.write("w/b/x", "v2\n");
-    let quiet = w.settled_since(mark, &s.path("kiln.yaml"));
+    let quiet = w.settled_since(mark);
     assert!(quiet.is_empty(), "{quiet:#?}");
 
     let mark = w.mark();
     s.write("w/a/only", "v2\n");
     let after = w.until_done(mark, &["w"]);
-    let changed = of_type(&after, "changed", Some("w"));
-    assert_eq!(changed.len(), 1, "{after:#?}");
-    assert_eq!(changed[0]["files"], serde_json::json!(["a/only"]));
+    assert_changed_once(&after, "w", serde_json::json!(["a/only"]));
     assert_eq!(count(&after, "built", "w"), 1, "{after:#?}");
 
     // The Dockerfile's own file gone: `.dockerignore` rules again.
@@ -727,6 +716,6 @@ fn the_dockerfiles_own_ignore_file_decides_what_is_watched() {
     w.until_done(mark, &["w"]);
     let mark = w.mark();
     s.write("w/a/only", "v3\n");
-    let quiet = w.settled_since(mark, &s.path("kiln.yaml"));
+    let quiet = w.settled_since(mark);
     assert!(quiet.is_empty(), "{quiet:#?}");
 }
