@@ -24,13 +24,7 @@ images:
 fn jobs_limit_and_dependencies_decide_what_starts() {
     let mut a = app_from(STACK);
     let t0 = Instant::now();
-    let cmds = update(
-        &mut a,
-        Msg::BuildRequested {
-            images: vec![0, 1, 2],
-            at: t0,
-        },
-    );
+    let cmds = build(&mut a, &[0, 1, 2], t0);
     let starts: Vec<_> = cmds
         .iter()
         .filter(|c| matches!(c, Command::StartBuild { .. }))
@@ -73,18 +67,12 @@ fn jobs_limit_and_dependencies_decide_what_starts() {
 fn silence_past_stall_after_is_a_stall_and_output_resumes_it() {
     let mut a = app_from(STACK);
     let t0 = Instant::now();
-    update(
-        &mut a,
-        Msg::BuildRequested {
-            images: vec![0],
-            at: t0,
-        },
-    );
+    build(&mut a, &[0], t0);
     engine(&mut a, 0, t0, step_event("RUN make"));
-    assert!(kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(59)))).is_empty());
+    assert!(kinds(&tick(&mut a, t0 + Duration::from_secs(59))).is_empty());
     assert_eq!(a.images[0].status, Status::Building);
 
-    let k = kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(61))));
+    let k = kinds(&tick(&mut a, t0 + Duration::from_secs(61)));
     assert_eq!(
         k,
         vec![EventKind::Stalled {
@@ -99,7 +87,7 @@ fn silence_past_stall_after_is_a_stall_and_output_resumes_it() {
         Some(Duration::from_secs(72))
     );
     // Reported once, not on every tick.
-    assert!(kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(70)))).is_empty());
+    assert!(kinds(&tick(&mut a, t0 + Duration::from_secs(70))).is_empty());
 
     let k = kinds(&engine(
         &mut a,
@@ -111,7 +99,7 @@ fn silence_past_stall_after_is_a_stall_and_output_resumes_it() {
     assert_eq!(a.images[0].status, Status::Building);
 
     // A second silence is a second stall, measured from the last output.
-    let k = kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(136))));
+    let k = kinds(&tick(&mut a, t0 + Duration::from_secs(136)));
     assert!(
         matches!(
             k[0],
@@ -135,20 +123,14 @@ images:
 ",
     );
     let t0 = Instant::now();
-    update(
-        &mut a,
-        Msg::BuildRequested {
-            images: vec![0, 1],
-            at: t0,
-        },
-    );
+    build(&mut a, &[0, 1], t0);
     engine(
         &mut a,
         0,
         t0 + Duration::from_secs(29),
         log_event("still going"),
     );
-    let cmds = update(&mut a, Msg::Tick(t0 + Duration::from_secs(30)));
+    let cmds = tick(&mut a, t0 + Duration::from_secs(30));
     assert!(cmds.contains(&Command::Cancel {
         run: a.images[0].run,
         image: 0
@@ -188,26 +170,20 @@ fn a_step_well_past_its_usual_duration_is_flagged_once() {
             },
         )]),
     );
-    update(
-        &mut a,
-        Msg::BuildRequested {
-            images: vec![0],
-            at: t0,
-        },
-    );
+    build(&mut a, &[0], t0);
     assert_eq!(a.images[0].eta(t0), Some(Duration::from_secs(10)));
     engine(&mut a, 0, t0, step_event("RUN make"));
     // 3x usual is 12 s, but the margin asks for more than usual + 10 s = 14 s.
     for s in [5, 12, 13] {
         engine(&mut a, 0, t0 + Duration::from_secs(s), log_event("tick"));
-        let k = kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(s))));
+        let k = kinds(&tick(&mut a, t0 + Duration::from_secs(s)));
         assert!(
             !k.iter().any(|k| matches!(k, EventKind::SlowStep { .. })),
             "flagged at {s}s"
         );
     }
     engine(&mut a, 0, t0 + Duration::from_secs(15), log_event("tick"));
-    let k = kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(15))));
+    let k = kinds(&tick(&mut a, t0 + Duration::from_secs(15)));
     assert_eq!(
         k,
         vec![EventKind::SlowStep {
@@ -216,24 +192,18 @@ fn a_step_well_past_its_usual_duration_is_flagged_once() {
             usual_ms: 4_000
         }]
     );
-    assert!(kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(16)))).is_empty());
+    assert!(kinds(&tick(&mut a, t0 + Duration::from_secs(16))).is_empty());
 }
 
 #[test]
 fn without_history_nothing_is_slow() {
     let mut a = app_from(STACK);
     let t0 = Instant::now();
-    update(
-        &mut a,
-        Msg::BuildRequested {
-            images: vec![0],
-            at: t0,
-        },
-    );
+    build(&mut a, &[0], t0);
     engine(&mut a, 0, t0, step_event("RUN make"));
     for s in (10..600).step_by(10) {
         engine(&mut a, 0, t0 + Duration::from_secs(s), log_event("tick"));
-        let k = kinds(&update(&mut a, Msg::Tick(t0 + Duration::from_secs(s))));
+        let k = kinds(&tick(&mut a, t0 + Duration::from_secs(s)));
         assert!(!k.iter().any(|k| matches!(k, EventKind::SlowStep { .. })));
     }
     assert_eq!(a.images[0].eta(t0), None);
@@ -243,13 +213,7 @@ fn without_history_nothing_is_slow() {
 fn ctrl_c_cancels_running_and_queued_images() {
     let mut a = app_from(STACK);
     let t0 = Instant::now();
-    update(
-        &mut a,
-        Msg::BuildRequested {
-            images: vec![0, 1, 2],
-            at: t0,
-        },
-    );
+    build(&mut a, &[0, 1, 2], t0);
     let cmds = update(&mut a, Msg::Interrupt(t0 + Duration::from_secs(2)));
     assert!(cmds.contains(&Command::Cancel {
         run: a.images[0].run,
@@ -295,13 +259,7 @@ fn the_daemon_going_silent_is_reported_once_and_its_return_too() {
 fn first_check(yaml: &str, opts: RunOptions) -> ChangeCheck {
     let mut a = app_with(yaml, &opts);
     update(&mut a, Msg::HistoryKnown(Vec::new()));
-    let cmds = update(
-        &mut a,
-        Msg::BuildRequested {
-            images: vec![0],
-            at: Instant::now(),
-        },
-    );
+    let cmds = build(&mut a, &[0], Instant::now());
     cmds.into_iter()
         .find_map(|c| match c {
             Command::StartBuild { check, .. } => Some(check),
@@ -360,13 +318,7 @@ fn a_stop_cancels_everything_and_its_reason_sets_the_exit_code() {
     ] {
         let mut a = app_from(STACK);
         let t0 = Instant::now();
-        update(
-            &mut a,
-            Msg::BuildRequested {
-                images: vec![0, 1, 2],
-                at: t0,
-            },
-        );
+        build(&mut a, &[0, 1, 2], t0);
         let at = t0 + Duration::from_secs(1);
         let cmds = update(&mut a, Msg::Stop { why, at });
         assert!(cmds.contains(&Command::Quit), "{why:?}");
