@@ -546,6 +546,11 @@ mod tests {
             }
         }
 
+        /// The paths of the STATs, in order.
+        async fn paths(&mut self) -> Vec<String> {
+            self.stats().await.into_iter().map(|(_, p, _)| p).collect()
+        }
+
         async fn send(&self, kind: i32, id: u32) {
             self.to_kiln
                 .send(Packet {
@@ -556,6 +561,11 @@ mod tests {
                 .await
                 .unwrap();
         }
+    }
+
+    /// The DiffCopy a build asks for: `dir` as its context.
+    async fn context_copy(dir: &std::path::Path) -> Daemon {
+        diff_copy(dir, &[("dir-name", "context")]).await.unwrap()
     }
 
     fn tree() -> tempfile::TempDir {
@@ -572,9 +582,7 @@ mod tests {
     #[tokio::test]
     async fn diff_copy_speaks_fsutils_protocol() {
         let dir = tree();
-        let mut daemon = diff_copy(dir.path(), &[("dir-name", "context")])
-            .await
-            .unwrap();
+        let mut daemon = context_copy(dir.path()).await;
         let stats = daemon.stats().await;
         let paths: Vec<&str> = stats.iter().map(|(_, p, _)| p.as_str()).collect();
         assert_eq!(paths, ["a.txt", "big.bin", "link", "sub", "sub/c.txt"]);
@@ -621,12 +629,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let paths: Vec<String> = daemon
-            .stats()
-            .await
-            .into_iter()
-            .map(|(_, p, _)| p)
-            .collect();
+        let paths = daemon.paths().await;
         assert_eq!(paths, ["a.txt", "sub", "sub/c.txt"]);
 
         let mut daemon = diff_copy(
@@ -635,21 +638,14 @@ mod tests {
         )
         .await
         .unwrap();
-        let paths: Vec<String> = daemon
-            .stats()
-            .await
-            .into_iter()
-            .map(|(_, p, _)| p)
-            .collect();
+        let paths = daemon.paths().await;
         assert_eq!(paths, ["a.txt", "link"], "the link and its target");
     }
 
     #[tokio::test]
     async fn a_file_gone_before_it_is_asked_for_fails_naming_it() {
         let dir = tree();
-        let mut daemon = diff_copy(dir.path(), &[("dir-name", "context")])
-            .await
-            .unwrap();
+        let mut daemon = context_copy(dir.path()).await;
         let stats = daemon.stats().await;
         std::fs::remove_file(dir.path().join("a.txt")).unwrap();
         daemon.send(kind::REQ, stats[0].0).await;
@@ -669,9 +665,7 @@ mod tests {
     /// fails the test instead of hanging it.
     async fn refused_after(name: &str, change: impl FnOnce(&std::path::Path)) -> String {
         let dir = tree();
-        let mut daemon = diff_copy(dir.path(), &[("dir-name", "context")])
-            .await
-            .unwrap();
+        let mut daemon = context_copy(dir.path()).await;
         let stats = daemon.stats().await;
         let (id, _, _) = stats.iter().find(|(_, p, _)| p == name).unwrap();
         let path = dir.path().join(name);
