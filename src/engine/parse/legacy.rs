@@ -169,6 +169,14 @@ mod tests {
     use crate::engine::parse::{INCOMPLETE, MAX_LINE};
     use bollard::models::ErrorDetail;
 
+    /// The `Log`s of `ev`.
+    fn logs(ev: &[BuildEvent]) -> Vec<BuildEvent> {
+        ev.iter()
+            .filter(|e| matches!(e, BuildEvent::Log { .. }))
+            .cloned()
+            .collect()
+    }
+
     fn legacy(msgs: &[BuildInfo]) -> Vec<BuildEvent> {
         let mut p = LegacyParser::new();
         let mut out = Vec::new();
@@ -226,12 +234,7 @@ mod tests {
             stream(" ---> Removed intermediate container eb3ad65b74ee\n"),
             stream(" ---> 5d2f7e1b0c3a\n"),
         ]);
-        assert_eq!(
-            ev.iter()
-                .filter(|e| matches!(e, BuildEvent::Log { .. }))
-                .collect::<Vec<_>>(),
-            [&log(Some("1"), "hi")]
-        );
+        assert_eq!(logs(&ev), [log(Some("1"), "hi")]);
         assert_eq!(ev.last(), Some(&done("1", false)));
     }
 
@@ -245,13 +248,8 @@ mod tests {
             stream("Removing intermediate container 1\n"),
             stream(" ---> 2\n"),
         ]);
-        let logs: Vec<_> = ev
-            .iter()
-            .filter(|e| matches!(e, BuildEvent::Log { .. }))
-            .cloned()
-            .collect();
         assert_eq!(
-            logs,
+            logs(&ev),
             vec![
                 log(Some("1"), "hello"),
                 log(Some("1"), "world"),
@@ -269,12 +267,7 @@ mod tests {
             stream("Removing intermediate container 1\n ---> 2\n"),
         ]);
         assert!(ev.contains(&log(Some("1"), "to stderr")));
-        assert_eq!(
-            ev.iter()
-                .filter(|e| matches!(e, BuildEvent::Log { .. }))
-                .count(),
-            1
-        );
+        assert_eq!(logs(&ev).len(), 1);
     }
 
     #[test]
