@@ -55,22 +55,41 @@ fn all_text(out: &std::process::Output) -> String {
     format!("{}{}", stdout(out), stderr(out))
 }
 
-#[test]
-fn a_failing_credential_helper_is_named_at_every_lookup() {
-    require_docker!();
-    let s = Stack::new();
+/// A registry with a password, and `s`'s image app built (no credentials
+/// needed for that) with a tag of it.
+fn app_for_a_private_registry(s: &Stack) -> (Registry, String) {
     let reg = Registry::with_auth(USER, PASSWORD);
     let tag = format!("{}/{}-app:1", reg.host, s.prefix);
     s.busybox_context("app", "RUN echo app > /app\n");
     s.config(&format!("images:\n  - {{name: app, tags: [\"{tag}\"]}}\n"));
     let none = docker_config("{}");
     let out = kiln(
-        &s,
+        s,
         none.path(),
         None,
         &["build", "--json", "--builder", "legacy"],
     );
     assert!(out.status.success(), "{}", all_text(&out));
+    (reg, tag)
+}
+
+/// `out` failed, its stdout saying what the helper `sealed` said; that
+/// stdout.
+fn says_the_sealed_helper_failed(out: &std::process::Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "{}", all_text(out));
+    let text = stdout(out);
+    assert!(
+        text.contains("docker-credential-sealed exited 1: vault is sealed"),
+        "{text}"
+    );
+    text
+}
+
+#[test]
+fn a_failing_credential_helper_is_named_at_every_lookup() {
+    require_docker!();
+    let s = Stack::new();
+    let (reg, tag) = app_for_a_private_registry(&s);
 
     // Push: a helper that is not on PATH.
     let missing = docker_config(&format!(r#"{{"credHelpers":{{"{}":"gone"}}}}"#, reg.host));
@@ -91,12 +110,7 @@ fn a_failing_credential_helper_is_named_at_every_lookup() {
     let sealed = docker_config(&format!(r#"{{"credHelpers":{{"{}":"sealed"}}}}"#, reg.host));
     let bin = helper_dir("sealed", "echo 'vault is sealed' >&2\nexit 1");
     let out = kiln(&s, sealed.path(), Some(bin.path()), &["push", "--plain"]);
-    assert_eq!(out.status.code(), Some(1), "{}", all_text(&out));
-    let text = stdout(&out);
-    assert!(
-        text.contains("docker-credential-sealed exited 1: vault is sealed"),
-        "{text}"
-    );
+    let text = says_the_sealed_helper_failed(&out);
     assert!(!text.contains("no credentials for"), "{text}");
 
     // A prebuilt image pulled with that helper: said, not silently ignored.
@@ -105,12 +119,7 @@ fn a_failing_credential_helper_is_named_at_every_lookup() {
         "images:\n  - {{name: app, image: \"{tag}\", pull: true}}\n"
     ));
     let out = kiln(&s, sealed.path(), Some(bin.path()), &["build", "--plain"]);
-    assert_eq!(out.status.code(), Some(1), "{}", all_text(&out));
-    let text = stdout(&out);
-    assert!(
-        text.contains("docker-credential-sealed exited 1: vault is sealed"),
-        "{text}"
-    );
+    says_the_sealed_helper_failed(&out);
 
     // A build FROM the private image: the same words, as a notice.
     s.write("child/Dockerfile", &format!("FROM {tag}\nRUN true\n"));
@@ -121,12 +130,7 @@ fn a_failing_credential_helper_is_named_at_every_lookup() {
         Some(bin.path()),
         &["build", "--plain", "--builder", "legacy"],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", all_text(&out));
-    let text = stdout(&out);
-    assert!(
-        text.contains("docker-credential-sealed exited 1: vault is sealed"),
-        "{text}"
-    );
+    let text = says_the_sealed_helper_failed(&out);
     assert!(!text.contains("no credentials for"), "{text}");
     rmi(&tag);
 }
@@ -135,18 +139,7 @@ fn a_failing_credential_helper_is_named_at_every_lookup() {
 fn a_malformed_config_json_is_named_by_key_never_by_value() {
     require_docker!();
     let s = Stack::new();
-    let reg = Registry::with_auth(USER, PASSWORD);
-    let tag = format!("{}/{}-app:1", reg.host, s.prefix);
-    s.busybox_context("app", "RUN echo app > /app\n");
-    s.config(&format!("images:\n  - {{name: app, tags: [\"{tag}\"]}}\n"));
-    let none = docker_config("{}");
-    let out = kiln(
-        &s,
-        none.path(),
-        None,
-        &["build", "--json", "--builder", "legacy"],
-    );
-    assert!(out.status.success(), "{}", all_text(&out));
+    let (reg, tag) = app_for_a_private_registry(&s);
     let variants = [
         (
             format!(r#"{{"auths": {{"{}": "dTpwdw=="}}}}"#, reg.host),
