@@ -245,6 +245,7 @@ fn the_dashboard_shows_a_move_and_each_engines_load() {
             bytes: 1_000_000,
             total: 2_000_000,
             done: false,
+            registry: None,
         },
     );
     // api's row says what it moves; the status bar each engine's load.

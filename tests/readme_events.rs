@@ -132,6 +132,8 @@ fn samples() -> Vec<EventKind> {
             bytes: 0,
             total: 0,
             done: false,
+            via: kiln::protocol::TransferVia::Registry,
+            registry: Some(s()),
         },
         EventKind::WouldBuild {
             reason: s(),

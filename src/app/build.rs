@@ -11,7 +11,7 @@ use super::message::Command;
 use super::status::Status;
 use super::{push, App};
 use crate::human::millis;
-use crate::protocol::{BuildEvent, EngineEvent, LastSuccess, Phase, SkipReason};
+use crate::protocol::{BuildEvent, EngineEvent, LastSuccess, Phase, SkipReason, TransferVia};
 
 /// How many log lines a `failed` event carries.
 const FAILURE_TAIL_LINES: usize = 10;
@@ -62,6 +62,7 @@ pub(super) fn on_engine_event(
             bytes,
             total,
             done,
+            registry,
         } => {
             saw_output(app, i, at, out);
             app.images[i].transfer = (!done).then(|| Transfer {
@@ -70,7 +71,12 @@ pub(super) fn on_engine_event(
                 to: to.clone(),
                 bytes,
                 total,
+                registry: registry.is_some(),
             });
+            let via = match registry {
+                Some(_) => TransferVia::Registry,
+                None => TransferVia::Stream,
+            };
             let kind = EventKind::Transfer {
                 of,
                 from,
@@ -78,6 +84,8 @@ pub(super) fn on_engine_event(
                 bytes,
                 total,
                 done,
+                via,
+                registry,
             };
             app.emit(out, i, kind);
         }

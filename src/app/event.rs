@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::protocol::{BuildCause, BuilderKind, Phase, SkipReason};
+use crate::protocol::{BuildCause, BuilderKind, Phase, SkipReason, TransferVia};
 
 /// One event of the contract. `image` is absent for `plan` and `summary`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,6 +48,8 @@ pub enum EventKind {
     Queued,
     /// Copying image `of` from engine `from` to engine `to` (a parent to
     /// where its child builds, or a built image to the first engine).
+    /// `via`: how (`stream`, `registry`); `registry`: which, when through
+    /// one.
     Transfer {
         of: String,
         from: String,
@@ -55,6 +57,9 @@ pub enum EventKind {
         bytes: u64,
         total: u64,
         done: bool,
+        via: TransferVia,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        registry: Option<String>,
     },
     Started {
         builder: BuilderKind,

@@ -41,6 +41,8 @@ pub struct Transfer {
     pub to: String,
     pub bytes: u64,
     pub total: u64,
+    /// Through the transfer registry (else streamed through kiln).
+    pub registry: bool,
 }
 
 #[derive(Debug, Clone)]

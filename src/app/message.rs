@@ -241,10 +241,19 @@ fn sanitize_engine_event(event: &mut EngineEvent) {
             clean_line(tag);
             clean_line(digest);
         }
-        EngineEvent::Transfer { of, from, to, .. } => {
+        EngineEvent::Transfer {
+            of,
+            from,
+            to,
+            registry,
+            ..
+        } => {
             clean_line(of);
             clean_line(from);
             clean_line(to);
+            if let Some(r) = registry {
+                clean_line(r);
+            }
         }
         // Kept in history only, never shown.
         EngineEvent::Inputs { .. } => {}

@@ -192,8 +192,9 @@ fn words(kind: &EventKind) -> Option<String> {
             to,
             bytes,
             done,
+            registry,
             ..
-        } => return transfer(of, from, to, *bytes, *done),
+        } => return transfer(of, from, to, *bytes, *done, registry.as_deref()),
         // Each view has its own words for these (above).
         EventKind::Started { .. }
         | EventKind::Step { .. }
@@ -284,14 +285,24 @@ fn started(builder: BuilderKind, engine: Option<&str>) -> String {
 }
 
 /// A transfer's first and last line (the bytes between are the bar's).
-fn transfer(of: &str, from: &str, to: &str, bytes: u64, done: bool) -> Option<String> {
+fn transfer(
+    of: &str,
+    from: &str,
+    to: &str,
+    bytes: u64,
+    done: bool,
+    registry: Option<&str>,
+) -> Option<String> {
+    let through = registry.map_or(String::new(), |r| format!(" through registry {r}"));
     if done {
         Some(format!(
-            "moved {of} from engine {from} to engine {to} ({})",
+            "moved {of} from engine {from} to engine {to}{through} ({})",
             crate::human::human_bytes(bytes)
         ))
     } else if bytes == 0 {
-        Some(format!("moving {of} from engine {from} to engine {to}"))
+        Some(format!(
+            "moving {of} from engine {from} to engine {to}{through}"
+        ))
     } else {
         None
     }

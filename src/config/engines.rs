@@ -1,6 +1,7 @@
 //! The stack's engines: the top-level `engines:` of kiln.yaml (compose:
-//! `x-kiln: engines`), a list of `{name, host, jobs, tls}`, and the images'
-//! `engine:` pins. Both formats read each entry into a [`RawEngine`] (the
+//! `x-kiln: engines`), a list of `{name, host, jobs, tls}`, the images'
+//! `engine:` pins, and `transfer_registry:`, the registry images move
+//! through between engines. Both formats read each entry into a [`RawEngine`] (the
 //! values as written, with where they were written); the checks here are
 //! the same for both: names, hosts, jobs, duplicates, pins.
 //!
@@ -117,6 +118,106 @@ pub(crate) fn check(
     engines
 }
 
+/// `transfer_registry:` (compose: `x-kiln: transfer_registry`): a registry
+/// every engine reaches, through which images move between engines (pushed
+/// from one, pulled by digest on the other) instead of `docker save`
+/// streamed into `docker load` through kiln.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRegistry {
+    /// `HOST[:PORT]`: where the daemons push and pull, with the
+    /// credentials docker's config.json gives it.
+    pub host: String,
+    /// The repository path under it (may be empty): `kiln` in
+    /// `registry.lan:5000/kiln`.
+    pub prefix: String,
+}
+
+impl TransferRegistry {
+    /// Reads `HOST[:PORT][/PREFIX]`; the message says what to write instead.
+    pub fn parse(text: &str) -> Result<TransferRegistry, String> {
+        const SHAPE: &str = "use HOST[:PORT][/PREFIX], e.g. registry.lan:5000/kiln";
+        let t = text.trim();
+        if t.contains("://") {
+            return Err(format!(
+                "transfer_registry '{t}' has a scheme: {SHAPE} (the daemons choose https, or http for an insecure registry)"
+            ));
+        }
+        let (host, prefix) = t.split_once('/').unwrap_or((t, ""));
+        let prefix = prefix.trim_end_matches('/');
+        let is_host = host == "localhost" || host.contains('.') || host.contains(':');
+        if !is_host {
+            return Err(format!(
+                "transfer_registry '{t}' does not start with a registry host (a name with a '.' or a ':PORT', or localhost): {SHAPE}"
+            ));
+        }
+        if prefix.contains([':', '@']) {
+            return Err(format!(
+                "transfer_registry '{t}' has a tag or digest: {SHAPE}"
+            ));
+        }
+        let probe = if prefix.is_empty() {
+            format!("{host}/kiln-transfer:x")
+        } else {
+            format!("{host}/{prefix}/kiln-transfer:x")
+        };
+        match super::reference::check_reference(&probe) {
+            Ok(false) => Ok(TransferRegistry {
+                host: host.to_string(),
+                prefix: prefix.to_string(),
+            }),
+            Ok(true) => Err(format!("transfer_registry '{t}' has a digest: {SHAPE}")),
+            Err(_) if prefix != prefix.to_ascii_lowercase() => Err(format!(
+                "transfer_registry '{t}': the repository path must be lowercase"
+            )),
+            Err(_) => Err(format!(
+                "transfer_registry '{t}' is not a registry and repository path: {SHAPE}"
+            )),
+        }
+    }
+
+    /// The repository an image named `name` moves through:
+    /// `HOST[:PORT]/PREFIX/NAME`.
+    pub fn repository(&self, name: &str) -> String {
+        match self.prefix.as_str() {
+            "" => format!("{}/{name}", self.host),
+            p => format!("{}/{p}/{name}", self.host),
+        }
+    }
+}
+
+impl std::fmt::Display for TransferRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.prefix.as_str() {
+            "" => f.write_str(&self.host),
+            p => write!(f, "{}/{p}", self.host),
+        }
+    }
+}
+
+/// `transfer_registry:` as written, checked: its value, and a warning when
+/// the stack has no engines for it to serve.
+pub(crate) fn check_registry(
+    raw: Option<(String, Loc)>,
+    engines: &[EngineConfig],
+    out: &mut Problems,
+) -> Option<TransferRegistry> {
+    let (text, at) = raw?;
+    match TransferRegistry::parse(&text) {
+        Ok(r) if engines.is_empty() => {
+            out.warn(
+                &at,
+                "'transfer_registry' does nothing without 'engines:': images move between engines only",
+            );
+            Some(r)
+        }
+        Ok(r) => Some(r),
+        Err(e) => {
+            out.error(&at, e);
+            None
+        }
+    }
+}
+
 /// An image's `engine:` pin names an engine of the stack.
 pub(crate) fn check_pin(pin: &str, at: &Loc, engines: &[EngineConfig], out: &mut Problems) {
     if engines.iter().any(|e| e.name == pin) {
@@ -198,6 +299,28 @@ pub(crate) fn json_schema() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transfer_registries() {
+        let r = TransferRegistry::parse("10.0.0.1:5050/kiln/moves").unwrap();
+        assert_eq!(r.host, "10.0.0.1:5050");
+        assert_eq!(r.repository("base"), "10.0.0.1:5050/kiln/moves/base");
+        assert_eq!(r.to_string(), "10.0.0.1:5050/kiln/moves");
+        let bare = TransferRegistry::parse("registry.lan").unwrap();
+        assert_eq!(bare.repository("a"), "registry.lan/a");
+        assert!(TransferRegistry::parse("localhost/x/").is_ok());
+        for bad in [
+            "https://r.lan/x",
+            "kiln/moves",
+            "r.lan/Kiln",
+            "r.lan/x:1",
+            "r.lan/x@sha256:00",
+            "",
+            "r.lan/a//b",
+        ] {
+            assert!(TransferRegistry::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn hosts() {

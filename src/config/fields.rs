@@ -461,6 +461,10 @@ pub fn json_schema() -> Value {
                 "type": "boolean",
                 "description": "Every built image also ends up on the first engine (default true)",
             },
+            "transfer_registry": {
+                "type": "string",
+                "description": "HOST[:PORT][/PREFIX]: images move between engines through this registry (pushed, pulled by digest) instead of docker save into docker load",
+            },
             "builder": {
                 "type": "object",
                 "description": "The older layout: the image list under builder",

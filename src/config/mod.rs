@@ -96,7 +96,7 @@ pub use compose::{ComposeOptions, FILE_NAMES as COMPOSE_FILE_NAMES};
 pub use discover::{discover, DiscoverError, FileEnv, FILE_NAMES};
 pub use dockerfile::{context_reads, dockerfile_refs, ref_matches_tag, ContextReads, TagSet};
 pub use dockerfile_steps::{buildkit_steps, PlannedStep};
-pub use engines::{host_problem, EngineConfig};
+pub use engines::{host_problem, EngineConfig, TransferRegistry};
 pub use interpolate::{interpolate, Interpolated};
 pub use plan::{Dep, Plan};
 pub use reference::{check_reference, check_tag, push_tags_of, split_tag, tag_matches};
@@ -141,6 +141,9 @@ pub struct Config {
     /// NAME`. Set by [`StackSource::load`]; empty when loaded otherwise.
     /// From outside kiln: shown sanitised.
     pub label: String,
+    /// `transfer_registry:`: images move between engines through it
+    /// (None: `docker save` streamed into `docker load` through kiln).
+    pub transfer_registry: Option<TransferRegistry>,
 }
 
 /// Which Docker builder to use.

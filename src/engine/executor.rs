@@ -170,6 +170,7 @@ impl Executor {
             return;
         };
         let (links, moves) = (self.links.clone(), self.moves.clone());
+        let registry = self.config.transfer_registry.clone();
         self.spawn(run, image, move |sink, token| {
             let placed = multi::Placed {
                 links,
@@ -178,6 +179,7 @@ impl Executor {
                 check: check.clone(),
                 tags: spec.tags.clone(),
                 name: spec.name.clone(),
+                registry: registry.clone(),
             };
             let cancel = token.clone();
             multi::run_placed(placed, sink, cancel, move |s| {

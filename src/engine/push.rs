@@ -152,6 +152,46 @@ async fn push_all(docker: &Docker, spec: &ImageConfig, sink: &Sink) {
     }
 }
 
+/// One reference pushed from the daemon at `endpoint` (several engines'
+/// transfer registry: `multi/registry.rs`), with the credentials
+/// docker's config.json gives its registry; its progress goes to `sink`
+/// as a push's does. Returns the manifest digest, or why not (never the
+/// credentials).
+pub async fn push_one(
+    docker: &Docker,
+    endpoint: &Endpoint,
+    reference: &str,
+    sink: &Sink,
+) -> Result<String, String> {
+    let store = match tokio::task::spawn_blocking(Store::from_env).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(format!("cannot read registry credentials: {e}")),
+        Err(e) => return Err(format!("cannot read registry credentials: {e}")),
+    };
+    let registry = credentials::registry_of(reference);
+    let lookup = store.get(&registry).await;
+    let creds = lookup.as_ref().ok().and_then(Option::as_ref);
+    let result = match Transport::of(endpoint) {
+        Transport::Bollard => push_typed(docker, reference, creds, sink).await,
+        t => {
+            push_raw(
+                &t,
+                &docker.client_version().to_string(),
+                reference,
+                creds,
+                sink,
+            )
+            .await
+        }
+    };
+    match result {
+        Ok(digest) => Ok(digest),
+        Err(PushError::Gone) => Err("kiln is shutting down".into()),
+        Err(PushError::Daemon(e)) => Err(explain(reference, &registry, &e, &lookup, &store)),
+        Err(PushError::Other(msg)) => Err(format!("push of {reference}: {msg}")),
+    }
+}
+
 /// The push's failure, naming every tag: the one failure of a one-tag
 /// push as it is, else how many failed, each failure, and the tags pushed.
 fn failures_message(tags: usize, failures: &[String], pushed: &[&str]) -> Option<String> {

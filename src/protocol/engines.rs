@@ -23,6 +23,17 @@ pub struct Placement {
     pub collect_to: Option<usize>,
 }
 
+/// How an image moves between engines (the JSON `transfer` event's `via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferVia {
+    /// `docker save` on one engine streamed through kiln into `docker load`
+    /// on the other.
+    Stream,
+    /// Pushed to the stack's `transfer_registry`, pulled by digest.
+    Registry,
+}
+
 /// An image to copy from one engine to another, by its id (never a tag
 /// that may name something else there), then tagged with `tags`.
 #[derive(Debug, Clone, PartialEq, Eq)]

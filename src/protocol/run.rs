@@ -108,7 +108,9 @@ pub enum EngineEvent {
     PushDone,
     /// Copying image `of` from engine `from` to engine `to` (engine names):
     /// `bytes` so far of about `total` (its size on `from`; 0: unknown),
-    /// `done` at the end.
+    /// `done` at the end. `registry`: the transfer registry it moves
+    /// through (pushed there, pulled by digest); None: `docker save`
+    /// streamed into `docker load` through kiln.
     Transfer {
         of: String,
         from: String,
@@ -116,6 +118,7 @@ pub enum EngineEvent {
         bytes: u64,
         total: u64,
         done: bool,
+        registry: Option<String>,
     },
 }
 

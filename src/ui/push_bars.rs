@@ -43,10 +43,11 @@ fn draw_transfer(theme: &Theme, frame: &mut Frame, area: Rect, t: &Transfer) {
         total => (t.bytes as f64 / total as f64).min(1.0),
     };
     let label = format!(
-        "moving {} {} → {} {} / {}",
+        "moving {} {} → {}{} {} / {}",
         t.of,
         t.from,
         t.to,
+        if t.registry { " via registry" } else { "" },
         human_bytes(t.bytes),
         human_bytes(t.total)
     );

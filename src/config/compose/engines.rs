@@ -7,11 +7,34 @@ use std::path::Path;
 use super::read;
 use super::tree::{Kind, Node};
 use crate::config::checks::Problems;
-use crate::config::engines::{check, check_pin, EngineConfig, RawEngine, ENGINE_KEYS};
+use crate::config::engines::{
+    check, check_pin, check_registry, EngineConfig, RawEngine, TransferRegistry, ENGINE_KEYS,
+};
 use crate::config::ImageConfig;
 
 /// The top-level x-kiln's keys read here rather than from the table.
-pub(crate) const TOP_KEYS: &[&str] = &["engines", "collect"];
+pub(crate) const TOP_KEYS: &[&str] = &["engines", "collect", "transfer_registry"];
+
+/// `transfer_registry` of the top-level `x-kiln:` (if any), checked
+/// against the engines read.
+pub(crate) fn read_registry(
+    xkiln: Option<&Node>,
+    engines: &[EngineConfig],
+    out: &mut Problems,
+) -> Option<TransferRegistry> {
+    let node = xkiln?.get("transfer_registry")?;
+    let Some(text) = node.scalar_text() else {
+        out.error(
+            &node.at,
+            format!(
+                "'transfer_registry' must be text (HOST[:PORT][/PREFIX]), not {}",
+                node.describe()
+            ),
+        );
+        return None;
+    };
+    check_registry(Some((text, node.at.clone())), engines, out)
+}
 
 /// `engines` and `collect` of the top-level `x-kiln:` (if any).
 pub(crate) fn read_top(

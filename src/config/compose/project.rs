@@ -168,6 +168,7 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
     };
     let (run, jobs) = run_settings(top.get("x-kiln"), Level::Top, out);
     let (engines, collect) = engines::read_top(top.get("x-kiln"), project.dir, out);
+    let transfer_registry = engines::read_registry(top.get("x-kiln"), &engines, out);
     let Some(services) = services(top, out) else {
         return converted;
     };
@@ -226,6 +227,7 @@ pub(crate) fn to_config(root: &Node, project: &Project<'_>, out: &mut Problems) 
         collect,
         project: Some(project.name.to_string()),
         label: String::new(),
+        transfer_registry,
     });
     converted
 }

@@ -21,7 +21,7 @@ use serde_yaml::{Mapping, Value};
 
 use self::read::{item, Ctx, Fields};
 use super::checks::{self, Meta, Problems};
-use super::engines::{check as check_engines, check_pin, EngineConfig};
+use super::engines::{check as check_engines, check_pin, check_registry, EngineConfig};
 use super::fields::{self, Entry, Field, FIELDS};
 use super::interpolate::Env;
 use super::positions::{NodePath, Pos, Positions, Seg};
@@ -34,7 +34,14 @@ use super::{
     DEFAULT_JOBS,
 };
 
-const TOP_FIELDS: &[&str] = &["images", "defaults", "builder", "engines", "collect"];
+const TOP_FIELDS: &[&str] = &[
+    "images",
+    "defaults",
+    "builder",
+    "engines",
+    "collect",
+    "transfer_registry",
+];
 const OLD_BUILDER_FIELDS: &[&str] = &["images"];
 /// The fields of an entry that the layout reads itself: what names the
 /// image and where it comes from. Every other field is read by its kind.
@@ -164,6 +171,15 @@ impl Ctx<'_> {
             Some((v, p)) => self.collect(v, &p.clone()),
             None => true,
         };
+        let registry = match f.get("transfer_registry") {
+            Some((v, p)) => {
+                let p = p.clone();
+                self.string(v, &p, "transfer_registry")
+                    .map(|s| (s, self.loc(self.pos.value(&p))))
+            }
+            None => None,
+        };
+        let transfer_registry = check_registry(registry, &defaults.engines, &mut self.out);
         let list = self.image_list(&f)?;
         let entries = self.image_entries(&list)?;
         let mut images = Vec::new();
@@ -185,6 +201,7 @@ impl Ctx<'_> {
             collect,
             project: None,
             label: String::new(),
+            transfer_registry,
         })
     }
 

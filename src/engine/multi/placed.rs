@@ -6,21 +6,29 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::connect::Link;
+use super::registry::{move_through, Moving};
 use super::transfer::move_image;
+use crate::config::TransferRegistry;
 use crate::engine::report::Report;
 use crate::engine::sink::Sink;
 use crate::protocol::{ChangeCheck, EngineEvent, Move, Placement, SkipReason};
 
 /// The moves done or under way, by (target engine, image id): a move is
-/// made once, and a second child waits for the first's.
+/// made once, and a second child waits for the first's. And whether the
+/// transfer registry failed in this run: once it has, moves stream (a
+/// registry that is down costs each move its time-out only once).
 #[derive(Clone, Default)]
-pub struct Moves(Arc<Mutex<HashMap<(usize, String), MoveSlot>>>);
+pub struct Moves(
+    Arc<Mutex<HashMap<(usize, String), MoveSlot>>>,
+    Arc<AtomicBool>,
+);
 
 /// One move's lock: true once done.
 type MoveSlot = Arc<tokio::sync::Mutex<bool>>;
@@ -36,6 +44,8 @@ pub struct Placed {
     /// The image's tags and name.
     pub tags: Vec<String>,
     pub name: String,
+    /// The stack's `transfer_registry:`, if any: moves go through it.
+    pub registry: Option<TransferRegistry>,
 }
 
 impl Moves {
@@ -48,11 +58,14 @@ impl Moves {
     }
 }
 
-/// Move `m` to engine `to`, reporting on `sink`; an error names both
-/// engines.
+/// Move `m` to engine `to`, reporting on `sink`: through `registry` when
+/// the stack names one (falling back to streaming, with a notice saying
+/// why, when the registry cannot move it), else streamed; an error names
+/// both engines.
 async fn bring(
     links: &[Option<Link>],
     moves: &Moves,
+    registry: Option<&TransferRegistry>,
     m: &Move,
     to: usize,
     sink: &Sink,
@@ -74,7 +87,7 @@ async fn bring(
         *done = true;
         return Ok(());
     }
-    let total = src
+    let size = src
         .docker
         .inspect_image(&m.id)
         .await
@@ -82,34 +95,102 @@ async fn bring(
         .and_then(|i| i.size)
         .and_then(|s| u64::try_from(s).ok())
         .unwrap_or(0);
-    let event = |bytes, done| EngineEvent::Transfer {
-        of: m.name.clone(),
-        from: src.name.clone(),
-        to: dst.name.clone(),
-        bytes,
-        total,
-        done,
-    };
-    sink.send(event(0, false)).await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let registry = registry.filter(|_| !moves.1.load(Ordering::Relaxed));
+    if let Some(r) = registry {
+        if through_registry(r, src, dst, m, size, sink).await {
+            *done = true;
+            return Ok(());
+        }
+        moves.1.store(true, Ordering::Relaxed);
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
     let work = move_image(&src.docker, &dst.docker, &m.id, &m.tags, |b| {
         let _ = tx.send(b);
     });
-    tokio::pin!(work);
-    let result = loop {
-        tokio::select! {
-            r = &mut work => break r,
-            Some(b) = rx.recv() => { sink.send(event(b, false)).await; }
-        }
-    };
-    let bytes = result.map_err(|e| {
+    let event = transfer_event(m, src, dst, size, None);
+    reported(work, rx, sink, event).await.map_err(|e| {
         format!(
             "cannot move {} from engine {} to engine {}: {e}",
             m.name, src.name, dst.name
         )
     })?;
-    sink.send(event(bytes, true)).await;
     *done = true;
+    Ok(())
+}
+
+/// Move `m` through the transfer registry `r`; false (a notice said why,
+/// and that it streams instead) when the registry could not.
+async fn through_registry(
+    r: &TransferRegistry,
+    src: &Link,
+    dst: &Link,
+    m: &Move,
+    size: u64,
+    sink: &Sink,
+) -> bool {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let moving = Moving {
+        name: &m.name,
+        id: &m.id,
+        tags: &m.tags,
+    };
+    let work = move_through(r, src, dst, &moving, |b| {
+        let _ = tx.send(b);
+    });
+    let event = transfer_event(m, src, dst, size, Some(r));
+    let Err(why) = reported(work, rx, sink, event).await else {
+        return true;
+    };
+    let note = format!(
+        "cannot move {} through registry {r}: {why}; streaming it from engine {} to engine {} instead (and every move after it in this run)",
+        m.name, src.name, dst.name
+    );
+    sink.send(EngineEvent::Notice(note)).await;
+    false
+}
+
+/// The `Transfer` event of moving `m` (of `size` bytes on its engine)
+/// from `src` to `dst`, given its bytes so far and whether it is done.
+fn transfer_event(
+    m: &Move,
+    src: &Link,
+    dst: &Link,
+    size: u64,
+    registry: Option<&TransferRegistry>,
+) -> impl Fn(u64, bool) -> EngineEvent {
+    // Through a registry it goes up once and down once.
+    let total = if registry.is_some() { size * 2 } else { size };
+    let registry = registry.map(ToString::to_string);
+    let (of, from, to) = (m.name.clone(), src.name.clone(), dst.name.clone());
+    move |bytes, done| EngineEvent::Transfer {
+        of: of.clone(),
+        from: from.clone(),
+        to: to.clone(),
+        bytes,
+        total,
+        done,
+        registry: registry.clone(),
+    }
+}
+
+/// Run a move, its start, progress (bytes from `progress`) and end sent
+/// on `sink` as `event(bytes, done)`.
+async fn reported(
+    work: impl Future<Output = Result<u64, String>>,
+    mut progress: mpsc::UnboundedReceiver<u64>,
+    sink: &Sink,
+    event: impl Fn(u64, bool) -> EngineEvent,
+) -> Result<(), String> {
+    sink.send(event(0, false)).await;
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            Some(b) = progress.recv() => { sink.send(event(b, false)).await; }
+        }
+    };
+    let bytes = result?;
+    sink.send(event(bytes, true)).await;
     Ok(())
 }
 
@@ -127,10 +208,11 @@ where
         check,
         tags,
         name,
+        registry,
     } = placed;
     for m in &placement.parents {
         let moved = tokio::select! {
-            r = bring(&links, &moves, m, placement.engine, &sink) => r,
+            r = bring(&links, &moves, registry.as_ref(), m, placement.engine, &sink) => r,
             _ = cancel.cancelled() => return,
         };
         if let Err(e) = moved {
@@ -173,7 +255,7 @@ where
                 from: placement.engine,
             };
             let collected = tokio::select! {
-                r = bring(&links, &moves, &m, first, &sink) => r,
+                r = bring(&links, &moves, registry.as_ref(), &m, first, &sink) => r,
                 _ = cancel.cancelled() => return,
             };
             if let Err(e) = collected {

@@ -61,6 +61,12 @@ pub async fn move_image(
             .await
             .map_err(|e| format!("the image is not there after loading it: {}", reason(&e)))?;
     }
+    tag_all(to, id, tags).await?;
+    Ok(moved)
+}
+
+/// Tag image `id` on `to` with each of `tags` (replacing what they named).
+pub(super) async fn tag_all(to: &Docker, id: &str, tags: &[String]) -> Result<(), String> {
     for t in tags {
         let (repo, tag) = split_tag(t);
         let options = TagImageOptionsBuilder::default()
@@ -71,10 +77,11 @@ pub async fn move_image(
             .await
             .map_err(|e| format!("cannot tag it {t}: {}", reason(&e)))?;
     }
-    Ok(moved)
+    Ok(())
 }
 
-fn reason(e: &bollard::errors::Error) -> String {
+/// The daemon's message, or what went wrong reaching it.
+pub(super) fn reason(e: &bollard::errors::Error) -> String {
     match e {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
         other => connect::failure_reason(other),
