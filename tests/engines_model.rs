@@ -261,3 +261,61 @@ fn the_dashboard_shows_a_move_and_each_engines_load() {
         "{screen}"
     );
 }
+
+#[test]
+fn a_move_through_the_registry_says_so_in_the_bar_the_log_and_json() {
+    use kiln::protocol::EngineEvent;
+    use model_support::{engine, key, render};
+    let mut a = app(&[]);
+    a.view.color = false;
+    build_all(&mut a);
+    built(&mut a, 0, 1.0);
+    let moving = |bytes, done| EngineEvent::Transfer {
+        of: "base".into(),
+        from: "e1".into(),
+        to: "e3".into(),
+        bytes,
+        total: 4_000_000,
+        done,
+        registry: Some("reg.lan:5000/kiln".into()),
+    };
+    let start = engine(&mut a, 2, 1.5, moving(0, false));
+    let json = serde_json::to_value(&emitted(&start)[0]).unwrap();
+    assert_eq!(json["via"], "registry");
+    assert_eq!(json["registry"], "reg.lan:5000/kiln");
+    engine(&mut a, 2, 1.6, moving(1_000_000, false));
+    key(&mut a, crossterm::event::KeyCode::Down, 2.0);
+    key(&mut a, crossterm::event::KeyCode::Down, 2.0);
+    let screen = render(&mut a, 140, 30);
+    assert!(
+        screen.contains("moving base e1 → e3 via registry 1.00 MB / 4.00 MB"),
+        "{screen}"
+    );
+    assert!(
+        screen
+            .contains("moving base from engine e1 to engine e3 through registry reg.lan:5000/kiln"),
+        "{screen}"
+    );
+    let done = engine(&mut a, 2, 2.5, moving(3_000_000, true));
+    let json = serde_json::to_value(&emitted(&done)[0]).unwrap();
+    assert_eq!(json["done"], true);
+    assert_eq!(json["via"], "registry");
+    // Streamed: `via` says so, and no `registry`.
+    let streamed = engine(
+        &mut a,
+        2,
+        3.0,
+        EngineEvent::Transfer {
+            of: "base".into(),
+            from: "e1".into(),
+            to: "e2".into(),
+            bytes: 0,
+            total: 0,
+            done: false,
+            registry: None,
+        },
+    );
+    let json = serde_json::to_value(&emitted(&streamed)[0]).unwrap();
+    assert_eq!(json["via"], "stream");
+    assert!(json.get("registry").is_none(), "{json}");
+}
