@@ -189,6 +189,15 @@ fn a_parent_moves_through_the_registry_exactly_as_built_and_the_child_is_collect
         );
     }
 
+    // `kiln check` says how images move.
+    let check = common::stdout(&s.kiln(&["check"]));
+    assert!(
+        check.contains(&format!(
+            "  images move through registry {registry} (pushed, pulled by digest)\n"
+        )),
+        "{check}"
+    );
+
     // The log says which way it moved.
     let log = s.kiln(&["logs", "child"]);
     assert!(log.status.success(), "{}", common::stderr(&log));

@@ -70,6 +70,10 @@ async fn engines(config: &Config) -> String {
             e.name, e.host, e.jobs
         ));
     }
+    text.push_str(&match &config.transfer_registry {
+        Some(r) => format!("  images move through registry {r} (pushed, pulled by digest)\n"),
+        None => "  images move by docker save streamed into docker load through kiln\n".into(),
+    });
     text
 }
 

@@ -44,9 +44,12 @@ impl Counted {
         self.up.values().chain(self.down.values()).sum()
     }
 
-    fn count(layers: &mut HashMap<String, u64>, id: &str, bytes: u64) {
+    /// Count `bytes` for layer `id`; true when that is more than before.
+    fn count(layers: &mut HashMap<String, u64>, id: &str, bytes: u64) -> bool {
         let seen = layers.entry(id.to_string()).or_default();
+        let more = bytes > *seen;
         *seen = (*seen).max(bytes);
+        more
     }
 }
 
@@ -139,8 +142,9 @@ async fn push_counted(
                 "Pushed" => total.or(current),
                 _ => current,
             };
-            Counted::count(&mut counted.up, &id, bytes.unwrap_or(0));
-            progress(counted.total());
+            if Counted::count(&mut counted.up, &id, bytes.unwrap_or(0)) {
+                progress(counted.total());
+            }
         }
     };
     let digest = loop {
@@ -185,8 +189,9 @@ async fn pull_counted(
                 let downloading = info.status.as_deref() == Some("Downloading");
                 if let (Some(id), Some(d), true) = (&info.id, &info.progress_detail, downloading) {
                     let bytes = d.current.and_then(|c| u64::try_from(c).ok()).unwrap_or(0);
-                    Counted::count(&mut counted.down, id, bytes);
-                    progress(counted.total());
+                    if Counted::count(&mut counted.down, id, bytes) {
+                        progress(counted.total());
+                    }
                 }
             }
             Err(bollard::errors::Error::DockerStreamError { error }) => {
