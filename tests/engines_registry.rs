@@ -16,6 +16,7 @@ use common::{events, of_type, Stack};
 
 const LOCAL: &str = "unix:///var/run/docker.sock";
 const M1: &str = "tcp://10.214.1.2:2375";
+const M2: &str = "tcp://10.214.2.2:2375";
 const REGISTRY: &str = "10.214.0.1:5050";
 
 fn docker_at(host: &str, args: &[&str]) -> std::process::Output {
@@ -31,7 +32,9 @@ fn hosts_up() -> bool {
     if !common::docker_available() {
         return false;
     }
-    let m1 = docker_at(M1, &["version"]).status.success();
+    let m1 = [M1, M2]
+        .iter()
+        .all(|h| docker_at(h, &["version"]).status.success());
     let registry = Command::new("curl")
         .args(["-sf", "-o", "/dev/null", "--max-time", "5"])
         .args([
@@ -43,7 +46,7 @@ fn hosts_up() -> bool {
         .is_ok_and(|s| s.success());
     if !(m1 && registry) {
         common::cannot_run(
-            "kilnm1 or the transfer registry on 10.214.0.1:5050 is not up (run scripts/setup)",
+            "kilnm1, kilnm2 or the transfer registry on 10.214.0.1:5050 is not up (run scripts/setup)",
         );
     }
     m1 && registry
@@ -72,7 +75,7 @@ struct Clean(String);
 
 impl Drop for Clean {
     fn drop(&mut self) {
-        for h in [LOCAL, M1] {
+        for h in [LOCAL, M1, M2] {
             for start in [self.0.clone(), format!("{REGISTRY}/{}", self.0)] {
                 let out = docker_at(h, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
                 let mine: Vec<String> = String::from_utf8_lossy(&out.stdout)
@@ -207,6 +210,50 @@ fn a_parent_moves_through_the_registry_exactly_as_built_and_the_child_is_collect
         format!("moving child from engine m1 to engine local through registry {registry}"),
     ] {
         assert!(log.contains(&line), "{line} in {log}");
+    }
+}
+
+/// One parent to two engines at once: each move pushes and removes its
+/// own transfer reference, neither falls back.
+#[test]
+fn one_parent_moves_to_two_engines_at_once_through_the_registry() {
+    if !hosts_up() {
+        return;
+    }
+    let s = Stack::new();
+    let _clean = Clean(s.prefix.clone());
+    let nonce = format!("nonce-{}", s.prefix);
+    s.busybox_context("base", &format!("RUN echo {nonce} > /nonce\n"));
+    s.child_context("k1", "base", "RUN cat /nonce > /k\n");
+    s.child_context("k2", "base", "RUN cat /nonce > /k\n");
+    s.config(&format!(
+        "engines:\n  - {{name: local, host: \"{LOCAL}\"}}\n  - {{name: m1, host: \"{M1}\"}}\n  - {{name: m2, host: \"{M2}\"}}\ntransfer_registry: {REGISTRY}/{{prefix}}\ncollect: false\nimages:\n  - {{name: base, tags: [\"{{prefix}}/base:latest\"], engine: local}}\n  - {{name: k1, tags: [\"{{prefix}}/k1:latest\"], engine: m1}}\n  - {{name: k2, tags: [\"{{prefix}}/k2:latest\"], engine: m2}}\n"
+    ));
+    let out = s.kiln(&["build", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let evs = events(&out);
+    let notices: Vec<&str> = of_type(&evs, "notice", None)
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        notices.iter().all(|m| !m.contains("streaming it")),
+        "{notices:?}"
+    );
+    for to in ["m1", "m2"] {
+        let base = moved(&evs, "base", "local", to).expect("base moved");
+        assert_eq!(base["via"], "registry", "{base}");
+    }
+    let id = of_type(&evs, "built", Some("base"))[0]["image_id"].clone();
+    for (h, kid) in [(M1, "k1"), (M2, "k2")] {
+        let there = docker_at(h, &["image", "inspect", "-f", "{{.Id}}", &s.tag("base")]);
+        assert_eq!(common::stdout(&there).trim(), id.as_str().unwrap());
+        let run = docker_at(h, &["run", "--rm", &s.tag(kid), "cat", "/k"]);
+        assert_eq!(common::stdout(&run), format!("{nonce}\n"), "{kid}");
+    }
+    let registry = format!("{REGISTRY}/{}", s.prefix);
+    for h in [LOCAL, M1, M2] {
+        assert_eq!(references(h, &registry), Vec::<String>::new(), "{h}");
     }
 }
 

@@ -1,7 +1,8 @@
 //! Moving an image between engines through the stack's transfer registry
 //! (`transfer_registry:`): tagged on the source engine with a reference of
-//! kiln's own, named by the image and its id (`HOST/PREFIX/NAME:<12 hex of
-//! the id>`), pushed from there, pulled on the target BY DIGEST (the
+//! kiln's own, named by the image, its id and the target engine
+//! (`HOST/PREFIX/NAME:<12 hex of the id>-<target>`: two moves of one image
+//! to two engines at once each push and untag their own), pushed from there, pulled on the target BY DIGEST (the
 //! manifest the push made: exactly the image built, never whatever a tag
 //! names by then), its id checked against the one built, then tagged with
 //! its stack tags. The transfer reference is removed again on both sides
@@ -53,10 +54,14 @@ impl Counted {
     }
 }
 
-/// The reference an image moves under: `HOST/PREFIX/NAME:<12 hex of id>`.
-pub fn transfer_reference(registry: &TransferRegistry, name: &str, id: &str) -> String {
+/// The reference an image moves under to engine `to`:
+/// `HOST/PREFIX/NAME:<12 hex of id>-<to>`.
+pub fn transfer_reference(registry: &TransferRegistry, name: &str, id: &str, to: &str) -> String {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    let short = hex.get(..12).unwrap_or(hex);
+    let hex = hex.get(..12).unwrap_or(hex);
+    // A tag is at most 128 characters; engine names are [a-z0-9_.-].
+    let to = to.get(..100).unwrap_or(to);
+    let short = format!("{hex}-{to}");
     let reference = format!("{}:{short}", registry.repository(name));
     // A stack name Docker's grammar refuses as a path component ("a..b").
     match check_reference(&reference) {
@@ -75,7 +80,7 @@ pub async fn move_through(
     m: &Moving<'_>,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, String> {
-    let reference = transfer_reference(registry, m.name, m.id);
+    let reference = transfer_reference(registry, m.name, m.id, &dst.name);
     tag_all(&src.docker, m.id, std::slice::from_ref(&reference))
         .await
         .map_err(|e| format!("on engine {}: {e}", src.name))?;
@@ -228,12 +233,12 @@ mod tests {
         let r = TransferRegistry::parse("10.0.0.1:5050/kiln").unwrap();
         let id = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
         assert_eq!(
-            transfer_reference(&r, "base", id),
-            "10.0.0.1:5050/kiln/base:0123456789ab"
+            transfer_reference(&r, "base", id, "m1"),
+            "10.0.0.1:5050/kiln/base:0123456789ab-m1"
         );
         assert_eq!(
-            transfer_reference(&r, "a..b", id),
-            "10.0.0.1:5050/kiln/image:0123456789ab"
+            transfer_reference(&r, "a..b", id, "m2"),
+            "10.0.0.1:5050/kiln/image:0123456789ab-m2"
         );
     }
 }
