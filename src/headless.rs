@@ -245,7 +245,7 @@ pub(crate) async fn run(
     let mut printer =
         Printer::new(std::io::BufWriter::new(stdout), format, &names).on_lost_output(on_lost);
     let mut app = App::new(&config, &opts);
-    let mut runtime = Runtime::new(docker, config, flags).with_engines(engines);
+    let mut runtime = Runtime::new(docker, config, flags).with_engines(engines, &app.engines);
     if let Job::Watch { reload, .. } = &job {
         runtime = runtime.reload_from((**reload).clone());
     }

@@ -119,7 +119,7 @@ pub(crate) async fn run(
 ) -> io::Result<i32> {
     let mut app = App::new(&config, &opts).with_color(color_from_env());
     let mut runtime = Runtime::new(docker, config, flags)
-        .with_engines(engines)
+        .with_engines(engines, &app.engines)
         .reload_from(reload);
     let guard = TerminalGuard::enter()?;
     let mut dashboard = Dashboard::new(Terminal::new(CrosstermBackend::new(io::stdout()))?);

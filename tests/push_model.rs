@@ -97,7 +97,8 @@ fn a_built_image_with_push_goes_on_to_push_and_dependents_start() {
         cmds.contains(&Command::Push {
             run: 1,
             image: 0,
-            tags: vec!["r:5000/a:1".into()]
+            tags: vec!["r:5000/a:1".into()],
+            engine: None,
         }),
         "{cmds:?}"
     );
@@ -282,7 +283,8 @@ fn kiln_push_pushes_without_building_and_cli_push_enables_it() {
         [&Command::Push {
             run: 1,
             image: 1,
-            tags: vec!["r:5000/b:1".into()]
+            tags: vec!["r:5000/b:1".into()],
+            engine: None,
         }]
     );
     assert_eq!(r.app.images[1].status, Status::Pushing);

@@ -304,7 +304,8 @@ fn p_pushes_a_fresh_build() {
         cmds.contains(&Command::Push {
             run,
             image: BASE,
-            tags: vec!["base:latest".into()]
+            tags: vec!["base:latest".into()],
+            engine: None,
         }),
         "{cmds:?}"
     );

@@ -155,7 +155,14 @@ fn on_built(app: &mut App, i: usize, at: Instant, image_id: String, out: &mut Ve
         },
     );
     if push {
-        push::start(app, i, at, out);
+        start_push(app, i, at, out);
+    }
+}
+
+/// Start image `i`'s push, or fail it when it cannot start.
+fn start_push(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
+    if let Err(error) = push::start(app, i, at, out) {
+        on_failed(app, i, at, Phase::Push, error, out);
     }
 }
 
@@ -187,7 +194,7 @@ fn on_skipped(app: &mut App, i: usize, at: Instant, reason: SkipReason, out: &mu
     // (or lost it); layers it has are skipped quickly.
     if push {
         app.images[i].finished_at = None;
-        push::start(app, i, at, out);
+        start_push(app, i, at, out);
     }
 }
 

@@ -9,7 +9,7 @@ use super::message::Command;
 use super::placement::{place, Load, Place};
 use super::status::Status;
 use super::{build, notice, App};
-use crate::protocol::{Move, Phase, Placement};
+use crate::protocol::{Move, Phase, Placement, NOT_CHOSEN};
 
 /// The engines' loads: builds holding a slot on each.
 pub(super) fn loads(app: &App) -> Vec<Load> {
@@ -76,15 +76,22 @@ pub(super) fn placement(app: &App, i: usize, e: usize) -> Result<Placement, Stri
         let Some(built_on) = dep.engine else {
             continue;
         };
-        let has = [Some(built_on), collector];
-        if has.contains(&Some(e)) {
+        let name = |x: usize| app.engines.get(x).map_or("?", |x| x.name.as_str());
+        if dep.held_on.is_empty() {
+            return Err(format!(
+                "its parent {} is on no engine of this run: engine '{}' rejoined without it",
+                dep.name,
+                name(built_on)
+            ));
+        }
+        if dep.held_on.contains(&e) {
             continue;
         }
-        let Some(from) = has.into_iter().flatten().find(|&x| up(app, x)) else {
-            let name = app.engines.get(built_on).map_or("?", |x| x.name.as_str());
+        let Some(from) = dep.held_on.iter().copied().find(|&x| up(app, x)) else {
             return Err(format!(
-                "its parent {} is only on engine '{name}', which left the run",
-                dep.name
+                "its parent {} is only on engine '{}', which left the run",
+                dep.name,
+                name(built_on)
             ));
         };
         let id = dep
@@ -123,6 +130,7 @@ pub(super) fn fail_pinned(app: &mut App, i: usize, now: Instant, out: &mut Vec<C
 /// Engine `e` stopped answering: it leaves the run; its builds fail, and
 /// those not pinned there are retried once on another engine.
 pub(super) fn on_lost(app: &mut App, e: usize, why: String, at: Instant, out: &mut Vec<Command>) {
+    app.rejoining.retain(|&x| x != e);
     let Some(engine) = app.engines.get_mut(e) else {
         return;
     };
@@ -174,4 +182,78 @@ pub(super) fn fail_with(
 ) {
     app.images[i].started_at = Some(now);
     build::on_failed(app, i, now, Phase::Build, why, out);
+}
+
+/// Image `i`'s run gave it (built, unchanged, prebuilt): it is on the
+/// engine it ran on, and on the one that collected it.
+pub(super) fn on_image_ready(app: &mut App, i: usize) {
+    let img = &mut app.images[i];
+    if let Some(e) = img.engine {
+        img.held_on = std::iter::once(e).chain(img.collect_to).collect();
+    }
+}
+
+/// The image id the model believes image `i` has (this run's, else its
+/// last success's).
+fn image_id(app: &App, i: usize) -> Option<String> {
+    let img = &app.images[i];
+    img.image_id
+        .clone()
+        .or_else(|| img.last_success.as_ref().map(|l| l.image_id.clone()))
+}
+
+/// Engine `e`, out of the run, answers again: ask which of the images the
+/// model placed there are still there before it takes builds again.
+pub(super) fn on_answers(app: &mut App, e: usize, out: &mut Vec<Command>) {
+    let chosen = app
+        .engines
+        .get(e)
+        .is_some_and(|x| x.down.as_deref() != Some(NOT_CHOSEN));
+    if !chosen {
+        return;
+    }
+    if !app.rejoining.contains(&e) {
+        app.rejoining.push(e);
+    }
+    let mut ids: Vec<String> = (0..app.images.len())
+        .filter(|&i| app.images[i].held_on.contains(&e))
+        .filter_map(|i| image_id(app, i))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    out.push(Command::RejoinEngine { engine: e, ids });
+}
+
+/// Engine `e` is back, holding `present` of the ids asked about: it
+/// rejoins the run; an image it no longer holds is not counted on there.
+pub(super) fn on_back(app: &mut App, e: usize, present: &[String], out: &mut Vec<Command>) {
+    // Lost again meanwhile: it waits for its next answer.
+    if !app.rejoining.contains(&e) {
+        return;
+    }
+    app.rejoining.retain(|&x| x != e);
+    let Some(engine) = app.engines.get_mut(e) else {
+        return;
+    };
+    let was_out = engine.down.take().is_some();
+    let name = engine.name.clone();
+    let mut gone = Vec::new();
+    for i in 0..app.images.len() {
+        if !app.images[i].held_on.contains(&e) {
+            continue;
+        }
+        let there = image_id(app, i).is_some_and(|id| present.contains(&id));
+        if !there {
+            app.images[i].held_on.retain(|&x| x != e);
+            gone.push(app.images[i].name.clone());
+        }
+    }
+    if !was_out {
+        return;
+    }
+    let mut message = format!("engine '{name}' answers again and rejoins this run");
+    if !gone.is_empty() {
+        message.push_str(&format!(" (without {}, no longer there)", gone.join(", ")));
+    }
+    notice(app, message, out);
 }

@@ -124,6 +124,14 @@ pub struct ImageState {
     pub avoid: Option<usize>,
     /// A transfer under way for it (several engines).
     pub transfer: Option<Transfer>,
+    /// Several engines: where this run's build collects it (set when it
+    /// starts).
+    pub collect_to: Option<usize>,
+    /// Several engines: the engines known to hold the image its latest
+    /// successful build (or check) this session gave: the one that
+    /// collected it first, then the one it was built on. An engine that
+    /// rejoins keeps only the images it was verified to hold.
+    pub held_on: Vec<usize>,
 }
 
 impl ImageState {
@@ -167,6 +175,8 @@ impl ImageState {
             counted_run: 0,
             push_only: false,
             engine: None,
+            collect_to: None,
+            held_on: Vec::new(),
             avoid: None,
             transfer: None,
         }

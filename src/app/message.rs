@@ -53,6 +53,17 @@ pub enum Msg {
         why: String,
         at: Instant,
     },
+    /// Several engines: engine `engine`, out of the run (lost, or
+    /// unreachable at the start), answers again; the model asks which of
+    /// the images it held are still there (`Command::RejoinEngine`).
+    EngineAnswers { engine: usize, at: Instant },
+    /// Several engines: engine `engine` is back, holding `present` of the
+    /// image ids asked about: it rejoins the run.
+    EngineBack {
+        engine: usize,
+        present: Vec<String>,
+        at: Instant,
+    },
     /// Something the user should know that is not about one image (e.g.
     /// history is off): shown in the status bar, printed headless.
     Notice(String),
@@ -115,12 +126,17 @@ pub enum Command {
     /// Engine: stop this image's work on the daemon.
     Cancel { run: RunId, image: usize },
     /// Engine: push `tags` of this image (a fresh build of run `run`):
-    /// exactly the tags it was built with, dashboard edits included.
+    /// exactly the tags it was built with, dashboard edits included;
+    /// several engines: from engine `engine`, which holds it.
     Push {
         run: RunId,
         image: usize,
         tags: Vec<String>,
+        engine: Option<usize>,
     },
+    /// Engine (several engines): engine `engine` answers again; find out
+    /// which of `ids` it holds (`Msg::EngineBack`), and use it again.
+    RejoinEngine { engine: usize, ids: Vec<String> },
     /// Front-end and history: report this event.
     Emit(Event),
     /// History: the inputs of `image`'s current build, kept with the run
@@ -178,6 +194,9 @@ impl Msg {
                         .usual_steps
                         .iter_mut()
                         .for_each(|(n, _)| clean_line(n));
+                    if let Some(last) = &mut facts.last_success {
+                        last.engine.iter_mut().for_each(clean_line);
+                    }
                     if let Some(run) = &mut facts.last_run {
                         run.image_id.iter_mut().for_each(clean_line);
                         run.error.iter_mut().for_each(clean_text);
@@ -190,10 +209,12 @@ impl Msg {
             // Watch mode: paths and file names from the file system, errors
             // that name them, a stack file's problems.
             Msg::Watch(event) => sanitize_watch_event(event),
+            Msg::EngineBack { present, .. } => present.iter_mut().for_each(clean_line),
             Msg::WatchRequested { .. } => {}
             Msg::Tick(_)
             | Msg::BuildRequested { .. }
             | Msg::PushRequested { .. }
+            | Msg::EngineAnswers { .. }
             | Msg::Interrupt(_)
             | Msg::Stop { .. }
             | Msg::Key { .. }

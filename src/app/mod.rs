@@ -130,6 +130,9 @@ pub struct App {
     /// What the dashboard's frame calls the stack (the config's `label`:
     /// its file, or the compose project); empty: nothing is shown.
     pub stack_label: String,
+    /// Engines that answered again, whose images are being looked up
+    /// before they rejoin (a loss meanwhile drops them from here).
+    pub rejoining: Vec<usize>,
 }
 
 impl App {
@@ -183,6 +186,7 @@ impl App {
             collect: config.collect,
             collector: opts.engines.iter().position(|e| e.down.is_none()),
             stack_label: config.label.clone(),
+            rejoining: Vec::new(),
         }
     }
 
@@ -380,10 +384,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Interrupt(at) => stop(app, Stop::Interrupt, at, &mut out),
         Msg::Stop { why, at } => stop(app, why, at, &mut out),
         Msg::DaemonHealth { ok, detail } => on_daemon_health(app, ok, detail, &mut out),
-        Msg::EngineLost { engine, why, at } => {
-            app.now = Some(at);
-            engines::on_lost(app, engine, why, at, &mut out);
-            schedule::schedule(app, at, &mut out);
+        msg @ (Msg::EngineLost { .. } | Msg::EngineAnswers { .. } | Msg::EngineBack { .. }) => {
+            on_engine_health(app, msg, &mut out);
         }
         Msg::Notice(message) => notice(app, message, &mut out),
         Msg::DaemonInfo(label) => app.daemon = Some(label),
@@ -440,6 +442,11 @@ fn on_engine_event(
         _ => None,
     };
     let unchanged = matches!(event, EngineEvent::Skipped(SkipReason::Unchanged));
+    let prebuilt = matches!(event, EngineEvent::Skipped(SkipReason::Prebuilt));
+    if built.is_some() || unchanged || prebuilt {
+        // Before the event: a push it starts goes from where the image is.
+        engines::on_image_ready(app, i);
+    }
     build::on_engine_event(app, i, at, event, out);
     if built.is_some() || unchanged {
         let img = &mut app.images[i];
@@ -506,6 +513,31 @@ fn show_saved_log(img: &mut ImageState, tail: Vec<String>) {
     for line in tail {
         let (kind, text) = words::read_saved_line(&line);
         img.log.push(kind, text);
+    }
+}
+
+/// Several engines: one lost, answering again, or back in the run.
+fn on_engine_health(app: &mut App, msg: Msg, out: &mut Vec<Command>) {
+    match msg {
+        Msg::EngineLost { engine, why, at } => {
+            app.now = Some(at);
+            engines::on_lost(app, engine, why, at, out);
+            schedule::schedule(app, at, out);
+        }
+        Msg::EngineAnswers { engine, at } => {
+            app.now = Some(at);
+            engines::on_answers(app, engine, out);
+        }
+        Msg::EngineBack {
+            engine,
+            present,
+            at,
+        } => {
+            app.now = Some(at);
+            engines::on_back(app, engine, &present, out);
+            schedule::schedule(app, at, out);
+        }
+        _ => {}
     }
 }
 

@@ -10,6 +10,10 @@
 //! 4. the least loaded engine with a free slot (running / jobs; ties go to
 //!    the earlier engine);
 //! 5. else it waits.
+//!
+//! And where an image's push goes from (`push_from`).
+
+use super::App;
 
 /// One engine's load, as the rule sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +76,60 @@ pub fn place(
                 .then(a.cmp(&b))
         })
         .map_or(Place::Wait, Place::On)
+}
+
+/// Several engines: the engine image `i`'s push goes from, the one that
+/// holds exactly the image kiln built: where this session's build put it
+/// (the first engine after collecting, else where it was built); without
+/// one this session, the first engine with `collect: true`, else the
+/// engine its last success was built on. None with one engine; an error
+/// when that engine is out of the run or unknown.
+pub fn push_from(app: &App, i: usize) -> Result<Option<usize>, String> {
+    if app.engines.is_empty() {
+        return Ok(None);
+    }
+    let img = &app.images[i];
+    let out_of_run = |e: usize| {
+        let x = &app.engines[e];
+        let why = x.down.clone().unwrap_or_default();
+        format!(
+            "cannot push from engine '{}', which holds its image: it is out of this run: {why}",
+            x.name
+        )
+    };
+    if let Some(&last) = img.held_on.last() {
+        // Collected first, then where it was built.
+        return img
+            .held_on
+            .iter()
+            .rev()
+            .copied()
+            .find(|&e| app.engines[e].down.is_none())
+            .map(Some)
+            .ok_or_else(|| out_of_run(last));
+    }
+    let e = if app.collect {
+        0
+    } else {
+        let Some(name) = img.last_success.as_ref().and_then(|l| l.engine.as_deref()) else {
+            return Err(
+                "no engine is known to hold its image (collect: false and no build of it \
+                 recorded with its engine): build it first"
+                    .to_string(),
+            );
+        };
+        app.engines
+            .iter()
+            .position(|x| x.name == name)
+            .ok_or_else(|| {
+                format!("its last build was on engine '{name}', which the stack no longer has")
+            })?
+    };
+    if app.engines[e].down.is_none() {
+        Ok(Some(e))
+    } else {
+        Err(out_of_run(e))
+    }
 }
 
 #[cfg(test)]

@@ -359,8 +359,14 @@ impl PushState {
 /// Image `i` enters its push (after its build, or for `kiln push`): the
 /// engine is told to push its tags.
 /// When `push_tags` chooses none of its tags, the image is done at once,
-/// saying so.
-pub(super) fn start(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>) {
+/// saying so. Several engines: an error when the engine that holds the
+/// image is out of the run (the caller fails the push with it).
+pub(super) fn start(
+    app: &mut App,
+    i: usize,
+    at: Instant,
+    out: &mut Vec<Command>,
+) -> Result<(), String> {
     let img = &mut app.images[i];
     let tags = img.tags_to_push();
     if tags.is_empty() {
@@ -368,18 +374,26 @@ pub(super) fn start(app: &mut App, i: usize, at: Instant, out: &mut Vec<Command>
         img.finished_at = Some(at);
         let message = img.nothing_to_push();
         app.emit(out, i, EventKind::Notice { message });
-        return;
+        return Ok(());
     }
+    let engine = super::placement::push_from(app, i)?;
+    let img = &mut app.images[i];
     img.status = Status::Pushing;
     img.push.start(at);
     img.last_output = Some(at);
+    let from = engine
+        .and_then(|e| app.engines.get(e))
+        .map(|e| format!(" from engine {}", e.name))
+        .unwrap_or_default();
     img.log
-        .push(LineKind::Note, format!("pushing {}", tags.join(", ")));
+        .push(LineKind::Note, format!("pushing {}{from}", tags.join(", ")));
     out.push(Command::Push {
         run: img.run,
         image: i,
         tags,
+        engine,
     });
+    Ok(())
 }
 
 /// The image's push made progress: record it, emit what the coalescing

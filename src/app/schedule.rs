@@ -10,9 +10,9 @@ use super::log::LineKind;
 use super::message::Command;
 use super::placement::Place;
 use super::status::Status;
-use super::{engines, push, App};
+use super::{build, engines, push, App};
 use crate::human::millis;
-use crate::protocol::{ChangeCheck, Placement, SkipReason};
+use crate::protocol::{ChangeCheck, Phase, Placement, SkipReason};
 
 /// What a run does with each image it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,9 @@ pub(super) fn request_run(
             RunKind::Push => {
                 img.reset_for_push_run(run);
                 img.started_at = Some(at);
-                push::start(app, i, at, out);
+                if let Err(error) = push::start(app, i, at, out) {
+                    build::on_failed(app, i, at, Phase::Push, error, out);
+                }
             }
         }
     }
@@ -87,7 +89,11 @@ pub(super) fn schedule(app: &mut App, now: Instant, out: &mut Vec<Command>) {
             }
             continue;
         }
+        // `--jobs N` caps the builds at once across every engine (each
+        // engine still takes at most its own `jobs`).
+        let capped = app.options.jobs.is_some_and(|cap| app.running() >= cap);
         match engines::place_image(app, i) {
+            Place::On(_) if capped => {}
             Place::On(e) => match engines::placement(app, i, e) {
                 Ok(placement) => start(app, i, now, Some(placement), out),
                 Err(why) => engines::fail_with(app, i, now, why, out),
@@ -147,6 +153,7 @@ fn start(
     img.last_output = Some(now);
     img.force_next = false;
     img.engine = placement.as_ref().map(|p| p.engine);
+    img.collect_to = placement.as_ref().and_then(|p| p.collect_to);
     img.no_cache_next = false;
     img.tags = edits
         .as_ref()

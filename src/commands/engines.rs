@@ -8,12 +8,35 @@ use crate::config::Config;
 use crate::engine::multi;
 use crate::exit;
 use crate::output;
-use crate::protocol::EngineSlot;
+use crate::protocol::{EngineSlot, NOT_CHOSEN};
 
 use super::{run_options, Connected};
 
 pub(super) async fn connect(args: &RunArgs, config: &Config) -> Result<Connected, i32> {
-    for name in &args.engine {
+    let (mut opts, mut flags) = run_options(args);
+    let (slots, links, first) = reach(config, &args.engine).await?;
+    opts.engines = slots;
+    let engine = first.engine.clone();
+    flags.buildkit_available = engine.as_ref().is_some_and(|e| e.buildkit);
+    flags.buildah = engine.as_ref().is_some_and(|e| e.builds_with_buildah());
+    flags.endpoint = Some(first.endpoint.clone());
+    Ok(Connected {
+        docker: first.docker,
+        endpoint: first.endpoint,
+        engine,
+        run: (opts, flags),
+        engines: links,
+    })
+}
+
+/// Reach the stack's engines (those `chosen` names; none: all): the
+/// model's view of each, each one's link (None: out of the run), and the
+/// first that answered; or the exit code after saying why not.
+pub(super) async fn reach(
+    config: &Config,
+    chosen: &[String],
+) -> Result<(Vec<EngineSlot>, Vec<Option<multi::Link>>, multi::Link), i32> {
+    for name in chosen {
         if !config.engines.iter().any(|e| &e.name == name) {
             let names: Vec<&str> = config.engines.iter().map(|e| e.name.as_str()).collect();
             output::error(format_args!(
@@ -23,8 +46,7 @@ pub(super) async fn connect(args: &RunArgs, config: &Config) -> Result<Connected
             return Err(exit::USAGE);
         }
     }
-    let (mut opts, mut flags) = run_options(args);
-    let chosen = |name: &str| args.engine.is_empty() || args.engine.iter().any(|e| e == name);
+    let chosen = |name: &str| chosen.is_empty() || chosen.iter().any(|e| e == name);
     let tried: Vec<_> = config
         .engines
         .iter()
@@ -48,7 +70,7 @@ pub(super) async fn connect(args: &RunArgs, config: &Config) -> Result<Connected
                 None => Err("not reached".to_string()),
             }
         } else {
-            Err("not chosen with --engine".to_string())
+            Err(NOT_CHOSEN.to_string())
         };
         slots.push(EngineSlot {
             name: e.name.clone(),
@@ -61,16 +83,5 @@ pub(super) async fn connect(args: &RunArgs, config: &Config) -> Result<Connected
         output::error("no engine of the stack can be reached");
         return Err(exit::DAEMON);
     };
-    opts.engines = slots;
-    let engine = first.engine.clone();
-    flags.buildkit_available = engine.as_ref().is_some_and(|e| e.buildkit);
-    flags.buildah = engine.as_ref().is_some_and(|e| e.builds_with_buildah());
-    flags.endpoint = Some(first.endpoint.clone());
-    Ok(Connected {
-        docker: first.docker,
-        endpoint: first.endpoint,
-        engine,
-        run: (opts, flags),
-        engines: links,
-    })
+    Ok((slots, links, first))
 }

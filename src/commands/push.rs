@@ -58,14 +58,27 @@ pub(crate) async fn run(config: Config, args: PushArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let (docker, _) = match super::connect_or_exit().await {
-        Ok(found) => found,
-        Err(code) => return code,
+    let mut opts = RunOptions::default();
+    // Several engines: each image pushes from the engine that holds it
+    // (the model says which: `app::placement::push_from`).
+    let (docker, engines) = if config.engines.is_empty() {
+        match super::connect_or_exit().await {
+            Ok((docker, _)) => (docker, Vec::new()),
+            Err(code) => return code,
+        }
+    } else {
+        match super::engines::reach(&config, &[]).await {
+            Ok((slots, links, first)) => {
+                opts.engines = slots;
+                (first.docker, links)
+            }
+            Err(code) => return code,
+        }
     };
-    let run = (RunOptions::default(), BuildFlags::default());
+    let run = (opts, BuildFlags::default());
     let output = (args.output.format(), args.output.on_lost_output());
     headless::run(
-        (docker, Vec::new()),
+        (docker, engines),
         Arc::new(config),
         selection,
         run,

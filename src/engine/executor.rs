@@ -39,11 +39,12 @@ pub enum Request {
         check: ChangeCheck,
     },
     /// Push `tags` of this image (a fresh build of run `run`, or the image
-    /// as it is for `kiln push`).
+    /// as it is for `kiln push`); several engines: from engine `engine`.
     Push {
         run: RunId,
         image: usize,
         tags: Vec<String>,
+        engine: Option<usize>,
     },
     /// Stop run `run` of this image on the daemon.
     Cancel { run: RunId, image: usize },
@@ -60,9 +61,6 @@ pub struct Executor {
     /// order of the model's engines; empty: the one engine, `docker`.
     links: Arc<Vec<Option<Link>>>,
     moves: Moves,
-    /// Several engines: where each image's last build went (its push goes
-    /// from there: with `collect: false` it is only there).
-    built_on: HashMap<usize, usize>,
 }
 
 impl Executor {
@@ -82,7 +80,6 @@ impl Executor {
             tasks: JoinSet::new(),
             links: Arc::new(Vec::new()),
             moves: Moves::default(),
-            built_on: HashMap::new(),
         }
     }
 
@@ -108,7 +105,12 @@ impl Executor {
                 overrides,
                 check,
             } => self.start(run, image, placement, overrides.as_ref(), check),
-            Request::Push { run, image, tags } => self.start_push(run, image, &tags),
+            Request::Push {
+                run,
+                image,
+                tags,
+                engine,
+            } => self.start_push(run, image, &tags, engine),
             Request::Cancel { run, image } => {
                 if let Some((r, token)) = self.running.get(&image) {
                     if *r == run {
@@ -141,9 +143,6 @@ impl Executor {
         }
         if matches!(check, ChangeCheck::NoCache { .. }) {
             spec.no_cache = true;
-        }
-        if let Some(p) = &placement {
-            self.built_on.insert(image, p.engine);
         }
         let link = placement
             .as_ref()
@@ -189,21 +188,53 @@ impl Executor {
     }
 
     /// Push `tags` of an image (after its build, or for `kiln push`): the
-    /// tags the model says it was built with. Pushes do not count against
+    /// tags the model says it was built with, from the engine it says
+    /// holds the image (several engines). Pushes do not count against
     /// `jobs`; the model decides when they start.
-    fn start_push(&mut self, run: RunId, image: usize, tags: &[String]) {
+    fn start_push(&mut self, run: RunId, image: usize, tags: &[String], engine: Option<usize>) {
         let Some(mut spec) = self.config.images.get(image).cloned() else {
             return;
         };
         spec.tags = tags.to_vec();
-        let docker = self
-            .built_on
-            .get(&image)
-            .and_then(|&e| self.links.get(e))
-            .and_then(Option::as_ref)
-            .map_or_else(|| self.docker.clone(), |l| l.docker.clone());
+        let link = engine
+            .and_then(|e| self.links.get(e))
+            .and_then(Option::as_ref);
+        let (docker, endpoint) = match link {
+            Some(l) => (l.docker.clone(), Some(l.endpoint.clone())),
+            None => (self.docker.clone(), None),
+        };
         self.spawn(run, image, move |sink, token| {
-            push::run(docker, spec, sink, token)
+            push::run(docker, endpoint, spec, sink, token)
+        });
+    }
+
+    /// Several engines: engine `engine` answers again through `link`:
+    /// builds and moves use it from now on (nothing moved there before is
+    /// taken as there still), and each of `ids` is looked up there by id;
+    /// those it holds are reported (`Report::EngineBack`).
+    pub fn rejoin(&mut self, engine: usize, link: Link, ids: Vec<String>) {
+        let mut links = (*self.links).clone();
+        if let Some(slot) = links.get_mut(engine) {
+            *slot = Some(link.clone());
+        }
+        self.links = Arc::new(links);
+        self.moves.forget(engine);
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let mut present = Vec::new();
+            for id in ids {
+                if link.docker.inspect_image(&id).await.is_ok() {
+                    present.push(id);
+                }
+            }
+            let at = std::time::Instant::now();
+            let _ = tx
+                .send(Report::EngineBack {
+                    engine,
+                    present,
+                    at,
+                })
+                .await;
         });
     }
 

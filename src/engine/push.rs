@@ -68,12 +68,20 @@ impl Transport {
     }
 }
 
-/// Push every tag of `spec`. Returns when done, failed, or `cancel` fires
-/// (dropping the connection makes the daemon abort the push).
-pub async fn run(docker: Docker, spec: ImageConfig, sink: Sink, cancel: CancellationToken) {
+/// Push every tag of `spec` from `docker`, reached at `endpoint` (None:
+/// the daemon the environment names). Returns when done, failed, or
+/// `cancel` fires (dropping the connection makes the daemon abort the
+/// push).
+pub async fn run(
+    docker: Docker,
+    endpoint: Option<Endpoint>,
+    spec: ImageConfig,
+    sink: Sink,
+    cancel: CancellationToken,
+) {
     tokio::select! {
         _ = cancel.cancelled() => {}
-        _ = push_all(&docker, &spec, &sink) => {}
+        _ = push_all(&docker, endpoint, &spec, &sink) => {}
     }
 }
 
@@ -85,11 +93,12 @@ async fn fail(sink: &Sink, error: String) {
     .await;
 }
 
-async fn push_all(docker: &Docker, spec: &ImageConfig, sink: &Sink) {
-    let transport = match connect::resolve(&ProcessEnv) {
-        Ok(ep) => Transport::of(&ep),
-        Err(_) => Transport::Bollard,
+async fn push_all(docker: &Docker, endpoint: Option<Endpoint>, spec: &ImageConfig, sink: &Sink) {
+    let endpoint = match endpoint {
+        Some(ep) => Ok(ep),
+        None => connect::resolve(&ProcessEnv),
     };
+    let transport = endpoint.map_or(Transport::Bollard, |ep| Transport::of(&ep));
     if transport == Transport::Bollard
         && !sink
             .send(EngineEvent::Notice(

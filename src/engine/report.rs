@@ -23,4 +23,11 @@ pub enum Report {
     },
     /// Something the file watcher saw (watch mode).
     Watch(WatchEvent),
+    /// Several engines: an engine that answers again holds `present` of
+    /// the image ids it was asked about (each looked up by id).
+    EngineBack {
+        engine: usize,
+        present: Vec<String>,
+        at: Instant,
+    },
 }

@@ -12,6 +12,18 @@ pub struct EngineSlot {
     pub down: Option<String>,
 }
 
+/// Why an engine `--engine` did not name is out of the run.
+pub const NOT_CHOSEN: &str = "not chosen with --engine";
+
+impl EngineSlot {
+    /// Whether the engine is out of the run for a reason that may pass
+    /// (unreachable at the start, lost): it is tried again, and rejoins
+    /// when it answers. One `--engine` did not choose never does.
+    pub fn may_rejoin(&self) -> bool {
+        self.down.as_deref().is_some_and(|d| d != NOT_CHOSEN)
+    }
+}
+
 /// Where a build runs, and the images to bring there before it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {

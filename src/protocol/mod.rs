@@ -15,7 +15,7 @@ mod watch;
 
 pub use bases::{BaseImage, LocalBase};
 pub use daemon::{is_internal_step, BuildEvent, DaemonPushError, PushEvent};
-pub use engines::{EngineSlot, Move, Placement, TransferVia};
+pub use engines::{EngineSlot, Move, Placement, TransferVia, NOT_CHOSEN};
 pub use history::{ImageHistory, LastRun, LastSuccess, RunResult};
 pub use run::{
     BuildCause, BuilderKind, ChangeCheck, EngineEvent, ImageOverride, Phase, RunId, SkipReason,

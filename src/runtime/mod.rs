@@ -41,7 +41,7 @@ use crate::engine::build::BuildFlags;
 use crate::engine::executor::Executor;
 use crate::engine::report::Report;
 use crate::engine::watch::Watcher;
-use crate::protocol::{RunResult, WatchEvent};
+use crate::protocol::{EngineSlot, RunResult, WatchEvent};
 use health::{EngineHealth, HealthCheck};
 use recording::first_error_line;
 use recording::Recording;
@@ -162,16 +162,33 @@ impl Runtime {
 
     /// Several engines: build on these (`engine::multi`), as the model
     /// places each build.
+    /// An engine out of the run that may come back (`slots`: the model's
+    /// engines) is tried again while the run lasts.
     pub(crate) fn with_engines(
         mut self,
         links: Vec<Option<crate::engine::multi::Link>>,
+        slots: &[EngineSlot],
     ) -> Runtime {
         if !links.is_empty() {
-            let dockers = links.iter().map(|l| l.as_ref().map(|l| l.docker.clone()));
-            self.engine_health = Some(EngineHealth::new(dockers.collect(), self.tx.clone()));
+            let engines = links.iter().enumerate().map(|(e, l)| {
+                let config = slots
+                    .get(e)
+                    .filter(|s| l.is_some() || s.may_rejoin())
+                    .and_then(|s| self.config.engines.iter().find(|c| c.name == s.name))
+                    .cloned();
+                (l.as_ref().map(|l| l.docker.clone()), config)
+            });
+            self.engine_health = Some(EngineHealth::new(engines.collect(), self.tx.clone()));
         }
         self.executor.use_engines(links);
         self
+    }
+
+    /// Several engines: whether one is out of the run and tried again.
+    fn awaits_rejoin(&self) -> bool {
+        self.engine_health
+            .as_ref()
+            .is_some_and(EngineHealth::awaits_rejoin)
     }
 
     /// In watch mode, reload the stack from `source` when its file changes.
@@ -262,6 +279,10 @@ impl Runtime {
                     self.watcher = None;
                     None
                 }
+                Command::RejoinEngine { engine, ids } => {
+                    self.rejoin(engine, ids);
+                    None
+                }
                 Command::UseStack(config) => {
                     self.config = config.clone();
                     self.executor.use_stack(config);
@@ -279,6 +300,18 @@ impl Runtime {
             }
         }
         quit
+    }
+
+    /// Several engines: engine `engine` answered again; the executor
+    /// takes its new link and looks up `ids` there.
+    fn rejoin(&mut self, engine: usize, ids: Vec<String>) {
+        let link = self
+            .engine_health
+            .as_mut()
+            .and_then(|h| h.take_answered(engine));
+        if let Some(link) = link {
+            self.executor.rejoin(engine, link, ids);
+        }
     }
 
     /// `o`: the image's saved log, written out to its last line, in the
@@ -378,8 +411,12 @@ impl Runtime {
                     }
                     Msg::Tick(Instant::now())
                 }
-                // Idle, ages still move on the screen: once a second.
-                _ = idle_ticker.tick(), if ages && app.is_idle() && app.shows_ages() => {
+                // Idle, ages still move on the screen: once a second; an
+                // engine out of the run is still tried again.
+                _ = idle_ticker.tick(), if app.is_idle() && (ages && app.shows_ages() || self.awaits_rejoin()) => {
+                    if let Some(h) = self.engine_health.as_mut().filter(|h| h.awaits_rejoin()) {
+                        h.maybe_ping(Instant::now());
+                    }
                     Msg::Tick(Instant::now())
                 }
                 why = self.signals.next(), if !stopping && !lent => {

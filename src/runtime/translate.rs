@@ -22,6 +22,15 @@ pub(super) fn message(report: Report) -> Msg {
             event,
         },
         Report::Watch(event) => Msg::Watch(event),
+        Report::EngineBack {
+            engine,
+            present,
+            at,
+        } => Msg::EngineBack {
+            engine,
+            present,
+            at,
+        },
     }
 }
 
@@ -42,7 +51,17 @@ pub(super) fn request(command: Command) -> Option<Request> {
             overrides,
             check,
         },
-        Command::Push { run, image, tags } => Request::Push { run, image, tags },
+        Command::Push {
+            run,
+            image,
+            tags,
+            engine,
+        } => Request::Push {
+            run,
+            image,
+            tags,
+            engine,
+        },
         Command::Cancel { run, image } => Request::Cancel { run, image },
         Command::Emit(_)
         | Command::RecordInputs { .. }
@@ -54,6 +73,7 @@ pub(super) fn request(command: Command) -> Option<Request> {
         | Command::Watch { .. }
         | Command::Unwatch
         | Command::UseStack(_)
+        | Command::RejoinEngine { .. }
         | Command::Quit => return None,
     })
 }

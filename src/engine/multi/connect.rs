@@ -67,7 +67,9 @@ fn said(err: &connect::ConnectError) -> String {
     err.to_string().replace(" (from DOCKER_HOST)", "")
 }
 
-async fn reach(e: &EngineConfig) -> Result<Link, String> {
+/// Reach one engine: its client, pinged within `PING_TIMEOUT`, and what
+/// it is; or why it cannot be reached.
+pub async fn reach(e: &EngineConfig) -> Result<Link, String> {
     let ep = endpoint(e)?;
     let docker = connect::client(&ep).map_err(|err| said(&err))?;
     connect::ping(&docker, &ep)

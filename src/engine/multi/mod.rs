@@ -11,6 +11,6 @@ mod placed;
 mod registry;
 mod transfer;
 
-pub use connect::{connect_all, Link, Reached};
+pub use connect::{connect_all, reach, Link, Reached};
 pub use placed::{run_placed, Moves, Placed};
 pub use transfer::move_image;

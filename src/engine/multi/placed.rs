@@ -49,6 +49,16 @@ pub struct Placed {
 }
 
 impl Moves {
+    /// Forget every move to engine `engine` (it rejoined the run: what was
+    /// moved there is looked up again before it is counted on).
+    pub fn forget(&self, engine: usize) {
+        let mut map = match self.0.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.retain(|(e, _), _| *e != engine);
+    }
+
     fn slot(&self, engine: usize, id: &str) -> MoveSlot {
         let mut map = match self.0.lock() {
             Ok(m) => m,
