@@ -2,7 +2,9 @@
 //! rule of `app/placement.rs`), the parents a child's placement moves,
 //! collecting, a pin on an engine out of the run, and an engine lost
 //! mid-run (its builds cancelled and retried once elsewhere, a pinned one
-//! failed). Made-up instants; no daemon.
+//! failed), pushes from the engine that holds the image, an engine that
+//! answers again rejoining, and `--jobs` across engines. Made-up
+//! instants; no daemon.
 #![allow(clippy::unwrap_used)]
 
 mod model_support;
@@ -318,4 +320,300 @@ fn a_move_through_the_registry_says_so_in_the_bar_the_log_and_json() {
     let json = serde_json::to_value(&emitted(&streamed)[0]).unwrap();
     assert_eq!(json["via"], "stream");
     assert!(json.get("registry").is_none(), "{json}");
+}
+
+/// The engine each push of a batch goes from, by image.
+fn pushes(cmds: &[Command]) -> Vec<(usize, Option<usize>)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Push { image, engine, .. } => Some((*image, *engine)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `failed` event of `name` in a batch, as JSON text.
+fn failure(cmds: &[Command], name: &str) -> String {
+    emitted(cmds)
+        .into_iter()
+        .filter(|e| e.image.as_deref() == Some(name))
+        .map(|e| serde_json::to_string(&e).unwrap())
+        .find(|e| e.contains("\"failed\""))
+        .unwrap_or_default()
+}
+
+fn pushing_app(down: &[usize], collect: bool) -> App {
+    let opts = RunOptions {
+        engines: slots(down),
+        push: true,
+        ..RunOptions::default()
+    };
+    let mut a = app_with(STACK, &opts);
+    a.collect = collect;
+    a
+}
+
+#[test]
+fn build_push_goes_from_the_first_engine_once_collected_else_from_where_it_was_built() {
+    for (collect, from) in [(true, 0), (false, 2)] {
+        let mut a = pushing_app(&[], collect);
+        build_all(&mut a);
+        built(&mut a, 0, 1.0);
+        // api, pinned to e3, built there: collected on e1 or not.
+        assert_eq!(a.images[2].engine, Some(2));
+        let cmds = built(&mut a, 2, 2.0);
+        assert_eq!(pushes(&cmds), vec![(2, Some(from))], "collect: {collect}");
+        // base built on e1 pushes from e1 either way.
+        assert_eq!(a.images[0].held_on, vec![0]);
+    }
+}
+
+fn last_success_on(a: &mut App, image: &str, engine: &str) {
+    use kiln::protocol::{ImageHistory, LastSuccess};
+    let facts = ImageHistory {
+        last_success: Some(LastSuccess {
+            digest: "d".into(),
+            image_id: format!("sha256:{:064x}", 9),
+            inputs: None,
+            engine: Some(engine.into()),
+        }),
+        ..ImageHistory::default()
+    };
+    update(a, Msg::HistoryKnown(vec![(image.into(), facts)]));
+}
+
+fn push_request(a: &mut App, images: Vec<usize>) -> Vec<Command> {
+    update(a, Msg::PushRequested { images, at: t(0.0) })
+}
+
+#[test]
+fn kiln_push_goes_from_the_first_engine_with_collect_else_from_the_last_builds_engine() {
+    // collect: true: the first engine, which every build collects on.
+    let mut a = pushing_app(&[], true);
+    last_success_on(&mut a, "web", "e2");
+    assert_eq!(pushes(&push_request(&mut a, vec![1])), vec![(1, Some(0))]);
+    // collect: false: where its last success was built.
+    let mut a = pushing_app(&[], false);
+    last_success_on(&mut a, "web", "e2");
+    assert_eq!(pushes(&push_request(&mut a, vec![1])), vec![(1, Some(1))]);
+    // With no engine recorded, nothing is pushed from a guess.
+    let cmds = push_request(&mut a, vec![3]);
+    assert!(pushes(&cmds).is_empty());
+    let failed = failure(&cmds, "cli");
+    assert!(
+        failed.contains("\"phase\":\"push\"") && failed.contains("no engine is known to hold"),
+        "{failed}"
+    );
+}
+
+#[test]
+fn a_push_whose_engine_is_out_of_the_run_fails_naming_it() {
+    let mut a = pushing_app(&[0], true);
+    let cmds = push_request(&mut a, vec![1]);
+    assert!(pushes(&cmds).is_empty());
+    let failed = failure(&cmds, "web");
+    assert!(
+        failed.contains("cannot push from engine 'e1'")
+            && failed.contains("out of this run: unreachable at the start"),
+        "{failed}"
+    );
+    let mut a = pushing_app(&[1], false);
+    last_success_on(&mut a, "web", "e2");
+    let failed = failure(&push_request(&mut a, vec![1]), "web");
+    assert!(failed.contains("cannot push from engine 'e2'"), "{failed}");
+    // Built this session on e3 without collecting, then e3 is lost: the
+    // push after a `p` fails naming e3, not pushing e1's stale image.
+    let mut a = pushing_app(&[], false);
+    a.images[2].push.enabled = false;
+    build_all(&mut a);
+    built(&mut a, 0, 1.0);
+    built(&mut a, 2, 2.0);
+    update(
+        &mut a,
+        Msg::EngineLost {
+            engine: 2,
+            why: "connection refused".into(),
+            at: t(3.0),
+        },
+    );
+    let failed = failure(&push_request(&mut a, vec![2]), "api");
+    assert!(
+        failed.contains("cannot push from engine 'e3'")
+            && failed.contains("lost: connection refused"),
+        "{failed}"
+    );
+}
+
+fn lose(a: &mut App, engine: usize, at: f64) -> Vec<Command> {
+    update(
+        a,
+        Msg::EngineLost {
+            engine,
+            why: "no answer to a ping within 5s".into(),
+            at: t(at),
+        },
+    )
+}
+
+#[test]
+fn a_lost_engine_that_answers_again_rejoins_once_its_images_are_looked_up() {
+    let mut a = app(&[]);
+    a.collect = false;
+    build_all(&mut a);
+    built(&mut a, 0, 1.0); // base on e1; web e1, api e3, cli e2
+    lose(&mut a, 2, 2.0); // api, pinned there, fails
+    assert!(a.engines[2].down.is_some());
+    assert!(!a.engine_loads()[2].up);
+    // e3 answers: the model asks which of its images are there (none
+    // were built there) before it takes builds again.
+    let cmds = update(
+        &mut a,
+        Msg::EngineAnswers {
+            engine: 2,
+            at: t(3.0),
+        },
+    );
+    assert_eq!(
+        cmds,
+        vec![Command::RejoinEngine {
+            engine: 2,
+            ids: vec![]
+        }]
+    );
+    assert!(a.engines[2].down.is_some(), "not before the lookup");
+    let cmds = update(
+        &mut a,
+        Msg::EngineBack {
+            engine: 2,
+            present: vec![],
+            at: t(3.5),
+        },
+    );
+    let said: Vec<String> = emitted(&cmds)
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|n| n.contains("engine 'e3' answers again and rejoins this run")),
+        "{said:?}"
+    );
+    assert!(a.engines[2].down.is_none());
+    assert!(a.engine_loads()[2].up);
+    // It takes builds again: api, pinned there, builds there now, with
+    // base moved from e1.
+    assert!(a.images[2].status.is_failure());
+    let cmds = update(
+        &mut a,
+        Msg::BuildRequested {
+            images: vec![2],
+            at: t(4.0),
+        },
+    );
+    let (i, p) = placed(&cmds).into_iter().next().expect("api placed");
+    assert_eq!((i, p.engine), (2, 2));
+    assert_eq!(p.parents[0].from, 0);
+}
+
+#[test]
+fn images_an_engine_lost_are_not_counted_on_there_after_it_rejoins() {
+    // base built on e1, nothing collects; e1 is lost, then answers again
+    // without base: a child of base fails rather than building on a
+    // base that is not there.
+    let opts = RunOptions {
+        engines: slots(&[]),
+        ..RunOptions::default()
+    };
+    let mut a = app_with(&STACK.replace("engine: e3", "engine: e1"), &opts);
+    a.collect = false;
+    build_all(&mut a);
+    built(&mut a, 0, 1.0); // web on e1, api (pinned to e1) waits, cli on e2
+    assert_eq!(a.images[0].held_on, vec![0]);
+    lose(&mut a, 0, 2.0);
+    let cmds = update(
+        &mut a,
+        Msg::EngineAnswers {
+            engine: 0,
+            at: t(3.0),
+        },
+    );
+    let base_id = format!("sha256:{:064x}", 1);
+    assert_eq!(
+        cmds,
+        vec![Command::RejoinEngine {
+            engine: 0,
+            ids: vec![base_id.clone()]
+        }]
+    );
+    // Lost again before the lookup came back: the answer is stale.
+    lose(&mut a, 0, 3.2);
+    let cmds = update(
+        &mut a,
+        Msg::EngineBack {
+            engine: 0,
+            present: vec![base_id],
+            at: t(3.5),
+        },
+    );
+    assert!(emitted(&cmds).is_empty(), "{cmds:?}");
+    assert!(a.engines[0].down.is_some());
+    // Next answer: base is gone from e1.
+    update(
+        &mut a,
+        Msg::EngineAnswers {
+            engine: 0,
+            at: t(8.0),
+        },
+    );
+    let cmds = update(
+        &mut a,
+        Msg::EngineBack {
+            engine: 0,
+            present: vec![],
+            at: t(8.5),
+        },
+    );
+    let said: Vec<String> = emitted(&cmds)
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|n| n.contains("rejoins this run (without base, no longer there)")),
+        "{said:?}"
+    );
+    assert!(a.images[0].held_on.is_empty());
+    // A child of base asked for now fails, saying why.
+    let cmds = update(
+        &mut a,
+        Msg::BuildRequested {
+            images: vec![1],
+            at: t(9.0),
+        },
+    );
+    assert!(placed(&cmds).is_empty());
+    let all = failure(&cmds, "web");
+    assert!(
+        all.contains(
+            "its parent base is on no engine of this run: engine 'e1' rejoined without it"
+        ),
+        "{all}"
+    );
+}
+
+#[test]
+fn jobs_caps_the_builds_at_once_across_engines() {
+    let opts = RunOptions {
+        engines: slots(&[]),
+        jobs: Some(2),
+        ..RunOptions::default()
+    };
+    let mut a = app_with(STACK, &opts);
+    build_all(&mut a);
+    let next = placed(&built(&mut a, 0, 1.0));
+    // Three children could start (one per engine): two do.
+    assert_eq!(next.len(), 2, "{next:?}");
+    assert_eq!(a.running(), 2);
+    let next = placed(&built(&mut a, next[0].0, 2.0));
+    assert_eq!(next.len(), 1);
 }
