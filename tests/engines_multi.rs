@@ -408,3 +408,120 @@ fn an_engine_partitioned_mid_run_is_survived() {
     }
     assert!(status.success(), "every image built in the end");
 }
+
+/// The `notice` messages of `image`.
+fn notices<'a>(evs: &'a [serde_json::Value], image: &str) -> Vec<&'a str> {
+    of_type(evs, "notice", Some(image))
+        .into_iter()
+        .map(|e| e["message"].as_str().unwrap_or(""))
+        .collect()
+}
+
+/// `collect: true`: an image built on m1 is collected on the first engine
+/// and pushed from there, by `kiln build --push` and by `kiln push` alike.
+/// m1 cannot reach the registry (127.0.0.1 is its own loopback there), so
+/// a push that succeeds went from the first engine.
+#[test]
+fn with_collect_pushes_go_from_the_first_engine() {
+    use common::registry::Registry;
+    let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
+    if !hosts_up() {
+        return;
+    }
+    let reg = Registry::start();
+    let s = Stack::new();
+    let tag = format!("{}/kiln/{}-p:1", reg.host, s.prefix);
+    let _clean = CleanEngines(s.prefix.clone());
+    let _clean_reg = CleanEngines(format!("{}/kiln/{}", reg.host, s.prefix));
+    let _local = common::RemoveImages(vec![tag.clone()]);
+    s.busybox_context("p", &format!("RUN echo {} > /id\n", s.prefix));
+    s.config(&engines_yaml(&format!(
+        "images:\n  - {{name: p, tags: [\"{tag}\"], engine: m1}}\n"
+    )));
+    let out = s.kiln(&["build", "--push", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let evs = events(&out);
+    assert_eq!(started_on(&evs), vec![("p".to_string(), "m1".to_string())]);
+    assert!(
+        notices(&evs, "p").contains(&"pushing from engine local"),
+        "{evs:?}"
+    );
+    assert_eq!(of_type(&evs, "pushed", Some("p")).len(), 1, "{evs:?}");
+    let repo = format!("kiln/{}-p", s.prefix);
+    let digest = reg.manifest_digest(&repo, "1").expect("in the registry");
+
+    let out = s.kiln(&["push", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let evs = events(&out);
+    assert!(
+        notices(&evs, "p").contains(&"pushing from engine local"),
+        "{evs:?}"
+    );
+    let pushed = of_type(&evs, "pushed", Some("p"));
+    assert_eq!(pushed[0]["digest"], digest.as_str());
+}
+
+/// `collect: false`: `kiln push` pushes an image from the engine its last
+/// success was built on (m1), never from the first engine, which lacks it.
+/// From m1 the registry's 127.0.0.1 address is m1's own loopback, where
+/// nothing listens: the push fails at once, naming that address, which
+/// proves it went from m1 (from the first engine it would have failed for
+/// a missing image). An image whose engine is out of the run fails naming
+/// the engine.
+#[test]
+fn without_collect_kiln_push_goes_from_the_engine_the_image_was_built_on() {
+    let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
+    if !hosts_up() {
+        return;
+    }
+    let s = Stack::new();
+    // A port nothing listens on, inside m1 or here.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tag = format!("127.0.0.1:{port}/kiln/{}-q:1", s.prefix);
+    let _clean = CleanEngines(s.prefix.clone());
+    let _clean_reg = CleanEngines(format!("127.0.0.1:{port}/kiln/{}", s.prefix));
+    s.busybox_context("q", "RUN echo q > /q\n");
+    s.config(&engines_yaml(&format!(
+        "collect: false\nimages:\n  - {{name: q, tags: [\"{tag}\"], engine: m1}}\n"
+    )));
+    let out = s.kiln(&["build", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::inspect(&tag).is_none(), "not on the first engine");
+
+    let out = s.kiln(&["push", "--json"]);
+    assert!(!out.status.success());
+    let evs = events(&out);
+    assert!(
+        notices(&evs, "q").contains(&"pushing from engine m1"),
+        "{evs:?}"
+    );
+    let failed = of_type(&evs, "failed", Some("q"));
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("127.0.0.1:{port}")) && error.contains("connection refused"),
+        "{error}"
+    );
+    assert!(!error.contains("does not exist"), "{error}");
+
+    // m1 out of the run (a host that does not answer in its place): the
+    // push fails naming it, and nothing is pushed from elsewhere.
+    s.config(&format!(
+        "engines:\n  - {{name: local, host: \"unix:///var/run/docker.sock\"}}\n  - {{name: m1, host: \"tcp://10.214.1.2:2399\"}}\ncollect: false\nimages:\n  - {{name: q, tags: [\"{tag}\"], engine: m1}}\n"
+    ));
+    let out = s.kiln(&["push", "--json"]);
+    assert!(!out.status.success());
+    let evs = events(&out);
+    let error = of_type(&evs, "failed", Some("q"))[0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("cannot push from engine 'm1'")
+            && error.contains("out of this run: unreachable at the start"),
+        "{error}"
+    );
+}

@@ -381,12 +381,13 @@ pub(super) fn start(
     img.status = Status::Pushing;
     img.push.start(at);
     img.last_output = Some(at);
-    let from = engine
-        .and_then(|e| app.engines.get(e))
-        .map(|e| format!(" from engine {}", e.name))
-        .unwrap_or_default();
     img.log
-        .push(LineKind::Note, format!("pushing {}{from}", tags.join(", ")));
+        .push(LineKind::Note, format!("pushing {}", tags.join(", ")));
+    if let Some(e) = engine.and_then(|e| app.engines.get(e)) {
+        let message = format!("pushing from engine {}", e.name);
+        app.emit(out, i, EventKind::Notice { message });
+    }
+    let img = &app.images[i];
     out.push(Command::Push {
         run: img.run,
         image: i,
