@@ -3,7 +3,9 @@
 //! kilnm2: `tcp://10.214.N.2:2375`). Placement, parents moved to where
 //! their children build (by id, proved fresh by a nonce), collecting on
 //! the first engine, a rerun that skips everything, pins, an engine
-//! unreachable at the start, and the config's errors.
+//! unreachable at the start, a partition survived, pushes from the engine
+//! that holds the image, a lost engine rejoining a watch session, and the
+//! config's errors.
 #![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
@@ -524,4 +526,128 @@ fn without_collect_kiln_push_goes_from_the_engine_the_image_was_built_on() {
             && error.contains("out of this run: unreachable at the start"),
         "{error}"
     );
+}
+
+/// `kiln watch --json` running, its events collected as they come; sent
+/// SIGINT when dropped.
+struct Watched {
+    child: std::process::Child,
+    events: std::sync::Arc<(std::sync::Mutex<Vec<serde_json::Value>>, std::sync::Condvar)>,
+}
+
+impl Watched {
+    fn start(s: &Stack) -> Watched {
+        use std::io::{BufRead, BufReader};
+        let mut child = s
+            .kiln_cmd(&["watch", "--json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let events =
+            std::sync::Arc::new((std::sync::Mutex::new(Vec::new()), std::sync::Condvar::new()));
+        let sink = events.clone();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    sink.0.lock().unwrap().push(v);
+                    sink.1.notify_all();
+                }
+            }
+        });
+        Watched { child, events }
+    }
+
+    /// Wait (at most 120 s: a bound, not a measure) until an event after
+    /// the first `from` satisfies `check`; its index.
+    fn until(&self, from: usize, what: &str, check: impl Fn(&serde_json::Value) -> bool) -> usize {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let (lock, cvar) = &*self.events;
+        let mut events = lock.lock().unwrap();
+        loop {
+            if let Some(i) = events.iter().skip(from).position(&check) {
+                return from + i;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "waited for {what}; events: {events:#?}");
+            events = cvar.wait_timeout(events, left).unwrap().0;
+        }
+    }
+
+    fn events(&self) -> Vec<serde_json::Value> {
+        self.events.0.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        common::send_signal(self.child.id(), libc::SIGINT);
+        let _ = self.child.wait();
+    }
+}
+
+fn says(e: &serde_json::Value, text: &str) -> bool {
+    e["type"] == "notice" && e["message"].as_str().unwrap_or("").contains(text)
+}
+
+/// A `kiln watch` session loses m2 in a partition (a rebuild of the image
+/// pinned there fails naming it), then m2 answers again and rejoins: the
+/// next change builds there again.
+#[test]
+fn a_lost_engine_rejoins_a_watch_session_when_it_answers_again() {
+    let _alone = ENGINES.write().unwrap_or_else(|e| e.into_inner());
+    if !hosts_up() {
+        return;
+    }
+    let s = Stack::new();
+    let _clean = CleanEngines(s.prefix.clone());
+    s.busybox_context("w", "COPY src.txt /src.txt\n");
+    s.write("w/src.txt", "one\n");
+    s.config(&engines_yaml(
+        "images:\n  - {name: w, tags: [\"{prefix}/w:latest\"], engine: m2}\n",
+    ));
+    let w = Watched::start(&s);
+    let built = |e: &serde_json::Value| e["type"] == "built" && e["image"] == "w";
+    w.until(0, "watching", |e| e["type"] == "watching");
+    let watching = w.until(0, "w built on m2", built);
+    assert_eq!(
+        started_on(&w.events()),
+        vec![("w".to_string(), "m2".to_string())]
+    );
+
+    // m2 off the network: kiln notices while idle (the engines are
+    // pinged between builds too), and a change to w, pinned there, fails.
+    let guard = LinkBackUp;
+    let down = Command::new("ip")
+        .args(["link", "set", "kilnm2h", "down"])
+        .status()
+        .unwrap();
+    assert!(down.success());
+    let lost = w.until(watching, "m2 lost", |e| says(e, "engine 'm2' was lost"));
+    s.write("w/src.txt", "two\n");
+    let failed = w.until(lost, "w failed", |e| {
+        e["type"] == "failed" && e["image"] == "w"
+    });
+    let evs = w.events();
+    let error = evs[failed]["error"].as_str().unwrap();
+    assert!(
+        error.contains("pinned to engine 'm2', which is out of this run: lost: "),
+        "{error}"
+    );
+
+    // Back on the network: m2 answers and rejoins (tried while idle).
+    drop(guard);
+    let back = w.until(lost, "m2 rejoins", |e| {
+        says(e, "engine 'm2' answers again and rejoins this run")
+    });
+    // The next change builds on m2 again.
+    s.write("w/src.txt", "three\n");
+    let started = w.until(back, "w started again", |e| {
+        e["type"] == "started" && e["image"] == "w"
+    });
+    assert_eq!(w.events()[started]["engine"], "m2");
+    w.until(started, "w built again", built);
+    let on_m2 = docker_at(M2, &["run", "--rm", &s.tag("w"), "cat", "/src.txt"]);
+    assert_eq!(common::stdout(&on_m2), "three\n");
 }

@@ -118,14 +118,6 @@ impl EngineHealth {
         }
     }
 
-    /// Whether some engine is out of the run and tried again: then pings
-    /// go on while nothing builds (watch mode, the dashboard).
-    pub(crate) fn awaits_rejoin(&self) -> bool {
-        self.slots
-            .iter()
-            .any(|s| matches!(*lock(s), Slot::Away | Slot::Answered(_)))
-    }
-
     /// The link of engine `engine`, which answered again, for the
     /// executor; it is pinged as in the run from now on.
     pub(crate) fn take_answered(&mut self, engine: usize) -> Option<Link> {

@@ -184,13 +184,6 @@ impl Runtime {
         self
     }
 
-    /// Several engines: whether one is out of the run and tried again.
-    fn awaits_rejoin(&self) -> bool {
-        self.engine_health
-            .as_ref()
-            .is_some_and(EngineHealth::awaits_rejoin)
-    }
-
     /// In watch mode, reload the stack from `source` when its file changes.
     pub(crate) fn reload_from(mut self, source: StackSource) -> Runtime {
         self.reload = Some(source);
@@ -411,10 +404,12 @@ impl Runtime {
                     }
                     Msg::Tick(Instant::now())
                 }
-                // Idle, ages still move on the screen: once a second; an
-                // engine out of the run is still tried again.
-                _ = idle_ticker.tick(), if app.is_idle() && (ages && app.shows_ages() || self.awaits_rejoin()) => {
-                    if let Some(h) = self.engine_health.as_mut().filter(|h| h.awaits_rejoin()) {
+                // Idle, ages still move on the screen: once a second.
+                // Several engines are pinged all the same (every 5 s), so
+                // that a watch session or the dashboard notices one lost
+                // and one that answers again between builds.
+                _ = idle_ticker.tick(), if app.is_idle() && (ages && app.shows_ages() || self.engine_health.is_some()) => {
+                    if let Some(h) = &mut self.engine_health {
                         h.maybe_ping(Instant::now());
                     }
                     Msg::Tick(Instant::now())
