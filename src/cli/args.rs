@@ -231,7 +231,9 @@ pub struct RunArgs {
     /// Always try to pull newer base images
     #[arg(long)]
     pub pull: bool,
-    /// How many images to build at once (default: defaults.jobs, else 4)
+    /// How many images to build at once (default: defaults.jobs, else 4;
+    /// with several engines: a cap across them, each engine bounded by its
+    /// own jobs)
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// Which builder to use (default: each image's `builder`, else auto)
