@@ -4,7 +4,8 @@
 //! their children build (by id, proved fresh by a nonce), collecting on
 //! the first engine, a rerun that skips everything, pins, an engine
 //! unreachable at the start, a partition survived, pushes from the engine
-//! that holds the image, a lost engine rejoining a watch session, and the
+//! that holds the image, an engine out of a watch session (at the start,
+//! then partitioned) rejoining it, and the
 //! config's errors.
 #![allow(clippy::unwrap_used, clippy::string_slice)]
 
@@ -591,11 +592,22 @@ fn says(e: &serde_json::Value, text: &str) -> bool {
     e["type"] == "notice" && e["message"].as_str().unwrap_or("").contains(text)
 }
 
-/// A `kiln watch` session loses m2 in a partition (a rebuild of the image
-/// pinned there fails naming it), then m2 answers again and rejoins: the
-/// next change builds there again.
+/// Sets kilnm2's veth (host side) down or up.
+fn m2_link(up: bool) {
+    let state = if up { "up" } else { "down" };
+    let done = Command::new("ip")
+        .args(["link", "set", "kilnm2h", state])
+        .status()
+        .unwrap();
+    assert!(done.success());
+}
+
+/// A `kiln watch` session starts with m2 off the network (w, pinned there,
+/// fails), gets m2 when it answers, builds there, loses it in a partition
+/// (a change to w fails naming it), and gets it back again: the next
+/// change builds on m2.
 #[test]
-fn a_lost_engine_rejoins_a_watch_session_when_it_answers_again() {
+fn an_engine_out_of_a_watch_session_rejoins_when_it_answers_again() {
     let _alone = ENGINES.write().unwrap_or_else(|e| e.into_inner());
     if !hosts_up() {
         return;
@@ -607,47 +619,54 @@ fn a_lost_engine_rejoins_a_watch_session_when_it_answers_again() {
     s.config(&engines_yaml(
         "images:\n  - {name: w, tags: [\"{prefix}/w:latest\"], engine: m2}\n",
     ));
+    let _guard = LinkBackUp;
+    m2_link(false);
     let w = Watched::start(&s);
-    let built = |e: &serde_json::Value| e["type"] == "built" && e["image"] == "w";
-    w.until(0, "watching", |e| e["type"] == "watching");
-    let watching = w.until(0, "w built on m2", built);
-    assert_eq!(
-        started_on(&w.events()),
-        vec![("w".to_string(), "m2".to_string())]
-    );
-
-    // m2 off the network: kiln notices while idle (the engines are
-    // pinged between builds too), and a change to w, pinned there, fails.
-    let guard = LinkBackUp;
-    let down = Command::new("ip")
-        .args(["link", "set", "kilnm2h", "down"])
-        .status()
-        .unwrap();
-    assert!(down.success());
-    let lost = w.until(watching, "m2 lost", |e| says(e, "engine 'm2' was lost"));
-    s.write("w/src.txt", "two\n");
-    let failed = w.until(lost, "w failed", |e| {
-        e["type"] == "failed" && e["image"] == "w"
-    });
-    let evs = w.events();
-    let error = evs[failed]["error"].as_str().unwrap();
+    let failed_w = |e: &serde_json::Value| e["type"] == "failed" && e["image"] == "w";
+    let built_w = |e: &serde_json::Value| e["type"] == "built" && e["image"] == "w";
+    let error = |at: usize| w.events()[at]["error"].as_str().unwrap().to_string();
+    let first = w.until(0, "w failed at the start", failed_w);
+    let why = error(first);
     assert!(
-        error.contains("pinned to engine 'm2', which is out of this run: lost: "),
-        "{error}"
+        why.contains("pinned to engine 'm2', which is out of this run: unreachable at the start"),
+        "{why}"
     );
 
-    // Back on the network: m2 answers and rejoins (tried while idle).
-    drop(guard);
-    let back = w.until(lost, "m2 rejoins", |e| {
+    // m2 answers: it joins the session, and a change builds w there.
+    m2_link(true);
+    let back = w.until(first, "m2 joins", |e| {
         says(e, "engine 'm2' answers again and rejoins this run")
     });
-    // The next change builds on m2 again.
+    s.write("w/src.txt", "two\n");
+    let built = w.until(back, "w built on m2", built_w);
+    assert!(started_on(&w.events()[back..built]).contains(&("w".into(), "m2".into())));
+
+    // Partitioned: kiln notices while idle (the engines are pinged
+    // between builds too), and a change to w fails naming m2.
+    m2_link(false);
+    let lost = w.until(built, "m2 lost", |e| says(e, "engine 'm2' was lost"));
     s.write("w/src.txt", "three\n");
+    let failed = w.until(lost, "w failed", failed_w);
+    let why = error(failed);
+    assert!(
+        why.contains("pinned to engine 'm2', which is out of this run: lost: "),
+        "{why}"
+    );
+
+    // Back on the network: m2 rejoins (w's image was looked up there),
+    // and the next change builds on m2 again.
+    m2_link(true);
+    let back = w.until(failed, "m2 rejoins", |e| {
+        says(e, "engine 'm2' answers again and rejoins this run")
+    });
+    let rejoined = w.events()[back]["message"].as_str().unwrap().to_string();
+    assert!(!rejoined.contains("without"), "{rejoined}");
+    s.write("w/src.txt", "four\n");
     let started = w.until(back, "w started again", |e| {
         e["type"] == "started" && e["image"] == "w"
     });
     assert_eq!(w.events()[started]["engine"], "m2");
-    w.until(started, "w built again", built);
+    w.until(started, "w built again", built_w);
     let on_m2 = docker_at(M2, &["run", "--rm", &s.tag("w"), "cat", "/src.txt"]);
-    assert_eq!(common::stdout(&on_m2), "three\n");
+    assert_eq!(common::stdout(&on_m2), "four\n");
 }
