@@ -5,8 +5,7 @@
 //! the first engine, a rerun that skips everything, pins, an engine
 //! unreachable at the start, a partition survived, pushes from the engine
 //! that holds the image, an engine out of a watch session (at the start,
-//! then partitioned) rejoining it, and the
-//! config's errors.
+//! then partitioned) rejoining it, and the config's errors.
 #![allow(clippy::unwrap_used, clippy::string_slice)]
 
 mod common;
