@@ -583,6 +583,13 @@ fn images_an_engine_lost_are_not_counted_on_there_after_it_rejoins() {
         "{said:?}"
     );
     assert!(a.images[0].held_on.is_empty());
+    // Nor is it pushed from anywhere.
+    a.collect = true;
+    let pushed = failure(&push_request(&mut a, vec![0]), "base");
+    assert!(
+        pushed.contains("its image is on no engine of this run"),
+        "{pushed}"
+    );
     // A child of base asked for now fails, saying why.
     let cmds = update(
         &mut a,

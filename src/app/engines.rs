@@ -77,17 +77,23 @@ pub(super) fn placement(app: &App, i: usize, e: usize) -> Result<Placement, Stri
             continue;
         };
         let name = |x: usize| app.engines.get(x).map_or("?", |x| x.name.as_str());
-        if dep.held_on.is_empty() {
+        if dep.held_nowhere {
             return Err(format!(
                 "its parent {} is on no engine of this run: engine '{}' rejoined without it",
                 dep.name,
                 name(built_on)
             ));
         }
-        if dep.held_on.contains(&e) {
+        // Where its run put it (else, as placed: built there, collected).
+        let held: Vec<usize> = if dep.held_on.is_empty() {
+            std::iter::once(built_on).chain(collector).collect()
+        } else {
+            dep.held_on.clone()
+        };
+        if held.contains(&e) {
             continue;
         }
-        let Some(from) = dep.held_on.iter().copied().find(|&x| up(app, x)) else {
+        let Some(from) = held.iter().copied().find(|&x| up(app, x)) else {
             return Err(format!(
                 "its parent {} is only on engine '{}', which left the run",
                 dep.name,
@@ -190,6 +196,7 @@ pub(super) fn on_image_ready(app: &mut App, i: usize) {
     let img = &mut app.images[i];
     if let Some(e) = img.engine {
         img.held_on = std::iter::once(e).chain(img.collect_to).collect();
+        img.held_nowhere = false;
     }
 }
 
@@ -244,8 +251,10 @@ pub(super) fn on_back(app: &mut App, e: usize, present: &[String], out: &mut Vec
         }
         let there = image_id(app, i).is_some_and(|id| present.contains(&id));
         if !there {
-            app.images[i].held_on.retain(|&x| x != e);
-            gone.push(app.images[i].name.clone());
+            let img = &mut app.images[i];
+            img.held_on.retain(|&x| x != e);
+            img.held_nowhere = img.held_on.is_empty();
+            gone.push(img.name.clone());
         }
     }
     if !was_out {

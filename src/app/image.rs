@@ -132,6 +132,9 @@ pub struct ImageState {
     /// collected it first, then the one it was built on. An engine that
     /// rejoins keeps only the images it was verified to hold.
     pub held_on: Vec<usize>,
+    /// Several engines: the last engine that held it rejoined without it
+    /// (its image is on no engine of the run).
+    pub held_nowhere: bool,
 }
 
 impl ImageState {
@@ -177,6 +180,7 @@ impl ImageState {
             engine: None,
             collect_to: None,
             held_on: Vec::new(),
+            held_nowhere: false,
             avoid: None,
             transfer: None,
         }

@@ -89,14 +89,22 @@ pub fn push_from(app: &App, i: usize) -> Result<Option<usize>, String> {
         return Ok(None);
     }
     let img = &app.images[i];
+    let up = |e: usize| app.engines.get(e).is_some_and(|x| x.down.is_none());
     let out_of_run = |e: usize| {
-        let x = &app.engines[e];
-        let why = x.down.clone().unwrap_or_default();
+        let (name, why) = app.engines.get(e).map_or(("?", ""), |x| {
+            (x.name.as_str(), x.down.as_deref().unwrap_or_default())
+        });
         format!(
-            "cannot push from engine '{}', which holds its image: it is out of this run: {why}",
-            x.name
+            "cannot push from engine '{name}', which holds its image: it is out of this run: {why}"
         )
     };
+    if img.held_nowhere {
+        return Err(
+            "its image is on no engine of this run (the engines that held it rejoined \
+             without it): build it again"
+                .to_string(),
+        );
+    }
     if let Some(&last) = img.held_on.last() {
         // Collected first, then where it was built.
         return img
@@ -104,7 +112,7 @@ pub fn push_from(app: &App, i: usize) -> Result<Option<usize>, String> {
             .iter()
             .rev()
             .copied()
-            .find(|&e| app.engines[e].down.is_none())
+            .find(|&e| up(e))
             .map(Some)
             .ok_or_else(|| out_of_run(last));
     }
@@ -125,7 +133,7 @@ pub fn push_from(app: &App, i: usize) -> Result<Option<usize>, String> {
                 format!("its last build was on engine '{name}', which the stack no longer has")
             })?
     };
-    if app.engines[e].down.is_none() {
+    if up(e) {
         Ok(Some(e))
     } else {
         Err(out_of_run(e))
