@@ -15,12 +15,19 @@
 //! - under `--no-cache` no step is cached (BuildKit reports the FROM of an
 //!   image it has used before as cached even then).
 //!
+//! - a FROM naming an image none of this Dockerfile's FROMs names is
+//!   another build's FROM merged with one of this build's: BuildKit does
+//!   the work of two FROMs once when the images are the same (two stacks
+//!   whose bases have the same content, under other tags). It is not this
+//!   image's step, and it and its output are left out; this Dockerfile's
+//!   own FROM is shown as it comes, or as unseen.
+//!
 //! Steps it cannot place (kiln's reading of the Dockerfile fell short:
 //! ONBUILD triggers, a frontend chosen with `# syntax=`) pass unchanged,
 //! and then no unseen step is reported: the plan did not explain the
 //! stream, so it is not trusted to say what the stream left out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::config::PlannedStep;
 use crate::protocol::{is_internal_step, BuildEvent};
@@ -35,6 +42,8 @@ pub struct OwnSteps {
     seen: Vec<Option<String>>,
     /// Vertex id -> whether it was reported cached (for its duplicates).
     cached: HashMap<String, bool>,
+    /// Vertices of other builds' FROMs merged with this build's, left out.
+    merged: HashSet<String>,
     /// A Dockerfile step the plan could not place was seen.
     unplaced: bool,
     no_cache: bool,
@@ -48,13 +57,32 @@ impl OwnSteps {
             seen: vec![None; planned.len()],
             planned,
             cached: HashMap::new(),
+            merged: HashSet::new(),
             unplaced: false,
             no_cache,
         }
     }
 
-    /// Rewrite the steps among `events` as this image's own.
-    pub fn rewrite(&mut self, events: &mut [BuildEvent]) {
+    /// Rewrite the steps among `events` as this image's own, leaving out
+    /// other builds' FROMs merged with this build's.
+    pub fn rewrite(&mut self, events: &mut Vec<BuildEvent>) {
+        self.rename(events);
+        if !self.merged.is_empty() {
+            events.retain(|ev| !self.is_merged(ev));
+        }
+    }
+
+    fn is_merged(&self, ev: &BuildEvent) -> bool {
+        match ev {
+            BuildEvent::Step { id, .. } | BuildEvent::StepDone { id, .. } => {
+                self.merged.contains(id)
+            }
+            BuildEvent::Log { step: Some(id), .. } => self.merged.contains(id),
+            _ => false,
+        }
+    }
+
+    fn rename(&mut self, events: &mut [BuildEvent]) {
         for ev in events.iter_mut() {
             match ev {
                 BuildEvent::Step {
@@ -80,6 +108,10 @@ impl OwnSteps {
                         Some((own, is_shared)) => {
                             *name = own;
                             *shared = is_shared;
+                        }
+                        None if self.is_foreign_from(name) => {
+                            self.merged.insert(id.clone());
+                            continue;
                         }
                         None => self.unplaced = true,
                     }
@@ -114,6 +146,24 @@ impl OwnSteps {
         };
         self.seen[j] = Some(id.to_string());
         Some((format!("{} {text}", self.planned[j].label), shared))
+    }
+
+    /// Whether `name` is a FROM of an image that none of this Dockerfile's
+    /// FROMs names. BuildKit shows a build only vertices of its own
+    /// graph's work, and a FROM's work (an image) is only ever a FROM's:
+    /// this is another build's FROM of an image the same as one of ours.
+    fn is_foreign_from(&self, name: &str) -> bool {
+        let Some((_, text)) = split_label(name) else {
+            return false;
+        };
+        let is_from = |t: &str| {
+            t.split_whitespace()
+                .next()
+                .is_some_and(|kw| kw.eq_ignore_ascii_case("FROM"))
+        };
+        is_from(text)
+            && self.planned.iter().any(|p| is_from(&p.instruction))
+            && !self.planned.iter().any(|p| p.matches(text))
     }
 
     /// After a successful build: the planned steps the stream never showed,
@@ -250,6 +300,106 @@ mod tests {
                     false,
                     true
                 ),
+            ]
+        );
+    }
+
+    fn done(id: &str) -> BuildEvent {
+        BuildEvent::StepDone {
+            id: id.into(),
+            cached: false,
+            error: None,
+        }
+    }
+
+    /// Recorded on Docker 26: `one` (FROM kiln-a/base) built at once with
+    /// its stack's `two` (`FROM kiln-a/base AS builder`) and another
+    /// stack's twin (`FROM kiln-b/base`, four steps), the two bases alike.
+    /// BuildKit did the three FROMs once, and `one`'s stream showed the
+    /// twin's FROM and two's, never its own.
+    #[test]
+    fn another_stacks_from_of_the_same_image_is_left_out() {
+        let df = "FROM kiln-a/base:latest\nRUN echo shared\nRUN echo only-one\n";
+        let mut own = OwnSteps::new(planned(df), true);
+        let mut ev = vec![
+            step(
+                "d",
+                "[internal] load build definition from Dockerfile",
+                false,
+            ),
+            done("d"),
+            step("t", "[1/4] FROM docker.io/kiln-b/base:latest", false),
+            done("t"),
+            step(
+                "b",
+                "[builder 1/3] FROM docker.io/kiln-a/base:latest",
+                false,
+            ),
+            done("b"),
+            step("s", "[builder 2/3] RUN echo shared", false),
+        ];
+        own.rewrite(&mut ev);
+        let mut rest = vec![
+            BuildEvent::Log {
+                step: Some("s".into()),
+                line: "shared".into(),
+            },
+            done("s"),
+            step("o", "[3/3] RUN echo only-one", false),
+            done("o"),
+        ];
+        own.rewrite(&mut rest);
+        ev.extend(rest);
+        own.unseen(&mut ev);
+        assert_eq!(
+            names(&ev),
+            vec![
+                (
+                    "[internal] load build definition from Dockerfile".into(),
+                    false,
+                    false
+                ),
+                (
+                    "[1/3] FROM docker.io/kiln-a/base:latest".into(),
+                    false,
+                    true
+                ),
+                ("[2/3] RUN echo shared".into(), false, true),
+                ("[3/3] RUN echo only-one".into(), false, false),
+            ]
+        );
+        assert!(!ev
+            .iter()
+            .any(|e| matches!(e, BuildEvent::StepDone { id, .. } if id == "t")));
+        assert_eq!(ev.len(), 9, "{ev:?}");
+
+        // The twin, at the same time: its own FROM, then two's.
+        let df = "FROM kiln-b/base:latest\nCOPY file /file\nRUN cat /file\n";
+        let mut own = OwnSteps::new(planned(df), true);
+        let mut ev = vec![
+            step("t", "[1/3] FROM docker.io/kiln-b/base:latest", false),
+            done("t"),
+            step(
+                "b",
+                "[builder 1/3] FROM docker.io/kiln-a/base:latest",
+                false,
+            ),
+            done("b"),
+            step("c", "[2/3] COPY file /file", false),
+            step("r", "[3/3] RUN cat /file", false),
+        ];
+        own.rewrite(&mut ev);
+        own.unseen(&mut ev);
+        assert_eq!(
+            names(&ev),
+            vec![
+                (
+                    "[1/3] FROM docker.io/kiln-b/base:latest".into(),
+                    false,
+                    false
+                ),
+                ("[2/3] COPY file /file".into(), false, false),
+                ("[3/3] RUN cat /file".into(), false, false),
             ]
         );
     }
