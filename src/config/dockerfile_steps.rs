@@ -56,12 +56,25 @@ impl PlannedStep {
             return false;
         }
         if kw == "FROM" {
+            // BuildKit names a FROM by its image only: `--platform=…` goes.
+            let rest = without_flags(rest);
             let theirs = their_rest.split('@').next().unwrap_or_default();
             return rest.contains('$') && glob_matches(rest, theirs)
                 || normalize(rest) == normalize(theirs);
         }
         glob_matches(&loosen(rest), &loosen(their_rest))
     }
+}
+
+/// An instruction's arguments without its leading `--flag=value` words.
+fn without_flags(rest: &str) -> &str {
+    let mut rest = rest.trim_start();
+    while rest.starts_with("--") {
+        rest = rest
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, r)| r.trim_start());
+    }
+    rest
 }
 
 fn split_keyword(text: &str) -> Option<(&str, &str)> {
@@ -536,6 +549,11 @@ mod tests {
         assert!(step("FROM debian:12").matches("FROM docker.io/library/debian:12@sha256:ab"));
         assert!(step("FROM localhost:5001/b").matches("FROM localhost:5001/b:latest"));
         assert!(!step("FROM debian:12").matches("FROM debian:11"));
+        assert!(step("FROM --platform=linux/amd64 debian:12")
+            .matches("FROM docker.io/library/debian:12"));
+        assert!(step("FROM --platform=$BUILDPLATFORM debian:12")
+            .matches("FROM docker.io/library/debian:12"));
+        assert!(!step("FROM --platform=linux/amd64 debian:12").matches("FROM debian:11"));
         assert!(step("RUN echo \"a  b\" $HOME").matches("RUN echo \"a b\" /root"));
         assert!(step("RUN pip install ${PKGS}").matches("RUN pip install a b c"));
         assert!(step("COPY \"x y\" /z").matches("COPY x y /z"));
