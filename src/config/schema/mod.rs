@@ -1,6 +1,6 @@
 //! The layout of `kiln.yaml`: the top level, `defaults:`, the image list
-//! (or the older `builder: {images: [...]}`), and each entry turned into an
-//! [`ImageConfig`]. Which fields an entry and `defaults:` take, and which
+//! (`list.rs`: `images:` or the older `builder: {images: [...]}`), and each
+//! entry turned into an [`ImageConfig`]. Which fields an entry and `defaults:` take, and which
 //! an `image:` entry refuses, is the table's (`fields.rs`); each field is
 //! read by its kind (`read.rs`), but for the ones that say what the image
 //! is and where it comes from, read here. Then the checks that need the
@@ -12,6 +12,7 @@
 //! one run reports everything; positions come from [`Positions`].
 
 mod engines;
+mod list;
 mod read;
 mod secrets;
 
@@ -42,7 +43,6 @@ const TOP_FIELDS: &[&str] = &[
     "collect",
     "transfer_registry",
 ];
-const OLD_BUILDER_FIELDS: &[&str] = &["images"];
 /// The fields of an entry that the layout reads itself: what names the
 /// image and where it comes from. Every other field is read by its kind.
 const OWN_READERS: &[&str] = &[
@@ -112,15 +112,6 @@ struct Defaults {
     values: Vec<(&'static Field, FieldValue)>,
     /// The stack's engines, which `engine:` pins must name.
     engines: Vec<EngineConfig>,
-}
-
-/// The list of image entries, and where it is.
-struct ImageList<'v> {
-    value: &'v Value,
-    path: NodePath,
-    /// Under the older `builder: {images: ...}` layout, whose entries also
-    /// know `from`.
-    older_layout: bool,
 }
 
 /// Where an entry's build context and Dockerfile are, as written.
@@ -223,97 +214,6 @@ impl Ctx<'_> {
                 None
             }
         }
-    }
-
-    /// The `images:` list, or the older layout's `builder: {images: ...}`;
-    /// `None` (with the reason recorded) when there is none to use.
-    fn image_list<'v>(&mut self, f: &Fields<'v>) -> Option<ImageList<'v>> {
-        let images = f.get("images").map(|(value, p)| ImageList {
-            value,
-            path: p.clone(),
-            older_layout: false,
-        });
-        let list = match f.get("builder") {
-            Some((b, bp)) => self.older_layout_list(b, bp, images),
-            None => images,
-        };
-        if list.is_none() && !f.map.contains_key("builder") {
-            self.no_images(f);
-        }
-        list
-    }
-
-    /// The list under a top-level `builder:` (the older layout), unless
-    /// `images:` is there too or `builder` is not that mapping (errors
-    /// recorded; `images` stays the list).
-    fn older_layout_list<'v>(
-        &mut self,
-        builder: &'v Value,
-        path: &NodePath,
-        images: Option<ImageList<'v>>,
-    ) -> Option<ImageList<'v>> {
-        match untag(builder) {
-            Value::Mapping(_) if images.is_some() => {
-                let at = self.pos.key(path);
-                self.error(
-                    at,
-                    "use either 'images' or the older 'builder: {images: ...}', not both",
-                );
-                images
-            }
-            Value::Mapping(m) => {
-                let bf = self.fields(m, path, OLD_BUILDER_FIELDS, false);
-                match bf.get("images") {
-                    Some((value, p)) => Some(ImageList {
-                        value,
-                        path: p.clone(),
-                        older_layout: true,
-                    }),
-                    None => {
-                        let at = self.pos.key(path);
-                        self.error(at, "'builder' is missing its 'images' list");
-                        None
-                    }
-                }
-            }
-            _ => {
-                let at = self.pos.value(path);
-                self.error(
-                    at,
-                    "top-level 'builder' must be a mapping with 'images' (the older layout); \
-                     to choose a builder, set 'defaults.builder'",
-                );
-                images
-            }
-        }
-    }
-
-    /// No images at all: `images:` with nothing after it, or no `images:`.
-    fn no_images(&mut self, f: &Fields<'_>) {
-        match f.map.get("images") {
-            // `images:` with nothing after it: point at the key, not at the
-            // empty value (which yaml_rust2 places on the next line).
-            Some((_, p)) => {
-                let at = self.pos.key(p);
-                self.error(at, "'images' is empty; define at least one image");
-            }
-            None => self.error(Pos::START, "no images defined: add an 'images:' list"),
-        }
-    }
-
-    /// The entries of the image list: a non-empty sequence.
-    fn image_entries<'v>(&mut self, list: &ImageList<'v>) -> Option<&'v [Value]> {
-        let Value::Sequence(entries) = untag(list.value) else {
-            let at = self.pos.value(&list.path);
-            self.error(at, "'images' must be a list of image entries");
-            return None;
-        };
-        if entries.is_empty() {
-            let at = self.pos.value(&list.path);
-            self.error(at, "'images' is empty; define at least one image");
-            return None;
-        }
-        Some(entries)
     }
 
     fn defaults(&mut self, v: &Value, path: &[Seg]) -> Defaults {
