@@ -11,15 +11,10 @@ pub(crate) async fn run(config: Config, args: BuildArgs) -> i32 {
     if args.dry_run {
         return super::dry_run::run(config, args).await;
     }
-    let selection = match super::select_or_exit(&config, &args.images) {
-        Ok(s) => s,
+    let (selection, connected) = match super::prepare_run(&config, &args.images, &args.run).await {
+        Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    let mut connected = match super::connect_for_run(&args.run, &config).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    super::push_named(&mut connected.run, &args.images);
     let output = (args.output.format(), args.output.on_lost_output());
     headless::run(
         (connected.docker, connected.engines),

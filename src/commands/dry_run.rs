@@ -22,15 +22,10 @@ use crate::human::millis;
 use crate::protocol::{BuildCause, SkipReason};
 
 pub(crate) async fn run(config: Config, args: BuildArgs) -> i32 {
-    let selection = match super::select_or_exit(&config, &args.images) {
-        Ok(s) => s,
+    let (selection, connected) = match super::prepare_run(&config, &args.images, &args.run).await {
+        Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    let mut connected = match super::connect_for_run(&args.run, &config).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    super::push_named(&mut connected.run, &args.images);
     let (opts, mut flags) = connected.run;
     flags.stack_tags = build::stack_tags(&config.images);
     let started = Instant::now();

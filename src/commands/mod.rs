@@ -100,6 +100,20 @@ async fn connect_for_run(args: &RunArgs, config: &Config) -> Result<Connected, i
     })
 }
 
+/// What a command that builds starts from: the images named (with what
+/// they depend on), the daemon reached, and `--push` narrowed to the images
+/// named; or the exit code after saying what is wrong.
+async fn prepare_run(
+    config: &Config,
+    images: &[String],
+    args: &RunArgs,
+) -> Result<(Vec<usize>, Connected), i32> {
+    let selection = select_or_exit(config, images)?;
+    let mut connected = connect_for_run(args, config).await?;
+    push_named(&mut connected.run, images);
+    Ok((selection, connected))
+}
+
 /// `--push` is for the images named on the command line, not the
 /// dependencies built for them (as `kiln push`); for every image when none
 /// is named.

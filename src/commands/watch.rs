@@ -8,15 +8,10 @@ use crate::config::{Config, StackSource};
 use crate::headless::{self, Job};
 
 pub(crate) async fn run(config: Config, source: StackSource, args: WatchArgs) -> i32 {
-    let selection = match super::select_or_exit(&config, &args.images) {
-        Ok(s) => s,
+    let (selection, connected) = match super::prepare_run(&config, &args.images, &args.run).await {
+        Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    let mut connected = match super::connect_for_run(&args.run, &config).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    super::push_named(&mut connected.run, &args.images);
     let job = Job::Watch {
         names: args.images,
         restart: args.restart,
