@@ -13,39 +13,12 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::Command;
 
+use common::engines::{docker_at, engines_up, remove_references, M1, M2};
 use common::{events, of_type, Stack};
 
 /// The partition test takes kilnm2 off the network: it runs alone (write),
 /// the other tests that use the engines beside each other (read).
 static ENGINES: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
-const M1: &str = "tcp://10.214.1.2:2375";
-const M2: &str = "tcp://10.214.2.2:2375";
-
-/// `docker` against the engine at `host`.
-fn docker_at(host: &str, args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .env("DOCKER_HOST", host)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Whether the test engines answer (scripts/setup starts them).
-fn hosts_up() -> bool {
-    if !common::docker_available() {
-        return false;
-    }
-    let up = [M1, M2].iter().all(|h| {
-        docker_at(h, &["version", "--format", "{{.Server.Version}}"])
-            .status
-            .success()
-    });
-    if !up {
-        common::cannot_run("the test engines kilnm1/kilnm2 are not up (run scripts/setup)");
-    }
-    up
-}
 
 /// Removes the stack's images from the test engines when dropped (the
 /// stack itself cleans the system daemon).
@@ -54,17 +27,7 @@ struct CleanEngines(String);
 impl Drop for CleanEngines {
     fn drop(&mut self) {
         for h in [M1, M2] {
-            let out = docker_at(h, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-            let mine: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter(|l| l.starts_with(&self.0))
-                .map(String::from)
-                .collect();
-            if !mine.is_empty() {
-                let mut args = vec!["rmi", "-f", "--no-prune"];
-                args.extend(mine.iter().map(String::as_str));
-                docker_at(h, &args);
-            }
+            remove_references(h, &self.0);
         }
     }
 }
@@ -91,7 +54,7 @@ fn started_on(evs: &[serde_json::Value]) -> Vec<(String, String)> {
 #[test]
 fn a_wide_stack_spreads_moves_parents_collects_and_skips_on_rerun() {
     let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
-    if !hosts_up() {
+    if !engines_up() {
         return;
     }
     let s = Stack::new();
@@ -168,7 +131,7 @@ fn a_wide_stack_spreads_moves_parents_collects_and_skips_on_rerun() {
 #[test]
 fn collect_false_leaves_images_where_they_were_built() {
     let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
-    if !hosts_up() {
+    if !engines_up() {
         return;
     }
     let s = Stack::new();
@@ -189,7 +152,7 @@ fn collect_false_leaves_images_where_they_were_built() {
 #[test]
 fn an_engine_unreachable_at_start_is_left_out_and_its_pins_fail() {
     let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
-    if !hosts_up() {
+    if !engines_up() {
         return;
     }
     let s = Stack::new();
@@ -239,7 +202,7 @@ fn an_engine_unreachable_at_start_is_left_out_and_its_pins_fail() {
 #[test]
 fn engine_restricts_a_run_to_the_named_engines() {
     let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
-    if !hosts_up() {
+    if !engines_up() {
         return;
     }
     let s = Stack::new();
@@ -324,7 +287,7 @@ fn an_engine_partitioned_mid_run_is_survived() {
     use std::process::Stdio;
     use std::time::{Duration, Instant};
     let _alone = ENGINES.write().unwrap_or_else(|e| e.into_inner());
-    if !hosts_up() {
+    if !engines_up() {
         return;
     }
     let s = Stack::new();
@@ -427,7 +390,7 @@ fn notices<'a>(evs: &'a [serde_json::Value], image: &str) -> Vec<&'a str> {
 fn with_collect_pushes_go_from_the_first_engine() {
     use common::registry::Registry;
     let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
-    if !hosts_up() {
+    if !engines_up() {
         return;
     }
     let reg = Registry::start();
@@ -473,7 +436,7 @@ fn with_collect_pushes_go_from_the_first_engine() {
 #[test]
 fn without_collect_kiln_push_goes_from_the_engine_the_image_was_built_on() {
     let _shared = ENGINES.read().unwrap_or_else(|e| e.into_inner());
-    if !hosts_up() {
+    if !engines_up() {
         return;
     }
     let s = Stack::new();
@@ -608,7 +571,7 @@ fn m2_link(up: bool) {
 #[test]
 fn an_engine_out_of_a_watch_session_rejoins_when_it_answers_again() {
     let _alone = ENGINES.write().unwrap_or_else(|e| e.into_inner());
-    if !hosts_up() {
+    if !engines_up() {
         return;
     }
     let s = Stack::new();

@@ -12,29 +12,17 @@ mod common;
 
 use std::process::Command;
 
+use common::engines::{docker_at, engines_up, remove_references, LOCAL, M1, M2};
 use common::{events, of_type, Stack};
 
-const LOCAL: &str = "unix:///var/run/docker.sock";
-const M1: &str = "tcp://10.214.1.2:2375";
-const M2: &str = "tcp://10.214.2.2:2375";
 const REGISTRY: &str = "10.214.0.1:5050";
 
-fn docker_at(host: &str, args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .env("DOCKER_HOST", host)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Whether kilnm1 and the transfer registry answer (scripts/setup starts them).
+/// Whether the test engines and the transfer registry answer
+/// (scripts/setup starts them).
 fn hosts_up() -> bool {
-    if !common::docker_available() {
+    if !engines_up() {
         return false;
     }
-    let m1 = [M1, M2]
-        .iter()
-        .all(|h| docker_at(h, &["version"]).status.success());
     let registry = Command::new("curl")
         .args(["-sf", "-o", "/dev/null", "--max-time", "5"])
         .args([
@@ -44,12 +32,12 @@ fn hosts_up() -> bool {
         .arg(format!("https://{REGISTRY}/v2/"))
         .status()
         .is_ok_and(|s| s.success());
-    if !(m1 && registry) {
+    if !registry {
         common::cannot_run(
-            "kilnm1, kilnm2 or the transfer registry on 10.214.0.1:5050 is not up (run scripts/setup)",
+            "the transfer registry on 10.214.0.1:5050 is not up (run scripts/setup)",
         );
     }
-    m1 && registry
+    registry
 }
 
 /// Every reference on the engine at `host` that starts with `start`.
@@ -77,17 +65,7 @@ impl Drop for Clean {
     fn drop(&mut self) {
         for h in [LOCAL, M1, M2] {
             for start in [self.0.clone(), format!("{REGISTRY}/{}", self.0)] {
-                let out = docker_at(h, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-                let mine: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .filter(|l| l.starts_with(&start))
-                    .map(String::from)
-                    .collect();
-                if !mine.is_empty() {
-                    let mut args = vec!["rmi", "-f", "--no-prune"];
-                    args.extend(mine.iter().map(String::as_str));
-                    docker_at(h, &args);
-                }
+                remove_references(h, &start);
             }
         }
     }

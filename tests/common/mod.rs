@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod compose;
+pub mod engines;
 pub mod fake_daemon;
 pub mod registry;
 pub mod tmux;
