@@ -77,6 +77,27 @@ fn build_all(a: &mut App) -> Vec<Command> {
     )
 }
 
+/// What a batch says, each event as JSON text.
+fn said(cmds: &[Command]) -> Vec<String> {
+    emitted(cmds)
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect()
+}
+
+/// The runtime's answer to a rejoining engine's lookup: which of the ids
+/// asked about are `present` there, at `at` seconds.
+fn engine_back(a: &mut App, engine: usize, present: Vec<String>, at: f64) -> Vec<Command> {
+    update(
+        a,
+        Msg::EngineBack {
+            engine,
+            present,
+            at: t(at),
+        },
+    )
+}
+
 #[test]
 fn children_go_where_the_parent_is_then_elsewhere_with_the_parent_moved() {
     let mut a = app(&[]);
@@ -154,10 +175,7 @@ fn a_lost_engine_cancels_its_builds_and_retries_them_elsewhere_once() {
         image: 3
     }));
     assert!(placed(&cmds).is_empty(), "no free slot: it waits");
-    let said: Vec<String> = emitted(&cmds)
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect();
+    let said = said(&cmds);
     assert!(
         said.iter().any(|n| n.contains("engine 'e2' was lost")),
         "{said:?}"
@@ -481,18 +499,8 @@ fn a_lost_engine_that_answers_again_rejoins_once_its_images_are_looked_up() {
         }]
     );
     assert!(a.engines[2].down.is_some(), "not before the lookup");
-    let cmds = update(
-        &mut a,
-        Msg::EngineBack {
-            engine: 2,
-            present: vec![],
-            at: t(3.5),
-        },
-    );
-    let said: Vec<String> = emitted(&cmds)
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect();
+    let cmds = engine_back(&mut a, 2, vec![], 3.5);
+    let said = said(&cmds);
     assert!(
         said.iter()
             .any(|n| n.contains("engine 'e3' answers again and rejoins this run")),
@@ -547,14 +555,7 @@ fn images_an_engine_lost_are_not_counted_on_there_after_it_rejoins() {
     );
     // Lost again before the lookup came back: the answer is stale.
     lose(&mut a, 0, 3.2);
-    let cmds = update(
-        &mut a,
-        Msg::EngineBack {
-            engine: 0,
-            present: vec![base_id],
-            at: t(3.5),
-        },
-    );
+    let cmds = engine_back(&mut a, 0, vec![base_id], 3.5);
     assert!(emitted(&cmds).is_empty(), "{cmds:?}");
     assert!(a.engines[0].down.is_some());
     // Next answer: base is gone from e1.
@@ -565,18 +566,8 @@ fn images_an_engine_lost_are_not_counted_on_there_after_it_rejoins() {
             at: t(8.0),
         },
     );
-    let cmds = update(
-        &mut a,
-        Msg::EngineBack {
-            engine: 0,
-            present: vec![],
-            at: t(8.5),
-        },
-    );
-    let said: Vec<String> = emitted(&cmds)
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect();
+    let cmds = engine_back(&mut a, 0, vec![], 8.5);
+    let said = said(&cmds);
     assert!(
         said.iter()
             .any(|n| n.contains("rejoins this run (without base, no longer there)")),
