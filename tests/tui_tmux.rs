@@ -450,6 +450,20 @@ fn kiln_in_tmux_from(s: &Stack, dir: &std::path::Path, args: &[&str]) -> Option<
 /// The frame names the stack on the list's bottom border: a kiln.yaml
 /// found from a directory below it as `../kiln.yaml`, a compose file by
 /// its project name (`-p`).
+/// The dashboard's screen once it shows its one image, and the list's
+/// bottom border (where the stack's name is).
+fn list_bottom_border(tmux: &Tmux) -> (String, String) {
+    let screen = tmux.wait_for("the dashboard", Duration::from_secs(30), |sc| {
+        sc.contains("images (1)")
+    });
+    let border = screen
+        .lines()
+        .find(|l| l.starts_with('└'))
+        .unwrap_or_default()
+        .to_string();
+    (screen, border)
+}
+
 #[test]
 fn dashboard_names_its_stack_in_its_frame() {
     require_docker!();
@@ -459,13 +473,7 @@ fn dashboard_names_its_stack_in_its_frame() {
     let Some(tmux) = kiln_in_tmux_from(&s, &s.path("app"), &[]) else {
         return;
     };
-    let screen = tmux.wait_for("the dashboard", Duration::from_secs(30), |sc| {
-        sc.contains("images (1)")
-    });
-    let border = screen
-        .lines()
-        .find(|l| l.starts_with('└'))
-        .unwrap_or_default();
+    let (screen, border) = list_bottom_border(&tmux);
     assert!(border.starts_with("└ ../kiln.yaml ─"), "{screen}");
     let (code, shell) = tmux.quit();
     assert_eq!(code, "0", "{shell}");
@@ -482,13 +490,7 @@ fn dashboard_names_its_stack_in_its_frame() {
     let Some(tmux) = kiln_in_tmux_from(&c, &c.path("proj"), &["-p", "shop-eu"]) else {
         return;
     };
-    let screen = tmux.wait_for("the dashboard", Duration::from_secs(30), |sc| {
-        sc.contains("images (1)")
-    });
-    let border = screen
-        .lines()
-        .find(|l| l.starts_with('└'))
-        .unwrap_or_default();
+    let (screen, border) = list_bottom_border(&tmux);
     assert!(
         border.starts_with("└ compose project shop-eu ─"),
         "{screen}"
