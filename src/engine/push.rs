@@ -108,32 +108,25 @@ async fn push_all(docker: &Docker, endpoint: Option<Endpoint>, spec: &ImageConfi
     {
         return;
     }
-    let store = match tokio::task::spawn_blocking(Store::from_env).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return fail(sink, format!("cannot read registry credentials: {e}")).await,
-        Err(e) => return fail(sink, format!("cannot read registry credentials: {e}")).await,
+    let pusher = match Pusher::new(docker, transport).await {
+        Ok(p) => p,
+        Err(e) => return fail(sink, e).await,
     };
-    let version = docker.client_version().to_string();
     // Each tag's push stands alone: one failing does not stop the others.
     let mut failures = Vec::new();
     let mut pushed = Vec::new();
     for tag in &spec.tags {
-        let registry = credentials::registry_of(tag);
-        let lookup = store.get(&registry).await;
-        if let Err(e) = &lookup {
+        let creds = pusher.credentials(tag).await;
+        if let Err(e) = &creds.lookup {
             // Go on without: a registry that needs none still works, and
             // one that does fails below, saying the lookup failed.
             sink.send(EngineEvent::Notice(format!(
-                "{e}; pushing to {registry} without credentials"
+                "{e}; pushing to {} without credentials",
+                creds.registry
             )))
             .await;
         }
-        let creds = lookup.as_ref().ok().and_then(Option::as_ref);
-        let result = match &transport {
-            Transport::Bollard => push_typed(docker, tag, creds, sink).await,
-            t => push_raw(t, &version, tag, creds, sink).await,
-        };
-        match result {
+        match pusher.push(tag, &creds, sink).await {
             Ok(digest) => {
                 pushed.push(tag.as_str());
                 if !sink
@@ -146,11 +139,8 @@ async fn push_all(docker: &Docker, endpoint: Option<Endpoint>, spec: &ImageConfi
                     return;
                 }
             }
-            Err(PushError::Gone) => return,
-            Err(PushError::Daemon(error)) => {
-                failures.push(explain(tag, &registry, &error, &lookup, &store));
-            }
-            Err(PushError::Other(msg)) => failures.push(format!("push of {tag}: {msg}")),
+            Err(Failure::Gone) => return,
+            Err(Failure::Said(why)) => failures.push(why),
         }
     }
     match failures_message(spec.tags.len(), &failures, &pushed) {
@@ -172,32 +162,85 @@ pub async fn push_one(
     reference: &str,
     sink: &Sink,
 ) -> Result<String, String> {
-    let store = match tokio::task::spawn_blocking(Store::from_env).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(format!("cannot read registry credentials: {e}")),
-        Err(e) => return Err(format!("cannot read registry credentials: {e}")),
-    };
-    let registry = credentials::registry_of(reference);
-    let lookup = store.get(&registry).await;
-    let creds = lookup.as_ref().ok().and_then(Option::as_ref);
-    let result = match Transport::of(endpoint) {
-        Transport::Bollard => push_typed(docker, reference, creds, sink).await,
-        t => {
-            push_raw(
-                &t,
-                &docker.client_version().to_string(),
+    let pusher = Pusher::new(docker, Transport::of(endpoint)).await?;
+    let creds = pusher.credentials(reference).await;
+    pusher
+        .push(reference, &creds, sink)
+        .await
+        .map_err(|failure| match failure {
+            Failure::Gone => "kiln is shutting down".into(),
+            Failure::Said(why) => why,
+        })
+}
+
+/// What a push needs besides the reference: the daemon, how to reach it
+/// for the raw stream, the API version bollard negotiated, and docker's
+/// credentials (read once for every reference).
+struct Pusher<'a> {
+    docker: &'a Docker,
+    transport: Transport,
+    version: String,
+    store: Store,
+}
+
+/// The credentials for one reference's registry, or why the lookup failed.
+struct RegistryCredentials {
+    registry: String,
+    lookup: Result<Option<Credentials>, HelperError>,
+}
+
+/// Why one reference was not pushed.
+enum Failure {
+    /// The failure as one sentence naming the reference (and registry).
+    Said(String),
+    /// The app went away.
+    Gone,
+}
+
+impl<'a> Pusher<'a> {
+    async fn new(docker: &'a Docker, transport: Transport) -> Result<Pusher<'a>, String> {
+        let store = match tokio::task::spawn_blocking(Store::from_env).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(format!("cannot read registry credentials: {e}")),
+            Err(e) => return Err(format!("cannot read registry credentials: {e}")),
+        };
+        Ok(Pusher {
+            docker,
+            transport,
+            version: docker.client_version().to_string(),
+            store,
+        })
+    }
+
+    async fn credentials(&self, reference: &str) -> RegistryCredentials {
+        let registry = credentials::registry_of(reference);
+        let lookup = self.store.get(&registry).await;
+        RegistryCredentials { registry, lookup }
+    }
+
+    /// Push `reference` with `creds`; its manifest digest.
+    async fn push(
+        &self,
+        reference: &str,
+        creds: &RegistryCredentials,
+        sink: &Sink,
+    ) -> Result<String, Failure> {
+        let found = creds.lookup.as_ref().ok().and_then(Option::as_ref);
+        let result = match &self.transport {
+            Transport::Bollard => push_typed(self.docker, reference, found, sink).await,
+            t => push_raw(t, &self.version, reference, found, sink).await,
+        };
+        result.map_err(|e| match e {
+            PushError::Gone => Failure::Gone,
+            PushError::Daemon(error) => Failure::Said(explain(
                 reference,
-                creds,
-                sink,
-            )
-            .await
-        }
-    };
-    match result {
-        Ok(digest) => Ok(digest),
-        Err(PushError::Gone) => Err("kiln is shutting down".into()),
-        Err(PushError::Daemon(e)) => Err(explain(reference, &registry, &e, &lookup, &store)),
-        Err(PushError::Other(msg)) => Err(format!("push of {reference}: {msg}")),
+                &creds.registry,
+                &error,
+                &creds.lookup,
+                &self.store,
+            )),
+            PushError::Other(msg) => Failure::Said(format!("push of {reference}: {msg}")),
+        })
     }
 }
 
