@@ -17,7 +17,7 @@ use crate::config::{push_tags_of, Config};
 use crate::engine::build::{self, dry_run, BuildFlags, DryVerdict};
 use crate::exit;
 use crate::headless::Printer;
-use crate::history::{self, History};
+use crate::history::History;
 use crate::human::millis;
 use crate::protocol::{BuildCause, SkipReason};
 
@@ -220,8 +220,6 @@ fn summary(
 /// The history, read-only (a dry run writes nothing), or why change
 /// detection is off (as a real run's notice says).
 fn open_history(config: &Config) -> Result<History, String> {
-    history::data_dir()
-        .ok_or(history::HistoryError::NoDataDir)
-        .and_then(|dir| History::open_read_only(&dir, &config.path))
+    super::read_history(config)
         .map_err(|e| format!("build history is off ({e}): every image would be built"))
 }

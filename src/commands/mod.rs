@@ -133,13 +133,17 @@ fn select_or_exit(config: &Config, names: &[String]) -> Result<Vec<usize>, i32> 
 /// The stack's history for reading (`ls`, `logs`), opened read-only, or
 /// the exit code after saying why it cannot be opened.
 fn open_history(config: &Config) -> Result<History, i32> {
+    read_history(config).map_err(|e| {
+        output::error(&e);
+        exit::FAILED
+    })
+}
+
+/// The stack's history, opened read-only, or why it cannot be.
+fn read_history(config: &Config) -> Result<History, history::HistoryError> {
     history::data_dir()
         .ok_or(history::HistoryError::NoDataDir)
         .and_then(|dir| History::open_read_only(&dir, &config.path))
-        .map_err(|e| {
-            output::error(&e);
-            exit::FAILED
-        })
 }
 
 /// The history, read-only, for a command about one image of the stack
