@@ -21,17 +21,25 @@ use crate::engine::sink::Sink;
 use crate::protocol::{ChangeCheck, EngineEvent, Move, Placement, SkipReason};
 
 /// The moves done or under way, by (target engine, image id): a move is
-/// made once, and a second child waits for the first's. And whether the
+/// made once, and a second child waits for the first's. Whether the
 /// transfer registry failed in this run: once it has, moves stream (a
-/// registry that is down costs each move its time-out only once).
+/// registry that is down costs each move its time-out only once). And one
+/// lock per image id for its pushes to the transfer registry: moves of
+/// one image to two engines push one after the other (the second finds
+/// its layers there), never the same blobs at once, which the registry's
+/// storage may answer with an error.
 #[derive(Clone, Default)]
-pub struct Moves(
-    Arc<Mutex<HashMap<(usize, String), MoveSlot>>>,
-    Arc<AtomicBool>,
-);
+pub struct Moves {
+    slots: Arc<Mutex<HashMap<(usize, String), MoveSlot>>>,
+    registry_failed: Arc<AtomicBool>,
+    pushes: Arc<Mutex<HashMap<String, PushLock>>>,
+}
 
 /// One move's lock: true once done.
 type MoveSlot = Arc<tokio::sync::Mutex<bool>>;
+
+/// The lock an image's pushes to the transfer registry take in turn.
+type PushLock = Arc<tokio::sync::Mutex<()>>;
 
 /// A build the model placed: where, with what around it.
 pub struct Placed {
@@ -52,19 +60,28 @@ impl Moves {
     /// Forget every move to engine `engine` (it rejoined the run: what was
     /// moved there is looked up again before it is counted on).
     pub fn forget(&self, engine: usize) {
-        let mut map = match self.0.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.retain(|(e, _), _| *e != engine);
+        lock(&self.slots).retain(|(e, _), _| *e != engine);
     }
 
     fn slot(&self, engine: usize, id: &str) -> MoveSlot {
-        let mut map = match self.0.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.entry((engine, id.to_string())).or_default().clone()
+        lock(&self.slots)
+            .entry((engine, id.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    fn push_lock(&self, id: &str) -> PushLock {
+        lock(&self.pushes)
+            .entry(id.to_string())
+            .or_default()
+            .clone()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
@@ -105,13 +122,13 @@ async fn bring(
         .and_then(|i| i.size)
         .and_then(|s| u64::try_from(s).ok())
         .unwrap_or(0);
-    let registry = registry.filter(|_| !moves.1.load(Ordering::Relaxed));
+    let registry = registry.filter(|_| !moves.registry_failed.load(Ordering::Relaxed));
     if let Some(r) = registry {
-        if through_registry(r, src, dst, m, size, sink).await {
+        if through_registry(r, src, dst, m, size, &moves.push_lock(&m.id), sink).await {
             *done = true;
             return Ok(());
         }
-        moves.1.store(true, Ordering::Relaxed);
+        moves.registry_failed.store(true, Ordering::Relaxed);
     }
     let (tx, rx) = mpsc::unbounded_channel();
     let work = move_image(&src.docker, &dst.docker, &m.id, &m.tags, |b| {
@@ -136,6 +153,7 @@ async fn through_registry(
     dst: &Link,
     m: &Move,
     size: u64,
+    pushing: &PushLock,
     sink: &Sink,
 ) -> bool {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -144,7 +162,7 @@ async fn through_registry(
         id: &m.id,
         tags: &m.tags,
     };
-    let work = move_through(r, src, dst, &moving, |b| {
+    let work = move_through(r, src, dst, &moving, pushing, |b| {
         let _ = tx.send(b);
     });
     let event = transfer_event(m, src, dst, size, Some(r));

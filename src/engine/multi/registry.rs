@@ -2,7 +2,8 @@
 //! (`transfer_registry:`): tagged on the source engine with a reference of
 //! kiln's own, named by the image, its id and the target engine
 //! (`HOST/PREFIX/NAME:<12 hex of the id>-<target>`: two moves of one image
-//! to two engines at once each push and untag their own), pushed from there, pulled on the target BY DIGEST (the
+//! to two engines each push and untag their own, one after the other,
+//! `pushing` being the image's turn), pushed from there, pulled on the target BY DIGEST (the
 //! manifest the push made: exactly the image built, never whatever a tag
 //! names by then), its id checked against the one built, then tagged with
 //! its stack tags. The transfer reference is removed again on both sides
@@ -78,21 +79,26 @@ pub async fn move_through(
     src: &Link,
     dst: &Link,
     m: &Moving<'_>,
+    pushing: &tokio::sync::Mutex<()>,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, String> {
     let reference = transfer_reference(registry, m.name, m.id, &dst.name);
-    tag_all(&src.docker, m.id, std::slice::from_ref(&reference))
-        .await
-        .map_err(|e| format!("on engine {}: {e}", src.name))?;
     let mut counted = Counted::default();
-    let pushed = push_counted(src, &reference, &mut counted, &mut progress).await;
-    let (repository, _) = crate::config::split_tag(&reference);
-    let by_digest = pushed.map(|d| format!("{repository}@{d}"));
-    // The push recorded the digest too: both go again on the source.
-    let mut on_source = vec![reference.clone()];
-    on_source.extend(by_digest.clone().ok());
-    untag(&src.docker, m.id, &on_source).await;
-    let by_digest = by_digest?;
+    let by_digest = {
+        // This image's other moves push after (or before) this one.
+        let _turn = pushing.lock().await;
+        tag_all(&src.docker, m.id, std::slice::from_ref(&reference))
+            .await
+            .map_err(|e| format!("on engine {}: {e}", src.name))?;
+        let pushed = push_counted(src, &reference, &mut counted, &mut progress).await;
+        let (repository, _) = crate::config::split_tag(&reference);
+        let by_digest = pushed.map(|d| format!("{repository}@{d}"));
+        // The push recorded the digest too: both go again on the source.
+        let mut on_source = vec![reference.clone()];
+        on_source.extend(by_digest.clone().ok());
+        untag(&src.docker, m.id, &on_source).await;
+        by_digest?
+    };
     pull_counted(&dst.docker, &by_digest, &mut counted, &mut progress)
         .await
         .map_err(|e| format!("engine {} cannot pull {by_digest}: {e}", dst.name))?;
