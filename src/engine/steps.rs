@@ -42,8 +42,12 @@ pub struct OwnSteps {
     seen: Vec<Option<String>>,
     /// Vertex id -> whether it was reported cached (for its duplicates).
     cached: HashMap<String, bool>,
-    /// Vertices of other builds' FROMs merged with this build's, left out.
+    /// Vertices of other builds merged with this build's, left out: FROMs
+    /// of other images, and second vertices of a step already shown.
     merged: HashSet<String>,
+    /// A second vertex of a shown step -> that step's vertex (its output
+    /// is the step's).
+    aliases: HashMap<String, String>,
     /// A Dockerfile step the plan could not place was seen.
     unplaced: bool,
     no_cache: bool,
@@ -58,6 +62,7 @@ impl OwnSteps {
             planned,
             cached: HashMap::new(),
             merged: HashSet::new(),
+            aliases: HashMap::new(),
             unplaced: false,
             no_cache,
         }
@@ -113,7 +118,15 @@ impl OwnSteps {
                             self.merged.insert(id.clone());
                             continue;
                         }
-                        None => self.unplaced = true,
+                        None => match self.duplicate_of(id, name) {
+                            // Its output is the step's; the step is shown once.
+                            Some(first) => {
+                                self.aliases.insert(id.clone(), first);
+                                self.merged.insert(id.clone());
+                                continue;
+                            }
+                            None => self.unplaced = true,
+                        },
                     }
                     self.cached.insert(id.clone(), *cached);
                 }
@@ -121,6 +134,11 @@ impl OwnSteps {
                     if self.no_cache && self.cached.contains_key(id.as_str()) =>
                 {
                     *cached = false;
+                }
+                BuildEvent::Log { step: Some(id), .. } => {
+                    if let Some(first) = self.aliases.get(id.as_str()) {
+                        *id = first.clone();
+                    }
                 }
                 _ => {}
             }
@@ -146,6 +164,20 @@ impl OwnSteps {
         };
         self.seen[j] = Some(id.to_string());
         Some((format!("{} {text}", self.planned[j].label), shared))
+    }
+
+    /// The vertex already shown as the step `name` names (its label and
+    /// instruction), when `id` is another: BuildKit merged an identical
+    /// vertex of another build (a twin image's `COPY file /file`) with this
+    /// build's, and the stream shows both. None when no such step was seen.
+    fn duplicate_of(&self, id: &str, name: &str) -> Option<String> {
+        let (label, text) = split_label(name)?;
+        (0..self.planned.len()).find_map(|j| {
+            let first = self.seen[j].as_deref()?;
+            let same =
+                first != id && self.planned[j].label == label && self.planned[j].matches(text);
+            same.then(|| first.to_string())
+        })
     }
 
     /// Whether `name` is a FROM of an image that none of this Dockerfile's
@@ -310,6 +342,54 @@ mod tests {
             cached: false,
             error: None,
         }
+    }
+
+    /// Seen on Docker 26: twin images with identical contexts built at
+    /// once; BuildKit merged their `COPY file /file`, and one twin's stream
+    /// showed both vertices, each named `[2/4] COPY file /file`. The step
+    /// is shown once, and the second vertex's output is the step's.
+    #[test]
+    fn a_twins_merged_vertex_of_a_shown_step_is_shown_once() {
+        let df = "FROM kiln-a/base:latest\nCOPY file /file\nRUN echo twin\nRUN cat /file\n";
+        let mut own = OwnSteps::new(planned(df), true);
+        let mut ev = vec![
+            step("f", "[1/4] FROM docker.io/kiln-a/base:latest", false),
+            done("f"),
+            step("c", "[2/4] COPY file /file", false),
+            step("t", "[2/4] COPY file /file", false),
+            BuildEvent::Log {
+                step: Some("t".into()),
+                line: "copied".into(),
+            },
+            done("c"),
+            done("t"),
+            step("r", "[3/4] RUN echo twin", false),
+            step("k", "[4/4] RUN cat /file", false),
+        ];
+        own.rewrite(&mut ev);
+        own.unseen(&mut ev);
+        assert_eq!(
+            names(&ev),
+            vec![
+                (
+                    "[1/4] FROM docker.io/kiln-a/base:latest".into(),
+                    false,
+                    false
+                ),
+                ("[2/4] COPY file /file".into(), false, false),
+                ("[3/4] RUN echo twin".into(), false, false),
+                ("[4/4] RUN cat /file".into(), false, false),
+            ]
+        );
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            BuildEvent::Log { step: Some(id), line } if id == "c" && line == "copied"
+        )));
+        let dones = ev
+            .iter()
+            .filter(|e| matches!(e, BuildEvent::StepDone { id, .. } if id == "c" || id == "t"))
+            .count();
+        assert_eq!(dones, 1, "{ev:?}");
     }
 
     /// Recorded on Docker 26: `one` (FROM kiln-a/base) built at once with
